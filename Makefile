@@ -1,0 +1,56 @@
+# dataplatform — PGXS build.
+#
+#   make demo   install what is missing, build, start a throwaway cluster,
+#               run the sample end to end (test/cluster.sh demo)
+#   make test   the same set-up, then every suite (test/cluster.sh test)
+#
+# Plain `make`, `make install` and `make installcheck` work as for any PGXS
+# extension against the server PG_CONFIG points at.
+
+EXTENSION = dataplatform
+MODULE_big = dataplatform
+EXTVERSION = 0.1
+
+SRCS = $(wildcard src/*.c)
+OBJS = $(SRCS:.c=.o)
+
+DATA = dataplatform--$(EXTVERSION).sql
+PG_CPPFLAGS = -Isrc
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+SHLIB_LINK = -ljansson -lcurl
+
+# pg_regress suites (sql/*.sql against expected/*.out), in order.
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --inputdir=.
+
+# isolation specs (test/isolation/specs/*.spec against test/isolation/expected/*.out)
+ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test/isolation
+
+EXTRA_CLEAN = results regression.diffs regression.out output_iso
+
+PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
+include $(PGXS)
+endif
+
+.PHONY: demo test unit fuzz bench deps
+
+deps:
+	bash test/cluster.sh deps
+
+demo:
+	bash test/cluster.sh demo
+
+test:
+	bash test/cluster.sh test
+
+unit:
+	$(MAKE) -C test/unit check
+
+fuzz:
+	$(MAKE) -C test/unit fuzz
+
+bench:
+	bash test/cluster.sh bench

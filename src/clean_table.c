@@ -1,0 +1,417 @@
+/*
+ * clean_table.c
+ *		DDL for the clean layer.  Each dataset has:
+ *
+ *		dp_clean.<t>			one typed column per field, primary key on the
+ *								key columns, lineage columns _batch_id and
+ *								_updated_at; current state.
+ *		dp_clean.<t>_history	the same fields (all nullable) plus
+ *								_history_id, _operation, _batch_id, _event_id,
+ *								_valid_from, _valid_to, _recorded_at.
+ *
+ * Column names starting with "_" are the platform's; spec columns never
+ * start with "_" (see naming.c).  All generated SQL quotes identifiers and
+ * qualifies every object.
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "utils/memutils.h"
+
+#include "clean_table.h"
+#include "util.h"
+
+static char *
+history_name(const DpSpec *spec)
+{
+	return psprintf("%s_history", spec->table);
+}
+
+static char *
+qualified(const char *table)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	dp_append_qualified(&buf, "dp_clean", table);
+	return buf.data;
+}
+
+static char *
+key_columns(const DpSpec *spec)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < spec->nkey; i++)
+		appendStringInfo(&buf, "%s%s", i ? ", " : "",
+						 quote_identifier(spec->fields[spec->key[i]].column));
+	return buf.data;
+}
+
+static void
+exec_sql(const char *sql)
+{
+	dp_spi_exec(sql, 0, NULL, NULL, NULL);
+}
+
+/*
+ * Run one DDL statement; if it fails, raise the failure again as an error
+ * about the dataset and field, keeping its SQLSTATE and saying what the
+ * server said (which names the offending value) in the detail.
+ */
+static void
+exec_ddl(const char *sql, const DpSpec *spec, const char *field, const char *what,
+		 const char *hint)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		exec_sql(sql);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(e->sqlerrcode),
+				 field ?
+				 errmsg("cannot %s field \"%s\" of dataset \"%s\"", what, field, spec->dataset) :
+				 errmsg("cannot %s of dataset \"%s\"", what, spec->dataset),
+				 e->detail ? errdetail("%s: %s", e->message, e->detail) :
+				 errdetail("%s.", e->message),
+				 hint ? errhint("%s", hint) : 0));
+	}
+	PG_END_TRY();
+}
+
+static void
+set_comments(const DpSpec *spec)
+{
+	StringInfoData sql;
+	char	   *table = qualified(spec->table);
+	int			i;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "COMMENT ON TABLE %s IS %s", table,
+					 spec->description ? quote_literal_cstr(spec->description) : "NULL");
+	exec_sql(sql.data);
+	for (i = 0; i < spec->nfields; i++)
+	{
+		const DpField *f = &spec->fields[i];
+
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "COMMENT ON COLUMN %s.%s IS %s", table,
+						 quote_identifier(f->column),
+						 f->description ? quote_literal_cstr(f->description) : "NULL");
+		exec_sql(sql.data);
+	}
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "COMMENT ON TABLE %s IS %s", qualified(history_name(spec)),
+					 quote_literal_cstr(psprintf("history of dataset %s: every version of every record, with deletions",
+												 spec->dataset)));
+	exec_sql(sql.data);
+	pfree(sql.data);
+}
+
+static void
+append_column(StringInfo buf, const DpField *f, bool not_null)
+{
+	appendStringInfo(buf, "%s %s%s", quote_identifier(f->column),
+					 dp_datatype_sqltype(f->datatype),
+					 not_null && f->required ? " NOT NULL" : "");
+}
+
+static void
+create_history_index(const DpSpec *spec)
+{
+	StringInfoData sql;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE INDEX %s ON %s (%s, _valid_from)",
+					 quote_identifier(psprintf("%s_key", history_name(spec))),
+					 qualified(history_name(spec)), key_columns(spec));
+	exec_sql(sql.data);
+	pfree(sql.data);
+}
+
+void
+dp_clean_table_create(const DpSpec *spec)
+{
+	StringInfoData sql;
+	int			i;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE TABLE %s (", qualified(spec->table));
+	for (i = 0; i < spec->nfields; i++)
+	{
+		append_column(&sql, &spec->fields[i], true);
+		appendStringInfoString(&sql, ", ");
+	}
+	appendStringInfo(&sql,
+					 "_batch_id bigint, "
+					 "_updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(), "
+					 "CONSTRAINT %s PRIMARY KEY (%s))",
+					 quote_identifier(psprintf("%s_pkey", spec->table)),
+					 key_columns(spec));
+	exec_sql(sql.data);
+
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE TABLE %s (_history_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, ",
+					 qualified(history_name(spec)));
+	for (i = 0; i < spec->nfields; i++)
+	{
+		append_column(&sql, &spec->fields[i], false);
+		appendStringInfoString(&sql, ", ");
+	}
+	appendStringInfoString(&sql,
+						   "_operation text NOT NULL, "
+						   "_batch_id bigint, "
+						   "_event_id text, "
+						   "_valid_from timestamptz NOT NULL, "
+						   "_valid_to timestamptz, "
+						   "_recorded_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp())");
+	exec_sql(sql.data);
+	create_history_index(spec);
+
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "GRANT SELECT ON %s, %s TO dataplatform_admin",
+					 qualified(spec->table), qualified(history_name(spec)));
+	exec_sql(sql.data);
+	set_comments(spec);
+	pfree(sql.data);
+}
+
+/* The spec columns (not starting with "_") of a dp_clean table, and types. */
+typedef struct ExistingColumn
+{
+	char	   *name;
+	Oid			type;
+} ExistingColumn;
+
+static List *
+existing_columns(const char *table)
+{
+	const char *args[1];
+	List	   *result = NIL;
+	uint64		i;
+	uint64		n;
+
+	args[0] = table;
+	n = dp_spi_exec_text("SELECT a.attname, a.atttypid FROM pg_catalog.pg_attribute a "
+						 "WHERE a.attrelid = pg_catalog.to_regclass('dp_clean.' || pg_catalog.quote_ident($1)) "
+						 "AND a.attnum > 0 AND NOT a.attisdropped "
+						 "AND a.attname NOT LIKE '\\_%' ORDER BY a.attnum",
+						 1, args);
+	for (i = 0; i < n; i++)
+	{
+		ExistingColumn *c = palloc(sizeof(ExistingColumn));
+		bool		isnull;
+
+		c->name = dp_spi_getvalue(i, 1);
+		c->type = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+												 SPI_tuptable->tupdesc, 2, &isnull));
+		result = lappend(result, c);
+	}
+	return result;
+}
+
+static ExistingColumn *
+find_column(List *cols, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, cols)
+	{
+		ExistingColumn *c = lfirst(lc);
+
+		if (strcmp(c->name, name) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+static Oid
+datatype_oid(DpDatatype dt)
+{
+	return DatumGetObjectId(DirectFunctionCall1(regtypein,
+												CStringGetDatum(dp_datatype_sqltype(dt))));
+}
+
+/*
+ * Make table's spec columns match spec: retype and add columns, and (for
+ * the clean table) drop columns no longer in the spec.  Values are cast
+ * through text, so a value that does not read as the new type stops the
+ * migration with an error naming it (nothing is silently rounded).
+ */
+static void
+sync_columns(const DpSpec *spec, const char *table, bool drop_extra)
+{
+	List	   *cols = existing_columns(table);
+	char	   *qtable = qualified(table);
+	StringInfoData sql;
+	ListCell   *lc;
+	int			i;
+
+	initStringInfo(&sql);
+	if (drop_extra)
+	{
+		foreach(lc, cols)
+		{
+			ExistingColumn *c = lfirst(lc);
+
+			if (dp_spec_field_by_column(spec, c->name) != NULL)
+				continue;
+			resetStringInfo(&sql);
+			appendStringInfo(&sql, "ALTER TABLE %s DROP COLUMN %s", qtable,
+							 quote_identifier(c->name));
+			exec_ddl(sql.data, spec, c->name, "drop", NULL);
+		}
+	}
+	for (i = 0; i < spec->nfields; i++)
+	{
+		const DpField *f = &spec->fields[i];
+		ExistingColumn *c = find_column(cols, f->column);
+		const char *sqltype = dp_datatype_sqltype(f->datatype);
+
+		resetStringInfo(&sql);
+		if (c == NULL)
+		{
+			appendStringInfo(&sql, "ALTER TABLE %s ADD COLUMN %s %s", qtable,
+							 quote_identifier(f->column), sqltype);
+			exec_ddl(sql.data, spec, f->name, "add", NULL);
+		}
+		else if (c->type != datatype_oid(f->datatype))
+		{
+			appendStringInfo(&sql, "ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::text::%s",
+							 qtable, quote_identifier(f->column), sqltype,
+							 quote_identifier(f->column), sqltype);
+			exec_ddl(sql.data, spec, f->name,
+					 psprintf("change the datatype to %s of", dp_datatype_name(f->datatype)),
+					 "Fix or remove the rows holding values of the old datatype that the new one cannot read, then define the dataset again.");
+		}
+	}
+	pfree(sql.data);
+}
+
+/*
+ * Before a field becomes NOT NULL, find a row without a value and name it,
+ * rather than letting ALTER TABLE say only that the column has nulls.
+ */
+static void
+require_values(const DpSpec *old, const DpSpec *spec, const DpField *f)
+{
+	StringInfoData sql;
+	int			i;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT pg_catalog.concat_ws(', '");
+	for (i = 0; i < old->nkey; i++)
+		appendStringInfo(&sql, ", %s::text", quote_identifier(old->fields[old->key[i]].column));
+	appendStringInfo(&sql, ") FROM %s WHERE %s IS NULL LIMIT 1",
+					 qualified(spec->table), quote_identifier(f->column));
+	if (dp_spi_exec(sql.data, 0, NULL, NULL, NULL) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("cannot make field \"%s\" of dataset \"%s\" required", f->name,
+						spec->dataset),
+				 errdetail("The record with key %s = (%s) has no value for it.",
+						   dp_spec_key_text(old), dp_spi_getvalue(0, 1)),
+				 errhint("Fill the field in every record first, or keep it optional.")));
+	pfree(sql.data);
+}
+
+static bool
+same_key(const DpSpec *old, const DpSpec *spec)
+{
+	int			i;
+
+	if (old->nkey != spec->nkey)
+		return false;
+	for (i = 0; i < old->nkey; i++)
+		if (strcmp(old->fields[old->key[i]].column, spec->fields[spec->key[i]].column) != 0)
+			return false;
+	return true;
+}
+
+void
+dp_clean_table_migrate(const DpSpec *old, const DpSpec *spec)
+{
+	StringInfoData sql;
+	char	   *table = qualified(spec->table);
+	bool		key_changes = !same_key(old, spec);
+	int			i;
+
+	initStringInfo(&sql);
+	if (key_changes)
+	{
+		appendStringInfo(&sql, "ALTER TABLE %s DROP CONSTRAINT %s", table,
+						 quote_identifier(psprintf("%s_pkey", spec->table)));
+		exec_sql(sql.data);
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "DROP INDEX dp_clean.%s",
+						 quote_identifier(psprintf("%s_key", history_name(spec))));
+		exec_sql(sql.data);
+	}
+
+	for (i = 0; i < spec->nfields; i++)
+	{
+		const DpField *f = &spec->fields[i];
+		const DpField *o = dp_spec_field_by_column(old, f->column);
+
+		if (f->required && (o == NULL || !o->required))
+		{
+			if (o != NULL)
+				require_values(old, spec, f);
+			else
+			{
+				resetStringInfo(&sql);
+				appendStringInfo(&sql, "SELECT 1 FROM %s LIMIT 1", table);
+				if (dp_spi_exec(sql.data, 0, NULL, NULL, NULL) > 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_NOT_NULL_VIOLATION),
+							 errmsg("cannot add required field \"%s\" to dataset \"%s\"",
+									f->name, spec->dataset),
+							 errdetail("The dataset has records, and none has a value for the new field."),
+							 errhint("Add the field as optional, fill it, then make it required.")));
+			}
+		}
+	}
+
+	sync_columns(spec, spec->table, true);
+	sync_columns(spec, history_name(spec), false);
+
+	for (i = 0; i < spec->nfields; i++)
+	{
+		const DpField *f = &spec->fields[i];
+		const DpField *o = dp_spec_field_by_column(old, f->column);
+		bool		was_not_null = o != NULL && o->required && o->datatype == f->datatype;
+
+		if (f->required == was_not_null && o != NULL)
+			continue;
+		if (!f->required && o == NULL)
+			continue;
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "ALTER TABLE %s ALTER COLUMN %s %s NOT NULL", table,
+						 quote_identifier(f->column), f->required ? "SET" : "DROP");
+		exec_ddl(sql.data, spec, f->name, "change whether a value is required for", NULL);
+	}
+
+	if (key_changes)
+	{
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s)", table,
+						 quote_identifier(psprintf("%s_pkey", spec->table)),
+						 key_columns(spec));
+		exec_ddl(sql.data, spec, NULL, psprintf("change the key to %s", dp_spec_key_text(spec)),
+				 "Two records share the new key; make the key unique first.");
+		create_history_index(spec);
+	}
+	set_comments(spec);
+	pfree(sql.data);
+}

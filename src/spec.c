@@ -1,0 +1,891 @@
+/*
+ * spec.c
+ *		Specifications: parsing and validation (jansson), the change
+ *		classification that decides the next version, and the SQL functions
+ *		define_dataset and describe.
+ *
+ * Concurrency: define_dataset takes SHARE ROW EXCLUSIVE on
+ * dataplatform.datasets before reading the current version, so concurrent
+ * definitions of any dataset run one after another and the version history
+ * of each dataset is a single line.
+ */
+#include "postgres.h"
+
+#include <regex.h>
+
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/jsonb.h"
+
+#include "access.h"
+#include "clean_table.h"
+#include "spec.h"
+#include "util.h"
+
+PG_FUNCTION_INFO_V1(dp_define_dataset);
+PG_FUNCTION_INFO_V1(dp_describe);
+
+static const char *const spec_keys[] = {
+	"dataset", "product", "description", "key", "fields", "title"
+};
+static const char *const field_keys[] = {
+	"name", "datatype", "required", "codelist", "pattern", "minimum",
+	"maximum", "pii", "description"
+};
+
+#define SPEC_KEYS_TEXT "dataset, product, title, description, key, fields"
+#define FIELD_KEYS_TEXT "name, datatype, required, codelist, pattern, minimum, maximum, pii, description"
+
+static bool
+key_known(const char *key, const char *const *keys, int nkeys)
+{
+	int			i;
+
+	for (i = 0; i < nkeys; i++)
+		if (strcmp(key, keys[i]) == 0)
+			return true;
+	return false;
+}
+
+/* ERROR: member of the wrong JSON type. */
+static void
+type_error(const char *dataset, const char *field, const char *member,
+		   const char *expected, const json_t *got)
+{
+	if (field)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("invalid \"%s\" for field \"%s\" of dataset \"%s\"",
+						member, field, dataset),
+				 errdetail("Expected %s, got %s.", expected, dp_json_type_name(got))));
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("invalid \"%s\" in specification of dataset \"%s\"",
+					member, dataset),
+			 errdetail("Expected %s, got %s.", expected, dp_json_type_name(got))));
+}
+
+static const char *
+get_string(json_t *obj, const char *member, const char *dataset, const char *field)
+{
+	json_t	   *v = json_object_get(obj, member);
+
+	if (v == NULL || json_is_null(v))
+		return NULL;
+	if (!json_is_string(v))
+		type_error(dataset, field, member, "a string", v);
+	return json_string_value(v);
+}
+
+static bool
+get_bool(json_t *obj, const char *member, const char *dataset, const char *field)
+{
+	json_t	   *v = json_object_get(obj, member);
+
+	if (v == NULL || json_is_null(v))
+		return false;
+	if (!json_is_boolean(v))
+		type_error(dataset, field, member, "true or false", v);
+	return json_is_true(v);
+}
+
+static char *
+get_number(json_t *obj, const char *member, const char *dataset, const char *field)
+{
+	json_t	   *v = json_object_get(obj, member);
+
+	if (v == NULL || json_is_null(v))
+		return NULL;
+	if (json_is_integer(v))
+		return psprintf("%lld", (long long) json_integer_value(v));
+	if (json_is_real(v))
+		return psprintf("%.15g", json_real_value(v));
+	type_error(dataset, field, member, "a number", v);
+	return NULL;				/* keep compiler quiet */
+}
+
+/* Codelist entries compare case-insensitively, spaces as hyphens. */
+static bool
+codes_equivalent(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++)
+	{
+		char		ca = (*a == ' ') ? '-' : pg_ascii_tolower((unsigned char) *a);
+		char		cb = (*b == ' ') ? '-' : pg_ascii_tolower((unsigned char) *b);
+
+		if (ca != cb)
+			return false;
+	}
+	return *a == *b;
+}
+
+static void
+parse_field(DpSpec *spec, DpField *f, json_t *obj, int ordinal)
+{
+	const char *ds = spec->dataset;
+	const char *key;
+	json_t	   *v;
+	const char *s;
+	DpNameStatus ns;
+
+	if (!json_is_object(obj))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("field %d of dataset \"%s\" is not a JSON object", ordinal, ds),
+				 errdetail("Got %s.", dp_json_type_name(obj))));
+
+	s = get_string(obj, "name", ds, NULL);
+	if (s == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("field %d of dataset \"%s\" has no \"name\"", ordinal, ds)));
+	f->name = pstrdup(s);
+
+	json_object_foreach(obj, key, v)
+	{
+		if (!key_known(key, field_keys, lengthof(field_keys)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown option \"%s\" for field \"%s\" of dataset \"%s\"",
+							key, f->name, ds),
+					 errhint("Field options are: " FIELD_KEYS_TEXT ".")));
+	}
+
+	ns = dp_snake_case(f->name, f->column);
+	if (ns != DP_NAME_OK)
+		ereport(ERROR,
+				(errcode(ns == DP_NAME_TOO_LONG ? ERRCODE_NAME_TOO_LONG : ERRCODE_INVALID_NAME),
+				 errmsg("field name \"%s\" of dataset \"%s\" cannot become a column name",
+						f->name, ds),
+				 errdetail("A field name %s.", dp_name_status_message(ns))));
+
+	s = get_string(obj, "datatype", ds, f->name);
+	if (s == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("field \"%s\" of dataset \"%s\" has no \"datatype\"", f->name, ds),
+				 errhint("Datatypes are: %s.", dp_datatype_list())));
+	if (!dp_datatype_lookup(s, &f->datatype))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown datatype \"%s\" for field \"%s\" of dataset \"%s\"",
+						s, f->name, ds),
+				 errhint("Datatypes are: %s.", dp_datatype_list())));
+
+	f->required = get_bool(obj, "required", ds, f->name);
+	f->pii = get_bool(obj, "pii", ds, f->name);
+	s = get_string(obj, "description", ds, f->name);
+	f->description = s ? pstrdup(s) : NULL;
+
+	s = get_string(obj, "pattern", ds, f->name);
+	if (s != NULL)
+	{
+		regex_t		re;
+		int			rc;
+
+		if (f->datatype == DP_DT_JSON || f->datatype == DP_DT_FLAG)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"pattern\" does not apply to %s field \"%s\" of dataset \"%s\"",
+							dp_datatype_name(f->datatype), f->name, ds)));
+		rc = regcomp(&re, s, REG_EXTENDED | REG_NOSUB);
+		if (rc != 0)
+		{
+			char		msg[256];
+
+			regerror(rc, &re, msg, sizeof(msg));
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_REGULAR_EXPRESSION),
+					 errmsg("invalid pattern for field \"%s\" of dataset \"%s\": %s",
+							f->name, ds, msg),
+					 errdetail("Pattern: %s", s),
+					 errhint("Patterns are POSIX extended regular expressions.")));
+		}
+		regfree(&re);
+		f->pattern = pstrdup(s);
+	}
+
+	v = json_object_get(obj, "codelist");
+	if (v != NULL && !json_is_null(v))
+	{
+		size_t		i;
+		json_t	   *code;
+
+		if (!json_is_array(v))
+			type_error(ds, f->name, "codelist", "an array of strings", v);
+		if (f->datatype != DP_DT_STRING && f->datatype != DP_DT_TEXT)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"codelist\" does not apply to %s field \"%s\" of dataset \"%s\"",
+							dp_datatype_name(f->datatype), f->name, ds),
+					 errhint("A codelist belongs on a string or text field.")));
+		if (json_array_size(v) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("empty codelist for field \"%s\" of dataset \"%s\"", f->name, ds),
+					 errhint("List the allowed values, or drop the codelist.")));
+		f->ncodelist = json_array_size(v);
+		f->codelist = palloc(sizeof(char *) * f->ncodelist);
+		json_array_foreach(v, i, code)
+		{
+			int			j;
+
+			if (!json_is_string(code) || json_string_length(code) == 0)
+				type_error(ds, f->name, "codelist", "an array of non-empty strings", code);
+			f->codelist[i] = pstrdup(json_string_value(code));
+			for (j = 0; j < (int) i; j++)
+				if (codes_equivalent(f->codelist[j], f->codelist[i]))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("codelist for field \"%s\" of dataset \"%s\" repeats \"%s\"",
+									f->name, ds, f->codelist[i]),
+							 errdetail("Codes match case-insensitively with spaces taken as hyphens, so \"%s\" and \"%s\" are the same code.",
+									   f->codelist[j], f->codelist[i])));
+		}
+	}
+
+	f->minimum = get_number(obj, "minimum", ds, f->name);
+	f->maximum = get_number(obj, "maximum", ds, f->name);
+	if ((f->minimum || f->maximum) && !dp_datatype_is_numeric(f->datatype))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options \"minimum\" and \"maximum\" do not apply to %s field \"%s\" of dataset \"%s\"",
+						dp_datatype_name(f->datatype), f->name, ds),
+				 errhint("They apply to integer and decimal fields.")));
+	if (f->minimum && f->maximum &&
+		DatumGetBool(DirectFunctionCall2(numeric_gt,
+										 DirectFunctionCall3(numeric_in, CStringGetDatum(f->minimum), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)),
+										 DirectFunctionCall3(numeric_in, CStringGetDatum(f->maximum), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("minimum %s is greater than maximum %s for field \"%s\" of dataset \"%s\"",
+						f->minimum, f->maximum, f->name, ds)));
+}
+
+DpSpec *
+dp_spec_parse(Jsonb *jb)
+{
+	json_t	   *root = dp_json_from_jsonb(jb);
+	DpSpec	   *spec = palloc0(sizeof(DpSpec));
+	json_t	   *v;
+	const char *key;
+	const char *s;
+	DpNameStatus ns;
+	size_t		i;
+	json_t	   *item;
+
+	if (!json_is_object(root))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("specification must be a JSON object"),
+				 errdetail("Got %s.", dp_json_type_name(root)),
+				 errhint("A specification looks like {\"dataset\": \"tenure\", \"product\": \"housing\", \"key\": [\"id\"], \"fields\": [...]}.")));
+
+	v = json_object_get(root, "dataset");
+	if (v == NULL || json_is_null(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("specification has no \"dataset\""),
+				 errhint("Name the dataset: {\"dataset\": \"tenure\", ...}.")));
+	if (!json_is_string(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("invalid \"dataset\" in specification"),
+				 errdetail("Expected a string, got %s.", dp_json_type_name(v))));
+	spec->dataset = pstrdup(json_string_value(v));
+	ns = dp_snake_case(spec->dataset, spec->table);
+	if (ns == DP_NAME_OK && strlen(spec->table) > DP_TABLE_NAME_MAX)
+		ns = DP_NAME_TOO_LONG;
+	if (ns != DP_NAME_OK)
+		ereport(ERROR,
+				(errcode(ns == DP_NAME_TOO_LONG ? ERRCODE_NAME_TOO_LONG : ERRCODE_INVALID_NAME),
+				 errmsg("dataset name \"%s\" cannot become a table name", spec->dataset),
+				 ns == DP_NAME_TOO_LONG ?
+				 errdetail("A dataset name is at most %d bytes once converted to snake_case.", DP_TABLE_NAME_MAX) :
+				 errdetail("A dataset name %s.", dp_name_status_message(ns))));
+
+	json_object_foreach(root, key, v)
+	{
+		if (!key_known(key, spec_keys, lengthof(spec_keys)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown member \"%s\" in specification of dataset \"%s\"",
+							key, spec->dataset),
+					 errhint("Specification members are: " SPEC_KEYS_TEXT ".")));
+	}
+
+	s = get_string(root, "product", spec->dataset, NULL);
+	if (s == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("specification of dataset \"%s\" has no \"product\"", spec->dataset),
+				 errhint("Name the data product the dataset belongs to.")));
+	spec->product = pstrdup(s);
+	s = get_string(root, "description", spec->dataset, NULL);
+	spec->description = s ? pstrdup(s) : NULL;
+	(void) get_string(root, "title", spec->dataset, NULL);
+
+	/* fields */
+	v = json_object_get(root, "fields");
+	if (v == NULL || json_is_null(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("specification of dataset \"%s\" has no \"fields\"", spec->dataset),
+				 errhint("List the fields: \"fields\": [{\"name\": \"id\", \"datatype\": \"uuid\"}, ...].")));
+	if (!json_is_array(v))
+		type_error(spec->dataset, NULL, "fields", "an array of objects", v);
+	if (json_array_size(v) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("specification of dataset \"%s\" has no fields", spec->dataset)));
+	if (json_array_size(v) > 1000)
+		ereport(ERROR,
+				(errcode(ERRCODE_TOO_MANY_COLUMNS),
+				 errmsg("specification of dataset \"%s\" has %zu fields", spec->dataset,
+						json_array_size(v)),
+				 errdetail("A dataset has at most 1000 fields.")));
+	spec->nfields = json_array_size(v);
+	spec->fields = palloc0(sizeof(DpField) * spec->nfields);
+	json_array_foreach(v, i, item)
+	{
+		int			j;
+		DpField    *f = &spec->fields[i];
+
+		parse_field(spec, f, item, (int) i + 1);
+		for (j = 0; j < (int) i; j++)
+		{
+			if (strcmp(spec->fields[j].name, f->name) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("field \"%s\" of dataset \"%s\" is defined more than once",
+								f->name, spec->dataset)));
+			if (strcmp(spec->fields[j].column, f->column) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("fields \"%s\" and \"%s\" of dataset \"%s\" both become column \"%s\"",
+								spec->fields[j].name, f->name, spec->dataset, f->column),
+						 errhint("Rename one of them.")));
+		}
+	}
+
+	/* key */
+	v = json_object_get(root, "key");
+	if (v == NULL || json_is_null(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("specification of dataset \"%s\" has no \"key\"", spec->dataset),
+				 errhint("Name the fields that identify a record: \"key\": [\"id\"].")));
+	if (json_is_string(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("invalid \"key\" in specification of dataset \"%s\"", spec->dataset),
+				 errdetail("Expected an array of field names, got a string."),
+				 errhint("Write \"key\": [\"%s\"].", json_string_value(v))));
+	if (!json_is_array(v))
+		type_error(spec->dataset, NULL, "key", "an array of field names", v);
+	if (json_array_size(v) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("specification of dataset \"%s\" has an empty \"key\"", spec->dataset),
+				 errhint("Name the fields that identify a record: \"key\": [\"id\"].")));
+	if (json_array_size(v) > 32)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("key of dataset \"%s\" has more than 32 fields", spec->dataset)));
+	spec->nkey = json_array_size(v);
+	spec->key = palloc(sizeof(int) * spec->nkey);
+	json_array_foreach(v, i, item)
+	{
+		DpField    *f;
+		int			j;
+
+		if (!json_is_string(item))
+			type_error(spec->dataset, NULL, "key", "an array of field names", item);
+		f = dp_spec_field(spec, json_string_value(item));
+		if (f == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("key field \"%s\" of dataset \"%s\" is not a field",
+							json_string_value(item), spec->dataset),
+					 errhint("Every key field must be listed in \"fields\".")));
+		if (f->is_key)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_COLUMN),
+					 errmsg("key of dataset \"%s\" names field \"%s\" more than once",
+							spec->dataset, f->name)));
+		if (json_is_false(json_object_get(json_array_get(json_object_get(root, "fields"), f - spec->fields), "required")))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key field \"%s\" of dataset \"%s\" cannot be optional",
+							f->name, spec->dataset),
+					 errhint("Key fields are always required; drop \"required\": false.")));
+		f->is_key = true;
+		f->required = true;
+		j = f - spec->fields;
+		spec->key[i] = j;
+	}
+
+	json_decref(root);
+	return spec;
+}
+
+DpField *
+dp_spec_field(const DpSpec *spec, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < spec->nfields; i++)
+		if (strcmp(spec->fields[i].name, name) == 0)
+			return &spec->fields[i];
+	return NULL;
+}
+
+DpField *
+dp_spec_field_by_column(const DpSpec *spec, const char *column)
+{
+	int			i;
+
+	for (i = 0; i < spec->nfields; i++)
+		if (strcmp(spec->fields[i].column, column) == 0)
+			return &spec->fields[i];
+	return NULL;
+}
+
+char *
+dp_spec_key_text(const DpSpec *spec)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '(');
+	for (i = 0; i < spec->nkey; i++)
+		appendStringInfo(&buf, "%s%s", i ? ", " : "", spec->fields[spec->key[i]].name);
+	appendStringInfoChar(&buf, ')');
+	return buf.data;
+}
+
+/* ------------------------------------------------------------------------
+ * Change classification
+ * ------------------------------------------------------------------------
+ */
+
+typedef struct SpecChanges
+{
+	StringInfoData json;		/* [{"change": ..., "breaking": ...}, ...] */
+	StringInfoData breaking;	/* "; "-separated list, for the error detail */
+	int			count;
+	int			nbreaking;
+} SpecChanges;
+
+static void
+add_change(SpecChanges *c, bool breaking, const char *fmt,...)
+	pg_attribute_printf(3, 4);
+
+static void
+add_change(SpecChanges *c, bool breaking, const char *fmt,...)
+{
+	StringInfoData text;
+
+	initStringInfo(&text);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&text, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&text, needed);
+	}
+	appendStringInfoString(&c->json, c->count ? ", {\"change\": " : "{\"change\": ");
+	escape_json(&c->json, text.data);
+	appendStringInfo(&c->json, ", \"breaking\": %s}", breaking ? "true" : "false");
+	c->count++;
+	if (breaking)
+	{
+		if (c->nbreaking)
+			appendStringInfoString(&c->breaking, "; ");
+		appendStringInfoString(&c->breaking, text.data);
+		c->nbreaking++;
+	}
+	pfree(text.data);
+}
+
+static bool
+str_eq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static bool
+codelists_equal(const DpField *a, const DpField *b)
+{
+	int			i;
+
+	if (a->ncodelist != b->ncodelist)
+		return false;
+	for (i = 0; i < a->ncodelist; i++)
+		if (strcmp(a->codelist[i], b->codelist[i]) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * Compare the current and the proposed specification.  Fields are matched
+ * by column, so a field renamed to a name with the same column keeps its
+ * data.  Breaking: a field removed or renamed, a datatype changed, a field
+ * made required (including a new required field), the key or the product
+ * changed.  Everything else is a minor change.
+ */
+static void
+classify_changes(const DpSpec *old, const DpSpec *new, SpecChanges *c)
+{
+	int			i;
+	bool		same_key = old->nkey == new->nkey;
+	bool		same_order = true;
+	int			common = 0;
+
+	initStringInfo(&c->json);
+	initStringInfo(&c->breaking);
+	c->count = c->nbreaking = 0;
+	appendStringInfoChar(&c->json, '[');
+
+	if (strcmp(old->product, new->product) != 0)
+		add_change(c, true, "product changed from \"%s\" to \"%s\"",
+				   old->product, new->product);
+	for (i = 0; same_key && i < old->nkey; i++)
+		same_key = strcmp(old->fields[old->key[i]].column,
+						  new->fields[new->key[i]].column) == 0;
+	if (!same_key)
+		add_change(c, true, "key changed from %s to %s",
+				   dp_spec_key_text(old), dp_spec_key_text(new));
+	if (!str_eq(old->description, new->description))
+		add_change(c, false, "description changed");
+
+	for (i = 0; i < old->nfields; i++)
+	{
+		const DpField *o = &old->fields[i];
+		const DpField *n = dp_spec_field_by_column(new, o->column);
+
+		if (n == NULL)
+		{
+			add_change(c, true, "field \"%s\" removed", o->name);
+			continue;
+		}
+		if ((n - new->fields) != common++)
+			same_order = false;
+		if (strcmp(o->name, n->name) != 0)
+			add_change(c, true, "field \"%s\" renamed to \"%s\"", o->name, n->name);
+		if (o->datatype != n->datatype)
+			add_change(c, true, "field \"%s\": datatype changed from %s to %s",
+					   n->name, dp_datatype_name(o->datatype),
+					   dp_datatype_name(n->datatype));
+		if (!o->required && n->required)
+			add_change(c, true, "field \"%s\" is now required", n->name);
+		if (o->required && !n->required)
+			add_change(c, false, "field \"%s\" is now optional", n->name);
+		if (o->pii != n->pii)
+			add_change(c, false, "field \"%s\": pii changed to %s", n->name,
+					   n->pii ? "true" : "false");
+		if (!str_eq(o->description, n->description))
+			add_change(c, false, "field \"%s\": description changed", n->name);
+		if (!str_eq(o->pattern, n->pattern))
+			add_change(c, false, "field \"%s\": pattern changed", n->name);
+		if (!codelists_equal(o, n))
+			add_change(c, false, "field \"%s\": codelist changed", n->name);
+		if (!str_eq(o->minimum, n->minimum) || !str_eq(o->maximum, n->maximum))
+			add_change(c, false, "field \"%s\": minimum or maximum changed", n->name);
+	}
+	for (i = 0; i < new->nfields; i++)
+	{
+		const DpField *n = &new->fields[i];
+
+		if (dp_spec_field_by_column(old, n->column) != NULL)
+			continue;
+		if (n->required)
+			add_change(c, true, "required field \"%s\" added", n->name);
+		else
+			add_change(c, false, "field \"%s\" added", n->name);
+	}
+	if (!same_order)
+		add_change(c, false, "field order changed");
+	appendStringInfoChar(&c->json, ']');
+}
+
+/* ------------------------------------------------------------------------
+ * Catalog writes
+ * ------------------------------------------------------------------------
+ */
+
+static char *
+field_options_json(const DpField *f)
+{
+	StringInfoData buf;
+	int			n = 0;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	if (f->codelist)
+	{
+		appendStringInfoString(&buf, "\"codelist\": [");
+		for (i = 0; i < f->ncodelist; i++)
+		{
+			if (i)
+				appendStringInfoString(&buf, ", ");
+			escape_json(&buf, f->codelist[i]);
+		}
+		appendStringInfoChar(&buf, ']');
+		n++;
+	}
+	if (f->pattern)
+	{
+		appendStringInfoString(&buf, n++ ? ", \"pattern\": " : "\"pattern\": ");
+		escape_json(&buf, f->pattern);
+	}
+	if (f->minimum)
+		appendStringInfo(&buf, "%s\"minimum\": %s", n++ ? ", " : "", f->minimum);
+	if (f->maximum)
+		appendStringInfo(&buf, "%s\"maximum\": %s", n++ ? ", " : "", f->maximum);
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+static void
+write_fields(const DpSpec *spec)
+{
+	int			i;
+	const char *args[1];
+
+	args[0] = spec->dataset;
+	dp_spi_exec_text("DELETE FROM dataplatform.fields WHERE dataset = $1", 1, args);
+	for (i = 0; i < spec->nfields; i++)
+	{
+		const DpField *f = &spec->fields[i];
+		const char *fa[10];
+
+		fa[0] = spec->dataset;
+		fa[1] = psprintf("%d", i + 1);
+		fa[2] = f->name;
+		fa[3] = f->column;
+		fa[4] = dp_datatype_name(f->datatype);
+		fa[5] = f->is_key ? "true" : "false";
+		fa[6] = f->required ? "true" : "false";
+		fa[7] = f->pii ? "true" : "false";
+		fa[8] = f->description;
+		fa[9] = field_options_json(f);
+		dp_spi_exec_text("INSERT INTO dataplatform.fields "
+						 "(dataset, ordinal, name, column_name, datatype, is_key, "
+						 " required, pii, description, options) "
+						 "VALUES ($1, $2::integer, $3, $4::name, $5, $6::boolean, "
+						 " $7::boolean, $8::boolean, $9, $10::jsonb)",
+						 10, fa);
+	}
+}
+
+/*
+ * Refuse a dataset whose table would collide with another dataset's clean
+ * or history table, or with a relation someone else put in dp_clean.
+ */
+static void
+check_table_free(const DpSpec *spec)
+{
+	const char *args[2];
+
+	args[0] = spec->dataset;
+	args[1] = spec->table;
+	if (dp_spi_exec_text("SELECT name FROM dataplatform.datasets "
+						 "WHERE name <> $1 AND (table_name = $2::name "
+						 "   OR table_name || '_history' = $2 "
+						 "   OR table_name = $2 || '_history')",
+						 2, args) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("dataset \"%s\" would use the same table as dataset \"%s\"",
+						spec->dataset, dp_spi_getvalue(0, 1)),
+				 errdetail("Both become dp_clean.%s or its history table.", spec->table),
+				 errhint("Choose another dataset name.")));
+	if (dp_spi_exec_text("SELECT 1 FROM pg_catalog.pg_class c "
+						 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+						 "WHERE n.nspname = 'dp_clean' "
+						 "AND c.relname IN ($2::name, ($2 || '_history')::name) "
+						 "AND NOT EXISTS (SELECT 1 FROM dataplatform.datasets d WHERE d.name = $1)",
+						 2, args) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("relation dp_clean.%s already exists", spec->table),
+				 errdetail("Dataset \"%s\" needs that name for its clean or history table.",
+						   spec->dataset),
+				 errhint("Drop or rename the existing relation, or choose another dataset name.")));
+}
+
+static void
+check_product(const DpSpec *spec)
+{
+	const char *args[1];
+	char	   *status;
+
+	args[0] = spec->product;
+	if (dp_spi_exec_text("SELECT status FROM dataplatform.products WHERE name = $1",
+						 1, args) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("data product \"%s\" of dataset \"%s\" does not exist",
+						spec->product, spec->dataset),
+				 errhint("Call dataplatform.define_product('%s', ...) first.", spec->product)));
+	status = dp_spi_getvalue(0, 1);
+	if (strcmp(status, "retired") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("data product \"%s\" of dataset \"%s\" is retired",
+						spec->product, spec->dataset),
+				 errhint("Set the product's status to draft or published first.")));
+}
+
+Datum
+dp_define_dataset(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
+	bool		allow_breaking = PG_GETARG_BOOL(1);
+	MemoryContext result_cxt = CurrentMemoryContext;
+	DpSpec	   *spec;
+	DpSpec	   *old = NULL;
+	int			major = 1;
+	int			minor = 0;
+	const char *change = "initial";
+	SpecChanges changes;
+	char	   *version;
+	const char *args[8];
+	char	   *spec_text;
+
+	dp_require_admin("define a dataset");
+	spec = dp_spec_parse(jb);
+	spec_text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+
+	SPI_connect();
+	dp_spi_exec("LOCK TABLE dataplatform.datasets IN SHARE ROW EXCLUSIVE MODE",
+				0, NULL, NULL, NULL);
+	check_product(spec);
+	check_table_free(spec);
+
+	args[0] = spec->dataset;
+	if (dp_spi_exec_text("SELECT spec, major, minor FROM dataplatform.datasets WHERE name = $1",
+						 1, args) > 0)
+	{
+		bool		isnull;
+		Datum		old_spec = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		major = atoi(dp_spi_getvalue(0, 2));
+		minor = atoi(dp_spi_getvalue(0, 3));
+		old = dp_spec_parse(DatumGetJsonbP(old_spec));
+		classify_changes(old, spec, &changes);
+		if (changes.count == 0)
+		{
+			/* identical: nothing to do */
+			version = MemoryContextStrdup(result_cxt, psprintf("%d.%d", major, minor));
+			SPI_finish();
+			PG_RETURN_TEXT_P(cstring_to_text(version));
+		}
+		if (changes.nbreaking > 0 && !allow_breaking)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("specification change for dataset \"%s\" is breaking", spec->dataset),
+					 errdetail("Breaking changes: %s.", changes.breaking.data),
+					 errhint("Call define_dataset(spec, allow_breaking => true) to apply it as version %d.0.",
+							 major + 1)));
+		if (changes.nbreaking > 0)
+		{
+			major++;
+			minor = 0;
+			change = "breaking";
+		}
+		else
+		{
+			minor++;
+			change = "minor";
+		}
+	}
+	else
+	{
+		initStringInfo(&changes.json);
+		appendStringInfoString(&changes.json, "[]");
+	}
+	version = MemoryContextStrdup(result_cxt, psprintf("%d.%d", major, minor));
+
+	args[0] = spec->dataset;
+	args[1] = spec->product;
+	args[2] = spec->table;
+	args[3] = psprintf("%d", major);
+	args[4] = psprintf("%d", minor);
+	args[5] = spec_text;
+	args[6] = change;
+	args[7] = changes.json.data;
+	if (old == NULL)
+	{
+		dp_clean_table_create(spec);
+		dp_spi_exec_text("INSERT INTO dataplatform.datasets "
+						 "(name, product, table_name, major, minor, spec) "
+						 "VALUES ($1, $2, $3::name, $4::integer, $5::integer, $6::jsonb)",
+						 6, args);
+	}
+	else
+	{
+		dp_clean_table_migrate(old, spec);
+		dp_spi_exec_text("UPDATE dataplatform.datasets SET product = $2, "
+						 "major = $4::integer, minor = $5::integer, spec = $6::jsonb, "
+						 "updated_at = pg_catalog.now() WHERE name = $1 AND table_name = $3::name",
+						 6, args);
+	}
+	args[2] = GetUserNameFromId(dp_caller_id(), false);
+	dp_spi_exec_text("INSERT INTO dataplatform.spec_version "
+					 "(dataset, defined_by, major, minor, spec, change, changes) "
+					 "VALUES ($1, $3::name, $4::integer, $5::integer, $6::jsonb, $7, $8::jsonb)",
+					 8, args);
+	write_fields(spec);
+	{
+		StringInfoData detail;
+
+		initStringInfo(&detail);
+		appendStringInfo(&detail, "{\"version\": \"%s\", \"change\": \"%s\", \"changes\": %s}",
+						 version, change, changes.json.data);
+		dp_audit("define_dataset", spec->dataset, detail.data);
+	}
+	SPI_finish();
+
+	MemoryContextSwitchTo(result_cxt);
+	PG_RETURN_TEXT_P(cstring_to_text(version));
+}
+
+Datum
+dp_describe(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	MemoryContext result_cxt = CurrentMemoryContext;
+	const char *args[1];
+	bool		isnull;
+	Datum		d;
+	Jsonb	   *result;
+
+	SPI_connect();
+	args[0] = dataset;
+	if (dp_spi_exec_text("SELECT d.spec || pg_catalog.jsonb_build_object("
+						 " 'version', d.major || '.' || d.minor,"
+						 " 'clean_table', 'dp_clean.' || pg_catalog.quote_ident(d.table_name))"
+						 " FROM dataplatform.datasets d WHERE d.name = $1",
+						 1, args) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("dataset \"%s\" does not exist", dataset),
+				 errhint("dataplatform.dataset lists the defined datasets.")));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	MemoryContextSwitchTo(result_cxt);
+	result = DatumGetJsonbPCopy(d);
+	SPI_finish();
+	PG_RETURN_JSONB_P(result);
+}

@@ -1,0 +1,167 @@
+/*
+ * util.c
+ *		Backend helpers shared by the API modules.
+ *
+ * Memory: jansson is routed through palloc in CurrentMemoryContext, so a
+ * jansson object never outlives the memory context of the call that made it,
+ * and an ERROR between json_loads and json_decref leaks nothing.
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/memutils.h"
+
+#include "util.h"
+
+static void *
+dp_json_malloc(size_t size)
+{
+	/* never ereport from inside jansson: return NULL and let it fail */
+	return MemoryContextAllocExtended(CurrentMemoryContext, size,
+									  MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+}
+
+static void
+dp_json_free(void *ptr)
+{
+	if (ptr != NULL)
+		pfree(ptr);
+}
+
+void
+dp_json_init(void)
+{
+	json_set_alloc_funcs(dp_json_malloc, dp_json_free);
+}
+
+json_t *
+dp_json_from_jsonb(Jsonb *jb)
+{
+	char	   *text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+	json_error_t err;
+	json_t	   *value;
+
+	value = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+	pfree(text);
+	if (value == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not read JSON value: %s", err.text)));
+	return value;
+}
+
+Datum
+dp_json_to_jsonb(json_t *value)
+{
+	char	   *text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
+	Datum		result;
+
+	if (text == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not encode JSON value")));
+	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(text));
+	pfree(text);
+	return result;
+}
+
+const char *
+dp_json_type_name(const json_t *value)
+{
+	switch (json_typeof(value))
+	{
+		case JSON_OBJECT:
+			return "an object";
+		case JSON_ARRAY:
+			return "an array";
+		case JSON_STRING:
+			return "a string";
+		case JSON_INTEGER:
+		case JSON_REAL:
+			return "a number";
+		case JSON_TRUE:
+		case JSON_FALSE:
+			return "a boolean";
+		case JSON_NULL:
+			return "null";
+	}
+	return "an unknown JSON value";
+}
+
+uint64
+dp_spi_exec(const char *sql, int nargs, Oid *types, Datum *values,
+			const char *nulls)
+{
+	int			rc;
+
+	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_with_args failed (%s): %s",
+			 SPI_result_code_string(rc), sql);
+	return SPI_processed;
+}
+
+uint64
+dp_spi_exec_text(const char *sql, int nargs, const char **args)
+{
+	Oid		   *types = palloc(sizeof(Oid) * Max(nargs, 1));
+	Datum	   *values = palloc(sizeof(Datum) * Max(nargs, 1));
+	char	   *nulls = palloc(Max(nargs, 1) + 1);
+	int			i;
+	uint64		n;
+
+	for (i = 0; i < nargs; i++)
+	{
+		types[i] = TEXTOID;
+		values[i] = args[i] ? CStringGetTextDatum(args[i]) : (Datum) 0;
+		nulls[i] = args[i] ? ' ' : 'n';
+	}
+	nulls[nargs] = '\0';
+	n = dp_spi_exec(sql, nargs, types, values, nulls);
+	pfree(types);
+	pfree(values);
+	pfree(nulls);
+	return n;
+}
+
+char *
+dp_spi_getvalue(uint64 row, int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+}
+
+void
+dp_append_qualified(StringInfo buf, const char *schema, const char *name)
+{
+	appendStringInfo(buf, "%s.%s", quote_identifier(schema),
+					 quote_identifier(name));
+}
+
+Datum
+dp_spi_row_as_result(FunctionCallInfo fcinfo, MemoryContext result_cxt)
+{
+	TupleDesc	tupdesc;
+	MemoryContext spi_cxt;
+	Datum	   *values;
+	bool	   *nulls;
+	HeapTuple	tuple;
+	int			i;
+
+	if (SPI_processed < 1)
+		elog(ERROR, "expected a row to return");
+	spi_cxt = MemoryContextSwitchTo(result_cxt);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "function must return a composite type");
+	if (tupdesc->natts != SPI_tuptable->tupdesc->natts)
+		elog(ERROR, "result row has %d columns, expected %d",
+			 SPI_tuptable->tupdesc->natts, tupdesc->natts);
+	values = palloc(sizeof(Datum) * tupdesc->natts);
+	nulls = palloc(sizeof(bool) * tupdesc->natts);
+	for (i = 0; i < tupdesc->natts; i++)
+		values[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+								  i + 1, &nulls[i]);
+	tuple = heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls);
+	MemoryContextSwitchTo(spi_cxt);
+	return HeapTupleGetDatum(tuple);
+}

@@ -1,0 +1,70 @@
+/*
+ * util.h
+ *		Backend helpers shared by the API modules: jansson <-> jsonb bridging,
+ *		SPI execution with checked return codes, SQL text building.
+ */
+#ifndef DP_UTIL_H
+#define DP_UTIL_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+/*
+ * PostgreSQL's fmgrprotos.h declares the SQL function json_object(), and
+ * jansson its constructor json_object(): include the backend's under another
+ * name first.  Modules that use jansson include this header instead of
+ * utils/builtins.h.
+ */
+#define json_object pg_json_object_sql
+#include "utils/builtins.h"
+#undef json_object
+#include <jansson.h>
+
+/* Install palloc-backed allocators for jansson (called from _PG_init). */
+extern void dp_json_init(void);
+
+/*
+ * Parse a jsonb value with jansson.  Objects live in CurrentMemoryContext
+ * (see dp_json_init), so an ERROR frees them; callers still json_decref on
+ * the normal path.
+ */
+extern json_t *dp_json_from_jsonb(Jsonb *jb);
+
+/* jansson value -> jsonb Datum (through its text form). */
+extern Datum dp_json_to_jsonb(json_t *value);
+
+/* Name of a jansson value's type, for error messages ("an object", ...). */
+extern const char *dp_json_type_name(const json_t *value);
+
+/*
+ * Run one SQL statement through SPI (caller is connected).  Parameters are
+ * as given; nulls as for SPI_execute_with_args.  Always read-write, so each
+ * statement sees what the previous ones of the same call wrote.  Raises on
+ * any SPI failure; returns SPI_processed.
+ */
+extern uint64 dp_spi_exec(const char *sql, int nargs, Oid *types,
+						  Datum *values, const char *nulls);
+
+/* Same, all parameters text (NULL pointers become SQL NULLs). */
+extern uint64 dp_spi_exec_text(const char *sql, int nargs, const char **args);
+
+/* Text value of column col (1-based) of result row row; NULL if SQL NULL. */
+extern char *dp_spi_getvalue(uint64 row, int col);
+
+/* Append "schema"."name" quoted. */
+extern void dp_append_qualified(StringInfo buf, const char *schema, const char *name);
+
+
+
+/*
+ * Form the function's composite result from row 0 of the last SPI result,
+ * whose columns match the declared result type.  The tuple is built in
+ * result_cxt (the context current before SPI_connect).
+ */
+extern Datum dp_spi_row_as_result(FunctionCallInfo fcinfo, MemoryContext result_cxt);
+
+#endif							/* DP_UTIL_H */

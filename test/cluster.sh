@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# test/cluster.sh — the throwaway-cluster harness behind `make demo` and
+# `make test`.
+#
+#   test/cluster.sh deps    install missing Debian packages (when root)
+#   test/cluster.sh demo    deps, build, install, cluster, samples/demo.sql
+#   test/cluster.sh test    deps, build, unit tests and fuzzing, install,
+#                           cluster, pg_regress + isolation, pgTAP
+#   test/cluster.sh bench   deps, build, install, cluster, test/bench/*.sh
+#   test/cluster.sh shell   deps, build, install, cluster, then an interactive psql
+#
+# The cluster lives in a fresh temp dir, listens only on a unix socket there,
+# preloads the extension, and is stopped and removed on exit.  PostgreSQL
+# refuses to run as root, so as root the server runs as `postgres`; clients
+# always connect as the cluster's superuser `postgres`.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+PGVER=15
+PG_CONFIG=/usr/lib/postgresql/$PGVER/bin/pg_config
+PACKAGES=(make gcc clang libclang-rt-14-dev valgrind
+          postgresql-$PGVER postgresql-server-dev-$PGVER postgresql-$PGVER-pgtap
+          libjansson-dev libcurl4-openssl-dev python3)
+
+say() { printf '\n== %s\n' "$*"; }
+
+deps() {
+    local missing=()
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing packages: ${missing[*]}" >&2
+        echo "install them (as root: apt-get install ${missing[*]}) and run again" >&2
+        exit 1
+    fi
+    say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build_install() {
+    say "build and install"
+    make -s PG_CONFIG="$PG_CONFIG"
+    if [ -w "$($PG_CONFIG --pkglibdir)" ]; then
+        make -s PG_CONFIG="$PG_CONFIG" install
+    else
+        sudo make -s PG_CONFIG="$PG_CONFIG" install
+    fi
+}
+
+as_server() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+PGDIR=""
+stop_cluster() {
+    [ -n "$PGDIR" ] || return 0
+    as_server "$BINDIR/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null 2>&1 || true
+    if [ "${KEEP_CLUSTER:-0}" = 1 ]; then
+        echo "cluster kept in $PGDIR"
+    else
+        rm -rf "$PGDIR"
+    fi
+}
+
+start_cluster() {
+    BINDIR=$($PG_CONFIG --bindir)
+    PGDIR=$(mktemp -d /tmp/dataplatform.XXXXXX)
+    chmod 755 "$PGDIR"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$PGDIR"
+    trap stop_cluster EXIT
+    say "starting a throwaway cluster in $PGDIR"
+    as_server "$BINDIR/initdb" -D "$PGDIR/data" -U postgres -A trust -E UTF8 \
+        --locale=C.UTF-8 --no-sync >"$PGDIR/initdb.log" 2>&1 \
+        || { cat "$PGDIR/initdb.log"; exit 1; }
+    cat >>"$PGDIR/data/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$PGDIR'
+port = 54329
+shared_preload_libraries = 'dataplatform'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 50
+max_worker_processes = 16
+timezone = 'UTC'
+log_min_messages = warning
+CONF
+    as_server "$BINDIR/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w start >/dev/null \
+        || { cat "$PGDIR/server.log"; exit 1; }
+    export PGHOST="$PGDIR" PGPORT=54329 PGUSER=postgres PGDATABASE=postgres
+}
+
+server_alive() {
+    # a crashed backend makes the postmaster log "terminated by signal"
+    if grep -E "terminated by signal|was terminated" "$PGDIR/server.log" >/dev/null 2>&1; then
+        echo "the server crashed during the run:" >&2
+        grep -E -B2 -A5 "terminated by signal|was terminated" "$PGDIR/server.log" >&2
+        return 1
+    fi
+}
+
+run_regress() {
+    say "pg_regress and isolation specs"
+    if ! make -s PG_CONFIG="$PG_CONFIG" installcheck; then
+        for f in regression.diffs output_iso/regression.diffs; do
+            [ -f "$f" ] && cat "$f"
+        done
+        return 1
+    fi
+}
+
+run_pgtap() {
+    say "pgTAP"
+    psql -q -X -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS dp_tap" -c "CREATE DATABASE dp_tap" >/dev/null
+    psql -q -X -v ON_ERROR_STOP=1 -d dp_tap -c "CREATE EXTENSION pgtap" >/dev/null
+    pg_prove -d dp_tap --ext .sql -r test/pgtap
+}
+
+run_unit() {
+    if [ -f test/unit/Makefile ]; then
+        say "C unit tests"
+        make -s -C test/unit check
+        say "fuzzing (${FUZZ_SECONDS:-30}s)"
+        make -s -C test/unit fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
+    fi
+}
+
+cmd=${1:-test}
+case "$cmd" in
+    deps)
+        deps ;;
+    demo)
+        deps; build_install; start_cluster
+        say "demo (samples/demo.sql)"
+        psql -X -v ON_ERROR_STOP=1 -q -d postgres -c "CREATE DATABASE dp_demo" >/dev/null
+        (cd samples && psql -X -v ON_ERROR_STOP=1 -q -d dp_demo -f demo.sql)
+        server_alive ;;
+    test)
+        deps
+        run_unit
+        build_install; start_cluster
+        rc=0
+        run_regress || rc=1
+        server_alive || rc=1
+        run_pgtap || rc=1
+        server_alive || rc=1
+        exit $rc ;;
+    bench)
+        deps; build_install; start_cluster
+        for b in test/bench/*.sh; do [ -f "$b" ] && { say "$b"; bash "$b"; }; done ;;
+    shell)
+        deps; build_install; KEEP_CLUSTER=${KEEP_CLUSTER:-0} start_cluster
+        psql -X ;;
+    *)
+        echo "usage: $0 deps|demo|test|bench|shell" >&2; exit 2 ;;
+esac
