@@ -184,7 +184,7 @@ COMMENT ON FUNCTION @extschema@.define_product(text, jsonb) IS
 CREATE FUNCTION @extschema@.grant_producer(product text, role name)
 RETURNS void
 AS 'MODULE_PATHNAME', 'dp_grant_producer'
-LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.grant_producer(text, name) IS
 'allow a role to push into the datasets of a data product';
@@ -192,7 +192,7 @@ COMMENT ON FUNCTION @extschema@.grant_producer(text, name) IS
 CREATE FUNCTION @extschema@.revoke_producer(product text, role name)
 RETURNS void
 AS 'MODULE_PATHNAME', 'dp_revoke_producer'
-LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.revoke_producer(text, name) IS
 'withdraw a role''s right to push into a data product';
@@ -200,7 +200,7 @@ COMMENT ON FUNCTION @extschema@.revoke_producer(text, name) IS
 CREATE FUNCTION @extschema@.grant_consumer(role name)
 RETURNS void
 AS 'MODULE_PATHNAME', 'dp_grant_consumer'
-LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.grant_consumer(name) IS
 'allow a role to read the published tables in dp_consumer';
@@ -208,7 +208,7 @@ COMMENT ON FUNCTION @extschema@.grant_consumer(name) IS
 CREATE FUNCTION @extschema@.revoke_consumer(role name)
 RETURNS void
 AS 'MODULE_PATHNAME', 'dp_revoke_consumer'
-LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.revoke_consumer(name) IS
 'withdraw a role''s read access to dp_consumer';
@@ -220,7 +220,7 @@ COMMENT ON FUNCTION @extschema@.revoke_consumer(name) IS
 CREATE FUNCTION @extschema@.define_dataset(spec jsonb, allow_breaking boolean DEFAULT false)
 RETURNS text
 AS 'MODULE_PATHNAME', 'dp_define_dataset'
-LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.define_dataset(jsonb, boolean) IS
 'define or change a dataset from its JSON specification; returns the new version';
@@ -228,7 +228,7 @@ COMMENT ON FUNCTION @extschema@.define_dataset(jsonb, boolean) IS
 CREATE FUNCTION @extschema@.describe(dataset text)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'dp_describe'
-LANGUAGE C STABLE STRICT SECURITY DEFINER
+LANGUAGE C STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.describe(text) IS
 'the current specification of a dataset, with its version and clean table';

@@ -113,6 +113,19 @@ check_product_exists(const char *product)
 				 errhint("Call dataplatform.define_product first.")));
 }
 
+/* Whether role_name was granted group directly (caller is connected to SPI). */
+static bool
+is_direct_member(const char *group, const char *role_name)
+{
+	const char *args[2];
+
+	args[0] = group;
+	args[1] = role_name;
+	return dp_spi_exec_text("SELECT 1 FROM pg_catalog.pg_auth_members m "
+							"WHERE m.roleid = $1::regrole AND m.member = $2::regrole",
+							2, args) > 0;
+}
+
 /* GRANT or REVOKE a group role to/from a role. */
 static void
 set_membership(const char *group, const char *role_name, bool grant)
@@ -145,8 +158,8 @@ grant_detail(const char *role_name)
 Datum
 dp_grant_producer(PG_FUNCTION_ARGS)
 {
-	char	   *product = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *role_name = NameStr(*PG_GETARG_NAME(1));
+	char	   *product = dp_arg_cstring(fcinfo, 0, "product");
+	char	   *role_name = dp_arg_cstring(fcinfo, 1, "role");
 	const char *args[3];
 
 	dp_require_admin("grant producer access");
@@ -160,7 +173,8 @@ dp_grant_producer(PG_FUNCTION_ARGS)
 					 "(product, role_name, granted_by) VALUES ($1, $2::name, $3::name) "
 					 "ON CONFLICT (product, role_name) DO NOTHING",
 					 3, args);
-	set_membership(DP_ROLE_PRODUCER, role_name, true);
+	if (!is_direct_member(DP_ROLE_PRODUCER, role_name))
+		set_membership(DP_ROLE_PRODUCER, role_name, true);
 	dp_audit("grant_producer", product, grant_detail(role_name));
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -169,8 +183,8 @@ dp_grant_producer(PG_FUNCTION_ARGS)
 Datum
 dp_revoke_producer(PG_FUNCTION_ARGS)
 {
-	char	   *product = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *role_name = NameStr(*PG_GETARG_NAME(1));
+	char	   *product = dp_arg_cstring(fcinfo, 0, "product");
+	char	   *role_name = dp_arg_cstring(fcinfo, 1, "role");
 	const char *args[2];
 
 	dp_require_admin("revoke producer access");
@@ -199,12 +213,13 @@ dp_revoke_producer(PG_FUNCTION_ARGS)
 Datum
 dp_grant_consumer(PG_FUNCTION_ARGS)
 {
-	char	   *role_name = NameStr(*PG_GETARG_NAME(0));
+	char	   *role_name = dp_arg_cstring(fcinfo, 0, "role");
 
 	dp_require_admin("grant consumer access");
 	check_grantee(role_name, "grant consumer access");
 	SPI_connect();
-	set_membership(DP_ROLE_CONSUMER, role_name, true);
+	if (!is_direct_member(DP_ROLE_CONSUMER, role_name))
+		set_membership(DP_ROLE_CONSUMER, role_name, true);
 	dp_audit("grant_consumer", role_name, grant_detail(role_name));
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -213,11 +228,16 @@ dp_grant_consumer(PG_FUNCTION_ARGS)
 Datum
 dp_revoke_consumer(PG_FUNCTION_ARGS)
 {
-	char	   *role_name = NameStr(*PG_GETARG_NAME(0));
+	char	   *role_name = dp_arg_cstring(fcinfo, 0, "role");
 
 	dp_require_admin("revoke consumer access");
 	check_grantee(role_name, "revoke consumer access");
 	SPI_connect();
+	if (!is_direct_member(DP_ROLE_CONSUMER, role_name))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role \"%s\" is not a consumer", role_name),
+				 errhint("dataplatform.grant_consumer gives a role consumer access.")));
 	set_membership(DP_ROLE_CONSUMER, role_name, false);
 	dp_audit("revoke_consumer", role_name, grant_detail(role_name));
 	SPI_finish();

@@ -62,8 +62,7 @@ exec_sql(const char *sql)
  * server said (which names the offending value) in the detail.
  */
 static void
-exec_ddl(const char *sql, const DpSpec *spec, const char *field, const char *what,
-		 const char *hint)
+exec_ddl(const char *sql, const char *message, const char *hint)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 
@@ -80,9 +79,7 @@ exec_ddl(const char *sql, const DpSpec *spec, const char *field, const char *wha
 		FlushErrorState();
 		ereport(ERROR,
 				(errcode(e->sqlerrcode),
-				 field ?
-				 errmsg("cannot %s field \"%s\" of dataset \"%s\"", what, field, spec->dataset) :
-				 errmsg("cannot %s of dataset \"%s\"", what, spec->dataset),
+				 errmsg_internal("%s", message),
 				 e->detail ? errdetail("%s: %s", e->message, e->detail) :
 				 errdetail("%s.", e->message),
 				 hint ? errhint("%s", hint) : 0));
@@ -270,7 +267,9 @@ sync_columns(const DpSpec *spec, const char *table, bool drop_extra)
 			resetStringInfo(&sql);
 			appendStringInfo(&sql, "ALTER TABLE %s DROP COLUMN %s", qtable,
 							 quote_identifier(c->name));
-			exec_ddl(sql.data, spec, c->name, "drop", NULL);
+			exec_ddl(sql.data,
+					 psprintf("cannot drop column \"%s\" of dataset \"%s\"", c->name, spec->dataset),
+					 NULL);
 		}
 	}
 	for (i = 0; i < spec->nfields; i++)
@@ -284,15 +283,18 @@ sync_columns(const DpSpec *spec, const char *table, bool drop_extra)
 		{
 			appendStringInfo(&sql, "ALTER TABLE %s ADD COLUMN %s %s", qtable,
 							 quote_identifier(f->column), sqltype);
-			exec_ddl(sql.data, spec, f->name, "add", NULL);
+			exec_ddl(sql.data,
+					 psprintf("cannot add field \"%s\" to dataset \"%s\"", f->name, spec->dataset),
+					 NULL);
 		}
 		else if (c->type != datatype_oid(f->datatype))
 		{
 			appendStringInfo(&sql, "ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::text::%s",
 							 qtable, quote_identifier(f->column), sqltype,
 							 quote_identifier(f->column), sqltype);
-			exec_ddl(sql.data, spec, f->name,
-					 psprintf("change the datatype to %s of", dp_datatype_name(f->datatype)),
+			exec_ddl(sql.data,
+					 psprintf("cannot change field \"%s\" of dataset \"%s\" to datatype %s",
+							  f->name, spec->dataset, dp_datatype_name(f->datatype)),
 					 "Fix or remove the rows holding values of the old datatype that the new one cannot read, then define the dataset again.");
 		}
 	}
@@ -399,7 +401,10 @@ dp_clean_table_migrate(const DpSpec *old, const DpSpec *spec)
 		resetStringInfo(&sql);
 		appendStringInfo(&sql, "ALTER TABLE %s ALTER COLUMN %s %s NOT NULL", table,
 						 quote_identifier(f->column), f->required ? "SET" : "DROP");
-		exec_ddl(sql.data, spec, f->name, "change whether a value is required for", NULL);
+		exec_ddl(sql.data,
+				 psprintf("cannot change whether field \"%s\" of dataset \"%s\" is required",
+						  f->name, spec->dataset),
+				 NULL);
 	}
 
 	if (key_changes)
@@ -408,7 +413,9 @@ dp_clean_table_migrate(const DpSpec *old, const DpSpec *spec)
 		appendStringInfo(&sql, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s)", table,
 						 quote_identifier(psprintf("%s_pkey", spec->table)),
 						 key_columns(spec));
-		exec_ddl(sql.data, spec, NULL, psprintf("change the key to %s", dp_spec_key_text(spec)),
+		exec_ddl(sql.data,
+				 psprintf("cannot change the key of dataset \"%s\" to %s",
+						  spec->dataset, dp_spec_key_text(spec)),
 				 "Two records share the new key; make the key unique first.");
 		create_history_index(spec);
 	}

@@ -751,8 +751,8 @@ check_product(const DpSpec *spec)
 Datum
 dp_define_dataset(PG_FUNCTION_ARGS)
 {
-	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
-	bool		allow_breaking = PG_GETARG_BOOL(1);
+	Jsonb	   *jb;
+	bool		allow_breaking = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
 	MemoryContext result_cxt = CurrentMemoryContext;
 	DpSpec	   *spec;
 	DpSpec	   *old = NULL;
@@ -765,6 +765,11 @@ dp_define_dataset(PG_FUNCTION_ARGS)
 	char	   *spec_text;
 
 	dp_require_admin("define a dataset");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("specification must not be null")));
+	jb = PG_GETARG_JSONB_P(0);
 	spec = dp_spec_parse(jb);
 	spec_text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 
@@ -865,7 +870,7 @@ dp_define_dataset(PG_FUNCTION_ARGS)
 Datum
 dp_describe(PG_FUNCTION_ARGS)
 {
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
 	MemoryContext result_cxt = CurrentMemoryContext;
 	const char *args[1];
 	bool		isnull;

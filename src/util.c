@@ -165,3 +165,18 @@ dp_spi_row_as_result(FunctionCallInfo fcinfo, MemoryContext result_cxt)
 	MemoryContextSwitchTo(spi_cxt);
 	return HeapTupleGetDatum(tuple);
 }
+
+char *
+dp_arg_cstring(FunctionCallInfo fcinfo, int n, const char *argname)
+{
+	Oid			type;
+
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", argname)));
+	type = get_fn_expr_argtype(fcinfo->flinfo, n);
+	if (type == NAMEOID)
+		return pstrdup(NameStr(*PG_GETARG_NAME(n)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(n));
+}

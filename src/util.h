@@ -55,6 +55,12 @@ extern uint64 dp_spi_exec_text(const char *sql, int nargs, const char **args);
 /* Text value of column col (1-based) of result row row; NULL if SQL NULL. */
 extern char *dp_spi_getvalue(uint64 row, int col);
 
+/*
+ * Argument n of an API function as a C string; an ERROR (22004) naming the
+ * argument when it is NULL.  Works for text and name arguments.
+ */
+extern char *dp_arg_cstring(FunctionCallInfo fcinfo, int n, const char *argname);
+
 /* Append "schema"."name" quoted. */
 extern void dp_append_qualified(StringInfo buf, const char *schema, const char *name);
 

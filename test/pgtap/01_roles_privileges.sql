@@ -1,0 +1,133 @@
+-- Roles, schemas and privileges: who may call and read what.
+BEGIN;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+CREATE EXTENSION dataplatform;
+SELECT plan(75);
+
+-- schemas and group roles
+SELECT has_schema(s) FROM unnest(ARRAY['dataplatform', 'dp_raw', 'dp_clean', 'dp_consumer']) s;
+SELECT has_role(r) FROM unnest(ARRAY['dataplatform_admin', 'dataplatform_producer',
+                                     'dataplatform_consumer', 'dataplatform_auditor']) r;
+SELECT ok(NOT rolcanlogin, rolname || ' is NOLOGIN') FROM pg_roles
+ WHERE rolname IN ('dataplatform_admin', 'dataplatform_producer', 'dataplatform_consumer', 'dataplatform_auditor')
+ ORDER BY rolname;
+
+-- the API, with its signatures
+SELECT functions_are('dataplatform', ARRAY['define_product', 'grant_producer', 'revoke_producer',
+       'grant_consumer', 'revoke_consumer', 'define_dataset', 'describe']);
+SELECT has_function('dataplatform', 'define_product', ARRAY['text', 'jsonb']);
+SELECT has_function('dataplatform', 'grant_producer', ARRAY['text', 'name']);
+SELECT has_function('dataplatform', 'revoke_producer', ARRAY['text', 'name']);
+SELECT has_function('dataplatform', 'grant_consumer', ARRAY['name']);
+SELECT has_function('dataplatform', 'revoke_consumer', ARRAY['name']);
+SELECT has_function('dataplatform', 'define_dataset', ARRAY['jsonb', 'boolean']);
+SELECT has_function('dataplatform', 'describe', ARRAY['text']);
+SELECT function_returns('dataplatform', 'define_dataset', ARRAY['jsonb', 'boolean'], 'text');
+SELECT function_returns('dataplatform', 'describe', ARRAY['text'], 'jsonb');
+
+-- every SECURITY DEFINER function pins search_path to pg_catalog, pg_temp
+SELECT is_definer('dataplatform', f, f || ' is SECURITY DEFINER') FROM unnest(ARRAY['define_product', 'grant_producer',
+       'revoke_producer', 'grant_consumer', 'revoke_consumer', 'define_dataset', 'describe']) f;
+SELECT is_empty($$
+  SELECT p.oid::regprocedure FROM pg_proc p
+   WHERE p.pronamespace = 'dataplatform'::regnamespace AND p.prosecdef
+     AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)$$,
+  'every SECURITY DEFINER function has search_path = pg_catalog, pg_temp');
+SELECT is_empty($$
+  SELECT p.oid::regprocedure FROM pg_proc p
+   WHERE p.pronamespace = 'dataplatform'::regnamespace
+     AND has_function_privilege('public', p.oid, 'EXECUTE')$$,
+  'PUBLIC may execute no API function');
+
+-- who may execute what
+SELECT function_privs_are('dataplatform', 'define_dataset', ARRAY['jsonb', 'boolean'], 'dataplatform_admin', ARRAY['EXECUTE']);
+SELECT function_privs_are('dataplatform', 'define_dataset', ARRAY['jsonb', 'boolean'], 'dataplatform_producer', ARRAY[]::text[]);
+SELECT function_privs_are('dataplatform', 'define_dataset', ARRAY['jsonb', 'boolean'], 'dataplatform_consumer', ARRAY[]::text[]);
+SELECT function_privs_are('dataplatform', 'define_product', ARRAY['text', 'jsonb'], 'dataplatform_producer', ARRAY[]::text[]);
+SELECT function_privs_are('dataplatform', 'grant_producer', ARRAY['text', 'name'], 'dataplatform_producer', ARRAY[]::text[]);
+SELECT function_privs_are('dataplatform', 'grant_consumer', ARRAY['name'], 'dataplatform_consumer', ARRAY[]::text[]);
+SELECT function_privs_are('dataplatform', 'describe', ARRAY['text'], 'dataplatform_producer', ARRAY['EXECUTE']);
+SELECT function_privs_are('dataplatform', 'describe', ARRAY['text'], 'dataplatform_consumer', ARRAY[]::text[]);
+
+-- who may read what
+SELECT schema_privs_are('dp_raw', 'dataplatform_producer', ARRAY[]::text[]);
+SELECT schema_privs_are('dp_clean', 'dataplatform_producer', ARRAY[]::text[]);
+SELECT schema_privs_are('dp_clean', 'dataplatform_consumer', ARRAY[]::text[]);
+SELECT schema_privs_are('dp_clean', 'dataplatform_admin', ARRAY['USAGE']);
+SELECT schema_privs_are('dp_consumer', 'dataplatform_consumer', ARRAY['USAGE']);
+SELECT schema_privs_are('dp_clean', 'public', ARRAY[]::text[]);
+SELECT table_privs_are('dataplatform', 'audit_log', 'dataplatform_auditor', ARRAY['SELECT']);
+SELECT table_privs_are('dataplatform', 'audit_log', 'dataplatform_admin', ARRAY[]::text[]);
+SELECT table_privs_are('dataplatform', 'products', 'dataplatform_producer', ARRAY[]::text[]);
+SELECT table_privs_are('dataplatform', 'dataset', 'dataplatform_producer', ARRAY['SELECT']);
+
+-- a plain role, a producer and an admin, in practice
+CREATE ROLE tap_plain;
+CREATE ROLE tap_producer;
+CREATE ROLE tap_admin IN ROLE dataplatform_admin;
+SELECT lives_ok($$SELECT dataplatform.define_product('tap')$$, 'define a product');
+SELECT lives_ok($$SELECT dataplatform.grant_producer('tap', 'tap_producer')$$, 'grant a producer');
+SELECT is(dataplatform.define_dataset('{"dataset": "tap-items", "product": "tap", "key": ["id"],
+  "fields": [{"name": "id", "datatype": "integer"}, {"name": "select", "datatype": "string"},
+             {"name": "Order Date", "datatype": "date"}]}'), '1.0', 'define a dataset');
+SELECT has_table('dp_clean', 'tap_items', 'dataset table name is snake_case');
+SELECT has_column('dp_clean', 'tap_items', 'select', 'a reserved word becomes a quoted column');
+SELECT has_column('dp_clean', 'tap_items', 'order_date', 'spaces become underscores');
+SELECT table_privs_are('dp_clean', 'tap_items', 'dataplatform_admin', ARRAY['SELECT']);
+SELECT table_privs_are('dp_clean', 'tap_items', 'dataplatform_producer', ARRAY[]::text[]);
+
+SET LOCAL ROLE tap_plain;
+SELECT throws_ok($$SELECT * FROM dp_clean.tap_items$$, '42501', NULL, 'a plain role cannot read dp_clean');
+SELECT throws_ok($$SELECT * FROM dp_raw.nothing$$, '42501', NULL, 'a plain role cannot use dp_raw');
+SELECT throws_ok($$SELECT dataplatform.define_dataset('{}')$$, '42501', NULL, 'a plain role cannot call define_dataset');
+SELECT throws_ok($$SELECT dataplatform.define_product('x')$$, '42501', NULL, 'a plain role cannot call define_product');
+SELECT throws_ok($$SELECT * FROM dataplatform.products$$, '42501', NULL, 'a plain role cannot read the catalog');
+RESET ROLE;
+
+SET LOCAL ROLE tap_producer;
+SELECT throws_ok($$SELECT * FROM dp_clean.tap_items$$, '42501', NULL, 'a producer cannot read dp_clean');
+SELECT throws_ok($$SELECT dataplatform.define_dataset('{}')$$, '42501', NULL, 'a producer cannot call define_dataset');
+SELECT throws_ok($$SELECT dataplatform.grant_producer('tap', 'tap_plain')$$, '42501', NULL, 'a producer cannot grant');
+SELECT throws_ok($$SELECT * FROM dataplatform.audit_log$$, '42501', NULL, 'a producer cannot read the audit log');
+SELECT is(dataplatform.describe('tap-items') ->> 'version', '1.0', 'a producer can describe a dataset');
+SELECT is((SELECT count(*)::int FROM dataplatform.dataset WHERE name = 'tap-items'), 1, 'a producer can list datasets');
+RESET ROLE;
+
+SET LOCAL ROLE tap_admin;
+SELECT lives_ok($$SELECT dataplatform.define_dataset('{"dataset": "tap-items", "product": "tap", "key": ["id"],
+  "fields": [{"name": "id", "datatype": "integer"}, {"name": "select", "datatype": "string"},
+             {"name": "Order Date", "datatype": "date"}, {"name": "note", "datatype": "text"}]}')$$,
+  'an admin (not superuser) can define a dataset');
+SELECT is((SELECT count(*)::int FROM dp_clean.tap_items), 0, 'an admin can read dp_clean');
+SELECT throws_ok($$SELECT * FROM dataplatform.audit_log$$, '42501', NULL, 'an admin cannot read the audit log');
+RESET ROLE;
+
+-- the C functions check the caller even if EXECUTE is granted too widely
+GRANT EXECUTE ON FUNCTION dataplatform.define_dataset(jsonb, boolean) TO tap_producer;
+SET LOCAL ROLE tap_producer;
+SELECT throws_ok($$SELECT dataplatform.define_dataset('{"dataset": "z", "product": "tap", "key": ["id"], "fields": [{"name": "id", "datatype": "integer"}]}')$$,
+  '42501', 'permission denied to define a dataset', 'define_dataset checks the caller itself');
+RESET ROLE;
+
+-- SECURITY DEFINER functions ignore the caller's search_path: an admin's
+-- schema that shadows pg_catalog functions is never called
+CREATE SCHEMA tap_evil;
+CREATE TABLE tap_evil.called (fn text);
+CREATE FUNCTION tap_evil.quote_ident(text) RETURNS text LANGUAGE sql
+  AS $$ INSERT INTO tap_evil.called VALUES ('quote_ident') RETURNING 'x' $$;
+CREATE FUNCTION tap_evil.texteq(text, text) RETURNS boolean LANGUAGE sql
+  AS $$ INSERT INTO tap_evil.called VALUES ('=') RETURNING false $$;
+CREATE OPERATOR tap_evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = tap_evil.texteq);
+CREATE FUNCTION tap_evil.now() RETURNS timestamptz LANGUAGE sql
+  AS $$ INSERT INTO tap_evil.called VALUES ('now') RETURNING pg_catalog.now() $$;
+SET LOCAL search_path = tap_evil, public;
+SELECT lives_ok($$SELECT dataplatform.define_dataset('{"dataset": "tap-items", "product": "tap", "key": ["id"],
+  "fields": [{"name": "id", "datatype": "integer"}, {"name": "select", "datatype": "string"},
+             {"name": "Order Date", "datatype": "date"}, {"name": "note", "datatype": "text"},
+             {"name": "extra", "datatype": "text"}]}')$$, 'define_dataset runs with a hostile search_path');
+SELECT is_empty($$SELECT * FROM tap_evil.called$$, 'no function from the caller''s search_path was called');
+SELECT is(dataplatform.describe('tap-items') ->> 'clean_table', 'dp_clean.tap_items', 'describe runs with a hostile search_path');
+RESET search_path;
+
+SELECT * FROM finish();
+ROLLBACK;
