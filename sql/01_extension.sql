@@ -56,7 +56,9 @@ $f$;
 GRANT USAGE ON SCHEMA dp_test TO PUBLIC;
 
 -- roles used by the following tests
+SET client_min_messages = warning;
 DROP ROLE IF EXISTS dp_t_admin, dp_t_producer, dp_t_other, dp_t_plain, dp_t_reader;
+RESET client_min_messages;
 CREATE ROLE dp_t_admin LOGIN IN ROLE dataplatform_admin;
 CREATE ROLE dp_t_producer LOGIN;
 CREATE ROLE dp_t_other LOGIN;

@@ -116,7 +116,8 @@ run_regress() {
 
 run_pgtap() {
     say "pgTAP"
-    psql -q -X -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS dp_tap" -c "CREATE DATABASE dp_tap" >/dev/null
+    PGOPTIONS=--client-min-messages=warning psql -q -X -v ON_ERROR_STOP=1 \
+        -c "DROP DATABASE IF EXISTS dp_tap" -c "CREATE DATABASE dp_tap" >/dev/null
     psql -q -X -v ON_ERROR_STOP=1 -d dp_tap -c "CREATE EXTENSION pgtap" >/dev/null
     pg_prove -d dp_tap --ext .sql -r test/pgtap
 }

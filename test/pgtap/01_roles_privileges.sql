@@ -1,5 +1,6 @@
 -- Roles, schemas and privileges: who may call and read what.
 BEGIN;
+SET LOCAL client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION dataplatform;
 SELECT plan(75);

@@ -1,5 +1,6 @@
 -- Catalog contracts: tables, views, columns, dump membership.
 BEGIN;
+SET LOCAL client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION dataplatform;
 SELECT plan(19);
