@@ -35,7 +35,8 @@ SELECT dataplatform.define_dataset(
 \echo '== a breaking change is refused without allow_breaking'
 \set ON_ERROR_STOP off
 SELECT dataplatform.define_dataset(
-  jsonb_set(:'spec'::jsonb, '{fields,7,datatype}', '"integer"'));
+  jsonb_set(dataplatform.describe('conservation-area') - 'version' - 'clean_table',
+            '{fields,7,datatype}', '"integer"'));
 \set ON_ERROR_STOP on
 
 \echo
