@@ -147,6 +147,8 @@ case "$cmd" in
         build_install; start_cluster
         rc=0
         run_regress || rc=1
+        say "dump and restore"
+        bash test/dump_restore.sh || rc=1
         server_alive || rc=1
         run_pgtap || rc=1
         server_alive || rc=1
