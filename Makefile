@@ -15,8 +15,9 @@ SRCS = $(wildcard src/*.c)
 OBJS = $(SRCS:.c=.o)
 
 DATA = dataplatform--$(EXTVERSION).sql
-PG_CPPFLAGS = -Isrc
-PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+# PostgreSQL's headers as system headers: -Wextra then judges our code only
+PG_CPPFLAGS = -Isrc -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CFLAGS = -Wall -Wextra -Werror
 SHLIB_LINK = -ljansson -lcurl
 
 # pg_regress suites (sql/*.sql against expected/*.out), in order.
