@@ -233,6 +233,29 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.describe(text) IS
 'the current specification of a dataset, with its version and clean table';
 
+------------------------------------------------------------------------------
+-- Datatypes and issue types
+------------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.normalise(datatype text, value text, options jsonb DEFAULT NULL,
+									  OUT value text, OUT issue text)
+AS 'MODULE_PATHNAME', 'dp_normalise'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.normalise(text, text, jsonb) IS
+'normalise one value as a datatype: (normalised value, NULL) or (NULL, issue type); options: minimum, maximum, pattern, codelist';
+
+CREATE FUNCTION @extschema@.issue_types(OUT name text, OUT severity text, OUT description text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'dp_issue_types'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.issue_types() IS
+'the catalogue of issue types, from the C library (see the view dataplatform.issue_type)';
+
+CREATE VIEW @extschema@.issue_type AS
+SELECT name, severity, description FROM @extschema@.issue_types();
+COMMENT ON VIEW @extschema@.issue_type IS
+'every issue type the platform records about a value, with its severity: error (value dropped), warning (value changed or guessed), info';
+
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
 	@extschema@.define_product(text, jsonb),
@@ -244,3 +267,7 @@ GRANT EXECUTE ON FUNCTION
 	@extschema@.describe(text)
 	TO dataplatform_admin;
 GRANT EXECUTE ON FUNCTION @extschema@.describe(text) TO dataplatform_producer;
+GRANT EXECUTE ON FUNCTION @extschema@.normalise(text, text, jsonb), @extschema@.issue_types()
+	TO dataplatform_admin, dataplatform_producer, dataplatform_consumer, dataplatform_auditor;
+GRANT SELECT ON @extschema@.issue_type
+	TO dataplatform_admin, dataplatform_producer, dataplatform_consumer, dataplatform_auditor;

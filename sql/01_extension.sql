@@ -20,7 +20,7 @@ SELECT c.relname FROM pg_extension e, unnest(e.extconfig) cfg
   JOIN pg_class c ON c.oid = cfg
  WHERE e.extname = 'dataplatform' ORDER BY 1;
 
--- every API function is SECURITY DEFINER with a pinned search_path, has a
+-- every API function that writes is SECURITY DEFINER with a pinned search_path; all have a
 -- comment, and is not executable by PUBLIC
 SELECT p.proname, p.prosecdef, p.proconfig,
        obj_description(p.oid, 'pg_proc') IS NOT NULL AS documented,

@@ -11,8 +11,6 @@
  */
 #include "postgres.h"
 
-#include <regex.h>
-
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -20,6 +18,7 @@
 
 #include "access.h"
 #include "clean_table.h"
+#include "harmonise.h"
 #include "spec.h"
 #include "util.h"
 
@@ -181,28 +180,23 @@ parse_field(DpSpec *spec, DpField *f, json_t *obj, int ordinal)
 	s = get_string(obj, "pattern", ds, f->name);
 	if (s != NULL)
 	{
-		regex_t		re;
-		int			rc;
+		DpPattern  *re = palloc(dp_pattern_size());
+		char		msg[256];
 
 		if (f->datatype == DP_DT_JSON || f->datatype == DP_DT_FLAG)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("option \"pattern\" does not apply to %s field \"%s\" of dataset \"%s\"",
 							dp_datatype_name(f->datatype), f->name, ds)));
-		rc = regcomp(&re, s, REG_EXTENDED | REG_NOSUB);
-		if (rc != 0)
-		{
-			char		msg[256];
-
-			regerror(rc, &re, msg, sizeof(msg));
+		if (!dp_pattern_compile(re, s, msg, sizeof(msg)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_REGULAR_EXPRESSION),
 					 errmsg("invalid pattern for field \"%s\" of dataset \"%s\": %s",
 							f->name, ds, msg),
 					 errdetail("Pattern: %s", s),
 					 errhint("Patterns are POSIX extended regular expressions.")));
-		}
-		regfree(&re);
+		dp_pattern_free(re);
+		pfree(re);
 		f->pattern = pstrdup(s);
 	}
 

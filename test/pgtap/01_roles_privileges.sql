@@ -3,7 +3,7 @@ BEGIN;
 SET LOCAL client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION dataplatform;
-SELECT plan(75);
+SELECT plan(79);
 
 -- schemas and group roles
 SELECT has_schema(s) FROM unnest(ARRAY['dataplatform', 'dp_raw', 'dp_clean', 'dp_consumer']) s;
@@ -15,7 +15,11 @@ SELECT ok(NOT rolcanlogin, rolname || ' is NOLOGIN') FROM pg_roles
 
 -- the API, with its signatures
 SELECT functions_are('dataplatform', ARRAY['define_product', 'grant_producer', 'revoke_producer',
-       'grant_consumer', 'revoke_consumer', 'define_dataset', 'describe']);
+       'grant_consumer', 'revoke_consumer', 'define_dataset', 'describe', 'normalise', 'issue_types']);
+SELECT has_function('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb']);
+SELECT isnt_definer('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb'], 'normalise writes nothing and runs as the caller');
+SELECT function_privs_are('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb'], 'dataplatform_consumer', ARRAY['EXECUTE']);
+SELECT table_privs_are('dataplatform', 'issue_type', 'dataplatform_producer', ARRAY['SELECT']);
 SELECT has_function('dataplatform', 'define_product', ARRAY['text', 'jsonb']);
 SELECT has_function('dataplatform', 'grant_producer', ARRAY['text', 'name']);
 SELECT has_function('dataplatform', 'revoke_producer', ARRAY['text', 'name']);

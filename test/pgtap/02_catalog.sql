@@ -7,7 +7,7 @@ SELECT plan(19);
 
 SELECT tables_are('dataplatform', ARRAY['products', 'producer_grants', 'datasets',
        'spec_version', 'fields', 'audit_log']);
-SELECT views_are('dataplatform', ARRAY['product', 'dataset', 'field']);
+SELECT views_are('dataplatform', ARRAY['product', 'dataset', 'field', 'issue_type']);
 SELECT columns_are('dataplatform', 'dataset', ARRAY['name', 'product', 'version', 'key',
        'field_count', 'clean_table', 'description', 'created_at', 'updated_at']);
 SELECT columns_are('dataplatform', 'field', ARRAY['dataset', 'ordinal', 'name', 'column',
