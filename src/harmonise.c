@@ -18,7 +18,6 @@
  * symbols); other bytes pass through untouched where a datatype keeps text.
  */
 #include <string.h>
-#include <regex.h>
 #include <jansson.h>
 
 #include "harmonise.h"
@@ -1986,43 +1985,6 @@ norm_json(const unsigned char *s, size_t n, DpOut *o)
 /* ----------------------------------------------------------------------
  * constraints on the normalised value
  * ---------------------------------------------------------------------- */
-
-struct DpPattern
-{
-	regex_t		re;
-};
-
-size_t
-dp_pattern_size(void)
-{
-	return sizeof(struct DpPattern);
-}
-
-bool
-dp_pattern_compile(DpPattern *p, const char *regex, char *errbuf, size_t errlen)
-{
-	int			rc = regcomp(&p->re, regex, REG_EXTENDED | REG_NOSUB);
-
-	if (rc != 0)
-	{
-		if (errbuf != NULL && errlen > 0)
-			regerror(rc, &p->re, errbuf, errlen);
-		return false;
-	}
-	return true;
-}
-
-void
-dp_pattern_free(DpPattern *p)
-{
-	regfree(&p->re);
-}
-
-bool
-dp_pattern_match(const DpPattern *p, const char *value)
-{
-	return regexec(&p->re, value, 0, NULL, 0) == 0;
-}
 
 static inline unsigned char
 code_fold(unsigned char c)

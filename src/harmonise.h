@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "datatype.h"
+#include "pattern.h"
 
 typedef enum DpIssue
 {
@@ -53,25 +54,7 @@ extern const char *dp_issue_description(DpIssue issue);
 /* Reverse of dp_issue_name (exact match); false when unknown. */
 extern bool dp_issue_lookup(const char *name, DpIssue *issue);
 
-/*
- * A compiled "pattern" constraint (POSIX extended regular expression, from
- * the C library's <regex.h>).  Opaque on purpose: PostgreSQL's
- * regex/regex.h #defines regex_t to its own pg_regex_t, so this header must
- * not mention regex_t.  The caller provides dp_pattern_size() bytes
- * (palloc is fine), compiles once per field, and calls dp_pattern_free()
- * when done (the C library allocates internally with malloc).
- */
-typedef struct DpPattern DpPattern;
-
-extern size_t dp_pattern_size(void);
-
-/* false on a bad expression, with the C library's message in errbuf. */
-extern bool dp_pattern_compile(DpPattern *p, const char *regex,
-							   char *errbuf, size_t errlen);
-extern void dp_pattern_free(DpPattern *p);
-
-/* Whether the NUL-terminated value matches somewhere (unanchored). */
-extern bool dp_pattern_match(const DpPattern *p, const char *value);
+/* DpPattern, the compiled "pattern" constraint: see pattern.h */
 
 /*
  * Per-field constraints, applied after the datatype rule.  Pass NULL for
