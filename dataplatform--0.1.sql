@@ -73,10 +73,12 @@ CREATE TABLE @extschema@.datasets (
 	major			integer NOT NULL,
 	minor			integer NOT NULL,
 	spec			jsonb NOT NULL,
+	config			jsonb,
+	config_version	integer NOT NULL DEFAULT 0,
 	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
-COMMENT ON TABLE @extschema@.datasets IS 'datasets and their current specification';
+COMMENT ON TABLE @extschema@.datasets IS 'datasets, their current specification and configuration';
 
 CREATE TABLE @extschema@.spec_version (
 	dataset		text NOT NULL REFERENCES @extschema@.datasets (name),
@@ -108,6 +110,85 @@ CREATE TABLE @extschema@.fields (
 );
 COMMENT ON TABLE @extschema@.fields IS 'fields of the current specification of each dataset';
 
+CREATE TABLE @extschema@.config_version (
+	dataset		text NOT NULL REFERENCES @extschema@.datasets (name),
+	version		integer NOT NULL,
+	config		jsonb NOT NULL,
+	defined_by	name NOT NULL,
+	defined_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (dataset, version)
+);
+COMMENT ON TABLE @extschema@.config_version IS 'every version of every dataset configuration, in full';
+
+CREATE TABLE @extschema@.batch (
+	id					bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	dataset				text NOT NULL REFERENCES @extschema@.datasets (name),
+	kind				text NOT NULL CHECK (kind IN ('push', 'push_csv')),
+	pushed_by			name NOT NULL,
+	received_at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	bytes				bigint NOT NULL,
+	rows				bigint NOT NULL,
+	sha256				text NOT NULL,
+	status				text NOT NULL CHECK (status IN ('queued', 'processing', 'done', 'failed')),
+	rows_loaded			bigint NOT NULL DEFAULT 0,
+	rows_quarantined	bigint NOT NULL DEFAULT 0,
+	rows_skipped		bigint NOT NULL DEFAULT 0,
+	rows_filtered		bigint NOT NULL DEFAULT 0,
+	issues_error		bigint NOT NULL DEFAULT 0,
+	issues_warning		bigint NOT NULL DEFAULT 0,
+	issues_info			bigint NOT NULL DEFAULT 0,
+	elapsed_ms			numeric,
+	spec_version		text,
+	config_version		integer,
+	column_mapping		jsonb,
+	source				jsonb NOT NULL DEFAULT '{}',
+	processed_at		timestamptz,
+	raw_purged_at		timestamptz
+);
+CREATE INDEX ON @extschema@.batch (dataset, id);
+COMMENT ON TABLE @extschema@.batch IS 'the batch log: every push, what it held and what became of it';
+
+CREATE TABLE @extschema@.issue (
+	batch_id			bigint NOT NULL REFERENCES @extschema@.batch (id),
+	row_number			bigint,
+	line_number			bigint,
+	field				text,
+	issue_type			text NOT NULL,
+	severity			text NOT NULL CHECK (severity IN ('error', 'warning', 'info')),
+	value				text,
+	normalised_value	text,
+	message				text
+);
+CREATE INDEX ON @extschema@.issue (batch_id, row_number);
+COMMENT ON TABLE @extschema@.issue IS 'the issue log: one finding about one value of one row of one batch';
+
+CREATE TABLE @extschema@.quarantine_row (
+	batch_id	bigint NOT NULL REFERENCES @extschema@.batch (id),
+	row_number	bigint NOT NULL,
+	line_number	bigint,
+	PRIMARY KEY (batch_id, row_number)
+);
+COMMENT ON TABLE @extschema@.quarantine_row IS 'rows kept out of the clean layer because of their issues';
+
+CREATE TABLE dp_raw.rows (
+	batch_id	bigint NOT NULL REFERENCES @extschema@.batch (id),
+	ordinal		bigint NOT NULL,
+	line_number	bigint,
+	data		jsonb,
+	raw			text,
+	PRIMARY KEY (batch_id, ordinal)
+);
+COMMENT ON TABLE dp_raw.rows IS 'every row of every batch exactly as received: a JSON object (push) or the record''s CSV text (push_csv); append-only';
+
+CREATE FUNCTION @extschema@.raw_guard() RETURNS trigger
+AS 'MODULE_PATHNAME', 'dp_raw_guard' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.raw_guard() IS
+'trigger keeping dp_raw append-only: only dataplatform.purge_raw may delete';
+CREATE TRIGGER raw_append_only BEFORE UPDATE OR DELETE ON dp_raw.rows
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.raw_guard();
+CREATE TRIGGER raw_no_truncate BEFORE TRUNCATE ON dp_raw.rows
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.raw_guard();
+
 CREATE TABLE @extschema@.audit_log (
 	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	at				timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
@@ -126,10 +207,18 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.datasets', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.spec_version', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.fields', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.config_version', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.batch', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.batch_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.issue', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.quarantine_row', '');
+SELECT pg_catalog.pg_extension_config_dump('dp_raw.rows', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.audit_log_id_seq', '');
 
 REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM PUBLIC;
 GRANT SELECT ON ALL TABLES IN SCHEMA @extschema@ TO dataplatform_admin;
+REVOKE ALL ON dp_raw.rows FROM PUBLIC;
+GRANT SELECT ON dp_raw.rows TO dataplatform_admin;
 REVOKE SELECT ON @extschema@.audit_log FROM dataplatform_admin;
 GRANT SELECT ON @extschema@.audit_log TO dataplatform_auditor;
 
@@ -168,6 +257,48 @@ COMMENT ON VIEW @extschema@.field IS 'fields of each dataset''s current specific
 
 GRANT SELECT ON @extschema@.product, @extschema@.dataset, @extschema@.field
 	TO dataplatform_admin, dataplatform_producer;
+
+CREATE VIEW @extschema@.quarantine AS
+SELECT q.batch_id, b.dataset, q.row_number, q.line_number, r.data, r.raw,
+	   (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				'field', i.field, 'issue', i.issue_type, 'severity', i.severity,
+				'value', i.value, 'message', i.message) ORDER BY i.field)
+		  FROM @extschema@.issue i
+		 WHERE i.batch_id = q.batch_id AND i.row_number = q.row_number) AS issues
+  FROM @extschema@.quarantine_row q
+  JOIN @extschema@.batch b ON b.id = q.batch_id
+  LEFT JOIN dp_raw.rows r ON r.batch_id = q.batch_id AND r.ordinal = q.row_number;
+COMMENT ON VIEW @extschema@.quarantine IS 'quarantined rows as received, with their issues';
+
+CREATE FUNCTION @extschema@.dataset_status()
+RETURNS TABLE (dataset text, product text, version text, rows_in_clean bigint,
+			   batches bigint, last_batch_at timestamptz, rows_quarantined bigint,
+			   issues_error bigint, issues_warning bigint, issues_info bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d record;
+BEGIN
+	FOR d IN SELECT * FROM @extschema@.datasets ORDER BY name LOOP
+		dataset := d.name;
+		product := d.product;
+		version := d.major || '.' || d.minor;
+		EXECUTE format('SELECT count(*) FROM dp_clean.%I', d.table_name) INTO rows_in_clean;
+		SELECT count(*), max(b.received_at), COALESCE(sum(b.rows_quarantined), 0),
+			   COALESCE(sum(b.issues_error), 0), COALESCE(sum(b.issues_warning), 0),
+			   COALESCE(sum(b.issues_info), 0)
+		  INTO batches, last_batch_at, rows_quarantined, issues_error, issues_warning, issues_info
+		  FROM @extschema@.batch b WHERE b.dataset = d.name;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.dataset_status() IS
+'one row per dataset: rows in clean, batches, last batch, quarantined rows, issues by severity (see the view dataplatform.status)';
+
+CREATE VIEW @extschema@.status AS SELECT * FROM @extschema@.dataset_status();
+COMMENT ON VIEW @extschema@.status IS
+'one row per dataset: rows in clean, batches, last batch, quarantined rows, issues by severity';
 
 ------------------------------------------------------------------------------
 -- API: data products and grants
@@ -234,6 +365,66 @@ COMMENT ON FUNCTION @extschema@.describe(text) IS
 'the current specification of a dataset, with its version and clean table';
 
 ------------------------------------------------------------------------------
+-- API: configuration, push, check, rebuild, raw retention
+------------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.configure(dataset text, config jsonb)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'dp_configure'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.configure(text, jsonb) IS
+'validate and store a dataset''s configuration (column, skip, filter, concat, patch, lookup, default, strict); returns its version';
+
+CREATE FUNCTION @extschema@.push(dataset text, rows jsonb)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'dp_push'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.push(text, jsonb) IS
+'push a JSON array of objects (or one object) into a dataset: raw, transform, clean; returns the batch id';
+
+CREATE FUNCTION @extschema@.push_csv(dataset text, data text, options jsonb DEFAULT '{}')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'dp_push_csv'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.push_csv(text, text, jsonb) IS
+'push CSV with a header line into a dataset (options: delimiter, quote); returns the batch id';
+
+CREATE FUNCTION @extschema@.check(dataset text, rows jsonb)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'dp_check'
+LANGUAGE C STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.check(text, jsonb) IS
+'dry run of push: the issues and normalised rows, nothing written';
+
+CREATE FUNCTION @extschema@.check_csv(dataset text, data text, options jsonb DEFAULT '{}')
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'dp_check_csv'
+LANGUAGE C STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.check_csv(text, text, jsonb) IS
+'dry run of push_csv: the issues and normalised rows, nothing written';
+
+CREATE FUNCTION @extschema@.rebuild(dataset text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'dp_rebuild'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.rebuild(text) IS
+'re-run every raw batch of a dataset through the current spec and configuration, rebuilding clean, history and issues atomically';
+
+CREATE FUNCTION @extschema@.purge_raw(dataset text, older_than interval)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'dp_purge_raw'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.purge_raw(text, interval) IS
+'delete the raw rows of a dataset''s batches received longer ago than older_than (recorded); returns the rows deleted';
+
+------------------------------------------------------------------------------
 -- Datatypes and issue types
 ------------------------------------------------------------------------------
 
@@ -264,8 +455,23 @@ GRANT EXECUTE ON FUNCTION
 	@extschema@.grant_consumer(name),
 	@extschema@.revoke_consumer(name),
 	@extschema@.define_dataset(jsonb, boolean),
-	@extschema@.describe(text)
+	@extschema@.describe(text),
+	@extschema@.configure(text, jsonb),
+	@extschema@.push(text, jsonb),
+	@extschema@.push_csv(text, text, jsonb),
+	@extschema@.check(text, jsonb),
+	@extschema@.check_csv(text, text, jsonb),
+	@extschema@.rebuild(text),
+	@extschema@.purge_raw(text, interval),
+	@extschema@.dataset_status()
 	TO dataplatform_admin;
+GRANT EXECUTE ON FUNCTION
+	@extschema@.push(text, jsonb),
+	@extschema@.push_csv(text, text, jsonb),
+	@extschema@.check(text, jsonb),
+	@extschema@.check_csv(text, text, jsonb)
+	TO dataplatform_producer;
+GRANT SELECT ON @extschema@.quarantine, @extschema@.status TO dataplatform_admin;
 GRANT EXECUTE ON FUNCTION @extschema@.describe(text) TO dataplatform_producer;
 GRANT EXECUTE ON FUNCTION @extschema@.normalise(text, text, jsonb), @extschema@.issue_types()
 	TO dataplatform_admin, dataplatform_producer, dataplatform_consumer, dataplatform_auditor;

@@ -1,18 +1,38 @@
 /*
  * issue.c
  *		The catalogue of issue types (dataplatform.issue_type).  Pure C.
- *		Value issues are owned by the harmonise library; this file adds
- *		nothing of its own yet and is where the pipeline's issue types go.
+ *		Value issues are owned by the harmonise library; the pipeline's
+ *		own follow them here.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "harmonise.h"
 #include "issue.h"
 
+static const DpIssueType pipeline_issues[] = {
+	{DP_ISSUE_MISSING_VALUE, "error",
+	"A required field (or a key field) has no value; the row is quarantined."},
+	{DP_ISSUE_UNKNOWN_FIELD, "warning",
+	"A column of the data matches no field of the specification; its values were dropped."},
+	{DP_ISSUE_PATCH, "warning",
+	"A patch rule of the configuration changed the value."},
+	{DP_ISSUE_LOOKUP, "warning",
+	"The configuration's lookup replaced the value with its canonical value."},
+	{DP_ISSUE_DEFAULT_VALUE, "warning",
+	"The field was empty and was given the configuration's default value."},
+	{DP_ISSUE_DEFAULT_FIELD, "warning",
+	"The field was empty and was given the value of another field."},
+	{DP_ISSUE_DUPLICATE_KEY, "warning",
+	"A later row of the same batch has the same key; the later row was kept."},
+};
+
+#define N_PIPELINE_ISSUES ((int) (sizeof(pipeline_issues) / sizeof(pipeline_issues[0])))
+
 int
 dp_issue_type_count(void)
 {
-	return DP_ISSUE_COUNT - 1;
+	return DP_ISSUE_COUNT - 1 + N_PIPELINE_ISSUES;
 }
 
 DpIssueType
@@ -21,8 +41,26 @@ dp_issue_type_at(int i)
 	DpIssue		issue = (DpIssue) (i + 1);
 	DpIssueType t;
 
+	if (i >= DP_ISSUE_COUNT - 1)
+		return pipeline_issues[i - (DP_ISSUE_COUNT - 1)];
+
 	t.name = dp_issue_name(issue);
 	t.severity = dp_issue_severity(issue);
 	t.description = dp_issue_description(issue);
 	return t;
+}
+
+const char *
+dp_issue_type_description(const char *name)
+{
+	int			i;
+
+	for (i = 0; i < dp_issue_type_count(); i++)
+	{
+		DpIssueType t = dp_issue_type_at(i);
+
+		if (strcmp(t.name, name) == 0)
+			return t.description;
+	}
+	return "";
 }

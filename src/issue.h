@@ -14,7 +14,19 @@ typedef struct DpIssueType
 	const char *description;
 } DpIssueType;
 
+/* The pipeline's own issue types (the harmonise library has the rest). */
+#define DP_ISSUE_MISSING_VALUE	"missing value"
+#define DP_ISSUE_UNKNOWN_FIELD	"unknown field"
+#define DP_ISSUE_PATCH			"patch"
+#define DP_ISSUE_LOOKUP			"lookup"
+#define DP_ISSUE_DEFAULT_VALUE	"default-value"
+#define DP_ISSUE_DEFAULT_FIELD	"default-field"
+#define DP_ISSUE_DUPLICATE_KEY	"duplicate key"
+
 extern int	dp_issue_type_count(void);
 extern DpIssueType dp_issue_type_at(int i);
+
+/* Description of an issue type by name ("" when unknown). */
+extern const char *dp_issue_type_description(const char *name);
 
 #endif							/* DP_ISSUE_H */

@@ -12,6 +12,7 @@
 #include "funcapi.h"
 #include "utils/memutils.h"
 
+#include "pattern.h"
 #include "util.h"
 
 static void *
@@ -179,4 +180,29 @@ dp_arg_cstring(FunctionCallInfo fcinfo, int n, const char *argname)
 	if (type == NAMEOID)
 		return pstrdup(NameStr(*PG_GETARG_NAME(n)));
 	return text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
+static void
+pattern_reset_callback(void *arg)
+{
+	dp_pattern_free((DpPattern *) arg);
+}
+
+DpPattern *
+dp_pattern_in_context(const char *regex, bool icase, bool capture,
+					  char *errbuf, size_t errlen)
+{
+	DpPattern  *p = palloc(dp_pattern_size());
+	MemoryContextCallback *cb;
+
+	if (!dp_pattern_compile_ex(p, regex, icase, capture, errbuf, errlen))
+	{
+		pfree(p);
+		return NULL;
+	}
+	cb = palloc(sizeof(MemoryContextCallback));
+	cb->func = pattern_reset_callback;
+	cb->arg = p;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	return p;
 }

@@ -61,6 +61,16 @@ extern char *dp_spi_getvalue(uint64 row, int col);
  */
 extern char *dp_arg_cstring(FunctionCallInfo fcinfo, int n, const char *argname);
 
+/*
+ * Compile a regular expression into a DpPattern that lives in
+ * CurrentMemoryContext: the C library's internal allocations are released
+ * by a reset callback when the context goes, on error paths too.  NULL when
+ * the expression is bad, with the C library's message in errbuf.
+ */
+struct DpPattern;
+extern struct DpPattern *dp_pattern_in_context(const char *regex, bool icase, bool capture,
+											   char *errbuf, size_t errlen);
+
 /* Append "schema"."name" quoted. */
 extern void dp_append_qualified(StringInfo buf, const char *schema, const char *name);
 

@@ -123,12 +123,12 @@ run_pgtap() {
 }
 
 run_unit() {
-    if [ -f test/unit/Makefile ]; then
-        say "C unit tests"
-        make -s -C test/unit check
-        say "fuzzing (${FUZZ_SECONDS:-30}s)"
-        make -s -C test/unit fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
-    fi
+    say "C unit tests"
+    make -s -C test/unit check
+    make -s -f test/unit/csv.mk check
+    say "fuzzing (${FUZZ_SECONDS:-20}s per target)"
+    make -s -C test/unit fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+    make -s -f test/unit/csv.mk fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
 }
 
 cmd=${1:-test}

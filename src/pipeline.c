@@ -1,0 +1,1470 @@
+/*
+ * pipeline.c
+ *		The main data path: push / push_csv -> dp_raw (untouched) ->
+ *		transform (transform.c) -> dp_clean.<dataset> (keyed upsert, replaced
+ *		versions to _history) with every issue in dataplatform.issue; the dry
+ *		runs check / check_csv; rebuild; purge_raw and the raw guard trigger.
+ *
+ * Transactions and locks: a push is one transaction (the caller's): the
+ * batch row, the raw rows, the clean rows, the issues and the audit row
+ * commit or vanish together.  Before writing clean rows a push takes SHARE
+ * ROW EXCLUSIVE on the dataset's clean table, so pushes into one dataset
+ * run one after another (readers are never blocked) and each replaced
+ * version reaches _history exactly once.  The dataset's catalog row is read
+ * FOR SHARE, so its spec cannot change under a running push.
+ *
+ * Memory: one context per load (batch), children of the caller's context;
+ * valid rows are buffered and written DP_FLUSH_ROWS at a time.
+ */
+#include "postgres.h"
+
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "catalog/pg_type.h"
+#include "portability/instr_time.h"
+#include "utils/array.h"
+#include "common/hashfn.h"
+#include "utils/acl.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+
+#include "access.h"
+#include "config.h"
+#include "csv.h"
+#include "issue.h"
+#include "spec.h"
+#include "transform.h"
+#include "util.h"
+
+PG_FUNCTION_INFO_V1(dp_push);
+PG_FUNCTION_INFO_V1(dp_push_csv);
+PG_FUNCTION_INFO_V1(dp_check);
+PG_FUNCTION_INFO_V1(dp_check_csv);
+PG_FUNCTION_INFO_V1(dp_rebuild);
+PG_FUNCTION_INFO_V1(dp_purge_raw);
+PG_FUNCTION_INFO_V1(dp_raw_guard);
+
+#define DP_FLUSH_ROWS 20000
+
+/* set only while purge_raw deletes; read by the raw guard trigger */
+static bool dp_raw_purging = false;
+
+typedef struct KeyEntry
+{
+	uint64		hash;			/* hash key */
+	int64		row_number;		/* the row that holds the key now */
+	int64		line_number;
+	int			slot;			/* its buffer slot, or -1 once flushed */
+	char	   *key;			/* the key text, to tell collisions apart */
+} KeyEntry;
+
+/* One batch being loaded (or checked). */
+typedef struct DpLoad
+{
+	char	   *dataset;
+	char	   *product;
+	DpSpec	   *spec;
+	DpConfig   *cfg;
+	DpTransform *t;
+	int			major,
+				minor,
+				config_version;
+	bool		dry_run;
+	int64		batch_id;
+	Datum		received_at;	/* the batch's time: lineage and history */
+	MemoryContext cxt;			/* the load */
+	MemoryContext rows_cxt;		/* buffered row values, reset at each flush */
+	MemoryContext src_cxt;		/* one source row's values, reset per row */
+	MemoryContext raw_cxt;		/* buffered raw CSV records */
+
+	/* valid rows waiting to be written: slot-major, nfields values each */
+	int			nslots;
+	char	  **values;
+	int64	   *slot_row;
+	HTAB	   *keys;
+
+	/* quarantined rows waiting to be written */
+	int			nquarantine;
+	int64	   *q_row;
+	int64	   *q_line;
+
+	int64		rows_in,
+				loaded,
+				quarantined,
+				skipped,
+				filtered;
+
+	/* dry run: the rows that would load, as JSON */
+	StringInfoData rows_json;
+	int			nrows_json;
+
+	char	   *upsert_sql;
+	Oid		   *upsert_types;
+} DpLoad;
+
+/* ------------------------------------------------------------------------
+ * Opening a load: catalog, access, spec and configuration
+ * ------------------------------------------------------------------------
+ */
+
+static void
+check_producer(const DpLoad *load)
+{
+	const char *args[1];
+	uint64		n,
+				i;
+
+	if (dp_caller_has_role(DP_ROLE_ADMIN))
+		return;
+	args[0] = load->product;
+	n = dp_spi_exec_text("SELECT role_name::text FROM dataplatform.producer_grants WHERE product = $1",
+						 1, args);
+	for (i = 0; i < n; i++)
+	{
+		Oid			role = get_role_oid(dp_spi_getvalue(i, 1), true);
+
+		if (OidIsValid(role) && has_privs_of_role(dp_caller_id(), role))
+			return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to push to dataset \"%s\"", load->dataset),
+			 errdetail("Role \"%s\" is not a producer of data product \"%s\".",
+					   GetUserNameFromId(dp_caller_id(), false), load->product),
+			 errhint("An administrator grants it with dataplatform.grant_producer('%s', role).",
+					 load->product)));
+}
+
+static uint32
+key_hash_fn(const void *key, Size keysize)
+{
+	(void) keysize;
+	return (uint32) *(const uint64 *) key;
+}
+
+/*
+ * Read the dataset's catalog row (FOR SHARE), check the caller may push,
+ * parse spec and configuration.  Caller is connected to SPI.
+ */
+static DpLoad *
+load_open(const char *dataset, bool dry_run)
+{
+	DpLoad	   *load;
+	const char *args[1];
+	bool		isnull;
+	Datum		d;
+	HASHCTL		ctl;
+	MemoryContext old;
+
+	load = palloc0(sizeof(DpLoad));
+	load->cxt = AllocSetContextCreate(CurrentMemoryContext, "dataplatform load",
+									  ALLOCSET_DEFAULT_SIZES);
+	load->rows_cxt = AllocSetContextCreate(load->cxt, "dataplatform load rows",
+										   ALLOCSET_DEFAULT_SIZES);
+	load->src_cxt = AllocSetContextCreate(load->cxt, "dataplatform source row",
+										  ALLOCSET_DEFAULT_SIZES);
+	load->raw_cxt = AllocSetContextCreate(load->cxt, "dataplatform raw records",
+										  ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(load->cxt);
+	load->dataset = pstrdup(dataset);
+	load->dry_run = dry_run;
+	args[0] = dataset;
+	if (dp_spi_exec_text("SELECT product, spec, config, major, minor, config_version "
+						 "FROM dataplatform.datasets WHERE name = $1 FOR SHARE",
+						 1, args) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("dataset \"%s\" does not exist", dataset),
+				 errhint("dataplatform.dataset lists the defined datasets.")));
+	load->product = dp_spi_getvalue(0, 1);
+	load->major = atoi(dp_spi_getvalue(0, 4));
+	load->minor = atoi(dp_spi_getvalue(0, 5));
+	load->config_version = atoi(dp_spi_getvalue(0, 6));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	load->spec = dp_spec_parse(DatumGetJsonbP(d));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+	load->cfg = dp_config_parse(load->spec, isnull ? NULL : DatumGetJsonbP(d));
+	/* last: it runs a query of its own, replacing SPI_tuptable */
+	check_producer(load);
+	load->t = dp_transform_begin(load->spec, load->cfg);
+
+	load->values = palloc(sizeof(char *) * load->spec->nfields * DP_FLUSH_ROWS);
+	load->slot_row = palloc(sizeof(int64) * DP_FLUSH_ROWS);
+	load->q_row = palloc(sizeof(int64) * DP_FLUSH_ROWS);
+	load->q_line = palloc(sizeof(int64) * DP_FLUSH_ROWS);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(KeyEntry);
+	ctl.hash = key_hash_fn;
+	ctl.hcxt = load->cxt;
+	load->keys = hash_create("dataplatform batch keys", 1024, &ctl,
+							 HASH_ELEM | HASH_FUNCTION | HASH_CONTEXT);
+	initStringInfo(&load->rows_json);
+	MemoryContextSwitchTo(old);
+	return load;
+}
+
+/* ------------------------------------------------------------------------
+ * Writing: clean rows, issues, quarantine
+ * ------------------------------------------------------------------------
+ */
+
+static char *
+qualified_clean(const DpSpec *spec, bool history)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	dp_append_qualified(&buf, "dp_clean",
+						history ? psprintf("%s_history", spec->table) : spec->table);
+	return buf.data;
+}
+
+/*
+ * The upsert: one statement that moves the versions it replaces to
+ * _history and inserts or updates the rest.  A row whose values did not
+ * change is left alone (no history row, its lineage stays with the batch
+ * that last changed it).  Parameters: one text[] per field, then the batch.
+ */
+static void
+build_upsert(DpLoad *load)
+{
+	const DpSpec *spec = load->spec;
+	StringInfoData sql,
+				cols,
+				icols,
+				ccols,
+				keyjoin,
+				sets;
+	int			i;
+
+	initStringInfo(&sql);
+	initStringInfo(&cols);
+	initStringInfo(&icols);
+	initStringInfo(&ccols);
+	initStringInfo(&keyjoin);
+	initStringInfo(&sets);
+	for (i = 0; i < spec->nfields; i++)
+	{
+		const char *c = quote_identifier(spec->fields[i].column);
+
+		appendStringInfo(&cols, "%s%s", i ? ", " : "", c);
+		appendStringInfo(&icols, "%si.%s", i ? ", " : "", c);
+		appendStringInfo(&ccols, "%sc.%s", i ? ", " : "", c);
+		if (spec->fields[i].is_key)
+			appendStringInfo(&keyjoin, "%sc.%s = i.%s", keyjoin.len ? " AND " : "", c, c);
+		else
+			appendStringInfo(&sets, "%s = EXCLUDED.%s, ", c, c);
+	}
+
+	appendStringInfoString(&sql, "WITH incoming AS MATERIALIZED (SELECT ");
+	for (i = 0; i < spec->nfields; i++)
+		appendStringInfo(&sql, "%su.c%d::%s AS %s", i ? ", " : "", i,
+						 dp_datatype_sqltype(spec->fields[i].datatype),
+						 quote_identifier(spec->fields[i].column));
+	appendStringInfoString(&sql, " FROM ROWS FROM (");
+	for (i = 0; i < spec->nfields; i++)
+		appendStringInfo(&sql, "%spg_catalog.unnest($%d::text[])", i ? ", " : "", i + 1);
+	appendStringInfoString(&sql, ") AS u(");
+	for (i = 0; i < spec->nfields; i++)
+		appendStringInfo(&sql, "%sc%d", i ? ", " : "", i);
+	appendStringInfo(&sql,
+					 ")), moved AS (INSERT INTO %s (%s, _operation, _batch_id, _valid_from, _valid_to) "
+					 "SELECT %s, 'update', c._batch_id, c._updated_at, $%d "
+					 "FROM %s c JOIN incoming i ON %s WHERE (%s) IS DISTINCT FROM (%s)) ",
+					 qualified_clean(spec, true), cols.data, ccols.data, spec->nfields + 2,
+					 qualified_clean(spec, false), keyjoin.data, ccols.data, icols.data);
+	appendStringInfo(&sql,
+					 "INSERT INTO %s AS c (%s, _batch_id, _updated_at) "
+					 "SELECT %s, $%d, $%d FROM incoming i "
+					 "ON CONFLICT ON CONSTRAINT %s DO UPDATE SET %s"
+					 "_batch_id = EXCLUDED._batch_id, _updated_at = EXCLUDED._updated_at "
+					 "WHERE (%s) IS DISTINCT FROM (",
+					 qualified_clean(spec, false), cols.data, icols.data, spec->nfields + 1,
+					 spec->nfields + 2,
+					 quote_identifier(psprintf("%s_pkey", spec->table)), sets.data, ccols.data);
+	for (i = 0; i < spec->nfields; i++)
+		appendStringInfo(&sql, "%sEXCLUDED.%s", i ? ", " : "",
+						 quote_identifier(spec->fields[i].column));
+	appendStringInfoChar(&sql, ')');
+
+	load->upsert_sql = sql.data;
+	load->upsert_types = palloc(sizeof(Oid) * (spec->nfields + 2));
+	for (i = 0; i < spec->nfields; i++)
+		load->upsert_types[i] = TEXTARRAYOID;
+	load->upsert_types[spec->nfields] = INT8OID;
+	load->upsert_types[spec->nfields + 1] = TIMESTAMPTZOID;
+}
+
+/* A text[] of n C strings (NULL pointers become NULL elements). */
+static Datum
+text_array(char **strings, int n, int stride)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
+	int			dims[1];
+	int			lbs[1] = {1};
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		char	   *s = strings[(Size) i * stride];
+
+		nulls[i] = s == NULL;
+		elems[i] = s ? CStringGetTextDatum(s) : (Datum) 0;
+	}
+	dims[0] = n;
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+static Datum
+int8_array(int64 *v, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(v[i]);
+	return PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+static void
+flush_rows(DpLoad *load)
+{
+	int			nf = load->spec->nfields;
+	Datum	   *values;
+	int			i;
+	HASH_SEQ_STATUS seq;
+	KeyEntry   *e;
+	MemoryContext flush_cxt,
+				old;
+
+	if (load->nslots == 0 || load->dry_run)
+		return;
+	flush_cxt = AllocSetContextCreate(CurrentMemoryContext, "dataplatform flush", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(flush_cxt);
+	if (load->upsert_sql == NULL)
+	{
+		MemoryContext o2 = MemoryContextSwitchTo(load->cxt);
+
+		build_upsert(load);
+		MemoryContextSwitchTo(o2);
+	}
+	values = palloc(sizeof(Datum) * (nf + 2));
+	for (i = 0; i < nf; i++)
+		values[i] = text_array(load->values + i, load->nslots, nf);
+	values[nf] = Int64GetDatum(load->batch_id);
+	values[nf + 1] = load->received_at;
+	dp_spi_exec(load->upsert_sql, nf + 2, load->upsert_types, values, NULL);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(flush_cxt);
+
+	/* the keys stay known (for duplicate warnings) but their slots are gone */
+	hash_seq_init(&seq, load->keys);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		e->slot = -1;
+	load->nslots = 0;
+	MemoryContextReset(load->rows_cxt);
+}
+
+static void
+flush_issues(DpLoad *load)
+{
+	DpTransform *t = load->t;
+	int			n = t->nissues;
+	Oid			types[9] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+	TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[9];
+	int64	   *rows,
+			   *lines;
+	char	  **cols[6];
+	int			i,
+				k;
+	MemoryContext cxt,
+				old;
+
+	if (n == 0 || load->dry_run)
+		return;
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "dataplatform issues", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	rows = palloc(sizeof(int64) * n);
+	lines = palloc(sizeof(int64) * n);
+	for (k = 0; k < 6; k++)
+		cols[k] = palloc(sizeof(char *) * n);
+	for (i = 0; i < n; i++)
+	{
+		DpIssueRec *r = &t->issues[i];
+
+		rows[i] = r->row_number;
+		lines[i] = r->line_number;
+		cols[0][i] = (char *) r->field;
+		cols[1][i] = (char *) r->issue_type;
+		cols[2][i] = (char *) r->severity;
+		cols[3][i] = r->value;
+		cols[4][i] = r->normalised;
+		cols[5][i] = r->message;
+	}
+	values[0] = Int64GetDatum(load->batch_id);
+	values[1] = int8_array(rows, n);
+	values[2] = int8_array(lines, n);
+	for (k = 0; k < 6; k++)
+		values[3 + k] = text_array(cols[k], n, 1);
+	dp_spi_exec("INSERT INTO dataplatform.issue (batch_id, row_number, line_number, field, "
+				"issue_type, severity, value, normalised_value, message) "
+				"SELECT $1, NULLIF(u.r, 0), NULLIF(u.l, 0), u.f, u.t, u.s, u.v, u.n, u.m "
+				"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
+				"pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), "
+				"pg_catalog.unnest($9)) AS u(r, l, f, t, s, v, n, m)",
+				9, types, values, NULL);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	dp_transform_reset_issues(t);
+}
+
+static void
+flush_quarantine(DpLoad *load)
+{
+	Oid			types[3] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID};
+	Datum		values[3];
+
+	if (load->nquarantine == 0 || load->dry_run)
+		return;
+	values[0] = Int64GetDatum(load->batch_id);
+	values[1] = int8_array(load->q_row, load->nquarantine);
+	values[2] = int8_array(load->q_line, load->nquarantine);
+	dp_spi_exec("INSERT INTO dataplatform.quarantine_row (batch_id, row_number, line_number) "
+				"SELECT $1, u.r, NULLIF(u.l, 0) FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(r, l)",
+				3, types, values, NULL);
+	load->nquarantine = 0;
+}
+
+static void
+flush_all(DpLoad *load)
+{
+	flush_rows(load);
+	flush_issues(load);
+	flush_quarantine(load);
+}
+
+/* ------------------------------------------------------------------------
+ * Row handling: dedupe by key, buffer, dry-run JSON
+ * ------------------------------------------------------------------------
+ */
+
+static char *
+key_text(const DpSpec *spec, char **out)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < spec->nkey; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(&buf, '\x1f');
+		appendStringInfoString(&buf, out[spec->key[i]]);
+	}
+	return buf.data;
+}
+
+static void
+append_json_value(StringInfo buf, DpDatatype dt, const char *v)
+{
+	if (v == NULL)
+		appendStringInfoString(buf, "null");
+	else if (dt == DP_DT_INTEGER || dt == DP_DT_DECIMAL || dt == DP_DT_FLAG || dt == DP_DT_JSON)
+		appendStringInfoString(buf, v);
+	else
+		escape_json(buf, v);
+}
+
+/* The rows a dry run reports: as they would load, keyed by field name. */
+static void
+check_rows_json(DpLoad *load)
+{
+	const DpSpec *spec = load->spec;
+	int			s,
+				i;
+
+	for (s = 0; s < load->nslots; s++)
+	{
+		char	  **out = load->values + (Size) s * spec->nfields;
+
+		appendStringInfoString(&load->rows_json, load->nrows_json++ ? ", {" : "{");
+		for (i = 0; i < spec->nfields; i++)
+		{
+			if (i > 0)
+				appendStringInfoString(&load->rows_json, ", ");
+			escape_json(&load->rows_json, spec->fields[i].name);
+			appendStringInfoString(&load->rows_json, ": ");
+			append_json_value(&load->rows_json, spec->fields[i].datatype, out[i]);
+		}
+		appendStringInfoChar(&load->rows_json, '}');
+	}
+	load->nslots = 0;
+	MemoryContextReset(load->rows_cxt);
+}
+
+/* Transform one source row and route it. */
+static void
+load_row(DpLoad *load, const DpSourceRow *row)
+{
+	const DpSpec *spec = load->spec;
+	MemoryContext old = MemoryContextSwitchTo(load->rows_cxt);
+	char	  **out = palloc(sizeof(char *) * spec->nfields);
+	DpRowStatus st;
+
+	load->rows_in++;
+	st = dp_transform_row(load->t, row, out);
+	MemoryContextSwitchTo(load->cxt);
+	switch (st)
+	{
+		case DP_ROW_SKIPPED:
+			load->skipped++;
+			break;
+		case DP_ROW_FILTERED:
+			load->filtered++;
+			break;
+		case DP_ROW_QUARANTINED:
+			load->quarantined++;
+			load->q_row[load->nquarantine] = row->row_number;
+			load->q_line[load->nquarantine] = row->line_number;
+			if (++load->nquarantine == DP_FLUSH_ROWS)
+				flush_quarantine(load);
+			break;
+		case DP_ROW_LOADED:
+			{
+				char	   *key = key_text(spec, out);
+				uint64		h = hash_bytes_extended((const unsigned char *) key, strlen(key), 0);
+				KeyEntry   *e;
+				bool		found;
+
+				/* find the key, stepping past other keys with the same hash */
+				for (;;)
+				{
+					e = hash_search(load->keys, &h, HASH_ENTER, &found);
+					if (!found || strcmp(e->key, key) == 0)
+						break;
+					h++;
+				}
+				if (found)
+					dp_transform_add_issue(load->t, e->row_number, e->line_number,
+										   spec->key[0], DP_ISSUE_DUPLICATE_KEY, "warning",
+										   out[spec->key[0]], NULL,
+										   psprintf("Row %lld has the same key and replaces this row.",
+													(long long) row->row_number));
+				if (found && e->slot >= 0)
+				{
+					/* last one wins: overwrite the earlier row's slot */
+					memcpy(load->values + (Size) e->slot * spec->nfields, out,
+						   sizeof(char *) * spec->nfields);
+					load->slot_row[e->slot] = row->row_number;
+				}
+				else
+				{
+					if (load->nslots == DP_FLUSH_ROWS)
+					{
+						if (load->dry_run)
+							check_rows_json(load);
+						else
+							flush_rows(load);
+					}
+					e->slot = load->nslots++;
+					memcpy(load->values + (Size) e->slot * spec->nfields, out,
+						   sizeof(char *) * spec->nfields);
+					load->slot_row[e->slot] = row->row_number;
+					if (!found)
+						e->key = key;
+				}
+				e->row_number = row->row_number;
+				e->line_number = row->line_number;
+				if (!found)
+					load->loaded++;
+			}
+			break;
+	}
+	if (load->t->nissues >= DP_FLUSH_ROWS && !load->dry_run)
+		flush_issues(load);
+	MemoryContextSwitchTo(old);
+}
+
+/* ------------------------------------------------------------------------
+ * Sources: JSON rows and CSV records
+ * ------------------------------------------------------------------------
+ */
+
+typedef struct RowBuilder
+{
+	int			maxcells;
+	const char **vals;
+	size_t	   *lens;
+} RowBuilder;
+
+static void
+row_builder_fit(RowBuilder *rb, int n)
+{
+	if (n <= rb->maxcells)
+		return;
+	rb->maxcells = Max(n, rb->maxcells * 2);
+	rb->vals = rb->vals ? repalloc(rb->vals, sizeof(char *) * rb->maxcells)
+		: palloc(sizeof(char *) * rb->maxcells);
+	rb->lens = rb->lens ? repalloc(rb->lens, sizeof(size_t) * rb->maxcells)
+		: palloc(sizeof(size_t) * rb->maxcells);
+}
+
+/*
+ * Feed one JSON object (a jsonb container) as a row.  Values: strings as
+ * they are, numbers and booleans as their JSON text, null as absent,
+ * objects and arrays as JSON text.
+ */
+static void
+load_json_object(DpLoad *load, RowBuilder *rb, JsonbContainer *obj, int64 ordinal)
+{
+	JsonbIterator *it = JsonbIteratorInit(obj);
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	DpSourceRow row;
+	int			col = -1;
+	int			i;
+	MemoryContext old;
+
+	MemoryContextReset(load->src_cxt);
+	old = MemoryContextSwitchTo(load->src_cxt);
+	memset(&row, 0, sizeof(row));
+	row.row_number = ordinal;
+	for (i = 0; i < rb->maxcells; i++)
+		rb->vals[i] = NULL;
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			col = dp_transform_column(load->t, v.val.string.val, v.val.string.len);
+			if (col >= rb->maxcells)
+			{
+				int			before = rb->maxcells;
+
+				MemoryContextSwitchTo(load->cxt);
+				row_builder_fit(rb, col + 1);
+				MemoryContextSwitchTo(load->src_cxt);
+				for (i = before; i < rb->maxcells; i++)
+					rb->vals[i] = NULL;
+			}
+		}
+		else if (tok == WJB_VALUE)
+		{
+			const char *s = NULL;
+			size_t		len = 0;
+
+			switch (v.type)
+			{
+				case jbvString:
+					s = v.val.string.val;
+					len = v.val.string.len;
+					break;
+				case jbvNumeric:
+					s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
+					len = strlen(s);
+					break;
+				case jbvBool:
+					s = v.val.boolean ? "true" : "false";
+					len = strlen(s);
+					break;
+				case jbvBinary:
+					s = JsonbToCString(NULL, v.val.binary.data, v.val.binary.len);
+					len = strlen(s);
+					break;
+				default:
+					break;
+			}
+			rb->vals[col] = s;
+			rb->lens[col] = len;
+		}
+	}
+	row.ncells = load->t->ncolumns;
+	row.vals = rb->vals;
+	row.lens = rb->lens;
+	MemoryContextSwitchTo(old);
+	load_row(load, &row);
+}
+
+/*
+ * Feed every element of a push payload: an array of objects, or one
+ * object.  Bad shapes are errors naming the dataset and the element.
+ */
+static int64
+load_json(DpLoad *load, Jsonb *rows)
+{
+	RowBuilder	rb = {0};
+	MemoryContext old = MemoryContextSwitchTo(load->cxt);
+
+	row_builder_fit(&rb, 16);
+	MemoryContextSwitchTo(old);
+	if (JB_ROOT_IS_OBJECT(rows))
+		load_json_object(load, &rb, &rows->root, 1);
+	else
+	{
+		JsonbIterator *it = JsonbIteratorInit(&rows->root);
+		JsonbIteratorToken tok;
+		JsonbValue	v;
+		int64		ordinal = 0;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			if (tok != WJB_ELEM)
+				continue;
+			ordinal++;
+			if (v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("row %lld of the push to dataset \"%s\" is not a JSON object",
+								(long long) ordinal, load->dataset),
+						 errhint("Push an array of objects, one per row: [{\"id\": 1, ...}, ...].")));
+			load_json_object(load, &rb, v.val.binary.data, ordinal);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	return load->rows_in;
+}
+
+static void
+check_json_shape(const char *dataset, Jsonb *rows)
+{
+	if (JB_ROOT_IS_SCALAR(rows))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("push to dataset \"%s\" must be a JSON array of objects or one object",
+						dataset),
+				 errdetail("Got a JSON scalar.")));
+	if (JB_ROOT_IS_ARRAY(rows) && JB_ROOT_COUNT(rows) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("push to dataset \"%s\" has no rows", dataset),
+				 errhint("An empty push is refused so that a broken extract is noticed; push only when there is data.")));
+}
+
+/* CSV options: {"delimiter": ";" | "\t" | "tab" | ",", "quote": "\""} */
+static void
+csv_options(const char *dataset, Jsonb *options, DpCsvOptions *opt)
+{
+	json_t	   *o;
+	const char *key;
+	json_t	   *v;
+
+	memset(opt, 0, sizeof(*opt));
+	if (options == NULL)
+		return;
+	o = dp_json_from_jsonb(options);
+	if (!json_is_object(o))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("CSV options for dataset \"%s\" must be a JSON object", dataset)));
+	json_object_foreach(o, key, v)
+	{
+		const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+		char		c;
+
+		if (strcmp(key, "delimiter") != 0 && strcmp(key, "quote") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown CSV option \"%s\" for dataset \"%s\"", key, dataset),
+					 errhint("CSV options are delimiter and quote.")));
+		if (s && strcmp(s, "tab") == 0)
+			s = "\t";
+		if (s == NULL || strlen(s) != 1 || s[0] == '\n' || s[0] == '\r')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("CSV option \"%s\" for dataset \"%s\" must be one character", key, dataset),
+					 errhint("For example {\"delimiter\": \";\"} or {\"delimiter\": \"tab\"}.")));
+		c = s[0];
+		if (strcmp(key, "delimiter") == 0)
+			opt->delimiter = c;
+		else
+			opt->quote = c;
+	}
+	if (opt->quote && opt->quote == (opt->delimiter ? opt->delimiter : ','))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("CSV quote and delimiter for dataset \"%s\" must differ", dataset)));
+	json_decref(o);
+}
+
+typedef struct CsvRaw
+{
+	int			n;
+	int64	   *ordinal;
+	int64	   *line;
+	char	  **raw;
+} CsvRaw;
+
+static void
+flush_csv_raw(DpLoad *load, CsvRaw *cr)
+{
+	Oid			types[4] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID};
+	Datum		values[4];
+
+	if (cr->n == 0 || load->dry_run)
+		return;
+	values[0] = Int64GetDatum(load->batch_id);
+	values[1] = int8_array(cr->ordinal, cr->n);
+	values[2] = int8_array(cr->line, cr->n);
+	values[3] = text_array(cr->raw, cr->n, 1);
+	dp_spi_exec("INSERT INTO dp_raw.rows (batch_id, ordinal, line_number, raw) "
+				"SELECT $1, u.o, u.l, u.r FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
+				"pg_catalog.unnest($4)) AS u(o, l, r)",
+				4, types, values, NULL);
+	cr->n = 0;
+	MemoryContextReset(load->raw_cxt);
+}
+
+/*
+ * Feed every record of a CSV payload.  land: also write each record's text
+ * to dp_raw.  ordinals/lines (rebuild): use these numbers instead of the
+ * parser's.  Returns the header line's text in *header.
+ */
+static void
+load_csv(DpLoad *load, const char *data, size_t len, const DpCsvOptions *opt, bool land,
+		 const int64 *ordinals, const int64 *lines, int64 nknown, char **header)
+{
+	DpCsvReader r;
+	DpCsvStatus st;
+	size_t		maxfields = 64;
+	DpCsvField *fields;
+	size_t		scratch_size = 65536;
+	char	   *scratch;
+	int		   *colmap = NULL;
+	size_t		ncols = 0;
+	RowBuilder	rb = {0};
+	CsvRaw		cr = {0};
+	MemoryContext old = MemoryContextSwitchTo(load->cxt);
+
+	fields = palloc(sizeof(DpCsvField) * maxfields);
+	scratch = palloc(scratch_size);
+	if (land)
+	{
+		cr.ordinal = palloc(sizeof(int64) * DP_FLUSH_ROWS);
+		cr.line = palloc(sizeof(int64) * DP_FLUSH_ROWS);
+		cr.raw = palloc(sizeof(char *) * DP_FLUSH_ROWS);
+	}
+	dp_csv_init(&r, data, len, opt, fields, maxfields, scratch, scratch_size);
+	MemoryContextSwitchTo(old);
+
+	while ((st = dp_csv_next(&r)) != DP_CSV_END)
+	{
+		size_t		i;
+		DpSourceRow row;
+
+		if (st == DP_CSV_SHORT)
+		{
+			scratch_size = Max(r.scratch_needed, scratch_size * 2);
+			scratch = MemoryContextAlloc(load->cxt, scratch_size);
+			dp_csv_set_buffers(&r, fields, maxfields, scratch, scratch_size);
+			continue;
+		}
+		if (r.nfields > maxfields)
+		{
+			maxfields = r.nfields;
+			fields = MemoryContextAlloc(load->cxt, sizeof(DpCsvField) * maxfields);
+			dp_csv_set_buffers(&r, fields, maxfields, scratch, scratch_size);
+			dp_csv_rewind(&r);
+			continue;
+		}
+		if (st == DP_CSV_ERROR)
+			ereport(ERROR,
+					(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+					 errmsg("malformed CSV for dataset \"%s\" at line %zu: %s",
+							load->dataset, r.error_line ? r.error_line : r.line_no, r.error),
+					 strcmp(r.error, "no header") == 0 ?
+					 errhint("The first line must name the columns.") :
+					 errhint("Quote fields that contain the delimiter, quotes or line breaks, and double quotes inside them.")));
+		if (st == DP_CSV_HEADER)
+		{
+			size_t		bad,
+						other;
+			const char *problem = dp_csv_header_problem(fields, r.nfields, &bad, &other);
+
+			if (problem)
+				ereport(ERROR,
+						(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+						 errmsg("malformed CSV header for dataset \"%s\": %s", load->dataset, problem),
+						 errdetail("Column %zu of line %zu.", bad + 1, r.line_no)));
+			ncols = r.nfields;
+			colmap = MemoryContextAlloc(load->cxt, sizeof(int) * ncols);
+			old = MemoryContextSwitchTo(load->cxt);
+			for (i = 0; i < ncols; i++)
+				colmap[i] = dp_transform_column(load->t, fields[i].value, (int) fields[i].len);
+			row_builder_fit(&rb, load->t->ncolumns);
+			if (header)
+				*header = pnstrdup(r.raw, r.raw_len);
+			MemoryContextSwitchTo(old);
+			continue;
+		}
+		if (r.nfields != ncols)
+			ereport(ERROR,
+					(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+					 errmsg("malformed CSV for dataset \"%s\" at line %zu: %zu field%s, the header has %zu",
+							load->dataset, r.line_no, r.nfields, r.nfields == 1 ? "" : "s", ncols),
+					 errhint("Every record needs one value per header column; quote values that contain the delimiter.")));
+
+		memset(&row, 0, sizeof(row));
+		if (ordinals && (int64) r.record_no <= nknown)
+		{
+			row.row_number = ordinals[r.record_no - 1];
+			row.line_number = lines[r.record_no - 1];
+		}
+		else
+		{
+			row.row_number = r.record_no;
+			row.line_number = r.line_no;
+		}
+		row.raw = r.raw;
+		row.raw_len = r.raw_len;
+		for (i = 0; i < (size_t) rb.maxcells; i++)
+			rb.vals[i] = NULL;
+		for (i = 0; i < ncols; i++)
+		{
+			rb.vals[colmap[i]] = fields[i].value;
+			rb.lens[colmap[i]] = fields[i].len;
+		}
+		row.ncells = load->t->ncolumns;
+		row.vals = rb.vals;
+		row.lens = rb.lens;
+		if (land)
+		{
+			cr.ordinal[cr.n] = row.row_number;
+			cr.line[cr.n] = row.line_number;
+			cr.raw[cr.n] = MemoryContextAlloc(load->raw_cxt, r.raw_len + 1);
+			memcpy(cr.raw[cr.n], r.raw, r.raw_len);
+			cr.raw[cr.n][r.raw_len] = '\0';
+			if (++cr.n == DP_FLUSH_ROWS)
+				flush_csv_raw(load, &cr);
+		}
+		load_row(load, &row);
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (land)
+		flush_csv_raw(load, &cr);
+	if (ncols == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+				 errmsg("CSV for dataset \"%s\" has no header", load->dataset)));
+	if (load->rows_in == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("push to dataset \"%s\" has no rows", load->dataset),
+				 errdetail("The CSV holds a header and no records."),
+				 errhint("An empty push is refused so that a broken extract is noticed; push only when there is data.")));
+}
+
+/* ------------------------------------------------------------------------
+ * Batches
+ * ------------------------------------------------------------------------
+ */
+
+static char *
+sha256_hex(const char *data, size_t len)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	char	   *hex = palloc(PG_SHA256_DIGEST_LENGTH * 2 + 1);
+	int			i;
+
+	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0 ||
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		elog(ERROR, "could not compute SHA-256");
+	pg_cryptohash_free(ctx);
+	for (i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
+		sprintf(hex + i * 2, "%02x", digest[i]);
+	return hex;
+}
+
+static void
+create_batch(DpLoad *load, const char *kind, size_t bytes, const char *sha, const char *source)
+{
+	bool		isnull;
+
+	const char *args[6];
+
+	args[0] = load->dataset;
+	args[1] = kind;
+	args[2] = GetUserNameFromId(dp_caller_id(), false);
+	args[3] = psprintf("%zu", bytes);
+	args[4] = sha;
+	args[5] = source;
+	dp_spi_exec_text("INSERT INTO dataplatform.batch (dataset, kind, pushed_by, bytes, rows, sha256, "
+					 "status, source) VALUES ($1, $2, $3::name, $4::bigint, 0, $5, 'processing', $6::jsonb) "
+					 "RETURNING id, received_at", 6, args);
+	load->batch_id = pg_strtoint64(dp_spi_getvalue(0, 1));
+	load->received_at = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+}
+
+/* Lock the clean table for writing (see the file header). */
+static void
+lock_clean(DpLoad *load, const char *mode)
+{
+	dp_spi_exec(psprintf("LOCK TABLE %s IN %s MODE", qualified_clean(load->spec, false), mode),
+				0, NULL, NULL, NULL);
+}
+
+static void
+finish_batch(DpLoad *load, instr_time start)
+{
+	instr_time	now;
+	const char *args[14];
+
+	flush_all(load);
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, start);
+	args[0] = psprintf("%lld", (long long) load->batch_id);
+	args[1] = psprintf("%lld", (long long) load->rows_in);
+	args[2] = psprintf("%lld", (long long) load->loaded);
+	args[3] = psprintf("%lld", (long long) load->quarantined);
+	args[4] = psprintf("%lld", (long long) load->skipped);
+	args[5] = psprintf("%lld", (long long) load->filtered);
+	args[6] = psprintf("%lld", (long long) load->t->issue_counts[0]);
+	args[7] = psprintf("%lld", (long long) load->t->issue_counts[1]);
+	args[8] = psprintf("%lld", (long long) load->t->issue_counts[2]);
+	args[9] = psprintf("%.3f", INSTR_TIME_GET_MILLISEC(now));
+	args[10] = psprintf("%d.%d", load->major, load->minor);
+	args[11] = psprintf("%d", load->config_version);
+	args[12] = dp_transform_mapping_json(load->t);
+	dp_spi_exec_text("UPDATE dataplatform.batch SET rows = $2::bigint, rows_loaded = $3::bigint, "
+					 "rows_quarantined = $4::bigint, rows_skipped = $5::bigint, rows_filtered = $6::bigint, "
+					 "issues_error = $7::bigint, issues_warning = $8::bigint, issues_info = $9::bigint, "
+					 "elapsed_ms = $10::numeric, spec_version = $11, config_version = $12::integer, "
+					 "column_mapping = $13::jsonb, status = 'done', processed_at = pg_catalog.clock_timestamp() "
+					 "WHERE id = $1::bigint", 13, args);
+}
+
+static void
+audit_push(DpLoad *load, const char *kind)
+{
+	dp_audit(kind, load->dataset,
+			 psprintf("{\"batch_id\": %lld, \"rows\": %lld, \"loaded\": %lld, \"quarantined\": %lld}",
+					  (long long) load->batch_id, (long long) load->rows_in,
+					  (long long) load->loaded, (long long) load->quarantined));
+}
+
+/* ------------------------------------------------------------------------
+ * SQL functions
+ * ------------------------------------------------------------------------
+ */
+
+Datum
+dp_push(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
+	Jsonb	   *rows;
+	DpLoad	   *load;
+	char	   *text;
+	instr_time	start;
+	int64		batch_id;
+	Oid			types[2] = {INT8OID, JSONBOID};
+	Datum		values[2];
+
+	INSTR_TIME_SET_CURRENT(start);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("rows pushed to dataset \"%s\" must not be null", dataset)));
+	rows = PG_GETARG_JSONB_P(1);
+	SPI_connect();
+	load = load_open(dataset, false);
+	check_json_shape(dataset, rows);
+
+	text = JsonbToCString(NULL, &rows->root, VARSIZE(rows));
+	create_batch(load, "push", strlen(text), sha256_hex(text, strlen(text)), "{}");
+	pfree(text);
+
+	/* raw first, exactly as received */
+	values[0] = Int64GetDatum(load->batch_id);
+	values[1] = JsonbPGetDatum(rows);
+	if (JB_ROOT_IS_OBJECT(rows))
+		dp_spi_exec("INSERT INTO dp_raw.rows (batch_id, ordinal, data) VALUES ($1, 1, $2)",
+					2, types, values, NULL);
+	else
+		dp_spi_exec("INSERT INTO dp_raw.rows (batch_id, ordinal, data) "
+					"SELECT $1, x.o, x.e FROM pg_catalog.jsonb_array_elements($2) WITH ORDINALITY AS x(e, o)",
+					2, types, values, NULL);
+
+	lock_clean(load, "SHARE ROW EXCLUSIVE");
+	load_json(load, rows);
+	finish_batch(load, start);
+	audit_push(load, "push");
+	batch_id = load->batch_id;
+	SPI_finish();
+	PG_RETURN_INT64(batch_id);
+}
+
+Datum
+dp_push_csv(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
+	text	   *data;
+	DpCsvOptions opt;
+	DpLoad	   *load;
+	instr_time	start;
+	int64		batch_id;
+	StringInfoData source;
+
+	INSTR_TIME_SET_CURRENT(start);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("CSV pushed to dataset \"%s\" must not be null", dataset)));
+	data = PG_GETARG_TEXT_PP(1);
+	csv_options(dataset, PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), &opt);
+	if (VARSIZE_ANY_EXHDR(data) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("push to dataset \"%s\" is empty", dataset),
+				 errhint("Send CSV with a header line and at least one record.")));
+	SPI_connect();
+	load = load_open(dataset, false);
+
+	initStringInfo(&source);
+	appendStringInfo(&source, "{\"delimiter\": ");
+	escape_json(&source, psprintf("%c", opt.delimiter ? opt.delimiter : ','));
+	appendStringInfo(&source, ", \"quote\": ");
+	escape_json(&source, psprintf("%c", opt.quote ? opt.quote : '"'));
+	appendStringInfoChar(&source, '}');
+	create_batch(load, "push_csv", VARSIZE_ANY_EXHDR(data),
+				 sha256_hex(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data)), source.data);
+	lock_clean(load, "SHARE ROW EXCLUSIVE");
+	{
+		char	   *header = NULL;
+		const char *args[2];
+
+		load_csv(load, VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), &opt, true, NULL, NULL, 0, &header);
+		args[0] = psprintf("%lld", (long long) load->batch_id);
+		args[1] = header;
+		dp_spi_exec_text("UPDATE dataplatform.batch SET source = source || "
+						 "pg_catalog.jsonb_build_object('header', $2) WHERE id = $1::bigint", 2, args);
+	}
+	finish_batch(load, start);
+	audit_push(load, "push_csv");
+	batch_id = load->batch_id;
+	SPI_finish();
+	PG_RETURN_INT64(batch_id);
+}
+
+/* The dry-run report. */
+static Datum
+check_report(DpLoad *load, MemoryContext result_cxt)
+{
+	StringInfoData buf;
+	DpTransform *t = load->t;
+	int			i;
+	Datum		result;
+
+	check_rows_json(load);
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"dataset\": ");
+	escape_json(&buf, load->dataset);
+	appendStringInfo(&buf, ", \"spec_version\": \"%d.%d\", \"config_version\": %d, "
+					 "\"rows_in\": %lld, \"rows_valid\": %lld, \"rows_quarantined\": %lld, "
+					 "\"rows_skipped\": %lld, \"rows_filtered\": %lld, \"column_mapping\": %s, \"issues\": [",
+					 load->major, load->minor, load->config_version,
+					 (long long) load->rows_in, (long long) load->loaded,
+					 (long long) load->quarantined, (long long) load->skipped,
+					 (long long) load->filtered, dp_transform_mapping_json(t));
+	for (i = 0; i < t->nissues; i++)
+	{
+		DpIssueRec *r = &t->issues[i];
+
+		appendStringInfoString(&buf, i ? ", {\"row\": " : "{\"row\": ");
+		if (r->row_number > 0)
+			appendStringInfo(&buf, "%lld", (long long) r->row_number);
+		else
+			appendStringInfoString(&buf, "null");
+		if (r->line_number > 0)
+			appendStringInfo(&buf, ", \"line\": %lld", (long long) r->line_number);
+		appendStringInfoString(&buf, ", \"field\": ");
+		escape_json(&buf, r->field);
+		appendStringInfoString(&buf, ", \"issue\": ");
+		escape_json(&buf, r->issue_type);
+		appendStringInfoString(&buf, ", \"severity\": ");
+		escape_json(&buf, r->severity);
+		appendStringInfoString(&buf, ", \"value\": ");
+		if (r->value)
+			escape_json(&buf, r->value);
+		else
+			appendStringInfoString(&buf, "null");
+		if (r->normalised)
+		{
+			appendStringInfoString(&buf, ", \"normalised\": ");
+			escape_json(&buf, r->normalised);
+		}
+		appendStringInfoString(&buf, ", \"message\": ");
+		escape_json(&buf, r->message);
+		appendStringInfoChar(&buf, '}');
+	}
+	appendStringInfo(&buf, "], \"rows\": [%s]}", load->rows_json.data);
+	MemoryContextSwitchTo(result_cxt);
+	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+	return result;
+}
+
+Datum
+dp_check(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
+	MemoryContext result_cxt = CurrentMemoryContext;
+	Jsonb	   *rows;
+	DpLoad	   *load;
+	Datum		result;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("rows checked against dataset \"%s\" must not be null", dataset)));
+	rows = PG_GETARG_JSONB_P(1);
+	SPI_connect();
+	load = load_open(dataset, true);
+	check_json_shape(dataset, rows);
+	load_json(load, rows);
+	result = check_report(load, result_cxt);
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+Datum
+dp_check_csv(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
+	MemoryContext result_cxt = CurrentMemoryContext;
+	text	   *data;
+	DpCsvOptions opt;
+	DpLoad	   *load;
+	Datum		result;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("CSV checked against dataset \"%s\" must not be null", dataset)));
+	data = PG_GETARG_TEXT_PP(1);
+	csv_options(dataset, PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), &opt);
+	if (VARSIZE_ANY_EXHDR(data) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("push to dataset \"%s\" is empty", dataset),
+				 errhint("Send CSV with a header line and at least one record.")));
+	SPI_connect();
+	load = load_open(dataset, true);
+	load_csv(load, VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), &opt, false, NULL, NULL, 0, NULL);
+	result = check_report(load, result_cxt);
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+/*
+ * rebuild(dataset): replay every raw batch, in order, through the current
+ * spec and configuration.  Takes ACCESS EXCLUSIVE on the clean table, so
+ * readers see the old state or the new one, never a mix.
+ */
+Datum
+dp_rebuild(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
+	MemoryContext result_cxt = CurrentMemoryContext;
+	const char *args[1];
+	uint64		nbatches,
+				b;
+	int64	   *ids;
+	char	  **kinds;
+	char	  **sources;
+	Datum	   *received;
+	DpLoad	   *first;
+	int64		total_rows = 0,
+				total_loaded = 0,
+				total_quarantined = 0;
+	char	   *report;
+	Datum		result;
+	bool		isnull;
+
+	dp_require_admin("rebuild a dataset");
+	SPI_connect();
+	first = load_open(dataset, false);
+	args[0] = dataset;
+	if (dp_spi_exec_text("SELECT 1 FROM dataplatform.batch WHERE dataset = $1 AND raw_purged_at IS NOT NULL",
+						 1, args) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot rebuild dataset \"%s\": raw rows of some of its batches were purged",
+						dataset),
+				 errdetail("A rebuild would lose the rows that came only from those batches.")));
+	lock_clean(first, "ACCESS EXCLUSIVE");
+	nbatches = dp_spi_exec_text("SELECT id, kind, source::text, received_at FROM dataplatform.batch "
+								"WHERE dataset = $1 AND status = 'done' ORDER BY id", 1, args);
+	ids = palloc(sizeof(int64) * Max(nbatches, 1));
+	received = palloc(sizeof(Datum) * Max(nbatches, 1));
+	kinds = palloc(sizeof(char *) * Max(nbatches, 1));
+	sources = palloc(sizeof(char *) * Max(nbatches, 1));
+	for (b = 0; b < nbatches; b++)
+	{
+		ids[b] = pg_strtoint64(dp_spi_getvalue(b, 1));
+		kinds[b] = dp_spi_getvalue(b, 2);
+		sources[b] = dp_spi_getvalue(b, 3);
+		received[b] = SPI_getbinval(SPI_tuptable->vals[b], SPI_tuptable->tupdesc, 4, &isnull);
+	}
+	dp_spi_exec_text("DELETE FROM dataplatform.issue i USING dataplatform.batch b "
+					 "WHERE b.id = i.batch_id AND b.dataset = $1", 1, args);
+	dp_spi_exec_text("DELETE FROM dataplatform.quarantine_row q USING dataplatform.batch b "
+					 "WHERE b.id = q.batch_id AND b.dataset = $1", 1, args);
+	dp_spi_exec(psprintf("TRUNCATE %s, %s", qualified_clean(first->spec, false),
+						 qualified_clean(first->spec, true)), 0, NULL, NULL, NULL);
+
+	for (b = 0; b < nbatches; b++)
+	{
+		DpLoad	   *load = load_open(dataset, false);
+		instr_time	start;
+		const char *bargs[1];
+		uint64		n,
+					i;
+
+		INSTR_TIME_SET_CURRENT(start);
+		load->batch_id = ids[b];
+		load->received_at = received[b];
+		bargs[0] = psprintf("%lld", (long long) ids[b]);
+		n = dp_spi_exec_text("SELECT ordinal, line_number, data, raw FROM dp_raw.rows "
+							 "WHERE batch_id = $1::bigint ORDER BY ordinal", 1, bargs);
+		if (strcmp(kinds[b], "push") == 0)
+		{
+			RowBuilder	rb = {0};
+			SPITupleTable *tt = SPI_tuptable;
+			MemoryContext old = MemoryContextSwitchTo(load->cxt);
+
+			row_builder_fit(&rb, 16);
+			MemoryContextSwitchTo(old);
+			for (i = 0; i < n; i++)
+			{
+				bool		isnull;
+				Jsonb	   *obj = DatumGetJsonbP(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+
+				load_json_object(load, &rb, &obj->root,
+								 DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull)));
+			}
+		}
+		else
+		{
+			/* CSV: the header and every record's text, parsed again */
+			StringInfoData csv;
+			json_t	   *src;
+			DpCsvOptions opt;
+			int64	   *ordinals = palloc(sizeof(int64) * Max(n, 1));
+			int64	   *lines = palloc(sizeof(int64) * Max(n, 1));
+			SPITupleTable *tt = SPI_tuptable;
+			Jsonb	   *srcb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(sources[b])));
+
+			src = dp_json_from_jsonb(srcb);
+			memset(&opt, 0, sizeof(opt));
+			if (json_is_string(json_object_get(src, "delimiter")))
+				opt.delimiter = json_string_value(json_object_get(src, "delimiter"))[0];
+			if (json_is_string(json_object_get(src, "quote")))
+				opt.quote = json_string_value(json_object_get(src, "quote"))[0];
+			initStringInfo(&csv);
+			appendStringInfo(&csv, "%s\n", json_string_value(json_object_get(src, "header")));
+			json_decref(src);
+			for (i = 0; i < n; i++)
+			{
+				bool		isnull;
+
+				ordinals[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+				lines[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+				appendStringInfoString(&csv, SPI_getvalue(tt->vals[i], tt->tupdesc, 4));
+				appendStringInfoChar(&csv, '\n');
+			}
+			load_csv(load, csv.data, csv.len, &opt, false, ordinals, lines, n, NULL);
+		}
+		finish_batch(load, start);
+		total_rows += load->rows_in;
+		total_loaded += load->loaded;
+		total_quarantined += load->quarantined;
+		MemoryContextDelete(load->cxt);
+	}
+	report = psprintf("{\"dataset\": \"%s\", \"batches\": %llu, \"rows\": %lld, \"loaded\": %lld, "
+					  "\"quarantined\": %lld, \"spec_version\": \"%d.%d\", \"config_version\": %d}",
+					  dataset, (unsigned long long) nbatches, (long long) total_rows,
+					  (long long) total_loaded, (long long) total_quarantined,
+					  first->major, first->minor, first->config_version);
+	dp_audit("rebuild", dataset, report);
+	MemoryContextSwitchTo(result_cxt);
+	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(report));
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+Datum
+dp_purge_raw(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
+	Datum		older_than;
+	uint64		n = 0;
+	Oid			types[2] = {TEXTOID, INTERVALOID};
+	Datum		values[2];
+
+	dp_require_admin("purge raw data");
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("older_than must not be null")));
+	older_than = PG_GETARG_DATUM(1);
+	SPI_connect();
+	values[0] = CStringGetTextDatum(dataset);
+	values[1] = older_than;
+	if (dp_spi_exec("SELECT 1 FROM dataplatform.datasets WHERE name = $1", 1, types, values, NULL) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("dataset \"%s\" does not exist", dataset)));
+	PG_TRY();
+	{
+		dp_raw_purging = true;
+		n = dp_spi_exec("DELETE FROM dp_raw.rows r USING dataplatform.batch b "
+						"WHERE b.id = r.batch_id AND b.dataset = $1 "
+						"AND b.received_at < pg_catalog.now() - $2",
+						2, types, values, NULL);
+	}
+	PG_FINALLY();
+	{
+		dp_raw_purging = false;
+	}
+	PG_END_TRY();
+	dp_spi_exec("UPDATE dataplatform.batch SET raw_purged_at = pg_catalog.now() "
+				"WHERE dataset = $1 AND received_at < pg_catalog.now() - $2 AND raw_purged_at IS NULL",
+				2, types, values, NULL);
+	dp_audit("purge_raw", dataset,
+			 psprintf("{\"older_than\": \"%s\", \"rows_deleted\": %llu}",
+					  DatumGetCString(DirectFunctionCall1(interval_out, older_than)),
+					  (unsigned long long) n));
+	SPI_finish();
+	PG_RETURN_INT64((int64) n);
+}
+
+/* Trigger on dp_raw.rows: UPDATE, DELETE and TRUNCATE only inside purge_raw. */
+Datum
+dp_raw_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("raw_guard must be called as a trigger")));
+	if (dp_raw_purging && TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		return PointerGetDatum(NULL);
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("the raw layer is append-only"),
+			 errdetail("%s on %s is not allowed.",
+					   TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? "UPDATE" :
+					   TRIGGER_FIRED_BY_DELETE(td->tg_event) ? "DELETE" : "TRUNCATE",
+					   RelationGetRelationName(td->tg_relation)),
+			 errhint("Old raw batches are removed with dataplatform.purge_raw(dataset, older_than), which is recorded.")));
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,520 @@
+/*
+ * transform.c
+ *		One producer row -> typed spec fields and issues (see transform.h
+ *		for the order of the steps).  Shared by push, push_csv, check,
+ *		check_csv and rebuild, so the dry run and the load can never differ.
+ *
+ * Memory: the DpTransform, its source columns and its issues live in the
+ * context current at dp_transform_begin (the batch); per-row scratch lives
+ * in row_cxt, reset at the start of every row; the output values are
+ * allocated in the caller's context.
+ */
+#include "postgres.h"
+
+#include "utils/memutils.h"
+
+#include "issue.h"
+#include "normalise.h"
+#include "transform.h"
+#include "util.h"
+
+DpTransform *
+dp_transform_begin(const DpSpec *spec, const DpConfig *cfg)
+{
+	DpTransform *t = palloc0(sizeof(DpTransform));
+	int			i;
+	int32		today = dp_today_days();
+
+	t->spec = spec;
+	t->cfg = cfg;
+	t->batch_cxt = CurrentMemoryContext;
+	t->row_cxt = AllocSetContextCreate(CurrentMemoryContext, "dataplatform transform row",
+									   ALLOCSET_DEFAULT_SIZES);
+	t->constraints = palloc0(sizeof(DpConstraints) * spec->nfields);
+	for (i = 0; i < spec->nfields; i++)
+	{
+		const DpField *f = &spec->fields[i];
+		DpConstraints *c = &t->constraints[i];
+
+		c->minimum = f->minimum;
+		c->maximum = f->maximum;
+		c->codelist = (const char *const *) f->codelist;
+		c->ncodelist = f->ncodelist;
+		c->has_today = true;
+		c->today_days = today;
+		if (f->pattern)
+		{
+			char		err[256];
+
+			c->pattern = dp_pattern_in_context(f->pattern, false, false, err, sizeof(err));
+			if (c->pattern == NULL)
+				elog(ERROR, "stored pattern of field \"%s\" does not compile: %s", f->name, err);
+		}
+	}
+	t->maxcolumns = 16;
+	t->columns = palloc(sizeof(DpSourceColumn) * t->maxcolumns);
+	t->maxissues = 256;
+	t->issues = palloc(sizeof(DpIssueRec) * t->maxissues);
+	t->value = palloc(sizeof(char *) * spec->nfields);
+	t->original = palloc(sizeof(char *) * spec->nfields);
+	t->dropped = palloc(sizeof(bool) * spec->nfields);
+	t->bufsize = 256;
+	t->buf = palloc(t->bufsize);
+	return t;
+}
+
+static void
+add_issue(DpTransform *t, const DpSourceRow *row, int field, const char *field_name,
+		  const char *type, const char *severity, const char *value,
+		  const char *normalised, const char *message)
+{
+	dp_transform_add_issue_named(t, row ? row->row_number : 0, row ? row->line_number : 0,
+								 field, field_name, type, severity, value, normalised, message);
+}
+
+void
+dp_transform_add_issue(DpTransform *t, int64 row_number, int64 line_number, int field,
+					   const char *type, const char *severity, const char *value,
+					   const char *normalised, const char *message)
+{
+	dp_transform_add_issue_named(t, row_number, line_number, field, NULL, type, severity,
+								 value, normalised, message);
+}
+
+/* Record an issue; strings are copied into the batch context. */
+void
+dp_transform_add_issue_named(DpTransform *t, int64 row_number, int64 line_number, int field,
+							 const char *field_name, const char *type, const char *severity,
+							 const char *value, const char *normalised, const char *message)
+{
+	MemoryContext old = MemoryContextSwitchTo(t->batch_cxt);
+	DpIssueRec *r;
+
+	if (t->nissues == t->maxissues)
+	{
+		t->maxissues *= 2;
+		t->issues = repalloc_huge(t->issues, sizeof(DpIssueRec) * t->maxissues);
+	}
+	r = &t->issues[t->nissues++];
+	r->row_number = row_number;
+	r->line_number = line_number;
+	r->field = field >= 0 ? t->spec->fields[field].name : pstrdup(field_name);
+	r->issue_type = type;
+	r->severity = severity;
+	r->value = value ? pstrdup(value) : NULL;
+	r->normalised = normalised ? pstrdup(normalised) : NULL;
+	r->message = pstrdup(message ? message : dp_issue_type_description(type));
+	if (strcmp(severity, "error") == 0)
+		t->issue_counts[0]++;
+	else if (strcmp(severity, "warning") == 0)
+		t->issue_counts[1]++;
+	else
+		t->issue_counts[2]++;
+	MemoryContextSwitchTo(old);
+}
+
+void
+dp_transform_reset_issues(DpTransform *t)
+{
+	t->nissues = 0;
+}
+
+/* Names compare with case folded and spaces, "_", "-" and "." ignored. */
+static bool
+names_match(const char *a, int alen, const char *b)
+{
+	int			i = 0;
+
+	for (;;)
+	{
+		while (i < alen && (a[i] == ' ' || a[i] == '_' || a[i] == '-' || a[i] == '.'))
+			i++;
+		while (*b == ' ' || *b == '_' || *b == '-' || *b == '.')
+			b++;
+		if (i == alen || *b == '\0')
+			return i == alen && *b == '\0';
+		if (pg_ascii_tolower((unsigned char) a[i]) != pg_ascii_tolower((unsigned char) *b))
+			return false;
+		i++;
+		b++;
+	}
+}
+
+static bool
+used_by_concat(const DpConfig *cfg, const char *name, int len)
+{
+	int			i,
+				j;
+
+	for (i = 0; i < cfg->nconcats; i++)
+		for (j = 0; j < cfg->concats[i].nsources; j++)
+			if ((int) strlen(cfg->concats[i].sources[j]) == len &&
+				memcmp(cfg->concats[i].sources[j], name, len) == 0)
+				return true;
+	return false;
+}
+
+int
+dp_transform_column(DpTransform *t, const char *name, int len)
+{
+	DpSourceColumn *c;
+	int			i;
+	MemoryContext old;
+
+	for (i = 0; i < t->ncolumns; i++)
+		if (t->columns[i].len == len && memcmp(t->columns[i].name, name, len) == 0)
+			return i;
+
+	old = MemoryContextSwitchTo(t->batch_cxt);
+	if (t->ncolumns == t->maxcolumns)
+	{
+		t->maxcolumns *= 2;
+		t->columns = repalloc(t->columns, sizeof(DpSourceColumn) * t->maxcolumns);
+	}
+	c = &t->columns[t->ncolumns];
+	c->name = pnstrdup(name, len);
+	c->len = len;
+	c->field = -1;
+	c->how = DP_COL_UNKNOWN;
+	for (i = 0; i < t->cfg->ncolumns; i++)
+	{
+		if (strcmp(t->cfg->columns[i].source, c->name) == 0)
+		{
+			c->field = t->cfg->columns[i].field;
+			c->how = c->field == DP_FIELD_IGNORE ? DP_COL_IGNORED : DP_COL_CONFIG;
+			if (c->field == DP_FIELD_IGNORE)
+				c->field = -1;
+			break;
+		}
+	}
+	if (c->how == DP_COL_UNKNOWN)
+	{
+		for (i = 0; i < t->spec->nfields; i++)
+		{
+			if (names_match(name, len, t->spec->fields[i].name))
+			{
+				c->field = i;
+				c->how = DP_COL_MATCHED;
+				break;
+			}
+		}
+	}
+	if (c->how == DP_COL_UNKNOWN && used_by_concat(t->cfg, name, len))
+		c->how = DP_COL_CONCAT;
+	if (c->how == DP_COL_UNKNOWN)
+		add_issue(t, NULL, -1, c->name, DP_ISSUE_UNKNOWN_FIELD, "warning", NULL, NULL,
+				  psprintf("Column \"%s\" matches no field of dataset \"%s\"; its values were dropped.",
+						   c->name, t->spec->dataset));
+	MemoryContextSwitchTo(old);
+	return t->ncolumns++;
+}
+
+/*
+ * Cell normalisation: trim whitespace, and treat the usual spellings of
+ * "no value" as empty.  Returns the trimmed value (NUL-terminated, in
+ * row_cxt) or NULL for empty.
+ */
+static char *
+normalise_cell(const char *v, size_t len)
+{
+	size_t		i;
+	bool		all_q = true,
+				all_dash = true;
+
+	while (len > 0 && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n'))
+		v++, len--;
+	while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t' ||
+					   v[len - 1] == '\r' || v[len - 1] == '\n'))
+		len--;
+	/* non-breaking spaces at either end */
+	while (len >= 2 && (unsigned char) v[0] == 0xC2 && (unsigned char) v[1] == 0xA0)
+		v += 2, len -= 2;
+	while (len >= 2 && (unsigned char) v[len - 2] == 0xC2 && (unsigned char) v[len - 1] == 0xA0)
+		len -= 2;
+	if (len == 0)
+		return NULL;
+	for (i = 0; i < len; i++)
+	{
+		all_q &= v[i] == '?';
+		all_dash &= v[i] == '-';
+	}
+	if (all_q || all_dash)
+		return NULL;
+	if ((len == 4 && pg_strncasecmp(v, "null", 4) == 0) ||
+		(len == 6 && pg_strncasecmp(v, "<null>", 6) == 0) ||
+		(len == 3 && pg_strncasecmp(v, "n/a", 3) == 0) ||
+		(len == 4 && pg_strncasecmp(v, "#n/a", 4) == 0) ||
+		(len == 2 && pg_strncasecmp(v, "na", 2) == 0))
+		return NULL;
+	return pnstrdup(v, len);
+}
+
+/* The value of the source column with that name in this row, or NULL. */
+static char *
+source_value(DpTransform *t, const DpSourceRow *row, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < t->ncolumns && i < row->ncells; i++)
+		if (strcmp(t->columns[i].name, name) == 0 && row->vals[i] != NULL)
+			return normalise_cell(row->vals[i], row->lens[i]);
+	return NULL;
+}
+
+static bool
+row_skipped(DpTransform *t, const DpSourceRow *row)
+{
+	const DpConfig *cfg = t->cfg;
+	char	   *text;
+	int			i;
+
+	if (cfg->nskip == 0)
+		return false;
+	if (row->raw)
+		text = pnstrdup(row->raw, row->raw_len);
+	else
+	{
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		for (i = 0; i < row->ncells; i++)
+		{
+			if (i > 0)
+				appendStringInfoChar(&buf, ',');
+			if (row->vals[i])
+				appendBinaryStringInfo(&buf, row->vals[i], row->lens[i]);
+		}
+		text = buf.data;
+	}
+	for (i = 0; i < cfg->nskip; i++)
+		if (dp_pattern_match(cfg->skip_re[i], text))
+			return true;
+	return false;
+}
+
+/* Patch expansion into a palloc'd string, or NULL when the rule does not match. */
+static char *
+patch_value(const DpPatchRule *r, const char *value)
+{
+	char		small[256];
+	long		n = dp_pattern_expand(r->re, value, r->replacement, small, sizeof(small));
+	char	   *out;
+
+	if (n < 0)
+		return NULL;
+	if (n < (long) sizeof(small))
+		return pstrdup(small);
+	out = palloc(n + 1);
+	(void) dp_pattern_expand(r->re, value, r->replacement, out, n + 1);
+	return out;
+}
+
+DpRowStatus
+dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
+{
+	const DpSpec *spec = t->spec;
+	const DpConfig *cfg = t->cfg;
+	MemoryContext caller = MemoryContextSwitchTo(t->row_cxt);
+	DpRowStatus status = DP_ROW_LOADED;
+	bool		row_has_error = false;
+	int			i,
+				j;
+
+	MemoryContextReset(t->row_cxt);
+	memset(t->value, 0, sizeof(char *) * spec->nfields);
+	memset(t->original, 0, sizeof(char *) * spec->nfields);
+	memset(t->dropped, 0, sizeof(bool) * spec->nfields);
+
+	/* skip */
+	if (row_skipped(t, row))
+	{
+		MemoryContextSwitchTo(caller);
+		return DP_ROW_SKIPPED;
+	}
+
+	/* normalise cells and map columns: the first non-empty value wins */
+	for (i = 0; i < row->ncells && i < t->ncolumns; i++)
+	{
+		int			f = t->columns[i].field;
+
+		if (f < 0 || row->vals[i] == NULL || t->value[f] != NULL)
+			continue;
+		t->value[f] = normalise_cell(row->vals[i], row->lens[i]);
+		t->original[f] = t->value[f];
+	}
+
+	/* filter: each named field must match its pattern at the start */
+	for (i = 0; i < cfg->nfilters; i++)
+	{
+		const DpFilterRule *r = &cfg->filters[i];
+		char		dummy[1];
+
+		if (dp_pattern_expand(r->re, t->value[r->field] ? t->value[r->field] : "",
+							  "", dummy, sizeof(dummy)) < 0)
+		{
+			MemoryContextSwitchTo(caller);
+			return DP_ROW_FILTERED;
+		}
+	}
+
+	/* concat: non-empty parts joined, between prepend and append */
+	for (i = 0; i < cfg->nconcats; i++)
+	{
+		const DpConcatRule *r = &cfg->concats[i];
+		StringInfoData buf;
+		int			parts = 0;
+
+		initStringInfo(&buf);
+		appendStringInfoString(&buf, r->prepend);
+		for (j = 0; j < r->nsources; j++)
+		{
+			char	   *v = source_value(t, row, r->sources[j]);
+
+			if (v == NULL)
+				continue;
+			if (parts++ > 0)
+				appendStringInfoString(&buf, r->separator);
+			appendStringInfoString(&buf, v);
+		}
+		appendStringInfoString(&buf, r->append);
+		if (parts > 0)
+		{
+			t->value[r->field] = buf.data;
+			if (t->original[r->field] == NULL)
+				t->original[r->field] = buf.data;
+		}
+	}
+
+	/* patch: the first matching rule (field rules before general ones) */
+	for (i = 0; i < spec->nfields; i++)
+	{
+		if (t->value[i] == NULL)
+			continue;
+		for (j = 0; j < cfg->npatches; j++)
+		{
+			const DpPatchRule *r = &cfg->patches[j];
+			char	   *patched;
+
+			if (r->field >= 0 && r->field != i)
+				continue;
+			patched = patch_value(r, t->value[i]);
+			if (patched == NULL)
+				continue;
+			if (strcmp(patched, t->value[i]) != 0)
+				add_issue(t, row, i, NULL, DP_ISSUE_PATCH, "warning", t->value[i], patched,
+						  psprintf("Patched by pattern \"%s\".", r->pattern));
+			t->value[i] = patched[0] ? patched : NULL;
+			break;
+		}
+	}
+
+	/* lookup: exact value, case-insensitive -> canonical value */
+	for (j = 0; j < cfg->nlookups; j++)
+	{
+		const DpLookupRule *r = &cfg->lookups[j];
+		char	   *v = t->value[r->field];
+
+		if (v != NULL && pg_strcasecmp(v, r->from) == 0 && strcmp(v, r->to) != 0)
+		{
+			add_issue(t, row, r->field, NULL, DP_ISSUE_LOOKUP, "warning", v, r->to, NULL);
+			t->value[r->field] = pstrdup(r->to);
+		}
+	}
+
+	/* harmonise each value by its datatype and constraints */
+	for (i = 0; i < spec->nfields; i++)
+	{
+		const DpField *f = &spec->fields[i];
+		DpIssue		issue;
+
+		if (t->value[i] == NULL)
+			continue;
+		issue = dp_harmonise_value(f->datatype, t->value[i], strlen(t->value[i]),
+								   &t->constraints[i], &t->buf, &t->bufsize, t->batch_cxt);
+		if (issue != DP_ISSUE_NONE)
+		{
+			add_issue(t, row, i, NULL, dp_issue_name(issue), dp_issue_severity(issue),
+					  t->original[i], NULL, NULL);
+			t->value[i] = NULL;
+			t->dropped[i] = true;
+			row_has_error = true;
+		}
+		else
+			t->value[i] = t->buf[0] ? pstrdup(t->buf) : NULL;
+	}
+
+	/* default: a constant, or another field's value */
+	for (j = 0; j < cfg->ndefaults; j++)
+	{
+		const DpDefaultRule *r = &cfg->defaults[j];
+		const DpField *f = &spec->fields[r->field];
+
+		if (t->value[r->field] != NULL)
+			continue;
+		if (r->value)
+		{
+			t->value[r->field] = r->value;
+			add_issue(t, row, r->field, NULL, DP_ISSUE_DEFAULT_VALUE, "warning", NULL, r->value, NULL);
+		}
+		else if (t->value[r->from_field] != NULL)
+		{
+			const char *v = t->value[r->from_field];
+
+			if (dp_harmonise_value(f->datatype, v, strlen(v), &t->constraints[r->field],
+								   &t->buf, &t->bufsize, t->batch_cxt) == DP_ISSUE_NONE &&
+				t->buf[0])
+			{
+				t->value[r->field] = pstrdup(t->buf);
+				add_issue(t, row, r->field, NULL, DP_ISSUE_DEFAULT_FIELD, "warning", NULL,
+						  t->value[r->field],
+						  psprintf("Taken from field \"%s\".", spec->fields[r->from_field].name));
+			}
+		}
+	}
+
+	/* validate: required and key fields need a value */
+	for (i = 0; i < spec->nfields; i++)
+	{
+		const DpField *f = &spec->fields[i];
+
+		if (t->value[i] != NULL || !f->required)
+			continue;
+		status = DP_ROW_QUARANTINED;
+		if (!t->dropped[i])
+			add_issue(t, row, i, NULL, DP_ISSUE_MISSING_VALUE, "error", NULL, NULL,
+					  f->is_key ? "The key field has no value." : "The required field has no value.");
+	}
+	if (cfg->strict && row_has_error)
+		status = DP_ROW_QUARANTINED;
+
+	MemoryContextSwitchTo(caller);
+	for (i = 0; i < spec->nfields; i++)
+		out[i] = t->value[i] ? pstrdup(t->value[i]) : NULL;
+	return status;
+}
+
+char *
+dp_transform_mapping_json(const DpTransform *t)
+{
+	static const char *const how[] = {"config", "matched", "ignored", "concat", "unknown"};
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	for (i = 0; i < t->ncolumns; i++)
+	{
+		const DpSourceColumn *c = &t->columns[i];
+
+		appendStringInfoString(&buf, i ? ", {\"column\": " : "{\"column\": ");
+		escape_json(&buf, c->name);
+		appendStringInfoString(&buf, ", \"field\": ");
+		if (c->field >= 0)
+			escape_json(&buf, t->spec->fields[c->field].name);
+		else
+			appendStringInfoString(&buf, "null");
+		appendStringInfo(&buf, ", \"how\": \"%s\"}", how[c->how]);
+	}
+	appendStringInfoChar(&buf, ']');
+	return buf.data;
+}

@@ -1,0 +1,127 @@
+/*
+ * transform.h
+ *		The transform: one producer row -> one row of typed spec fields and
+ *		its issues, by the dataset's spec and configuration.
+ *
+ * Order (as digital-land's pipeline phases): normalise cells -> skip -> map
+ * columns -> filter -> concat -> patch -> lookup -> harmonise datatypes ->
+ * default -> validate.
+ */
+#ifndef DP_TRANSFORM_H
+#define DP_TRANSFORM_H
+
+#include "postgres.h"
+
+#include "config.h"
+#include "harmonise.h"
+#include "spec.h"
+
+/* Where a source column went. */
+typedef enum DpColumnHow
+{
+	DP_COL_CONFIG,				/* "column" rule */
+	DP_COL_MATCHED,				/* name matched a field */
+	DP_COL_IGNORED,				/* "column" rule says IGNORE */
+	DP_COL_CONCAT,				/* used only by a concat rule */
+	DP_COL_UNKNOWN				/* matches nothing: dropped, "unknown field" */
+} DpColumnHow;
+
+typedef struct DpSourceColumn
+{
+	char	   *name;
+	int			len;
+	int			field;			/* field index, or -1 */
+	DpColumnHow how;
+} DpSourceColumn;
+
+typedef enum DpRowStatus
+{
+	DP_ROW_LOADED,
+	DP_ROW_QUARANTINED,
+	DP_ROW_SKIPPED,				/* a skip pattern matched */
+	DP_ROW_FILTERED				/* a filter did not match */
+} DpRowStatus;
+
+/* One recorded issue. */
+typedef struct DpIssueRec
+{
+	int64		row_number;		/* 0: about the batch, not a row */
+	int64		line_number;	/* 0: unknown */
+	const char *field;
+	const char *issue_type;
+	const char *severity;
+	char	   *value;
+	char	   *normalised;
+	char	   *message;
+} DpIssueRec;
+
+/* A row as the producer sent it: values by source column index. */
+typedef struct DpSourceRow
+{
+	int64		row_number;
+	int64		line_number;
+	const char *raw;			/* CSV: the record's text; NULL for JSON */
+	size_t		raw_len;
+	int			ncells;			/* entries in vals/lens (<= ncolumns) */
+	const char **vals;			/* NULL: absent */
+	size_t	   *lens;
+} DpSourceRow;
+
+typedef struct DpTransform
+{
+	const DpSpec *spec;
+	const DpConfig *cfg;
+	DpConstraints *constraints; /* per field */
+	MemoryContext batch_cxt;	/* columns and issues live here */
+	MemoryContext row_cxt;		/* reset for every row */
+
+	int			ncolumns;
+	int			maxcolumns;
+	DpSourceColumn *columns;
+
+	int			nissues;
+	int			maxissues;
+	DpIssueRec *issues;
+	int64		issue_counts[3];	/* error, warning, info */
+
+	/* per-row scratch (row_cxt) */
+	char	  **value;			/* per field: current value, NULL = empty */
+	char	  **original;		/* per field: value as sent */
+	bool	   *dropped;		/* per field: harmonising dropped it */
+	char	   *buf;
+	size_t		bufsize;
+} DpTransform;
+
+/* Set up for one batch; everything lives in CurrentMemoryContext. */
+extern DpTransform *dp_transform_begin(const DpSpec *spec, const DpConfig *cfg);
+
+/* Index of a source column (added and resolved on first sight). */
+extern int	dp_transform_column(DpTransform *t, const char *name, int len);
+
+/*
+ * Transform one row.  out (nfields entries) receives the normalised values,
+ * palloc'd in CurrentMemoryContext, NULL for empty.  Issues are appended to
+ * t->issues.
+ */
+extern DpRowStatus dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out);
+
+/*
+ * Record an issue about a row (row_number 0: about the batch) and a field
+ * (index, or -1 with field_name); strings are copied.
+ */
+extern void dp_transform_add_issue(DpTransform *t, int64 row_number, int64 line_number,
+								   int field, const char *type, const char *severity,
+								   const char *value, const char *normalised,
+								   const char *message);
+extern void dp_transform_add_issue_named(DpTransform *t, int64 row_number, int64 line_number,
+										 int field, const char *field_name, const char *type,
+										 const char *severity, const char *value,
+										 const char *normalised, const char *message);
+
+/* Forget the issues recorded so far (after they were written). */
+extern void dp_transform_reset_issues(DpTransform *t);
+
+/* The column mapping as JSON text: [{"column", "field", "how"}, ...]. */
+extern char *dp_transform_mapping_json(const DpTransform *t);
+
+#endif							/* DP_TRANSFORM_H */
