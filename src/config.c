@@ -384,7 +384,7 @@ dp_config_parse(const DpSpec *spec, Jsonb *config)
 
 	if (config == NULL)
 		return cfg;
-	root = dp_json_from_jsonb(config);
+	root = dp_json_from_jsonb(config, "the configuration");
 	if (!json_is_object(root))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -69,10 +69,8 @@ option_string(const char *key, json_t *v)
 {
 	if (json_is_string(v))
 		return json_string_value(v);
-	if (json_is_integer(v))
-		return psprintf("%lld", (long long) json_integer_value(v));
-	if (json_is_real(v))
-		return psprintf("%.15g", json_real_value(v));
+	if (json_is_number(v))
+		return psprintf("%.15g", json_number_value(v));
 	ereport(ERROR,
 			(errcode(ERRCODE_DATATYPE_MISMATCH),
 			 errmsg("invalid \"%s\" in normalise options", key),
@@ -112,7 +110,7 @@ cache_options(NormaliseCache *cache, Jsonb *options, MemoryContext mcxt)
 	if (options == NULL)
 		return;
 
-	obj = dp_json_from_jsonb(options);
+	obj = dp_json_from_jsonb(options, "normalise options");
 	if (!json_is_object(obj))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

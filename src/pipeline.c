@@ -227,10 +227,15 @@ qualified_clean(const DpSpec *spec, bool history)
 }
 
 /*
- * The upsert: one statement that moves the versions it replaces to
- * _history and inserts or updates the rest.  A row whose values did not
- * change is left alone (no history row, its lineage stays with the batch
- * that last changed it).  Parameters: one text[] per field, then the batch.
+ * The upsert, one statement.  Each incoming row looks its key up once (a
+ * lateral subquery behind an OFFSET 0 fence, so it stays an index probe per
+ * row and never becomes a scan of the whole table); rows with a new key are
+ * inserted, rows whose values changed are updated (by ctid) and their
+ * replaced version goes to _history; unchanged rows are left alone (no
+ * history row, lineage stays with the batch that last changed them).  No
+ * ON CONFLICT is needed: the caller holds SHARE ROW EXCLUSIVE on the clean
+ * table, so nobody else writes it meanwhile.  Parameters: one text[] per
+ * field, the batch id, the batch time.
  */
 static void
 build_upsert(DpLoad *load)
@@ -239,28 +244,29 @@ build_upsert(DpLoad *load)
 	StringInfoData sql,
 				cols,
 				icols,
-				ccols,
-				keyjoin,
-				sets;
+				ocols,
+				sets,
+				keycond;
 	int			i;
+	int			pbatch = spec->nfields + 1;
+	int			ptime = spec->nfields + 2;
 
 	initStringInfo(&sql);
 	initStringInfo(&cols);
 	initStringInfo(&icols);
-	initStringInfo(&ccols);
-	initStringInfo(&keyjoin);
+	initStringInfo(&ocols);
 	initStringInfo(&sets);
+	initStringInfo(&keycond);
 	for (i = 0; i < spec->nfields; i++)
 	{
 		const char *c = quote_identifier(spec->fields[i].column);
 
 		appendStringInfo(&cols, "%s%s", i ? ", " : "", c);
-		appendStringInfo(&icols, "%si.%s", i ? ", " : "", c);
-		appendStringInfo(&ccols, "%sc.%s", i ? ", " : "", c);
+		appendStringInfo(&icols, "%sx.%s", i ? ", " : "", c);
+		appendStringInfo(&ocols, "%s(x._old).%s", i ? ", " : "", c);
+		appendStringInfo(&sets, "%s = x.%s, ", c, c);
 		if (spec->fields[i].is_key)
-			appendStringInfo(&keyjoin, "%sc.%s = i.%s", keyjoin.len ? " AND " : "", c, c);
-		else
-			appendStringInfo(&sets, "%s = EXCLUDED.%s, ", c, c);
+			appendStringInfo(&keycond, "%so.%s = i.%s", keycond.len ? " AND " : "", c, c);
 	}
 
 	appendStringInfoString(&sql, "WITH incoming AS MATERIALIZED (SELECT ");
@@ -275,24 +281,26 @@ build_upsert(DpLoad *load)
 	for (i = 0; i < spec->nfields; i++)
 		appendStringInfo(&sql, "%sc%d", i ? ", " : "", i);
 	appendStringInfo(&sql,
-					 ")), moved AS (INSERT INTO %s (%s, _operation, _batch_id, _valid_from, _valid_to) "
-					 "SELECT %s, 'update', c._batch_id, c._updated_at, $%d "
-					 "FROM %s c JOIN incoming i ON %s WHERE (%s) IS DISTINCT FROM (%s)) ",
-					 qualified_clean(spec, true), cols.data, ccols.data, spec->nfields + 2,
-					 qualified_clean(spec, false), keyjoin.data, ccols.data, icols.data);
+					 ")), x AS MATERIALIZED (SELECT i.*, p._old, p._tid FROM incoming i "
+					 "LEFT JOIN LATERAL (SELECT o AS _old, o.ctid AS _tid FROM %s o WHERE %s OFFSET 0) p "
+					 "ON true), ",
+					 qualified_clean(spec, false), keycond.data);
 	appendStringInfo(&sql,
-					 "INSERT INTO %s AS c (%s, _batch_id, _updated_at) "
-					 "SELECT %s, $%d, $%d FROM incoming i "
-					 "ON CONFLICT ON CONSTRAINT %s DO UPDATE SET %s"
-					 "_batch_id = EXCLUDED._batch_id, _updated_at = EXCLUDED._updated_at "
-					 "WHERE (%s) IS DISTINCT FROM (",
-					 qualified_clean(spec, false), cols.data, icols.data, spec->nfields + 1,
-					 spec->nfields + 2,
-					 quote_identifier(psprintf("%s_pkey", spec->table)), sets.data, ccols.data);
-	for (i = 0; i < spec->nfields; i++)
-		appendStringInfo(&sql, "%sEXCLUDED.%s", i ? ", " : "",
-						 quote_identifier(spec->fields[i].column));
-	appendStringInfoChar(&sql, ')');
+					 "changed AS MATERIALIZED (SELECT * FROM x WHERE x._tid IS NOT NULL "
+					 "AND (%s) IS DISTINCT FROM (%s)), ",
+					 ocols.data, icols.data);
+	appendStringInfo(&sql,
+					 "moved AS (INSERT INTO %s (%s, _operation, _batch_id, _valid_from, _valid_to) "
+					 "SELECT %s, 'update', (x._old)._batch_id, (x._old)._updated_at, $%d FROM changed x), ",
+					 qualified_clean(spec, true), cols.data, ocols.data, ptime);
+	appendStringInfo(&sql,
+					 "updated AS (UPDATE %s o SET %s_batch_id = $%d, _updated_at = $%d "
+					 "FROM changed x WHERE o.ctid = x._tid) ",
+					 qualified_clean(spec, false), sets.data, pbatch, ptime);
+	appendStringInfo(&sql,
+					 "INSERT INTO %s (%s, _batch_id, _updated_at) "
+					 "SELECT %s, $%d, $%d FROM x WHERE x._tid IS NULL",
+					 qualified_clean(spec, false), cols.data, icols.data, pbatch, ptime);
 
 	load->upsert_sql = sql.data;
 	load->upsert_types = palloc(sizeof(Oid) * (spec->nfields + 2));
@@ -516,9 +524,20 @@ static void
 load_row(DpLoad *load, const DpSourceRow *row)
 {
 	const DpSpec *spec = load->spec;
-	MemoryContext old = MemoryContextSwitchTo(load->rows_cxt);
-	char	  **out = palloc(sizeof(char *) * spec->nfields);
+	MemoryContext old;
+	char	  **out;
 	DpRowStatus st;
+
+	/* make room first: a flush resets rows_cxt, where this row's values go */
+	if (load->nslots == DP_FLUSH_ROWS)
+	{
+		if (load->dry_run)
+			check_rows_json(load);
+		else
+			flush_rows(load);
+	}
+	old = MemoryContextSwitchTo(load->rows_cxt);
+	out = palloc(sizeof(char *) * spec->nfields);
 
 	load->rows_in++;
 	st = dp_transform_row(load->t, row, out);
@@ -568,13 +587,6 @@ load_row(DpLoad *load, const DpSourceRow *row)
 				}
 				else
 				{
-					if (load->nslots == DP_FLUSH_ROWS)
-					{
-						if (load->dry_run)
-							check_rows_json(load);
-						else
-							flush_rows(load);
-					}
 					e->slot = load->nslots++;
 					memcpy(load->values + (Size) e->slot * spec->nfields, out,
 						   sizeof(char *) * spec->nfields);
@@ -759,7 +771,7 @@ csv_options(const char *dataset, Jsonb *options, DpCsvOptions *opt)
 	memset(opt, 0, sizeof(*opt));
 	if (options == NULL)
 		return;
-	o = dp_json_from_jsonb(options);
+	o = dp_json_from_jsonb(options, "CSV options");
 	if (!json_is_object(o))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1062,7 +1074,6 @@ dp_push(PG_FUNCTION_ARGS)
 	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
 	Jsonb	   *rows;
 	DpLoad	   *load;
-	char	   *text;
 	instr_time	start;
 	int64		batch_id;
 	Oid			types[2] = {INT8OID, JSONBOID};
@@ -1078,9 +1089,9 @@ dp_push(PG_FUNCTION_ARGS)
 	load = load_open(dataset, false);
 	check_json_shape(dataset, rows);
 
-	text = JsonbToCString(NULL, &rows->root, VARSIZE(rows));
-	create_batch(load, "push", strlen(text), sha256_hex(text, strlen(text)), "{}");
-	pfree(text);
+	/* bytes and hash of the payload as stored (jsonb's binary form) */
+	create_batch(load, "push", VARSIZE(rows) - VARHDRSZ,
+				 sha256_hex(VARDATA(rows), VARSIZE(rows) - VARHDRSZ), "{}");
 
 	/* raw first, exactly as received */
 	values[0] = Int64GetDatum(load->batch_id);
@@ -1362,7 +1373,7 @@ dp_rebuild(PG_FUNCTION_ARGS)
 			SPITupleTable *tt = SPI_tuptable;
 			Jsonb	   *srcb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(sources[b])));
 
-			src = dp_json_from_jsonb(srcb);
+			src = dp_json_from_jsonb(srcb, "the batch source");
 			memset(&opt, 0, sizeof(opt));
 			if (json_is_string(json_object_get(src, "delimiter")))
 				opt.delimiter = json_string_value(json_object_get(src, "delimiter"))[0];

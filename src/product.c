@@ -9,6 +9,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "executor/spi.h"
 #include "fmgr.h"
 
@@ -55,15 +57,18 @@ meta_param(const char *product, const char *key, json_t *value)
 
 	if (strcmp(key, "retention_days") == 0)
 	{
-		if (!json_is_integer(value))
+		double		days;
+
+		if (!json_is_number(value) ||
+			json_number_value(value) != floor(json_number_value(value)))
 			meta_error(product, key, "a whole number of days", value);
-		if (json_integer_value(value) < 0 || json_integer_value(value) > 1000000)
+		days = json_number_value(value);
+		if (days < 0 || days > 1000000)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid \"retention_days\" for data product \"%s\"", product),
-					 errdetail("retention_days must be between 0 and 1000000, got %lld.",
-							   (long long) json_integer_value(value))));
-		return psprintf("%lld", (long long) json_integer_value(value));
+					 errdetail("retention_days must be between 0 and 1000000, got %.15g.", days)));
+		return psprintf("%.0f", days);
 	}
 	if (strcmp(key, "tags") == 0)
 	{
@@ -146,7 +151,7 @@ dp_define_product(PG_FUNCTION_ARGS)
 				 errmsg("invalid data product name \"%s\"", name),
 				 errdetail("A product name has 1 to 63 lowercase ASCII letters, digits, underscores or hyphens, and starts with a letter or digit.")));
 
-	meta = PG_ARGISNULL(1) ? json_object() : dp_json_from_jsonb(PG_GETARG_JSONB_P(1));
+	meta = PG_ARGISNULL(1) ? json_object() : dp_json_from_jsonb(PG_GETARG_JSONB_P(1), "product metadata");
 	if (!json_is_object(meta))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

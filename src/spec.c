@@ -96,10 +96,8 @@ get_number(json_t *obj, const char *member, const char *dataset, const char *fie
 
 	if (v == NULL || json_is_null(v))
 		return NULL;
-	if (json_is_integer(v))
-		return psprintf("%lld", (long long) json_integer_value(v));
-	if (json_is_real(v))
-		return psprintf("%.15g", json_real_value(v));
+	if (json_is_number(v))
+		return psprintf("%.15g", json_number_value(v));
 	type_error(dataset, field, member, "a number", v);
 	return NULL;				/* keep compiler quiet */
 }
@@ -260,7 +258,7 @@ parse_field(DpSpec *spec, DpField *f, json_t *obj, int ordinal)
 DpSpec *
 dp_spec_parse(Jsonb *jb)
 {
-	json_t	   *root = dp_json_from_jsonb(jb);
+	json_t	   *root = dp_json_from_jsonb(jb, "the specification");
 	DpSpec	   *spec = palloc0(sizeof(DpSpec));
 	json_t	   *v;
 	const char *key;

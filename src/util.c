@@ -37,18 +37,27 @@ dp_json_init(void)
 }
 
 json_t *
-dp_json_from_jsonb(Jsonb *jb)
+dp_json_from_jsonb(Jsonb *jb, const char *what)
 {
 	char	   *text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 	json_error_t err;
 	json_t	   *value;
 
-	value = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+	value = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &err);
 	pfree(text);
 	if (value == NULL)
+	{
+		/* jsonb is valid JSON: what jansson refuses is a number too large */
+		if (strstr(err.text, "overflow") || strstr(err.text, "too big"))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("a number in %s is out of range", what),
+					 errdetail("%s near position %d.", err.text, err.position),
+					 errhint("Numbers up to about 1e308 are accepted here.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("could not read JSON value: %s", err.text)));
+				 errmsg("could not read %s: %s", what, err.text)));
+	}
 	return value;
 }
 

@@ -30,9 +30,11 @@ extern void dp_json_init(void);
 /*
  * Parse a jsonb value with jansson.  Objects live in CurrentMemoryContext
  * (see dp_json_init), so an ERROR frees them; callers still json_decref on
- * the normal path.
+ * the normal path.  Integers are read as reals (jansson's integers are 64
+ * bits; jsonb's numbers are not); a number beyond a double's range is an
+ * ERROR (22003) naming what, e.g. "the specification".
  */
-extern json_t *dp_json_from_jsonb(Jsonb *jb);
+extern json_t *dp_json_from_jsonb(Jsonb *jb, const char *what);
 
 /* jansson value -> jsonb Datum (through its text form). */
 extern Datum dp_json_to_jsonb(json_t *value);
