@@ -1,6 +1,7 @@
 -- The demo behind `make demo`: define data products and datasets from the
--- bundled specification files, and show what the platform made of them.
--- Run from samples/ (spec files are read relative to it).
+-- bundled specification files, push the bundled sample data (with the bad
+-- values real producers send) and show what happened in each layer.
+-- Run from samples/ (files are read relative to it).
 \pset footer off
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
@@ -58,3 +59,71 @@ SELECT name, "column", datatype, is_key, required, pii, options
 \echo
 \echo '== version history (dataplatform.spec_version)'
 SELECT dataset, version, change, changes FROM dataplatform.spec_version ORDER BY dataset, major, minor;
+
+\echo
+\echo '== configuration for the planning CSV (dataplatform.configure)'
+SELECT dataplatform.configure('conservation-area', '{
+  "column": {"Area (ha)": "area-hectares", "Organisation": "IGNORE"},
+  "skip": ["^#"],
+  "patch": [{"field": "designation-date", "pattern": "^Effective *(.*)$", "replacement": "\\1"}],
+  "default": {"start-date": {"field": "designation-date"}}
+}') AS config_version;
+
+\echo
+\echo '== push: tenure as JSON (samples/data/tenure.json), conservation areas as CSV'
+\set rows `cat data/tenure.json`
+SELECT dataplatform.push('tenure', :'rows') AS tenure_batch \gset
+\set csv `cat data/conservation-area.csv`
+SELECT dataplatform.push_csv('conservation-area', :'csv') AS ca_batch \gset
+
+\echo
+\echo '== batches (dataplatform.batch)'
+SELECT id, dataset, kind, rows, rows_loaded AS loaded, rows_quarantined AS quarantined,
+       rows_skipped AS skipped, issues_error AS errors, issues_warning AS warnings, spec_version
+  FROM dataplatform.batch ORDER BY id;
+
+\echo
+\echo '== raw layer (dp_raw.rows): every row exactly as received'
+SELECT batch_id, ordinal, line_number, left(coalesce(raw, data::text), 70) AS received
+  FROM dp_raw.rows ORDER BY batch_id, ordinal;
+
+\echo
+\echo '== issues (dataplatform.issue)'
+SELECT batch_id AS batch, row_number AS row, line_number AS line, field, issue_type, severity,
+       value, normalised_value
+  FROM dataplatform.issue ORDER BY batch_id, row_number NULLS FIRST, field;
+
+\echo
+\echo '== quarantine (dataplatform.quarantine): rows kept out of clean'
+SELECT batch_id AS batch, row_number AS row, left(coalesce(raw, data::text), 50) AS received,
+       (SELECT string_agg(i ->> 'issue' || ' (' || (i ->> 'field') || ')', ', ') FROM jsonb_array_elements(issues) i) AS why
+  FROM dataplatform.quarantine ORDER BY batch_id, row_number;
+
+\echo
+\echo '== clean layer: dp_clean.tenure (typed, keyed; the duplicate id kept the last row)'
+SELECT id, payment_reference, tenure_type, start_of_tenure_date, end_of_tenure_date, is_active,
+       weekly_rent, last_updated, _batch_id
+  FROM dp_clean.tenure ORDER BY id;
+
+\echo
+\echo '== clean layer: dp_clean.conservation_area'
+SELECT reference, name, documentation_url, designation_date, start_date, area_hectares,
+       replace(notes, E'\n', ' / ') AS notes
+  FROM dp_clean.conservation_area ORDER BY reference;
+
+\echo
+\echo '== a second push replaces a row; the old version goes to history'
+SELECT dataplatform.push('tenure', '{"id": "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f", "paymentReference": "1000654321", "tenuredAssetId": "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d", "tenureType": "FLT", "weeklyRent": "101.25", "isActive": "no", "endOfTenureDate": "2024-06-30"}') AS batch;
+SELECT id, weekly_rent, is_active, end_of_tenure_date, _batch_id AS batch FROM dp_clean.tenure
+ WHERE id = '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
+SELECT id, weekly_rent, is_active, _operation, _batch_id AS batch, _valid_to IS NOT NULL AS closed
+  FROM dp_clean.tenure_history ORDER BY _history_id;
+
+\echo
+\echo '== dynamic check (dataplatform.check): issues back at once, nothing written'
+SELECT jsonb_pretty(dataplatform.check('tenure', '[{"id": "not-a-uuid", "tenuredAssetId": "0b1e6f7a-5d2c-4b8e-8f3a-2c9d7e1f4a55", "weeklyRent": "£1,000", "tenureType": "sec"}]') - 'column_mapping' - 'rows');
+
+\echo
+\echo '== status (dataplatform.status)'
+SELECT dataset, version, rows_in_clean, batches, rows_quarantined, issues_error, issues_warning
+  FROM dataplatform.status ORDER BY dataset;

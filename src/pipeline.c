@@ -916,13 +916,6 @@ load_csv(DpLoad *load, const char *data, size_t len, const DpCsvOptions *opt, bo
 			MemoryContextSwitchTo(old);
 			continue;
 		}
-		if (r.nfields != ncols)
-			ereport(ERROR,
-					(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
-					 errmsg("malformed CSV for dataset \"%s\" at line %zu: %zu field%s, the header has %zu",
-							load->dataset, r.line_no, r.nfields, r.nfields == 1 ? "" : "s", ncols),
-					 errhint("Every record needs one value per header column; quote values that contain the delimiter.")));
-
 		memset(&row, 0, sizeof(row));
 		if (ordinals && (int64) r.record_no <= nknown)
 		{
@@ -936,14 +929,53 @@ load_csv(DpLoad *load, const char *data, size_t len, const DpCsvOptions *opt, bo
 		}
 		row.raw = r.raw;
 		row.raw_len = r.raw_len;
-		for (i = 0; i < (size_t) rb.maxcells; i++)
-			rb.vals[i] = NULL;
-		for (i = 0; i < ncols; i++)
+		if (r.nfields != ncols)
 		{
-			rb.vals[colmap[i]] = fields[i].value;
-			rb.lens[colmap[i]] = fields[i].len;
+			/* a line a skip pattern drops may have any shape (comments, totals) */
+			bool		skipped;
+
+			old = MemoryContextSwitchTo(load->src_cxt);
+			skipped = dp_transform_skips(load->t, &row);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(load->src_cxt);
+			if (!skipped && ordinals)
+			{
+				/*
+				 * rebuild: the batch was accepted under a configuration
+				 * that skipped this line; now it is quarantined, not an
+				 * error that would make the dataset impossible to rebuild
+				 */
+				dp_transform_add_issue_named(load->t, row.row_number, row.line_number, -1, NULL,
+											 DP_ISSUE_MALFORMED_ROW, "error", NULL, NULL,
+											 psprintf("The record has %zu field%s; the header has %zu.",
+													  r.nfields, r.nfields == 1 ? "" : "s", ncols));
+				load->rows_in++;
+				load->quarantined++;
+				load->q_row[load->nquarantine] = row.row_number;
+				load->q_line[load->nquarantine] = row.line_number;
+				if (++load->nquarantine == DP_FLUSH_ROWS)
+					flush_quarantine(load);
+				continue;
+			}
+			if (!skipped)
+				ereport(ERROR,
+						(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+						 errmsg("malformed CSV for dataset \"%s\" at line %zu: %zu field%s, the header has %zu",
+								load->dataset, r.line_no, r.nfields, r.nfields == 1 ? "" : "s", ncols),
+						 errhint("Every record needs one value per header column; quote values that contain the delimiter.")));
+			row.ncells = 0;
 		}
-		row.ncells = load->t->ncolumns;
+		else
+		{
+			for (i = 0; i < (size_t) rb.maxcells; i++)
+				rb.vals[i] = NULL;
+			for (i = 0; i < ncols; i++)
+			{
+				rb.vals[colmap[i]] = fields[i].value;
+				rb.lens[colmap[i]] = fields[i].len;
+			}
+			row.ncells = load->t->ncolumns;
+		}
 		row.vals = rb.vals;
 		row.lens = rb.lens;
 		if (land)

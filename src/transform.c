@@ -98,7 +98,8 @@ dp_transform_add_issue_named(DpTransform *t, int64 row_number, int64 line_number
 	r = &t->issues[t->nissues++];
 	r->row_number = row_number;
 	r->line_number = line_number;
-	r->field = field >= 0 ? t->spec->fields[field].name : pstrdup(field_name);
+	r->field = field >= 0 ? t->spec->fields[field].name :
+		field_name ? pstrdup(field_name) : NULL;
 	r->issue_type = type;
 	r->severity = severity;
 	r->value = value ? pstrdup(value) : NULL;
@@ -261,8 +262,8 @@ source_value(DpTransform *t, const DpSourceRow *row, const char *name)
 	return NULL;
 }
 
-static bool
-row_skipped(DpTransform *t, const DpSourceRow *row)
+bool
+dp_transform_skips(DpTransform *t, const DpSourceRow *row)
 {
 	const DpConfig *cfg = t->cfg;
 	char	   *text;
@@ -326,7 +327,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 	memset(t->dropped, 0, sizeof(bool) * spec->nfields);
 
 	/* skip */
-	if (row_skipped(t, row))
+	if (dp_transform_skips(t, row))
 	{
 		MemoryContextSwitchTo(caller);
 		return DP_ROW_SKIPPED;

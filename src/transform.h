@@ -118,6 +118,12 @@ extern void dp_transform_add_issue_named(DpTransform *t, int64 row_number, int64
 										 const char *severity, const char *value,
 										 const char *normalised, const char *message);
 
+/*
+ * Whether a "skip" pattern drops the row (matched against the CSV record's
+ * text, or the values joined by commas).  Scratch goes to CurrentMemoryContext.
+ */
+extern bool dp_transform_skips(DpTransform *t, const DpSourceRow *row);
+
 /* Forget the issues recorded so far (after they were written). */
 extern void dp_transform_reset_issues(DpTransform *t);
 
