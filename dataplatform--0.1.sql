@@ -403,7 +403,7 @@ COMMENT ON FUNCTION @extschema@.push_csv(text, text, jsonb) IS
 CREATE FUNCTION @extschema@.check(dataset text, rows jsonb)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'dp_check'
-LANGUAGE C STABLE SECURITY DEFINER
+LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off;
 COMMENT ON FUNCTION @extschema@.check(text, jsonb) IS
@@ -412,7 +412,7 @@ COMMENT ON FUNCTION @extschema@.check(text, jsonb) IS
 CREATE FUNCTION @extschema@.check_csv(dataset text, data text, options jsonb DEFAULT '{}')
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'dp_check_csv'
-LANGUAGE C STABLE SECURITY DEFINER
+LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off;
 COMMENT ON FUNCTION @extschema@.check_csv(text, text, jsonb) IS

@@ -29,7 +29,7 @@ SELECT dataplatform.define_dataset('{"dataset": "tenure", "product": "bench", "k
 CREATE TABLE plain_tenure (id uuid PRIMARY KEY, payment_reference text, tenure_type text,
   start_date date, end_date date, is_active boolean, weekly_rent numeric, rooms bigint,
   last_updated timestamptz, notes text);
--- the source rows, with realistic variety (a few bad values)
+-- the source rows: realistic variety, all valid (COPY must accept them too)
 CREATE TABLE src AS
 SELECT i,
        md5(i::text)::uuid AS id,
@@ -135,7 +135,7 @@ print(f"{'COPY into a typed table with a primary key':48s} {c:>12,.0f} rows/s   
 print(f"{'push(), 100 jsonb arrays of 10,000':48s} {p:>12,.0f} rows/s   {push_s:7.2f} s   push/COPY = {p / c:.2f}")
 print(f"{'push_csv(), 10 CSV chunks':48s} {v:>12,.0f} rows/s   {csv_s:7.2f} s   push_csv/COPY = {v / c:.2f}")
 print(f"{'check(), 10,000-row arrays (nothing written)':48s} {int(check_rows) / check_s:>12,.0f} rows/s")
-print(f"peak backend memory growth for one 10,000-row push: {int(mem_kb) / 1024:.1f} MiB (VmHWM)")
+print(f"peak backend memory growth for one 10,000-row push: {int(mem_kb) / 1024:.1f} MiB (VmHWM: includes the shared buffers it touched)")
 PY
 rm -rf "$DATA"
 psql -X -q -c "DROP DATABASE $DB"
