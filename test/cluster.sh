@@ -148,10 +148,11 @@ case "$cmd" in
         rc=0
         run_regress || rc=1
         say "dump and restore"
-        bash test/dump_restore.sh || rc=1
+        bash test/dump_restore.sh || { echo "not ok - dump and restore"; rc=1; }
         server_alive || rc=1
         run_pgtap || rc=1
         server_alive || rc=1
+        [ $rc -eq 0 ] || echo "make test: FAILED (see the failures above)"
         exit $rc ;;
     bench)
         deps; build_install; start_cluster
