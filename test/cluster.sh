@@ -21,6 +21,7 @@ PGVER=15
 PG_CONFIG=/usr/lib/postgresql/$PGVER/bin/pg_config
 PACKAGES=(make gcc clang libclang-rt-14-dev valgrind
           postgresql-$PGVER postgresql-server-dev-$PGVER postgresql-$PGVER-pgtap
+          libtap-parser-sourcehandler-pgtap-perl
           libjansson-dev libcurl4-openssl-dev python3)
 
 say() { printf '\n== %s\n' "$*"; }
