@@ -14,7 +14,9 @@ EXTVERSION = 0.1
 SRCS = $(wildcard src/*.c)
 OBJS = $(SRCS:.c=.o)
 
-DATA = dataplatform--$(EXTVERSION).sql
+# The extension script is built from the parts in src/sql/, in name order
+# (one part per concern), so that each part stays readable.
+DATA_built = dataplatform--$(EXTVERSION).sql
 # PostgreSQL's headers as system headers: -Wextra then judges our code only
 PG_CPPFLAGS = -Isrc -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS = -Wall -Wextra -Werror
@@ -35,6 +37,9 @@ PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
 include $(PGXS)
 endif
+
+dataplatform--$(EXTVERSION).sql: $(sort $(wildcard src/sql/*.sql))
+	cat $^ > $@
 
 .PHONY: demo test unit fuzz bench deps
 

@@ -3,11 +3,13 @@
  *		DDL for the clean layer.  Each dataset has:
  *
  *		dp_clean.<t>			one typed column per field, primary key on the
- *								key columns, lineage columns _batch_id and
- *								_updated_at; current state.
+ *								key columns, lineage columns _batch_id,
+ *								_event_id and _updated_at; current state.
  *		dp_clean.<t>_history	the same fields (all nullable) plus
- *								_history_id, _operation, _batch_id, _event_id,
- *								_valid_from, _valid_to, _recorded_at.
+ *								_history_id, _operation, _batch_id, _event_id
+ *								(what wrote the version), _valid_from,
+ *								_valid_to, _closed_by_batch, _closed_by_event
+ *								(what replaced or removed it), _recorded_at.
  *
  * Column names starting with "_" are the platform's; spec columns never
  * start with "_" (see naming.c).  All generated SQL quotes identifiers and
@@ -152,6 +154,7 @@ dp_clean_table_create(const DpSpec *spec)
 	}
 	appendStringInfo(&sql,
 					 "_batch_id bigint, "
+					 "_event_id text, "
 					 "_updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(), "
 					 "CONSTRAINT %s PRIMARY KEY (%s))",
 					 quote_identifier(psprintf("%s_pkey", spec->table)),
@@ -172,9 +175,26 @@ dp_clean_table_create(const DpSpec *spec)
 						   "_event_id text, "
 						   "_valid_from timestamptz NOT NULL, "
 						   "_valid_to timestamptz, "
+						   "_closed_by_batch bigint, "
+						   "_closed_by_event text, "
 						   "_recorded_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp())");
 	exec_sql(sql.data);
 	create_history_index(spec);
+
+	/*
+	 * Lineage indexes, for consumer refreshes: which current rows a batch
+	 * wrote (btree: updates scatter them), which versions a batch closed
+	 * (BRIN: history only grows, in batch order).
+	 */
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE INDEX %s ON %s (_batch_id)",
+					 quote_identifier(psprintf("%s_batch", spec->table)), qualified(spec->table));
+	exec_sql(sql.data);
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE INDEX %s ON %s USING brin (_closed_by_batch)",
+					 quote_identifier(psprintf("%s_closed", history_name(spec))),
+					 qualified(history_name(spec)));
+	exec_sql(sql.data);
 
 	resetStringInfo(&sql);
 	appendStringInfo(&sql, "GRANT SELECT ON %s, %s TO dataplatform_admin",

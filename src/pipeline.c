@@ -290,11 +290,13 @@ build_upsert(DpLoad *load)
 					 "AND (%s) IS DISTINCT FROM (%s)), ",
 					 ocols.data, icols.data);
 	appendStringInfo(&sql,
-					 "moved AS (INSERT INTO %s (%s, _operation, _batch_id, _valid_from, _valid_to) "
-					 "SELECT %s, 'update', (x._old)._batch_id, (x._old)._updated_at, $%d FROM changed x), ",
-					 qualified_clean(spec, true), cols.data, ocols.data, ptime);
+					 "moved AS (INSERT INTO %s (%s, _operation, _batch_id, _event_id, _valid_from, _valid_to, "
+					 "_closed_by_batch) "
+					 "SELECT %s, 'update', (x._old)._batch_id, (x._old)._event_id, (x._old)._updated_at, $%d, $%d "
+					 "FROM changed x), ",
+					 qualified_clean(spec, true), cols.data, ocols.data, ptime, pbatch);
 	appendStringInfo(&sql,
-					 "updated AS (UPDATE %s o SET %s_batch_id = $%d, _updated_at = $%d "
+					 "updated AS (UPDATE %s o SET %s_batch_id = $%d, _event_id = NULL, _updated_at = $%d "
 					 "FROM changed x WHERE o.ctid = x._tid) ",
 					 qualified_clean(spec, false), sets.data, pbatch, ptime);
 	appendStringInfo(&sql,
@@ -1121,6 +1123,12 @@ dp_push(PG_FUNCTION_ARGS)
 	load = load_open(dataset, false);
 	check_json_shape(dataset, rows);
 
+	/*
+	 * Lock first, then take the batch id: batch ids of one dataset then
+	 * follow commit order, which consumer refreshes rely on (a refresh that
+	 * has seen batch n has seen every earlier batch of the dataset).
+	 */
+	lock_clean(load, "SHARE ROW EXCLUSIVE");
 	/* bytes and hash of the payload as stored (jsonb's binary form) */
 	create_batch(load, "push", VARSIZE(rows) - VARHDRSZ,
 				 sha256_hex(VARDATA(rows), VARSIZE(rows) - VARHDRSZ), "{}");
@@ -1136,7 +1144,6 @@ dp_push(PG_FUNCTION_ARGS)
 					"SELECT $1, x.o, x.e FROM pg_catalog.jsonb_array_elements($2) WITH ORDINALITY AS x(e, o)",
 					2, types, values, NULL);
 
-	lock_clean(load, "SHARE ROW EXCLUSIVE");
 	load_json(load, rows);
 	finish_batch(load, start);
 	audit_push(load, "push");
@@ -1177,9 +1184,9 @@ dp_push_csv(PG_FUNCTION_ARGS)
 	appendStringInfo(&source, ", \"quote\": ");
 	escape_json(&source, psprintf("%c", opt.quote ? opt.quote : '"'));
 	appendStringInfoChar(&source, '}');
+	lock_clean(load, "SHARE ROW EXCLUSIVE");	/* before the batch id: see dp_push */
 	create_batch(load, "push_csv", VARSIZE_ANY_EXHDR(data),
 				 sha256_hex(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data)), source.data);
-	lock_clean(load, "SHARE ROW EXCLUSIVE");
 	{
 		char	   *header = NULL;
 		const char *args[2];

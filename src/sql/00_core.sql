@@ -1,4 +1,6 @@
--- dataplatform 0.1: catalog, roles and API functions.
+-- dataplatform 0.1, part 00: roles, schemas, catalog, API functions of the
+-- foundation, harmonisation and push.  The extension script is the parts in
+-- src/sql/ concatenated in name order (see the Makefile).
 --
 -- Catalog DDL and function declarations only: every API function is
 -- implemented in C (src/).  Functions that write are SECURITY DEFINER with
