@@ -38,8 +38,10 @@ ifneq ($(PGXS),)
 include $(PGXS)
 endif
 
-dataplatform--$(EXTVERSION).sql: $(sort $(wildcard src/sql/*.sql))
-	cat $^ > $@
+# rebuilt every time (a cat): a part added or removed must show at once
+.PHONY: dataplatform--$(EXTVERSION).sql
+dataplatform--$(EXTVERSION).sql:
+	cat $(sort $(wildcard src/sql/*.sql)) > $@
 
 .PHONY: demo test unit fuzz bench deps
 

@@ -4,12 +4,14 @@
  *
  *		dp_clean.<t>			one typed column per field, primary key on the
  *								key columns, lineage columns _batch_id,
- *								_event_id and _updated_at; current state.
+ *								_event_id, _watermark (the entity's ordering
+ *								watermark, events.c) and _updated_at.
  *		dp_clean.<t>_history	the same fields (all nullable) plus
  *								_history_id, _operation, _batch_id, _event_id
  *								(what wrote the version), _valid_from,
  *								_valid_to, _closed_by_batch, _closed_by_event
- *								(what replaced or removed it), _recorded_at.
+ *								(what replaced or removed it), _watermark,
+ *								_recorded_at.
  *
  * Column names starting with "_" are the platform's; spec columns never
  * start with "_" (see naming.c).  All generated SQL quotes identifiers and
@@ -155,6 +157,7 @@ dp_clean_table_create(const DpSpec *spec)
 	appendStringInfo(&sql,
 					 "_batch_id bigint, "
 					 "_event_id text, "
+					 "_watermark text, "
 					 "_updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(), "
 					 "CONSTRAINT %s PRIMARY KEY (%s))",
 					 quote_identifier(psprintf("%s_pkey", spec->table)),
@@ -177,6 +180,7 @@ dp_clean_table_create(const DpSpec *spec)
 						   "_valid_to timestamptz, "
 						   "_closed_by_batch bigint, "
 						   "_closed_by_event text, "
+						   "_watermark text, "
 						   "_recorded_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp())");
 	exec_sql(sql.data);
 	create_history_index(spec);

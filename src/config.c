@@ -37,10 +37,10 @@
 PG_FUNCTION_INFO_V1(dp_configure);
 
 static const char *const config_keys[] = {
-	"column", "skip", "filter", "concat", "patch", "lookup", "default", "strict"
+	"column", "skip", "filter", "concat", "patch", "lookup", "default", "strict", "events"
 };
 
-#define CONFIG_KEYS_TEXT "column, skip, filter, concat, patch, lookup, default, strict"
+#define CONFIG_KEYS_TEXT "column, skip, filter, concat, patch, lookup, default, strict, events"
 
 int
 dp_spec_field_index(const DpSpec *spec, const char *ref)
@@ -374,6 +374,113 @@ parse_default(DpConfig *cfg, const DpSpec *spec, json_t *v)
 	}
 }
 
+static void
+set_path(DpPath *p, const DpSpec *spec, const char *text)
+{
+	char	   *copy = pstrdup(text);
+	char	   *part;
+	char	   *save;
+
+	p->text = pstrdup(text);
+	p->n = 0;
+	p->parts = palloc(sizeof(char *) * (strlen(text) / 2 + 2));
+	for (part = strtok_r(copy, ".", &save); part; part = strtok_r(NULL, ".", &save))
+		p->parts[p->n++] = part;
+	if (p->n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("empty event path \"%s\" in the configuration of dataset \"%s\"",
+						text, spec->dataset),
+				 errhint("Paths are member names joined by dots, e.g. \"eventData.newData\".")));
+}
+
+static void
+set_type_list(const DpSpec *spec, const char *rule, json_t *v, int *n, char ***list)
+{
+	size_t		i;
+	json_t	   *t;
+
+	if (!json_is_array(v))
+		config_type_error(spec, rule, "an array of event type names", v);
+	*n = json_array_size(v);
+	*list = palloc(sizeof(char *) * Max(*n, 1));
+	json_array_foreach(v, i, t)
+	{
+		if (!json_is_string(t))
+			config_type_error(spec, rule, "an array of event type names", t);
+		(*list)[i] = pstrdup(json_string_value(t));
+	}
+}
+
+static void
+parse_events(DpConfig *cfg, const DpSpec *spec, json_t *v)
+{
+	static const char *const keys[] = {
+		"id", "entity", "time", "type", "new", "old", "sequence", "create", "delete",
+		"update", "upsert"
+	};
+	DpEventsConfig *e = &cfg->events;
+	const char *key;
+	json_t	   *val;
+
+	if (!json_is_object(v))
+		config_type_error(spec, "events", "an object", v);
+	check_members(spec, "events", v, keys, lengthof(keys),
+				  "id, entity, time, type, new, old, sequence, create, delete, update, upsert");
+	json_object_foreach(v, key, val)
+	{
+		DpPath	   *path = NULL;
+
+		if (strcmp(key, "id") == 0)
+			path = &e->id;
+		else if (strcmp(key, "entity") == 0)
+			path = &e->entity;
+		else if (strcmp(key, "time") == 0)
+			path = &e->time;
+		else if (strcmp(key, "type") == 0)
+			path = &e->type;
+		else if (strcmp(key, "new") == 0)
+			path = &e->new_data;
+		else if (strcmp(key, "old") == 0)
+			path = &e->old_data;
+		else if (strcmp(key, "sequence") == 0)
+			path = &e->sequence;
+		if (path)
+		{
+			if (json_is_null(val) && path == &e->sequence)
+				continue;
+			if (!json_is_string(val))
+				config_type_error(spec, psprintf("events.%s", key), "a path such as \"eventData.newData\"", val);
+			set_path(path, spec, json_string_value(val));
+		}
+		else if (strcmp(key, "create") == 0)
+			set_type_list(spec, "events.create", val, &e->ncreate, &e->create);
+		else if (strcmp(key, "delete") == 0)
+			set_type_list(spec, "events.delete", val, &e->ndelete, &e->delete);
+		else if (strcmp(key, "update") == 0)
+			set_type_list(spec, "events.update", val, &e->nupdate, &e->update);
+		else if (strcmp(key, "upsert") == 0)
+		{
+			if (!json_is_boolean(val))
+				config_type_error(spec, "events.upsert", "true or false", val);
+			e->upsert = json_is_true(val);
+		}
+	}
+}
+
+static void
+events_defaults(DpConfig *cfg, const DpSpec *spec)
+{
+	DpEventsConfig *e = &cfg->events;
+
+	set_path(&e->id, spec, "id");
+	set_path(&e->entity, spec, "entityId");
+	set_path(&e->time, spec, "dateTime");
+	set_path(&e->type, spec, "eventType");
+	set_path(&e->new_data, spec, "eventData.newData");
+	set_path(&e->old_data, spec, "eventData.oldData");
+}
+
 DpConfig *
 dp_config_parse(const DpSpec *spec, Jsonb *config)
 {
@@ -382,6 +489,7 @@ dp_config_parse(const DpSpec *spec, Jsonb *config)
 	const char *key;
 	json_t	   *v;
 
+	events_defaults(cfg, spec);
 	if (config == NULL)
 		return cfg;
 	root = dp_json_from_jsonb(config, "the configuration");
@@ -415,6 +523,8 @@ dp_config_parse(const DpSpec *spec, Jsonb *config)
 				config_type_error(spec, "strict", "true or false", v);
 			cfg->strict = json_is_true(v);
 		}
+		else if (strcmp(key, "events") == 0)
+			parse_events(cfg, spec, v);
 	}
 	json_decref(root);
 	return cfg;

@@ -59,6 +59,34 @@ typedef struct DpDefaultRule
 	int			from_field;		/* another field, or -1 */
 } DpDefaultRule;
 
+/* A path into an event envelope: "eventData.newData" -> {"eventData", "newData"}. */
+typedef struct DpPath
+{
+	int			n;
+	char	  **parts;
+	char	   *text;			/* as configured, for messages */
+} DpPath;
+
+/* How event envelopes are read ("events" in the configuration). */
+typedef struct DpEventsConfig
+{
+	DpPath		id;				/* default "id" */
+	DpPath		entity;			/* default "entityId" */
+	DpPath		time;			/* default "dateTime" */
+	DpPath		type;			/* default "eventType" */
+	DpPath		new_data;		/* default "eventData.newData" */
+	DpPath		old_data;		/* default "eventData.oldData" */
+	DpPath		sequence;		/* n == 0: order by time */
+	int			ncreate;		/* 0: types ending in "CreatedEvent" create */
+	char	  **create;
+	int			ndelete;		/* 0: types ending in "DeletedEvent" delete */
+	char	  **delete;
+	int			nupdate;		/* 0: every other type updates */
+	char	  **update;
+	bool		upsert;			/* an update carrying a full valid row for an
+								 * unknown entity inserts it */
+} DpEventsConfig;
+
 typedef struct DpConfig
 {
 	int			ncolumns;
@@ -77,6 +105,7 @@ typedef struct DpConfig
 	int			ndefaults;
 	DpDefaultRule *defaults;
 	bool		strict;
+	DpEventsConfig events;
 } DpConfig;
 
 /*

@@ -39,6 +39,7 @@
 #include "csv.h"
 #include "issue.h"
 #include "spec.h"
+#include "pipeline.h"
 #include "transform.h"
 #include "util.h"
 
@@ -50,63 +51,11 @@ PG_FUNCTION_INFO_V1(dp_rebuild);
 PG_FUNCTION_INFO_V1(dp_purge_raw);
 PG_FUNCTION_INFO_V1(dp_raw_guard);
 
-#define DP_FLUSH_ROWS 20000
 
 /* set only while purge_raw deletes; read by the raw guard trigger */
 static bool dp_raw_purging = false;
 
-typedef struct KeyEntry
-{
-	uint64		hash;			/* hash key */
-	int64		row_number;		/* the row that holds the key now */
-	int64		line_number;
-	int			slot;			/* its buffer slot, or -1 once flushed */
-	char	   *key;			/* the key text, to tell collisions apart */
-} KeyEntry;
 
-/* One batch being loaded (or checked). */
-typedef struct DpLoad
-{
-	char	   *dataset;
-	char	   *product;
-	DpSpec	   *spec;
-	DpConfig   *cfg;
-	DpTransform *t;
-	int			major,
-				minor,
-				config_version;
-	bool		dry_run;
-	int64		batch_id;
-	Datum		received_at;	/* the batch's time: lineage and history */
-	MemoryContext cxt;			/* the load */
-	MemoryContext rows_cxt;		/* buffered row values, reset at each flush */
-	MemoryContext src_cxt;		/* one source row's values, reset per row */
-	MemoryContext raw_cxt;		/* buffered raw CSV records */
-
-	/* valid rows waiting to be written: slot-major, nfields values each */
-	int			nslots;
-	char	  **values;
-	int64	   *slot_row;
-	HTAB	   *keys;
-
-	/* quarantined rows waiting to be written */
-	int			nquarantine;
-	int64	   *q_row;
-	int64	   *q_line;
-
-	int64		rows_in,
-				loaded,
-				quarantined,
-				skipped,
-				filtered;
-
-	/* dry run: the rows that would load, as JSON */
-	StringInfoData rows_json;
-	int			nrows_json;
-
-	char	   *upsert_sql;
-	Oid		   *upsert_types;
-} DpLoad;
 
 /* ------------------------------------------------------------------------
  * Opening a load: catalog, access, spec and configuration
@@ -152,8 +101,8 @@ key_hash_fn(const void *key, Size keysize)
  * Read the dataset's catalog row (FOR SHARE), check the caller may push,
  * parse spec and configuration.  Caller is connected to SPI.
  */
-static DpLoad *
-load_open(const char *dataset, bool dry_run)
+DpLoad *
+dp_load_open(const char *dataset, bool dry_run)
 {
 	DpLoad	   *load;
 	const char *args[1];
@@ -215,8 +164,8 @@ load_open(const char *dataset, bool dry_run)
  * ------------------------------------------------------------------------
  */
 
-static char *
-qualified_clean(const DpSpec *spec, bool history)
+char *
+dp_qualified_clean(const DpSpec *spec, bool history)
 {
 	StringInfoData buf;
 
@@ -284,7 +233,7 @@ build_upsert(DpLoad *load)
 					 ")), x AS MATERIALIZED (SELECT i.*, p._old, p._tid FROM incoming i "
 					 "LEFT JOIN LATERAL (SELECT o AS _old, o.ctid AS _tid FROM %s o WHERE %s OFFSET 0) p "
 					 "ON true), ",
-					 qualified_clean(spec, false), keycond.data);
+					 dp_qualified_clean(spec, false), keycond.data);
 	appendStringInfo(&sql,
 					 "changed AS MATERIALIZED (SELECT * FROM x WHERE x._tid IS NOT NULL "
 					 "AND (%s) IS DISTINCT FROM (%s)), ",
@@ -294,15 +243,15 @@ build_upsert(DpLoad *load)
 					 "_closed_by_batch) "
 					 "SELECT %s, 'update', (x._old)._batch_id, (x._old)._event_id, (x._old)._updated_at, $%d, $%d "
 					 "FROM changed x), ",
-					 qualified_clean(spec, true), cols.data, ocols.data, ptime, pbatch);
+					 dp_qualified_clean(spec, true), cols.data, ocols.data, ptime, pbatch);
 	appendStringInfo(&sql,
 					 "updated AS (UPDATE %s o SET %s_batch_id = $%d, _event_id = NULL, _updated_at = $%d "
 					 "FROM changed x WHERE o.ctid = x._tid) ",
-					 qualified_clean(spec, false), sets.data, pbatch, ptime);
+					 dp_qualified_clean(spec, false), sets.data, pbatch, ptime);
 	appendStringInfo(&sql,
 					 "INSERT INTO %s (%s, _batch_id, _updated_at) "
 					 "SELECT %s, $%d, $%d FROM x WHERE x._tid IS NULL",
-					 qualified_clean(spec, false), cols.data, icols.data, pbatch, ptime);
+					 dp_qualified_clean(spec, false), cols.data, icols.data, pbatch, ptime);
 
 	load->upsert_sql = sql.data;
 	load->upsert_types = palloc(sizeof(Oid) * (spec->nfields + 2));
@@ -313,8 +262,8 @@ build_upsert(DpLoad *load)
 }
 
 /* A text[] of n C strings (NULL pointers become NULL elements). */
-static Datum
-text_array(char **strings, int n, int stride)
+Datum
+dp_text_array(char **strings, int n, int stride)
 {
 	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
 	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
@@ -333,8 +282,8 @@ text_array(char **strings, int n, int stride)
 	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-static Datum
-int8_array(int64 *v, int n)
+Datum
+dp_int8_array(int64 *v, int n)
 {
 	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
 	int			i;
@@ -368,7 +317,7 @@ flush_rows(DpLoad *load)
 	}
 	values = palloc(sizeof(Datum) * (nf + 2));
 	for (i = 0; i < nf; i++)
-		values[i] = text_array(load->values + i, load->nslots, nf);
+		values[i] = dp_text_array(load->values + i, load->nslots, nf);
 	values[nf] = Int64GetDatum(load->batch_id);
 	values[nf + 1] = load->received_at;
 	dp_spi_exec(load->upsert_sql, nf + 2, load->upsert_types, values, NULL);
@@ -421,10 +370,10 @@ flush_issues(DpLoad *load)
 		cols[5][i] = r->message;
 	}
 	values[0] = Int64GetDatum(load->batch_id);
-	values[1] = int8_array(rows, n);
-	values[2] = int8_array(lines, n);
+	values[1] = dp_int8_array(rows, n);
+	values[2] = dp_int8_array(lines, n);
 	for (k = 0; k < 6; k++)
-		values[3 + k] = text_array(cols[k], n, 1);
+		values[3 + k] = dp_text_array(cols[k], n, 1);
 	dp_spi_exec("INSERT INTO dataplatform.issue (batch_id, row_number, line_number, field, "
 				"issue_type, severity, value, normalised_value, message) "
 				"SELECT $1, NULLIF(u.r, 0), NULLIF(u.l, 0), u.f, u.t, u.s, u.v, u.n, u.m "
@@ -446,16 +395,16 @@ flush_quarantine(DpLoad *load)
 	if (load->nquarantine == 0 || load->dry_run)
 		return;
 	values[0] = Int64GetDatum(load->batch_id);
-	values[1] = int8_array(load->q_row, load->nquarantine);
-	values[2] = int8_array(load->q_line, load->nquarantine);
+	values[1] = dp_int8_array(load->q_row, load->nquarantine);
+	values[2] = dp_int8_array(load->q_line, load->nquarantine);
 	dp_spi_exec("INSERT INTO dataplatform.quarantine_row (batch_id, row_number, line_number) "
 				"SELECT $1, u.r, NULLIF(u.l, 0) FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(r, l)",
 				3, types, values, NULL);
 	load->nquarantine = 0;
 }
 
-static void
-flush_all(DpLoad *load)
+void
+dp_load_flush(DpLoad *load)
 {
 	flush_rows(load);
 	flush_issues(load);
@@ -522,8 +471,8 @@ check_rows_json(DpLoad *load)
 }
 
 /* Transform one source row and route it. */
-static void
-load_row(DpLoad *load, const DpSourceRow *row)
+void
+dp_load_row(DpLoad *load, const DpSourceRow *row)
 {
 	const DpSpec *spec = load->spec;
 	MemoryContext old;
@@ -613,15 +562,9 @@ load_row(DpLoad *load, const DpSourceRow *row)
  * ------------------------------------------------------------------------
  */
 
-typedef struct RowBuilder
-{
-	int			maxcells;
-	const char **vals;
-	size_t	   *lens;
-} RowBuilder;
 
-static void
-row_builder_fit(RowBuilder *rb, int n)
+void
+dp_row_builder_fit(DpRowBuilder *rb, int n)
 {
 	if (n <= rb->maxcells)
 		return;
@@ -637,8 +580,9 @@ row_builder_fit(RowBuilder *rb, int n)
  * they are, numbers and booleans as their JSON text, null as absent,
  * objects and arrays as JSON text.
  */
-static void
-load_json_object(DpLoad *load, RowBuilder *rb, JsonbContainer *obj, int64 ordinal)
+void
+dp_load_json_row(DpLoad *load, DpRowBuilder *rb, JsonbContainer *obj, int64 ordinal,
+				 DpSourceRow *out)
 {
 	JsonbIterator *it = JsonbIteratorInit(obj);
 	JsonbIteratorToken tok;
@@ -664,7 +608,7 @@ load_json_object(DpLoad *load, RowBuilder *rb, JsonbContainer *obj, int64 ordina
 				int			before = rb->maxcells;
 
 				MemoryContextSwitchTo(load->cxt);
-				row_builder_fit(rb, col + 1);
+				dp_row_builder_fit(rb, col + 1);
 				MemoryContextSwitchTo(load->src_cxt);
 				for (i = before; i < rb->maxcells; i++)
 					rb->vals[i] = NULL;
@@ -694,6 +638,9 @@ load_json_object(DpLoad *load, RowBuilder *rb, JsonbContainer *obj, int64 ordina
 					len = strlen(s);
 					break;
 				default:
+					/* null: present and empty (an update event clears the field) */
+					s = "";
+					len = 0;
 					break;
 			}
 			rb->vals[col] = s;
@@ -704,20 +651,29 @@ load_json_object(DpLoad *load, RowBuilder *rb, JsonbContainer *obj, int64 ordina
 	row.vals = rb->vals;
 	row.lens = rb->lens;
 	MemoryContextSwitchTo(old);
-	load_row(load, &row);
+	*out = row;
+}
+
+static void
+load_json_object(DpLoad *load, DpRowBuilder *rb, JsonbContainer *obj, int64 ordinal)
+{
+	DpSourceRow row;
+
+	dp_load_json_row(load, rb, obj, ordinal, &row);
+	dp_load_row(load, &row);
 }
 
 /*
  * Feed every element of a push payload: an array of objects, or one
  * object.  Bad shapes are errors naming the dataset and the element.
  */
-static int64
-load_json(DpLoad *load, Jsonb *rows)
+int64
+dp_load_json(DpLoad *load, Jsonb *rows)
 {
-	RowBuilder	rb = {0};
+	DpRowBuilder	rb = {0};
 	MemoryContext old = MemoryContextSwitchTo(load->cxt);
 
-	row_builder_fit(&rb, 16);
+	dp_row_builder_fit(&rb, 16);
 	MemoryContextSwitchTo(old);
 	if (JB_ROOT_IS_OBJECT(rows))
 		load_json_object(load, &rb, &rows->root, 1);
@@ -746,8 +702,8 @@ load_json(DpLoad *load, Jsonb *rows)
 	return load->rows_in;
 }
 
-static void
-check_json_shape(const char *dataset, Jsonb *rows)
+void
+dp_check_json_shape(const char *dataset, Jsonb *rows)
 {
 	if (JB_ROOT_IS_SCALAR(rows))
 		ereport(ERROR,
@@ -825,9 +781,9 @@ flush_csv_raw(DpLoad *load, CsvRaw *cr)
 	if (cr->n == 0 || load->dry_run)
 		return;
 	values[0] = Int64GetDatum(load->batch_id);
-	values[1] = int8_array(cr->ordinal, cr->n);
-	values[2] = int8_array(cr->line, cr->n);
-	values[3] = text_array(cr->raw, cr->n, 1);
+	values[1] = dp_int8_array(cr->ordinal, cr->n);
+	values[2] = dp_int8_array(cr->line, cr->n);
+	values[3] = dp_text_array(cr->raw, cr->n, 1);
 	dp_spi_exec("INSERT INTO dp_raw.rows (batch_id, ordinal, line_number, raw) "
 				"SELECT $1, u.o, u.l, u.r FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
 				"pg_catalog.unnest($4)) AS u(o, l, r)",
@@ -853,7 +809,7 @@ load_csv(DpLoad *load, const char *data, size_t len, const DpCsvOptions *opt, bo
 	char	   *scratch;
 	int		   *colmap = NULL;
 	size_t		ncols = 0;
-	RowBuilder	rb = {0};
+	DpRowBuilder	rb = {0};
 	CsvRaw		cr = {0};
 	MemoryContext old = MemoryContextSwitchTo(load->cxt);
 
@@ -912,7 +868,7 @@ load_csv(DpLoad *load, const char *data, size_t len, const DpCsvOptions *opt, bo
 			old = MemoryContextSwitchTo(load->cxt);
 			for (i = 0; i < ncols; i++)
 				colmap[i] = dp_transform_column(load->t, fields[i].value, (int) fields[i].len);
-			row_builder_fit(&rb, load->t->ncolumns);
+			dp_row_builder_fit(&rb, load->t->ncolumns);
 			if (header)
 				*header = pnstrdup(r.raw, r.raw_len);
 			MemoryContextSwitchTo(old);
@@ -990,7 +946,7 @@ load_csv(DpLoad *load, const char *data, size_t len, const DpCsvOptions *opt, bo
 			if (++cr.n == DP_FLUSH_ROWS)
 				flush_csv_raw(load, &cr);
 		}
-		load_row(load, &row);
+		dp_load_row(load, &row);
 		CHECK_FOR_INTERRUPTS();
 	}
 	if (land)
@@ -1012,8 +968,8 @@ load_csv(DpLoad *load, const char *data, size_t len, const DpCsvOptions *opt, bo
  * ------------------------------------------------------------------------
  */
 
-static char *
-sha256_hex(const char *data, size_t len)
+char *
+dp_sha256_hex(const char *data, size_t len)
 {
 	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
 	uint8		digest[PG_SHA256_DIGEST_LENGTH];
@@ -1030,8 +986,8 @@ sha256_hex(const char *data, size_t len)
 	return hex;
 }
 
-static void
-create_batch(DpLoad *load, const char *kind, size_t bytes, const char *sha, const char *source)
+void
+dp_load_create_batch(DpLoad *load, const char *kind, size_t bytes, const char *sha, const char *source)
 {
 	bool		isnull;
 
@@ -1051,20 +1007,20 @@ create_batch(DpLoad *load, const char *kind, size_t bytes, const char *sha, cons
 }
 
 /* Lock the clean table for writing (see the file header). */
-static void
-lock_clean(DpLoad *load, const char *mode)
+void
+dp_load_lock(DpLoad *load, const char *mode)
 {
-	dp_spi_exec(psprintf("LOCK TABLE %s IN %s MODE", qualified_clean(load->spec, false), mode),
+	dp_spi_exec(psprintf("LOCK TABLE %s IN %s MODE", dp_qualified_clean(load->spec, false), mode),
 				0, NULL, NULL, NULL);
 }
 
-static void
-finish_batch(DpLoad *load, instr_time start)
+void
+dp_load_finish(DpLoad *load, instr_time start)
 {
 	instr_time	now;
 	const char *args[14];
 
-	flush_all(load);
+	dp_load_flush(load);
 	INSTR_TIME_SET_CURRENT(now);
 	INSTR_TIME_SUBTRACT(now, start);
 	args[0] = psprintf("%lld", (long long) load->batch_id);
@@ -1088,8 +1044,8 @@ finish_batch(DpLoad *load, instr_time start)
 					 "WHERE id = $1::bigint", 13, args);
 }
 
-static void
-audit_push(DpLoad *load, const char *kind)
+void
+dp_load_audit(DpLoad *load, const char *kind)
 {
 	dp_audit(kind, load->dataset,
 			 psprintf("{\"batch_id\": %lld, \"rows\": %lld, \"loaded\": %lld, \"quarantined\": %lld}",
@@ -1120,18 +1076,18 @@ dp_push(PG_FUNCTION_ARGS)
 				 errmsg("rows pushed to dataset \"%s\" must not be null", dataset)));
 	rows = PG_GETARG_JSONB_P(1);
 	SPI_connect();
-	load = load_open(dataset, false);
-	check_json_shape(dataset, rows);
+	load = dp_load_open(dataset, false);
+	dp_check_json_shape(dataset, rows);
 
 	/*
 	 * Lock first, then take the batch id: batch ids of one dataset then
 	 * follow commit order, which consumer refreshes rely on (a refresh that
 	 * has seen batch n has seen every earlier batch of the dataset).
 	 */
-	lock_clean(load, "SHARE ROW EXCLUSIVE");
+	dp_load_lock(load, "SHARE ROW EXCLUSIVE");
 	/* bytes and hash of the payload as stored (jsonb's binary form) */
-	create_batch(load, "push", VARSIZE(rows) - VARHDRSZ,
-				 sha256_hex(VARDATA(rows), VARSIZE(rows) - VARHDRSZ), "{}");
+	dp_load_create_batch(load, "push", VARSIZE(rows) - VARHDRSZ,
+				 dp_sha256_hex(VARDATA(rows), VARSIZE(rows) - VARHDRSZ), "{}");
 
 	/* raw first, exactly as received */
 	values[0] = Int64GetDatum(load->batch_id);
@@ -1144,9 +1100,9 @@ dp_push(PG_FUNCTION_ARGS)
 					"SELECT $1, x.o, x.e FROM pg_catalog.jsonb_array_elements($2) WITH ORDINALITY AS x(e, o)",
 					2, types, values, NULL);
 
-	load_json(load, rows);
-	finish_batch(load, start);
-	audit_push(load, "push");
+	dp_load_json(load, rows);
+	dp_load_finish(load, start);
+	dp_load_audit(load, "push");
 	batch_id = load->batch_id;
 	SPI_finish();
 	PG_RETURN_INT64(batch_id);
@@ -1176,7 +1132,7 @@ dp_push_csv(PG_FUNCTION_ARGS)
 				 errmsg("push to dataset \"%s\" is empty", dataset),
 				 errhint("Send CSV with a header line and at least one record.")));
 	SPI_connect();
-	load = load_open(dataset, false);
+	load = dp_load_open(dataset, false);
 
 	initStringInfo(&source);
 	appendStringInfo(&source, "{\"delimiter\": ");
@@ -1184,9 +1140,9 @@ dp_push_csv(PG_FUNCTION_ARGS)
 	appendStringInfo(&source, ", \"quote\": ");
 	escape_json(&source, psprintf("%c", opt.quote ? opt.quote : '"'));
 	appendStringInfoChar(&source, '}');
-	lock_clean(load, "SHARE ROW EXCLUSIVE");	/* before the batch id: see dp_push */
-	create_batch(load, "push_csv", VARSIZE_ANY_EXHDR(data),
-				 sha256_hex(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data)), source.data);
+	dp_load_lock(load, "SHARE ROW EXCLUSIVE");	/* before the batch id: see dp_push */
+	dp_load_create_batch(load, "push_csv", VARSIZE_ANY_EXHDR(data),
+				 dp_sha256_hex(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data)), source.data);
 	{
 		char	   *header = NULL;
 		const char *args[2];
@@ -1197,8 +1153,8 @@ dp_push_csv(PG_FUNCTION_ARGS)
 		dp_spi_exec_text("UPDATE dataplatform.batch SET source = source || "
 						 "pg_catalog.jsonb_build_object('header', $2) WHERE id = $1::bigint", 2, args);
 	}
-	finish_batch(load, start);
-	audit_push(load, "push_csv");
+	dp_load_finish(load, start);
+	dp_load_audit(load, "push_csv");
 	batch_id = load->batch_id;
 	SPI_finish();
 	PG_RETURN_INT64(batch_id);
@@ -1276,9 +1232,9 @@ dp_check(PG_FUNCTION_ARGS)
 				 errmsg("rows checked against dataset \"%s\" must not be null", dataset)));
 	rows = PG_GETARG_JSONB_P(1);
 	SPI_connect();
-	load = load_open(dataset, true);
-	check_json_shape(dataset, rows);
-	load_json(load, rows);
+	load = dp_load_open(dataset, true);
+	dp_check_json_shape(dataset, rows);
+	dp_load_json(load, rows);
 	result = check_report(load, result_cxt);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
@@ -1306,7 +1262,7 @@ dp_check_csv(PG_FUNCTION_ARGS)
 				 errmsg("push to dataset \"%s\" is empty", dataset),
 				 errhint("Send CSV with a header line and at least one record.")));
 	SPI_connect();
-	load = load_open(dataset, true);
+	load = dp_load_open(dataset, true);
 	load_csv(load, VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), &opt, false, NULL, NULL, 0, NULL);
 	result = check_report(load, result_cxt);
 	SPI_finish();
@@ -1340,7 +1296,7 @@ dp_rebuild(PG_FUNCTION_ARGS)
 
 	dp_require_admin("rebuild a dataset");
 	SPI_connect();
-	first = load_open(dataset, false);
+	first = dp_load_open(dataset, false);
 	args[0] = dataset;
 	if (dp_spi_exec_text("SELECT 1 FROM dataplatform.batch WHERE dataset = $1 AND raw_purged_at IS NOT NULL",
 						 1, args) > 0)
@@ -1349,7 +1305,7 @@ dp_rebuild(PG_FUNCTION_ARGS)
 				 errmsg("cannot rebuild dataset \"%s\": raw rows of some of its batches were purged",
 						dataset),
 				 errdetail("A rebuild would lose the rows that came only from those batches.")));
-	lock_clean(first, "ACCESS EXCLUSIVE");
+	dp_load_lock(first, "ACCESS EXCLUSIVE");
 	nbatches = dp_spi_exec_text("SELECT id, kind, source::text, received_at FROM dataplatform.batch "
 								"WHERE dataset = $1 AND status = 'done' ORDER BY id", 1, args);
 	ids = palloc(sizeof(int64) * Max(nbatches, 1));
@@ -1367,12 +1323,12 @@ dp_rebuild(PG_FUNCTION_ARGS)
 					 "WHERE b.id = i.batch_id AND b.dataset = $1", 1, args);
 	dp_spi_exec_text("DELETE FROM dataplatform.quarantine_row q USING dataplatform.batch b "
 					 "WHERE b.id = q.batch_id AND b.dataset = $1", 1, args);
-	dp_spi_exec(psprintf("TRUNCATE %s, %s", qualified_clean(first->spec, false),
-						 qualified_clean(first->spec, true)), 0, NULL, NULL, NULL);
+	dp_spi_exec(psprintf("TRUNCATE %s, %s", dp_qualified_clean(first->spec, false),
+						 dp_qualified_clean(first->spec, true)), 0, NULL, NULL, NULL);
 
 	for (b = 0; b < nbatches; b++)
 	{
-		DpLoad	   *load = load_open(dataset, false);
+		DpLoad	   *load = dp_load_open(dataset, false);
 		instr_time	start;
 		const char *bargs[1];
 		uint64		n,
@@ -1386,11 +1342,11 @@ dp_rebuild(PG_FUNCTION_ARGS)
 							 "WHERE batch_id = $1::bigint ORDER BY ordinal", 1, bargs);
 		if (strcmp(kinds[b], "push") == 0)
 		{
-			RowBuilder	rb = {0};
+			DpRowBuilder	rb = {0};
 			SPITupleTable *tt = SPI_tuptable;
 			MemoryContext old = MemoryContextSwitchTo(load->cxt);
 
-			row_builder_fit(&rb, 16);
+			dp_row_builder_fit(&rb, 16);
 			MemoryContextSwitchTo(old);
 			for (i = 0; i < n; i++)
 			{
@@ -1432,7 +1388,7 @@ dp_rebuild(PG_FUNCTION_ARGS)
 			}
 			load_csv(load, csv.data, csv.len, &opt, false, ordinals, lines, n, NULL);
 		}
-		finish_batch(load, start);
+		dp_load_finish(load, start);
 		total_rows += load->rows_in;
 		total_loaded += load->loaded;
 		total_quarantined += load->quarantined;

@@ -58,6 +58,7 @@ dp_transform_begin(const DpSpec *spec, const DpConfig *cfg)
 	t->value = palloc(sizeof(char *) * spec->nfields);
 	t->original = palloc(sizeof(char *) * spec->nfields);
 	t->dropped = palloc(sizeof(bool) * spec->nfields);
+	t->mentioned = palloc(sizeof(bool) * spec->nfields);
 	t->bufsize = 256;
 	t->buf = palloc(t->bufsize);
 	return t;
@@ -325,6 +326,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 	memset(t->value, 0, sizeof(char *) * spec->nfields);
 	memset(t->original, 0, sizeof(char *) * spec->nfields);
 	memset(t->dropped, 0, sizeof(bool) * spec->nfields);
+	memset(t->mentioned, 0, sizeof(bool) * spec->nfields);
 
 	/* skip */
 	if (dp_transform_skips(t, row))
@@ -338,7 +340,10 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 	{
 		int			f = t->columns[i].field;
 
-		if (f < 0 || row->vals[i] == NULL || t->value[f] != NULL)
+		if (f < 0 || row->vals[i] == NULL)
+			continue;
+		t->mentioned[f] = true;
+		if (t->value[f] != NULL)
 			continue;
 		t->value[f] = normalise_cell(row->vals[i], row->lens[i]);
 		t->original[f] = t->value[f];
@@ -380,6 +385,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		appendStringInfoString(&buf, r->append);
 		if (parts > 0)
 		{
+			t->mentioned[r->field] = true;
 			t->value[r->field] = buf.data;
 			if (t->original[r->field] == NULL)
 				t->original[r->field] = buf.data;
@@ -444,8 +450,8 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 			t->value[i] = t->buf[0] ? pstrdup(t->buf) : NULL;
 	}
 
-	/* default: a constant, or another field's value */
-	for (j = 0; j < cfg->ndefaults; j++)
+	/* default: a constant, or another field's value (not for a partial row) */
+	for (j = 0; j < cfg->ndefaults && !t->partial; j++)
 	{
 		const DpDefaultRule *r = &cfg->defaults[j];
 		const DpField *f = &spec->fields[r->field];
@@ -473,8 +479,8 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		}
 	}
 
-	/* validate: required and key fields need a value */
-	for (i = 0; i < spec->nfields; i++)
+	/* validate: required and key fields need a value (not for a partial row) */
+	for (i = 0; i < spec->nfields && !t->partial; i++)
 	{
 		const DpField *f = &spec->fields[i];
 

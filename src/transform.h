@@ -84,10 +84,18 @@ typedef struct DpTransform
 	DpIssueRec *issues;
 	int64		issue_counts[3];	/* error, warning, info */
 
-	/* per-row scratch (row_cxt) */
+	/*
+	 * Partial rows (update events): only the fields the row mentions
+	 * matter; no defaults and no required-field check (the caller merges
+	 * the row onto the current state and validates the result).
+	 */
+	bool		partial;
+
+	/* per-row scratch (row_cxt); after dp_transform_row, for the caller */
 	char	  **value;			/* per field: current value, NULL = empty */
 	char	  **original;		/* per field: value as sent */
 	bool	   *dropped;		/* per field: harmonising dropped it */
+	bool	   *mentioned;		/* per field: the row has a column for it */
 	char	   *buf;
 	size_t		bufsize;
 } DpTransform;

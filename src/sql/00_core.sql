@@ -125,7 +125,7 @@ COMMENT ON TABLE @extschema@.config_version IS 'every version of every dataset c
 CREATE TABLE @extschema@.batch (
 	id					bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	dataset				text NOT NULL REFERENCES @extschema@.datasets (name),
-	kind				text NOT NULL CHECK (kind IN ('push', 'push_csv')),
+	kind				text NOT NULL CHECK (kind IN ('push', 'push_csv', 'snapshot', 'events')),
 	pushed_by			name NOT NULL,
 	received_at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	bytes				bigint NOT NULL,
@@ -144,6 +144,7 @@ CREATE TABLE @extschema@.batch (
 	config_version		integer,
 	column_mapping		jsonb,
 	source				jsonb NOT NULL DEFAULT '{}',
+	result				jsonb,
 	processed_at		timestamptz,
 	raw_purged_at		timestamptz
 );
