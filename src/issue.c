@@ -25,6 +25,8 @@ static const DpIssueType pipeline_issues[] = {
 	"The field was empty and was given the value of another field."},
 	{DP_ISSUE_DUPLICATE_KEY, "warning",
 	"A later row of the same batch has the same key; the later row was kept."},
+	{DP_ISSUE_REJECTED_EVENT, "error",
+	"A change event could not be used (no id, entity or time, unreadable time, no new data, or a resulting row that does not validate); it was not applied."},
 	{DP_ISSUE_MALFORMED_ROW, "error",
 	"On rebuild, a CSV record that a skip pattern used to drop does not have one value per header column; it is quarantined."},
 };

@@ -23,6 +23,7 @@ typedef struct DpIssueType
 #define DP_ISSUE_DEFAULT_FIELD	"default-field"
 #define DP_ISSUE_DUPLICATE_KEY	"duplicate key"
 #define DP_ISSUE_MALFORMED_ROW	"malformed row"
+#define DP_ISSUE_REJECTED_EVENT	"rejected event"
 
 extern int	dp_issue_type_count(void);
 extern DpIssueType dp_issue_type_at(int i);

@@ -180,11 +180,18 @@ dp_qualified_clean(const DpSpec *spec, bool history)
  * lateral subquery behind an OFFSET 0 fence, so it stays an index probe per
  * row and never becomes a scan of the whole table); rows with a new key are
  * inserted, rows whose values changed are updated (by ctid) and their
- * replaced version goes to _history; unchanged rows are left alone (no
- * history row, lineage stays with the batch that last changed them).  No
- * ON CONFLICT is needed: the caller holds SHARE ROW EXCLUSIVE on the clean
- * table, so nobody else writes it meanwhile.  Parameters: one text[] per
- * field, the batch id, the batch time.
+ * replaced version goes to _history (closed by this batch); unchanged rows
+ * are left alone (no history row, lineage stays with the batch that last
+ * changed them).  No ON CONFLICT is needed: the caller holds SHARE ROW
+ * EXCLUSIVE on the clean table, so nobody else writes it meanwhile.
+ *
+ * Snapshots pass a watermark (the ordering key of their as_of time): an
+ * entity whose watermark is newer is left as it is ("newer"), the others
+ * take the snapshot's watermark, unchanged ones included.  Pushes pass NULL
+ * and keep the watermark an entity has.
+ *
+ * Parameters: one text[] per field, the batch id, the version time, the
+ * watermark.  Returns one row: added, changed, unchanged, newer.
  */
 static void
 build_upsert(DpLoad *load)
@@ -199,6 +206,7 @@ build_upsert(DpLoad *load)
 	int			i;
 	int			pbatch = spec->nfields + 1;
 	int			ptime = spec->nfields + 2;
+	int			pwm = spec->nfields + 3;
 
 	initStringInfo(&sql);
 	initStringInfo(&cols);
@@ -235,30 +243,44 @@ build_upsert(DpLoad *load)
 					 "ON true), ",
 					 dp_qualified_clean(spec, false), keycond.data);
 	appendStringInfo(&sql,
-					 "changed AS MATERIALIZED (SELECT * FROM x WHERE x._tid IS NOT NULL "
+					 "keep AS MATERIALIZED (SELECT * FROM x WHERE $%d::text IS NULL OR x._tid IS NULL "
+					 "OR (x._old)._watermark IS NULL OR (x._old)._watermark <= $%d), ",
+					 pwm, pwm);
+	appendStringInfo(&sql,
+					 "changed AS MATERIALIZED (SELECT * FROM keep x WHERE x._tid IS NOT NULL "
 					 "AND (%s) IS DISTINCT FROM (%s)), ",
 					 ocols.data, icols.data);
 	appendStringInfo(&sql,
 					 "moved AS (INSERT INTO %s (%s, _operation, _batch_id, _event_id, _valid_from, _valid_to, "
-					 "_closed_by_batch) "
-					 "SELECT %s, 'update', (x._old)._batch_id, (x._old)._event_id, (x._old)._updated_at, $%d, $%d "
-					 "FROM changed x), ",
+					 "_closed_by_batch, _watermark) "
+					 "SELECT %s, 'update', (x._old)._batch_id, (x._old)._event_id, (x._old)._updated_at, $%d, $%d, "
+					 "(x._old)._watermark FROM changed x), ",
 					 dp_qualified_clean(spec, true), cols.data, ocols.data, ptime, pbatch);
 	appendStringInfo(&sql,
-					 "updated AS (UPDATE %s o SET %s_batch_id = $%d, _event_id = NULL, _updated_at = $%d "
-					 "FROM changed x WHERE o.ctid = x._tid) ",
-					 dp_qualified_clean(spec, false), sets.data, pbatch, ptime);
+					 "updated AS (UPDATE %s o SET %s_batch_id = $%d, _event_id = NULL, _updated_at = $%d, "
+					 "_watermark = COALESCE($%d, o._watermark) FROM changed x WHERE o.ctid = x._tid), ",
+					 dp_qualified_clean(spec, false), sets.data, pbatch, ptime, pwm);
 	appendStringInfo(&sql,
-					 "INSERT INTO %s (%s, _batch_id, _updated_at) "
-					 "SELECT %s, $%d, $%d FROM x WHERE x._tid IS NULL",
-					 dp_qualified_clean(spec, false), cols.data, icols.data, pbatch, ptime);
+					 "touched AS (UPDATE %s o SET _watermark = $%d FROM keep x WHERE $%d IS NOT NULL "
+					 "AND o.ctid = x._tid AND (%s) IS NOT DISTINCT FROM (%s) "
+					 "AND (o._watermark IS NULL OR o._watermark < $%d)), ",
+					 dp_qualified_clean(spec, false), pwm, pwm, ocols.data, icols.data, pwm);
+	appendStringInfo(&sql,
+					 "added AS (INSERT INTO %s (%s, _batch_id, _updated_at, _watermark) "
+					 "SELECT %s, $%d, $%d, $%d FROM keep x WHERE x._tid IS NULL RETURNING 1) ",
+					 dp_qualified_clean(spec, false), cols.data, icols.data, pbatch, ptime, pwm);
+	appendStringInfoString(&sql,
+						   "SELECT (SELECT count(*) FROM added), (SELECT count(*) FROM changed), "
+						   "(SELECT count(*) FROM keep WHERE _tid IS NOT NULL) - (SELECT count(*) FROM changed), "
+						   "(SELECT count(*) FROM x) - (SELECT count(*) FROM keep)");
 
 	load->upsert_sql = sql.data;
-	load->upsert_types = palloc(sizeof(Oid) * (spec->nfields + 2));
+	load->upsert_types = palloc(sizeof(Oid) * (spec->nfields + 3));
 	for (i = 0; i < spec->nfields; i++)
 		load->upsert_types[i] = TEXTARRAYOID;
 	load->upsert_types[spec->nfields] = INT8OID;
 	load->upsert_types[spec->nfields + 1] = TIMESTAMPTZOID;
+	load->upsert_types[spec->nfields + 2] = TEXTOID;
 }
 
 /* A text[] of n C strings (NULL pointers become NULL elements). */
@@ -315,12 +337,18 @@ flush_rows(DpLoad *load)
 		build_upsert(load);
 		MemoryContextSwitchTo(o2);
 	}
-	values = palloc(sizeof(Datum) * (nf + 2));
+	values = palloc(sizeof(Datum) * (nf + 3));
 	for (i = 0; i < nf; i++)
 		values[i] = dp_text_array(load->values + i, load->nslots, nf);
 	values[nf] = Int64GetDatum(load->batch_id);
 	values[nf + 1] = load->received_at;
-	dp_spi_exec(load->upsert_sql, nf + 2, load->upsert_types, values, NULL);
+	values[nf + 2] = load->watermark ? CStringGetTextDatum(load->watermark) : (Datum) 0;
+	dp_spi_exec(load->upsert_sql, nf + 3, load->upsert_types, values,
+				load->watermark ? NULL : psprintf("%*s%s", nf + 2, "", "n"));
+	load->n_added += pg_strtoint64(dp_spi_getvalue(0, 1));
+	load->n_changed += pg_strtoint64(dp_spi_getvalue(0, 2));
+	load->n_unchanged += pg_strtoint64(dp_spi_getvalue(0, 3));
+	load->n_newer += pg_strtoint64(dp_spi_getvalue(0, 4));
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(flush_cxt);
 
@@ -470,6 +498,41 @@ check_rows_json(DpLoad *load)
 	MemoryContextReset(load->rows_cxt);
 }
 
+/*
+ * A quarantined snapshot row with a usable key: the entity is present in
+ * the snapshot (only its values were bad), so a replace must not remove it.
+ */
+static void
+remember_key(DpLoad *load, char **out, const DpSourceRow *row)
+{
+	const DpSpec *spec = load->spec;
+	char	   *key;
+	uint64		h;
+	KeyEntry   *e;
+	bool		found;
+	int			i;
+
+	for (i = 0; i < spec->nkey; i++)
+		if (out[spec->key[i]] == NULL)
+			return;
+	key = key_text(spec, out);
+	h = hash_bytes_extended((const unsigned char *) key, strlen(key), 0);
+	for (;;)
+	{
+		e = hash_search(load->keys, &h, HASH_ENTER, &found);
+		if (!found || strcmp(e->key, key) == 0)
+			break;
+		h++;
+	}
+	if (!found)
+	{
+		e->key = key;
+		e->slot = -1;
+		e->row_number = row->row_number;
+		e->line_number = row->line_number;
+	}
+}
+
 /* Transform one source row and route it. */
 void
 dp_load_row(DpLoad *load, const DpSourceRow *row)
@@ -502,6 +565,8 @@ dp_load_row(DpLoad *load, const DpSourceRow *row)
 			load->filtered++;
 			break;
 		case DP_ROW_QUARANTINED:
+			if (load->track_keys)
+				remember_key(load, out, row);
 			load->quarantined++;
 			load->q_row[load->nquarantine] = row->row_number;
 			load->q_line[load->nquarantine] = row->line_number;

@@ -70,6 +70,14 @@ typedef struct DpLoad
 
 	char	   *upsert_sql;
 	Oid		   *upsert_types;
+
+	/* snapshots (events.c) */
+	char	   *watermark;		/* ordering key the written rows take, or NULL */
+	bool		track_keys;		/* quarantined rows' keys count as present */
+	int64		n_added,
+				n_changed,
+				n_unchanged,
+				n_newer;
 } DpLoad;
 
 typedef struct DpRowBuilder
