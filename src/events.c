@@ -751,7 +751,18 @@ apply_one(EventRun *run, Ev *ev)
 			return;
 		}
 		if (e->exists)
-			close_version(run, e, "update", ev);
+		{
+			bool		same = true;
+
+			for (i = 0; i < spec->nfields && same; i++)
+				same = (row[i] == NULL) == (e->values[i] == NULL) &&
+					(row[i] == NULL || strcmp(row[i], e->values[i]) == 0);
+			/* no new version: only the watermark and lineage move on */
+			if (!same)
+				close_version(run, e, "update", ev);
+			else
+				ev->detail = "no change to the entity's values";
+		}
 		for (i = 0; i < spec->nfields; i++)
 			e->values[i] = row[i] ? MemoryContextStrdup(run->load->cxt, row[i]) : NULL;
 	}

@@ -83,7 +83,7 @@ check_producer(const DpLoad *load)
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("permission denied to push to dataset \"%s\"", load->dataset),
+			 errmsg("permission denied to write to dataset \"%s\"", load->dataset),
 			 errdetail("Role \"%s\" is not a producer of data product \"%s\".",
 					   GetUserNameFromId(dp_caller_id(), false), load->product),
 			 errhint("An administrator grants it with dataplatform.grant_producer('%s', role).",
