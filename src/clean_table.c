@@ -165,7 +165,8 @@ dp_clean_table_create(const DpSpec *spec)
 	exec_sql(sql.data);
 
 	resetStringInfo(&sql);
-	appendStringInfo(&sql, "CREATE TABLE %s (_history_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, ",
+	/* _history_id orders versions; no index: lookups go by key (below) */
+	appendStringInfo(&sql, "CREATE TABLE %s (_history_id bigint GENERATED ALWAYS AS IDENTITY, ",
 					 qualified(history_name(spec)));
 	for (i = 0; i < spec->nfields; i++)
 	{

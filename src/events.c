@@ -89,6 +89,7 @@ typedef struct Entity
 	int64		batch_id;
 	char	   *event_id;
 	char	   *updated_at;		/* text of the version's _updated_at */
+	char	   *tid;			/* its ctid when the call started */
 	struct Entity *next;
 } Entity;
 
@@ -462,7 +463,7 @@ load_state(EventRun *run, List *keys)
 	values[0] = dp_text_array(arr, n, 1);
 
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT %s::text, _watermark, _batch_id, _event_id, _updated_at::text",
+	appendStringInfo(&sql, "SELECT %s::text, _watermark, _batch_id, _event_id, _updated_at::text, ctid::text",
 					 key_column(run));
 	for (i = 0; i < spec->nfields; i++)
 		appendStringInfo(&sql, ", %s::text", quote_identifier(spec->fields[i].column));
@@ -479,10 +480,23 @@ load_state(EventRun *run, List *keys)
 		e->batch_id = b ? pg_strtoint64(b) : 0;
 		e->event_id = dp_spi_getvalue(r, 4);
 		e->updated_at = dp_spi_getvalue(r, 5);
+		e->tid = dp_spi_getvalue(r, 6);
 		for (i = 0; i < spec->nfields; i++)
-			e->values[i] = dp_spi_getvalue(r, 6 + i);
+			e->values[i] = dp_spi_getvalue(r, 7 + i);
 	}
 
+	/* tombstones matter only for the entities not in clean */
+	n = 0;
+	foreach(lc, keys)
+	{
+		Entity	   *e = entity_get(run->entities, lfirst(lc), false, spec->nfields);
+
+		if (e == NULL || !e->existed)
+			arr[n++] = lfirst(lc);
+	}
+	if (n == 0)
+		return;
+	values[0] = dp_text_array(arr, n, 1);
 	resetStringInfo(&sql);
 	appendStringInfo(&sql,
 					 "SELECT DISTINCT ON (%s) %s::text, _watermark FROM %s "
@@ -820,6 +834,84 @@ set_batch_time(EventRun *run)
 	run->batch_time = DatumGetCString(DirectFunctionCall1(timestamptz_out, run->load->received_at));
 }
 
+/*
+ * Write entities' current rows: UPDATE by ctid (update) or INSERT.  Every
+ * field is set from text through its type's input, in one statement.
+ */
+static void
+write_rows(EventRun *run, List *ents, bool update)
+{
+	DpLoad	   *load = run->load;
+	const DpSpec *spec = load->spec;
+	int			nf = spec->nfields;
+	int			rows = list_length(ents);
+	char	  **vals = palloc(sizeof(char *) * rows * nf);
+	char	  **extra[4];
+	Oid		   *types = palloc(sizeof(Oid) * (nf + 5));
+	Datum	   *values = palloc(sizeof(Datum) * (nf + 5));
+	StringInfoData sql;
+	ListCell   *lc;
+	int			n = 0,
+				i,
+				k;
+
+	for (k = 0; k < 4; k++)
+		extra[k] = palloc(sizeof(char *) * rows);
+	foreach(lc, ents)
+	{
+		Entity	   *e = lfirst(lc);
+
+		memcpy(vals + (Size) n * nf, e->values, sizeof(char *) * nf);
+		extra[0][n] = e->event_id;
+		extra[1][n] = e->watermark;
+		extra[2][n] = e->updated_at;
+		extra[3][n] = e->tid;
+		n++;
+	}
+	for (i = 0; i < nf; i++)
+	{
+		types[i] = TEXTARRAYOID;
+		values[i] = dp_text_array(vals + i, rows, nf);
+	}
+	for (k = 0; k < 4; k++)
+	{
+		types[nf + k] = TEXTARRAYOID;
+		values[nf + k] = dp_text_array(extra[k], rows, 1);
+	}
+	types[nf + 4] = INT8OID;
+	values[nf + 4] = Int64GetDatum(load->batch_id);
+
+	initStringInfo(&sql);
+	if (update)
+	{
+		appendStringInfo(&sql, "UPDATE %s o SET ", dp_qualified_clean(spec, false));
+		for (i = 0; i < nf; i++)
+			appendStringInfo(&sql, "%s = u.c%d::%s, ", quote_identifier(spec->fields[i].column), i,
+							 dp_datatype_sqltype(spec->fields[i].datatype));
+		appendStringInfo(&sql, "_batch_id = $%d, _event_id = u.e, _watermark = u.w, "
+						 "_updated_at = u.t::timestamptz FROM ROWS FROM (", nf + 5);
+	}
+	else
+	{
+		appendStringInfo(&sql, "INSERT INTO %s (", dp_qualified_clean(spec, false));
+		for (i = 0; i < nf; i++)
+			appendStringInfo(&sql, "%s, ", quote_identifier(spec->fields[i].column));
+		appendStringInfoString(&sql, "_batch_id, _event_id, _watermark, _updated_at) SELECT ");
+		for (i = 0; i < nf; i++)
+			appendStringInfo(&sql, "u.c%d::%s, ", i, dp_datatype_sqltype(spec->fields[i].datatype));
+		appendStringInfo(&sql, "$%d, u.e, u.w, u.t::timestamptz FROM ROWS FROM (", nf + 5);
+	}
+	for (i = 0; i < nf + 4; i++)
+		appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
+	appendStringInfoString(&sql, ") AS u(");
+	for (i = 0; i < nf; i++)
+		appendStringInfo(&sql, "c%d, ", i);
+	appendStringInfoString(&sql, "e, w, t, tid)");
+	if (update)
+		appendStringInfoString(&sql, " WHERE o.ctid = u.tid::tid");
+	dp_spi_exec(sql.data, nf + 5, types, values, NULL);
+}
+
 /* Write the run's changes: current state, history, the event log, orphans. */
 static void
 run_write(EventRun *run, List *evs)
@@ -829,11 +921,11 @@ run_write(EventRun *run, List *evs)
 	int			nf = spec->nfields;
 	HASH_SEQ_STATUS seq;
 	EntityBucket *b;
-	List	   *gone = NIL;
-	List	   *now = NIL;
+	List	   *gone = NIL;		/* existed, now deleted: their ctids */
+	List	   *upd = NIL;		/* existed, still exist */
+	List	   *now = NIL;		/* new */
 	ListCell   *lc;
 	StringInfoData sql;
-	const char *ktype = dp_datatype_sqltype(spec->fields[run->keyfield].datatype);
 	int			i,
 				n;
 
@@ -846,15 +938,20 @@ run_write(EventRun *run, List *evs)
 		{
 			if (!e->touched)
 				continue;
-			if (e->existed)
-				gone = lappend(gone, e->key);
-			if (e->exists)
+			if (e->existed && !e->exists)
+				gone = lappend(gone, e->tid);
+			else if (e->existed)
+				upd = lappend(upd, e);
+			else if (e->exists)
 				now = lappend(now, e);
 		}
 	}
 	initStringInfo(&sql);
 
-	/* 1. current state: remove what changed, insert what is now */
+	/*
+	 * 1. current state, addressed by the ctids read under our lock: delete
+	 * what was deleted, update what changed, insert what is new
+	 */
 	if (gone != NIL)
 	{
 		char	  **arr = palloc(sizeof(char *) * list_length(gone));
@@ -865,58 +962,14 @@ run_write(EventRun *run, List *evs)
 		foreach(lc, gone)
 			arr[n++] = lfirst(lc);
 		values[0] = dp_text_array(arr, n, 1);
-		appendStringInfo(&sql, "DELETE FROM %s WHERE %s = ANY($1::%s[])",
-						 dp_qualified_clean(spec, false), key_column(run), ktype);
+		appendStringInfo(&sql, "DELETE FROM %s o USING pg_catalog.unnest($1::tid[]) AS u(tid) "
+						 "WHERE o.ctid = u.tid", dp_qualified_clean(spec, false));
 		dp_spi_exec(sql.data, 1, types, values, NULL);
 	}
+	if (upd != NIL)
+		write_rows(run, upd, true);
 	if (now != NIL)
-	{
-		int			rows = list_length(now);
-		char	  **vals = palloc(sizeof(char *) * rows * nf);
-		char	  **events = palloc(sizeof(char *) * rows);
-		char	  **wms = palloc(sizeof(char *) * rows);
-		char	  **times = palloc(sizeof(char *) * rows);
-		Oid		   *types = palloc(sizeof(Oid) * (nf + 4));
-		Datum	   *values = palloc(sizeof(Datum) * (nf + 4));
-
-		n = 0;
-		foreach(lc, now)
-		{
-			Entity	   *e = lfirst(lc);
-
-			memcpy(vals + (Size) n * nf, e->values, sizeof(char *) * nf);
-			events[n] = e->event_id;
-			wms[n] = e->watermark;
-			times[n] = e->updated_at;
-			n++;
-		}
-		resetStringInfo(&sql);
-		appendStringInfo(&sql, "INSERT INTO %s (", dp_qualified_clean(spec, false));
-		for (i = 0; i < nf; i++)
-			appendStringInfo(&sql, "%s, ", quote_identifier(spec->fields[i].column));
-		appendStringInfoString(&sql, "_batch_id, _event_id, _watermark, _updated_at) SELECT ");
-		for (i = 0; i < nf; i++)
-		{
-			appendStringInfo(&sql, "u.c%d::%s, ", i, dp_datatype_sqltype(spec->fields[i].datatype));
-			types[i] = TEXTARRAYOID;
-			values[i] = dp_text_array(vals + i, rows, nf);
-		}
-		appendStringInfo(&sql, "$%d, u.e, u.w, u.t::timestamptz FROM ROWS FROM (", nf + 1);
-		for (i = 0; i < nf; i++)
-			appendStringInfo(&sql, "pg_catalog.unnest($%d), ", i + 1);
-		appendStringInfo(&sql, "pg_catalog.unnest($%d), pg_catalog.unnest($%d), pg_catalog.unnest($%d)) AS u(",
-						 nf + 2, nf + 3, nf + 4);
-		for (i = 0; i < nf; i++)
-			appendStringInfo(&sql, "c%d, ", i);
-		appendStringInfoString(&sql, "e, w, t)");
-		types[nf] = INT8OID;
-		values[nf] = Int64GetDatum(load->batch_id);
-		types[nf + 1] = types[nf + 2] = types[nf + 3] = TEXTARRAYOID;
-		values[nf + 1] = dp_text_array(events, rows, 1);
-		values[nf + 2] = dp_text_array(wms, rows, 1);
-		values[nf + 3] = dp_text_array(times, rows, 1);
-		dp_spi_exec(sql.data, nf + 4, types, values, NULL);
-	}
+		write_rows(run, now, false);
 
 	/* 2. the versions that left current state */
 	if (run->hist != NIL)

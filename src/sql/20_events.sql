@@ -17,9 +17,11 @@ CREATE TABLE @extschema@.event (
 	order_key	text,
 	outcome		text NOT NULL CHECK (outcome IN ('inserted', 'applied', 'deleted', 'duplicate',
 											  'stale', 'orphan', 'rejected')),
-	detail		text,
-	PRIMARY KEY (batch_id, ordinal)
+	detail		text
 );
+-- (batch_id, ordinal) is unique by construction; batch ids only grow, so a
+-- BRIN index finds a batch's events at a fraction of a btree's insert cost
+CREATE INDEX event_batch ON @extschema@.event USING brin (batch_id) WITH (pages_per_range = 16);
 CREATE UNIQUE INDEX event_processed ON @extschema@.event (dataset, event_id)
 	WHERE outcome NOT IN ('duplicate', 'rejected') AND event_id IS NOT NULL;
 COMMENT ON TABLE @extschema@.event IS 'every change event received, with its outcome (the idempotency log)';
