@@ -124,6 +124,42 @@ SELECT id, weekly_rent, is_active, _operation, _batch_id AS batch, _valid_to IS 
 SELECT jsonb_pretty(dataplatform.check('tenure', '[{"id": "not-a-uuid", "tenuredAssetId": "0b1e6f7a-5d2c-4b8e-8f3a-2c9d7e1f4a55", "weeklyRent": "£1,000", "tenureType": "sec"}]') - 'column_mapping' - 'rows');
 
 \echo
+\echo '== snapshot + events: the Tenure API feed, a dataset with the tenure spec (tenure-feed)'
+\set spec `cat specs/tenure.json`
+SELECT dataplatform.define_dataset(jsonb_set(:'spec'::jsonb, '{dataset}', '"tenure-feed"')) AS version;
+\echo '-- the initial snapshot, as of 2024-06-01 (samples/data/tenure-snapshot.json)'
+\set snapshot `cat data/tenure-snapshot.json`
+SELECT dataplatform.load_snapshot('tenure-feed', :'snapshot', '2024-06-01 00:00:00+00') AS snapshot_batch \gset
+SELECT jsonb_pretty(dataplatform.resync_report(:snapshot_batch) - 'removed_by_resync');
+
+\echo
+\echo '== change events (samples/data/tenure-events.json): each event and its outcome'
+\set events `cat data/tenure-events.json`
+SELECT ordinal, left(event_id, 13) AS event, left(entity_id, 8) AS entity, event_type, outcome, detail
+  FROM dataplatform.apply_events('tenure-feed', :'events') ORDER BY ordinal;
+
+\echo
+\echo '== the final state of dp_clean.tenure_feed, and the versions in its history'
+SELECT left(id::text, 8) AS id, payment_reference, tenure_type, end_of_tenure_date, is_active,
+       weekly_rent, _batch_id, left(_event_id, 13) AS event
+  FROM dp_clean.tenure_feed ORDER BY id;
+SELECT left(id::text, 8) AS id, weekly_rent, is_active, _operation, _valid_from, _valid_to,
+       left(_closed_by_event, 13) AS closed_by_event
+  FROM dp_clean.tenure_feed_history ORDER BY _history_id;
+
+\echo
+\echo '== a re-sync: a snapshot as of 2024-06-10 without tenure 1c2d3e4f closes it (kept in history)'
+SELECT dataplatform.load_snapshot('tenure-feed',
+  (SELECT jsonb_agg(r) FROM jsonb_array_elements(:'snapshot'::jsonb) r WHERE r ->> 'id' <> '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f'),
+  '2024-06-10 00:00:00+00') AS resync_batch \gset
+SELECT jsonb_pretty(dataplatform.resync_report(:resync_batch) - 'as_of' - 'mode');
+
+\echo
+\echo '== as_of: the tenures as they were on 2024-06-05'
+SELECT j ->> 'id' AS id, j ->> 'weeklyRent' AS weekly_rent, j ->> 'isActive' AS active
+  FROM dataplatform.as_of('tenure-feed', '2024-06-05 00:00:00+00') j;
+
+\echo
 \echo '== status (dataplatform.status)'
 SELECT dataset, version, rows_in_clean, batches, rows_quarantined, issues_error, issues_warning
   FROM dataplatform.status ORDER BY dataset;
