@@ -1116,23 +1116,6 @@ run_write(EventRun *run, List *evs)
 	}
 }
 
-/* Land a JSON payload in dp_raw, one row per element (or the one object). */
-static void
-land_json(DpLoad *load, Jsonb *rows)
-{
-	Oid			types[2] = {INT8OID, JSONBOID};
-	Datum		values[2];
-
-	values[0] = Int64GetDatum(load->batch_id);
-	values[1] = JsonbPGetDatum(rows);
-	if (JB_ROOT_IS_OBJECT(rows))
-		dp_spi_exec("INSERT INTO dp_raw.rows (batch_id, ordinal, data) VALUES ($1, 1, $2)",
-					2, types, values, NULL);
-	else
-		dp_spi_exec("INSERT INTO dp_raw.rows (batch_id, ordinal, data) "
-					"SELECT $1, x.o, x.e FROM pg_catalog.jsonb_array_elements($2) WITH ORDINALITY AS x(e, o)",
-					2, types, values, NULL);
-}
 
 /* ------------------------------------------------------------------------
  * apply_events
@@ -1185,7 +1168,7 @@ dp_apply_events(PG_FUNCTION_ARGS)
 	dp_load_create_batch(load, "events", VARSIZE(events) - VARHDRSZ,
 						 dp_sha256_hex(VARDATA(events), VARSIZE(events) - VARHDRSZ), "{}");
 	set_batch_time(run);
-	land_json(load, events);
+	dp_load_land_json(load, events);
 
 	/* read every envelope */
 	it = JsonbIteratorInit(&events->root);
@@ -1467,7 +1450,7 @@ dp_load_snapshot(PG_FUNCTION_ARGS)
 		dp_load_create_batch(load, "snapshot", VARSIZE(rows) - VARHDRSZ,
 							 dp_sha256_hex(VARDATA(rows), VARSIZE(rows) - VARHDRSZ), source.data);
 	}
-	land_json(load, rows);
+	dp_load_land_json(load, rows);
 
 	/* the rows: the state as of as_of, versions dated as_of */
 	load->received_at = as_of;

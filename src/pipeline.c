@@ -1118,6 +1118,47 @@ dp_load_audit(DpLoad *load, const char *kind)
 					  (long long) load->loaded, (long long) load->quarantined));
 }
 
+/* Land a JSON payload in dp_raw, one row per element (or the one object). */
+void
+dp_load_land_json(DpLoad *load, Jsonb *rows)
+{
+	Oid			types[2] = {INT8OID, JSONBOID};
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(load->batch_id);
+	values[1] = JsonbPGetDatum(rows);
+	if (JB_ROOT_IS_OBJECT(rows))
+		dp_spi_exec("INSERT INTO dp_raw.rows (batch_id, ordinal, data) VALUES ($1, 1, $2)",
+					2, types, values, NULL);
+	else
+		dp_spi_exec("INSERT INTO dp_raw.rows (batch_id, ordinal, data) "
+					"SELECT $1, x.o, x.e FROM pg_catalog.jsonb_array_elements($2) WITH ORDINALITY AS x(e, o)",
+					2, types, values, NULL);
+}
+
+/*
+ * The CSV arguments of push_csv and check_csv: the data (not null, not
+ * empty) and the options.
+ */
+static text *
+csv_args(FunctionCallInfo fcinfo, const char *dataset, DpCsvOptions *opt)
+{
+	text	   *data;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("CSV for dataset \"%s\" must not be null", dataset)));
+	data = PG_GETARG_TEXT_PP(1);
+	csv_options(dataset, PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), opt);
+	if (VARSIZE_ANY_EXHDR(data) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("push to dataset \"%s\" is empty", dataset),
+				 errhint("Send CSV with a header line and at least one record.")));
+	return data;
+}
+
 /* ------------------------------------------------------------------------
  * SQL functions
  * ------------------------------------------------------------------------
@@ -1131,8 +1172,6 @@ dp_push(PG_FUNCTION_ARGS)
 	DpLoad	   *load;
 	instr_time	start;
 	int64		batch_id;
-	Oid			types[2] = {INT8OID, JSONBOID};
-	Datum		values[2];
 
 	INSTR_TIME_SET_CURRENT(start);
 	if (PG_ARGISNULL(1))
@@ -1155,15 +1194,7 @@ dp_push(PG_FUNCTION_ARGS)
 				 dp_sha256_hex(VARDATA(rows), VARSIZE(rows) - VARHDRSZ), "{}");
 
 	/* raw first, exactly as received */
-	values[0] = Int64GetDatum(load->batch_id);
-	values[1] = JsonbPGetDatum(rows);
-	if (JB_ROOT_IS_OBJECT(rows))
-		dp_spi_exec("INSERT INTO dp_raw.rows (batch_id, ordinal, data) VALUES ($1, 1, $2)",
-					2, types, values, NULL);
-	else
-		dp_spi_exec("INSERT INTO dp_raw.rows (batch_id, ordinal, data) "
-					"SELECT $1, x.o, x.e FROM pg_catalog.jsonb_array_elements($2) WITH ORDINALITY AS x(e, o)",
-					2, types, values, NULL);
+	dp_load_land_json(load, rows);
 
 	dp_load_json(load, rows);
 	dp_load_finish(load, start);
@@ -1185,17 +1216,7 @@ dp_push_csv(PG_FUNCTION_ARGS)
 	StringInfoData source;
 
 	INSTR_TIME_SET_CURRENT(start);
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("CSV pushed to dataset \"%s\" must not be null", dataset)));
-	data = PG_GETARG_TEXT_PP(1);
-	csv_options(dataset, PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), &opt);
-	if (VARSIZE_ANY_EXHDR(data) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("push to dataset \"%s\" is empty", dataset),
-				 errhint("Send CSV with a header line and at least one record.")));
+	data = csv_args(fcinfo, dataset, &opt);
 	SPI_connect();
 	load = dp_load_open(dataset, false);
 
@@ -1315,17 +1336,7 @@ dp_check_csv(PG_FUNCTION_ARGS)
 	DpLoad	   *load;
 	Datum		result;
 
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("CSV checked against dataset \"%s\" must not be null", dataset)));
-	data = PG_GETARG_TEXT_PP(1);
-	csv_options(dataset, PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), &opt);
-	if (VARSIZE_ANY_EXHDR(data) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("push to dataset \"%s\" is empty", dataset),
-				 errhint("Send CSV with a header line and at least one record.")));
+	data = csv_args(fcinfo, dataset, &opt);
 	SPI_connect();
 	load = dp_load_open(dataset, true);
 	load_csv(load, VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), &opt, false, NULL, NULL, 0, NULL);

@@ -91,6 +91,7 @@ extern DpLoad *dp_load_open(const char *dataset, bool dry_run);
 extern void dp_load_lock(DpLoad *load, const char *mode);
 extern void dp_load_create_batch(DpLoad *load, const char *kind, size_t bytes,
 								 const char *sha, const char *source);
+extern void dp_load_land_json(DpLoad *load, Jsonb *rows);
 extern void dp_load_row(DpLoad *load, const DpSourceRow *row);
 extern int64 dp_load_json(DpLoad *load, Jsonb *rows);
 extern void dp_load_flush(DpLoad *load);
