@@ -143,6 +143,9 @@ SELECT dataplatform.configure('block', '{}');
 SELECT count(*) AS batches_before FROM dataplatform.batch \gset
 SELECT jsonb_pretty(dataplatform.check('block', '[{"ref": "K1", "name": "Kite", "floors": "2.0", "lift": "no", "built": "Jan 2, 2020", "rent": "bad", "x": 1}, {"name": "keyless"}]'));
 SELECT dataplatform.check_csv('block', E'ref,name,rent\nK2,Kite Two,5\n') -> 'rows';
+-- a day and month read the other way round is a warning, not an error
+SELECT i ->> 'issue' AS issue, i ->> 'severity' AS severity, i ->> 'value' AS value, i ->> 'normalised' AS normalised
+  FROM jsonb_array_elements(dataplatform.check('block', '[{"ref": "K3", "name": "Swap", "built": "12/13/2020"}, {"ref": "K4", "name": "No swap", "built": "13/12/2020"}]') -> 'issues') i;
 SELECT count(*) = :batches_before AS nothing_written FROM dataplatform.batch;
 SELECT count(*) AS k_rows FROM dp_clean.block WHERE ref LIKE 'K%';
 

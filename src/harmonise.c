@@ -169,6 +169,7 @@ typedef struct DpOut
 	char	   *buf;
 	size_t		cap;
 	size_t		len;			/* bytes the value needs so far */
+	unsigned	notes;			/* DP_NOTE_* about how the value was read */
 } DpOut;
 
 static inline void
@@ -982,6 +983,7 @@ typedef struct DpStamp
 	int			second;
 	int32_t		usec;
 	int32_t		tzoff;			/* seconds east of UTC */
+	bool		swapped;		/* day and month were read the other way round */
 } DpStamp;
 
 /* Two-digit years as Python's %y: 69..99 -> 19xx, 00..68 -> 20xx. */
@@ -1321,6 +1323,7 @@ parse_dmy(const unsigned char *s, size_t n, size_t i, DpStamp *st)
 
 		m = d;
 		d = t;
+		st->swapped = true;
 	}
 	st->month = m;
 	st->day = d;
@@ -1371,6 +1374,7 @@ parse_ymd(const unsigned char *s, size_t n, DpStamp *st)
 
 			m = d;
 			d = t;
+			st->swapped = true;
 		}
 	}
 	st->month = m;
@@ -1655,6 +1659,8 @@ norm_date(const unsigned char *s, size_t n, const DpConstraints *c, DpOut *o)
 	iss = check_date_range(dp_days_from_civil(st.year, st.month, st.day), c);
 	if (iss != DP_ISSUE_NONE)
 		return iss;
+	if (st.swapped)
+		o->notes |= DP_NOTE_DAY_MONTH_SWAPPED;
 	out_date(o, st.year, st.month, st.day);
 	return DP_ISSUE_NONE;
 }
@@ -1684,6 +1690,8 @@ norm_datetime(const unsigned char *s, size_t n, const DpConstraints *c, DpOut *o
 	dp_civil_from_days((int32_t) days, &y, &m, &d);
 	if (y < 1 || y > 9999)
 		return DP_ISSUE_INVALID_DATETIME;
+	if (st.swapped)
+		o->notes |= DP_NOTE_DAY_MONTH_SWAPPED;
 	out_date(o, y, m, d);
 	out_c(o, 'T');
 	out_u(o, (uint64_t) (sod / 3600), 2);
@@ -2027,6 +2035,14 @@ size_t
 dp_harmonise(DpDatatype dt, const char *in, size_t len,
 			 const DpConstraints *c, char *out, size_t outcap, DpIssue *issue)
 {
+	return dp_harmonise_noted(dt, in, len, c, out, outcap, issue, NULL);
+}
+
+size_t
+dp_harmonise_noted(DpDatatype dt, const char *in, size_t len,
+				   const DpConstraints *c, char *out, size_t outcap, DpIssue *issue,
+				   unsigned *notes)
+{
 	const unsigned char *s = (const unsigned char *) in;
 	size_t		n = len;
 	DpOut		o;
@@ -2036,6 +2052,7 @@ dp_harmonise(DpDatatype dt, const char *in, size_t len,
 	o.buf = out;
 	o.cap = (out == NULL) ? 0 : outcap;
 	o.len = 0;
+	o.notes = 0;
 
 	if (s == NULL)
 		n = 0;
@@ -2112,9 +2129,14 @@ dp_harmonise(DpDatatype dt, const char *in, size_t len,
 	}
 
 	if (iss != DP_ISSUE_NONE)
+	{
 		o.len = 0;
+		o.notes = 0;
+	}
 	out_finish(&o);
 	if (issue)
 		*issue = iss;
+	if (notes)
+		*notes = o.notes;
 	return o.len;
 }

@@ -107,6 +107,17 @@ extern size_t dp_harmonise(DpDatatype dt, const char *in, size_t len,
 						   char *out, size_t outcap, DpIssue *issue);
 
 /*
+ * Notes about how a good value was read (bits of *notes; 0 when none or on
+ * an issue): the caller may record them as warnings.
+ */
+#define DP_NOTE_DAY_MONTH_SWAPPED	0x01	/* the first reading was impossible */
+
+/* dp_harmonise, also returning the notes (notes may be NULL). */
+extern size_t dp_harmonise_noted(DpDatatype dt, const char *in, size_t len,
+								 const DpConstraints *c, char *out, size_t outcap,
+								 DpIssue *issue, unsigned *notes);
+
+/*
  * Proleptic Gregorian calendar helpers.  dp_days_from_civil returns days
  * since 1970-01-01 for year/month/day (no validation; month 1..12).
  * dp_civil_from_days is its inverse.  dp_valid_date checks a y/m/d triple

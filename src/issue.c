@@ -23,6 +23,8 @@ static const DpIssueType pipeline_issues[] = {
 	"The field was empty and was given the configuration's default value."},
 	{DP_ISSUE_DEFAULT_FIELD, "warning",
 	"The field was empty and was given the value of another field."},
+	{DP_ISSUE_DAY_MONTH_SWAPPED, "warning",
+	"A date was read with day and month the other way round, because the first reading was impossible (12/13/2020, 2020-13-12)."},
 	{DP_ISSUE_DUPLICATE_KEY, "warning",
 	"A later row of the same batch has the same key; the later row was kept."},
 	{DP_ISSUE_REJECTED_EVENT, "error",

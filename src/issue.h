@@ -24,6 +24,7 @@ typedef struct DpIssueType
 #define DP_ISSUE_DUPLICATE_KEY	"duplicate key"
 #define DP_ISSUE_MALFORMED_ROW	"malformed row"
 #define DP_ISSUE_REJECTED_EVENT	"rejected event"
+#define DP_ISSUE_DAY_MONTH_SWAPPED	"day-month swapped"
 
 extern int	dp_issue_type_count(void);
 extern DpIssueType dp_issue_type_at(int i);

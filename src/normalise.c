@@ -188,12 +188,19 @@ DpIssue
 dp_harmonise_value(DpDatatype dt, const char *in, size_t len, const DpConstraints *c,
 				   char **buf, size_t *bufsize, MemoryContext mcxt)
 {
+	return dp_harmonise_value_noted(dt, in, len, c, buf, bufsize, mcxt, NULL);
+}
+
+DpIssue
+dp_harmonise_value_noted(DpDatatype dt, const char *in, size_t len, const DpConstraints *c,
+						 char **buf, size_t *bufsize, MemoryContext mcxt, unsigned *notes)
+{
 	DpIssue		issue;
 	size_t		need;
 
 	for (;;)
 	{
-		need = dp_harmonise(dt, in, len, c, *buf, *bufsize, &issue);
+		need = dp_harmonise_noted(dt, in, len, c, *buf, *bufsize, &issue, notes);
 		if (need < *bufsize)
 			return issue;
 		if (need >= MaxAllocSize - 1)

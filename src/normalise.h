@@ -19,5 +19,9 @@ extern int32 dp_today_days(void);
 extern DpIssue dp_harmonise_value(DpDatatype dt, const char *in, size_t len,
 								  const DpConstraints *c, char **buf,
 								  size_t *bufsize, MemoryContext mcxt);
+extern DpIssue dp_harmonise_value_noted(DpDatatype dt, const char *in, size_t len,
+										const DpConstraints *c, char **buf,
+										size_t *bufsize, MemoryContext mcxt,
+										unsigned *notes);
 
 #endif							/* DP_NORMALISE_H */

@@ -433,11 +433,13 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 	{
 		const DpField *f = &spec->fields[i];
 		DpIssue		issue;
+		unsigned	notes = 0;
 
 		if (t->value[i] == NULL)
 			continue;
-		issue = dp_harmonise_value(f->datatype, t->value[i], strlen(t->value[i]),
-								   &t->constraints[i], &t->buf, &t->bufsize, t->batch_cxt);
+		issue = dp_harmonise_value_noted(f->datatype, t->value[i], strlen(t->value[i]),
+										 &t->constraints[i], &t->buf, &t->bufsize,
+										 t->batch_cxt, &notes);
 		if (issue != DP_ISSUE_NONE)
 		{
 			add_issue(t, row, i, NULL, dp_issue_name(issue), dp_issue_severity(issue),
@@ -447,7 +449,13 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 			row_has_error = true;
 		}
 		else
+		{
 			t->value[i] = t->buf[0] ? pstrdup(t->buf) : NULL;
+			if (notes & DP_NOTE_DAY_MONTH_SWAPPED)
+				add_issue(t, row, i, NULL, DP_ISSUE_DAY_MONTH_SWAPPED, "warning",
+						  t->original[i], t->value[i],
+						  "The day and month were read the other way round: the first reading was impossible.");
+		}
 	}
 
 	/* default: a constant, or another field's value (not for a partial row) */
