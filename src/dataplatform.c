@@ -9,10 +9,14 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "util.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -23,5 +27,38 @@ _PG_init(void)
 {
 	dp_json_init();
 
+	/* the background worker (src/worker.c, src/jobs.c) */
+	DefineCustomBoolVariable("dataplatform.enabled",
+							 "Whether the background worker runs jobs.",
+							 "Off: workers stay connected but run nothing (a kill switch).",
+							 &dp_worker_enabled, true, PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("dataplatform.naptime",
+							"Longest time a worker sleeps between looks at its jobs.",
+							"Workers also wake when a job falls due and when run_now or schedule commits.",
+							&dp_worker_naptime_ms, 10000, 100, 3600 * 1000, PGC_SIGHUP,
+							GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("dataplatform.max_jobs_per_tick",
+							"Most job runs a worker starts before it looks at the schedule again.",
+							NULL, &dp_worker_max_jobs_per_tick, 10, 1, 1000, PGC_SIGHUP,
+							0, NULL, NULL, NULL);
+	DefineCustomIntVariable("dataplatform.job_timeout",
+							"Default time limit of a job run (0: none).",
+							"A job's own timeout (alter_job) overrides it.",
+							&dp_worker_job_timeout_ms, 3600 * 1000, 0, INT_MAX, PGC_SIGHUP,
+							GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("dataplatform.history_days",
+							"Days finished job runs are kept in dataplatform.job_run (0: forever).",
+							NULL, &dp_worker_history_days, 30, 0, 36500, PGC_SIGHUP,
+							0, NULL, NULL, NULL);
+	DefineCustomIntVariable("dataplatform.max_databases",
+							"Most databases the launcher keeps a worker for.",
+							NULL, &dp_worker_max_databases, 32, 1, 1024, PGC_POSTMASTER,
+							0, NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("dataplatform");
+
+	/* no jobs while pg_upgrade runs the server */
+	if (process_shared_preload_libraries_in_progress && !IsBinaryUpgrade)
+		dp_worker_preload_init();
 }

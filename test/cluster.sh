@@ -90,6 +90,7 @@ max_connections = 50
 max_worker_processes = 16
 timezone = 'UTC'
 log_min_messages = warning
+dataplatform.naptime = '1s'
 CONF
     as_server "$BINDIR/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w start >/dev/null \
         || { cat "$PGDIR/server.log"; exit 1; }
@@ -127,6 +128,7 @@ run_unit() {
     say "C unit tests"
     make -s -C test/unit check
     make -s -f test/unit/csv.mk check
+    make -s -f test/unit/cron.mk check PG_CONFIG="$PG_CONFIG"
     say "fuzzing (${FUZZ_SECONDS:-20}s per target)"
     make -s -C test/unit fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
     make -s -f test/unit/csv.mk fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
@@ -150,6 +152,9 @@ case "$cmd" in
         run_regress || rc=1
         say "dump and restore"
         bash test/dump_restore.sh || { echo "not ok - dump and restore"; rc=1; }
+        server_alive || rc=1
+        say "background worker (test/worker_tests.sh)"
+        bash test/worker_tests.sh || rc=1
         server_alive || rc=1
         run_pgtap || rc=1
         server_alive || rc=1

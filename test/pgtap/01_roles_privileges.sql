@@ -17,7 +17,8 @@ SELECT ok(NOT rolcanlogin, rolname || ' is NOLOGIN') FROM pg_roles
 SELECT functions_are('dataplatform', ARRAY['define_product', 'grant_producer', 'revoke_producer',
        'grant_consumer', 'revoke_consumer', 'define_dataset', 'describe', 'normalise', 'issue_types',
        'configure', 'push', 'push_csv', 'check', 'check_csv', 'rebuild', 'purge_raw', 'raw_guard',
-       'dataset_status', 'load_snapshot', 'apply_events', 'as_of', 'entity_history', 'resync_report']);
+       'dataset_status', 'load_snapshot', 'apply_events', 'as_of', 'entity_history', 'resync_report',
+       'schedule', 'unschedule', 'alter_job', 'run_now', 'wait_for_run', 'next_run', 'worker_wake']);
 SELECT has_function('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb']);
 SELECT isnt_definer('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb'], 'normalise writes nothing and runs as the caller');
 SELECT function_privs_are('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb'], 'dataplatform_consumer', ARRAY['EXECUTE']);

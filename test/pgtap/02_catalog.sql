@@ -7,7 +7,7 @@ SELECT plan(20);
 
 SELECT tables_are('dataplatform', ARRAY['products', 'producer_grants', 'datasets',
        'spec_version', 'fields', 'audit_log', 'config_version', 'batch', 'issue', 'quarantine_row',
-       'event', 'orphan_event']);
+       'event', 'orphan_event', 'job', 'job_run']);
 SELECT tables_are('dp_raw', ARRAY['rows']);
 SELECT views_are('dataplatform', ARRAY['product', 'dataset', 'field', 'issue_type', 'quarantine', 'status']);
 SELECT columns_are('dataplatform', 'dataset', ARRAY['name', 'product', 'version', 'key',
@@ -22,8 +22,8 @@ SELECT is(
   (SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_extension e, unnest(e.extconfig) cfg
      JOIN pg_class c ON c.oid = cfg WHERE e.extname = 'dataplatform'),
   ARRAY['audit_log', 'audit_log_id_seq', 'batch', 'batch_id_seq', 'config_version', 'datasets', 'event',
-        'fields', 'issue', 'orphan_event', 'producer_grants', 'products', 'quarantine_row', 'rows',
-        'spec_version']::text[],
+        'fields', 'issue', 'job', 'job_id_seq', 'orphan_event', 'producer_grants', 'products',
+        'quarantine_row', 'rows', 'spec_version']::text[],
   'catalog tables are marked for pg_dump');
 SELECT is_empty($$
   SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'dataplatform'::regnamespace

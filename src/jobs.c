@@ -1,0 +1,784 @@
+/*
+ * jobs.c
+ *		Scheduled jobs: the SQL API (schedule, unschedule, alter_job, run_now,
+ *		wait_for_run, next_run) and the job runner the worker calls.
+ *
+ * A job is a row of dataplatform.job; each run is a row of
+ * dataplatform.job_run that moves queued -> running -> succeeded | failed |
+ * timed_out (or is recorded as skipped).  The worker's tick, each step in
+ * its own transaction:
+ *   1. queue due jobs (a run for each job whose next_run_at has passed,
+ *      "skipped" if the job still has a run queued or running) and advance
+ *      next_run_at; prune history older than dataplatform.history_days;
+ *   2. claim the oldest due queued run (FOR UPDATE SKIP LOCKED; a partial
+ *      unique index allows one running run per job) and commit it as
+ *      running, so a crash leaves it "running" for dp_jobs_recover;
+ *   3. run it in a fresh transaction, as the job's owner, under a timer,
+ *      and record success in the same transaction; on error, abort and
+ *      record the failure (and queue a retry with exponential backoff) in
+ *      another.
+ * Per-run allocations live in a memory context reset after every run.
+ *
+ * Running as the owner: SetCurrentRoleId (as SET ROLE does, so that the API's
+ * caller checks see the owner) and SetUserIdAndSecContext with
+ * SECURITY_LOCAL_USERID_CHANGE, which forbids SET ROLE / SET SESSION
+ * AUTHORIZATION inside the command; both restored in every path.  SET
+ * commands of the job are undone by a GUC nest level.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "parser/parser.h"
+#include "pgstat.h"
+#include "postmaster/interrupt.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
+
+#include "access.h"
+#include "cron.h"
+#include "util.h"
+#include "worker.h"
+
+PG_FUNCTION_INFO_V1(dp_schedule);
+PG_FUNCTION_INFO_V1(dp_unschedule);
+PG_FUNCTION_INFO_V1(dp_alter_job);
+PG_FUNCTION_INFO_V1(dp_run_now);
+PG_FUNCTION_INFO_V1(dp_wait_for_run);
+PG_FUNCTION_INFO_V1(dp_next_run);
+
+#define MAX_JOB_NAME	200
+
+static MemoryContext run_cxt = NULL;
+static TimestampTz last_prune = 0;
+
+/* Parse a schedule or raise 22023 naming the job and the reason. */
+static void
+parse_schedule(const char *schedule, const char *job, DpCron *cron)
+{
+	char		err[256];
+
+	if (!dp_cron_parse(schedule, cron, err, sizeof(err)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 job ? errmsg("invalid schedule \"%s\" for job \"%s\"", schedule, job)
+				 : errmsg("invalid schedule \"%s\"", schedule),
+				 errdetail("%c%s.", toupper((unsigned char) err[0]), err + 1),
+				 errhint("Use five cron fields (minute hour day-of-month month day-of-week), "
+						 "@hourly, @daily, @weekly, @monthly, @yearly, "
+						 "or \"every N seconds|minutes|hours\".")));
+}
+
+static TimestampTz
+next_after(const DpCron *cron, TimestampTz after)
+{
+	int64_t		next = dp_cron_next(cron, (int64_t) timestamptz_to_time_t(after));
+
+	return time_t_to_timestamptz((pg_time_t) next);
+}
+
+/* Validate a job name (22023). */
+static void
+check_job_name(const char *name)
+{
+	size_t		len = strlen(name);
+
+	if (len == 0 || len > MAX_JOB_NAME)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid job name \"%s\"", name),
+				 errdetail("A job name has 1 to %d characters.", MAX_JOB_NAME)));
+	for (const char *p = name; *p; p++)
+		if ((unsigned char) *p < 32)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid job name \"%s\"", name),
+					 errdetail("A job name may not contain control characters.")));
+}
+
+/* The command must be non-empty SQL that parses (42601 otherwise). */
+static void
+check_command(const char *command)
+{
+	List	   *stmts;
+
+	stmts = raw_parser(command, RAW_PARSE_DEFAULT);
+	if (stmts == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the job command is empty"),
+				 errhint("Give one or more SQL statements.")));
+}
+
+/* interval -> milliseconds, 1 ms .. INT_MAX (22023 otherwise) */
+static int
+interval_ms(Interval *iv, const char *what)
+{
+	double		ms = ((double) iv->time) / 1000.0 +
+		((double) iv->day) * 86400000.0 + ((double) iv->month) * 30.0 * 86400000.0;
+
+	if (ms < 1 || ms > (double) INT_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be between 1 millisecond and 24 days", what)));
+	return (int) ms;
+}
+
+/*
+ * Look up a job for a change by the caller: 42704 if it does not exist,
+ * 42501 unless the caller owns it or is a superuser.  Locks the row.
+ * Returns the job id.  Caller is connected to SPI.
+ */
+static int64
+job_for_change(const char *name, const char *action)
+{
+	const char *args[1] = {name};
+	char	   *owner;
+	int64		id;
+
+	if (dp_spi_exec_text("SELECT id, owner FROM dataplatform.job WHERE name = $1 FOR UPDATE",
+						 1, args) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("job \"%s\" does not exist", name),
+				 errhint("See the table dataplatform.job for the jobs defined.")));
+	id = pg_strtoint64(dp_spi_getvalue(0, 1));
+	owner = dp_spi_getvalue(0, 2);
+	if (!superuser_arg(dp_caller_id()) &&
+		strcmp(owner, GetUserNameFromId(dp_caller_id(), false)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to %s job \"%s\"", action, name),
+				 errdetail("The job belongs to role \"%s\".", owner),
+				 errhint("Only a job's owner or a superuser may change or run it.")));
+	return id;
+}
+
+/* schedule(name text, schedule text, command text) RETURNS bigint */
+Datum
+dp_schedule(PG_FUNCTION_ARGS)
+{
+	char	   *name = dp_arg_cstring(fcinfo, 0, "name");
+	char	   *schedule = dp_arg_cstring(fcinfo, 1, "schedule");
+	char	   *command = dp_arg_cstring(fcinfo, 2, "command");
+	DpCron		cron;
+	TimestampTz next;
+	const char *args[1];
+	Datum		values[5];
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, NAMEOID, TIMESTAMPTZOID};
+	NameData	owner;
+	int64		id;
+	StringInfoData detail;
+
+	dp_require_admin("schedule jobs");
+	check_job_name(name);
+	parse_schedule(schedule, name, &cron);
+	check_command(command);
+	next = next_after(&cron, GetCurrentTransactionStartTimestamp());
+
+	SPI_connect();
+	args[0] = name;
+	if (dp_spi_exec_text("SELECT 1 FROM dataplatform.job WHERE name = $1", 1, args) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("job \"%s\" already exists", name),
+				 errhint("Use dataplatform.alter_job to change it, or dataplatform.unschedule to remove it.")));
+	namestrcpy(&owner, GetUserNameFromId(dp_caller_id(), false));
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(schedule);
+	values[2] = CStringGetTextDatum(command);
+	values[3] = NameGetDatum(&owner);
+	values[4] = TimestampTzGetDatum(next);
+	dp_spi_exec("INSERT INTO dataplatform.job (name, schedule, command, owner, next_run_at) "
+				"VALUES ($1, $2, $3, $4, $5) RETURNING id",
+				5, types, values, NULL);
+	id = pg_strtoint64(dp_spi_getvalue(0, 1));
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "{\"schedule\": ");
+	escape_json(&detail, schedule);
+	appendStringInfoString(&detail, "}");
+	dp_audit("schedule", name, detail.data);
+	SPI_finish();
+	dp_worker_wake_at_commit();
+	PG_RETURN_INT64(id);
+}
+
+/* unschedule(name text) RETURNS void */
+Datum
+dp_unschedule(PG_FUNCTION_ARGS)
+{
+	char	   *name = dp_arg_cstring(fcinfo, 0, "name");
+	const char *args[1] = {name};
+
+	dp_require_admin("unschedule jobs");
+	SPI_connect();
+	(void) job_for_change(name, "unschedule");
+	dp_spi_exec_text("UPDATE dataplatform.job_run r SET status = 'skipped', "
+					 "finished_at = pg_catalog.clock_timestamp(), message = 'the job was unscheduled' "
+					 "FROM dataplatform.job j WHERE j.name = $1 AND r.job_id = j.id "
+					 "AND r.status = 'queued'", 1, args);
+	dp_spi_exec_text("DELETE FROM dataplatform.job WHERE name = $1", 1, args);
+	dp_audit("unschedule", name, NULL);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * alter_job(name, schedule, command, active, timeout, retries, retry_delay)
+ * RETURNS void; NULL arguments after the name keep the stored value.
+ */
+Datum
+dp_alter_job(PG_FUNCTION_ARGS)
+{
+	char	   *name = dp_arg_cstring(fcinfo, 0, "name");
+	StringInfoData sql;
+	StringInfoData detail;
+	Datum		values[8];
+	Oid			types[8];
+	int			n = 1;
+
+	dp_require_admin("alter jobs");
+	SPI_connect();
+	(void) job_for_change(name, "alter");
+
+	initStringInfo(&sql);
+	initStringInfo(&detail);
+	appendStringInfoString(&sql, "UPDATE dataplatform.job SET updated_at = pg_catalog.now()");
+	appendStringInfoChar(&detail, '{');
+	types[0] = TEXTOID;
+	values[0] = CStringGetTextDatum(name);
+
+	if (!PG_ARGISNULL(1))
+	{
+		char	   *schedule = text_to_cstring(PG_GETARG_TEXT_PP(1));
+		DpCron		cron;
+		TimestampTz next;
+
+		parse_schedule(schedule, name, &cron);
+		next = next_after(&cron, GetCurrentTransactionStartTimestamp());
+		types[n] = TEXTOID;
+		values[n] = CStringGetTextDatum(schedule);
+		types[n + 1] = TIMESTAMPTZOID;
+		values[n + 1] = TimestampTzGetDatum(next);
+		appendStringInfo(&sql, ", schedule = $%d, next_run_at = $%d", n + 1, n + 2);
+		appendStringInfoString(&detail, "\"schedule\": ");
+		escape_json(&detail, schedule);
+		n += 2;
+	}
+	if (!PG_ARGISNULL(2))
+	{
+		char	   *command = text_to_cstring(PG_GETARG_TEXT_PP(2));
+
+		check_command(command);
+		types[n] = TEXTOID;
+		values[n] = CStringGetTextDatum(command);
+		appendStringInfo(&sql, ", command = $%d", ++n);
+		appendStringInfo(&detail, "%s\"command\": true", detail.len > 1 ? ", " : "");
+	}
+	if (!PG_ARGISNULL(3))
+	{
+		bool		active = PG_GETARG_BOOL(3);
+
+		types[n] = BOOLOID;
+		values[n] = BoolGetDatum(active);
+		appendStringInfo(&sql, ", active = $%d", ++n);
+		appendStringInfo(&detail, "%s\"active\": %s", detail.len > 1 ? ", " : "",
+						 active ? "true" : "false");
+		/* re-activated: the next time counts from now */
+		if (active)
+			appendStringInfoString(&sql, ", next_run_at = CASE WHEN active THEN next_run_at "
+								   "ELSE dataplatform.next_run(schedule, pg_catalog.now()) END");
+	}
+	if (!PG_ARGISNULL(4))
+	{
+		Interval   *iv = PG_GETARG_INTERVAL_P(4);
+		bool		reset = (iv->time == 0 && iv->day == 0 && iv->month == 0);
+
+		if (!reset)
+			(void) interval_ms(iv, "a job's timeout");
+		types[n] = INTERVALOID;
+		values[n] = IntervalPGetDatum(iv);
+		appendStringInfo(&sql, ", timeout = NULLIF($%d, '0'::interval)", ++n);
+		appendStringInfo(&detail, "%s\"timeout\": true", detail.len > 1 ? ", " : "");
+	}
+	if (!PG_ARGISNULL(5))
+	{
+		int32		retries = PG_GETARG_INT32(5);
+
+		if (retries < 0 || retries > 100)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("retries for job \"%s\" must be between 0 and 100", name)));
+		types[n] = INT4OID;
+		values[n] = Int32GetDatum(retries);
+		appendStringInfo(&sql, ", retries = $%d", ++n);
+		appendStringInfo(&detail, "%s\"retries\": %d", detail.len > 1 ? ", " : "", retries);
+	}
+	if (!PG_ARGISNULL(6))
+	{
+		Interval   *iv = PG_GETARG_INTERVAL_P(6);
+
+		(void) interval_ms(iv, "a job's retry_delay");
+		types[n] = INTERVALOID;
+		values[n] = IntervalPGetDatum(iv);
+		appendStringInfo(&sql, ", retry_delay = $%d", ++n);
+		appendStringInfo(&detail, "%s\"retry_delay\": true", detail.len > 1 ? ", " : "");
+	}
+	appendStringInfoString(&sql, " WHERE name = $1");
+	appendStringInfoChar(&detail, '}');
+	dp_spi_exec(sql.data, n, types, values, NULL);
+	dp_audit("alter_job", name, detail.data);
+	SPI_finish();
+	dp_worker_wake_at_commit();
+	PG_RETURN_VOID();
+}
+
+/*
+ * Queue a run of a job now; returns the run id.  Caller is connected to SPI
+ * and has checked the caller's right.
+ */
+int64
+dp_jobs_queue_run(int64 job_id)
+{
+	Datum		values[2];
+	Oid			types[2] = {INT8OID, NAMEOID};
+	NameData	who;
+	int64		run_id;
+
+	namestrcpy(&who, GetUserNameFromId(dp_caller_id(), false));
+	values[0] = Int64GetDatum(job_id);
+	values[1] = NameGetDatum(&who);
+	dp_spi_exec("INSERT INTO dataplatform.job_run (job_id, job_name, trigger, status, scheduled_for, queued_by) "
+				"SELECT id, name, 'manual', 'queued', pg_catalog.now(), $2 FROM dataplatform.job WHERE id = $1 "
+				"RETURNING run_id", 2, types, values, NULL);
+	run_id = pg_strtoint64(dp_spi_getvalue(0, 1));
+	dp_worker_wake_at_commit();
+	return run_id;
+}
+
+/* run_now(name text) RETURNS bigint */
+Datum
+dp_run_now(PG_FUNCTION_ARGS)
+{
+	char	   *name = dp_arg_cstring(fcinfo, 0, "name");
+	int64		run_id;
+	char		detail[64];
+
+	dp_require_admin("run jobs");
+	SPI_connect();
+	run_id = dp_jobs_queue_run(job_for_change(name, "run"));
+	snprintf(detail, sizeof(detail), "{\"run_id\": " INT64_FORMAT "}", run_id);
+	dp_audit("run_now", name, detail);
+	SPI_finish();
+	PG_RETURN_INT64(run_id);
+}
+
+/*
+ * wait_for_run(run_id bigint, timeout interval) RETURNS text: the run's
+ * status once it has finished, or its current status when the timeout
+ * passes.  Each look takes a new snapshot, so the caller must not be in a
+ * REPEATABLE READ or SERIALIZABLE transaction.
+ */
+Datum
+dp_wait_for_run(PG_FUNCTION_ARGS)
+{
+	int64		run_id;
+	int			timeout_ms;
+	TimestampTz deadline;
+	char	   *status = NULL;
+	Datum		arg;
+	Oid			type = INT8OID;
+	MemoryContext caller_cxt;
+	text	   *result;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						errmsg("argument \"run_id\" must not be NULL")));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						errmsg("argument \"timeout\" must not be NULL")));
+	run_id = PG_GETARG_INT64(0);
+	timeout_ms = interval_ms(PG_GETARG_INTERVAL_P(1), "the timeout of wait_for_run");
+	dp_require_admin("wait for job runs");
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("wait_for_run cannot wait inside a REPEATABLE READ or SERIALIZABLE transaction"),
+				 errhint("Call it in a READ COMMITTED transaction.")));
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	arg = Int64GetDatum(run_id);
+	caller_cxt = CurrentMemoryContext;
+
+	SPI_connect();
+	for (;;)
+	{
+		if (dp_spi_exec("SELECT status FROM dataplatform.job_run WHERE run_id = $1",
+						1, &type, &arg, NULL) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("job run " INT64_FORMAT " does not exist", run_id),
+					 errhint("Runs are kept for dataplatform.history_days days.")));
+		status = dp_spi_getvalue(0, 1);
+		if (strcmp(status, "queued") != 0 && strcmp(status, "running") != 0)
+			break;
+		if (GetCurrentTimestamp() >= deadline)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 20, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	{
+		MemoryContext old = MemoryContextSwitchTo(caller_cxt);
+
+		result = cstring_to_text(status);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	PG_RETURN_TEXT_P(result);
+}
+
+/* next_run(schedule text, after timestamptz) RETURNS timestamptz */
+Datum
+dp_next_run(PG_FUNCTION_ARGS)
+{
+	char	   *schedule = dp_arg_cstring(fcinfo, 0, "schedule");
+	DpCron		cron;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						errmsg("argument \"after\" must not be NULL")));
+	parse_schedule(schedule, NULL, &cron);
+	PG_RETURN_TIMESTAMPTZ(next_after(&cron, PG_GETARG_TIMESTAMPTZ(1)));
+}
+
+/* ------------------------------------------------------------------------
+ * The runner (called by the worker, outside any transaction)
+ * ------------------------------------------------------------------------
+ */
+
+static void
+begin_xact(const char *activity)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+static void
+end_xact(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* Runs left "running" by a crash or a kill are failed. */
+void
+dp_jobs_recover(void)
+{
+	begin_xact("dataplatform: recover interrupted runs");
+	dp_spi_exec("UPDATE dataplatform.job_run SET status = 'failed', "
+				"finished_at = pg_catalog.clock_timestamp(), "
+				"message = 'interrupted: the worker stopped during the run' "
+				"WHERE status = 'running'", 0, NULL, NULL, NULL);
+	end_xact();
+}
+
+/* Step 1: queue due scheduled runs, prune history; in one transaction. */
+static void
+queue_due_jobs(void)
+{
+	begin_xact("dataplatform: queue due jobs");
+	dp_spi_exec("WITH due AS ("
+				"  SELECT j.id, j.name, j.next_run_at,"
+				"         EXISTS (SELECT 1 FROM dataplatform.job_run r WHERE r.job_id = j.id"
+				"                 AND r.status IN ('queued', 'running')) AS busy"
+				"    FROM dataplatform.job j"
+				"   WHERE j.active AND j.schedule IS NOT NULL AND j.next_run_at <= pg_catalog.now()"
+				"   FOR UPDATE OF j SKIP LOCKED),"
+				" advanced AS ("
+				"  UPDATE dataplatform.job j"
+				"     SET next_run_at = dataplatform.next_run(j.schedule, pg_catalog.now())"
+				"    FROM due WHERE j.id = due.id)"
+				"INSERT INTO dataplatform.job_run (job_id, job_name, trigger, status, scheduled_for,"
+				"                                 started_at, finished_at, message)"
+				"SELECT id, name, 'schedule', CASE WHEN busy THEN 'skipped' ELSE 'queued' END,"
+				"       next_run_at,"
+				"       CASE WHEN busy THEN pg_catalog.now() END,"
+				"       CASE WHEN busy THEN pg_catalog.now() END,"
+				"       CASE WHEN busy THEN 'the previous run had not finished' END"
+				"  FROM due", 0, NULL, NULL, NULL);
+	if (dp_worker_history_days > 0 &&
+		TimestampDifferenceExceeds(last_prune, GetCurrentTimestamp(), 60 * 1000))
+	{
+		Datum		days = Int32GetDatum(dp_worker_history_days);
+		Oid			type = INT4OID;
+
+		dp_spi_exec("DELETE FROM dataplatform.job_run WHERE finished_at < "
+					"pg_catalog.now() - pg_catalog.make_interval(days => $1)",
+					1, &type, &days, NULL);
+		last_prune = GetCurrentTimestamp();
+	}
+	end_xact();
+}
+
+typedef struct DpClaimedRun
+{
+	int64		run_id;
+	int64		job_id;
+	char	   *job_name;
+	char	   *command;
+	char	   *owner;
+	int			timeout_ms;		/* 0: none */
+	int			retries;
+	int			attempt;
+	double		retry_delay_s;
+} DpClaimedRun;
+
+/* Step 2: claim one due queued run (into run_cxt); false if none. */
+static bool
+claim_run(DpClaimedRun *run)
+{
+	Datum		deflt = Int32GetDatum(dp_worker_job_timeout_ms);
+	Oid			type = INT4OID;
+	bool		found;
+
+	begin_xact("dataplatform: claim a run");
+	found = dp_spi_exec("UPDATE dataplatform.job_run r"
+						"   SET status = 'running', started_at = pg_catalog.clock_timestamp()"
+						"  FROM dataplatform.job j"
+						" WHERE j.id = r.job_id AND r.run_id = ("
+						"   SELECT q.run_id FROM dataplatform.job_run q"
+						"    WHERE q.status = 'queued' AND q.scheduled_for <= pg_catalog.now()"
+						"      AND NOT EXISTS (SELECT 1 FROM dataplatform.job_run x"
+						"                       WHERE x.job_id = q.job_id AND x.status = 'running')"
+						"    ORDER BY q.scheduled_for, q.run_id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+						" RETURNING r.run_id, r.job_id, j.name, j.command, j.owner,"
+						"   COALESCE(pg_catalog.date_part('epoch', j.timeout) * 1000, $1)::integer,"
+						"   j.retries, r.attempt, pg_catalog.date_part('epoch', j.retry_delay)::float8",
+						1, &type, &deflt, NULL) > 0;
+	if (found)
+	{
+		MemoryContext old = MemoryContextSwitchTo(run_cxt);
+
+		run->run_id = pg_strtoint64(dp_spi_getvalue(0, 1));
+		run->job_id = pg_strtoint64(dp_spi_getvalue(0, 2));
+		run->job_name = dp_spi_getvalue(0, 3);
+		run->command = dp_spi_getvalue(0, 4);
+		run->owner = dp_spi_getvalue(0, 5);
+		run->timeout_ms = pg_strtoint32(dp_spi_getvalue(0, 6));
+		run->retries = pg_strtoint32(dp_spi_getvalue(0, 7));
+		run->attempt = pg_strtoint32(dp_spi_getvalue(0, 8));
+		run->retry_delay_s = strtod(dp_spi_getvalue(0, 9), NULL);
+		MemoryContextSwitchTo(old);
+	}
+	else
+	{
+		/* a run of a job deleted meanwhile has no job row: skip it */
+		dp_spi_exec("UPDATE dataplatform.job_run r SET status = 'skipped',"
+					" finished_at = pg_catalog.clock_timestamp(), message = 'the job no longer exists'"
+					" WHERE r.status = 'queued' AND NOT EXISTS"
+					" (SELECT 1 FROM dataplatform.job j WHERE j.id = r.job_id)", 0, NULL, NULL, NULL);
+	}
+	end_xact();
+	return found;
+}
+
+/*
+ * Run a SQL command as role `owner` (in the current transaction, connected
+ * to SPI).  Returns the rows processed by its last statement.
+ */
+uint64
+dp_jobs_exec_as(const char *owner, const char *sql, int nargs, Oid *types,
+				Datum *values)
+{
+	Oid			owner_id = get_role_oid(owner, true);
+	Oid			save_user;
+	int			save_sec;
+	int			save_nest;
+	int			rc;
+	volatile uint64 rows = 0;
+
+	if (!OidIsValid(owner_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the job's owner \"%s\" no longer exists", owner),
+				 errhint("Drop the job, or schedule it again as an existing role.")));
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	save_nest = NewGUCNestLevel();
+	SetCurrentRoleId(owner_id, superuser_arg(owner_id));
+	SetUserIdAndSecContext(owner_id, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		if (nargs > 0)
+			rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+		else
+			rc = SPI_execute(sql, false, 0);
+		if (rc < 0)
+			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+		rows = SPI_processed;
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_user, save_sec);
+		SetCurrentRoleId(InvalidOid, false);
+	}
+	PG_END_TRY();
+	AtEOXact_GUC(true, save_nest);
+	return rows;
+}
+
+/* Step 3: run a claimed run and record its outcome. */
+static void
+execute_run(DpClaimedRun *run)
+{
+	volatile bool ok = false;
+	volatile uint64 rows = 0;
+	ErrorData  *volatile edata = NULL;
+	volatile bool timed_out = false;
+	TimestampTz started = GetCurrentTimestamp();
+
+	PG_TRY();
+	{
+		Datum		args[2];
+		Oid			types[2] = {INT8OID, INT8OID};
+
+		begin_xact(run->command);
+		debug_query_string = run->command;
+		if (run->timeout_ms > 0)
+			enable_timeout_after(STATEMENT_TIMEOUT, run->timeout_ms);
+		rows = dp_jobs_exec_as(run->owner, run->command, 0, NULL, NULL);
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		args[0] = Int64GetDatum(run->run_id);
+		args[1] = Int64GetDatum((int64) rows);
+		dp_spi_exec("UPDATE dataplatform.job_run SET status = 'succeeded', rows = $2,"
+					" finished_at = pg_catalog.clock_timestamp() WHERE run_id = $1",
+					2, types, args, NULL);
+		end_xact();
+		debug_query_string = NULL;
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(run_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		/* ProcessInterrupts resets the timer's indicator: judge by the clock */
+		timed_out = (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && run->timeout_ms > 0 &&
+					 TimestampDifferenceExceeds(started, GetCurrentTimestamp(),
+												run->timeout_ms - 1));
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		debug_query_string = NULL;
+		AbortCurrentTransaction();
+		SetCurrentRoleId(InvalidOid, false);
+	}
+	PG_END_TRY();
+
+	if (!ok)
+	{
+		Datum		args[6];
+		Oid			types[6] = {INT8OID, TEXTOID, TEXTOID, BOOLOID, FLOAT8OID, INT4OID};
+		StringInfoData msg;
+		bool		retry = run->attempt <= run->retries;
+		double		delay = run->retry_delay_s * pow(2.0, run->attempt - 1);
+
+		initStringInfo(&msg);
+		if (timed_out)
+			appendStringInfo(&msg, "timed out after %d ms", run->timeout_ms);
+		else
+		{
+			appendStringInfoString(&msg, edata->message ? edata->message : "unknown error");
+			if (edata->detail)
+				appendStringInfo(&msg, " (%s)", edata->detail);
+		}
+		args[0] = Int64GetDatum(run->run_id);
+		args[1] = CStringGetTextDatum(timed_out ? "timed_out" : "failed");
+		args[2] = CStringGetTextDatum(msg.data);
+		args[3] = BoolGetDatum(retry);
+		args[4] = Float8GetDatum(Min(delay, 86400.0));
+		args[5] = Int32GetDatum(run->attempt + 1);
+		begin_xact("dataplatform: record a failed run");
+		dp_spi_exec("UPDATE dataplatform.job_run SET status = $2, message = $3,"
+					" finished_at = pg_catalog.clock_timestamp() WHERE run_id = $1",
+					3, types, args, NULL);
+		dp_spi_exec("INSERT INTO dataplatform.job_run (job_id, job_name, trigger, attempt, status,"
+					"   scheduled_for, queued_by)"
+					" SELECT r.job_id, r.job_name, 'retry', $6, 'queued',"
+					"   pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $5), r.queued_by"
+					"  FROM dataplatform.job_run r JOIN dataplatform.job j ON j.id = r.job_id"
+					" WHERE r.run_id = $1 AND $4",
+					6, types, args, NULL);
+		end_xact();
+	}
+}
+
+/*
+ * One tick: queue due jobs, then run up to max_jobs_per_tick runs.  Sets
+ * *sleep_ms to how long the worker may sleep before the next tick.  Returns
+ * the runs done.
+ */
+int
+dp_jobs_tick(long *sleep_ms)
+{
+	int			done = 0;
+	bool		more = true;
+
+	if (run_cxt == NULL)
+		run_cxt = AllocSetContextCreate(TopMemoryContext, "dataplatform run",
+										ALLOCSET_DEFAULT_SIZES);
+	queue_due_jobs();
+	while (done < dp_worker_max_jobs_per_tick)
+	{
+		DpClaimedRun run;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+			break;
+		memset(&run, 0, sizeof(run));
+		if (!claim_run(&run))
+		{
+			more = false;
+			break;
+		}
+		execute_run(&run);
+		MemoryContextReset(run_cxt);
+		done++;
+	}
+
+	if (more)
+		*sleep_ms = 0;
+	else
+	{
+		double		ms;
+		char	   *v;
+
+		begin_xact("dataplatform: next wake-up");
+		dp_spi_exec("SELECT pg_catalog.date_part('epoch', (LEAST("
+					" (SELECT pg_catalog.min(next_run_at) FROM dataplatform.job"
+					"   WHERE active AND schedule IS NOT NULL),"
+					" (SELECT pg_catalog.min(scheduled_for) FROM dataplatform.job_run"
+					"   WHERE status = 'queued')) - pg_catalog.clock_timestamp())) * 1000",
+					0, NULL, NULL, NULL);
+		v = dp_spi_getvalue(0, 1);
+		ms = v ? strtod(v, NULL) : (double) dp_worker_naptime_ms;
+		end_xact();
+		*sleep_ms = (long) Max(0.0, Min(ms + 1.0, (double) dp_worker_naptime_ms));
+	}
+	return done;
+}

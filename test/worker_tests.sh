@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# test/worker_tests.sh — the background worker, tested from outside: the
+# launcher notices CREATE/DROP EXTENSION, SIGHUP reloads the kill switch,
+# a soak of many short runs (the worker's RSS growth is printed and must stay
+# under 5 MB), and kill -9 of the worker mid-run followed by a postmaster
+# restart (in a private cluster, so the shared one's log stays clean).
+#
+# Expects PG* to point at a running cluster that preloads the extension,
+# with dataplatform.naptime = 1s.  Prints "ok - ..." / "not ok - ..." lines;
+# exits non-zero on any failure.  Every wait is bounded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SOAK_RUNS=${SOAK_RUNS:-2000}
+DB=dp_worker_test
+fails=0
+ok() { echo "ok - $*"; }
+notok() { echo "not ok - $*"; fails=$((fails + 1)); }
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
+
+# wait_for <seconds> <sql returning t>: poll every 0.1 s
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    while [ $SECONDS -lt $deadline ]; do
+        [ "$(psql -X -q -At -d "${3:-$DB}" -c "$2" 2>/dev/null || true)" = "t" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+worker_pid() {
+    psql -X -q -At -d "${1:-$DB}" -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'dataplatform worker' AND datname = current_database()"
+}
+
+export PGOPTIONS=--client-min-messages=warning
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+
+# --- the worker follows CREATE and DROP EXTENSION --------------------------
+q "CREATE EXTENSION dataplatform"
+if wait_for 20 "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'dataplatform worker' AND datname = current_database()"; then
+    ok "CREATE EXTENSION starts a worker for the database"
+else
+    notok "no worker after CREATE EXTENSION"
+fi
+q "DROP EXTENSION dataplatform"
+if wait_for 20 "SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'dataplatform worker' AND datname = current_database()"; then
+    ok "DROP EXTENSION stops the database's worker"
+else
+    notok "the worker stayed after DROP EXTENSION"
+fi
+q "CREATE EXTENSION dataplatform"
+if wait_for 20 "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'dataplatform worker' AND datname = current_database()"; then
+    ok "CREATE EXTENSION again starts it again"
+else
+    notok "no worker after the second CREATE EXTENSION"
+fi
+
+# --- SIGHUP: the kill switch -------------------------------------------------
+q "CREATE TABLE public.ticks (at timestamptz DEFAULT clock_timestamp())"
+q "SELECT dataplatform.schedule('tick', '@yearly', 'INSERT INTO public.ticks DEFAULT VALUES')" >/dev/null
+psql -X -q -d "$DB" -c "ALTER SYSTEM SET dataplatform.enabled = off" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 1
+run=$(q "SELECT dataplatform.run_now('tick')")
+sleep 2
+st=$(q "SELECT status FROM dataplatform.job_run WHERE run_id = $run")
+[ "$st" = "queued" ] && ok "dataplatform.enabled = off (SIGHUP): runs stay queued" \
+                     || notok "with dataplatform.enabled = off the run is $st"
+psql -X -q -d "$DB" -c "ALTER SYSTEM RESET dataplatform.enabled" -c "SELECT pg_reload_conf()" >/dev/null
+st=$(q "SELECT dataplatform.wait_for_run($run, '20 seconds')")
+[ "$st" = "succeeded" ] && ok "back on after SIGHUP: the queued run ran" \
+                        || notok "after re-enabling the run is $st"
+
+# --- soak: many short runs, the worker's memory stays flat -------------------
+pid=$(worker_pid)
+# RssAnon: the worker's private memory (VmRSS also counts the shared
+# buffers it touches, which grow with the tables, not with leaks)
+rss() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+q "SELECT dataplatform.alter_job('tick', timeout => '10 seconds')" >/dev/null
+q "SELECT count(dataplatform.run_now('tick')) FROM generate_series(1, 200)" >/dev/null
+wait_for 120 "SELECT count(*) = 0 FROM dataplatform.job_run WHERE status IN ('queued', 'running')" || true
+rss0=$(rss "$pid" RssAnon); vm0=$(rss "$pid" VmRSS)
+start=$(date +%s.%N)
+q "SELECT count(dataplatform.run_now('tick')) FROM generate_series(1, $SOAK_RUNS)" >/dev/null
+if wait_for 600 "SELECT count(*) = 0 FROM dataplatform.job_run WHERE status IN ('queued', 'running')"; then
+    end=$(date +%s.%N)
+    rss1=$(rss "$pid" RssAnon); vm1=$(rss "$pid" VmRSS)
+    pid1=$(worker_pid)
+    done_ok=$(q "SELECT count(*) FROM dataplatform.job_run WHERE job_name = 'tick' AND status = 'succeeded'")
+    growth=$((rss1 - rss0))
+    echo "# soak: $SOAK_RUNS runs in $(awk "BEGIN {printf \"%.1f\", $end - $start}") s; worker private RSS (RssAnon) ${rss0} kB -> ${rss1} kB (growth ${growth} kB), VmRSS ${vm0} kB -> ${vm1} kB; $done_ok runs succeeded"
+    if [ "$pid1" != "$pid" ]; then
+        notok "the worker restarted during the soak ($pid -> $pid1)"
+    elif [ "$growth" -lt 5120 ]; then
+        ok "soak of $SOAK_RUNS runs: worker private RSS grew by $growth kB (< 5 MB)"
+    else
+        notok "soak of $SOAK_RUNS runs: worker RSS grew by $growth kB"
+    fi
+else
+    notok "the soak's runs did not finish in 600 s"
+fi
+# dispatch latency: from queued (scheduled_for) to started
+lat=$(q "SELECT round(avg(extract(epoch FROM started_at - scheduled_for)) * 1000, 2) || ' ms avg, ' ||
+              round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - scheduled_for)) * 1000)::numeric, 2) || ' ms median'
+           FROM (SELECT * FROM dataplatform.job_run WHERE job_name = 'tick' AND trigger = 'manual'
+                 ORDER BY run_id DESC LIMIT 20) r")
+echo "# note: queued-to-started in the soak is dominated by the queue itself: $lat over the last 20"
+single=()
+for i in 1 2 3 4 5; do
+    r=$(q "SELECT dataplatform.run_now('tick')")
+    q "SELECT dataplatform.wait_for_run($r, '20 seconds')" >/dev/null
+    single+=("$(q "SELECT round(extract(epoch FROM started_at - scheduled_for) * 1000, 2) FROM dataplatform.job_run WHERE run_id = $r")")
+    sleep 0.2
+done
+echo "# dispatch latency of an idle worker (run_now commit -> run started), 5 runs: ${single[*]} ms"
+
+psql -X -q -d postgres -c "DROP DATABASE $DB" && ok "DROP DATABASE with a running worker succeeds" \
+                                           || notok "DROP DATABASE failed"
+
+# --- kill -9 mid-run, in a private cluster -------------------------------------
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+BINDIR=$($PG_CONFIG --bindir)
+as_server() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+CDIR=$(mktemp -d /tmp/dp_crash.XXXXXX)
+chmod 755 "$CDIR"; [ "$(id -u)" -eq 0 ] && chown postgres: "$CDIR"
+cleanup() { as_server "$BINDIR/pg_ctl" -D "$CDIR/data" -m immediate -w stop >/dev/null 2>&1 || true; rm -rf "$CDIR"; }
+trap cleanup EXIT
+as_server "$BINDIR/initdb" -D "$CDIR/data" -U postgres -A trust --no-sync >/dev/null
+cat >>"$CDIR/data/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$CDIR'
+port = 54339
+shared_preload_libraries = 'dataplatform'
+dataplatform.naptime = '1s'
+fsync = off
+restart_after_crash = on
+CONF
+as_server "$BINDIR/pg_ctl" -D "$CDIR/data" -l "$CDIR/server.log" -w start >/dev/null
+(
+    export PGHOST=$CDIR PGPORT=54339 PGUSER=postgres DB=postgres
+    DB=postgres
+    q() { psql -X -q -At -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
+    q "CREATE EXTENSION dataplatform"
+    q "CREATE TABLE public.done (n int)"
+    q "SELECT dataplatform.schedule('long', '@yearly', 'SELECT pg_sleep(60); INSERT INTO public.done VALUES (1)')" >/dev/null
+    run=$(q "SELECT dataplatform.run_now('long')")
+    wait_for 30 "SELECT status = 'running' FROM dataplatform.job_run WHERE run_id = $run" postgres \
+        || { echo "not ok - the long run never started"; exit 1; }
+    pid=$(psql -X -q -At -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'dataplatform worker' AND datname = 'postgres'")
+    kill -9 "$pid"
+    # the postmaster resets every backend, then the launcher restarts the worker
+    wait_for 60 "SELECT status = 'failed' FROM dataplatform.job_run WHERE run_id = $run" postgres \
+        || { echo "not ok - after kill -9 the run is not marked failed"; exit 1; }
+    msg=$(q "SELECT message FROM dataplatform.job_run WHERE run_id = $run")
+    echo "ok - kill -9 of the worker mid-run: the run is marked failed ($msg)"
+    [ "$(q "SELECT count(*) FROM public.done")" = 0 ] && echo "ok - the killed run left nothing behind" \
+        || { echo "not ok - the killed run committed"; exit 1; }
+    q "SELECT dataplatform.alter_job('long', command => 'INSERT INTO public.done VALUES (2)')" >/dev/null
+    st=$(q "SELECT dataplatform.wait_for_run(dataplatform.run_now('long'), '0.1 s')")
+    run2=$(q "SELECT max(run_id) FROM dataplatform.job_run")
+    wait_for 30 "SELECT status = 'succeeded' FROM dataplatform.job_run WHERE run_id = $run2" postgres \
+        && echo "ok - the restarted worker runs jobs" || { echo "not ok - the restarted worker runs nothing"; exit 1; }
+    grep -q "terminated by signal 9" "$CDIR/server.log" && echo "ok - the crash was the kill -9 (postmaster log)"
+    # a postmaster restart: the worker comes back
+    as_server "$BINDIR/pg_ctl" -D "$CDIR/data" -l "$CDIR/server.log" -m fast -w restart >/dev/null
+    run3=$(q "SELECT dataplatform.run_now('long')")
+    [ "$(q "SELECT dataplatform.wait_for_run($run3, '30 s')")" = succeeded ] \
+        && echo "ok - after a postmaster restart the worker runs jobs" \
+        || { echo "not ok - no worker after a postmaster restart"; exit 1; }
+    if grep -E "terminated by signal (6|11)|TRAP|PANIC" "$CDIR/server.log"; then
+        echo "not ok - a crash other than the kill -9"; exit 1
+    fi
+) | tee "$CDIR/out" || true
+grep -q "^not ok" "$CDIR/out" && fails=$((fails + 1))
+
+[ $fails -eq 0 ] || { echo "worker tests: $fails failed"; exit 1; }
