@@ -36,6 +36,9 @@ PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && echo /usr/l
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: any header change rebuilds every object
+$(OBJS): $(wildcard src/*.h)
 endif
 
 # rebuilt every time (a cat): a part added or removed must show at once

@@ -37,10 +37,11 @@
 PG_FUNCTION_INFO_V1(dp_configure);
 
 static const char *const config_keys[] = {
-	"column", "skip", "filter", "concat", "patch", "lookup", "default", "strict", "events"
+	"column", "skip", "filter", "concat", "patch", "lookup", "default", "strict", "events",
+	"processing"
 };
 
-#define CONFIG_KEYS_TEXT "column, skip, filter, concat, patch, lookup, default, strict, events"
+#define CONFIG_KEYS_TEXT "column, skip, filter, concat, patch, lookup, default, strict, events, processing"
 
 int
 dp_spec_field_index(const DpSpec *spec, const char *ref)
@@ -525,6 +526,17 @@ dp_config_parse(const DpSpec *spec, Jsonb *config)
 		}
 		else if (strcmp(key, "events") == 0)
 			parse_events(cfg, spec, v);
+		else if (strcmp(key, "processing") == 0)
+		{
+			if (!json_is_string(v) ||
+				(strcmp(json_string_value(v), "sync") != 0 && strcmp(json_string_value(v), "async") != 0))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid \"processing\" in the configuration of dataset \"%s\"",
+								spec->dataset),
+						 errhint("Use \"sync\" (pushes are transformed at once) or \"async\" (pushes land raw and the background worker transforms them).")));
+			cfg->async = strcmp(json_string_value(v), "async") == 0;
+		}
 	}
 	json_decref(root);
 	return cfg;
@@ -576,7 +588,20 @@ dp_configure(PG_FUNCTION_ARGS)
 		}
 		version++;
 	}
-	(void) dp_config_parse(spec, config);
+	{
+		DpConfig   *cfg = dp_config_parse(spec, config);
+		const char *jargs[2];
+
+		/* asynchronous processing: a job of the background worker per dataset */
+		jargs[0] = psprintf("dataplatform: process %s", dataset);
+		jargs[1] = psprintf("SELECT dataplatform.process_queued(%s)", quote_literal_cstr(dataset));
+		if (cfg->async &&
+			dp_spi_exec_text("SELECT 1 FROM dataplatform.job WHERE name = $1", 1, jargs) == 0)
+			dp_spi_exec_text("SELECT dataplatform.schedule($1, 'every 1 second', $2)", 2, jargs);
+		else if (!cfg->async &&
+				 dp_spi_exec_text("SELECT 1 FROM dataplatform.job WHERE name = $1", 1, jargs) > 0)
+			dp_spi_exec_text("SELECT dataplatform.unschedule($1)", 1, jargs);
+	}
 
 	args[1] = JsonbToCString(NULL, &config->root, VARSIZE(config));
 	args[2] = psprintf("%d", version);
@@ -586,6 +611,12 @@ dp_configure(PG_FUNCTION_ARGS)
 	dp_spi_exec_text("INSERT INTO dataplatform.config_version (dataset, version, config, defined_by) "
 					 "VALUES ($1, $3::integer, $2::jsonb, $4::name)", 4, args);
 	dp_audit("configure", dataset, psprintf("{\"version\": %d}", version));
+	/* back to synchronous: what was queued is processed now, in order */
+	if (dp_spi_exec_text("SELECT 1 FROM dataplatform.datasets d WHERE d.name = $1 "
+						 "AND COALESCE(d.config ->> 'processing', 'sync') = 'sync' "
+						 "AND EXISTS (SELECT 1 FROM dataplatform.batch b WHERE b.dataset = d.name "
+						 "  AND b.status = 'queued')", 1, args) > 0)
+		dp_spi_exec_text("SELECT dataplatform.process_queued($1, 2147483647)", 1, args);
 	SPI_finish();
 	PG_RETURN_INT32(version);
 }

@@ -105,6 +105,7 @@ typedef struct DpConfig
 	int			ndefaults;
 	DpDefaultRule *defaults;
 	bool		strict;
+	bool		async;			/* "processing": "async": pushes only land raw */
 	DpEventsConfig events;
 } DpConfig;
 

@@ -1165,6 +1165,7 @@ dp_apply_events(PG_FUNCTION_ARGS)
 	load = dp_load_open(dataset, false);
 	run = run_begin(load);
 	dp_load_lock(load, "SHARE ROW EXCLUSIVE");
+	dp_load_require_no_queue(load);
 	dp_load_create_batch(load, "events", VARSIZE(events) - VARHDRSZ,
 						 dp_sha256_hex(VARDATA(events), VARSIZE(events) - VARHDRSZ), "{}");
 	set_batch_time(run);
@@ -1442,6 +1443,7 @@ dp_load_snapshot(PG_FUNCTION_ARGS)
 		as_of_text = dp_spi_getvalue(0, 1);
 	}
 	dp_load_lock(load, "SHARE ROW EXCLUSIVE");
+	dp_load_require_no_queue(load);
 	{
 		StringInfoData source;
 

@@ -24,6 +24,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "portability/instr_time.h"
 #include "utils/array.h"
@@ -49,6 +50,8 @@ PG_FUNCTION_INFO_V1(dp_check);
 PG_FUNCTION_INFO_V1(dp_check_csv);
 PG_FUNCTION_INFO_V1(dp_rebuild);
 PG_FUNCTION_INFO_V1(dp_purge_raw);
+PG_FUNCTION_INFO_V1(dp_process_queued);
+PG_FUNCTION_INFO_V1(dp_rebuild_changed);
 PG_FUNCTION_INFO_V1(dp_raw_guard);
 
 
@@ -1011,7 +1014,10 @@ load_csv(DpLoad *load, const char *data, size_t len, const DpCsvOptions *opt, bo
 			if (++cr.n == DP_FLUSH_ROWS)
 				flush_csv_raw(load, &cr);
 		}
-		dp_load_row(load, &row);
+		if (load->raw_only)
+			load->rows_in++;
+		else
+			dp_load_row(load, &row);
 		CHECK_FOR_INTERRUPTS();
 	}
 	if (land)
@@ -1079,6 +1085,37 @@ dp_load_lock(DpLoad *load, const char *mode)
 				0, NULL, NULL, NULL);
 }
 
+/*
+ * Whether a write must wait in the queue: the dataset is asynchronous, or
+ * batches of it are still queued (a synchronous write would overtake them).
+ * Call with the clean table locked.
+ */
+bool
+dp_load_queued_behind(DpLoad *load)
+{
+	const char *args[2];
+
+	if (load->cfg->async)
+		return true;
+	args[0] = load->dataset;
+	args[1] = psprintf("%lld", (long long) load->batch_id);	/* 0 before the batch exists */
+	return dp_spi_exec_text("SELECT 1 FROM dataplatform.batch WHERE dataset = $1 AND id <> $2::bigint "
+							"AND status IN ('queued', 'processing') LIMIT 1", 2, args) > 0;
+}
+
+/* Snapshots and events apply at once: refuse them while pushes are queued. */
+void
+dp_load_require_no_queue(DpLoad *load)
+{
+	if (dp_load_queued_behind(load))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("dataset \"%s\" has pushes queued for processing", load->dataset),
+				 errdetail("Snapshots and events apply at once and would overtake the queued pushes."),
+				 errhint("Configure the dataset with \"processing\": \"sync\", or wait for dataplatform.process_queued('%s').",
+						 load->dataset)));
+}
+
 void
 dp_load_finish(DpLoad *load, instr_time start)
 {
@@ -1116,6 +1153,21 @@ dp_load_audit(DpLoad *load, const char *kind)
 			 psprintf("{\"batch_id\": %lld, \"rows\": %lld, \"loaded\": %lld, \"quarantined\": %lld}",
 					  (long long) load->batch_id, (long long) load->rows_in,
 					  (long long) load->loaded, (long long) load->quarantined));
+}
+
+/*
+ * Asynchronous processing: the batch stays queued with its raw rows; the
+ * background worker transforms it (process_queued).
+ */
+static void
+queue_batch(DpLoad *load, int64 rows)
+{
+	const char *args[2];
+
+	args[0] = psprintf("%lld", (long long) load->batch_id);
+	args[1] = psprintf("%lld", (long long) rows);
+	dp_spi_exec_text("UPDATE dataplatform.batch SET status = 'queued', rows = $2::bigint, "
+					 "spec_version = NULL WHERE id = $1::bigint", 2, args);
 }
 
 /* Land a JSON payload in dp_raw, one row per element (or the one object). */
@@ -1196,8 +1248,16 @@ dp_push(PG_FUNCTION_ARGS)
 	/* raw first, exactly as received */
 	dp_load_land_json(load, rows);
 
-	dp_load_json(load, rows);
-	dp_load_finish(load, start);
+	if (dp_load_queued_behind(load))
+	{
+		load->rows_in = JB_ROOT_IS_OBJECT(rows) ? 1 : JB_ROOT_COUNT(rows);
+		queue_batch(load, load->rows_in);
+	}
+	else
+	{
+		dp_load_json(load, rows);
+		dp_load_finish(load, start);
+	}
 	dp_load_audit(load, "push");
 	batch_id = load->batch_id;
 	SPI_finish();
@@ -1233,13 +1293,17 @@ dp_push_csv(PG_FUNCTION_ARGS)
 		char	   *header = NULL;
 		const char *args[2];
 
+		load->raw_only = dp_load_queued_behind(load);
 		load_csv(load, VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), &opt, true, NULL, NULL, 0, &header);
 		args[0] = psprintf("%lld", (long long) load->batch_id);
 		args[1] = header;
 		dp_spi_exec_text("UPDATE dataplatform.batch SET source = source || "
 						 "pg_catalog.jsonb_build_object('header', $2) WHERE id = $1::bigint", 2, args);
 	}
-	dp_load_finish(load, start);
+	if (load->raw_only)
+		queue_batch(load, load->rows_in);
+	else
+		dp_load_finish(load, start);
 	dp_load_audit(load, "push_csv");
 	batch_id = load->batch_id;
 	SPI_finish();
@@ -1350,6 +1414,83 @@ dp_check_csv(PG_FUNCTION_ARGS)
  * spec and configuration.  Takes ACCESS EXCLUSIVE on the clean table, so
  * readers see the old state or the new one, never a mix.
  */
+/*
+ * Transform one batch again from its raw rows (push and push_csv batches),
+ * writing clean rows, issues and quarantine, and stamping the batch with
+ * the spec and configuration versions.  Used by rebuild and by the
+ * asynchronous processing of queued batches.  The caller holds the clean
+ * table's lock.  Returns the load (its context is the caller's to delete).
+ */
+static DpLoad *
+replay_batch(const char *dataset, int64 batch_id, const char *kind, const char *source,
+			 Datum received)
+{
+	DpLoad	   *load = dp_load_open(dataset, false);
+	instr_time	start;
+	const char *bargs[1];
+	uint64		n,
+				i;
+
+	INSTR_TIME_SET_CURRENT(start);
+	load->batch_id = batch_id;
+	load->received_at = received;
+	bargs[0] = psprintf("%lld", (long long) batch_id);
+	n = dp_spi_exec_text("SELECT ordinal, line_number, data, raw FROM dp_raw.rows "
+						 "WHERE batch_id = $1::bigint ORDER BY ordinal", 1, bargs);
+	if (strcmp(kind, "push") == 0)
+	{
+		DpRowBuilder rb = {0};
+		SPITupleTable *tt = SPI_tuptable;
+		MemoryContext old = MemoryContextSwitchTo(load->cxt);
+
+		dp_row_builder_fit(&rb, 16);
+		MemoryContextSwitchTo(old);
+		for (i = 0; i < n; i++)
+		{
+			bool		isnull;
+			Jsonb	   *obj = DatumGetJsonbP(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+
+			load_json_object(load, &rb, &obj->root,
+							 DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull)));
+		}
+	}
+	else if (strcmp(kind, "push_csv") == 0)
+	{
+		/* CSV: the header and every record's text, parsed again */
+		StringInfoData csv;
+		json_t	   *src;
+		DpCsvOptions opt;
+		int64	   *ordinals = palloc(sizeof(int64) * Max(n, 1));
+		int64	   *lines = palloc(sizeof(int64) * Max(n, 1));
+		SPITupleTable *tt = SPI_tuptable;
+		Jsonb	   *srcb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(source)));
+
+		src = dp_json_from_jsonb(srcb, "the batch source");
+		memset(&opt, 0, sizeof(opt));
+		if (json_is_string(json_object_get(src, "delimiter")))
+			opt.delimiter = json_string_value(json_object_get(src, "delimiter"))[0];
+		if (json_is_string(json_object_get(src, "quote")))
+			opt.quote = json_string_value(json_object_get(src, "quote"))[0];
+		initStringInfo(&csv);
+		appendStringInfo(&csv, "%s\n", json_string_value(json_object_get(src, "header")));
+		json_decref(src);
+		for (i = 0; i < n; i++)
+		{
+			bool		isnull;
+
+			ordinals[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+			lines[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+			appendStringInfoString(&csv, SPI_getvalue(tt->vals[i], tt->tupdesc, 4));
+			appendStringInfoChar(&csv, '\n');
+		}
+		load_csv(load, csv.data, csv.len, &opt, false, ordinals, lines, n, NULL);
+	}
+	else
+		elog(ERROR, "batch %lld of kind %s cannot be replayed", (long long) batch_id, kind);
+	dp_load_finish(load, start);
+	return load;
+}
+
 Datum
 dp_rebuild(PG_FUNCTION_ARGS)
 {
@@ -1381,6 +1522,13 @@ dp_rebuild(PG_FUNCTION_ARGS)
 				 errmsg("cannot rebuild dataset \"%s\": raw rows of some of its batches were purged",
 						dataset),
 				 errdetail("A rebuild would lose the rows that came only from those batches.")));
+	if (dp_spi_exec_text("SELECT 1 FROM dataplatform.batch WHERE dataset = $1 "
+						 "AND kind IN ('snapshot', 'events')", 1, args) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot rebuild dataset \"%s\": it is fed by snapshots and change events", dataset),
+				 errdetail("Rebuild replays push and push_csv batches; replaying event streams is not supported yet."),
+				 errhint("Load a fresh snapshot instead: it re-syncs the dataset.")));
 	dp_load_lock(first, "ACCESS EXCLUSIVE");
 	nbatches = dp_spi_exec_text("SELECT id, kind, source::text, received_at FROM dataplatform.batch "
 								"WHERE dataset = $1 AND status = 'done' ORDER BY id", 1, args);
@@ -1404,67 +1552,8 @@ dp_rebuild(PG_FUNCTION_ARGS)
 
 	for (b = 0; b < nbatches; b++)
 	{
-		DpLoad	   *load = dp_load_open(dataset, false);
-		instr_time	start;
-		const char *bargs[1];
-		uint64		n,
-					i;
+		DpLoad	   *load = replay_batch(dataset, ids[b], kinds[b], sources[b], received[b]);
 
-		INSTR_TIME_SET_CURRENT(start);
-		load->batch_id = ids[b];
-		load->received_at = received[b];
-		bargs[0] = psprintf("%lld", (long long) ids[b]);
-		n = dp_spi_exec_text("SELECT ordinal, line_number, data, raw FROM dp_raw.rows "
-							 "WHERE batch_id = $1::bigint ORDER BY ordinal", 1, bargs);
-		if (strcmp(kinds[b], "push") == 0)
-		{
-			DpRowBuilder	rb = {0};
-			SPITupleTable *tt = SPI_tuptable;
-			MemoryContext old = MemoryContextSwitchTo(load->cxt);
-
-			dp_row_builder_fit(&rb, 16);
-			MemoryContextSwitchTo(old);
-			for (i = 0; i < n; i++)
-			{
-				bool		isnull;
-				Jsonb	   *obj = DatumGetJsonbP(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
-
-				load_json_object(load, &rb, &obj->root,
-								 DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull)));
-			}
-		}
-		else
-		{
-			/* CSV: the header and every record's text, parsed again */
-			StringInfoData csv;
-			json_t	   *src;
-			DpCsvOptions opt;
-			int64	   *ordinals = palloc(sizeof(int64) * Max(n, 1));
-			int64	   *lines = palloc(sizeof(int64) * Max(n, 1));
-			SPITupleTable *tt = SPI_tuptable;
-			Jsonb	   *srcb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(sources[b])));
-
-			src = dp_json_from_jsonb(srcb, "the batch source");
-			memset(&opt, 0, sizeof(opt));
-			if (json_is_string(json_object_get(src, "delimiter")))
-				opt.delimiter = json_string_value(json_object_get(src, "delimiter"))[0];
-			if (json_is_string(json_object_get(src, "quote")))
-				opt.quote = json_string_value(json_object_get(src, "quote"))[0];
-			initStringInfo(&csv);
-			appendStringInfo(&csv, "%s\n", json_string_value(json_object_get(src, "header")));
-			json_decref(src);
-			for (i = 0; i < n; i++)
-			{
-				bool		isnull;
-
-				ordinals[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
-				lines[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
-				appendStringInfoString(&csv, SPI_getvalue(tt->vals[i], tt->tupdesc, 4));
-				appendStringInfoChar(&csv, '\n');
-			}
-			load_csv(load, csv.data, csv.len, &opt, false, ordinals, lines, n, NULL);
-		}
-		dp_load_finish(load, start);
 		total_rows += load->rows_in;
 		total_loaded += load->loaded;
 		total_quarantined += load->quarantined;
@@ -1478,6 +1567,153 @@ dp_rebuild(PG_FUNCTION_ARGS)
 	dp_audit("rebuild", dataset, report);
 	MemoryContextSwitchTo(result_cxt);
 	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(report));
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+/*
+ * process_queued(dataset, max_batches): transform queued batches (from
+ * "processing": "async" datasets), oldest first, each dataset's strictly in
+ * batch order, claiming with SKIP LOCKED so concurrent callers share the
+ * work.  Each batch moves queued -> processing -> done in the caller's
+ * transaction, so a crash mid-batch leaves it queued: processed exactly
+ * once.  A batch whose processing raises an error is marked failed (its
+ * raw rows stay) and the others go on.  Returns the batches processed.
+ */
+Datum
+dp_process_queued(PG_FUNCTION_ARGS)
+{
+	const char *dataset = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int			max_batches = PG_ARGISNULL(1) ? 10 : PG_GETARG_INT32(1);
+	int			done = 0;
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	dp_require_admin("process queued batches");
+	SPI_connect();
+	while (done < max_batches)
+	{
+		const char *args[1];
+		int64		id;
+		char	   *ds;
+		char	   *kind;
+		char	   *source;
+		Datum		received;
+		bool		isnull;
+		MemoryContext spi_cxt = CurrentMemoryContext;
+
+		args[0] = dataset;
+		if (dp_spi_exec_text("SELECT b.id, b.dataset, b.kind, b.source::text, b.received_at "
+							 "FROM dataplatform.batch b WHERE b.status = 'queued' "
+							 "AND ($1::text IS NULL OR b.dataset = $1) "
+							 "AND NOT EXISTS (SELECT 1 FROM dataplatform.batch e WHERE e.dataset = b.dataset "
+							 "  AND e.status IN ('queued', 'processing') AND e.id < b.id) "
+							 "ORDER BY b.id LIMIT 1 FOR UPDATE OF b SKIP LOCKED", 1, args) == 0)
+			break;
+		id = pg_strtoint64(dp_spi_getvalue(0, 1));
+		ds = dp_spi_getvalue(0, 2);
+		kind = dp_spi_getvalue(0, 3);
+		source = dp_spi_getvalue(0, 4);
+		received = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull);
+		args[0] = psprintf("%lld", (long long) id);
+		dp_spi_exec_text("UPDATE dataplatform.batch SET status = 'processing' WHERE id = $1::bigint", 1, args);
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(spi_cxt);
+		PG_TRY();
+		{
+			DpLoad	   *load = dp_load_open(ds, false);
+
+			dp_load_lock(load, "SHARE ROW EXCLUSIVE");
+			load = replay_batch(ds, id, kind, source, received);
+			MemoryContextDelete(load->cxt);
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(spi_cxt);
+			CurrentResourceOwner = owner;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *e;
+			const char *fargs[2];
+
+			MemoryContextSwitchTo(spi_cxt);
+			e = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(spi_cxt);
+			CurrentResourceOwner = owner;
+			fargs[0] = args[0];
+			fargs[1] = e->message;
+			dp_spi_exec_text("UPDATE dataplatform.batch SET status = 'failed', processed_at = pg_catalog.clock_timestamp(), "
+							 "result = pg_catalog.jsonb_build_object('error', $2) WHERE id = $1::bigint", 2, fargs);
+			ereport(WARNING,
+					(errmsg("batch %lld of dataset \"%s\" failed: %s", (long long) id, ds, e->message)));
+		}
+		PG_END_TRY();
+		done++;
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(cxt);
+	PG_RETURN_INT32(done);
+}
+
+/*
+ * rebuild_changed(): rebuild every push-fed dataset with a batch processed
+ * under an older spec or configuration than the current ones (the nightly
+ * batch run).  Datasets fed by snapshots and events, and datasets whose raw
+ * rows were purged, are left out (and listed).
+ */
+Datum
+dp_rebuild_changed(PG_FUNCTION_ARGS)
+{
+	MemoryContext result_cxt = CurrentMemoryContext;
+	uint64		n,
+				i;
+	char	  **names;
+	StringInfoData report;
+	Datum		result;
+
+	dp_require_admin("rebuild changed datasets");
+	SPI_connect();
+	n = dp_spi_exec("SELECT d.name, EXISTS (SELECT 1 FROM dataplatform.batch b WHERE b.dataset = d.name "
+					"  AND (b.raw_purged_at IS NOT NULL OR b.kind IN ('snapshot', 'events'))) "
+					"FROM dataplatform.datasets d WHERE EXISTS (SELECT 1 FROM dataplatform.batch b "
+					"  WHERE b.dataset = d.name AND b.status = 'done' "
+					"  AND (b.spec_version IS DISTINCT FROM d.major || '.' || d.minor "
+					"       OR b.config_version IS DISTINCT FROM d.config_version)) ORDER BY d.name",
+					0, NULL, NULL, NULL);
+	names = palloc(sizeof(char *) * (n * 2 + 1));
+	for (i = 0; i < n; i++)
+	{
+		names[2 * i] = dp_spi_getvalue(i, 1);
+		names[2 * i + 1] = dp_spi_getvalue(i, 2);
+	}
+	initStringInfo(&report);
+	appendStringInfoString(&report, "{\"rebuilt\": [");
+	for (i = 0; i < n; i++)
+	{
+		const char *args[1];
+
+		if (strcmp(names[2 * i + 1], "t") == 0)
+			continue;
+		args[0] = names[2 * i];
+		dp_spi_exec_text("SELECT dataplatform.rebuild($1)", 1, args);
+		if (report.data[report.len - 1] != '[')
+			appendStringInfoString(&report, ", ");
+		escape_json(&report, names[2 * i]);
+	}
+	appendStringInfoString(&report, "], \"left_out\": [");
+	for (i = 0; i < n; i++)
+	{
+		if (strcmp(names[2 * i + 1], "t") != 0)
+			continue;
+		if (report.data[report.len - 1] != '[')
+			appendStringInfoString(&report, ", ");
+		escape_json(&report, names[2 * i]);
+	}
+	appendStringInfoString(&report, "]}");
+	MemoryContextSwitchTo(result_cxt);
+	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(report.data));
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }

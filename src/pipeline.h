@@ -71,6 +71,8 @@ typedef struct DpLoad
 	char	   *upsert_sql;
 	Oid		   *upsert_types;
 
+	bool		raw_only;		/* asynchronous: land raw, transform later */
+
 	/* snapshots (events.c) */
 	char	   *watermark;		/* ordering key the written rows take, or NULL */
 	bool		track_keys;		/* quarantined rows' keys count as present */
@@ -88,6 +90,8 @@ typedef struct DpRowBuilder
 } DpRowBuilder;
 
 extern DpLoad *dp_load_open(const char *dataset, bool dry_run);
+extern bool dp_load_queued_behind(DpLoad *load);
+extern void dp_load_require_no_queue(DpLoad *load);
 extern void dp_load_lock(DpLoad *load, const char *mode);
 extern void dp_load_create_batch(DpLoad *load, const char *kind, size_t bytes,
 								 const char *sha, const char *source);

@@ -430,6 +430,23 @@ SET jit = off;
 COMMENT ON FUNCTION @extschema@.rebuild(text) IS
 're-run every raw batch of a dataset through the current spec and configuration, rebuilding clean, history and issues atomically';
 
+CREATE FUNCTION @extschema@.process_queued(dataset text DEFAULT NULL, max_batches integer DEFAULT 10)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'dp_process_queued'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off;
+COMMENT ON FUNCTION @extschema@.process_queued(text, integer) IS
+'transform queued batches of asynchronous datasets, oldest first (the background worker calls it); returns the batches processed';
+
+CREATE FUNCTION @extschema@.rebuild_changed()
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'dp_rebuild_changed'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.rebuild_changed() IS
+'rebuild the push-fed datasets whose spec or configuration changed since their batches were processed (the nightly batch run)';
+
 CREATE FUNCTION @extschema@.purge_raw(dataset text, older_than interval)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'dp_purge_raw'
@@ -477,6 +494,8 @@ GRANT EXECUTE ON FUNCTION
 	@extschema@.check_csv(text, text, jsonb),
 	@extschema@.rebuild(text),
 	@extschema@.purge_raw(text, interval),
+	@extschema@.process_queued(text, integer),
+	@extschema@.rebuild_changed(),
 	@extschema@.dataset_status()
 	TO dataplatform_admin;
 GRANT EXECUTE ON FUNCTION

@@ -18,7 +18,9 @@ SELECT functions_are('dataplatform', ARRAY['define_product', 'grant_producer', '
        'grant_consumer', 'revoke_consumer', 'define_dataset', 'describe', 'normalise', 'issue_types',
        'configure', 'push', 'push_csv', 'check', 'check_csv', 'rebuild', 'purge_raw', 'raw_guard',
        'dataset_status', 'load_snapshot', 'apply_events', 'as_of', 'entity_history', 'resync_report',
-       'schedule', 'unschedule', 'alter_job', 'run_now', 'wait_for_run', 'next_run', 'worker_wake']);
+       'schedule', 'unschedule', 'alter_job', 'run_now', 'wait_for_run', 'next_run', 'worker_wake',
+       'process_queued', 'rebuild_changed',
+       'publish', 'unpublish', 'refresh', 'refresh_all', 'export', 'view_status']);
 SELECT has_function('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb']);
 SELECT isnt_definer('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb'], 'normalise writes nothing and runs as the caller');
 SELECT function_privs_are('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb'], 'dataplatform_consumer', ARRAY['EXECUTE']);

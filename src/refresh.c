@@ -1,0 +1,1334 @@
+/*
+ * refresh.c
+ *		Refresh of published views: dataplatform.refresh, refresh_all.
+ *
+ * Change detection.  Every write to a clean table stamps the rows it writes
+ * with its batch id (_batch_id) and the versions it replaces or removes with
+ * it (_closed_by_batch in the history table), and a writer takes its batch
+ * id only after locking the clean table, so the batch ids of one dataset
+ * follow commit order.  A batch queued for asynchronous processing has its
+ * id already but writes its rows later, so the watermark stops below the
+ * oldest queued batch of each dataset.  A view records, per dataset it reads, the last batch
+ * id it has consumed (dataplatform.consumer_source.last_batch); the changes
+ * since are the current rows with _batch_id above it and the history rows
+ * closed by a batch above it: an invalidation log that costs producers
+ * nothing.  A rebuild of a dataset (which restamps its batches) and a
+ * breaking change of its specification make the next refresh a full one.
+ *
+ * One snapshot.  A refresh locks its datasets' tables ACCESS SHARE (which no
+ * push conflicts with), then takes one snapshot and runs every statement
+ * with it, so the batches it sees, the rows it reads and the watermark it
+ * records agree, whatever commits meanwhile.
+ *
+ * Methods (chosen by consumer.c):
+ *	keyed		the keys of changed rows of the driving dataset, and the
+ *				driver rows that join to changed rows of a joined dataset,
+ *				are recomputed through the view's own query;
+ *	aggregate	the changed rows' old versions (minus) and new versions (plus)
+ *				are aggregated per group and added to a state table
+ *				(dp_consumer_state.<view>: row count, count, sum and count
+ *				of each sum/avg, min/max); a group whose min or max lost its
+ *				holder is recomputed from the dataset;
+ *	full		the whole query into a temporary table.
+ * Every method ends the same way: the new rows of the affected keys are
+ * applied to the view as a diff (DELETE, UPDATE of rows that differ, INSERT),
+ * so the table is never locked against readers, readers see the old or the
+ * new contents (MVCC), and unchanged rows are not rewritten.
+ *
+ * Expectations run in a subtransaction after the diff; if one fails the
+ * subtransaction is rolled back (the old contents stay, the watermarks do
+ * not move) and the failure is logged outside it.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+
+#include "access.h"
+#include "consumer.h"
+
+PG_FUNCTION_INFO_V1(dp_refresh);
+PG_FUNCTION_INFO_V1(dp_refresh_all);
+
+struct DpRefresh
+{
+	DpView	   *view;
+	char	   *qtable;			/* the view's table */
+	char	   *qstate;			/* its state table (aggregate) */
+	Snapshot	snap;
+	instr_time	start;
+	bool		publishing;
+	/* per source */
+	int64	   *last;			/* batch consumed before */
+	int64	   *wm;				/* newest batch now */
+	char	  **stamp;			/* batch stamp up to wm */
+	int		   *major;			/* spec major version now */
+	bool		full;
+	char	   *full_reason;
+	int64		ins,
+				upd,
+				del;
+	int64		rows_before;	/* -1: none */
+	const char *changed;		/* temp table of the rows written, NULL: all */
+	List	   *temps;			/* temp tables to drop */
+};
+
+/* ------------------------------------------------------------------------
+ * Execution
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * Run one statement with the refresh's snapshot (seeing this transaction's
+ * own writes).  as_reader: as the view reader role in a security-restricted
+ * operation, for statements that evaluate the view's expressions.
+ */
+static uint64 rexec_args(DpRefresh *r, const char *sql, bool as_reader, int nargs,
+						 Oid *types, Datum *values);
+
+static uint64
+rexec(DpRefresh *r, const char *sql, bool as_reader)
+{
+	return rexec_args(r, sql, as_reader, 0, NULL, NULL);
+}
+
+static uint64
+rexec_args(DpRefresh *r, const char *sql, bool as_reader, int nargs, Oid *types, Datum *values)
+{
+	Oid			save_user;
+	int			save_sec;
+	SPIPlanPtr	plan;
+	int			rc = 0;
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	if (as_reader)
+		SetUserIdAndSecContext(dp_view_reader_role(),
+							   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		plan = SPI_prepare(sql, nargs, types);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed (%s): %s", SPI_result_code_string(SPI_result), sql);
+		rc = SPI_execute_snapshot(plan, values, NULL, r->snap, InvalidSnapshot, false, true, 0);
+		if (rc < 0)
+			elog(ERROR, "SPI_execute_snapshot failed (%s): %s", SPI_result_code_string(rc), sql);
+		SPI_freeplan(plan);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_user, save_sec);
+	}
+	PG_END_TRY();
+	return SPI_processed;
+}
+
+static uint64
+expect_exec(void *arg, const char *sql, bool as_reader)
+{
+	return rexec((DpRefresh *) arg, sql, as_reader);
+}
+
+static int64
+int64_value(uint64 row, int col)
+{
+	char	   *v = dp_spi_getvalue(row, col);
+
+	return v ? pg_strtoint64(v) : 0;
+}
+
+/* A temporary table for this refresh, readable and writable by the reader role. */
+static char *
+temp_table(DpRefresh *r, const char *name, const char *as)
+{
+	char	   *q = psprintf("pg_temp.%s", quote_identifier(name));
+
+	dp_spi_exec(psprintf("CREATE TEMP TABLE %s %s", quote_identifier(name), as), 0, NULL, NULL, NULL);
+	dp_spi_exec(psprintf("GRANT SELECT, INSERT, UPDATE ON %s TO %s", q, DP_ROLE_ADMIN), 0, NULL, NULL, NULL);
+	r->temps = lappend(r->temps, q);
+	return q;
+}
+
+static char *
+literal(const char *s)
+{
+	return quote_literal_cstr(s);
+}
+
+/* "a.x = b.x AND a.y = b.y" over the view's key */
+static char *
+key_match(const DpView *view, const char *a, const char *b)
+{
+	StringInfoData buf;
+	int			k;
+
+	initStringInfo(&buf);
+	for (k = 0; k < view->nkey; k++)
+	{
+		const char *c = quote_identifier(view->cols[view->key[k]].name);
+
+		appendStringInfo(&buf, "%s%s.%s = %s.%s", k ? " AND " : "", a, c, b, c);
+	}
+	return buf.data;
+}
+
+static char *
+key_list(const DpView *view, const char *prefix)
+{
+	return dp_view_column_list(view, view->nkey, view->key, prefix);
+}
+
+/* "a", "b" of a source's key, with a prefix */
+static char *
+source_key_list(const DpViewSource *s, const char *prefix)
+{
+	StringInfoData buf;
+	int			k;
+
+	initStringInfo(&buf);
+	for (k = 0; k < s->nkey; k++)
+		appendStringInfo(&buf, "%s%s%s", k ? ", " : "", prefix ? prefix : "",
+						 quote_identifier(s->key[k]));
+	return buf.data;
+}
+
+/* ------------------------------------------------------------------------
+ * Checks and the diff
+ * ------------------------------------------------------------------------
+ */
+
+/* ERROR when a row of table (with the view's key columns) has a null key. */
+static void
+check_null_keys(DpRefresh *r, const char *table)
+{
+	DpView	   *view = r->view;
+	StringInfoData cond;
+	int			k;
+
+	initStringInfo(&cond);
+	for (k = 0; k < view->nkey; k++)
+		appendStringInfo(&cond, "%s%s IS NULL", k ? " OR " : "",
+						 quote_identifier(view->cols[view->key[k]].name));
+	if (rexec(r, psprintf("SELECT 1 FROM %s WHERE %s LIMIT 1", table, cond.data), false) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("key of view \"%s\" is null in some rows", view->name),
+				 errdetail("Key columns: %s.", key_list(view, NULL)),
+				 errhint("Key columns must identify a row: wrap the expression in coalesce() or choose another key.")));
+}
+
+/* The new rows' keys are not null, and (for the full method) unique. */
+static void
+check_keys(DpRefresh *r, const char *table)
+{
+	DpView	   *view = r->view;
+
+	if (view->method != DP_VIEW_KEYED)
+		check_null_keys(r, table);
+	if (view->method == DP_VIEW_FULL &&
+		rexec(r, psprintf("SELECT ROW(%s)::text, pg_catalog.count(*) FROM %s "
+						  "GROUP BY %s HAVING pg_catalog.count(*) > 1 LIMIT 1",
+						  key_list(view, NULL), table, key_list(view, NULL)), false) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("key of view \"%s\" is not unique", view->name),
+				 errdetail("Key (%s)=%s has %s rows.", key_list(view, NULL),
+						   dp_spi_getvalue(0, 1), dp_spi_getvalue(0, 2)),
+				 errhint("Name columns that identify a row with the \"key\" option, or change the query so that the key is unique.")));
+}
+
+/*
+ * Apply the new rows in pg_temp.dp_new to the view: for the keys in the
+ * temp table aff (all keys when NULL), delete rows with no new row; then
+ * insert new keys and update rows that differ, in one pass over the new
+ * rows (INSERT ... ON CONFLICT on the view's unique key).
+ */
+static void
+apply_diff(DpRefresh *r, const char *aff)
+{
+	DpView	   *view = r->view;
+	StringInfoData sql;
+	int			i,
+				k;
+	bool		any = false;
+
+	if (r->publishing)
+	{
+		/* a new, empty table (its index comes after the fill) */
+		r->ins += rexec(r, psprintf("INSERT INTO %s SELECT * FROM pg_temp.dp_new", r->qtable), false);
+		return;
+	}
+	initStringInfo(&sql);
+	if (aff)
+		appendStringInfo(&sql, "DELETE FROM %s v USING (SELECT %s FROM %s a WHERE NOT EXISTS "
+						 "(SELECT 1 FROM pg_temp.dp_new n WHERE %s)) d WHERE %s",
+						 r->qtable, key_list(view, "a."), aff, key_match(view, "n", "a"),
+						 key_match(view, "v", "d"));
+	else
+		appendStringInfo(&sql, "DELETE FROM %s v WHERE NOT EXISTS (SELECT 1 FROM pg_temp.dp_new n WHERE %s)",
+						 r->qtable, key_match(view, "v", "n"));
+	r->del += rexec(r, sql.data, false);
+
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "WITH u AS (INSERT INTO %s AS v SELECT * FROM pg_temp.dp_new ON CONFLICT (%s) DO ",
+					 r->qtable, key_list(view, NULL));
+	for (i = 0; i < view->ncols; i++)
+	{
+		bool		is_key = false;
+
+		for (k = 0; k < view->nkey; k++)
+			if (view->key[k] == i)
+				is_key = true;
+		if (is_key)
+			continue;
+		appendStringInfo(&sql, "%s%s = excluded.%s", any ? ", " : "UPDATE SET ",
+						 quote_identifier(view->cols[i].name), quote_identifier(view->cols[i].name));
+		any = true;
+	}
+	if (any)
+		appendStringInfoString(&sql, " WHERE NOT (v.* OPERATOR(pg_catalog.*=) excluded.*)");
+	else
+		appendStringInfoString(&sql, "NOTHING");
+	appendStringInfoString(&sql, " RETURNING (v.xmax = 0) AS inserted) "
+						   "SELECT pg_catalog.count(*) FILTER (WHERE inserted), "
+						   "pg_catalog.count(*) FILTER (WHERE NOT inserted) FROM u");
+	rexec(r, sql.data, false);
+	r->ins += int64_value(0, 1);
+	r->upd += int64_value(0, 2);
+}
+
+/* ------------------------------------------------------------------------
+ * Aggregate state
+ * ------------------------------------------------------------------------
+ */
+
+static const char *
+agg_filter(const DpViewColumn *c, const char *extra)
+{
+	if (c->filter && extra)
+		return psprintf(" FILTER (WHERE (%s) AND %s)", c->filter, extra);
+	if (c->filter)
+		return psprintf(" FILTER (WHERE %s)", c->filter);
+	if (extra)
+		return psprintf(" FILTER (WHERE %s)", extra);
+	return "";
+}
+
+/* SELECT list of the state of whole groups (for fills and recomputes). */
+static char *
+state_select_full(const DpView *view)
+{
+	StringInfoData buf;
+	int			k,
+				i;
+
+	initStringInfo(&buf);
+	for (k = 0; k < view->nkey; k++)
+		appendStringInfo(&buf, "%s AS %s, ", view->cols[view->key[k]].gexpr,
+						 quote_identifier(view->cols[view->key[k]].name));
+	appendStringInfoString(&buf, "pg_catalog.count(*)");
+	for (i = 0; i < view->ncols; i++)
+	{
+		const DpViewColumn *c = &view->cols[i];
+		char	   *nn = c->arg ? psprintf("(%s) IS NOT NULL", c->arg) : NULL;
+
+		switch (c->agg)
+		{
+			case DP_AGG_COUNT_STAR:
+				appendStringInfo(&buf, ", pg_catalog.count(*)%s", agg_filter(c, NULL));
+				break;
+			case DP_AGG_COUNT:
+				appendStringInfo(&buf, ", pg_catalog.count(%s)%s", c->arg, agg_filter(c, NULL));
+				break;
+			case DP_AGG_SUM:
+			case DP_AGG_AVG:
+				appendStringInfo(&buf, ", COALESCE(pg_catalog.sum((%s)::pg_catalog.numeric)%s, 0), "
+								 "pg_catalog.count(%s)%s",
+								 c->arg, agg_filter(c, nn), c->arg, agg_filter(c, NULL));
+				break;
+			case DP_AGG_MIN:
+				appendStringInfo(&buf, ", pg_catalog.min(%s)%s, 0", c->arg, agg_filter(c, NULL));
+				break;
+			case DP_AGG_MAX:
+				appendStringInfo(&buf, ", pg_catalog.max(%s)%s, 0", c->arg, agg_filter(c, NULL));
+				break;
+			case DP_AGG_NONE:
+				break;
+		}
+	}
+	appendStringInfoString(&buf, ", false");
+	return buf.data;
+}
+
+static char *
+group_positions(const DpView *view)
+{
+	StringInfoData buf;
+	int			k;
+
+	initStringInfo(&buf);
+	for (k = 0; k < view->nkey; k++)
+		appendStringInfo(&buf, "%s%d", k ? ", " : "", k + 1);
+	return buf.data;
+}
+
+/* Fill pg_temp.dp_new with the view's rows for the groups in aff (all: NULL). */
+static void
+new_rows_from_state(DpRefresh *r, const char *aff)
+{
+	DpView	   *view = r->view;
+	StringInfoData sql;
+	int			i;
+
+	temp_table(r, "dp_new", psprintf("AS SELECT * FROM %s WITH NO DATA", r->qtable));
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "INSERT INTO pg_temp.dp_new SELECT ");
+	for (i = 0; i < view->ncols; i++)
+	{
+		const DpViewColumn *c = &view->cols[i];
+
+		if (i)
+			appendStringInfoString(&sql, ", ");
+		switch (c->agg)
+		{
+			case DP_AGG_NONE:
+				appendStringInfo(&sql, "t.%s", quote_identifier(c->name));
+				break;
+			case DP_AGG_COUNT_STAR:
+			case DP_AGG_COUNT:
+				appendStringInfo(&sql, "t._c%d", i);
+				break;
+			case DP_AGG_SUM:
+				appendStringInfo(&sql, "(CASE WHEN t._n%d > 0 THEN t._s%d END)::%s", i, i, c->type);
+				break;
+			case DP_AGG_AVG:
+				appendStringInfo(&sql, "(CASE WHEN t._n%d > 0 THEN t._s%d / t._n%d END)::%s", i, i, i, c->type);
+				break;
+			case DP_AGG_MIN:
+			case DP_AGG_MAX:
+				appendStringInfo(&sql, "t._m%d", i);
+				break;
+		}
+	}
+	appendStringInfo(&sql, " FROM %s t", r->qstate);
+	if (aff)
+		appendStringInfo(&sql, " WHERE (%s) IN (SELECT %s FROM %s)", key_list(view, "t."),
+						 key_list(view, NULL), aff);
+	rexec(r, sql.data, false);
+}
+
+/*
+ * The number of rows holding each group's min/max (so that removing one
+ * holder does not force a recompute while others remain): one scan of the
+ * dataset joined to the fresh groups in pg_temp.dp_fresh.
+ */
+static void
+count_holders(DpRefresh *r)
+{
+	DpView	   *view = r->view;
+	DpViewSource *s = &view->sources[view->driver];
+	StringInfoData sql,
+				sel,
+				set,
+				on,
+				at_extreme;
+	int			i,
+				k;
+	bool		any = false;
+
+	initStringInfo(&at_extreme);
+	initStringInfo(&sel);
+	initStringInfo(&set);
+	initStringInfo(&on);
+	for (k = 0; k < view->nkey; k++)
+		appendStringInfo(&on, "%s(%s) = f.%s", k ? " AND " : "", view->cols[view->key[k]].gexpr,
+						 quote_identifier(view->cols[view->key[k]].name));
+	for (i = 0; i < view->ncols; i++)
+	{
+		const DpViewColumn *c = &view->cols[i];
+
+		if (c->agg != DP_AGG_MIN && c->agg != DP_AGG_MAX)
+			continue;
+		appendStringInfo(&sel, ", pg_catalog.count(*)%s AS _k%d", agg_filter(c, psprintf("(%s) = f._m%d", c->arg, i)), i);
+		appendStringInfo(&at_extreme, "%s(%s) = f._m%d", any ? " OR " : "", c->arg, i);
+		appendStringInfo(&set, "%s_k%d = c._k%d", any ? ", " : "", i, i);
+		any = true;
+	}
+	if (!any)
+		return;
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "UPDATE pg_temp.dp_fresh u SET %s FROM (SELECT %s%s FROM dp_clean.%s s "
+					 "JOIN pg_temp.dp_fresh f ON %s WHERE (%s) AND (%s) GROUP BY %s) c WHERE %s",
+					 set.data, key_list(view, "f."), sel.data, quote_identifier(s->table), on.data,
+					 view->quals ? view->quals : "true", at_extreme.data, key_list(view, "f."),
+					 key_match(view, "u", "c"));
+	rexec(r, sql.data, true);
+}
+
+/* Recompute the state of the groups marked dirty (or of every group: all). */
+static void
+recompute_groups(DpRefresh *r, bool all)
+{
+	DpView	   *view = r->view;
+	DpViewSource *s = &view->sources[view->driver];
+	StringInfoData sql;
+	int			k;
+
+	temp_table(r, "dp_fresh", psprintf("(LIKE %s)", r->qstate));
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO pg_temp.dp_fresh SELECT %s FROM dp_clean.%s s WHERE %s",
+					 state_select_full(view), quote_identifier(s->table),
+					 view->quals ? view->quals : "true");
+	if (!all)
+	{
+		appendStringInfoString(&sql, " AND (");
+		for (k = 0; k < view->nkey; k++)
+			appendStringInfo(&sql, "%s%s", k ? ", " : "", view->cols[view->key[k]].gexpr);
+		appendStringInfo(&sql, ") IN (SELECT %s FROM %s WHERE _dirty)", key_list(view, NULL), r->qstate);
+	}
+	appendStringInfo(&sql, " GROUP BY %s", group_positions(view));
+	rexec(r, sql.data, true);
+	check_null_keys(r, "pg_temp.dp_fresh");
+	count_holders(r);
+	if (all)
+		rexec(r, psprintf("DELETE FROM %s", r->qstate), false);
+	else
+		rexec(r, psprintf("DELETE FROM %s WHERE _dirty", r->qstate), false);
+	rexec(r, psprintf("INSERT INTO %s SELECT * FROM pg_temp.dp_fresh", r->qstate), false);
+}
+
+/*
+ * Incremental aggregate: the deltas of the changed rows per group into
+ * pg_temp.dp_delta, added to the state, then the affected groups' rows.
+ *
+ * For a min (max symmetric) the delta has the plus rows' min _p with the
+ * number of plus rows at it _pk, and the minus rows' min _q with _qk.  The
+ * state keeps the min _m and the number of rows holding it _k.  Removing
+ * holders while others remain keeps the min; a smaller new value replaces
+ * it; only when every holder goes and nothing as small comes is the group
+ * recomputed from the dataset ("dirty").
+ */
+static void
+apply_aggregate_delta(DpRefresh *r)
+{
+	DpView	   *view = r->view;
+	int			si = view->driver;
+	DpViewSource *s = &view->sources[si];
+	StringInfoData sql,
+				cols,
+				sel,
+				win,
+				dirty;
+	int			i,
+				k;
+	char	   *match = key_match(view, "t", "d");
+	bool		has_minmax = false;
+
+	/* pg_temp.dp_delta: the groups' deltas */
+	initStringInfo(&cols);
+	initStringInfo(&sel);
+	initStringInfo(&win);
+	appendStringInfo(&cols, "%s, _rows", key_list(view, NULL));
+	for (k = 0; k < view->nkey; k++)
+		appendStringInfo(&sel, "s._g%d, ", k);
+	appendStringInfoString(&sel, "pg_catalog.sum(s._sign)");
+	for (i = 0; i < view->ncols; i++)
+	{
+		const DpViewColumn *c = &view->cols[i];
+		char	   *nn = c->arg ? psprintf("(%s) IS NOT NULL", c->arg) : NULL;
+		const char *fn = c->agg == DP_AGG_MIN ? "min" : "max";
+
+		switch (c->agg)
+		{
+			case DP_AGG_COUNT_STAR:
+				appendStringInfo(&cols, ", _c%d", i);
+				appendStringInfo(&sel, ", pg_catalog.sum(s._sign)%s", agg_filter(c, NULL));
+				break;
+			case DP_AGG_COUNT:
+				appendStringInfo(&cols, ", _c%d", i);
+				appendStringInfo(&sel, ", pg_catalog.sum(s._sign)%s", agg_filter(c, nn));
+				break;
+			case DP_AGG_SUM:
+			case DP_AGG_AVG:
+				appendStringInfo(&cols, ", _s%d, _n%d", i, i);
+				appendStringInfo(&sel, ", pg_catalog.sum(s._sign * (%s)::pg_catalog.numeric)%s, "
+								 "pg_catalog.sum(s._sign)%s", c->arg, agg_filter(c, nn), agg_filter(c, nn));
+				break;
+			case DP_AGG_MIN:
+			case DP_AGG_MAX:
+				has_minmax = true;
+				appendStringInfo(&cols, ", _m%d AS _p%d, _k%d AS _pk%d, _m%d AS _q%d, _k%d AS _qk%d",
+								 i, i, i, i, i, i, i, i);
+				appendStringInfo(&sel, ", pg_catalog.%s(%s)%s, pg_catalog.count(*)%s, "
+								 "pg_catalog.%s(%s)%s, pg_catalog.count(*)%s",
+								 fn, c->arg, agg_filter(c, "s._sign > 0"),
+								 agg_filter(c, psprintf("s._sign > 0 AND (%s) = s._wp%d", c->arg, i)),
+								 fn, c->arg, agg_filter(c, "s._sign < 0"),
+								 agg_filter(c, psprintf("s._sign < 0 AND (%s) = s._wq%d", c->arg, i)));
+				/* the plus and minus extremes of each row's group, for the holder counts */
+				appendStringInfo(&win, ", pg_catalog.%s(%s)%s OVER w AS _wp%d, pg_catalog.%s(%s)%s OVER w AS _wq%d",
+								 fn, c->arg, agg_filter(c, "s._sign > 0"), i,
+								 fn, c->arg, agg_filter(c, "s._sign < 0"), i);
+				break;
+			case DP_AGG_NONE:
+				break;
+		}
+	}
+	temp_table(r, "dp_delta", psprintf("AS SELECT %s FROM %s WITH NO DATA", cols.data, r->qstate));
+
+	/* the changed rows: new versions (+1) and the versions they replaced or removed (-1) */
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO pg_temp.dp_delta SELECT %s FROM (SELECT s.*", sel.data);
+	for (k = 0; k < view->nkey; k++)
+		appendStringInfo(&sql, ", %s AS _g%d", view->cols[view->key[k]].gexpr, k);
+	appendStringInfo(&sql, "%s FROM (SELECT 1 AS _sign", win.data);
+	for (i = 0; i < view->nref; i++)
+		appendStringInfo(&sql, ", c.%s", quote_identifier(view->refcols[i]));
+	appendStringInfo(&sql, " FROM dp_clean.%s c WHERE c._batch_id > " INT64_FORMAT " AND c._batch_id <= " INT64_FORMAT
+					 " UNION ALL SELECT -1", quote_identifier(s->table), r->last[si], r->wm[si]);
+	for (i = 0; i < view->nref; i++)
+		appendStringInfo(&sql, ", h.%s", quote_identifier(view->refcols[i]));
+	appendStringInfo(&sql, " FROM dp_clean.%s h WHERE h._closed_by_batch > " INT64_FORMAT
+					 " AND h._closed_by_batch <= " INT64_FORMAT " AND COALESCE(h._batch_id, 0) <= " INT64_FORMAT
+					 ") s WHERE %s",
+					 quote_identifier(psprintf("%s_history", s->table)), r->last[si], r->wm[si], r->last[si],
+					 view->quals ? view->quals : "true");
+	if (has_minmax)
+	{
+		appendStringInfoString(&sql, " WINDOW w AS (PARTITION BY ");
+		for (k = 0; k < view->nkey; k++)
+			appendStringInfo(&sql, "%s%s", k ? ", " : "", view->cols[view->key[k]].gexpr);
+		appendStringInfoChar(&sql, ')');
+	}
+	appendStringInfo(&sql, ") s GROUP BY %s", group_positions(view));
+	if (rexec(r, sql.data, true) > 0)
+		check_null_keys(r, "pg_temp.dp_delta");
+	else
+	{
+		/* changes outside the view's rows only */
+		temp_table(r, "dp_new", psprintf("AS SELECT * FROM %s WITH NO DATA", r->qtable));
+		r->changed = "pg_temp.dp_new";
+		return;
+	}
+
+	/* existing groups: add the deltas */
+	resetStringInfo(&sql);
+	initStringInfo(&dirty);
+	appendStringInfo(&sql, "UPDATE %s t SET _rows = t._rows + COALESCE(d._rows, 0)", r->qstate);
+	for (i = 0; i < view->ncols; i++)
+	{
+		const DpViewColumn *c = &view->cols[i];
+
+		switch (c->agg)
+		{
+			case DP_AGG_COUNT_STAR:
+			case DP_AGG_COUNT:
+				appendStringInfo(&sql, ", _c%d = t._c%d + COALESCE(d._c%d, 0)", i, i, i);
+				break;
+			case DP_AGG_SUM:
+			case DP_AGG_AVG:
+				appendStringInfo(&sql, ", _s%d = t._s%d + COALESCE(d._s%d, 0), _n%d = t._n%d + COALESCE(d._n%d, 0)",
+								 i, i, i, i, i, i);
+				break;
+			case DP_AGG_MIN:
+			case DP_AGG_MAX:
+				{
+					const char *better = c->agg == DP_AGG_MIN ? "<" : ">";
+					const char *worse = c->agg == DP_AGG_MIN ? ">" : "<";
+					char	   *left = psprintf("(t._k%d - CASE WHEN d._q%d = t._m%d THEN COALESCE(d._qk%d, 0) ELSE 0 END)",
+											   i, i, i, i);
+
+					appendStringInfo(&sql, ", _m%d = CASE WHEN t._m%d IS NULL THEN d._p%d "
+									 "WHEN d._p%d %s t._m%d THEN d._p%d ELSE t._m%d END",
+									 i, i, i, i, better, i, i, i);
+					appendStringInfo(&sql, ", _k%d = CASE WHEN t._m%d IS NULL THEN COALESCE(d._pk%d, 0) "
+									 "WHEN d._p%d %s t._m%d THEN d._pk%d "
+									 "WHEN d._p%d = t._m%d THEN %s + d._pk%d ELSE %s END",
+									 i, i, i, i, better, i, i, i, i, left, i, left);
+					/* a removed value beyond the extreme, or every holder gone and none as good come */
+					appendStringInfo(&dirty, " OR (d._q%d IS NOT NULL AND (t._m%d IS NULL OR d._q%d %s t._m%d))"
+									 " OR (t._m%d IS NOT NULL AND %s <= 0 AND (d._p%d IS NULL OR d._p%d %s t._m%d))",
+									 i, i, i, better, i, i, left, i, i, worse, i);
+				}
+				break;
+			case DP_AGG_NONE:
+				break;
+		}
+	}
+	if (has_minmax)
+		appendStringInfo(&sql, ", _dirty = false%s", dirty.data);
+	appendStringInfo(&sql, " FROM pg_temp.dp_delta d WHERE %s", match);
+	rexec(r, sql.data, false);
+
+	/* new groups: their delta is their state (a minus here would be inconsistent: recompute) */
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO %s SELECT %s, COALESCE(d._rows, 0)", r->qstate, key_list(view, "d."));
+	resetStringInfo(&dirty);
+	for (i = 0; i < view->ncols; i++)
+	{
+		const DpViewColumn *c = &view->cols[i];
+
+		switch (c->agg)
+		{
+			case DP_AGG_COUNT_STAR:
+			case DP_AGG_COUNT:
+				appendStringInfo(&sql, ", COALESCE(d._c%d, 0)", i);
+				break;
+			case DP_AGG_SUM:
+			case DP_AGG_AVG:
+				appendStringInfo(&sql, ", COALESCE(d._s%d, 0), COALESCE(d._n%d, 0)", i, i);
+				break;
+			case DP_AGG_MIN:
+			case DP_AGG_MAX:
+				appendStringInfo(&sql, ", d._p%d, COALESCE(d._pk%d, 0)", i, i);
+				appendStringInfo(&dirty, " OR d._q%d IS NOT NULL", i);
+				break;
+			case DP_AGG_NONE:
+				break;
+		}
+	}
+	appendStringInfo(&sql, ", false%s FROM pg_temp.dp_delta d WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s)",
+					 dirty.data, r->qstate, match);
+	rexec(r, sql.data, false);
+
+	if (has_minmax && rexec(r, psprintf("SELECT 1 FROM %s t WHERE t._dirty AND (%s) IN (SELECT %s FROM pg_temp.dp_delta) LIMIT 1",
+										r->qstate, key_list(view, "t."), key_list(view, NULL)), false) > 0)
+		recompute_groups(r, false);
+	rexec(r, psprintf("DELETE FROM %s t WHERE t._rows <= 0 AND (%s) IN (SELECT %s FROM pg_temp.dp_delta)",
+					  r->qstate, key_list(view, "t."), key_list(view, NULL)), false);
+
+	new_rows_from_state(r, "pg_temp.dp_delta");
+	check_keys(r, "pg_temp.dp_new");
+	apply_diff(r, "pg_temp.dp_delta");
+	r->changed = "pg_temp.dp_new";
+}
+
+/* ------------------------------------------------------------------------
+ * Keyed and full
+ * ------------------------------------------------------------------------
+ */
+
+static void
+apply_full(DpRefresh *r)
+{
+	DpView	   *view = r->view;
+
+	if (view->method == DP_VIEW_AGGREGATE)
+	{
+		recompute_groups(r, true);
+		new_rows_from_state(r, NULL);
+	}
+	else
+	{
+		temp_table(r, "dp_new", psprintf("AS SELECT * FROM %s WITH NO DATA", r->qtable));
+		rexec(r, psprintf("INSERT INTO pg_temp.dp_new SELECT * FROM (%s) q", view->definition), true);
+	}
+	check_keys(r, "pg_temp.dp_new");
+	apply_diff(r, NULL);
+	r->changed = NULL;
+}
+
+static void
+apply_keyed(DpRefresh *r)
+{
+	DpView	   *view = r->view;
+	DpViewSource *d = &view->sources[view->driver];
+	char	  **keys = palloc0(sizeof(char *) * view->nsources);
+	bool		only_driver;
+	int			i,
+				l;
+
+	only_driver = view->changed_sql != NULL;
+	for (l = 0; l < view->nlookups; l++)
+		if (r->wm[view->lookups[l].source] > r->last[view->lookups[l].source])
+			only_driver = false;
+	if (only_driver)
+	{
+		/*
+		 * Only the driver changed: its rows written since are the new rows
+		 * (read through its _batch_id index), and the keys that may have left
+		 * the view are those of the versions closed since (a key without an
+		 * older version was never in the view).
+		 */
+		Oid			types[2] = {INT8OID, INT8OID};
+		Datum		values[2];
+
+		temp_table(r, "dp_aff", psprintf("AS SELECT %s FROM %s WITH NO DATA", key_list(view, NULL), r->qtable));
+		rexec(r, psprintf("INSERT INTO pg_temp.dp_aff SELECT %s FROM dp_clean.%s WHERE _closed_by_batch > "
+						  INT64_FORMAT " AND _closed_by_batch <= " INT64_FORMAT,
+						  source_key_list(d, NULL), quote_identifier(psprintf("%s_history", d->table)),
+						  r->last[view->driver], r->wm[view->driver]), false);
+		temp_table(r, "dp_new", psprintf("AS SELECT * FROM %s WITH NO DATA", r->qtable));
+		values[0] = Int64GetDatum(r->last[view->driver]);
+		values[1] = Int64GetDatum(r->wm[view->driver]);
+		rexec_args(r, psprintf("INSERT INTO pg_temp.dp_new %s", view->changed_sql), true, 2, types, values);
+		check_keys(r, "pg_temp.dp_new");
+		apply_diff(r, "pg_temp.dp_aff");
+		r->changed = "pg_temp.dp_new";
+		return;
+	}
+
+	/* the changed keys of each dataset */
+	for (i = 0; i < view->nsources; i++)
+	{
+		DpViewSource *s = &view->sources[i];
+
+		if (r->wm[i] <= r->last[i])
+			continue;
+		keys[i] = temp_table(r, psprintf("dp_keys_%d", i),
+							 psprintf("AS SELECT %s FROM dp_clean.%s WITH NO DATA",
+									  source_key_list(s, NULL), quote_identifier(s->table)));
+		rexec(r, psprintf("INSERT INTO %s SELECT %s FROM dp_clean.%s WHERE _batch_id > " INT64_FORMAT
+						  " AND _batch_id <= " INT64_FORMAT
+						  " UNION ALL SELECT %s FROM dp_clean.%s WHERE _closed_by_batch > " INT64_FORMAT
+						  " AND _closed_by_batch <= " INT64_FORMAT,
+						  keys[i], source_key_list(s, NULL), quote_identifier(s->table), r->last[i], r->wm[i],
+						  source_key_list(s, NULL), quote_identifier(psprintf("%s_history", s->table)),
+						  r->last[i], r->wm[i]), false);
+	}
+
+	/* the view keys they touch: changed driver rows, driver rows joined to changed rows */
+	temp_table(r, "dp_aff", psprintf("AS SELECT %s FROM %s WITH NO DATA", key_list(view, NULL), r->qtable));
+	if (keys[view->driver])
+		rexec(r, psprintf("INSERT INTO pg_temp.dp_aff SELECT %s FROM %s",
+						  source_key_list(d, NULL), keys[view->driver]), false);
+	for (l = 0; l < view->nlookups; l++)
+	{
+		DpLookup   *lk = &view->lookups[l];
+		DpViewSource *ls = &view->sources[lk->source];
+		StringInfoData fk;
+		int			k;
+
+		if (keys[lk->source] == NULL)
+			continue;
+		initStringInfo(&fk);
+		for (k = 0; k < ls->nkey; k++)
+			appendStringInfo(&fk, "%sx.%s", k ? ", " : "", quote_identifier(lk->fk[k]));
+		rexec(r, psprintf("INSERT INTO pg_temp.dp_aff SELECT %s FROM dp_clean.%s x WHERE (%s) IN (SELECT %s FROM %s)",
+						  source_key_list(d, "x."), quote_identifier(d->table), fk.data,
+						  source_key_list(ls, NULL), keys[lk->source]), false);
+	}
+
+	/* their rows, through the view's query */
+	temp_table(r, "dp_new", psprintf("AS SELECT * FROM %s WITH NO DATA", r->qtable));
+	rexec(r, psprintf("INSERT INTO pg_temp.dp_new SELECT * FROM (%s) q WHERE (%s) IN (SELECT %s FROM pg_temp.dp_aff)",
+					  view->definition, key_list(view, "q."), key_list(view, NULL)), true);
+	check_keys(r, "pg_temp.dp_new");
+	apply_diff(r, "pg_temp.dp_aff");
+	r->changed = "pg_temp.dp_new";
+}
+
+/* ------------------------------------------------------------------------
+ * The run
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * Lock the datasets, take the snapshot, read the watermarks and decide
+ * whether the refresh must be full.  Returns whether anything is pending.
+ */
+static bool
+refresh_begin(DpRefresh *r)
+{
+	DpView	   *view = r->view;
+	int			i;
+	bool		pending = r->publishing || r->full;
+
+	for (i = 0; i < view->nsources; i++)
+		dp_spi_exec(psprintf("LOCK TABLE dp_clean.%s, dp_clean.%s IN ACCESS SHARE MODE",
+							 quote_identifier(view->sources[i].table),
+							 quote_identifier(psprintf("%s_history", view->sources[i].table))),
+					0, NULL, NULL, NULL);
+	CommandCounterIncrement();
+	r->snap = RegisterSnapshot(GetTransactionSnapshot());
+
+	r->last = palloc0(sizeof(int64) * view->nsources);
+	r->wm = palloc0(sizeof(int64) * view->nsources);
+	r->stamp = palloc0(sizeof(char *) * view->nsources);
+	r->major = palloc0(sizeof(int) * view->nsources);
+	for (i = 0; i < view->nsources; i++)
+	{
+		const char *ds = literal(view->sources[i].dataset);
+
+		/* never past a batch still queued for asynchronous processing */
+		rexec(r, psprintf("SELECT COALESCE(LEAST(pg_catalog.max(id), pg_catalog.min(id) FILTER "
+						  "(WHERE status IN ('queued', 'processing')) - 1), 0), d.major, "
+						  "(SELECT EXTRACT(epoch FROM pg_catalog.max(processed_at))::text "
+						  "   FROM dataplatform.batch WHERE dataset = %s) "
+						  "FROM dataplatform.batch b RIGHT JOIN dataplatform.datasets d ON d.name = b.dataset "
+						  "WHERE d.name = %s GROUP BY d.major", ds, ds), false);
+		r->wm[i] = int64_value(0, 1);
+		r->major[i] = (int) int64_value(0, 2);
+		r->stamp[i] = dp_spi_getvalue(0, 3);
+		if (r->publishing)
+			continue;
+		if (rexec(r, psprintf("SELECT s.last_batch, s.spec_major, s.batch_stamp, "
+							  "(SELECT EXTRACT(epoch FROM pg_catalog.max(b.processed_at))::text "
+							  "   FROM dataplatform.batch b WHERE b.dataset = s.dataset AND b.id <= s.last_batch) "
+							  "FROM dataplatform.consumer_source s WHERE s.view = %s AND s.dataset = %s",
+							  literal(view->name), ds), false) == 0)
+		{
+			r->full = true;
+			r->full_reason = psprintf("dataset %s is a new source", view->sources[i].dataset);
+			continue;
+		}
+		r->last[i] = int64_value(0, 1);
+		if (int64_value(0, 2) != r->major[i])
+		{
+			r->full = true;
+			r->full_reason = psprintf("dataset %s changed its specification to version %d",
+									  view->sources[i].dataset, r->major[i]);
+		}
+		else if ((dp_spi_getvalue(0, 3) == NULL) != (dp_spi_getvalue(0, 4) == NULL) ||
+				 (dp_spi_getvalue(0, 3) && strcmp(dp_spi_getvalue(0, 3), dp_spi_getvalue(0, 4)) != 0))
+		{
+			r->full = true;
+			r->full_reason = psprintf("dataset %s was rebuilt", view->sources[i].dataset);
+		}
+		if (r->wm[i] > r->last[i])
+			pending = true;
+	}
+	if (view->time_dependent)
+		pending = true;
+	return pending || r->full;
+}
+
+static void
+drop_temps(DpRefresh *r)
+{
+	ListCell   *lc;
+
+	foreach(lc, r->temps)
+		dp_spi_exec(psprintf("DROP TABLE %s", (char *) lfirst(lc)), 0, NULL, NULL, NULL);
+	r->temps = NIL;
+}
+
+static void
+apply(DpRefresh *r)
+{
+	if (r->full || r->publishing)
+		apply_full(r);
+	else if (r->view->method == DP_VIEW_AGGREGATE)
+		apply_aggregate_delta(r);
+	else if (r->view->method == DP_VIEW_KEYED)
+		apply_keyed(r);
+	else
+	{
+		r->full = true;
+		apply_full(r);
+	}
+}
+
+static const char *
+mode_of(DpRefresh *r)
+{
+	if (r->publishing)
+		return "publish";
+	return r->full || r->view->method == DP_VIEW_FULL ? "full" : "incremental";
+}
+
+static double
+elapsed_ms(DpRefresh *r)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, r->start);
+	return INSTR_TIME_GET_MILLISEC(now);
+}
+
+static char *
+result_json(DpRefresh *r, const char *status, int64 rows, const char *expectations, double ms)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"view\": ");
+	escape_json(&buf, r->view->name);
+	appendStringInfo(&buf, ", \"status\": \"%s\", \"mode\": \"%s\", \"method\": \"%s\"",
+					 status, mode_of(r), dp_view_method_name(r->view->method));
+	if (strcmp(status, "unchanged") != 0)
+		appendStringInfo(&buf, ", \"inserted\": " INT64_FORMAT ", \"updated\": " INT64_FORMAT
+						 ", \"deleted\": " INT64_FORMAT,
+						 r->ins, r->upd, r->del);
+	appendStringInfo(&buf, ", \"rows\": " INT64_FORMAT ", \"ms\": %.3f", rows, ms);
+	if (r->full && r->full_reason && !r->publishing)
+	{
+		appendStringInfoString(&buf, ", \"reason\": ");
+		escape_json(&buf, r->full_reason);
+	}
+	else if (r->view->method == DP_VIEW_FULL && r->view->reason)
+	{
+		appendStringInfoString(&buf, ", \"reason\": ");
+		escape_json(&buf, r->view->reason);
+	}
+	appendStringInfo(&buf, ", \"expectations\": %s}", expectations ? expectations : "[]");
+	return buf.data;
+}
+
+/* Record the run: the log, the view's row, and (when published) the watermarks. */
+static void
+record(DpRefresh *r, const char *status, int64 rows, const char *expectations,
+	   const char *result, double ms, bool advance)
+{
+	DpView	   *view = r->view;
+	const char *args[11];
+	int			i;
+
+	args[0] = view->name;
+	args[1] = mode_of(r);
+	args[2] = status;
+	args[3] = psprintf(INT64_FORMAT, r->ins);
+	args[4] = psprintf(INT64_FORMAT, r->upd);
+	args[5] = psprintf(INT64_FORMAT, r->del);
+	args[6] = psprintf(INT64_FORMAT, rows);
+	args[7] = psprintf("%.3f", ms);
+	args[8] = expectations ? expectations : "[]";
+	args[9] = r->full ? r->full_reason : NULL;
+	args[10] = GetUserNameFromId(dp_caller_id(), false);
+	dp_spi_exec_text("INSERT INTO dataplatform.refresh_log (view, mode, status, inserted, updated, deleted, "
+					 "row_count, ms, expectations, reason, refreshed_by) VALUES ($1, $2, $3, $4::bigint, "
+					 "$5::bigint, $6::bigint, $7::bigint, $8::numeric, $9::jsonb, $10, $11::name)",
+					 11, args);
+	args[1] = status;
+	args[2] = result;
+	args[3] = advance ? psprintf(INT64_FORMAT, rows) : NULL;
+	dp_spi_exec_text("UPDATE dataplatform.consumer_view SET refreshed_at = pg_catalog.now(), "
+					 "last_status = $2, last_result = $3::jsonb, "
+					 "row_count = COALESCE($4::bigint, row_count) WHERE name = $1", 4, args);
+	if (!advance)
+		return;
+	for (i = 0; i < view->nsources; i++)
+	{
+		args[1] = view->sources[i].dataset;
+		args[2] = psprintf(INT64_FORMAT, r->wm[i]);
+		args[3] = r->stamp[i];
+		args[4] = psprintf("%d", r->major[i]);
+		dp_spi_exec_text("INSERT INTO dataplatform.consumer_source (view, dataset, last_batch, batch_stamp, spec_major) "
+						 "VALUES ($1, $2, $3::bigint, $4, $5::integer) ON CONFLICT (view, dataset) DO UPDATE "
+						 "SET last_batch = excluded.last_batch, batch_stamp = excluded.batch_stamp, "
+						 "spec_major = excluded.spec_major", 5, args);
+	}
+}
+
+DpRefresh *
+dp_refresh_fill(DpView *view, const char *qtable)
+{
+	DpRefresh  *r = palloc0(sizeof(DpRefresh));
+
+	INSTR_TIME_SET_CURRENT(r->start);
+	r->view = view;
+	r->qtable = pstrdup(qtable);
+	r->qstate = dp_view_state_qualified(view->name);
+	r->publishing = true;
+	r->rows_before = -1;
+	refresh_begin(r);
+	apply(r);
+	drop_temps(r);
+	return r;
+}
+
+char *
+dp_refresh_publish_done(DpRefresh *r, json_t *expect)
+{
+	StringInfoData ex;
+	char	   *result;
+	double		ms;
+
+	r->qtable = dp_view_qualified(r->view->name);
+	initStringInfo(&ex);
+	if (!dp_expect_evaluate(expect, r->view, r->qtable, NULL, -1, r->ins, expect_exec, r, &ex))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("view \"%s\" fails its expectations", r->view->name),
+				 errdetail("Results: %s", ex.data),
+				 errhint("Nothing was published. Fix the data or the expectations.")));
+	ms = elapsed_ms(r);
+	result = result_json(r, "ok", r->ins, ex.data, ms);
+	record(r, "ok", r->ins, ex.data, result, ms, true);
+	UnregisterSnapshot(r->snap);
+	return result;
+}
+
+/*
+ * Refresh one view (caller is connected to SPI and holds its catalog row
+ * lock).  Returns the result as JSON text.
+ */
+static char *
+refresh_view(DpView *view, json_t *expect, bool force_full, int64 rows_before)
+{
+	DpRefresh  *r = palloc0(sizeof(DpRefresh));
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	StringInfoData ex;
+	bool		passed;
+	int64		rows;
+	char	   *result;
+	double		ms;
+
+	INSTR_TIME_SET_CURRENT(r->start);
+	r->view = view;
+	r->qtable = dp_view_qualified(view->name);
+	r->qstate = dp_view_state_qualified(view->name);
+	r->rows_before = rows_before;
+	if (force_full)
+	{
+		r->full = true;
+		r->full_reason = pstrdup("full refresh was requested");
+	}
+	if (!refresh_begin(r))
+	{
+		UnregisterSnapshot(r->snap);
+		return result_json(r, "unchanged", rows_before, NULL, elapsed_ms(r));
+	}
+	if (view->method == DP_VIEW_FULL && !r->full)
+	{
+		r->full = true;
+		r->full_reason = view->reason;
+	}
+
+	/* the new contents, and their expectations, in a subtransaction */
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		apply(r);
+		rows = rows_before + r->ins - r->del;
+		initStringInfo(&ex);
+		passed = dp_expect_evaluate(expect, view, r->qtable, r->changed, rows_before, rows,
+									expect_exec, r, &ex);
+		if (passed)
+			drop_temps(r);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		/* leave no subtransaction open behind the error */
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ReThrowError(e);
+	}
+	PG_END_TRY();
+	if (passed)
+		ReleaseCurrentSubTransaction();
+	else
+		RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	r->temps = NIL;
+
+	ms = elapsed_ms(r);
+	if (!passed)
+	{
+		result = result_json(r, "rejected", rows_before, ex.data, ms);
+		record(r, "rejected", rows_before, ex.data, result, ms, false);
+		ereport(WARNING,
+				(errmsg("refresh of view \"%s\" rejected: an expectation failed", view->name),
+				 errdetail("Results: %s", ex.data),
+				 errhint("The previous contents stay published; see dataplatform.refresh_log.")));
+	}
+	else
+	{
+		result = result_json(r, "ok", rows, ex.data, ms);
+		record(r, "ok", rows, ex.data, result, ms, true);
+	}
+	UnregisterSnapshot(r->snap);
+	return result;
+}
+
+/*
+ * Lock a published view's row, analyse its stored definition and refresh it.
+ * missing_ok: NULL when it is not published.
+ */
+static char *
+refresh_by_name(const char *name, bool force_full)
+{
+	const char *args[1];
+	char	   *definition;
+	char	   *refresh;
+	char	   *method;
+	char	   *expect_text;
+	int64		rows_before;
+	List	   *key = NIL;
+	DpView	   *view;
+	Jsonb	   *expectb;
+	json_t	   *expect;
+	char	   *result;
+	uint64		n,
+				i;
+
+	args[0] = name;
+	if (dp_spi_exec_text("SELECT definition, refresh, method, expect::text, row_count "
+						 "FROM dataplatform.consumer_view WHERE name = $1 FOR UPDATE", 1, args) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("view \"%s\" is not published", name),
+				 errhint("dataplatform.consumer_status lists the published views.")));
+	definition = dp_spi_getvalue(0, 1);
+	refresh = dp_spi_getvalue(0, 2);
+	method = dp_spi_getvalue(0, 3);
+	expect_text = dp_spi_getvalue(0, 4);
+	rows_before = int64_value(0, 5);
+	n = dp_spi_exec_text("SELECT k FROM dataplatform.consumer_view, pg_catalog.unnest(key) WITH ORDINALITY AS u(k, o) "
+						 "WHERE name = $1 ORDER BY o", 1, args);
+	for (i = 0; i < n; i++)
+		key = lappend(key, dp_spi_getvalue(i, 1));
+
+	view = dp_view_analyze(name, definition, false);
+	dp_view_choose(view, key, refresh);
+	if (strcmp(method, dp_view_method_name(view->method)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("view \"%s\" must be published again", name),
+				 errdetail("It was published for the %s method; its datasets changed and its query now allows the %s method.",
+						   method, dp_view_method_name(view->method)),
+				 errhint("Call dataplatform.publish with {\"replace\": true}.")));
+	/* the table's columns still match the query's */
+	n = dp_spi_exec_text("SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod) "
+						 "FROM pg_catalog.pg_attribute a "
+						 "WHERE a.attrelid = ('dp_consumer.' || pg_catalog.quote_ident($1))::pg_catalog.regclass "
+						 "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", 1, args);
+	if ((int) n != view->ncols)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("view \"%s\" must be published again", name),
+				 errdetail("Its table has %d columns; its query now gives %d.", (int) n, view->ncols),
+				 errhint("Call dataplatform.publish with {\"replace\": true}.")));
+	for (i = 0; i < n; i++)
+		if (strcmp(dp_spi_getvalue(i, 1), view->cols[i].name) != 0 ||
+			strcmp(dp_spi_getvalue(i, 2), view->cols[i].type) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("view \"%s\" must be published again", name),
+					 errdetail("Column %s of its table is %s %s; its query now gives %s %s.",
+							   psprintf("%d", (int) i + 1), dp_spi_getvalue(i, 1), dp_spi_getvalue(i, 2),
+							   view->cols[i].name, view->cols[i].type),
+					 errhint("Call dataplatform.publish with {\"replace\": true}.")));
+
+	expectb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(expect_text)));
+	expect = dp_consumer_json(expectb, "the expectations");
+	result = refresh_view(view, expect, force_full, rows_before);
+	json_decref(expect);
+	if (strstr(result, "\"status\": \"unchanged\"") == NULL)
+		dp_audit("refresh", name, result);
+	return result;
+}
+
+Datum
+dp_refresh(PG_FUNCTION_ARGS)
+{
+	char	   *name = dp_arg_cstring(fcinfo, 0, "name");
+	bool		full;
+	MemoryContext result_cxt = CurrentMemoryContext;
+	char	   *result;
+	Datum		ret;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("full must not be null")));
+	full = PG_GETARG_BOOL(1);
+	dp_require_admin("refresh a view");
+	SPI_connect();
+	result = refresh_by_name(name, full);
+	MemoryContextSwitchTo(result_cxt);
+	ret = DirectFunctionCall1(jsonb_in, CStringGetDatum(result));
+	SPI_finish();
+	PG_RETURN_DATUM(ret);
+}
+
+/*
+ * refresh_all(): every view with pending changes, one subtransaction each,
+ * in dependency order (views read only datasets, so any order is one: by
+ * name).  A view whose refresh fails is logged and skipped.
+ */
+Datum
+dp_refresh_all(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext cxt;
+	ResourceOwner owner = CurrentResourceOwner;
+	uint64		n,
+				i;
+	char	  **names;
+
+	dp_require_admin("refresh views");
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	cxt = CurrentMemoryContext;
+	n = dp_spi_exec("SELECT name FROM dataplatform.consumer_view ORDER BY name", 0, NULL, NULL, NULL);
+	names = palloc(sizeof(char *) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		names[i] = dp_spi_getvalue(i, 1);
+	for (i = 0; i < n; i++)
+	{
+		char	   *result = NULL;
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			result = refresh_by_name(names[i], false);
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *e;
+			StringInfoData buf;
+			const char *args[3];
+
+			MemoryContextSwitchTo(cxt);
+			e = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+
+			initStringInfo(&buf);
+			appendStringInfoString(&buf, "{\"view\": ");
+			escape_json(&buf, names[i]);
+			appendStringInfo(&buf, ", \"status\": \"failed\", \"sqlstate\": \"%s\", \"error\": ",
+							 unpack_sql_state(e->sqlerrcode));
+			escape_json(&buf, e->message);
+			appendStringInfoChar(&buf, '}');
+			result = buf.data;
+			args[0] = names[i];
+			args[1] = psprintf("%s: %s", unpack_sql_state(e->sqlerrcode), e->message);
+			args[2] = GetUserNameFromId(dp_caller_id(), false);
+			dp_spi_exec_text("INSERT INTO dataplatform.refresh_log (view, mode, status, error, refreshed_by) "
+							 "VALUES ($1, 'none', 'failed', $2, $3::name)", 3, args);
+			args[1] = "failed";
+			args[2] = result;
+			dp_spi_exec_text("UPDATE dataplatform.consumer_view SET last_status = $2, last_result = $3::jsonb "
+							 "WHERE name = $1", 3, args);
+			ereport(WARNING,
+					(errmsg("refresh of view \"%s\" failed: %s", names[i], e->message),
+					 e->detail ? errdetail("%s", e->detail) : 0,
+					 errhint("The previous contents stay published; see dataplatform.refresh_log.")));
+			FreeErrorData(e);
+		}
+		PG_END_TRY();
+		if (strstr(result, "\"status\": \"unchanged\"") != NULL)
+			continue;
+		values[0] = CStringGetTextDatum(names[i]);
+		values[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(result));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	dp_audit("refresh_all", NULL, psprintf("{\"views\": %llu}", (unsigned long long) n));
+	SPI_finish();
+	return (Datum) 0;
+}

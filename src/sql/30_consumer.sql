@@ -1,0 +1,165 @@
+
+------------------------------------------------------------------------------
+-- Part 30: the consumer layer.  Published views (tables in dp_consumer),
+-- their refresh, expectations, export.  Implemented in src/consumer.c,
+-- src/refresh.c and src/expect.c.
+------------------------------------------------------------------------------
+
+-- The state of aggregate views (per group: row count and the parts of each
+-- aggregate), kept by refresh.  Internal: admins may read it.
+CREATE SCHEMA dp_consumer_state;
+COMMENT ON SCHEMA dp_consumer_state IS 'dataplatform consumer layer: state of incrementally refreshed aggregate views (internal)';
+REVOKE ALL ON SCHEMA dp_consumer_state FROM PUBLIC;
+GRANT USAGE ON SCHEMA dp_consumer_state TO dataplatform_admin;
+
+CREATE TABLE @extschema@.consumer_view (
+	name			text PRIMARY KEY,
+	source			text NOT NULL,
+	dataset			text REFERENCES @extschema@.datasets (name),
+	definition		text NOT NULL,
+	key				text[] NOT NULL,
+	refresh			text CHECK (refresh IN ('incremental', 'full')),
+	method			text NOT NULL CHECK (method IN ('keyed', 'aggregate', 'full')),
+	method_reason	text,
+	description		text,
+	expect			jsonb NOT NULL DEFAULT '[]',
+	comments		jsonb,
+	options			jsonb NOT NULL DEFAULT '{}',
+	row_count		bigint NOT NULL DEFAULT 0,
+	published_by	name NOT NULL,
+	published_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	refreshed_at	timestamptz,
+	last_status		text CHECK (last_status IN ('ok', 'rejected', 'failed')),
+	last_result		jsonb
+);
+COMMENT ON TABLE @extschema@.consumer_view IS
+'published views: dp_consumer.<name>, the source as given, its definition as SQL text, key, refresh method, expectations';
+
+CREATE TABLE @extschema@.consumer_source (
+	view			text NOT NULL REFERENCES @extschema@.consumer_view (name) ON DELETE CASCADE,
+	dataset			text NOT NULL REFERENCES @extschema@.datasets (name),
+	last_batch		bigint NOT NULL,
+	batch_stamp		text,
+	spec_major		integer NOT NULL,
+	PRIMARY KEY (view, dataset)
+);
+COMMENT ON TABLE @extschema@.consumer_source IS
+'per view and dataset it reads: the last batch the view has consumed (its refresh watermark)';
+
+CREATE TABLE @extschema@.refresh_log (
+	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	view			text NOT NULL,
+	at				timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	mode			text NOT NULL CHECK (mode IN ('publish', 'incremental', 'full', 'none')),
+	status			text NOT NULL CHECK (status IN ('ok', 'rejected', 'failed')),
+	inserted		bigint,
+	updated			bigint,
+	deleted			bigint,
+	row_count		bigint,
+	ms				numeric,
+	expectations	jsonb,
+	reason			text,
+	error			text,
+	refreshed_by	name NOT NULL
+);
+CREATE INDEX ON @extschema@.refresh_log (view, id);
+COMMENT ON TABLE @extschema@.refresh_log IS
+'every publish and refresh that did something: mode, rows inserted/updated/deleted, expectation results, rejections and failures';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.consumer_view', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.consumer_source', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.refresh_log', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.refresh_log_id_seq', '');
+
+REVOKE ALL ON @extschema@.consumer_view, @extschema@.consumer_source, @extschema@.refresh_log FROM PUBLIC;
+GRANT SELECT ON @extschema@.consumer_view, @extschema@.consumer_source, @extschema@.refresh_log
+	TO dataplatform_admin;
+
+------------------------------------------------------------------------------
+-- API
+------------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.publish(name text, source text, options jsonb DEFAULT '{}')
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'dp_publish'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.publish(text, text, jsonb) IS
+'publish dp_consumer.<name> from a dataset or a SELECT over dp_clean; options: key, refresh, description, expect, comments, replace';
+
+CREATE FUNCTION @extschema@.unpublish(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dp_unpublish'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.unpublish(text) IS
+'drop a published view and its definition';
+
+CREATE FUNCTION @extschema@.refresh(name text, full boolean DEFAULT false)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'dp_refresh'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.refresh(text, boolean) IS
+'refresh a published view (incrementally where it can, or fully), gated by its expectations; returns what it did';
+
+CREATE FUNCTION @extschema@.refresh_all(OUT view text, OUT result jsonb)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'dp_refresh_all'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.refresh_all() IS
+'refresh every published view with pending changes; one row per view refreshed, rejected or failed';
+
+CREATE FUNCTION @extschema@.export(name text, format text DEFAULT 'csv')
+RETURNS text
+AS 'MODULE_PATHNAME', 'dp_export'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.export(text, text) IS
+'a published view as CSV (with a header line) or NDJSON (format json), ordered by its key';
+
+CREATE FUNCTION @extschema@.view_status()
+RETURNS TABLE (view text, method text, key text[], description text, row_count bigint,
+			   published_at timestamptz, refreshed_at timestamptz, last_status text,
+			   pending_batches bigint, pending_rows bigint, last_expectations jsonb)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT v.name, v.method, v.key, v.description, v.row_count, v.published_at, v.refreshed_at,
+		   v.last_status,
+		   COALESCE(p.batches, 0), COALESCE(p.rows, 0),
+		   v.last_result -> 'expectations'
+	  FROM @extschema@.consumer_view v
+	  LEFT JOIN LATERAL (
+			SELECT pg_catalog.count(*) AS batches, pg_catalog.sum(b.rows_loaded)::bigint AS rows
+			  FROM @extschema@.consumer_source s
+			  JOIN @extschema@.batch b ON b.dataset = s.dataset AND b.id > s.last_batch
+			 WHERE s.view = v.name) p ON true
+$$;
+COMMENT ON FUNCTION @extschema@.view_status() IS
+'one row per published view: rows, last refresh and its status, batches not yet consumed, last expectation results (see the view dataplatform.consumer_status)';
+
+CREATE VIEW @extschema@.consumer_status AS SELECT * FROM @extschema@.view_status();
+COMMENT ON VIEW @extschema@.consumer_status IS
+'one row per published view: rows, last refresh and its status, batches not yet consumed, last expectation results';
+
+REVOKE ALL ON FUNCTION
+	@extschema@.publish(text, text, jsonb),
+	@extschema@.unpublish(text),
+	@extschema@.refresh(text, boolean),
+	@extschema@.refresh_all(),
+	@extschema@.export(text, text),
+	@extschema@.view_status()
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	@extschema@.publish(text, text, jsonb),
+	@extschema@.unpublish(text),
+	@extschema@.refresh(text, boolean),
+	@extschema@.refresh_all(),
+	@extschema@.export(text, text),
+	@extschema@.view_status()
+	TO dataplatform_admin;
+GRANT EXECUTE ON FUNCTION @extschema@.export(text, text), @extschema@.view_status()
+	TO dataplatform_consumer;
+REVOKE ALL ON @extschema@.consumer_status FROM PUBLIC;
+GRANT SELECT ON @extschema@.consumer_status TO dataplatform_admin, dataplatform_consumer;

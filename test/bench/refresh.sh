@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Incremental refresh against plain PostgreSQL in the same run:
+#   a dataset of N tenure-like rows (default 1,000,000), two published views
+#   (a projection with a filter and a computed column; a GROUP BY with count,
+#   sum, avg, min and max), and two materialized views of the same queries on
+#   the same table.  1% of the rows change by push (updates spread over the
+#   whole table, some of them moving rows between groups); then refresh() of
+#   each published view is timed against REFRESH MATERIALIZED VIEW (and
+#   REFRESH MATERIALIZED VIEW CONCURRENTLY, the non-blocking variant) of the
+#   same query.  Prints the times and the ratios, and checks that each view
+#   equals its query afterwards; asserts nothing.
+# Expects PG* to point at a cluster with the extension installed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+N=${BENCH_ROWS:-1000000}
+CHANGE=$((N / 100))
+CHUNK=50000
+export PGOPTIONS=--client-min-messages=warning
+DB=dp_bench_refresh
+psql -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+run() { psql -X -q -At -v ON_ERROR_STOP=1 -d $DB "$@"; }
+
+echo "loading $N rows ..."
+run >/dev/null <<SQL
+CREATE EXTENSION dataplatform;
+SELECT 1 FROM dataplatform.define_product('bench');
+SELECT dataplatform.define_dataset('{"dataset": "tenure", "product": "bench", "key": ["id"], "fields": [
+  {"name": "id", "datatype": "integer"}, {"name": "paymentReference", "datatype": "string"},
+  {"name": "tenureType", "datatype": "string"}, {"name": "startDate", "datatype": "date"},
+  {"name": "endDate", "datatype": "date"}, {"name": "weeklyRent", "datatype": "decimal"},
+  {"name": "rooms", "datatype": "integer"}]}');
+SQL
+for ((s = 1; s <= N; s += CHUNK)); do
+  e=$((s + CHUNK - 1)); [ $e -gt $N ] && e=$N
+  run >/dev/null <<SQL
+SELECT dataplatform.push('tenure', (SELECT jsonb_agg(jsonb_build_object(
+  'id', i, 'paymentReference', lpad((i * 7)::text, 10, '0'),
+  'tenureType', (ARRAY['SEC', 'FLT', 'INT', 'LEA'])[1 + i % 4],
+  'startDate', (date '1990-01-01' + (i % 12000))::text,
+  'endDate', CASE WHEN i % 5 = 0 THEN (date '2020-01-01' + (i % 1500))::text END,
+  'weeklyRent', ((i % 50000) / 100.0)::text, 'rooms', 1 + i % 6))
+  FROM generate_series($s, $e) i));
+SQL
+done
+
+echo "publishing ..."
+PROJ="SELECT id, tenure_type, weekly_rent * 52 AS yearly_rent, rooms FROM dp_clean.tenure WHERE end_date IS NULL"
+GROUP="SELECT tenure_type, rooms, count(*) AS leases, sum(weekly_rent) AS rent, avg(weekly_rent) AS mean_rent, min(weekly_rent) AS min_rent, max(weekly_rent) AS max_rent FROM dp_clean.tenure GROUP BY tenure_type, rooms"
+run >/dev/null <<SQL
+SELECT dataplatform.publish('bench_proj', \$q\$$PROJ\$q\$);
+SELECT dataplatform.publish('bench_group', \$q\$$GROUP\$q\$);
+CREATE MATERIALIZED VIEW mv_proj AS $PROJ;
+CREATE UNIQUE INDEX ON mv_proj (id);
+CREATE MATERIALIZED VIEW mv_group AS $GROUP;
+CREATE UNIQUE INDEX ON mv_group (tenure_type, rooms);
+VACUUM ANALYZE;
+SQL
+run -c "SELECT name, method FROM dataplatform.consumer_view ORDER BY name" | sed 's/^/  method: /'
+
+echo "changing $CHANGE rows (1%, chosen at random) by push ..."
+run >/dev/null <<SQL
+SELECT setseed(0.42);
+CREATE TEMP TABLE changed AS SELECT DISTINCT 1 + (random() * ($N - 1))::int AS i FROM generate_series(1, $CHANGE * 2) LIMIT $CHANGE;
+SELECT dataplatform.push('tenure', (SELECT jsonb_agg(jsonb_build_object(
+  'id', i, 'paymentReference', lpad((i * 7)::text, 10, '0'),
+  'tenureType', (ARRAY['SEC', 'FLT', 'INT', 'LEA'])[1 + (i / 7) % 4],
+  'startDate', (date '1990-01-01' + (i % 12000))::text,
+  'endDate', CASE WHEN i % 3 = 0 THEN (date '2020-01-01' + (i % 1500))::text END,
+  'weeklyRent', ((i % 50000) / 100.0 + 1)::text, 'rooms', 1 + i % 6))
+  FROM changed));
+SQL
+
+# one session, server-side clock: milliseconds of one statement (after a
+# warm-up read of the catalog, as in the long-lived backend of a scheduler)
+timed() {
+  run <<SQL | tail -1
+SELECT count(*) FROM dataplatform.consumer_status \gset
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+$1;
+SELECT round(((extract(epoch FROM clock_timestamp()) - :t0) * 1000)::numeric, 1);
+SQL
+}
+ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'{a / b * 100:.1f}%')" "$1" "$2"; }
+
+inc_proj=$(timed "SELECT dataplatform.refresh('bench_proj') ->> 'status'")
+inc_group=$(timed "SELECT dataplatform.refresh('bench_group') ->> 'status'")
+mv_proj=$(timed "REFRESH MATERIALIZED VIEW mv_proj")
+mv_group=$(timed "REFRESH MATERIALIZED VIEW mv_group")
+mvc_proj=$(timed "REFRESH MATERIALIZED VIEW CONCURRENTLY mv_proj")
+mvc_group=$(timed "REFRESH MATERIALIZED VIEW CONCURRENTLY mv_group")
+full_proj=$(timed "SELECT dataplatform.refresh('bench_proj', full => true) ->> 'status'")
+full_group=$(timed "SELECT dataplatform.refresh('bench_group', full => true) ->> 'status'")
+
+echo
+echo "rows: $N, changed: $CHANGE"
+printf '%-34s %12s %12s\n' "" "projection" "group by"
+printf '%-34s %10s ms %10s ms\n' "refresh() after a 1% change" "$inc_proj" "$inc_group"
+printf '%-34s %10s ms %10s ms\n' "REFRESH MATERIALIZED VIEW" "$mv_proj" "$mv_group"
+printf '%-34s %10s ms %10s ms\n' "REFRESH ... CONCURRENTLY" "$mvc_proj" "$mvc_group"
+printf '%-34s %10s ms %10s ms\n' "refresh(full => true), no change" "$full_proj" "$full_group"
+printf '%-34s %13s %13s\n' "ratio refresh() / REFRESH MV" "$(ratio "$inc_proj" "$mv_proj")" "$(ratio "$inc_group" "$mv_group")"
+printf '%-34s %13s %13s\n' "ratio refresh() / ... CONCURRENTLY" "$(ratio "$inc_proj" "$mvc_proj")" "$(ratio "$inc_group" "$mvc_group")"
+echo
+echo "check (rows differing from the materialized view; 0 expected):"
+run <<SQL | sed 's/^/  /'
+SELECT 'bench_proj', count(*) FROM ((TABLE dp_consumer.bench_proj EXCEPT ALL TABLE mv_proj)
+  UNION ALL (TABLE mv_proj EXCEPT ALL TABLE dp_consumer.bench_proj)) d;
+SELECT 'bench_group', count(*) FROM ((TABLE dp_consumer.bench_group EXCEPT ALL TABLE mv_group)
+  UNION ALL (TABLE mv_group EXCEPT ALL TABLE dp_consumer.bench_group)) d;
+SQL
+[ "${KEEP_DB:-0}" = 1 ] || psql -X -q -c "DROP DATABASE $DB"
