@@ -159,6 +159,8 @@ SELECT jsonb_pretty(dataplatform.resync_report(:resync_batch) - 'as_of' - 'mode'
 SELECT j ->> 'id' AS id, j ->> 'weeklyRent' AS weekly_rent, j ->> 'isActive' AS active
   FROM dataplatform.as_of('tenure-feed', '2024-06-05 00:00:00+00') j;
 
+\ir consumer_demo.sql
+
 \echo
 \echo '== status (dataplatform.status)'
 SELECT dataset, version, rows_in_clean, batches, rows_quarantined, issues_error, issues_warning

@@ -160,6 +160,34 @@ as_server "$BINDIR/pg_ctl" -D "$CDIR/data" -l "$CDIR/server.log" -w start >/dev/
     wait_for 30 "SELECT status = 'succeeded' FROM dataplatform.job_run WHERE run_id = $run2" postgres \
         && echo "ok - the restarted worker runs jobs" || { echo "not ok - the restarted worker runs nothing"; exit 1; }
     grep -q "terminated by signal 9" "$CDIR/server.log" && echo "ok - the crash was the kill -9 (postmaster log)"
+
+    # an asynchronous batch, the worker killed mid-batch: processed exactly once
+    N=300000
+    q "SELECT dataplatform.define_product('crash')" >/dev/null
+    q "SELECT dataplatform.define_dataset('{\"dataset\": \"meter\", \"product\": \"crash\", \"key\": [\"id\"],
+         \"fields\": [{\"name\": \"id\", \"datatype\": \"integer\"}, {\"name\": \"v\", \"datatype\": \"decimal\"}]}')" >/dev/null
+    q "SELECT dataplatform.configure('meter', '{\"processing\": \"async\"}')" >/dev/null
+    q "SELECT dataplatform.alter_job('dataplatform: process meter', active => false)" >/dev/null
+    b=$(q "SELECT dataplatform.push_csv('meter', E'id,v\\n' || string_agg(i || ',' || i || '.5', E'\\n'))
+             FROM generate_series(1, $N) i")
+    q "SELECT dataplatform.alter_job('dataplatform: process meter', active => true)" >/dev/null
+    wait_for 30 "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'dataplatform worker'
+                   AND datname = 'postgres' AND state = 'active' AND query LIKE '%process_queued%'" postgres \
+        || { echo "not ok - the queued batch was never picked up"; exit 1; }
+    sleep 1
+    [ "$(q "SELECT status FROM dataplatform.batch WHERE id = $b")" = queued ] \
+        || { echo "not ok - the batch finished before the kill; raise N"; exit 1; }
+    pid=$(psql -X -q -At -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'dataplatform worker' AND datname = 'postgres'")
+    kill -9 "$pid"
+    wait_for 120 "SELECT status = 'done' FROM dataplatform.batch WHERE id = $b" postgres \
+        || { echo "not ok - after kill -9 the queued batch is never processed"; exit 1; }
+    got=$(q "SELECT (SELECT count(*) FROM dp_clean.meter) || ' ' || rows_loaded || ' ' ||
+                    (SELECT count(*) FROM dataplatform.job_run WHERE job_name = 'dataplatform: process meter'
+                       AND status = 'failed' AND message LIKE 'interrupted%')
+               FROM dataplatform.batch WHERE id = $b")
+    [ "$got" = "$N $N 1" ] \
+        && echo "ok - kill -9 mid-batch: the interrupted run is marked failed, the batch processed exactly once ($N rows)" \
+        || { echo "not ok - after kill -9 mid-batch: clean rows, rows_loaded, failed runs = $got"; exit 1; }
     # a postmaster restart: the worker comes back
     as_server "$BINDIR/pg_ctl" -D "$CDIR/data" -l "$CDIR/server.log" -m fast -w restart >/dev/null
     run3=$(q "SELECT dataplatform.run_now('long')")
