@@ -15,6 +15,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "collect.h"
 #include "util.h"
 #include "worker.h"
 
@@ -55,6 +56,14 @@ _PG_init(void)
 							"Most databases the launcher keeps a worker for.",
 							NULL, &dp_worker_max_databases, 32, 1, 1024, PGC_POSTMASTER,
 							0, NULL, NULL, NULL);
+
+	/* collection from HTTP endpoints (src/collect.c) */
+	DefineCustomStringVariable("dataplatform.allowed_hosts",
+							   "Hosts the background worker may fetch endpoints from.",
+							   "Comma-separated host names or IP addresses, \"*.domain\" for any name "
+							   "under a domain, or \"*\"; empty: no endpoint may be fetched.",
+							   &dp_collect_allowed_hosts, "", PGC_SUSET, GUC_LIST_INPUT,
+							   dp_collect_check_allowed_hosts, NULL, NULL);
 
 	MarkGUCPrefixReserved("dataplatform");
 

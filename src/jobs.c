@@ -18,6 +18,9 @@
  *      record the failure (and queue a retry with exponential backoff) in
  *      another.
  * Per-run allocations live in a memory context reset after every run.
+ * A job that belongs to an endpoint (dataplatform.endpoint.job_id) is a
+ * collection run: src/collect.c fetches before step 3's transaction and
+ * stores in it (see execute_run).
  *
  * Running as the owner: SetCurrentRoleId (as SET ROLE does, so that the API's
  * caller checks see the owner) and SetUserIdAndSecContext with
@@ -47,6 +50,7 @@
 #include "utils/timestamp.h"
 
 #include "access.h"
+#include "collect.h"
 #include "cron.h"
 #include "util.h"
 #include "worker.h"
@@ -140,8 +144,8 @@ interval_ms(Interval *iv, const char *what)
  * 42501 unless the caller owns it or is a superuser.  Locks the row.
  * Returns the job id.  Caller is connected to SPI.
  */
-static int64
-job_for_change(const char *name, const char *action)
+int64
+dp_jobs_for_change(const char *name, const char *action)
 {
 	const char *args[1] = {name};
 	char	   *owner;
@@ -165,29 +169,30 @@ job_for_change(const char *name, const char *action)
 	return id;
 }
 
-/* schedule(name text, schedule text, command text) RETURNS bigint */
-Datum
-dp_schedule(PG_FUNCTION_ARGS)
+/*
+ * Create a job owned by the caller (connected to SPI; the caller's right
+ * checked).  Validates the name, schedule and command; 42710 if the name is
+ * in use.  An inactive job runs only when asked (run_now, collect).  Records
+ * the audit row under `action` (none when NULL).  Returns the job id.
+ */
+int64
+dp_jobs_create(const char *name, const char *schedule, const char *command,
+			   bool active, const char *action)
 {
-	char	   *name = dp_arg_cstring(fcinfo, 0, "name");
-	char	   *schedule = dp_arg_cstring(fcinfo, 1, "schedule");
-	char	   *command = dp_arg_cstring(fcinfo, 2, "command");
 	DpCron		cron;
 	TimestampTz next;
 	const char *args[1];
-	Datum		values[5];
-	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, NAMEOID, TIMESTAMPTZOID};
+	Datum		values[6];
+	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, NAMEOID, TIMESTAMPTZOID, BOOLOID};
 	NameData	owner;
 	int64		id;
 	StringInfoData detail;
 
-	dp_require_admin("schedule jobs");
 	check_job_name(name);
 	parse_schedule(schedule, name, &cron);
 	check_command(command);
 	next = next_after(&cron, GetCurrentTransactionStartTimestamp());
 
-	SPI_connect();
 	args[0] = name;
 	if (dp_spi_exec_text("SELECT 1 FROM dataplatform.job WHERE name = $1", 1, args) > 0)
 		ereport(ERROR,
@@ -200,18 +205,51 @@ dp_schedule(PG_FUNCTION_ARGS)
 	values[2] = CStringGetTextDatum(command);
 	values[3] = NameGetDatum(&owner);
 	values[4] = TimestampTzGetDatum(next);
-	dp_spi_exec("INSERT INTO dataplatform.job (name, schedule, command, owner, next_run_at) "
-				"VALUES ($1, $2, $3, $4, $5) RETURNING id",
-				5, types, values, NULL);
+	values[5] = BoolGetDatum(active);
+	dp_spi_exec("INSERT INTO dataplatform.job (name, schedule, command, owner, next_run_at, active) "
+				"VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+				6, types, values, NULL);
 	id = pg_strtoint64(dp_spi_getvalue(0, 1));
 	initStringInfo(&detail);
 	appendStringInfoString(&detail, "{\"schedule\": ");
 	escape_json(&detail, schedule);
 	appendStringInfoString(&detail, "}");
-	dp_audit("schedule", name, detail.data);
-	SPI_finish();
+	if (action)
+		dp_audit(action, name, detail.data);
 	dp_worker_wake_at_commit();
+	return id;
+}
+
+/* schedule(name text, schedule text, command text) RETURNS bigint */
+Datum
+dp_schedule(PG_FUNCTION_ARGS)
+{
+	char	   *name = dp_arg_cstring(fcinfo, 0, "name");
+	char	   *schedule = dp_arg_cstring(fcinfo, 1, "schedule");
+	char	   *command = dp_arg_cstring(fcinfo, 2, "command");
+	int64		id;
+
+	dp_require_admin("schedule jobs");
+	SPI_connect();
+	id = dp_jobs_create(name, schedule, command, true, "schedule");
+	SPI_finish();
 	PG_RETURN_INT64(id);
+}
+
+/*
+ * Remove a job (connected to SPI; the caller's right to change it checked):
+ * its queued runs are recorded as skipped, its history stays.
+ */
+void
+dp_jobs_remove(const char *name)
+{
+	const char *args[1] = {name};
+
+	dp_spi_exec_text("UPDATE dataplatform.job_run r SET status = 'skipped', "
+					 "finished_at = pg_catalog.clock_timestamp(), message = 'the job was unscheduled' "
+					 "FROM dataplatform.job j WHERE j.name = $1 AND r.job_id = j.id "
+					 "AND r.status = 'queued'", 1, args);
+	dp_spi_exec_text("DELETE FROM dataplatform.job WHERE name = $1", 1, args);
 }
 
 /* unschedule(name text) RETURNS void */
@@ -219,16 +257,19 @@ Datum
 dp_unschedule(PG_FUNCTION_ARGS)
 {
 	char	   *name = dp_arg_cstring(fcinfo, 0, "name");
+
 	const char *args[1] = {name};
 
 	dp_require_admin("unschedule jobs");
 	SPI_connect();
-	(void) job_for_change(name, "unschedule");
-	dp_spi_exec_text("UPDATE dataplatform.job_run r SET status = 'skipped', "
-					 "finished_at = pg_catalog.clock_timestamp(), message = 'the job was unscheduled' "
-					 "FROM dataplatform.job j WHERE j.name = $1 AND r.job_id = j.id "
-					 "AND r.status = 'queued'", 1, args);
-	dp_spi_exec_text("DELETE FROM dataplatform.job WHERE name = $1", 1, args);
+	(void) dp_jobs_for_change(name, "unschedule");
+	if (dp_spi_exec_text("SELECT e.name FROM dataplatform.endpoint e JOIN dataplatform.job j "
+						 "ON j.id = e.job_id WHERE j.name = $1", 1, args) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("job \"%s\" collects endpoint \"%s\"", name, dp_spi_getvalue(0, 1)),
+				 errhint("Use dataplatform.drop_endpoint to remove the endpoint and its job.")));
+	dp_jobs_remove(name);
 	dp_audit("unschedule", name, NULL);
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -250,7 +291,7 @@ dp_alter_job(PG_FUNCTION_ARGS)
 
 	dp_require_admin("alter jobs");
 	SPI_connect();
-	(void) job_for_change(name, "alter");
+	(void) dp_jobs_for_change(name, "alter");
 
 	initStringInfo(&sql);
 	initStringInfo(&detail);
@@ -377,7 +418,7 @@ dp_run_now(PG_FUNCTION_ARGS)
 
 	dp_require_admin("run jobs");
 	SPI_connect();
-	run_id = dp_jobs_queue_run(job_for_change(name, "run"));
+	run_id = dp_jobs_queue_run(dp_jobs_for_change(name, "run"));
 	snprintf(detail, sizeof(detail), "{\"run_id\": " INT64_FORMAT "}", run_id);
 	dp_audit("run_now", name, detail);
 	SPI_finish();
@@ -549,6 +590,7 @@ typedef struct DpClaimedRun
 	int			retries;
 	int			attempt;
 	double		retry_delay_s;
+	char	   *endpoint;		/* a collection run: the endpoint; else NULL */
 } DpClaimedRun;
 
 /* Step 2: claim one due queued run (into run_cxt); false if none. */
@@ -571,7 +613,8 @@ claim_run(DpClaimedRun *run)
 						"    ORDER BY q.scheduled_for, q.run_id LIMIT 1 FOR UPDATE SKIP LOCKED)"
 						" RETURNING r.run_id, r.job_id, j.name, j.command, j.owner,"
 						"   COALESCE(pg_catalog.date_part('epoch', j.timeout) * 1000, $1)::integer,"
-						"   j.retries, r.attempt, pg_catalog.date_part('epoch', j.retry_delay)::float8",
+						"   j.retries, r.attempt, pg_catalog.date_part('epoch', j.retry_delay)::float8,"
+						"   (SELECT e.name FROM dataplatform.endpoint e WHERE e.job_id = j.id)",
 						1, &type, &deflt, NULL) > 0;
 	if (found)
 	{
@@ -586,6 +629,7 @@ claim_run(DpClaimedRun *run)
 		run->retries = pg_strtoint32(dp_spi_getvalue(0, 7));
 		run->attempt = pg_strtoint32(dp_spi_getvalue(0, 8));
 		run->retry_delay_s = strtod(dp_spi_getvalue(0, 9), NULL);
+		run->endpoint = dp_spi_getvalue(0, 10);
 		MemoryContextSwitchTo(old);
 	}
 	else
@@ -644,7 +688,12 @@ dp_jobs_exec_as(const char *owner, const char *sql, int nargs, Oid *types,
 	return rows;
 }
 
-/* Step 3: run a claimed run and record its outcome. */
+/*
+ * Step 3: run a claimed run and record its outcome.  A collection run
+ * (src/collect.c) fetches first, outside any transaction, under the run's
+ * time limit; then stores what it fetched in the run's transaction instead
+ * of running the command.
+ */
 static void
 execute_run(DpClaimedRun *run)
 {
@@ -652,6 +701,7 @@ execute_run(DpClaimedRun *run)
 	volatile uint64 rows = 0;
 	ErrorData  *volatile edata = NULL;
 	volatile bool timed_out = false;
+	DpFetch    *volatile fetch = NULL;
 	TimestampTz started = GetCurrentTimestamp();
 
 	PG_TRY();
@@ -659,11 +709,19 @@ execute_run(DpClaimedRun *run)
 		Datum		args[2];
 		Oid			types[2] = {INT8OID, INT8OID};
 
-		begin_xact(run->command);
-		debug_query_string = run->command;
 		if (run->timeout_ms > 0)
 			enable_timeout_after(STATEMENT_TIMEOUT, run->timeout_ms);
-		rows = dp_jobs_exec_as(run->owner, run->command, 0, NULL, NULL);
+		if (run->endpoint)
+		{
+			fetch = dp_collect_prepare(run->endpoint, run_cxt);
+			dp_collect_fetch(fetch);
+		}
+		begin_xact(run->command);
+		debug_query_string = run->command;
+		if (fetch)
+			rows = dp_collect_store(fetch, run->owner, run->run_id);
+		else
+			rows = dp_jobs_exec_as(run->owner, run->command, 0, NULL, NULL);
 		disable_timeout(STATEMENT_TIMEOUT, false);
 		args[0] = Int64GetDatum(run->run_id);
 		args[1] = Int64GetDatum((int64) rows);
@@ -707,6 +765,8 @@ execute_run(DpClaimedRun *run)
 			if (edata->detail)
 				appendStringInfo(&msg, " (%s)", edata->detail);
 		}
+		if (fetch)
+			dp_collect_redact(fetch, &msg);
 		args[0] = Int64GetDatum(run->run_id);
 		args[1] = CStringGetTextDatum(timed_out ? "timed_out" : "failed");
 		args[2] = CStringGetTextDatum(msg.data);
@@ -724,8 +784,12 @@ execute_run(DpClaimedRun *run)
 					"  FROM dataplatform.job_run r JOIN dataplatform.job j ON j.id = r.job_id"
 					" WHERE r.run_id = $1 AND $4",
 					6, types, args, NULL);
+		if (fetch)
+			dp_collect_log_failure(fetch, run->run_id, msg.data);
 		end_xact();
 	}
+	if (fetch)
+		dp_collect_forget(fetch);
 }
 
 /*

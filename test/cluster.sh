@@ -58,7 +58,27 @@ as_server() {
 }
 
 PGDIR=""
+HTTP_PID=""
+# the loopback HTTP server the collection tests fetch from (test/http_server.py)
+start_http() {
+    mkdir -p "$PGDIR/www"
+    cp samples/data/* "$PGDIR/www/"
+    export DP_HTTP_DIR="$PGDIR/www" DP_HTTP_PORT_FILE="$PGDIR/http.port" DP_HTTP_LOG="$PGDIR/http.log"
+    export DP_HTTP_TOKEN="tok-$RANDOM$RANDOM$RANDOM"
+    python3 test/http_server.py --dir "$DP_HTTP_DIR" --port-file "$DP_HTTP_PORT_FILE" \
+        --log "$DP_HTTP_LOG" --token "$DP_HTTP_TOKEN" >"$PGDIR/http.out" 2>&1 &
+    HTTP_PID=$!
+    for _ in $(seq 100); do [ -s "$DP_HTTP_PORT_FILE" ] && return 0; sleep 0.1; done
+    echo "the test HTTP server did not start:" >&2; cat "$PGDIR/http.out" >&2; exit 1
+}
+stop_http() {
+    [ -n "$HTTP_PID" ] || return 0
+    kill "$HTTP_PID" 2>/dev/null || true
+    wait "$HTTP_PID" 2>/dev/null || true
+    HTTP_PID=""
+}
 stop_cluster() {
+    stop_http
     [ -n "$PGDIR" ] || return 0
     as_server "$BINDIR/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null 2>&1 || true
     if [ "${KEEP_CLUSTER:-0}" = 1 ]; then
@@ -91,6 +111,7 @@ max_worker_processes = 16
 timezone = 'UTC'
 log_min_messages = warning
 dataplatform.naptime = '1s'
+dataplatform.allowed_hosts = '127.0.0.1'
 CONF
     as_server "$BINDIR/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w start >/dev/null \
         || { cat "$PGDIR/server.log"; exit 1; }
@@ -143,6 +164,8 @@ case "$cmd" in
         say "demo (samples/demo.sql)"
         psql -X -v ON_ERROR_STOP=1 -q -d postgres -c "CREATE DATABASE dp_demo" >/dev/null
         (cd samples && psql -X -v ON_ERROR_STOP=1 -q -d dp_demo -f demo.sql)
+        say "demo: collection from an HTTP endpoint on loopback (samples/collect_demo.sh)"
+        bash samples/collect_demo.sh
         server_alive ;;
     test)
         deps
@@ -156,12 +179,17 @@ case "$cmd" in
         say "background worker (test/worker_tests.sh)"
         bash test/worker_tests.sh || rc=1
         server_alive || rc=1
+        say "collection from HTTP endpoints (test/collect_tests.sh)"
+        start_http
+        DP_SERVER_LOG="$PGDIR/server.log" bash test/collect_tests.sh || rc=1
+        stop_http
+        server_alive || rc=1
         run_pgtap || rc=1
         server_alive || rc=1
         [ $rc -eq 0 ] || echo "make test: FAILED (see the failures above)"
         exit $rc ;;
     bench)
-        deps; build_install; start_cluster
+        deps; build_install; start_cluster; start_http
         for b in test/bench/*.sh; do [ -f "$b" ] && { say "$b"; bash "$b"; }; done ;;
     shell)
         deps; build_install; KEEP_CLUSTER=${KEEP_CLUSTER:-0} start_cluster

@@ -7,7 +7,8 @@ SELECT plan(20);
 
 SELECT tables_are('dataplatform', ARRAY['products', 'producer_grants', 'datasets',
        'spec_version', 'fields', 'audit_log', 'config_version', 'batch', 'issue', 'quarantine_row',
-       'event', 'orphan_event', 'job', 'job_run', 'consumer_view', 'consumer_source', 'refresh_log']);
+       'event', 'orphan_event', 'job', 'job_run', 'consumer_view', 'consumer_source', 'refresh_log',
+       'secret', 'endpoint', 'collection_log']);
 SELECT tables_are('dp_raw', ARRAY['rows']);
 SELECT views_are('dataplatform', ARRAY['product', 'dataset', 'field', 'issue_type', 'quarantine', 'status',
        'consumer_status']);
@@ -22,10 +23,10 @@ SELECT col_type_is('dataplatform', 'spec_version', 'spec', 'jsonb', 'spec_versio
 SELECT is(
   (SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_extension e, unnest(e.extconfig) cfg
      JOIN pg_class c ON c.oid = cfg WHERE e.extname = 'dataplatform'),
-  ARRAY['audit_log', 'audit_log_id_seq', 'batch', 'batch_id_seq', 'config_version', 'consumer_source',
-        'consumer_view', 'datasets', 'event', 'fields', 'issue', 'job', 'job_id_seq', 'orphan_event',
-        'producer_grants', 'products', 'quarantine_row', 'refresh_log', 'refresh_log_id_seq', 'rows',
-        'spec_version']::text[],
+  ARRAY['audit_log', 'audit_log_id_seq', 'batch', 'batch_id_seq', 'collection_log', 'collection_log_id_seq',
+        'config_version', 'consumer_source', 'consumer_view', 'datasets', 'endpoint', 'event', 'fields',
+        'issue', 'job', 'job_id_seq', 'orphan_event', 'producer_grants', 'products', 'quarantine_row',
+        'refresh_log', 'refresh_log_id_seq', 'rows', 'secret', 'spec_version']::text[],
   'catalog tables are marked for pg_dump');
 SELECT is_empty($$
   SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'dataplatform'::regnamespace

@@ -1,0 +1,59 @@
+/*
+ * collect.h
+ *		Collection from HTTP endpoints (src/collect.c): the pieces of a
+ *		collection run that the job runner (src/jobs.c) calls, and the
+ *		dataplatform.allowed_hosts check.
+ */
+#ifndef DP_COLLECT_H
+#define DP_COLLECT_H
+
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+#include "utils/guc.h"
+
+#define DP_COLLECT_USER_AGENT	"dataplatform/0.1 (PostgreSQL extension; +https://github.com/dataplatform)"
+#define DP_COLLECT_MAX_REDIRECTS 3
+
+/* One collection run: the endpoint's settings and what the fetch got. */
+typedef struct DpFetch DpFetch;
+
+/*
+ * A run of endpoint `endpoint`, allocated in `cxt` (the runner's per-run
+ * context).  Raises nothing.
+ */
+extern DpFetch *dp_collect_prepare(const char *endpoint, MemoryContext cxt);
+
+/*
+ * Read the endpoint's settings (a short transaction of its own), then fetch
+ * its URL outside any transaction.  Raises an ERROR, after freeing every
+ * curl resource, when the fetch fails (network, HTTP status, size, content
+ * that is not what the format expects) or the run is cancelled.  Must be
+ * called outside a transaction.
+ */
+extern void dp_collect_fetch(DpFetch *f);
+
+/*
+ * In the run's transaction (connected to SPI): record the download as
+ * "unchanged" when its sha256 equals the endpoint's last stored one, else
+ * land it as a batch through push/push_csv run as `owner`, and record it as
+ * "stored".  Returns the batch's row count (0 when unchanged).
+ */
+extern uint64 dp_collect_store(DpFetch *f, const char *owner, int64 run_id);
+
+/* In a transaction (connected to SPI): log a failed run with `message`. */
+extern void dp_collect_log_failure(DpFetch *f, int64 run_id, const char *message);
+
+/* Replace every secret value of the run found in msg by "[redacted]". */
+extern void dp_collect_redact(DpFetch *f, StringInfo msg);
+
+/* Wipe the run's secret values from memory (before its context goes). */
+extern void dp_collect_forget(DpFetch *f);
+
+/* GUC check hook of dataplatform.allowed_hosts (dataplatform.c). */
+extern bool dp_collect_check_allowed_hosts(char **newval, void **extra, GucSource source);
+
+/* Whether `host` matches one of the patterns of the list (no backend calls). */
+extern bool dp_collect_host_allowed(const char *list, const char *host);
+
+#endif							/* DP_COLLECT_H */
