@@ -15,6 +15,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "obfuscate.h"
 #include "util.h"
 #include "worker.h"
 
@@ -55,6 +56,19 @@ _PG_init(void)
 							"Most databases the launcher keeps a worker for.",
 							NULL, &dp_worker_max_databases, 32, 1, 1024, PGC_POSTMASTER,
 							0, NULL, NULL, NULL);
+
+	/* environments and PII obfuscation (src/obfuscate.c) */
+	DefineCustomEnumVariable("dataplatform.environment",
+							 "What data this database may hold: development, staging or production.",
+							 "Outside production, values of fields marked pii are obfuscated before they are stored.",
+							 &dp_environment, DP_ENV_DEVELOPMENT, dp_environment_options,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("dataplatform.obfuscation_key",
+							   "Key of the HMAC-SHA256 tokens that replace PII values outside production.",
+							   "Without it, pushes of datasets with PII fields are refused outside production.",
+							   &dp_obfuscation_key, "", PGC_SUSET,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("dataplatform");
 
