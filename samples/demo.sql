@@ -6,6 +6,9 @@
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
 CREATE EXTENSION dataplatform;
+-- this throwaway cluster plays production (real values stored as sent); the
+-- staging run at the end shows PII obfuscated
+SET dataplatform.environment = 'production';
 
 \echo
 \echo '== data products'
@@ -165,3 +168,27 @@ SELECT j ->> 'id' AS id, j ->> 'weeklyRent' AS weekly_rent, j ->> 'isActive' AS 
 \echo '== status (dataplatform.status)'
 SELECT dataset, version, rows_in_clean, batches, rows_quarantined, issues_error, issues_warning
   FROM dataplatform.status ORDER BY dataset;
+
+\echo
+\echo '== staging: PII fields (firstName, surname, dateOfBirth, email-address of person) are obfuscated'
+\echo '-- before anything is stored: keyed tokens (the same value, the same token), dates generalised to the year'
+SET dataplatform.environment = 'staging';
+SET dataplatform.obfuscation_key = 'demo-key-not-for-real-use';
+SELECT dataplatform.push('person', '[
+  {"id": "5b6c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d8e", "title": "Ms", "firstName": "Ada", "surname": "Lovelace",
+   "dateOfBirth": "10/12/1815", "email-address": "ada@example.org", "personTypes": ["Tenant"]},
+  {"id": "6f7ab8d2-1a3c-4c1e-9a43-0c5f0c8a7d11", "title": "Mr", "firstName": "Charles", "surname": "Lovelace",
+   "dateOfBirth": "1815-12-26", "email-address": "N/A", "personTypes": ["Householder"]}]') AS person_batch \gset
+SELECT left(id::text, 8) AS id, title, first_name, surname, date_of_birth, email_address
+  FROM dp_clean.person ORDER BY id;
+\echo '-- the raw layer holds the tokens too'
+SELECT ordinal, data ->> 'surname' AS surname, data ->> 'dateOfBirth' AS date_of_birth
+  FROM dp_raw.rows WHERE batch_id = :person_batch ORDER BY ordinal;
+\echo '-- rows of the extension holding "Lovelace" anywhere (raw, clean, history, issues, ...):'
+SELECT count(*) AS rows_with_lovelace FROM (
+  SELECT 1 FROM dp_raw.rows WHERE data::text LIKE '%Lovelace%'
+  UNION ALL SELECT 1 FROM dp_clean.person p WHERE p::text LIKE '%Lovelace%'
+  UNION ALL SELECT 1 FROM dp_clean.person_history h WHERE h::text LIKE '%Lovelace%'
+  UNION ALL SELECT 1 FROM dataplatform.issue i WHERE i::text LIKE '%Lovelace%') x;
+RESET dataplatform.obfuscation_key;
+SET dataplatform.environment = 'production';

@@ -13,6 +13,8 @@ SELECT name, description, domain, owner, email, status, retention_days, tags
   FROM dataplatform.define_product('housing', '{"status": "draft", "domain": null}');
 -- meta defaults to {}
 SELECT name, status, tags FROM dataplatform.define_product('planning');
+-- NULL metadata is no metadata
+SELECT name, status, tags FROM dataplatform.define_product('planning', NULL);
 SELECT name, status FROM dataplatform.define_product('planning-2', '{"status": "retired"}');
 SELECT name, status, tags FROM dataplatform.product ORDER BY name;
 

@@ -16,6 +16,7 @@
 #include "utils/guc.h"
 
 #include "collect.h"
+#include "obfuscate.h"
 #include "util.h"
 #include "worker.h"
 
@@ -64,6 +65,19 @@ _PG_init(void)
 							   "under a domain, or \"*\"; empty: no endpoint may be fetched.",
 							   &dp_collect_allowed_hosts, "", PGC_SUSET, GUC_LIST_INPUT,
 							   dp_collect_check_allowed_hosts, NULL, NULL);
+
+	/* environments and PII obfuscation (src/obfuscate.c) */
+	DefineCustomEnumVariable("dataplatform.environment",
+							 "What data this database may hold: development, staging or production.",
+							 "Outside production, values of fields marked pii are obfuscated before they are stored.",
+							 &dp_environment, DP_ENV_DEVELOPMENT, dp_environment_options,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("dataplatform.obfuscation_key",
+							   "Key of the HMAC-SHA256 tokens that replace PII values outside production.",
+							   "Without it, pushes of datasets with PII fields are refused outside production.",
+							   &dp_obfuscation_key, "", PGC_SUSET,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("dataplatform");
 

@@ -40,6 +40,7 @@
 #include "csv.h"
 #include "issue.h"
 #include "spec.h"
+#include "obfuscate.h"
 #include "pipeline.h"
 #include "transform.h"
 #include "util.h"
@@ -879,6 +880,8 @@ load_csv(DpLoad *load, const char *data, size_t len, const DpCsvOptions *opt, bo
 	size_t		ncols = 0;
 	DpRowBuilder	rb = {0};
 	CsvRaw		cr = {0};
+	MemoryContext obf_cxt = AllocSetContextCreate(load->cxt, "dataplatform obfuscation",
+												  ALLOCSET_SMALL_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(load->cxt);
 
 	fields = palloc(sizeof(DpCsvField) * maxfields);
@@ -955,6 +958,17 @@ load_csv(DpLoad *load, const char *data, size_t len, const DpCsvOptions *opt, bo
 		}
 		row.raw = r.raw;
 		row.raw_len = r.raw_len;
+		if (load->obfuscate)
+		{
+			/* PII cells become tokens before anything sees the record */
+			MemoryContextReset(obf_cxt);
+			old = MemoryContextSwitchTo(obf_cxt);
+			if (r.nfields == ncols)
+				row.raw = dp_obfuscate_csv_record(load->t, colmap, fields, ncols,
+												  opt->delimiter ? opt->delimiter : ',',
+												  opt->quote ? opt->quote : '"', &row.raw_len);
+			MemoryContextSwitchTo(old);
+		}
 		if (r.nfields != ncols)
 		{
 			/* a line a skip pattern drops may have any shape (comments, totals) */
@@ -990,6 +1004,18 @@ load_csv(DpLoad *load, const char *data, size_t len, const DpCsvOptions *opt, bo
 								load->dataset, r.line_no, r.nfields, r.nfields == 1 ? "" : "s", ncols),
 						 errhint("Every record needs one value per header column; quote values that contain the delimiter.")));
 			row.ncells = 0;
+			if (load->obfuscate)
+			{
+				/*
+				 * A skipped line of another shape: which of its cells are
+				 * PII cannot be told, so it is not stored at all (it is
+				 * still counted as skipped).
+				 */
+				load->rows_in++;
+				if (!load->raw_only)
+					load->skipped++;
+				continue;
+			}
 		}
 		else
 		{
@@ -1008,9 +1034,9 @@ load_csv(DpLoad *load, const char *data, size_t len, const DpCsvOptions *opt, bo
 		{
 			cr.ordinal[cr.n] = row.row_number;
 			cr.line[cr.n] = row.line_number;
-			cr.raw[cr.n] = MemoryContextAlloc(load->raw_cxt, r.raw_len + 1);
-			memcpy(cr.raw[cr.n], r.raw, r.raw_len);
-			cr.raw[cr.n][r.raw_len] = '\0';
+			cr.raw[cr.n] = MemoryContextAlloc(load->raw_cxt, row.raw_len + 1);
+			memcpy(cr.raw[cr.n], row.raw, row.raw_len);
+			cr.raw[cr.n][row.raw_len] = '\0';
 			if (++cr.n == DP_FLUSH_ROWS)
 				flush_csv_raw(load, &cr);
 		}
@@ -1170,6 +1196,21 @@ queue_batch(DpLoad *load, int64 rows)
 					 "spec_version = NULL WHERE id = $1::bigint", 2, args);
 }
 
+/* The payload with PII values replaced by tokens, when this environment wants it. */
+Jsonb *
+dp_load_obfuscate_json(DpLoad *load, Jsonb *rows)
+{
+	Jsonb	   *result;
+	MemoryContext old;
+
+	if (!dp_obfuscation_needed(load->spec))
+		return rows;
+	old = MemoryContextSwitchTo(load->cxt);
+	result = dp_obfuscate_rows(load->t, rows);
+	MemoryContextSwitchTo(old);
+	return result;
+}
+
 /* Land a JSON payload in dp_raw, one row per element (or the one object). */
 void
 dp_load_land_json(DpLoad *load, Jsonb *rows)
@@ -1234,6 +1275,7 @@ dp_push(PG_FUNCTION_ARGS)
 	SPI_connect();
 	load = dp_load_open(dataset, false);
 	dp_check_json_shape(dataset, rows);
+	rows = dp_load_obfuscate_json(load, rows);
 
 	/*
 	 * Lock first, then take the batch id: batch ids of one dataset then
@@ -1279,6 +1321,7 @@ dp_push_csv(PG_FUNCTION_ARGS)
 	data = csv_args(fcinfo, dataset, &opt);
 	SPI_connect();
 	load = dp_load_open(dataset, false);
+	load->obfuscate = dp_obfuscation_needed(load->spec);
 
 	initStringInfo(&source);
 	appendStringInfo(&source, "{\"delimiter\": ");
@@ -1384,6 +1427,7 @@ dp_check(PG_FUNCTION_ARGS)
 	SPI_connect();
 	load = dp_load_open(dataset, true);
 	dp_check_json_shape(dataset, rows);
+	rows = dp_load_obfuscate_json(load, rows);
 	dp_load_json(load, rows);
 	result = check_report(load, result_cxt);
 	SPI_finish();
@@ -1403,6 +1447,7 @@ dp_check_csv(PG_FUNCTION_ARGS)
 	data = csv_args(fcinfo, dataset, &opt);
 	SPI_connect();
 	load = dp_load_open(dataset, true);
+	load->obfuscate = dp_obfuscation_needed(load->spec);
 	load_csv(load, VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), &opt, false, NULL, NULL, 0, NULL);
 	result = check_report(load, result_cxt);
 	SPI_finish();

@@ -151,7 +151,7 @@ dp_define_product(PG_FUNCTION_ARGS)
 				 errmsg("invalid data product name \"%s\"", name),
 				 errdetail("A product name has 1 to 63 lowercase ASCII letters, digits, underscores or hyphens, and starts with a letter or digit.")));
 
-	meta = PG_ARGISNULL(1) ? json_object() : dp_json_from_jsonb(PG_GETARG_JSONB_P(1), "product metadata");
+	meta = PG_ARGISNULL(1) ? dp_json_new_object() : dp_json_from_jsonb(PG_GETARG_JSONB_P(1), "product metadata");
 	if (!json_is_object(meta))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -251,6 +251,34 @@ normalise_cell(const char *v, size_t len)
 	return pnstrdup(v, len);
 }
 
+char *
+dp_transform_normalise_cell(const char *v, size_t len)
+{
+	return normalise_cell(v, len);
+}
+
+int
+dp_transform_pii_field(const DpTransform *t, int col)
+{
+	const DpSourceColumn *c = &t->columns[col];
+	int			i,
+				j;
+
+	if (c->field >= 0 && c->how != DP_COL_IGNORED && t->spec->fields[c->field].pii)
+		return c->field;
+	for (i = 0; i < t->cfg->nconcats; i++)
+	{
+		const DpConcatRule *r = &t->cfg->concats[i];
+
+		if (!t->spec->fields[r->field].pii)
+			continue;
+		for (j = 0; j < r->nsources; j++)
+			if ((int) strlen(r->sources[j]) == c->len && memcmp(r->sources[j], c->name, c->len) == 0)
+				return r->field;
+	}
+	return -1;
+}
+
 /* The value of the source column with that name in this row, or NULL. */
 static char *
 source_value(DpTransform *t, const DpSourceRow *row, const char *name)

@@ -107,6 +107,15 @@ extern DpTransform *dp_transform_begin(const DpSpec *spec, const DpConfig *cfg);
 extern int	dp_transform_column(DpTransform *t, const char *name, int len);
 
 /*
+ * The PII field a source column feeds (mapped to it, or a source of its
+ * concat rule), or -1.
+ */
+extern int	dp_transform_pii_field(const DpTransform *t, int col);
+
+/* Cell normalisation (trim; the spellings of "no value" are NULL). */
+extern char *dp_transform_normalise_cell(const char *v, size_t len);
+
+/*
  * Transform one row.  out (nfields entries) receives the normalised values,
  * palloc'd in CurrentMemoryContext, NULL for empty.  Issues are appended to
  * t->issues.

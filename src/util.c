@@ -215,3 +215,13 @@ dp_pattern_in_context(const char *regex, bool icase, bool capture,
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
 	return p;
 }
+
+json_t *
+dp_json_new_object(void)
+{
+	json_t	   *o = json_loads("{}", 0, NULL);
+
+	if (o == NULL)
+		elog(ERROR, "could not create a JSON object");
+	return o;
+}

@@ -39,6 +39,13 @@ extern json_t *dp_json_from_jsonb(Jsonb *jb, const char *what);
 /* jansson value -> jsonb Datum (through its text form). */
 extern Datum dp_json_to_jsonb(json_t *value);
 
+/*
+ * A new empty JSON object.  Never call jansson's json_object() from here:
+ * the server exports an SQL function of that name, which the dynamic
+ * linker binds first, and calling it crashes the backend.
+ */
+extern json_t *dp_json_new_object(void);
+
 /* Name of a jansson value's type, for error messages ("an object", ...). */
 extern const char *dp_json_type_name(const json_t *value);
 

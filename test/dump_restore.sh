@@ -31,7 +31,7 @@ fi
 # the restored platform still works
 v=$(psql -X -At -v ON_ERROR_STOP=1 -d dp_dump_dst -c "SELECT dataplatform.define_dataset(dataplatform.describe('tenure') - 'version' - 'clean_table')")
 [ "$v" = "1.0" ] || { echo "not ok - restored define_dataset returned $v"; exit 1; }
-b=$(psql -X -At -v ON_ERROR_STOP=1 -d dp_dump_dst -c "SELECT dataplatform.push('tenure', '{\"id\": \"4e5f6a7b-8c9d-4e0f-8a1b-2c3d4e5f6a7b\", \"tenuredAssetId\": \"0b1e6f7a-5d2c-4b8e-8f3a-2c9d7e1f4a55\"}') > 0")
+b=$(PGOPTIONS="-c dataplatform.environment=production" psql -X -At -v ON_ERROR_STOP=1 -d dp_dump_dst -c "SELECT dataplatform.push('tenure', '{\"id\": \"4e5f6a7b-8c9d-4e0f-8a1b-2c3d4e5f6a7b\", \"tenuredAssetId\": \"0b1e6f7a-5d2c-4b8e-8f3a-2c9d7e1f4a55\"}') > 0")
 [ "$b" = "t" ] || { echo "not ok - a push into the restored platform failed"; exit 1; }
 psql -X -q -c "DROP DATABASE dp_dump_src" -c "DROP DATABASE dp_dump_dst"
 echo "ok - pg_dump and pg_restore keep catalog, versions, batches, raw, issues, audit log and clean data"
