@@ -54,7 +54,9 @@
 
 #include "access.h"
 #include "collect.h"
+#include "config.h"
 #include "pipeline.h"
+#include "spec.h"
 #include "util.h"
 #include "worker.h"
 
@@ -84,6 +86,7 @@ struct DpFetch
 	char	   *url;
 	char	   *format;			/* csv | json | ndjson | auto */
 	char	   *csv_options;	/* jsonb text, or NULL */
+	char	   *column_map;		/* the "column" option (jsonb text), or NULL */
 	int			timeout_ms;
 	int			connect_timeout_ms;
 	int64		max_bytes;
@@ -524,7 +527,7 @@ dp_add_endpoint(PG_FUNCTION_ARGS)
 	json_object_foreach(opts, key, v)
 	{
 		static const char *const known[] = {"name", "format", "schedule", "headers", "timeout_ms",
-			"connect_timeout_ms", "max_bytes", "csv", "retries", NULL};
+			"connect_timeout_ms", "max_bytes", "csv", "retries", "column", NULL};
 		bool		found = false;
 
 		for (int i = 0; known[i]; i++)
@@ -533,7 +536,7 @@ dp_add_endpoint(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown endpoint option \"%s\"", key),
-					 errhint("Options are name, format, schedule, headers, timeout_ms, connect_timeout_ms, max_bytes, csv and retries.")));
+					 errhint("Options are name, format, schedule, headers, timeout_ms, connect_timeout_ms, max_bytes, csv, column and retries.")));
 	}
 
 	name = opt_string(opts, "name");
@@ -589,11 +592,25 @@ dp_add_endpoint(PG_FUNCTION_ARGS)
 	{
 		const char *args[2] = {dataset, name};
 
-		if (dp_spi_exec_text("SELECT 1 FROM dataplatform.datasets WHERE name = $1", 1, args) == 0)
+		json_t	   *column = json_object_get(opts, "column");
+
+		if (dp_spi_exec_text("SELECT spec FROM dataplatform.datasets WHERE name = $1", 1, args) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("dataset \"%s\" does not exist", dataset),
 					 errhint("Define it first with dataplatform.define_dataset.")));
+		if (column != NULL && !json_is_null(column))
+		{
+			/* the endpoint's column mapping, checked as the dataset's "column" rule is */
+			bool		isnull;
+			DpSpec	   *spec = dp_spec_parse(DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0],
+																		 SPI_tuptable->tupdesc, 1, &isnull)));
+			json_t	   *wrap = json_loads("{}", 0, NULL);
+
+			json_object_set(wrap, "column", column);
+			(void) dp_config_parse(spec, DatumGetJsonbP(dp_json_to_jsonb(wrap)));
+			json_object_set(norm, "column", column);
+		}
 		if (dp_spi_exec_text("SELECT 1 FROM dataplatform.endpoint WHERE name = $1", 1, args + 1) > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -774,6 +791,9 @@ read_endpoint(DpFetch *f)
 
 		f->csv_options = MemoryContextStrdup(f->cxt, s);
 	}
+	if (json_is_object(json_object_get(opts, "column")))
+		f->column_map = MemoryContextStrdup(f->cxt, json_dumps(json_object_get(opts, "column"),
+															   JSON_COMPACT));
 	headers = json_object_get(opts, "headers");
 	if (json_is_object(headers))
 	{
@@ -1343,11 +1363,16 @@ push_as(DpFetch *f, const char *owner, const char *sql, int nargs, Oid *types, D
 
 	PG_TRY();
 	{
+		/* the endpoint's column mapping applies to this push only */
+		dp_load_set_column_override(f->column_map);
 		(void) dp_jobs_exec_as(owner, sql, nargs, types, values);
+		dp_load_set_column_override(NULL);
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
+
+		dp_load_set_column_override(NULL);
 
 		MemoryContextSwitchTo(f->cxt);
 		edata = CopyErrorData();

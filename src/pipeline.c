@@ -56,6 +56,19 @@ PG_FUNCTION_INFO_V1(dp_rebuild_changed);
 PG_FUNCTION_INFO_V1(dp_raw_guard);
 
 
+/*
+ * A column mapping for the next load only (an endpoint's "column" option):
+ * set just before the push that uses it, taken (and cleared) by
+ * dp_load_open, recorded in the batch's source so a replay maps the same.
+ */
+static const char *dp_next_column_override = NULL;
+
+void
+dp_load_set_column_override(const char *column_json)
+{
+	dp_next_column_override = column_json;
+}
+
 /* set only while purge_raw deletes; read by the raw guard trigger */
 static bool dp_raw_purging = false;
 
@@ -109,7 +122,7 @@ DpLoad *
 dp_load_open(const char *dataset, bool dry_run)
 {
 	DpLoad	   *load;
-	const char *args[1];
+	const char *args[2];
 	bool		isnull;
 	Datum		d;
 	HASHCTL		ctl;
@@ -128,9 +141,15 @@ dp_load_open(const char *dataset, bool dry_run)
 	load->dataset = pstrdup(dataset);
 	load->dry_run = dry_run;
 	args[0] = dataset;
-	if (dp_spi_exec_text("SELECT product, spec, config, major, minor, config_version "
+	args[1] = dp_next_column_override;
+	load->column_override = dp_next_column_override ? pstrdup(dp_next_column_override) : NULL;
+	dp_next_column_override = NULL;
+	if (dp_spi_exec_text("SELECT product, spec, CASE WHEN $2::jsonb IS NULL THEN config "
+						 "  ELSE COALESCE(config, '{}') || pg_catalog.jsonb_build_object('column', "
+						 "       COALESCE(config -> 'column', '{}') || $2::jsonb) END, "
+						 "major, minor, config_version "
 						 "FROM dataplatform.datasets WHERE name = $1 FOR SHARE",
-						 1, args) == 0)
+						 2, args) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("dataset \"%s\" does not exist", dataset),
@@ -1088,7 +1107,7 @@ dp_load_create_batch(DpLoad *load, const char *kind, size_t bytes, const char *s
 {
 	bool		isnull;
 
-	const char *args[6];
+	const char *args[7];
 
 	args[0] = load->dataset;
 	args[1] = kind;
@@ -1096,9 +1115,12 @@ dp_load_create_batch(DpLoad *load, const char *kind, size_t bytes, const char *s
 	args[3] = psprintf("%zu", bytes);
 	args[4] = sha;
 	args[5] = source;
+	args[6] = load->column_override;
 	dp_spi_exec_text("INSERT INTO dataplatform.batch (dataset, kind, pushed_by, bytes, rows, sha256, "
-					 "status, source) VALUES ($1, $2, $3::name, $4::bigint, 0, $5, 'processing', $6::jsonb) "
-					 "RETURNING id, received_at", 6, args);
+					 "status, source) VALUES ($1, $2, $3::name, $4::bigint, 0, $5, 'processing', "
+					 "$6::jsonb || CASE WHEN $7::jsonb IS NULL THEN '{}' "
+					 "ELSE pg_catalog.jsonb_build_object('column', $7::jsonb) END) "
+					 "RETURNING id, received_at", 7, args);
 	load->batch_id = pg_strtoint64(dp_spi_getvalue(0, 1));
 	load->received_at = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 }
@@ -1470,11 +1492,18 @@ static DpLoad *
 replay_batch(const char *dataset, int64 batch_id, const char *kind, const char *source,
 			 Datum received)
 {
-	DpLoad	   *load = dp_load_open(dataset, false);
+	DpLoad	   *load;
+	const char *sargs[1] = {source};
 	instr_time	start;
 	const char *bargs[1];
 	uint64		n,
 				i;
+
+	/* a batch collected with an endpoint's column mapping is mapped the same */
+	if (source != NULL &&
+		dp_spi_exec_text("SELECT ($1::jsonb -> 'column')::text", 1, sargs) == 1)
+		dp_load_set_column_override(dp_spi_getvalue(0, 1));
+	load = dp_load_open(dataset, false);
 
 	INSTR_TIME_SET_CURRENT(start);
 	load->batch_id = batch_id;

@@ -122,6 +122,28 @@ expect "an NDJSON download (format auto, by extension)" ndjson succeeded stored 
 check "NDJSON lines became rows" "SELECT count(*) = 3 FROM dp_clean.ct_item WHERE reference LIKE 'N%'"
 endpoint semi "$BASE/files/semicolon.csv" '"format": "csv", "csv": {"delimiter": ";"}'
 expect "CSV options reach push_csv" semi succeeded stored ''
+# --- the endpoint's own column mapping -----------------------------------------
+printf 'Ref No,Title\nM1,mapped one\nM2,mapped two\n' >"$W/mapped.csv"
+printf '[{"Ref No": "M3", "Title": "mapped three"}]\n' >"$W/mapped.json"
+endpoint mapped "$BASE/files/mapped.csv" '"format": "csv", "column": {"Ref No": "reference", "Title": "name"}'
+expect "a download with the endpoint's column mapping" mapped succeeded stored ''
+endpoint mappedj "$BASE/files/mapped.json" '"format": "json", "column": {"Ref No": "reference", "Title": "name"}'
+expect "a JSON download with the endpoint's column mapping" mappedj succeeded stored ''
+check "the endpoint's column mapping maps the source columns to fields" \
+  "SELECT count(*) = 3 FROM dp_clean.ct_item WHERE reference IN ('M1', 'M2', 'M3') AND name LIKE 'mapped %'"
+check "the batch records the mapping it was loaded with" \
+  "SELECT source -> 'column' = '{\"Ref No\": \"reference\", \"Title\": \"name\"}' FROM dataplatform.batch
+    WHERE id = (SELECT batch_id FROM dataplatform.collection_log WHERE run_id = $RUN)"
+check "a push after it is not mapped (the mapping is the endpoint's only)" \
+  "SELECT dataplatform.push('ct-item', '{\"Ref No\": \"P1\", \"Title\": \"x\"}') > 0
+      AND NOT EXISTS (SELECT 1 FROM dp_clean.ct_item WHERE reference = 'P1')"
+q "SELECT dataplatform.rebuild('ct-item')" >/dev/null
+check "a rebuild maps collected batches as they were collected" \
+  "SELECT count(*) = 3 FROM dp_clean.ct_item WHERE reference IN ('M1', 'M2', 'M3')"
+got=$(psql -X -q -At -d "$DB" -c "SELECT dataplatform.add_endpoint('ct-item', '$BASE/files/mapped.csv', '{\"name\": \"badmap\", \"column\": {\"Ref No\": \"nosuchfield\"}}')" 2>&1 || true)
+case "$got" in *nosuchfield*) ok "a column mapping to an unknown field is refused at add_endpoint: ${got%%$'\n'*}" ;;
+               *) notok "a column mapping to an unknown field was accepted: $got" ;; esac
+
 endpoint gz "$BASE/gzip/items.json" '"format": "json"'
 expect "a gzip-encoded download" gz succeeded stored ''
 check "bytes count the decoded body" "SELECT bytes = $(wc -c <"$W/items.json") FROM dataplatform.collection_log WHERE run_id = $RUN"
