@@ -61,6 +61,9 @@ SELECT dp_test.err($$SELECT dataplatform.add_endpoint('ct-regress', 'http://user
 SELECT dp_test.err($$SELECT dataplatform.add_endpoint('ct-regress', 'http://10.0.0.1/x.csv', '{"name": "x"}')$$);
 SELECT dp_test.err($$SELECT dataplatform.add_endpoint('ct-regress', 'http://example.org/x.csv', '{"name": "x"}')$$);
 SELECT dp_test.err($$SELECT dataplatform.add_endpoint('ct-regress', 'http://127.0.0.1/x.csv', '{"name": "x", "fromat": "csv"}')$$);
+-- the endpoint's column mapping is checked against the spec
+SELECT dp_test.err($$SELECT dataplatform.add_endpoint('ct-regress', 'http://127.0.0.1/x.csv', '{"column": {"Ref": "nosuch"}}')$$);
+SELECT dp_test.err($$SELECT dataplatform.add_endpoint('ct-regress', 'http://127.0.0.1/x.csv', '{"column": ["Ref"]}')$$);
 SELECT dp_test.err($$SELECT dataplatform.add_endpoint('ct-regress', 'http://127.0.0.1/x.csv', '{"name": "x", "format": "xml"}')$$);
 SELECT dp_test.err($$SELECT dataplatform.add_endpoint('ct-regress', 'http://127.0.0.1/x.csv', '{"name": "x", "schedule": "61 * * * *"}')$$);
 SELECT dp_test.err($$SELECT dataplatform.add_endpoint('ct-regress', 'http://127.0.0.1/x.csv', '{"name": "x", "timeout_ms": 0}')$$);
