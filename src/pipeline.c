@@ -69,6 +69,21 @@ dp_load_set_column_override(const char *column_json)
 	dp_next_column_override = column_json;
 }
 
+/* The next load's rows are invented (generate): never obfuscated. */
+static bool dp_next_synthetic = false;
+
+void
+dp_load_set_synthetic(void)
+{
+	dp_next_synthetic = true;
+}
+
+void
+dp_load_clear_synthetic(void)
+{
+	dp_next_synthetic = false;
+}
+
 /* set only while purge_raw deletes; read by the raw guard trigger */
 static bool dp_raw_purging = false;
 
@@ -144,6 +159,8 @@ dp_load_open(const char *dataset, bool dry_run)
 	args[1] = dp_next_column_override;
 	load->column_override = dp_next_column_override ? pstrdup(dp_next_column_override) : NULL;
 	dp_next_column_override = NULL;
+	load->synthetic = dp_next_synthetic;
+	dp_next_synthetic = false;
 	if (dp_spi_exec_text("SELECT product, spec, CASE WHEN $2::jsonb IS NULL THEN config "
 						 "  ELSE COALESCE(config, '{}') || pg_catalog.jsonb_build_object('column', "
 						 "       COALESCE(config -> 'column', '{}') || $2::jsonb) END, "
@@ -1225,7 +1242,7 @@ dp_load_obfuscate_json(DpLoad *load, Jsonb *rows)
 	Jsonb	   *result;
 	MemoryContext old;
 
-	if (!dp_obfuscation_needed(load->spec))
+	if (load->synthetic || !dp_obfuscation_needed(load->spec))
 		return rows;
 	old = MemoryContextSwitchTo(load->cxt);
 	result = dp_obfuscate_rows(load->t, rows);

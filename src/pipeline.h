@@ -74,6 +74,7 @@ typedef struct DpLoad
 	bool		raw_only;		/* asynchronous: land raw, transform later */
 	bool		obfuscate;		/* CSV: PII cells become tokens as read */
 	char	   *column_override;	/* this load's extra "column" mapping (JSON), or NULL */
+	bool		synthetic;		/* invented rows (generate): not obfuscated */
 
 	/* snapshots (events.c) */
 	char	   *watermark;		/* ordering key the written rows take, or NULL */
@@ -95,6 +96,8 @@ extern DpLoad *dp_load_open(const char *dataset, bool dry_run);
 extern bool dp_load_queued_behind(DpLoad *load);
 extern Jsonb *dp_load_obfuscate_json(DpLoad *load, Jsonb *rows);
 extern void dp_load_set_column_override(const char *column_json);
+extern void dp_load_set_synthetic(void);
+extern void dp_load_clear_synthetic(void);
 extern void dp_load_require_no_queue(DpLoad *load);
 extern void dp_load_lock(DpLoad *load, const char *mode);
 extern void dp_load_create_batch(DpLoad *load, const char *kind, size_t bytes,
