@@ -190,5 +190,10 @@ SELECT count(*) AS rows_with_lovelace FROM (
   UNION ALL SELECT 1 FROM dp_clean.person p WHERE p::text LIKE '%Lovelace%'
   UNION ALL SELECT 1 FROM dp_clean.person_history h WHERE h::text LIKE '%Lovelace%'
   UNION ALL SELECT 1 FROM dataplatform.issue i WHERE i::text LIKE '%Lovelace%') x;
+\echo '-- and dummy data for development (dataplatform.generate): invented, so stored as generated'
+SELECT dataplatform.generate('person', 20, 1) AS dummy_batch \gset
+SELECT rows, rows_loaded, issues_error FROM dataplatform.batch WHERE id = :dummy_batch;
+SELECT title, first_name, surname, date_of_birth, email_address FROM dp_clean.person
+ WHERE _batch_id = :dummy_batch ORDER BY id LIMIT 3;
 RESET dataplatform.obfuscation_key;
 SET dataplatform.environment = 'production';
