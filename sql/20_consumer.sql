@@ -113,7 +113,7 @@ SELECT definition FROM dataplatform.consumer_view WHERE name = 'lease_tenant_inn
 
 -- a unique index on the key; comments from the spec and the options; SELECT for consumers
 SELECT indexrelid::regclass, indisunique FROM pg_index
- WHERE indrelid = 'dp_consumer.lease_active'::regclass;
+ WHERE indrelid = 'dp_consumer_data.lease_active'::regclass;
 SELECT obj_description('dp_consumer.lease_active'::regclass, 'pg_class');
 SELECT obj_description('dp_consumer.lease'::regclass, 'pg_class');
 SELECT a.attname, col_description(a.attrelid, a.attnum)
@@ -270,7 +270,7 @@ SELECT dp_test.err($$SELECT dataplatform.publish('lease_active', 'c-lease')$$);
 SELECT dp_test.r(dataplatform.publish('lease_active', $$SELECT id, rent FROM c_lease WHERE rent > 90$$,
   '{"replace": true}')) - 'expectations';
 SELECT * FROM dp_consumer.lease_active ORDER BY id;
-SELECT indexrelid::regclass FROM pg_index WHERE indrelid = 'dp_consumer.lease_active'::regclass;
+SELECT indexrelid::regclass FROM pg_index WHERE indrelid = 'dp_consumer_data.lease_active'::regclass;
 SELECT relname FROM pg_class WHERE relnamespace = 'dp_consumer'::regnamespace AND relname LIKE '\_%';
 
 SELECT dataplatform.export('rent_by_kind', 'csv');

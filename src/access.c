@@ -155,6 +155,31 @@ grant_detail(const char *role_name)
 	return buf.data;
 }
 
+static char *
+quote_json(const char *s)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	escape_json(&buf, s);
+	return buf.data;
+}
+
+/*
+ * Whether the caller (the role set by login or SET ROLE: also inside a
+ * SECURITY DEFINER function, a view, or an export) may see real PII values
+ * in published views.
+ */
+bool
+dp_caller_sees_pii(void)
+{
+	Oid			caller = dp_caller_id();
+	Oid			pii = get_role_oid(DP_ROLE_CONSUMER_PII, true);
+
+	return superuser_arg(caller) || dp_caller_has_role(DP_ROLE_ADMIN) ||
+		(OidIsValid(pii) && has_privs_of_role(caller, pii));
+}
+
 Datum
 dp_grant_producer(PG_FUNCTION_ARGS)
 {
@@ -214,13 +239,18 @@ Datum
 dp_grant_consumer(PG_FUNCTION_ARGS)
 {
 	char	   *role_name = dp_arg_cstring(fcinfo, 0, "role");
+	bool		pii = PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
 
 	dp_require_admin("grant consumer access");
 	check_grantee(role_name, "grant consumer access");
 	SPI_connect();
 	if (!is_direct_member(DP_ROLE_CONSUMER, role_name))
 		set_membership(DP_ROLE_CONSUMER, role_name, true);
-	dp_audit("grant_consumer", role_name, grant_detail(role_name));
+	/* real PII values, or (the default) masked ones: a grant sets which */
+	if (pii != is_direct_member(DP_ROLE_CONSUMER_PII, role_name))
+		set_membership(DP_ROLE_CONSUMER_PII, role_name, pii);
+	dp_audit("grant_consumer", role_name,
+			 psprintf("{\"role\": %s, \"pii\": %s}", quote_json(role_name), pii ? "true" : "false"));
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -239,6 +269,8 @@ dp_revoke_consumer(PG_FUNCTION_ARGS)
 				 errmsg("role \"%s\" is not a consumer", role_name),
 				 errhint("dataplatform.grant_consumer gives a role consumer access.")));
 	set_membership(DP_ROLE_CONSUMER, role_name, false);
+	if (is_direct_member(DP_ROLE_CONSUMER_PII, role_name))
+		set_membership(DP_ROLE_CONSUMER_PII, role_name, false);
 	dp_audit("revoke_consumer", role_name, grant_detail(role_name));
 	SPI_finish();
 	PG_RETURN_VOID();

@@ -10,6 +10,7 @@
 #define DP_ROLE_ADMIN		"dataplatform_admin"
 #define DP_ROLE_PRODUCER	"dataplatform_producer"
 #define DP_ROLE_CONSUMER	"dataplatform_consumer"
+#define DP_ROLE_CONSUMER_PII "dataplatform_consumer_pii"
 #define DP_ROLE_AUDITOR		"dataplatform_auditor"
 
 /*
@@ -22,6 +23,7 @@ extern Oid	dp_caller_id(void);
 extern bool dp_caller_has_role(const char *role_name);
 
 /* ERROR (42501) unless the caller is an admin; action names the operation. */
+extern bool dp_caller_sees_pii(void);
 extern void dp_require_admin(const char *action);
 
 /*

@@ -37,6 +37,7 @@
 #include "optimizer/optimizer.h"
 #include "parser/analyze.h"
 #include "parser/parser.h"
+#include "parser/parse_relation.h"
 #include "parser/parsetree.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
@@ -57,8 +58,16 @@ PG_FUNCTION_INFO_V1(dp_export);
  * ------------------------------------------------------------------------
  */
 
+/* The table a view's rows live in (owner only). */
 char *
 dp_view_qualified(const char *name)
+{
+	return psprintf("dp_consumer_data.%s", quote_identifier(name));
+}
+
+/* What consumers read: a view over the table that masks PII columns. */
+char *
+dp_view_facade_qualified(const char *name)
 {
 	return psprintf("dp_consumer.%s", quote_identifier(name));
 }
@@ -169,7 +178,8 @@ view_source(DpView *view, Oid relid, bool *is_history, const char *what, bool al
 	int			i;
 
 	*is_history = false;
-	if (allow_consumer && nspname != NULL && strcmp(nspname, "dp_consumer") == 0)
+	if (allow_consumer && nspname != NULL &&
+		(strcmp(nspname, "dp_consumer") == 0 || strcmp(nspname, "dp_consumer_data") == 0))
 		return -1;
 	if (nspname == NULL || strcmp(nspname, "dp_clean") != 0)
 		ereport(ERROR,
@@ -692,6 +702,81 @@ infer_group_key(DpView *view, Query *q)
 	view->ninferred = n;
 }
 
+/*
+ * Whether an output expression shows PII: it reads (through joins,
+ * subqueries and CTEs) a column of a dataset field marked pii.  A count
+ * reveals nothing; anything else that reads such a column is PII.
+ */
+static bool
+expr_is_pii(Query *q, Node *expr, int depth)
+{
+	List	   *vars;
+	ListCell   *lc;
+	Node	   *e = strip(expr);
+
+	if (depth > 16)
+		return true;
+	if (IsA(e, Aggref) && strcmp(get_func_name(((Aggref *) e)->aggfnoid), "count") == 0)
+		return false;
+	vars = pull_var_clause(flatten_join_alias_vars(q, expr),
+						   PVC_RECURSE_AGGREGATES | PVC_RECURSE_WINDOWFUNCS | PVC_RECURSE_PLACEHOLDERS);
+	foreach(lc, vars)
+	{
+		Var		   *v = lfirst_node(Var, lc);
+		RangeTblEntry *rte;
+
+		if (v->varlevelsup != 0)
+			continue;
+		rte = rt_fetch(v->varno, q->rtable);
+		if (v->varattno <= 0)
+			return true;		/* a whole row: conservatively PII */
+		if (rte->rtekind == RTE_RELATION)
+		{
+			const char *args[2];
+
+			args[0] = get_rel_name(rte->relid);
+			args[1] = get_attname(rte->relid, v->varattno, false);
+			if (dp_spi_exec_text("SELECT 1 FROM dataplatform.datasets d "
+								 "JOIN dataplatform.fields f ON f.dataset = d.name "
+								 "WHERE (d.table_name::text = $1 OR d.table_name::text || '_history' = $1) "
+								 "AND f.column_name::text = $2 AND f.pii", 2, args) > 0)
+				return true;
+		}
+		else if (rte->rtekind == RTE_SUBQUERY)
+		{
+			TargetEntry *tle = get_tle_by_resno(rte->subquery->targetList, v->varattno);
+
+			if (tle == NULL || expr_is_pii(rte->subquery, (Node *) tle->expr, depth + 1))
+				return true;
+		}
+		else if (rte->rtekind == RTE_CTE)
+		{
+			ListCell   *c;
+			bool		found = false;
+
+			foreach(c, q->cteList)
+			{
+				CommonTableExpr *cte = lfirst_node(CommonTableExpr, c);
+
+				if (strcmp(cte->ctename, rte->ctename) == 0 && IsA(cte->ctequery, Query))
+				{
+					TargetEntry *tle = get_tle_by_resno(((Query *) cte->ctequery)->targetList,
+														v->varattno);
+
+					found = true;
+					if (tle == NULL || expr_is_pii((Query *) cte->ctequery, (Node *) tle->expr, depth + 1))
+						return true;
+				}
+			}
+			if (!found)
+				return true;
+		}
+		else
+			return true;		/* values lists, functions...: conservatively PII */
+	}
+	return false;
+}
+
 /* Column comment: the description of the dataset field an output shows. */
 static char *
 column_comment(Query *q, TargetEntry *tle)
@@ -848,6 +933,7 @@ dp_view_analyze(const char *name, const char *sql, bool publishing)
 			c->collation = generate_collation_name(coll);
 		c->group = -1;
 		c->comment = publishing ? column_comment(q, tle) : NULL;
+		c->pii = publishing ? expr_is_pii(q, (Node *) tle->expr, 0) : false;
 		col++;
 	}
 	view->ncols = col;
@@ -1184,6 +1270,40 @@ json_text_array(const DpView *view)
 	return buf.data;
 }
 
+/*
+ * The view consumers read, dp_consumer.<name>: the table's columns, PII ones
+ * masked (dataplatform.mask under the key in dp_consumer_data.mask_key) for
+ * callers that do not see PII.  The key is read as the view's owner, so a
+ * consumer cannot compute tokens of guessed values.
+ */
+static void
+create_facade(const DpView *view)
+{
+	StringInfoData sql;
+	int			i;
+	const char *facade = dp_view_facade_qualified(view->name);
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE VIEW %s AS SELECT ", facade);
+	for (i = 0; i < view->ncols; i++)
+	{
+		const char *c = quote_identifier(view->cols[i].name);
+
+		if (i > 0)
+			appendStringInfoString(&sql, ", ");
+		if (view->cols[i].pii)
+			appendStringInfo(&sql, "CASE WHEN (SELECT dataplatform.sees_pii()) THEN d.%s "
+							 "ELSE dataplatform.mask(d.%s, (SELECT k.key FROM dp_consumer_data.mask_key k)) END AS %s",
+							 c, c, c);
+		else
+			appendStringInfo(&sql, "d.%s", c);
+	}
+	appendStringInfo(&sql, " FROM %s d", dp_view_qualified(view->name));
+	dp_spi_exec(sql.data, 0, NULL, NULL, NULL);
+	dp_spi_exec(psprintf("GRANT SELECT ON %s TO %s, %s", facade, DP_ROLE_CONSUMER, DP_ROLE_ADMIN),
+				0, NULL, NULL, NULL);
+}
+
 Datum
 dp_publish(PG_FUNCTION_ARGS)
 {
@@ -1402,18 +1522,19 @@ dp_publish(PG_FUNCTION_ARGS)
 	if (exists)
 	{
 		/* the swap: ACCESS EXCLUSIVE on the old table from here to commit */
+		dp_spi_exec(psprintf("DROP VIEW IF EXISTS %s", dp_view_facade_qualified(name)), 0, NULL, NULL, NULL);
 		dp_spi_exec(psprintf("DROP TABLE %s", qview), 0, NULL, NULL, NULL);
 		dp_spi_exec(psprintf("ALTER TABLE %s RENAME TO %s", qbuild, quote_identifier(name)),
 					0, NULL, NULL, NULL);
-		dp_spi_exec(psprintf("ALTER INDEX dp_consumer.%s RENAME TO %s",
+		dp_spi_exec(psprintf("ALTER INDEX dp_consumer_data.%s RENAME TO %s",
 							 quote_identifier(psprintf("%s_key", build)),
 							 quote_identifier(psprintf("%s_key", name))), 0, NULL, NULL, NULL);
 	}
-	dp_spi_exec(psprintf("GRANT SELECT ON %s TO %s, %s", qview, DP_ROLE_CONSUMER, DP_ROLE_ADMIN),
-				0, NULL, NULL, NULL);
-	set_comment("TABLE", qview, description ? description : dataset_description);
+	create_facade(view);
+	set_comment("VIEW", dp_view_facade_qualified(name), description ? description : dataset_description);
 	for (i = 0; i < view->ncols; i++)
-		set_comment("COLUMN", psprintf("%s.%s", qview, quote_identifier(view->cols[i].name)),
+		set_comment("COLUMN", psprintf("%s.%s", dp_view_facade_qualified(name),
+									   quote_identifier(view->cols[i].name)),
 					view->cols[i].comment);
 
 	/* expectations see the table under its name, as every refresh will */
@@ -1452,6 +1573,7 @@ dp_unpublish(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("view \"%s\" is not published", name),
 				 errhint("dataplatform.consumer_view lists the published views.")));
+	dp_spi_exec(psprintf("DROP VIEW IF EXISTS %s", dp_view_facade_qualified(name)), 0, NULL, NULL, NULL);
 	drop_table(dp_view_qualified(name));
 	drop_table(dp_view_state_qualified(name));
 	dp_spi_exec_text("DELETE FROM dataplatform.consumer_view WHERE name = $1", 1, args);
@@ -1535,11 +1657,11 @@ dp_export(PG_FUNCTION_ARGS)
 	order = pstrdup(dp_spi_getvalue(0, 1));
 
 	if (csv)
-		plan = SPI_prepare(psprintf("SELECT * FROM %s ORDER BY %s", dp_view_qualified(name), order),
+		plan = SPI_prepare(psprintf("SELECT * FROM %s ORDER BY %s", dp_view_facade_qualified(name), order),
 						   0, NULL);
 	else
 		plan = SPI_prepare(psprintf("SELECT pg_catalog.row_to_json(v)::text FROM %s v ORDER BY %s",
-									dp_view_qualified(name), order), 0, NULL);
+									dp_view_facade_qualified(name), order), 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);

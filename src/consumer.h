@@ -51,6 +51,7 @@ typedef struct DpViewColumn
 	char	   *type;			/* SQL type with typmod */
 	char	   *collation;		/* quoted collation, or NULL for the default */
 	char	   *comment;		/* from the spec of the field it shows, or NULL */
+	bool		pii;			/* shows a PII field: masked for consumers without pii */
 	/* aggregate method only */
 	int			group;			/* position in the key when a grouping column, else -1 */
 	char	   *gexpr;			/* deparsed grouping expression */
@@ -114,6 +115,7 @@ extern const char *dp_view_method_name(DpViewMethod method);
 
 /* dp_consumer."name" and dp_consumer_state."name" */
 extern char *dp_view_qualified(const char *name);
+extern char *dp_view_facade_qualified(const char *name);
 extern char *dp_view_state_qualified(const char *name);
 
 /* Column list "a", "b" of the given output columns (all when idx NULL). */

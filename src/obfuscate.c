@@ -31,6 +31,10 @@
  *
  * Raw batches are stored as obfuscated, so rebuild and asynchronous
  * processing replay tokens and never obfuscate twice.
+ *
+ * The same tokens mask PII columns of published views for consumers
+ * granted without pii (dataplatform.mask, dataplatform.sees_pii), in every
+ * environment.
  */
 #include "postgres.h"
 
@@ -39,6 +43,11 @@
 #include "common/sha2.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
+
+#include "access.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/lsyscache.h"
 
 #include "normalise.h"
 #include "obfuscate.h"
@@ -88,14 +97,18 @@ dp_obfuscation_needed(const DpSpec *spec)
 	return true;
 }
 
+/* The key tokens are made with: the obfuscation key, or mask()'s. */
+static const char *token_key = NULL;
+
 /* HMAC-SHA256 of the value under the key. */
 static void
 token_bytes(const char *v, size_t len, uint8 *out)
 {
 	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
+	const char *key = token_key ? token_key : dp_obfuscation_key;
 
 	if (ctx == NULL ||
-		pg_hmac_init(ctx, (const uint8 *) dp_obfuscation_key, strlen(dp_obfuscation_key)) < 0 ||
+		pg_hmac_init(ctx, (const uint8 *) key, strlen(key)) < 0 ||
 		pg_hmac_update(ctx, (const uint8 *) v, len) < 0 ||
 		pg_hmac_final(ctx, out, PG_SHA256_DIGEST_LENGTH) < 0)
 	{
@@ -423,4 +436,101 @@ dp_obfuscate_csv_record(DpTransform *t, const int *colmap, DpCsvField *fields, s
 	}
 	*outlen = buf.len;
 	return buf.data;
+}
+
+PG_FUNCTION_INFO_V1(dp_sees_pii);
+PG_FUNCTION_INFO_V1(dp_mask);
+
+/* sees_pii(): whether the caller sees real values of PII columns. */
+Datum
+dp_sees_pii(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(dp_caller_sees_pii());
+}
+
+/*
+ * mask(value anyelement, key text) RETURNS anyelement: the value's token
+ * under key, of the same type (NULL when the type has no token).  The
+ * published views call it with the key in dp_consumer_data.mask_key, which
+ * only the views' owner reads.
+ */
+Datum
+dp_mask(PG_FUNCTION_ARGS)
+{
+	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 0);
+	DpDatatype	dt;
+	Oid			out,
+				in,
+				ioparam;
+	bool		varlena;
+	char	   *valtext;
+	char	   *token;
+
+	char	   *key;
+	Datum		result;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	key = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (key[0] == '\0')
+		PG_RETURN_NULL();
+	switch (type)
+	{
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			dt = DP_DT_STRING;
+			break;
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case NUMERICOID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+			dt = DP_DT_INTEGER;
+			break;
+		case BOOLOID:
+			dt = DP_DT_FLAG;
+			break;
+		case DATEOID:
+			dt = DP_DT_DATE;
+			break;
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+			dt = DP_DT_DATETIME;
+			break;
+		case UUIDOID:
+			dt = DP_DT_UUID;
+			break;
+		case JSONBOID:
+		case JSONOID:
+			dt = DP_DT_JSON;
+			break;
+		default:
+			PG_RETURN_NULL();
+	}
+	getTypeOutputInfo(type, &out, &varlena);
+	valtext = OidOutputFunctionCall(out, PG_GETARG_DATUM(0));
+	if (valtext[0] == '\0')
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	token_key = key;
+	PG_TRY();
+	{
+		token = dp_obfuscate_value(dt, valtext, strlen(valtext));
+	}
+	PG_FINALLY();
+	{
+		token_key = NULL;
+	}
+	PG_END_TRY();
+	/* a whole-number token that fits the column's integer type */
+	if (type == INT2OID)
+		token = psprintf("%lld", (long long) (strtoll(token, NULL, 10) % 10000));
+	else if (type == INT4OID)
+		token = psprintf("%lld", (long long) (strtoll(token, NULL, 10) % 1000000000));
+	else if (dt == DP_DT_DATETIME && type == TIMESTAMPOID)
+		token[strlen(token) - 1] = '\0';	/* no zone */
+	getTypeInputInfo(type, &in, &ioparam);
+	result = OidInputFunctionCall(in, token, ioparam, -1);
+	PG_RETURN_DATUM(result);
 }

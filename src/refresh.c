@@ -1196,7 +1196,7 @@ refresh_by_name(const char *name, bool force_full)
 	/* the table's columns still match the query's */
 	n = dp_spi_exec_text("SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod) "
 						 "FROM pg_catalog.pg_attribute a "
-						 "WHERE a.attrelid = ('dp_consumer.' || pg_catalog.quote_ident($1))::pg_catalog.regclass "
+						 "WHERE a.attrelid = ('dp_consumer_data.' || pg_catalog.quote_ident($1))::pg_catalog.regclass "
 						 "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", 1, args);
 	if ((int) n != view->ncols)
 		ereport(ERROR,

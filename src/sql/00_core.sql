@@ -17,7 +17,8 @@ DECLARE
 	r text;
 BEGIN
 	FOREACH r IN ARRAY ARRAY['dataplatform_admin', 'dataplatform_producer',
-							 'dataplatform_consumer', 'dataplatform_auditor']
+							 'dataplatform_consumer', 'dataplatform_consumer_pii',
+							 'dataplatform_auditor']
 	LOOP
 		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
 			EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
@@ -337,13 +338,13 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.revoke_producer(text, name) IS
 'withdraw a role''s right to push into a data product';
 
-CREATE FUNCTION @extschema@.grant_consumer(role name)
+CREATE FUNCTION @extschema@.grant_consumer(role name, pii boolean DEFAULT false)
 RETURNS void
 AS 'MODULE_PATHNAME', 'dp_grant_consumer'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION @extschema@.grant_consumer(name) IS
-'allow a role to read the published tables in dp_consumer';
+COMMENT ON FUNCTION @extschema@.grant_consumer(name, boolean) IS
+'allow a role to read the published views in dp_consumer; PII columns are masked unless pii is true';
 
 CREATE FUNCTION @extschema@.revoke_consumer(role name)
 RETURNS void
@@ -483,7 +484,7 @@ GRANT EXECUTE ON FUNCTION
 	@extschema@.define_product(text, jsonb),
 	@extschema@.grant_producer(text, name),
 	@extschema@.revoke_producer(text, name),
-	@extschema@.grant_consumer(name),
+	@extschema@.grant_consumer(name, boolean),
 	@extschema@.revoke_consumer(name),
 	@extschema@.define_dataset(jsonb, boolean),
 	@extschema@.describe(text),

@@ -1,6 +1,7 @@
 
 ------------------------------------------------------------------------------
--- Part 30: the consumer layer.  Published views (tables in dp_consumer),
+-- Part 30: the consumer layer.  Published views (views in dp_consumer over
+-- tables in dp_consumer_data),
 -- their refresh, expectations, export.  Implemented in src/consumer.c,
 -- src/refresh.c and src/expect.c.
 ------------------------------------------------------------------------------
@@ -11,6 +12,42 @@ CREATE SCHEMA dp_consumer_state;
 COMMENT ON SCHEMA dp_consumer_state IS 'dataplatform consumer layer: state of incrementally refreshed aggregate views (internal)';
 REVOKE ALL ON SCHEMA dp_consumer_state FROM PUBLIC;
 GRANT USAGE ON SCHEMA dp_consumer_state TO dataplatform_admin;
+
+-- The rows of published views (one table per view, written by refresh);
+-- consumers read them through the views in dp_consumer, which mask PII
+-- columns for roles granted without pii.  Owner only.
+CREATE SCHEMA dp_consumer_data;
+COMMENT ON SCHEMA dp_consumer_data IS 'dataplatform consumer layer: the rows of published views, read through dp_consumer (internal)';
+REVOKE ALL ON SCHEMA dp_consumer_data FROM PUBLIC;
+
+-- The key of the masking tokens: random, made once, read only by the owner
+-- of the published views (through them); kept by pg_dump so tokens survive
+-- a restore.
+CREATE TABLE dp_consumer_data.mask_key (key text NOT NULL);
+INSERT INTO dp_consumer_data.mask_key
+	SELECT pg_catalog.gen_random_uuid()::text || pg_catalog.gen_random_uuid()::text;
+COMMENT ON TABLE dp_consumer_data.mask_key IS 'key of the tokens that mask PII columns of published views (owner only)';
+SELECT pg_catalog.pg_extension_config_dump('dp_consumer_data.mask_key', '');
+
+CREATE FUNCTION @extschema@.sees_pii()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'dp_sees_pii'
+LANGUAGE C STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.sees_pii() IS
+'whether the caller sees real values of PII columns in published views (granted with pii, an admin or a superuser)';
+
+CREATE FUNCTION @extschema@.mask(value anyelement, key text)
+RETURNS anyelement
+AS 'MODULE_PATHNAME', 'dp_mask'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.mask(anyelement, text) IS
+'the keyed token (HMAC-SHA256) of a value, of the same type: how published views mask PII columns';
+
+REVOKE ALL ON FUNCTION @extschema@.sees_pii(), @extschema@.mask(anyelement, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.sees_pii(), @extschema@.mask(anyelement, text)
+	TO dataplatform_admin, dataplatform_consumer;
 
 CREATE TABLE @extschema@.consumer_view (
 	name			text PRIMARY KEY,

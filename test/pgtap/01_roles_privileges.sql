@@ -20,7 +20,7 @@ SELECT functions_are('dataplatform', ARRAY['define_product', 'grant_producer', '
        'dataset_status', 'load_snapshot', 'apply_events', 'as_of', 'entity_history', 'resync_report',
        'schedule', 'unschedule', 'alter_job', 'run_now', 'wait_for_run', 'next_run', 'worker_wake',
        'process_queued', 'rebuild_changed',
-       'set_secret', 'drop_secret', 'add_endpoint', 'drop_endpoint', 'collect', 'generate',
+       'set_secret', 'drop_secret', 'add_endpoint', 'drop_endpoint', 'collect', 'generate', 'mask', 'sees_pii',
        'publish', 'unpublish', 'refresh', 'refresh_all', 'export', 'view_status']);
 SELECT has_function('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb']);
 SELECT isnt_definer('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb'], 'normalise writes nothing and runs as the caller');
@@ -29,7 +29,7 @@ SELECT table_privs_are('dataplatform', 'issue_type', 'dataplatform_producer', AR
 SELECT has_function('dataplatform', 'define_product', ARRAY['text', 'jsonb']);
 SELECT has_function('dataplatform', 'grant_producer', ARRAY['text', 'name']);
 SELECT has_function('dataplatform', 'revoke_producer', ARRAY['text', 'name']);
-SELECT has_function('dataplatform', 'grant_consumer', ARRAY['name']);
+SELECT has_function('dataplatform', 'grant_consumer', ARRAY['name', 'boolean']);
 SELECT has_function('dataplatform', 'revoke_consumer', ARRAY['name']);
 SELECT has_function('dataplatform', 'define_dataset', ARRAY['jsonb', 'boolean']);
 SELECT has_function('dataplatform', 'describe', ARRAY['text']);
@@ -56,7 +56,7 @@ SELECT function_privs_are('dataplatform', 'define_dataset', ARRAY['jsonb', 'bool
 SELECT function_privs_are('dataplatform', 'define_dataset', ARRAY['jsonb', 'boolean'], 'dataplatform_consumer', ARRAY[]::text[]);
 SELECT function_privs_are('dataplatform', 'define_product', ARRAY['text', 'jsonb'], 'dataplatform_producer', ARRAY[]::text[]);
 SELECT function_privs_are('dataplatform', 'grant_producer', ARRAY['text', 'name'], 'dataplatform_producer', ARRAY[]::text[]);
-SELECT function_privs_are('dataplatform', 'grant_consumer', ARRAY['name'], 'dataplatform_consumer', ARRAY[]::text[]);
+SELECT function_privs_are('dataplatform', 'grant_consumer', ARRAY['name', 'boolean'], 'dataplatform_consumer', ARRAY[]::text[]);
 SELECT function_privs_are('dataplatform', 'describe', ARRAY['text'], 'dataplatform_producer', ARRAY['EXECUTE']);
 SELECT function_privs_are('dataplatform', 'describe', ARRAY['text'], 'dataplatform_consumer', ARRAY[]::text[]);
 

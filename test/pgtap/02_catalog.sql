@@ -25,7 +25,7 @@ SELECT is(
      JOIN pg_class c ON c.oid = cfg WHERE e.extname = 'dataplatform'),
   ARRAY['audit_log', 'audit_log_id_seq', 'batch', 'batch_id_seq', 'collection_log', 'collection_log_id_seq',
         'config_version', 'consumer_source', 'consumer_view', 'datasets', 'endpoint', 'event', 'fields',
-        'issue', 'job', 'job_id_seq', 'orphan_event', 'producer_grants', 'products', 'quarantine_row',
+        'issue', 'job', 'job_id_seq', 'mask_key', 'orphan_event', 'producer_grants', 'products', 'quarantine_row',
         'refresh_log', 'refresh_log_id_seq', 'rows', 'secret', 'spec_version']::text[],
   'catalog tables are marked for pg_dump');
 SELECT is_empty($$

@@ -57,7 +57,7 @@ RESET ROLE;
 
 SELECT table_privs_are('dp_consumer', 'tap_lease', 'dataplatform_consumer', ARRAY['SELECT'], 'consumers may only SELECT');
 SELECT table_privs_are('dp_consumer', 'tap_lease', 'public', ARRAY[]::text[], 'PUBLIC may not');
-SELECT has_index('dp_consumer', 'tap_lease', 'tap_lease_key', 'a unique index on the key');
+SELECT has_index('dp_consumer_data', 'tap_lease', 'tap_lease_key', 'a unique index on the key');
 
 -- what a BI tool does with its login
 SET LOCAL ROLE tap_bi;
