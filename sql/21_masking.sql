@@ -4,6 +4,8 @@
 \set VERBOSITY terse
 SET DateStyle = 'ISO, YMD';
 SET dataplatform.environment = 'production';
+-- a fixed masking key, so the tokens below are stable (a superuser may set it)
+UPDATE dp_consumer_data.mask_key SET key = 'regress-mask-key';
 SELECT name FROM dataplatform.define_product('residents');
 SELECT dataplatform.define_dataset($${"dataset": "tenant", "product": "residents", "key": ["id"],
   "fields": [{"name": "id", "datatype": "integer"},
