@@ -540,6 +540,8 @@ dp_add_endpoint(PG_FUNCTION_ARGS)
 	}
 
 	name = opt_string(opts, "name");
+	if (name != NULL)
+		name = pstrdup(name);	/* outlives opts, which is freed before the return */
 	if (name == NULL)
 		name = dataset;
 	check_name(name, "endpoint", MAX_ENDPOINT_NAME);
