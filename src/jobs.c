@@ -519,6 +519,20 @@ begin_xact(const char *activity)
 	pgstat_report_activity(STATE_RUNNING, activity);
 }
 
+/*
+ * A transaction of the worker's own bookkeeping: it gives up on a lock
+ * after a short wait rather than take part in a deadlock (DROP EXTENSION
+ * locks the job tables in its own order), and the tick tries again later.
+ * Job runs themselves are not limited.
+ */
+static void
+begin_own_xact(const char *activity)
+{
+	begin_xact(activity);
+	(void) set_config_option("lock_timeout", "200", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+}
+
 static void
 end_xact(void)
 {
@@ -533,7 +547,7 @@ end_xact(void)
 void
 dp_jobs_recover(void)
 {
-	begin_xact("dataplatform: recover interrupted runs");
+	begin_own_xact("dataplatform: recover interrupted runs");
 	dp_spi_exec("UPDATE dataplatform.job_run SET status = 'failed', "
 				"finished_at = pg_catalog.clock_timestamp(), "
 				"message = 'interrupted: the worker stopped during the run' "
@@ -545,7 +559,7 @@ dp_jobs_recover(void)
 static void
 queue_due_jobs(void)
 {
-	begin_xact("dataplatform: queue due jobs");
+	begin_own_xact("dataplatform: queue due jobs");
 	dp_spi_exec("WITH due AS ("
 				"  SELECT j.id, j.name, j.next_run_at,"
 				"         EXISTS (SELECT 1 FROM dataplatform.job_run r WHERE r.job_id = j.id"
@@ -601,7 +615,7 @@ claim_run(DpClaimedRun *run)
 	Oid			type = INT4OID;
 	bool		found;
 
-	begin_xact("dataplatform: claim a run");
+	begin_own_xact("dataplatform: claim a run");
 	found = dp_spi_exec("UPDATE dataplatform.job_run r"
 						"   SET status = 'running', started_at = pg_catalog.clock_timestamp()"
 						"  FROM dataplatform.job j"
@@ -832,7 +846,7 @@ dp_jobs_tick(long *sleep_ms)
 		double		ms;
 		char	   *v;
 
-		begin_xact("dataplatform: next wake-up");
+		begin_own_xact("dataplatform: next wake-up");
 		dp_spi_exec("SELECT pg_catalog.date_part('epoch', (LEAST("
 					" (SELECT pg_catalog.min(next_run_at) FROM dataplatform.job"
 					"   WHERE active AND schedule IS NOT NULL),"
