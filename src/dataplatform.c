@@ -15,6 +15,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "audit.h"
 #include "util.h"
 #include "worker.h"
 
@@ -56,7 +57,21 @@ _PG_init(void)
 							NULL, &dp_worker_max_databases, 32, 1, 1024, PGC_POSTMASTER,
 							0, NULL, NULL, NULL);
 
+	/* the audit trail of consumer reads (src/audit.c) */
+	DefineCustomBoolVariable("dataplatform.audit_reads",
+							 "Whether reads of dp_consumer relations are recorded in the audit log.",
+							 "Reads are buffered in shared memory and written by the database's worker.",
+							 &dp_audit_reads, true, PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("dataplatform.audit_buffer_size",
+							"Reads the shared audit buffer holds before they go to the server log.",
+							"Each entry takes about 1 kB of shared memory.",
+							&dp_audit_buffer_size, 4096, 16, 262144, PGC_POSTMASTER,
+							0, NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("dataplatform");
+
+	dp_audit_init(process_shared_preload_libraries_in_progress);
 
 	/* no jobs while pg_upgrade runs the server */
 	if (process_shared_preload_libraries_in_progress && !IsBinaryUpgrade)
