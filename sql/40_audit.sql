@@ -89,6 +89,25 @@ RESET ROLE;
 
 SELECT * FROM dp_test.reads('t8', 10);
 
+-- the same read repeated by a session before the worker drains is one row
+-- with a count (detail.reads): every read is counted
+SET ROLE dp_t8_reader;
+SELECT count(*) FROM dp_consumer.aud8_items /* t8r repeated */;
+SELECT count(*) FROM dp_consumer.aud8_items /* t8r repeated */;
+SELECT count(*) FROM dp_consumer.aud8_items /* t8r repeated */;
+RESET ROLE;
+DO $$
+BEGIN
+	FOR i IN 1..300 LOOP
+		EXIT WHEN (SELECT sum(coalesce((detail ->> 'reads')::int, 1)) FROM dataplatform.audit_log
+					WHERE action = 'read' AND detail ->> 'query' LIKE '%t8r repeated%') >= 3;
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+END
+$$;
+SELECT sum(coalesce((detail ->> 'reads')::int, 1)) AS reads, bool_and(role_name = 'dp_t8_reader') AS by_reader
+  FROM dataplatform.audit_log WHERE action = 'read' AND detail ->> 'query' LIKE '%t8r repeated%';
+
 -- export reads as the caller too, and is a recorded API call of its own
 SET ROLE dp_t8_reader;
 SELECT length(dataplatform.export('aud8_items')) > 0 AS exported /* t8x export */;

@@ -53,6 +53,7 @@
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
@@ -91,6 +92,10 @@ typedef struct DpAuditEntry
 	NameData	relname;
 	char		client_addr[DP_AUDIT_ADDR_LEN];
 	char		statement_id[DP_AUDIT_STATEMENT_ID_LEN];
+	/* repeats of the same read by the same backend before a drain */
+	int64		count;
+	TimestampTz last_at;
+	char		last_statement_id[DP_AUDIT_STATEMENT_ID_LEN];
 	char		query[DP_AUDIT_QUERY_LEN];
 } DpAuditEntry;
 
@@ -112,6 +117,16 @@ static DpAuditShared *audit_shared = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static ExecutorCheckPerms_hook_type prev_ExecutorCheckPerms_hook = NULL;
+
+/*
+ * The slots this backend filled last (index and seq), so that a repeat of
+ * the same read (a prepared statement run again, the same query in a loop)
+ * adds to a slot's count instead of taking a new one.
+ */
+#define RECENT_SLOTS		8
+static int	recent_slot[RECENT_SLOTS];
+static uint64 recent_seq[RECENT_SLOTS];
+static int	recent_next = 0;
 
 /* the statement counter behind dp_audit_statement_id */
 static TimestampTz last_statement_start = 0;
@@ -230,22 +245,42 @@ set_query(char *dst)
 static void
 log_entry(const DpAuditEntry *e, const char *why)
 {
+	char	   *at = pstrdup(timestamptz_to_str(e->at));
+	char	   *repeats = "";
+
+	if (e->count > 1)
+		repeats = psprintf(", read " INT64_FORMAT " times up to %s (statement %s)",
+						   e->count, timestamptz_to_str(e->last_at), e->last_statement_id);
 	ereport(LOG,
 			(errmsg("dataplatform audit: read of dp_consumer.%s by role %s (%s)",
 					NameStr(e->relname), NameStr(e->role), why),
-			 errdetail("At %s, session role %s, client %s, statement %s%s%s: %s",
-					   timestamptz_to_str(e->at), NameStr(e->session_role),
+			 errdetail("At %s, session role %s, client %s, statement %s%s%s%s: %s",
+					   at, NameStr(e->session_role),
 					   e->client_addr[0] ? e->client_addr : "local",
 					   e->statement_id,
 					   NameStr(e->checked_as)[0] ? ", through a view owned by " : "",
-					   NameStr(e->checked_as), e->query),
+					   NameStr(e->checked_as), repeats, e->query),
 			 errhidestmt(true)));
+}
+
+/* Whether a buffered entry and a new one are the same read (lock held). */
+static bool
+same_read(const DpAuditEntry *slot, const DpAuditEntry *e)
+{
+	return slot->state == AUDIT_SLOT_READY && slot->dboid == e->dboid &&
+		strcmp(NameStr(slot->relname), NameStr(e->relname)) == 0 &&
+		strcmp(NameStr(slot->role), NameStr(e->role)) == 0 &&
+		strcmp(NameStr(slot->session_role), NameStr(e->session_role)) == 0 &&
+		strcmp(NameStr(slot->current_role), NameStr(e->current_role)) == 0 &&
+		strcmp(NameStr(slot->checked_as), NameStr(e->checked_as)) == 0 &&
+		strcmp(slot->query, e->query) == 0;
 }
 
 /*
  * Put one entry into the buffer, or into the server log when there is no
- * buffer or it is full.  Wakes the database's worker when the buffer is
- * half full.
+ * buffer or it is full.  A repeat of one of this backend's last reads still
+ * waiting in the buffer adds to its count.  Wakes the database's worker
+ * when the buffer is half full.
  */
 static void
 record_entry(DpAuditEntry *e)
@@ -259,7 +294,20 @@ record_entry(DpAuditEntry *e)
 		return;
 	}
 	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
-	if (audit_shared->used < audit_shared->capacity)
+	for (int r = 0; r < RECENT_SLOTS && recent_seq[r] != 0; r++)
+	{
+		DpAuditEntry *slot = &audit_shared->slots[recent_slot[r]];
+
+		if (slot->seq == recent_seq[r] && same_read(slot, e))
+		{
+			slot->count++;
+			slot->last_at = e->at;
+			strlcpy(slot->last_statement_id, e->statement_id, DP_AUDIT_STATEMENT_ID_LEN);
+			stored = true;
+			break;
+		}
+	}
+	if (!stored && audit_shared->used < audit_shared->capacity)
 	{
 		int			n = audit_shared->capacity;
 
@@ -272,10 +320,16 @@ record_entry(DpAuditEntry *e)
 				continue;
 			e->seq = audit_shared->next_seq++;
 			e->state = AUDIT_SLOT_READY;
-			memcpy(slot, e, sizeof(DpAuditEntry));
+			e->count = 1;
+			e->last_at = e->at;
+			strlcpy(e->last_statement_id, e->statement_id, DP_AUDIT_STATEMENT_ID_LEN);
+			memcpy(slot, e, offsetof(DpAuditEntry, query) + strlen(e->query) + 1);
 			audit_shared->used++;
 			audit_shared->hint = (i + 1) % n;
 			wake = (audit_shared->used == n / 2);
+			recent_slot[recent_next] = i;
+			recent_seq[recent_next] = e->seq;
+			recent_next = (recent_next + 1) % RECENT_SLOTS;
 			stored = true;
 			break;
 		}
@@ -382,6 +436,13 @@ entry_detail(const DpAuditEntry *e)
 		appendStringInfoString(&buf, ", \"view_owner\": ");
 		escape_json(&buf, NameStr(e->checked_as));
 	}
+	if (e->count > 1)
+	{
+		appendStringInfo(&buf, ", \"reads\": " INT64_FORMAT ", \"last_at\": ", e->count);
+		escape_json(&buf, timestamptz_to_str(e->last_at));
+		appendStringInfoString(&buf, ", \"last_statement_id\": ");
+		escape_json(&buf, e->last_statement_id);
+	}
 	appendStringInfoString(&buf, ", \"query\": ");
 	escape_json(&buf, e->query);
 	appendStringInfoChar(&buf, '}');
@@ -476,37 +537,47 @@ dp_audit_drain(void)
 
 	PG_TRY();
 	{
-		Oid			types[7] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-		SPIPlanPtr	plan;
+		Oid			types[7] = {TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+		Datum	   *cols[7];
+		Datum		values[7];
+		int			rc;
+
+		/* one INSERT for the whole batch: arrays of the columns, unnested */
+		for (int c = 0; c < 7; c++)
+			cols[c] = palloc(sizeof(Datum) * n);
+		for (int i = 0; i < n; i++)
+		{
+			DpAuditEntry *e = &entries[i];
+
+			cols[0][i] = TimestampTzGetDatum(e->at);
+			cols[1][i] = CStringGetTextDatum(NameStr(e->role));
+			cols[2][i] = CStringGetTextDatum(NameStr(e->session_role));
+			cols[3][i] = CStringGetTextDatum(e->client_addr);
+			cols[4][i] = CStringGetTextDatum(NameStr(e->relname));
+			cols[5][i] = CStringGetTextDatum(entry_detail(e));
+			cols[6][i] = CStringGetTextDatum(e->statement_id);
+		}
+		values[0] = PointerGetDatum(construct_array(cols[0], n, TIMESTAMPTZOID, sizeof(TimestampTz),
+													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		for (int c = 1; c < 7; c++)
+			values[c] = PointerGetDatum(construct_array(cols[c], n, TEXTOID, -1, false, TYPALIGN_INT));
 
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "dataplatform: write buffered audit entries");
-		plan = SPI_prepare("INSERT INTO dataplatform.audit_log "
-						   "(at, role_name, session_role, client_addr, action, object, detail, statement_id) "
-						   "VALUES ($1, $2::name, $3::name, NULLIF($4, '')::inet, 'read', "
-						   "$5, $6::jsonb, $7)", 7, types);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		for (int i = 0; i < n; i++)
-		{
-			DpAuditEntry *e = &entries[i];
-			Datum		values[7];
-			int			rc;
-
-			values[0] = TimestampTzGetDatum(e->at);
-			values[1] = CStringGetTextDatum(NameStr(e->role));
-			values[2] = CStringGetTextDatum(NameStr(e->session_role));
-			values[3] = CStringGetTextDatum(e->client_addr);
-			values[4] = CStringGetTextDatum(NameStr(e->relname));
-			values[5] = CStringGetTextDatum(entry_detail(e));
-			values[6] = CStringGetTextDatum(e->statement_id);
-			rc = SPI_execute_plan(plan, values, NULL, false, 0);
-			if (rc != SPI_OK_INSERT)
-				elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-		}
+		rc = SPI_execute_with_args("INSERT INTO dataplatform.audit_log "
+								   "(at, role_name, session_role, client_addr, action, object, detail, statement_id) "
+								   "SELECT u.at, u.r::name, u.s::name, NULLIF(u.c, '')::inet, 'read', u.o, "
+								   "u.d::jsonb, u.st "
+								   "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+								   "pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5), "
+								   "pg_catalog.unnest($6), pg_catalog.unnest($7)) AS u(at, r, s, c, o, d, st)",
+								   7, types, values, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();

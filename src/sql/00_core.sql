@@ -209,7 +209,8 @@ CREATE TABLE @extschema@.audit_log (
 	detail			jsonb NOT NULL DEFAULT '{}',
 	statement_id	text
 );
-CREATE INDEX audit_log_at ON @extschema@.audit_log (at);
+-- rows arrive in time order (reads within a naptime of it): BRIN is enough
+CREATE INDEX audit_log_at ON @extschema@.audit_log USING brin (at);
 COMMENT ON TABLE @extschema@.audit_log IS
 'every API write and every read of a dp_consumer relation: who, from where, in which statement, and when; append-only';
 
