@@ -128,6 +128,9 @@ static int	recent_slot[RECENT_SLOTS];
 static uint64 recent_seq[RECENT_SLOTS];
 static int	recent_next = 0;
 
+/* the worker's copy of the entries it drains (see dp_audit_drain) */
+static DpAuditEntry *drain_entries = NULL;
+
 /* the statement counter behind dp_audit_statement_id */
 static TimestampTz last_statement_start = 0;
 static int64 statement_number = 0;
@@ -450,17 +453,24 @@ entry_detail(const DpAuditEntry *e)
 }
 
 static int
-entry_seq_cmp(const void *a, const void *b)
+seq_cmp(const void *a, const void *b)
 {
-	uint64		x = ((const DpAuditEntry *) a)->seq;
-	uint64		y = ((const DpAuditEntry *) b)->seq;
+	uint64		x = *(const uint64 *) a;
+	uint64		y = *(const uint64 *) b;
 
 	return x < y ? -1 : (x > y ? 1 : 0);
 }
 
-/* Free the DRAINING slots of this database whose seq is in entries. */
+/* an entry's place in the order of recording */
+typedef struct DpSeqIndex
+{
+	uint64		seq;
+	int			index;
+} DpSeqIndex;
+
+/* Free the DRAINING slots of this database whose seq is in order (sorted). */
 static void
-release_slots(DpAuditEntry *entries, int n)
+release_slots(DpSeqIndex *order, int n)
 {
 	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
 	for (int i = 0; i < audit_shared->capacity; i++)
@@ -469,7 +479,7 @@ release_slots(DpAuditEntry *entries, int n)
 
 		if (slot->state != AUDIT_SLOT_DRAINING || slot->dboid != MyDatabaseId)
 			continue;
-		if (bsearch(slot, entries, n, sizeof(DpAuditEntry), entry_seq_cmp))
+		if (bsearch(&slot->seq, order, n, sizeof(DpSeqIndex), seq_cmp))
 		{
 			slot->state = AUDIT_SLOT_FREE;
 			audit_shared->used--;
@@ -485,6 +495,7 @@ dp_audit_drain(void)
 	MemoryContext old;
 	DpAuditEntry *entries;
 	DpAuditEntry *stale;
+	DpSeqIndex *order;
 	int			n = 0;
 	int			nstale = 0;
 	TimestampTz stale_before;
@@ -501,8 +512,17 @@ dp_audit_drain(void)
 	 * (its extension was dropped, or never committed) go to the server log,
 	 * so they do not hold the buffer forever.
 	 */
-	entries = palloc(sizeof(DpAuditEntry) * audit_shared->capacity);
-	stale = palloc(sizeof(DpAuditEntry) * audit_shared->capacity);
+	if (drain_entries == NULL)
+	{
+		/*
+		 * Allocated once (twice the buffer's size) and reused: a fresh
+		 * allocation of this size per drain costs its page faults every time.
+		 */
+		drain_entries = MemoryContextAlloc(TopMemoryContext,
+										   sizeof(DpAuditEntry) * audit_shared->capacity * 2);
+	}
+	entries = drain_entries;
+	stale = drain_entries + audit_shared->capacity;
 	stale_before = GetCurrentTimestamp() -
 		Max((int64) STALE_MINUTES * USECS_PER_MINUTE, (int64) dp_worker_naptime_ms * 10000);
 	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
@@ -515,7 +535,7 @@ dp_audit_drain(void)
 		if (slot->dboid == MyDatabaseId)
 		{
 			slot->state = AUDIT_SLOT_DRAINING;
-			memcpy(&entries[n++], slot, sizeof(DpAuditEntry));
+			memcpy(&entries[n++], slot, offsetof(DpAuditEntry, query) + strlen(slot->query) + 1);
 		}
 		else if (slot->state == AUDIT_SLOT_READY && slot->at < stale_before)
 		{
@@ -533,7 +553,18 @@ dp_audit_drain(void)
 		MemoryContextDelete(cxt);
 		return 0;
 	}
-	qsort(entries, n, sizeof(DpAuditEntry), entry_seq_cmp);
+	/*
+	 * The order of recording: sort (seq, index) pairs, not the entries
+	 * (about 1 kB each).  seq is the pair's first member, so seq_cmp sorts
+	 * them and bsearch finds a seq in them.
+	 */
+	order = palloc(sizeof(DpSeqIndex) * n);
+	for (int i = 0; i < n; i++)
+	{
+		order[i].seq = entries[i].seq;
+		order[i].index = i;
+	}
+	qsort(order, n, sizeof(DpSeqIndex), seq_cmp);
 
 	PG_TRY();
 	{
@@ -548,7 +579,7 @@ dp_audit_drain(void)
 			cols[c] = palloc(sizeof(Datum) * n);
 		for (int i = 0; i < n; i++)
 		{
-			DpAuditEntry *e = &entries[i];
+			DpAuditEntry *e = &entries[order[i].index];
 
 			cols[0][i] = TimestampTzGetDatum(e->at);
 			cols[1][i] = CStringGetTextDatum(NameStr(e->role));
@@ -597,15 +628,15 @@ dp_audit_drain(void)
 						n, edata->message),
 				 errdetail("The reads are written to the server log instead.")));
 		for (int i = 0; i < n; i++)
-			log_entry(&entries[i], "could not be written to the audit log");
-		release_slots(entries, n);
+			log_entry(&entries[order[i].index], "could not be written to the audit log");
+		release_slots(order, n);
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(cxt);
 		return 0;
 	}
 	PG_END_TRY();
 
-	release_slots(entries, n);
+	release_slots(order, n);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 	return n;
