@@ -13,9 +13,12 @@
  * reader's transaction, which may be read-only or roll back, so entries go
  * to a fixed array in shared memory and the database's background worker
  * moves them into dataplatform.audit_log (dp_audit_drain).  When the array
- * is full, on a standby, without shared_preload_libraries, or in a session
- * that has not loaded the library, the entry is written to the server log
- * instead (ereport LOG, "dataplatform audit: ...").
+ * is full, on a standby, or without shared_preload_libraries (then only
+ * sessions that have loaded the library have the hook at all), the entry is
+ * written to the server log instead (ereport LOG, "dataplatform audit: ...").  A backend that repeats
+ * one of its last RECENT_SLOTS reads (same relation, roles and statement
+ * text) while the first is still waiting in the buffer adds to that slot's
+ * count instead of taking a new slot: one audit row, every read counted.
  *
  * Locking: DpAuditShared and its slots are protected by the tranche
  * "dataplatform audit" LWLock, held only to copy an entry in or out.  A slot
