@@ -20,6 +20,7 @@
 #include "utils/syscache.h"
 
 #include "access.h"
+#include "audit.h"
 #include "naming.h"
 #include "util.h"
 
@@ -62,18 +63,21 @@ dp_require_admin(const char *action)
 void
 dp_audit(const char *action, const char *object, const char *detail_json)
 {
-	const char *args[5];
+	const char *args[6];
+	char		statement_id[DP_AUDIT_STATEMENT_ID_LEN];
 
+	dp_audit_statement_id(statement_id);
 	args[0] = GetUserNameFromId(dp_caller_id(), false);
 	args[1] = GetUserNameFromId(GetSessionUserId(), false);
 	args[2] = action;
 	args[3] = object;
 	args[4] = detail_json ? detail_json : "{}";
+	args[5] = statement_id;
 	dp_spi_exec_text("INSERT INTO dataplatform.audit_log "
-					 "(role_name, session_role, client_addr, action, object, detail) "
+					 "(role_name, session_role, client_addr, action, object, detail, statement_id) "
 					 "VALUES ($1::name, $2::name, pg_catalog.inet_client_addr(), "
-					 "$3, $4, $5::jsonb)",
-					 5, args);
+					 "$3, $4, $5::jsonb, $6)",
+					 6, args);
 }
 
 /*

@@ -27,9 +27,11 @@ extern bool dp_caller_sees_pii(void);
 extern void dp_require_admin(const char *action);
 
 /*
- * Record an API write in dataplatform.audit_log, in the caller's transaction.
- * detail_json is a JSON object as text (NULL for '{}').  Caller is connected
- * to SPI.
+ * Record an API write in dataplatform.audit_log, in the caller's transaction:
+ * the caller, the session role, the client address, the statement id (see
+ * dp_audit_statement_id), action, object and detail.  detail_json is a JSON
+ * object as text (NULL for '{}'); it never holds a secret value.  Caller is
+ * connected to SPI.
  */
 extern void dp_audit(const char *action, const char *object, const char *detail_json);
 

@@ -15,6 +15,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "audit.h"
 #include "collect.h"
 #include "obfuscate.h"
 #include "util.h"
@@ -53,10 +54,31 @@ _PG_init(void)
 							"Days finished job runs are kept in dataplatform.job_run (0: forever).",
 							NULL, &dp_worker_history_days, 30, 0, 36500, PGC_SIGHUP,
 							0, NULL, NULL, NULL);
-	DefineCustomIntVariable("dataplatform.max_databases",
-							"Most databases the launcher keeps a worker for.",
-							NULL, &dp_worker_max_databases, 32, 1, 1024, PGC_POSTMASTER,
-							0, NULL, NULL, NULL);
+
+	/* the audit trail of consumer reads (src/audit.c) */
+	DefineCustomBoolVariable("dataplatform.audit_reads",
+							 "Whether reads of dp_consumer relations are recorded in the audit log.",
+							 "Reads are buffered in shared memory and written by the database's worker.",
+							 &dp_audit_reads, true, PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
+	/*
+	 * Settings that size shared memory exist only when preloaded: the server
+	 * refuses (FATAL) a PGC_POSTMASTER setting defined after start-up, which
+	 * is when a library loaded on first use would define it.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		DefineCustomIntVariable("dataplatform.max_databases",
+								"Most databases the launcher keeps a worker for.",
+								NULL, &dp_worker_max_databases, 32, 1, 1024, PGC_POSTMASTER,
+								0, NULL, NULL, NULL);
+		DefineCustomIntVariable("dataplatform.audit_buffer_size",
+								"Reads the shared audit buffer holds before they go to the server log.",
+								"Each entry takes about 1 kB of shared memory.",
+								&dp_audit_buffer_size, 4096, 16, 262144, PGC_POSTMASTER,
+								0, NULL, NULL, NULL);
+	}
 
 	/* collection from HTTP endpoints (src/collect.c) */
 	DefineCustomStringVariable("dataplatform.allowed_hosts",
@@ -80,6 +102,8 @@ _PG_init(void)
 							   NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("dataplatform");
+
+	dp_audit_init(process_shared_preload_libraries_in_progress);
 
 	/* no jobs while pg_upgrade runs the server */
 	if (process_shared_preload_libraries_in_progress && !IsBinaryUpgrade)

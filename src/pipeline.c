@@ -1717,6 +1717,10 @@ dp_process_queued(PG_FUNCTION_ARGS)
 
 			dp_load_lock(load, "SHARE ROW EXCLUSIVE");
 			load = replay_batch(ds, id, kind, source, received);
+			dp_audit("process_queued", ds,
+					 psprintf("{\"batch_id\": %lld, \"rows\": %lld, \"loaded\": %lld, \"quarantined\": %lld}",
+							  (long long) id, (long long) load->rows_in,
+							  (long long) load->loaded, (long long) load->quarantined));
 			MemoryContextDelete(load->cxt);
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(spi_cxt);

@@ -55,6 +55,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "audit.h"
 #include "worker.h"
 
 PGDLLEXPORT void dp_launcher_main(Datum main_arg);
@@ -220,6 +221,12 @@ dp_worker_wake_at_commit(void)
 		xact_callback_registered = true;
 	}
 	wake_at_commit = true;
+}
+
+void
+dp_worker_wake_now(Oid dboid)
+{
+	wake_database(dboid);
 }
 
 /*
@@ -633,22 +640,26 @@ dp_worker_main(Datum main_arg)
 		}
 		else if (!extension_present())
 			worker_exit_clean("the extension is not installed in this database");
-		else if (dp_worker_enabled)
+		else
 		{
 			/*
 			 * An error here is in the worker's own bookkeeping (each job's
 			 * errors are caught by the job runner): log it, back off, go on.
+			 * Buffered audit entries are written even when jobs are switched
+			 * off (dataplatform.enabled is a kill switch for jobs only).
 			 */
 			MemoryContext cxt = CurrentMemoryContext;
 
 			PG_TRY();
 			{
-				if (!recovered)
+				dp_audit_drain();
+				if (dp_worker_enabled && !recovered)
 				{
 					dp_jobs_recover();
 					recovered = true;
 				}
-				dp_jobs_tick(&sleep_ms);
+				if (dp_worker_enabled)
+					dp_jobs_tick(&sleep_ms);
 			}
 			PG_CATCH();
 			{

@@ -30,6 +30,12 @@ extern void dp_worker_preload_init(void);
  */
 extern void dp_worker_wake_at_commit(void);
 
+/*
+ * Wake the worker of dboid now (or ask the launcher to start it).  Takes the
+ * worker LWLock; never raises.  A no-op when the library was not preloaded.
+ */
+extern void dp_worker_wake_now(Oid dboid);
+
 /* jobs.c: the steps of the worker's loop; each runs its own transactions */
 extern void dp_jobs_recover(void);
 extern int	dp_jobs_tick(long *sleep_ms);

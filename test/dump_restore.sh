@@ -12,11 +12,13 @@ dump=$(mktemp)
 pg_dump -d dp_dump_src -Fc -f "$dump"
 pg_restore -d dp_dump_dst --exit-on-error "$dump"
 rm -f "$dump"
+# reads of consumer views reach the audit log through the worker, after
+# their statements: those written after the dump are not compared
 q="SELECT (SELECT jsonb_agg(d ORDER BY name) FROM dataplatform.dataset d),
           (SELECT jsonb_agg(f ORDER BY dataset, ordinal) FROM dataplatform.field f),
           (SELECT jsonb_agg(to_jsonb(v) - 'defined_at' ORDER BY dataset, major, minor) FROM dataplatform.spec_version v),
           (SELECT jsonb_agg(p ORDER BY name) FROM dataplatform.product p),
-          (SELECT count(*) FROM dataplatform.audit_log),
+          (SELECT count(*) FROM dataplatform.audit_log WHERE action <> 'read'),
           (SELECT jsonb_agg(t ORDER BY id) FROM dp_clean.tenure t),
           (SELECT jsonb_agg(h ORDER BY _history_id) FROM dp_clean.tenure_history h),
           (SELECT jsonb_agg(to_jsonb(b) - 'received_at' - 'processed_at' ORDER BY id) FROM dataplatform.batch b),

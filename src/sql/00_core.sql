@@ -207,9 +207,13 @@ CREATE TABLE @extschema@.audit_log (
 	client_addr		inet,
 	action			text NOT NULL,
 	object			text,
-	detail			jsonb NOT NULL DEFAULT '{}'
+	detail			jsonb NOT NULL DEFAULT '{}',
+	statement_id	text
 );
-COMMENT ON TABLE @extschema@.audit_log IS 'every API write, who made it and when';
+-- rows arrive in time order (reads within a naptime of it): BRIN is enough
+CREATE INDEX audit_log_at ON @extschema@.audit_log USING brin (at);
+COMMENT ON TABLE @extschema@.audit_log IS
+'every API write and every read of a dp_consumer relation: who, from where, in which statement, and when; append-only';
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.products', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.producer_grants', '');

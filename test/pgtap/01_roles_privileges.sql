@@ -21,7 +21,8 @@ SELECT functions_are('dataplatform', ARRAY['define_product', 'grant_producer', '
        'schedule', 'unschedule', 'alter_job', 'run_now', 'wait_for_run', 'next_run', 'worker_wake',
        'process_queued', 'rebuild_changed',
        'set_secret', 'drop_secret', 'add_endpoint', 'drop_endpoint', 'collect', 'generate', 'mask', 'sees_pii',
-       'publish', 'unpublish', 'refresh', 'refresh_all', 'export', 'view_status']);
+       'publish', 'unpublish', 'refresh', 'refresh_all', 'export', 'view_status',
+       'audit_guard', 'apply_retention', 'purge_audit']);
 SELECT has_function('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb']);
 SELECT isnt_definer('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb'], 'normalise writes nothing and runs as the caller');
 SELECT function_privs_are('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb'], 'dataplatform_consumer', ARRAY['EXECUTE']);

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Overhead of auditing consumer reads: pgbench runs a point query (primary
+# key lookup) on a published consumer view of N rows (default 100,000), with
+# dataplatform.audit_reads on and off, alternating in the same run (ROUNDS
+# pairs of DURATION seconds, CLIENTS clients), with prepared statements and
+# with the simple query protocol (BENCH_MODES).  Prints
+# the TPS of each run, the median of each setting and the overhead in
+# percent, and how many reads the worker recorded in the audit log (rows,
+# and reads counting repeats) against how many pgbench ran (the rest went to
+# the server log: buffer full).  Asserts nothing.
+# Expects PG* to point at a cluster that preloads the extension, as a
+# superuser (audit_reads is superuser-only), with pgbench on PATH or next to
+# pg_config's binaries.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+N=${BENCH_ROWS:-100000}
+ROUNDS=${BENCH_ROUNDS:-3}
+DURATION=${BENCH_SECONDS:-10}
+CLIENTS=${BENCH_CLIENTS:-4}
+PGBENCH=$(command -v pgbench || echo "$(${PG_CONFIG:-pg_config} --bindir)/pgbench")
+export PGOPTIONS=--client-min-messages=warning
+DB=dp_bench_audit
+psql -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+run() { psql -X -q -At -v ON_ERROR_STOP=1 -d $DB "$@"; }
+
+echo "loading $N rows and publishing a consumer view ..."
+run >/dev/null <<SQL
+CREATE EXTENSION dataplatform;
+SELECT 1 FROM dataplatform.define_product('bench');
+SELECT dataplatform.define_dataset('{"dataset": "tenure", "product": "bench", "key": ["id"], "fields": [
+  {"name": "id", "datatype": "integer"}, {"name": "paymentReference", "datatype": "string"},
+  {"name": "tenureType", "datatype": "string"}, {"name": "weeklyRent", "datatype": "decimal"}]}');
+SELECT dataplatform.push('tenure', (SELECT jsonb_agg(jsonb_build_object(
+  'id', i, 'paymentReference', lpad((i * 7)::text, 10, '0'),
+  'tenureType', (ARRAY['SEC', 'FLT', 'INT', 'LEA'])[1 + i % 4],
+  'weeklyRent', ((i % 50000) / 100.0)::text)) FROM generate_series(1, $N) i));
+SELECT dataplatform.publish('bench_tenure', 'SELECT id, payment_reference, tenure_type, weekly_rent FROM dp_clean.tenure');
+VACUUM ANALYZE;
+SQL
+script=$(mktemp)
+trap 'rm -f "$script"' EXIT
+cat >"$script" <<SQL
+\set id random(1, $N)
+SELECT payment_reference, tenure_type, weekly_rent FROM dp_consumer.bench_tenure WHERE id = :id;
+SQL
+
+tps() {
+    PGOPTIONS="--client-min-messages=warning -c dataplatform.audit_reads=$2" \
+        "$PGBENCH" -n -M "$1" -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" -f "$script" "$DB" 2>/dev/null \
+        | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+reads="SELECT count(*) || ' ' || coalesce(sum(coalesce((detail ->> 'reads')::bigint, 1)), 0) FROM dataplatform.audit_log WHERE action = 'read'"
+
+# prepared: every read of a client has the same text (repeats share a row);
+# simple: each query's text differs (its literal), so each read is a row
+for mode in ${BENCH_MODES:-prepared simple}; do
+    read -r rows0 reads0 <<<"$(run -c "$reads")"
+    off=(); on=()
+    for ((r = 1; r <= ROUNDS; r++)); do
+        t=$(tps "$mode" off); off+=("$t"); echo "$mode, round $r: audit off $t tps"
+        t=$(tps "$mode" on); on+=("$t"); echo "$mode, round $r: audit on  $t tps"
+    done
+    # let the worker write what is still buffered
+    sleep 3
+    read -r rows1 reads1 <<<"$(run -c "$reads")"
+    moff=$(printf '%s\n' "${off[@]}" | median)
+    mon=$(printf '%s\n' "${on[@]}" | median)
+    ran=$(printf '%s\n' "${on[@]}" | awk -v d="$DURATION" '{s += $1 * d} END {printf "%d", s}')
+    echo "== pgbench -M $mode, $CLIENTS clients, ${DURATION}s x $ROUNDS each, point query on a consumer view of $N rows"
+    echo "median tps: audit off $moff, audit on $mon"
+    awk -v a="$moff" -v b="$mon" 'BEGIN {printf "audit overhead: %.1f%% (target under 10%%)\n", (a - b) * 100 / a}'
+    echo "reads recorded in audit_log by the worker: $((reads1 - reads0)) (in $((rows1 - rows0)) rows) of about $ran run with audit on"
+    echo "(reads missing from audit_log went to the server log: the buffer was full)"
+done
+psql -X -q -c "DROP DATABASE $DB" >/dev/null
