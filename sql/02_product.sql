@@ -7,6 +7,8 @@ SELECT name, description, domain, owner, email, status, retention_days, tags,
   '{"description": "Council housing", "domain": "housing", "owner": "Housing Data Team",
     "email": "housing-data@example.gov.uk", "status": "published",
     "retention_days": 2555, "tags": ["housing", "tenure"]}');
+-- a product with retention makes the daily retention job (once)
+SELECT name, schedule, command, active FROM dataplatform.job WHERE name = 'dataplatform: retention';
 
 -- upsert: keys absent keep their value, keys present (null included) replace it
 SELECT name, description, domain, owner, email, status, retention_days, tags

@@ -204,6 +204,17 @@ dp_define_product(PG_FUNCTION_ARGS)
 	}
 	json_decref(meta);
 
+	/*
+	 * Retention is enforced by a daily job of the background worker, made
+	 * with the first product that has one (not by CREATE EXTENSION, whose
+	 * job would clash with the jobs pg_dump restores).
+	 */
+	if (dp_spi_exec_text("SELECT 1 FROM dataplatform.products WHERE name = $1 AND retention_days > 0 "
+						 "AND NOT EXISTS (SELECT 1 FROM dataplatform.job WHERE name = 'dataplatform: retention')",
+						 1, args) > 0)
+		dp_spi_exec("SELECT dataplatform.schedule('dataplatform: retention', '@daily', "
+					"'SELECT dataplatform.apply_retention()')", 0, NULL, NULL, NULL);
+
 	dp_spi_exec_text("SELECT * FROM dataplatform.product WHERE name = $1", 1, args);
 	result = dp_spi_row_as_result(fcinfo, result_cxt);
 	SPI_finish();
