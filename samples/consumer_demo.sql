@@ -67,3 +67,4 @@ SELECT id, weekly_rent FROM dp_consumer.tenure_checked WHERE id = '0f1e2d3c-4b5a
 \echo
 \echo '== export for downloads (CSV; also json: one object per line)'
 SELECT dataplatform.export('rent_by_tenure_type', 'csv');
+

@@ -195,5 +195,24 @@ SELECT dataplatform.generate('person', 20, 1) AS dummy_batch \gset
 SELECT rows, rows_loaded, issues_error FROM dataplatform.batch WHERE id = :dummy_batch;
 SELECT title, first_name, surname, date_of_birth, email_address FROM dp_clean.person
  WHERE _batch_id = :dummy_batch ORDER BY id LIMIT 3;
+
+\echo
+\echo '== column-level access: person is published; its PII columns are masked for an analyst'
+\echo '-- granted without pii (keyed tokens, dates to the year), real for a caseworker granted with pii'
+SELECT dataplatform.publish('person', 'person') ->> 'status' AS published;
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'demo_analyst') THEN CREATE ROLE demo_analyst; END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'demo_caseworker') THEN CREATE ROLE demo_caseworker; END IF;
+END $$;
+SELECT 'consumer, without pii' AS demo_analyst FROM dataplatform.grant_consumer('demo_analyst');
+SELECT 'consumer, with pii' AS demo_caseworker FROM dataplatform.grant_consumer('demo_caseworker', pii => true);
+SET ROLE demo_analyst;
+SELECT title, first_name, surname, date_of_birth, email_address FROM dp_consumer.person
+ WHERE id IN (SELECT id FROM dp_consumer.person ORDER BY id LIMIT 3) ORDER BY id;
+RESET ROLE;
+SET ROLE demo_caseworker;
+SELECT title, first_name, surname, date_of_birth, email_address FROM dp_consumer.person
+ WHERE id IN (SELECT id FROM dp_consumer.person ORDER BY id LIMIT 3) ORDER BY id;
+RESET ROLE;
 RESET dataplatform.obfuscation_key;
 SET dataplatform.environment = 'production';
