@@ -598,6 +598,7 @@ dp_worker_main(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
 	volatile bool recovered = false;
+	volatile long backoff_ms = 0;	/* after errors of the worker's own: doubles, up to 5 minutes */
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -660,6 +661,7 @@ dp_worker_main(Datum main_arg)
 				}
 				if (dp_worker_enabled)
 					dp_jobs_tick(&sleep_ms);
+				backoff_ms = 0;
 			}
 			PG_CATCH();
 			{
@@ -669,10 +671,13 @@ dp_worker_main(Datum main_arg)
 				edata = CopyErrorData();
 				FlushErrorState();
 				AbortOutOfAnyTransaction();
+				/* a lasting error (e.g. tables of an older version) backs off */
+				backoff_ms = backoff_ms == 0 ? dp_worker_naptime_ms : Min(backoff_ms * 2, 300000L);
 				ereport(LOG,
-						(errmsg("dataplatform worker: %s", edata->message)));
+						(errmsg("dataplatform worker: %s", edata->message),
+						 errdetail("Trying again in %ld ms.", (long) backoff_ms)));
 				FreeErrorData(edata);
-				sleep_ms = dp_worker_naptime_ms;
+				sleep_ms = backoff_ms;
 			}
 			PG_END_TRY();
 			pgstat_report_activity(STATE_IDLE, NULL);
