@@ -93,6 +93,7 @@ SELECT id, name ~ '^tok_' AS masked FROM dp_consumer.tenant WHERE id = 4;
 RESET ROLE;
 -- a view a consumer built on top holds the published view: replacing it is refused, nothing changes
 SELECT dp_test.err($q$SELECT dataplatform.publish('tenant', $$SELECT id, name, ward FROM tenant$$, '{"replace": true}')$q$);
+SELECT dp_test.err($$SELECT dataplatform.unpublish('tenant')$$);
 DROP VIEW mine;
 SELECT dataplatform.publish('tenant', $$SELECT id, name, ward FROM tenant$$, '{"replace": true}') ->> 'status' AS replaced;
 SET ROLE dp_t_masked;

@@ -1271,6 +1271,32 @@ json_text_array(const DpView *view)
 }
 
 /*
+ * Views of others built on the published view hold it: replacing or
+ * unpublishing it would have to drop them.  Refuse with their names, before
+ * anything is changed.
+ */
+static void
+check_no_dependents(const char *name, const char *action)
+{
+	const char *args[1];
+
+	args[0] = dp_view_facade_qualified(name);
+	if (dp_spi_exec_text("SELECT pg_catalog.string_agg(DISTINCT v.oid::pg_catalog.regclass::text, ', ') "
+						 "FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid "
+						 "JOIN pg_catalog.pg_class v ON v.oid = r.ev_class "
+						 "WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass "
+						 "AND d.refobjid = pg_catalog.to_regclass($1) AND v.oid <> d.refobjid",
+						 1, args) > 0 && dp_spi_getvalue(0, 1) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot %s view \"%s\": other views depend on it", action, name),
+				 errdetail("Views built on dp_consumer.%s: %s.", quote_identifier(name), dp_spi_getvalue(0, 1)),
+				 strcmp(action, "replace") == 0 ?
+				 errhint("Their owners drop them first (and build them again after), or publish under another name.") :
+				 errhint("Their owners drop them first.")));
+}
+
+/*
  * The view consumers read, dp_consumer.<name>: the table's columns, PII ones
  * masked (dataplatform.mask under the key in dp_consumer_data.mask_key) for
  * callers that do not see PII.  The key is read as the view's owner, so a
@@ -1423,6 +1449,8 @@ dp_publish(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DUPLICATE_TABLE),
 				 errmsg("view \"%s\" is already published", name),
 				 errhint("Pass {\"replace\": true} to replace its definition, or unpublish it first.")));
+	if (exists)
+		check_no_dependents(name, "replace");
 	if (!exists && dp_spi_exec_text("SELECT 1 FROM pg_catalog.pg_class c "
 									"WHERE c.relnamespace = 'dp_consumer'::regnamespace AND c.relname = $1",
 									1, args) > 0)
@@ -1573,6 +1601,7 @@ dp_unpublish(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("view \"%s\" is not published", name),
 				 errhint("dataplatform.consumer_view lists the published views.")));
+	check_no_dependents(name, "unpublish");
 	dp_spi_exec(psprintf("DROP VIEW IF EXISTS %s", dp_view_facade_qualified(name)), 0, NULL, NULL, NULL);
 	drop_table(dp_view_qualified(name));
 	drop_table(dp_view_state_qualified(name));
