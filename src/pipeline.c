@@ -4,6 +4,7 @@
  *		transform (transform.c) -> dp_clean.<dataset> (keyed upsert, replaced
  *		versions to _history) with every issue in dataplatform.issue; the dry
  *		runs check / check_csv; rebuild; purge_raw and the raw guard trigger.
+ *		Queued (asynchronous) batches are processed by queue.c.
  *
  * Transactions and locks: a push is one transaction (the caller's): the
  * batch row, the raw rows, the clean rows, the issues and the audit row
@@ -51,8 +52,6 @@ PG_FUNCTION_INFO_V1(dp_check);
 PG_FUNCTION_INFO_V1(dp_check_csv);
 PG_FUNCTION_INFO_V1(dp_rebuild);
 PG_FUNCTION_INFO_V1(dp_purge_raw);
-PG_FUNCTION_INFO_V1(dp_process_queued);
-PG_FUNCTION_INFO_V1(dp_rebuild_changed);
 PG_FUNCTION_INFO_V1(dp_raw_guard);
 
 
@@ -1494,19 +1493,14 @@ dp_check_csv(PG_FUNCTION_ARGS)
 }
 
 /*
- * rebuild(dataset): replay every raw batch, in order, through the current
- * spec and configuration.  Takes ACCESS EXCLUSIVE on the clean table, so
- * readers see the old state or the new one, never a mix.
- */
-/*
  * Transform one batch again from its raw rows (push and push_csv batches),
  * writing clean rows, issues and quarantine, and stamping the batch with
  * the spec and configuration versions.  Used by rebuild and by the
  * asynchronous processing of queued batches.  The caller holds the clean
  * table's lock.  Returns the load (its context is the caller's to delete).
  */
-static DpLoad *
-replay_batch(const char *dataset, int64 batch_id, const char *kind, const char *source,
+DpLoad *
+dp_replay_batch(const char *dataset, int64 batch_id, const char *kind, const char *source,
 			 Datum received)
 {
 	DpLoad	   *load;
@@ -1582,6 +1576,11 @@ replay_batch(const char *dataset, int64 batch_id, const char *kind, const char *
 	return load;
 }
 
+/*
+ * rebuild(dataset): replay every raw batch, in order, through the current
+ * spec and configuration.  Takes ACCESS EXCLUSIVE on the clean table, so
+ * readers see the old state or the new one, never a mix.
+ */
 Datum
 dp_rebuild(PG_FUNCTION_ARGS)
 {
@@ -1643,7 +1642,7 @@ dp_rebuild(PG_FUNCTION_ARGS)
 
 	for (b = 0; b < nbatches; b++)
 	{
-		DpLoad	   *load = replay_batch(dataset, ids[b], kinds[b], sources[b], received[b]);
+		DpLoad	   *load = dp_replay_batch(dataset, ids[b], kinds[b], sources[b], received[b]);
 
 		total_rows += load->rows_in;
 		total_loaded += load->loaded;
@@ -1658,157 +1657,6 @@ dp_rebuild(PG_FUNCTION_ARGS)
 	dp_audit("rebuild", dataset, report);
 	MemoryContextSwitchTo(result_cxt);
 	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(report));
-	SPI_finish();
-	PG_RETURN_DATUM(result);
-}
-
-/*
- * process_queued(dataset, max_batches): transform queued batches (from
- * "processing": "async" datasets), oldest first, each dataset's strictly in
- * batch order, claiming with SKIP LOCKED so concurrent callers share the
- * work.  Each batch moves queued -> processing -> done in the caller's
- * transaction, so a crash mid-batch leaves it queued: processed exactly
- * once.  A batch whose processing raises an error is marked failed (its
- * raw rows stay) and the others go on.  Returns the batches processed.
- */
-Datum
-dp_process_queued(PG_FUNCTION_ARGS)
-{
-	const char *dataset = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
-	int			max_batches = PG_ARGISNULL(1) ? 10 : PG_GETARG_INT32(1);
-	int			done = 0;
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-
-	dp_require_admin("process queued batches");
-	SPI_connect();
-	while (done < max_batches)
-	{
-		const char *args[1];
-		int64		id;
-		char	   *ds;
-		char	   *kind;
-		char	   *source;
-		Datum		received;
-		bool		isnull;
-		MemoryContext spi_cxt = CurrentMemoryContext;
-
-		args[0] = dataset;
-		if (dp_spi_exec_text("SELECT b.id, b.dataset, b.kind, b.source::text, b.received_at "
-							 "FROM dataplatform.batch b WHERE b.status = 'queued' "
-							 "AND ($1::text IS NULL OR b.dataset = $1) "
-							 "AND NOT EXISTS (SELECT 1 FROM dataplatform.batch e WHERE e.dataset = b.dataset "
-							 "  AND e.status IN ('queued', 'processing') AND e.id < b.id) "
-							 "ORDER BY b.id LIMIT 1 FOR UPDATE OF b SKIP LOCKED", 1, args) == 0)
-			break;
-		id = pg_strtoint64(dp_spi_getvalue(0, 1));
-		ds = dp_spi_getvalue(0, 2);
-		kind = dp_spi_getvalue(0, 3);
-		source = dp_spi_getvalue(0, 4);
-		received = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull);
-		args[0] = psprintf("%lld", (long long) id);
-		dp_spi_exec_text("UPDATE dataplatform.batch SET status = 'processing' WHERE id = $1::bigint", 1, args);
-
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(spi_cxt);
-		PG_TRY();
-		{
-			DpLoad	   *load = dp_load_open(ds, false);
-
-			dp_load_lock(load, "SHARE ROW EXCLUSIVE");
-			load = replay_batch(ds, id, kind, source, received);
-			dp_audit("process_queued", ds,
-					 psprintf("{\"batch_id\": %lld, \"rows\": %lld, \"loaded\": %lld, \"quarantined\": %lld}",
-							  (long long) id, (long long) load->rows_in,
-							  (long long) load->loaded, (long long) load->quarantined));
-			MemoryContextDelete(load->cxt);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(spi_cxt);
-			CurrentResourceOwner = owner;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *e;
-			const char *fargs[2];
-
-			MemoryContextSwitchTo(spi_cxt);
-			e = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(spi_cxt);
-			CurrentResourceOwner = owner;
-			fargs[0] = args[0];
-			fargs[1] = e->message;
-			dp_spi_exec_text("UPDATE dataplatform.batch SET status = 'failed', processed_at = pg_catalog.clock_timestamp(), "
-							 "result = pg_catalog.jsonb_build_object('error', $2) WHERE id = $1::bigint", 2, fargs);
-			ereport(WARNING,
-					(errmsg("batch %lld of dataset \"%s\" failed: %s", (long long) id, ds, e->message)));
-		}
-		PG_END_TRY();
-		done++;
-	}
-	SPI_finish();
-	MemoryContextSwitchTo(cxt);
-	PG_RETURN_INT32(done);
-}
-
-/*
- * rebuild_changed(): rebuild every push-fed dataset with a batch processed
- * under an older spec or configuration than the current ones (the nightly
- * batch run).  Datasets fed by snapshots and events, and datasets whose raw
- * rows were purged, are left out (and listed).
- */
-Datum
-dp_rebuild_changed(PG_FUNCTION_ARGS)
-{
-	MemoryContext result_cxt = CurrentMemoryContext;
-	uint64		n,
-				i;
-	char	  **names;
-	StringInfoData report;
-	Datum		result;
-
-	dp_require_admin("rebuild changed datasets");
-	SPI_connect();
-	n = dp_spi_exec("SELECT d.name, EXISTS (SELECT 1 FROM dataplatform.batch b WHERE b.dataset = d.name "
-					"  AND (b.raw_purged_at IS NOT NULL OR b.kind IN ('snapshot', 'events'))) "
-					"FROM dataplatform.datasets d WHERE EXISTS (SELECT 1 FROM dataplatform.batch b "
-					"  WHERE b.dataset = d.name AND b.status = 'done' "
-					"  AND (b.spec_version IS DISTINCT FROM d.major || '.' || d.minor "
-					"       OR b.config_version IS DISTINCT FROM d.config_version)) ORDER BY d.name",
-					0, NULL, NULL, NULL);
-	names = palloc(sizeof(char *) * (n * 2 + 1));
-	for (i = 0; i < n; i++)
-	{
-		names[2 * i] = dp_spi_getvalue(i, 1);
-		names[2 * i + 1] = dp_spi_getvalue(i, 2);
-	}
-	initStringInfo(&report);
-	appendStringInfoString(&report, "{\"rebuilt\": [");
-	for (i = 0; i < n; i++)
-	{
-		const char *args[1];
-
-		if (strcmp(names[2 * i + 1], "t") == 0)
-			continue;
-		args[0] = names[2 * i];
-		dp_spi_exec_text("SELECT dataplatform.rebuild($1)", 1, args);
-		if (report.data[report.len - 1] != '[')
-			appendStringInfoString(&report, ", ");
-		escape_json(&report, names[2 * i]);
-	}
-	appendStringInfoString(&report, "], \"left_out\": [");
-	for (i = 0; i < n; i++)
-	{
-		if (strcmp(names[2 * i + 1], "t") != 0)
-			continue;
-		if (report.data[report.len - 1] != '[')
-			appendStringInfoString(&report, ", ");
-		escape_json(&report, names[2 * i]);
-	}
-	appendStringInfoString(&report, "]}");
-	MemoryContextSwitchTo(result_cxt);
-	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(report.data));
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }

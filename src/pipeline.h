@@ -99,6 +99,12 @@ extern void dp_load_set_column_override(const char *column_json);
 extern void dp_load_set_synthetic(void);
 extern void dp_load_clear_synthetic(void);
 extern void dp_load_require_no_queue(DpLoad *load);
+/*
+ * Transform one raw batch again (rebuild, asynchronous processing); the
+ * caller holds the clean table's lock and deletes the load's context.
+ */
+extern DpLoad *dp_replay_batch(const char *dataset, int64 batch_id, const char *kind,
+							   const char *source, Datum received);
 extern void dp_load_lock(DpLoad *load, const char *mode);
 extern void dp_load_create_batch(DpLoad *load, const char *kind, size_t bytes,
 								 const char *sha, const char *source);
