@@ -148,18 +148,6 @@ set_membership(const char *group, const char *role_name, bool grant)
 }
 
 static char *
-grant_detail(const char *role_name)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"role\": ");
-	escape_json(&buf, role_name);
-	appendStringInfoChar(&buf, '}');
-	return buf.data;
-}
-
-static char *
 quote_json(const char *s)
 {
 	StringInfoData buf;
@@ -168,6 +156,13 @@ quote_json(const char *s)
 	escape_json(&buf, s);
 	return buf.data;
 }
+
+static char *
+grant_detail(const char *role_name)
+{
+	return psprintf("{\"role\": %s}", quote_json(role_name));
+}
+
 
 /*
  * Whether the caller (the role set by login or SET ROLE: also inside a
