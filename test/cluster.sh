@@ -156,6 +156,13 @@ run_unit() {
 }
 
 cmd=${1:-test}
+# One run at a time on this machine: every run installs the extension into
+# the server's shared directories, so two runs (two checkouts, a package
+# test, an upgrade test) must not interleave.
+if [ "$cmd" != deps ]; then
+    exec 9>/tmp/dataplatform-harness.lock
+    flock 9
+fi
 case "$cmd" in
     deps)
         deps ;;
