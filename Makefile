@@ -11,14 +11,17 @@ EXTENSION = dataplatform
 MODULE_big = dataplatform
 EXTVERSION = 0.1
 
-SRCS = $(wildcard src/*.c)
+# src/lib/ is the pure library (no backend headers); every other folder of
+# src/ is one backend subsystem (see src/README.md for who may use whom).
+SUBSYSTEMS = lib common access catalog ingest events consumer worker
+SRCS = src/dataplatform.c $(foreach d,$(SUBSYSTEMS),$(wildcard src/$(d)/*.c))
 OBJS = $(SRCS:.c=.o)
 
 # The extension script is built from the parts in src/sql/, in name order
 # (one part per concern), so that each part stays readable.
 DATA_built = dataplatform--$(EXTVERSION).sql
 # PostgreSQL's headers as system headers: -Wextra then judges our code only
-PG_CPPFLAGS = -Isrc -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CPPFLAGS = $(foreach d,$(SUBSYSTEMS),-Isrc/$(d)) -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS = -Wall -Wextra -Werror
 SHLIB_LINK = -ljansson -lcurl
 
@@ -30,7 +33,7 @@ REGRESS_OPTS = --inputdir=.
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test/isolation
 
-EXTRA_CLEAN = results regression.diffs regression.out output_iso
+EXTRA_CLEAN = $(foreach d,$(SUBSYSTEMS),src/$(d)/*.bc) results regression.diffs regression.out output_iso
 
 PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -38,7 +41,7 @@ ifneq ($(PGXS),)
 include $(PGXS)
 
 # PGXS tracks no header dependencies: any header change rebuilds every object
-$(OBJS): $(wildcard src/*.h)
+$(OBJS): $(foreach d,$(SUBSYSTEMS),$(wildcard src/$(d)/*.h))
 endif
 
 # rebuilt every time (a cat): a part added or removed must show at once

@@ -1,6 +1,6 @@
 /*
  * fuzz_csv.c
- *		libFuzzer target for the CSV reader (src/csv.c).
+ *		libFuzzer target for the CSV reader (src/lib/csv.c).
  *
  * Owns: a byte-at-a-time reference parser written straight from the rules
  * in csv.h, and the checks run on every input:

@@ -1,6 +1,6 @@
 #
 # test/unit/cron.mk
-#	Builds and runs the pure-C tests of the schedule parser (src/cron.c),
+#	Builds and runs the pure-C tests of the schedule parser (src/lib/cron.c),
 #	outside PostgreSQL.  Standalone: independent of test/unit/Makefile.
 #
 #	make -f test/unit/cron.mk check	unit tests (gcc -Werror -O2), again
@@ -11,7 +11,7 @@
 # Run from the repository root.  All outputs go to test/unit/build/cron/.
 #
 
-SRC			:= src
+SRC			:= src/lib
 UNIT		:= test/unit
 BUILD		:= test/unit/build/cron
 

@@ -1,6 +1,6 @@
 #
 # test/unit/csv.mk
-#	Builds and runs the pure-C tests of the CSV reader (src/csv.c),
+#	Builds and runs the pure-C tests of the CSV reader (src/lib/csv.c),
 #	outside PostgreSQL.  Standalone: independent of test/unit/Makefile.
 #
 #	make -f test/unit/csv.mk check	unit tests (gcc -Werror -O2), again
@@ -17,7 +17,7 @@
 # libclang-rt-14-dev.  All outputs go to test/unit/build/csv/.
 #
 
-SRC			:= src
+SRC			:= src/lib
 UNIT		:= test/unit
 FUZZDIR		:= test/fuzz
 BUILD		:= test/unit/build/csv

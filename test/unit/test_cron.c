@@ -1,6 +1,6 @@
 /*
  * test_cron.c
- *		Unit tests of the schedule parser and evaluator (src/cron.c), outside
+ *		Unit tests of the schedule parser and evaluator (src/lib/cron.c), outside
  *		PostgreSQL.  Expected times are computed with the C library's timegm.
  */
 #define _GNU_SOURCE

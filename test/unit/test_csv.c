@@ -1,6 +1,6 @@
 /*
  * test_csv.c
- *		Unit tests and benchmark for the CSV reader (src/csv.c), outside
+ *		Unit tests and benchmark for the CSV reader (src/lib/csv.c), outside
  *		PostgreSQL.
  *
  * Owns: the table of parsing cases (each run twice: with ample buffers, and
