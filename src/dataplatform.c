@@ -17,6 +17,7 @@
 
 #include "audit.h"
 #include "collect.h"
+#include "guc.h"
 #include "obfuscate.h"
 #include "util.h"
 #include "worker.h"

@@ -177,8 +177,11 @@ case "$cmd" in
     test)
         deps
         run_unit
-        build_install; start_cluster
+        build_install
+        say "layout (test/layout/check.sh)"
         rc=0
+        bash test/layout/check.sh || rc=1
+        start_cluster
         run_regress || rc=1
         say "dump and restore"
         bash test/dump_restore.sh || { echo "not ok - dump and restore"; rc=1; }

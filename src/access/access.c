@@ -17,6 +17,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/guc.h"
 #include "utils/syscache.h"
 
 #include "access.h"
@@ -273,4 +274,42 @@ dp_revoke_consumer(PG_FUNCTION_ARGS)
 	dp_audit("revoke_consumer", role_name, grant_detail(role_name));
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/* ------------------------------------------------------------------------
+ * Acting as another role (job runs, collections stored as the endpoint's
+ * owner)
+ * ------------------------------------------------------------------------
+ */
+
+Oid
+dp_role_to_act_as(const char *role, const char *what, const char *hint)
+{
+	Oid			id = get_role_oid(role, true);
+
+	if (!OidIsValid(id))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the %s \"%s\" no longer exists", what, role),
+				 hint ? errhint("%s", hint) : 0));
+	return id;
+}
+
+void
+dp_role_become(Oid role, bool api_caller, DpRoleSwitch *sw)
+{
+	GetUserIdAndSecContext(&sw->save_user, &sw->save_sec);
+	sw->save_nest = NewGUCNestLevel();
+	SetCurrentRoleId(role, superuser_arg(role));
+	SetUserIdAndSecContext(api_caller ? sw->save_user : role,
+						   sw->save_sec | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+void
+dp_role_restore(DpRoleSwitch *sw, bool keep_gucs)
+{
+	SetUserIdAndSecContext(sw->save_user, sw->save_sec);
+	SetCurrentRoleId(InvalidOid, false);
+	if (keep_gucs)
+		AtEOXact_GUC(true, sw->save_nest);
 }

@@ -35,4 +35,33 @@ extern void dp_require_admin(const char *action);
  */
 extern void dp_audit(const char *action, const char *object, const char *detail_json);
 
+/*
+ * Acting as another role inside the current transaction: as SET ROLE does
+ * (so the API's caller checks see that role) and with
+ * SECURITY_LOCAL_USERID_CHANGE, which forbids SET ROLE / SET SESSION
+ * AUTHORIZATION meanwhile.  SET commands made meanwhile are undone by a GUC
+ * nest level.  dp_role_restore must run on every path (PG_FINALLY);
+ * keep_gucs is false on the error path (the abort undoes them).
+ */
+typedef struct DpRoleSwitch
+{
+	Oid			save_user;
+	int			save_sec;
+	int			save_nest;
+} DpRoleSwitch;
+
+/*
+ * The id of a role that must exist to act as it: ERROR 42704 "the <what>
+ * \"<role>\" no longer exists" with the hint given.
+ */
+extern Oid	dp_role_to_act_as(const char *role, const char *what, const char *hint);
+/*
+ * api_caller: the role becomes only the caller the API's checks see
+ * (dp_caller_id), while the current user stays what it was, as when the
+ * role calls a SECURITY DEFINER API function; for C code that calls the
+ * API's C entry on a role's behalf.
+ */
+extern void dp_role_become(Oid role, bool api_caller, DpRoleSwitch *sw);
+extern void dp_role_restore(DpRoleSwitch *sw, bool keep_gucs);
+
 #endif							/* DP_ACCESS_H */

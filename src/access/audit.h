@@ -10,9 +10,7 @@
 
 #include "postgres.h"
 
-/* settings (defined in _PG_init, dataplatform.c) */
-extern bool dp_audit_reads;
-extern int	dp_audit_buffer_size;
+#include "guc.h"
 
 /* Length of a statement id: "<session id>:<statement number>". */
 #define DP_AUDIT_STATEMENT_ID_LEN 48

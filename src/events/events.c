@@ -1163,7 +1163,7 @@ dp_apply_events(PG_FUNCTION_ARGS)
 				 errmsg("no events for dataset \"%s\"", dataset)));
 
 	SPI_connect();
-	load = dp_load_open(dataset, false);
+	load = dp_load_open(dataset, false, NULL);
 	if (dp_obfuscation_needed(load->spec))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -1439,7 +1439,7 @@ dp_load_snapshot(PG_FUNCTION_ARGS)
 				 errhint("Use replace (entities missing from the snapshot are closed) or merge (upsert only).")));
 
 	SPI_connect();
-	load = dp_load_open(dataset, false);
+	load = dp_load_open(dataset, false, NULL);
 	dp_check_json_shape(dataset, rows);
 	rows = dp_load_obfuscate_json(load, rows);
 	{

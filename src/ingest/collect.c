@@ -57,8 +57,9 @@
 #include "config.h"
 #include "pipeline.h"
 #include "spec.h"
+#include "guc.h"
+#include "jobs.h"
 #include "util.h"
-#include "worker.h"
 
 PG_FUNCTION_INFO_V1(dp_set_secret);
 PG_FUNCTION_INFO_V1(dp_drop_secret);
@@ -1355,27 +1356,39 @@ ndjson_array(const StringInfo body)
 }
 
 /*
- * Run the push as the owner; an error is raised again naming the endpoint
- * (the transaction is aborted by the runner).
+ * Store the download through the push path as the endpoint's owner, with
+ * the endpoint's column mapping for this load only; an error is raised
+ * again naming the endpoint (the transaction is aborted by the runner).
+ * Returns the batch id.
  */
-static void
-push_as(DpFetch *f, const char *owner, const char *sql, int nargs, Oid *types, Datum *values)
+static int64
+push_as(DpFetch *f, const char *owner, text *body, bool csv, Jsonb *csv_options)
 {
 	MemoryContext cxt = CurrentMemoryContext;
+	DpLoadOptions opts = {0};
+	DpRoleSwitch sw;
+	volatile int64 batch_id = 0;
 
+	opts.column_override = f->column_map;
+	dp_role_become(dp_role_to_act_as(owner, "endpoint's owner",
+									 "Drop the endpoint, or add it again as an existing role."),
+				   true, &sw);
 	PG_TRY();
 	{
-		/* the endpoint's column mapping applies to this push only */
-		dp_load_set_column_override(f->column_map);
-		(void) dp_jobs_exec_as(owner, sql, nargs, types, values);
-		dp_load_set_column_override(NULL);
+		if (csv)
+			batch_id = dp_push_csv_data(f->dataset, VARDATA_ANY(body), VARSIZE_ANY_EXHDR(body),
+										csv_options, &opts);
+		else
+			batch_id = dp_push_rows(f->dataset,
+									DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																	   CStringGetDatum(text_to_cstring(body)))),
+									&opts);
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
 
-		dp_load_set_column_override(NULL);
-
+		dp_role_restore(&sw, false);
 		MemoryContextSwitchTo(f->cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -1388,6 +1401,8 @@ push_as(DpFetch *f, const char *owner, const char *sql, int nargs, Oid *types, D
 				 edata->hint ? errhint("%s", edata->hint) : 0));
 	}
 	PG_END_TRY();
+	dp_role_restore(&sw, true);
+	return batch_id;
 }
 
 uint64
@@ -1395,8 +1410,6 @@ dp_collect_store(DpFetch *f, const char *owner, int64 run_id)
 {
 	const char *sha = body_sha(f);
 	const char *args[2] = {f->endpoint, sha};
-	Datum		values[3];
-	Oid			types[3] = {TEXTOID, TEXTOID, JSONBOID};
 	int64		batch_id;
 	uint64		rows;
 	char	   *v;
@@ -1409,25 +1422,19 @@ dp_collect_store(DpFetch *f, const char *owner, int64 run_id)
 		return 0;
 	}
 
-	values[0] = CStringGetTextDatum(f->dataset);
 	if (strcmp(f->effective_format, "csv") == 0)
-	{
-		values[1] = PointerGetDatum(cstring_to_text_with_len(f->body.data, f->body.len));
-		if (f->csv_options)
-			values[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum(f->csv_options));
-		else
-			values[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
-		push_as(f, owner, "SELECT dataplatform.push_csv($1, $2, $3)", 3, types, values);
-	}
+		batch_id = push_as(f, owner, cstring_to_text_with_len(f->body.data, f->body.len), true,
+						   f->csv_options ?
+						   DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(f->csv_options))) :
+						   NULL);
 	else
 	{
-		if (strcmp(f->effective_format, "ndjson") == 0)
-			values[1] = PointerGetDatum(ndjson_array(&f->body));
-		else
-			values[1] = PointerGetDatum(cstring_to_text_with_len(f->body.data, f->body.len));
-		push_as(f, owner, "SELECT dataplatform.push($1, $2::jsonb)", 2, types, values);
+		text	   *json = strcmp(f->effective_format, "ndjson") == 0 ?
+			ndjson_array(&f->body) :
+			cstring_to_text_with_len(f->body.data, f->body.len);
+
+		batch_id = push_as(f, owner, json, false, NULL);
 	}
-	batch_id = pg_strtoint64(dp_spi_getvalue(0, 1));
 	log_run(f, run_id, "stored", batch_id, NULL);
 	{
 		Datum		b = Int64GetDatum(batch_id);

@@ -232,7 +232,8 @@ dp_generate(PG_FUNCTION_ARGS)
 	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
 	int32		n = PG_ARGISNULL(1) ? -1 : PG_GETARG_INT32(1);
 	int32		seed = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
-	const char *args[2];
+	const char *args[1];
+	DpLoadOptions opts = {0};
 	DpSpec	   *spec;
 	pg_prng_state st;
 	DpPattern **patterns;
@@ -322,18 +323,10 @@ dp_generate(PG_FUNCTION_ARGS)
 			dp_pattern_free(patterns[i]);
 
 	/* a push like any other, but the rows are invented: no obfuscation */
-	dp_load_set_synthetic();
-	args[1] = rows.data;
-	PG_TRY();
-	{
-		dp_spi_exec_text("SELECT dataplatform.push($1, $2::jsonb)", 2, args);
-	}
-	PG_FINALLY();
-	{
-		dp_load_clear_synthetic();
-	}
-	PG_END_TRY();
-	batch_id = pg_strtoint64(dp_spi_getvalue(0, 1));
+	opts.synthetic = true;
+	batch_id = dp_push_rows(dataset,
+							DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(rows.data))),
+							&opts);
 	SPI_finish();
 	PG_RETURN_INT64(batch_id);
 }

@@ -58,15 +58,6 @@
 /* after the server headers: jansson's json_typeof is a macro */
 #include <jansson.h>
 
-int			dp_environment = DP_ENV_DEVELOPMENT;
-char	   *dp_obfuscation_key = NULL;
-
-const struct config_enum_entry dp_environment_options[] = {
-	{"development", DP_ENV_DEVELOPMENT, false},
-	{"staging", DP_ENV_STAGING, false},
-	{"production", DP_ENV_PRODUCTION, false},
-	{NULL, 0, false}
-};
 
 static const char *
 environment_name(void)

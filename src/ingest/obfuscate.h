@@ -11,19 +11,10 @@
 #include "utils/jsonb.h"
 
 #include "csv.h"
+#include "guc.h"
 #include "spec.h"
 #include "transform.h"
 
-typedef enum DpEnvironment
-{
-	DP_ENV_DEVELOPMENT,
-	DP_ENV_STAGING,
-	DP_ENV_PRODUCTION
-} DpEnvironment;
-
-extern int	dp_environment;
-extern char *dp_obfuscation_key;
-extern const struct config_enum_entry dp_environment_options[];
 
 /*
  * Whether pushes to this dataset are obfuscated (not production, and the

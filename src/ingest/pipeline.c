@@ -55,33 +55,8 @@ PG_FUNCTION_INFO_V1(dp_purge_raw);
 PG_FUNCTION_INFO_V1(dp_raw_guard);
 
 
-/*
- * A column mapping for the next load only (an endpoint's "column" option):
- * set just before the push that uses it, taken (and cleared) by
- * dp_load_open, recorded in the batch's source so a replay maps the same.
- */
-static const char *dp_next_column_override = NULL;
-
-void
-dp_load_set_column_override(const char *column_json)
-{
-	dp_next_column_override = column_json;
-}
-
-/* The next load's rows are invented (generate): never obfuscated. */
-static bool dp_next_synthetic = false;
-
-void
-dp_load_set_synthetic(void)
-{
-	dp_next_synthetic = true;
-}
-
-void
-dp_load_clear_synthetic(void)
-{
-	dp_next_synthetic = false;
-}
+/* no load options: what the SQL functions use */
+static const DpLoadOptions *const opts_none = NULL;
 
 /* set only while purge_raw deletes; read by the raw guard trigger */
 static bool dp_raw_purging = false;
@@ -133,7 +108,7 @@ key_hash_fn(const void *key, Size keysize)
  * parse spec and configuration.  Caller is connected to SPI.
  */
 DpLoad *
-dp_load_open(const char *dataset, bool dry_run)
+dp_load_open(const char *dataset, bool dry_run, const DpLoadOptions *opts)
 {
 	DpLoad	   *load;
 	const char *args[2];
@@ -155,11 +130,9 @@ dp_load_open(const char *dataset, bool dry_run)
 	load->dataset = pstrdup(dataset);
 	load->dry_run = dry_run;
 	args[0] = dataset;
-	args[1] = dp_next_column_override;
-	load->column_override = dp_next_column_override ? pstrdup(dp_next_column_override) : NULL;
-	dp_next_column_override = NULL;
-	load->synthetic = dp_next_synthetic;
-	dp_next_synthetic = false;
+	args[1] = opts ? opts->column_override : NULL;
+	load->column_override = args[1] ? pstrdup(args[1]) : NULL;
+	load->synthetic = opts ? opts->synthetic : false;
 	if (dp_spi_exec_text("SELECT product, spec, CASE WHEN $2::jsonb IS NULL THEN config "
 						 "  ELSE COALESCE(config, '{}') || pg_catalog.jsonb_build_object('column', "
 						 "       COALESCE(config -> 'column', '{}') || $2::jsonb) END, "
@@ -1271,6 +1244,17 @@ dp_load_land_json(DpLoad *load, Jsonb *rows)
  * The CSV arguments of push_csv and check_csv: the data (not null, not
  * empty) and the options.
  */
+static void
+csv_check_args(const char *dataset, size_t len, Jsonb *csv_opts, DpCsvOptions *opt)
+{
+	csv_options(dataset, csv_opts, opt);
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("push to dataset \"%s\" is empty", dataset),
+				 errhint("Send CSV with a header line and at least one record.")));
+}
+
 static text *
 csv_args(FunctionCallInfo fcinfo, const char *dataset, DpCsvOptions *opt)
 {
@@ -1281,12 +1265,7 @@ csv_args(FunctionCallInfo fcinfo, const char *dataset, DpCsvOptions *opt)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("CSV for dataset \"%s\" must not be null", dataset)));
 	data = PG_GETARG_TEXT_PP(1);
-	csv_options(dataset, PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), opt);
-	if (VARSIZE_ANY_EXHDR(data) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("push to dataset \"%s\" is empty", dataset),
-				 errhint("Send CSV with a header line and at least one record.")));
+	csv_check_args(dataset, VARSIZE_ANY_EXHDR(data), PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), opt);
 	return data;
 }
 
@@ -1295,23 +1274,22 @@ csv_args(FunctionCallInfo fcinfo, const char *dataset, DpCsvOptions *opt)
  * ------------------------------------------------------------------------
  */
 
-Datum
-dp_push(PG_FUNCTION_ARGS)
+/*
+ * The push of a JSON payload (an object or an array of objects) to a
+ * dataset, as the current user: push() and the C callers that store rows
+ * (collection, generate) with their load options (NULL: none).  Returns
+ * the batch id.
+ */
+int64
+dp_push_rows(const char *dataset, Jsonb *rows, const DpLoadOptions *opts)
 {
-	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
-	Jsonb	   *rows;
 	DpLoad	   *load;
 	instr_time	start;
 	int64		batch_id;
 
 	INSTR_TIME_SET_CURRENT(start);
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("rows pushed to dataset \"%s\" must not be null", dataset)));
-	rows = PG_GETARG_JSONB_P(1);
 	SPI_connect();
-	load = dp_load_open(dataset, false);
+	load = dp_load_open(dataset, false, opts);
 	dp_check_json_shape(dataset, rows);
 	rows = dp_load_obfuscate_json(load, rows);
 
@@ -1341,14 +1319,30 @@ dp_push(PG_FUNCTION_ARGS)
 	dp_load_audit(load, "push");
 	batch_id = load->batch_id;
 	SPI_finish();
-	PG_RETURN_INT64(batch_id);
+	return batch_id;
 }
 
 Datum
-dp_push_csv(PG_FUNCTION_ARGS)
+dp_push(PG_FUNCTION_ARGS)
 {
 	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
-	text	   *data;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("rows pushed to dataset \"%s\" must not be null", dataset)));
+	PG_RETURN_INT64(dp_push_rows(dataset, PG_GETARG_JSONB_P(1), opts_none));
+}
+
+/*
+ * The push of CSV text (len bytes, not terminated) with its CSV options
+ * (NULL: the defaults), as the current user: push_csv() and collection.
+ * Returns the batch id.
+ */
+int64
+dp_push_csv_data(const char *dataset, const char *data, size_t len, Jsonb *csv_opts,
+				 const DpLoadOptions *opts)
+{
 	DpCsvOptions opt;
 	DpLoad	   *load;
 	instr_time	start;
@@ -1356,9 +1350,9 @@ dp_push_csv(PG_FUNCTION_ARGS)
 	StringInfoData source;
 
 	INSTR_TIME_SET_CURRENT(start);
-	data = csv_args(fcinfo, dataset, &opt);
+	csv_check_args(dataset, len, csv_opts, &opt);
 	SPI_connect();
-	load = dp_load_open(dataset, false);
+	load = dp_load_open(dataset, false, opts);
 	load->obfuscate = dp_obfuscation_needed(load->spec);
 
 	initStringInfo(&source);
@@ -1367,15 +1361,14 @@ dp_push_csv(PG_FUNCTION_ARGS)
 	appendStringInfo(&source, ", \"quote\": ");
 	escape_json(&source, psprintf("%c", opt.quote ? opt.quote : '"'));
 	appendStringInfoChar(&source, '}');
-	dp_load_lock(load, "SHARE ROW EXCLUSIVE");	/* before the batch id: see dp_push */
-	dp_load_create_batch(load, "push_csv", VARSIZE_ANY_EXHDR(data),
-				 dp_sha256_hex(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data)), source.data);
+	dp_load_lock(load, "SHARE ROW EXCLUSIVE");	/* before the batch id: see dp_push_rows */
+	dp_load_create_batch(load, "push_csv", len, dp_sha256_hex(data, len), source.data);
 	{
 		char	   *header = NULL;
 		const char *args[2];
 
 		load->raw_only = dp_load_queued_behind(load);
-		load_csv(load, VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), &opt, true, NULL, NULL, 0, &header);
+		load_csv(load, data, len, &opt, true, NULL, NULL, 0, &header);
 		args[0] = psprintf("%lld", (long long) load->batch_id);
 		args[1] = header;
 		dp_spi_exec_text("UPDATE dataplatform.batch SET source = source || "
@@ -1388,7 +1381,22 @@ dp_push_csv(PG_FUNCTION_ARGS)
 	dp_load_audit(load, "push_csv");
 	batch_id = load->batch_id;
 	SPI_finish();
-	PG_RETURN_INT64(batch_id);
+	return batch_id;
+}
+
+Datum
+dp_push_csv(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
+	text	   *data;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("CSV for dataset \"%s\" must not be null", dataset)));
+	data = PG_GETARG_TEXT_PP(1);
+	PG_RETURN_INT64(dp_push_csv_data(dataset, VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
+									 PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), opts_none));
 }
 
 /* The dry-run report. */
@@ -1463,7 +1471,7 @@ dp_check(PG_FUNCTION_ARGS)
 				 errmsg("rows checked against dataset \"%s\" must not be null", dataset)));
 	rows = PG_GETARG_JSONB_P(1);
 	SPI_connect();
-	load = dp_load_open(dataset, true);
+	load = dp_load_open(dataset, true, NULL);
 	dp_check_json_shape(dataset, rows);
 	rows = dp_load_obfuscate_json(load, rows);
 	dp_load_json(load, rows);
@@ -1484,7 +1492,7 @@ dp_check_csv(PG_FUNCTION_ARGS)
 
 	data = csv_args(fcinfo, dataset, &opt);
 	SPI_connect();
-	load = dp_load_open(dataset, true);
+	load = dp_load_open(dataset, true, NULL);
 	load->obfuscate = dp_obfuscation_needed(load->spec);
 	load_csv(load, VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), &opt, false, NULL, NULL, 0, NULL);
 	result = check_report(load, result_cxt);
@@ -1504,6 +1512,7 @@ dp_replay_batch(const char *dataset, int64 batch_id, const char *kind, const cha
 			 Datum received)
 {
 	DpLoad	   *load;
+	DpLoadOptions opts = {0};
 	const char *sargs[1] = {source};
 	instr_time	start;
 	const char *bargs[1];
@@ -1513,8 +1522,8 @@ dp_replay_batch(const char *dataset, int64 batch_id, const char *kind, const cha
 	/* a batch collected with an endpoint's column mapping is mapped the same */
 	if (source != NULL &&
 		dp_spi_exec_text("SELECT ($1::jsonb -> 'column')::text", 1, sargs) == 1)
-		dp_load_set_column_override(dp_spi_getvalue(0, 1));
-	load = dp_load_open(dataset, false);
+		opts.column_override = dp_spi_getvalue(0, 1);
+	load = dp_load_open(dataset, false, &opts);
 
 	INSTR_TIME_SET_CURRENT(start);
 	load->batch_id = batch_id;
@@ -1603,7 +1612,7 @@ dp_rebuild(PG_FUNCTION_ARGS)
 
 	dp_require_admin("rebuild a dataset");
 	SPI_connect();
-	first = dp_load_open(dataset, false);
+	first = dp_load_open(dataset, false, NULL);
 	args[0] = dataset;
 	if (dp_spi_exec_text("SELECT 1 FROM dataplatform.batch WHERE dataset = $1 AND raw_purged_at IS NOT NULL",
 						 1, args) > 0)

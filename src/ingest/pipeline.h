@@ -92,12 +92,26 @@ typedef struct DpRowBuilder
 	size_t	   *lens;
 } DpRowBuilder;
 
-extern DpLoad *dp_load_open(const char *dataset, bool dry_run);
+/*
+ * What a caller in C may say about one load (NULL: nothing): an extra
+ * "column" mapping (an endpoint's, as JSON; recorded in the batch's source
+ * so a replay maps the same) and whether the rows are invented (generate:
+ * never obfuscated).
+ */
+typedef struct DpLoadOptions
+{
+	const char *column_override;
+	bool		synthetic;
+} DpLoadOptions;
+
+/* push() and push_csv() for callers in C, as the current user: batch id */
+extern int64 dp_push_rows(const char *dataset, Jsonb *rows, const DpLoadOptions *opts);
+extern int64 dp_push_csv_data(const char *dataset, const char *data, size_t len,
+							  Jsonb *csv_options, const DpLoadOptions *opts);
+
+extern DpLoad *dp_load_open(const char *dataset, bool dry_run, const DpLoadOptions *opts);
 extern bool dp_load_queued_behind(DpLoad *load);
 extern Jsonb *dp_load_obfuscate_json(DpLoad *load, Jsonb *rows);
-extern void dp_load_set_column_override(const char *column_json);
-extern void dp_load_set_synthetic(void);
-extern void dp_load_clear_synthetic(void);
 extern void dp_load_require_no_queue(DpLoad *load);
 /*
  * Transform one raw batch again (rebuild, asynchronous processing); the

@@ -73,7 +73,7 @@ dp_process_queued(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(spi_cxt);
 		PG_TRY();
 		{
-			DpLoad	   *load = dp_load_open(ds, false);
+			DpLoad	   *load = dp_load_open(ds, false, NULL);
 
 			dp_load_lock(load, "SHARE ROW EXCLUSIVE");
 			load = dp_replay_batch(ds, id, kind, source, received);

@@ -56,6 +56,7 @@
 #include "utils/timestamp.h"
 
 #include "audit.h"
+#include "wake.h"
 #include "worker.h"
 
 PGDLLEXPORT void dp_launcher_main(Datum main_arg);
@@ -92,20 +93,11 @@ typedef struct DpWorkerShared
 	DpWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } DpWorkerShared;
 
-bool		dp_worker_enabled = true;
-int			dp_worker_naptime_ms = 10000;
-int			dp_worker_max_jobs_per_tick = 10;
-int			dp_worker_job_timeout_ms = 3600 * 1000;
-int			dp_worker_history_days = 30;
-int			dp_worker_max_databases = 32;
-char	   *dp_collect_allowed_hosts = NULL;
 
 static DpWorkerShared *dp_shared = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility_hook = NULL;
-static bool wake_at_commit = false;
-static bool xact_callback_registered = false;
 static DpWorkerSlot *my_slot = NULL;
 
 #define RESTART_MAX_SECONDS	300
@@ -199,36 +191,6 @@ wake_database(Oid dboid)
 		SetLatch(latch);
 }
 
-static void
-dp_xact_callback(XactEvent event, void *arg)
-{
-	(void) arg;
-	if (event == XACT_EVENT_COMMIT && wake_at_commit)
-		wake_database(MyDatabaseId);
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
-		wake_at_commit = false;
-}
-
-void
-dp_worker_wake_at_commit(void)
-{
-	if (dp_shared == NULL)
-		return;
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(dp_xact_callback, NULL);
-		xact_callback_registered = true;
-	}
-	wake_at_commit = true;
-}
-
-void
-dp_worker_wake_now(Oid dboid)
-{
-	wake_database(dboid);
-}
-
 /*
  * dataplatform.worker_wake(): start (or wake) this database's worker when
  * the calling transaction commits.  Returns whether a launcher is running.
@@ -236,7 +198,7 @@ dp_worker_wake_now(Oid dboid)
 Datum
 dp_worker_wake(PG_FUNCTION_ARGS)
 {
-	dp_worker_wake_at_commit();
+	dp_wake_at_commit();
 	PG_RETURN_BOOL(dp_shared != NULL && dp_shared->launcher_latch != NULL);
 }
 
@@ -325,6 +287,7 @@ dp_worker_preload_init(void)
 {
 	BackgroundWorker worker;
 
+	dp_wake_register(wake_database);
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = dp_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;

@@ -1,0 +1,32 @@
+/*
+ * jobs.h
+ *		Job definitions (src/catalog/jobs.c): what other subsystems call to
+ *		define, change, remove and queue jobs.  Running them is the worker's
+ *		(src/worker/runner.c).
+ */
+#ifndef DP_JOBS_H
+#define DP_JOBS_H
+
+#include "postgres.h"
+
+/*
+ * Create a job owned by the caller (connected to SPI, the caller's right
+ * checked); inactive jobs run only when asked.  Audited as `action`
+ * unless NULL.
+ */
+extern int64 dp_jobs_create(const char *name, const char *schedule, const char *command,
+							bool active, const char *action);
+
+/*
+ * A job the caller may change: its id, locked; 42704 if it does not exist,
+ * 42501 unless the caller owns it or is a superuser (connected to SPI).
+ */
+extern int64 dp_jobs_for_change(const char *name, const char *action);
+
+/* Remove a job; its queued runs are skipped (connected to SPI). */
+extern void dp_jobs_remove(const char *name);
+
+/* Queue a manual run of a job (connected to SPI); returns the run id. */
+extern int64 dp_jobs_queue_run(int64 job_id);
+
+#endif							/* DP_JOBS_H */
