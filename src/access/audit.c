@@ -65,7 +65,7 @@
 #include "utils/timestamp.h"
 
 #include "audit.h"
-#include "worker.h"
+#include "wake.h"
 
 PG_FUNCTION_INFO_V1(dp_audit_guard);
 
@@ -112,8 +112,6 @@ typedef struct DpAuditShared
 	DpAuditEntry slots[FLEXIBLE_ARRAY_MEMBER];
 } DpAuditShared;
 
-bool		dp_audit_reads = true;
-int			dp_audit_buffer_size = 4096;
 bool		dp_audit_purging = false;
 
 static DpAuditShared *audit_shared = NULL;
@@ -344,7 +342,7 @@ record_entry(DpAuditEntry *e)
 	if (!stored)
 		log_entry(e, "the audit buffer is full");
 	else if (wake)
-		dp_worker_wake_now(MyDatabaseId);
+		dp_wake_now(MyDatabaseId);
 }
 
 /*
