@@ -37,6 +37,7 @@
 #include "utils/numeric.h"
 
 #include "access.h"
+#include "bulk.h"
 #include "config.h"
 #include "csv.h"
 #include "issue.h"
@@ -327,21 +328,51 @@ dp_int8_array(int64 *v, int n)
 	return PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
+/*
+ * Rows with new keys are written the way COPY writes them (bulk.c): the
+ * values typed by their input functions, the table AM's multi-insert, the
+ * executor's index insertion.  Rows whose key is stored go through the
+ * upsert statement (build_upsert), which compares, moves the replaced
+ * version to history and updates.  The key probe goes through the primary
+ * key index and sees this batch's earlier flushes.
+ */
 static void
-flush_rows(DpLoad *load)
+insert_new_rows(DpLoad *load, const int *slots, int n)
+{
+	const DpSpec *spec = load->spec;
+	int			nf = spec->nfields;
+	DpBulk	   *b = dp_bulk_begin("dp_clean", spec->table);
+	AttrNumber *atts = palloc(sizeof(AttrNumber) * nf);
+	AttrNumber	a_batch = dp_bulk_attnum(b, "_batch_id");
+	AttrNumber	a_updated = dp_bulk_attnum(b, "_updated_at");
+	AttrNumber	a_watermark = dp_bulk_attnum(b, "_watermark");
+	Datum		watermark = load->watermark ? CStringGetTextDatum(load->watermark) : (Datum) 0;
+
+	for (int i = 0; i < nf; i++)
+		atts[i] = dp_bulk_attnum(b, spec->fields[i].column);
+	for (int k = 0; k < n; k++)
+	{
+		char	  **v = load->values + (Size) slots[k] * nf;
+
+		(void) dp_bulk_slot(b);
+		for (int i = 0; i < nf; i++)
+			dp_bulk_set_text(b, atts[i], v[i]);
+		dp_bulk_set_datum(b, a_batch, Int64GetDatum(load->batch_id));
+		dp_bulk_set_datum(b, a_updated, load->received_at);
+		if (load->watermark)
+			dp_bulk_set_datum(b, a_watermark, watermark);
+		dp_bulk_store(b);
+	}
+	load->n_added += dp_bulk_end(b);
+}
+
+static void
+upsert_rows(DpLoad *load, const int *slots, int n)
 {
 	int			nf = load->spec->nfields;
+	char	  **vals = palloc(sizeof(char *) * nf * Max(n, 1));
 	Datum	   *values;
-	int			i;
-	HASH_SEQ_STATUS seq;
-	KeyEntry   *e;
-	MemoryContext flush_cxt,
-				old;
 
-	if (load->nslots == 0 || load->dry_run)
-		return;
-	flush_cxt = AllocSetContextCreate(CurrentMemoryContext, "dataplatform flush", ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(flush_cxt);
 	if (load->upsert_sql == NULL)
 	{
 		MemoryContext o2 = MemoryContextSwitchTo(load->cxt);
@@ -349,9 +380,11 @@ flush_rows(DpLoad *load)
 		build_upsert(load);
 		MemoryContextSwitchTo(o2);
 	}
+	for (int k = 0; k < n; k++)
+		memcpy(vals + (Size) k * nf, load->values + (Size) slots[k] * nf, sizeof(char *) * nf);
 	values = palloc(sizeof(Datum) * (nf + 3));
-	for (i = 0; i < nf; i++)
-		values[i] = dp_text_array(load->values + i, load->nslots, nf);
+	for (int i = 0; i < nf; i++)
+		values[i] = dp_text_array(vals + i, n, nf);
 	values[nf] = Int64GetDatum(load->batch_id);
 	values[nf + 1] = load->received_at;
 	values[nf + 2] = load->watermark ? CStringGetTextDatum(load->watermark) : (Datum) 0;
@@ -361,6 +394,72 @@ flush_rows(DpLoad *load)
 	load->n_changed += pg_strtoint64(dp_spi_getvalue(0, 2));
 	load->n_unchanged += pg_strtoint64(dp_spi_getvalue(0, 3));
 	load->n_newer += pg_strtoint64(dp_spi_getvalue(0, 4));
+}
+
+static void
+flush_rows(DpLoad *load)
+{
+	const DpSpec *spec = load->spec;
+	int			nf = spec->nfields;
+	HASH_SEQ_STATUS seq;
+	KeyEntry   *e;
+	MemoryContext flush_cxt,
+				old;
+	DpProbe    *probe;
+	int			nkeys;
+	int		   *key_field;
+	Datum	   *key;
+	int		   *fresh,
+			   *stored;
+	int			nfresh = 0,
+				nstored = 0;
+
+	if (load->nslots == 0 || load->dry_run)
+		return;
+	flush_cxt = AllocSetContextCreate(CurrentMemoryContext, "dataplatform flush", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(flush_cxt);
+
+	/* which keys are stored already: one primary key probe each */
+	probe = dp_probe_begin("dp_clean", spec->table);
+	nkeys = dp_probe_nkeys(probe);
+	key_field = palloc(sizeof(int) * nkeys);
+	key = palloc(sizeof(Datum) * nkeys);
+	for (int i = 0; i < nkeys; i++)
+	{
+		const char *col = dp_probe_key_column(probe, i);
+
+		key_field[i] = -1;
+		for (int f = 0; f < nf; f++)
+			if (strcmp(spec->fields[f].column, col) == 0)
+				key_field[i] = f;
+		if (key_field[i] < 0)
+			elog(ERROR, "key column \"%s\" of dataset \"%s\" is not a field", col, load->dataset);
+	}
+	fresh = palloc(sizeof(int) * load->nslots);
+	stored = palloc(sizeof(int) * load->nslots);
+	for (int s = 0; s < load->nslots; s++)
+	{
+		char	  **v = load->values + (Size) s * nf;
+		bool		known = true;
+
+		for (int i = 0; i < nkeys && known; i++)
+		{
+			if (v[key_field[i]] == NULL)
+				known = false;
+			else
+				key[i] = dp_probe_input(probe, i, v[key_field[i]]);
+		}
+		if (known && dp_probe_exists(probe, key))
+			stored[nstored++] = s;
+		else
+			fresh[nfresh++] = s;
+	}
+	dp_probe_end(probe);
+
+	if (nstored > 0)
+		upsert_rows(load, stored, nstored);
+	if (nfresh > 0)
+		insert_new_rows(load, fresh, nfresh);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(flush_cxt);
 
