@@ -5,7 +5,7 @@
  *		dp_clean.<t>			one typed column per field, primary key on the
  *								key columns, lineage columns _batch_id,
  *								_event_id, _watermark (the entity's ordering
- *								watermark, events.c) and _updated_at.
+ *								watermark, events/events.h) and _updated_at.
  *		dp_clean.<t>_history	the same fields (all nullable) plus
  *								_history_id, _operation, _batch_id, _event_id
  *								(what wrote the version), _valid_from,

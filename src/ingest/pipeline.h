@@ -1,7 +1,7 @@
 /*
  * pipeline.h
  *		The load of one batch (pipeline.c), shared with snapshots and events
- *		(events.c): opening a dataset for writing, batches, raw landing, the
+ *		(src/events/): opening a dataset for writing, batches, raw landing, the
  *		keyed upsert and the issue log.
  */
 #ifndef DP_PIPELINE_H
@@ -76,7 +76,7 @@ typedef struct DpLoad
 	char	   *column_override;	/* this load's extra "column" mapping (JSON), or NULL */
 	bool		synthetic;		/* invented rows (generate): not obfuscated */
 
-	/* snapshots (events.c) */
+	/* snapshots (events/snapshot.c) */
 	char	   *watermark;		/* ordering key the written rows take, or NULL */
 	bool		track_keys;		/* quarantined rows' keys count as present */
 	int64		n_added,

@@ -1,6 +1,6 @@
 
 -- dataplatform 0.1, part 20: current state from snapshots plus change
--- events (src/events.c).
+-- events (src/events/).
 
 -- Every event an apply_events call saw, with its outcome.  An event id is
 -- "processed" once it was applied, inserted, deleted, stale or an orphan;

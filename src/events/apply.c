@@ -1,0 +1,450 @@
+/*
+ * apply.c
+ *		Applying change events: apply_events, and the rules for one event
+ *		onto the in-memory state of its entity (duplicate, stale, orphan,
+ *		insert, update, delete, reject), including the replay of an
+ *		entity's orphans once it comes into being.
+ *
+ * Concurrency: like a push, apply_events takes SHARE ROW EXCLUSIVE on the
+ * clean table before reading any state and before taking its batch id, so
+ * calls on one dataset run one after another.  Idempotency:
+ * dataplatform.event has a unique index on the processed event ids of each
+ * dataset.  Reading envelopes is in envelope.c, loading and writing the
+ * state in state.c.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/memutils.h"
+
+#include "events.h"
+#include "issue.h"
+#include "obfuscate.h"
+#include "util.h"
+
+PG_FUNCTION_INFO_V1(dp_apply_events);
+
+static const char *const outcomes[] = {
+	"inserted", "applied", "deleted", "duplicate", "stale", "orphan", "rejected"
+};
+
+/* ------------------------------------------------------------------------
+ * Applying one event
+ * ------------------------------------------------------------------------
+ */
+
+static void
+count_outcome(EventRun *run, const char *outcome)
+{
+	int			i;
+
+	for (i = 0; i < (int) lengthof(outcomes); i++)
+		if (strcmp(outcomes[i], outcome) == 0)
+			run->counts[i]++;
+}
+
+/* The current version leaves current state: remember it for _history. */
+static void
+close_version(EventRun *run, Entity *e, const char *operation, Ev *ev)
+{
+	HistRow    *h = palloc(sizeof(HistRow));
+	int			nf = run->load->spec->nfields;
+
+	h->values = palloc(sizeof(char *) * nf);
+	memcpy(h->values, e->values, sizeof(char *) * nf);
+	h->operation = operation;
+	h->batch_id = e->batch_id;
+	h->event_id = e->event_id;
+	h->valid_from = e->updated_at;
+	h->valid_to = ev->time_utc ? ev->time_utc : run->batch_time;
+	h->closed_by_event = ev->id;
+	/* a tombstone keeps the delete's ordering key: older events are stale */
+	h->watermark = strcmp(operation, "delete") == 0 ? ev->order_key : e->watermark;
+	run->hist = lappend(run->hist, h);
+}
+
+/*
+ * Transform an event's new data as a partial row; the values of the fields
+ * it mentions go to run->scratch, their mentioned flags stay in the
+ * transform.  Returns the number of error issues it raised.
+ */
+static int64
+transform_new_data(EventRun *run, Ev *ev)
+{
+	DpLoad	   *load = run->load;
+	DpTransform *t = load->t;
+	DpSourceRow row;
+	int64		errors = t->issue_counts[0];
+
+	dp_load_json_row(load, &run->rb, ev->new_data, ev->ordinal, &row);
+	t->partial = true;
+	(void) dp_transform_row(t, &row, run->scratch);
+	return t->issue_counts[0] - errors;
+}
+
+/*
+ * Check a full row: required and key fields need a value.  Logs "missing
+ * value" issues; false when the row cannot stand.
+ */
+static bool
+row_complete(EventRun *run, Ev *ev, char **values)
+{
+	const DpSpec *spec = run->load->spec;
+	bool		ok = true;
+	int			i;
+
+	for (i = 0; i < spec->nfields; i++)
+	{
+		if (values[i] != NULL || !spec->fields[i].required)
+			continue;
+		ok = false;
+		if (!run->load->t->dropped[i] || !run->load->t->mentioned[i])
+			dp_transform_add_issue(run->load->t, ev->ordinal, 0, i, DP_ISSUE_MISSING_VALUE,
+								   "error", NULL, NULL, "The required field has no value after the event.");
+	}
+	return ok;
+}
+
+static void apply_one(EventRun *run, Ev *ev);
+
+/* Orphans of an entity newer than its watermark, replayed in order. */
+void
+dp_events_replay_orphans(EventRun *run, Entity *e)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[4] = "   ";
+	uint64		rows,
+				r;
+	SPITupleTable *tt;
+	List	   *evs = NIL;
+	ListCell   *lc;
+
+	values[0] = CStringGetTextDatum(run->load->dataset);
+	values[1] = CStringGetTextDatum(e->key);
+	if (e->watermark)
+		values[2] = CStringGetTextDatum(e->watermark);
+	else
+		nulls[2] = 'n';
+	rows = dp_spi_exec("SELECT envelope, ordinal FROM dataplatform.orphan_event "
+					   "WHERE dataset = $1 AND entity_id = $2 AND replayed_by_batch IS NULL "
+					   "AND ($3 IS NULL OR order_key > $3) ORDER BY order_key, batch_id, ordinal",
+					   3, types, values, nulls);
+	tt = SPI_tuptable;
+	for (r = 0; r < rows; r++)
+	{
+		bool		isnull;
+		Ev		   *ev = palloc0(sizeof(Ev));
+
+		ev->envelope = DatumGetJsonbPCopy(SPI_getbinval(tt->vals[r], tt->tupdesc, 1, &isnull));
+		ev->ordinal = DatumGetInt32(SPI_getbinval(tt->vals[r], tt->tupdesc, 2, &isnull));
+		ev->replay = true;
+		ev->from_db = true;
+		dp_events_read_envelope(run, ev, &ev->envelope->root);
+		evs = lappend(evs, ev);
+	}
+	/* also orphans of this very call, not yet written */
+	foreach(lc, run->orphans)
+	{
+		Ev		   *o = lfirst(lc);
+
+		if (strcmp(o->entity, e->key) == 0 && o->replayed_as == NULL &&
+			(e->watermark == NULL || strcmp(o->order_key, e->watermark) > 0))
+		{
+			Ev		   *copy = palloc(sizeof(Ev));
+
+			*copy = *o;
+			copy->replay = true;
+			copy->outcome = NULL;
+			copy->detail = NULL;
+			o->replayed_as = copy;
+			evs = lappend(evs, copy);
+		}
+	}
+	foreach(lc, evs)
+	{
+		Ev		   *ev = lfirst(lc);
+
+		if (ev->outcome == NULL)
+			apply_one(run, ev);
+		if (ev->from_db)		/* its orphan_event row gets updated */
+			run->replayed = lappend(run->replayed, ev);
+	}
+}
+
+/*
+ * Apply one event onto the in-memory state.  Sets ev->outcome and detail.
+ */
+static void
+apply_one(EventRun *run, Ev *ev)
+{
+	const DpSpec *spec = run->load->spec;
+	DpTransform *t = run->load->t;
+	Entity	   *e;
+	int64		errors;
+	int			i;
+	bool		was_absent = false;
+
+	if (!ev->replay)
+	{
+		if (dp_events_entity_get(run->processed, ev->id, false, 0) != NULL)
+		{
+			ev->outcome = "duplicate";
+			ev->detail = "the event id was processed before";
+			return;
+		}
+	}
+	e = dp_events_entity_get(run->entities, ev->entity, true, spec->nfields);
+	if (e->watermark && strcmp(ev->order_key, e->watermark) <= 0)
+	{
+		ev->outcome = "stale";
+		ev->detail = psprintf("the entity's state is as of %s", e->watermark);
+		goto processed;
+	}
+	was_absent = !e->exists;
+
+	if (ev->kind == EV_DELETE)
+	{
+		if (!e->exists)
+		{
+			ev->outcome = "orphan";
+			ev->detail = "no state for the entity; kept for replay";
+			goto processed;
+		}
+		close_version(run, e, "delete", ev);
+		e->exists = false;
+		e->touched = true;
+		e->watermark = ev->order_key;
+		ev->outcome = "deleted";
+		goto processed;
+	}
+
+	errors = transform_new_data(run, ev);
+	if (ev->kind == EV_UPDATE && !e->exists && !run->ec->upsert)
+	{
+		ev->outcome = "orphan";
+		ev->detail = "no state for the entity; kept for replay";
+		goto processed;
+	}
+	/* the new row: a create replaces everything, an update merges */
+	{
+		char	  **row = palloc(sizeof(char *) * spec->nfields);
+
+		for (i = 0; i < spec->nfields; i++)
+		{
+			if (t->mentioned[i] || ev->kind == EV_CREATE || !e->exists)
+				row[i] = run->scratch[i];
+			else
+				row[i] = e->values[i];
+		}
+		/* the entity id is authoritative for the key */
+		row[run->keyfield] = ev->entity;
+		if (!row_complete(run, ev, row) || (run->load->cfg->strict && errors > 0))
+		{
+			if (ev->kind == EV_UPDATE && !e->exists)
+			{
+				/* upsert asked, but the update is not a full row */
+				ev->outcome = "orphan";
+				ev->detail = "no state for the entity and not a full row; kept for replay";
+				goto processed;
+			}
+			ev->outcome = "rejected";
+			ev->detail = "the resulting row does not validate (see dataplatform.issue)";
+			return;
+		}
+		if (e->exists)
+		{
+			bool		same = true;
+
+			for (i = 0; i < spec->nfields && same; i++)
+				same = (row[i] == NULL) == (e->values[i] == NULL) &&
+					(row[i] == NULL || strcmp(row[i], e->values[i]) == 0);
+			/* no new version: only the watermark and lineage move on */
+			if (!same)
+				close_version(run, e, "update", ev);
+			else
+				ev->detail = "no change to the entity's values";
+		}
+		for (i = 0; i < spec->nfields; i++)
+			e->values[i] = row[i] ? MemoryContextStrdup(run->load->cxt, row[i]) : NULL;
+	}
+	ev->outcome = was_absent ? "inserted" : "applied";
+	e->exists = true;
+	e->touched = true;
+	e->watermark = ev->order_key;
+	e->batch_id = run->load->batch_id;
+	e->event_id = ev->id;
+	e->updated_at = ev->time_utc ? ev->time_utc : run->batch_time;
+	if (errors > 0)
+		ev->detail = "some values were dropped (see dataplatform.issue)";
+
+processed:
+	if (!ev->replay)
+		(void) dp_events_entity_get(run->processed, ev->id, true, 0);
+	if (strcmp(ev->outcome, "orphan") == 0 && !ev->replay)
+		run->orphans = lappend(run->orphans, ev);
+	/* the entity came into being: its orphans newer than now apply */
+	if (was_absent && e->exists)
+		dp_events_replay_orphans(run, e);
+}
+
+/* ------------------------------------------------------------------------
+ * apply_events
+ * ------------------------------------------------------------------------
+ */
+
+Datum
+dp_apply_events(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
+	Jsonb	   *events;
+	DpLoad	   *load;
+	EventRun   *run;
+	JsonbIterator *it;
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	List	   *evs = NIL;
+	List	   *entity_keys = NIL;
+	List	   *ids = NIL;
+	ListCell   *lc;
+	instr_time	start;
+	int			ordinal = 0;
+	StringInfoData result;
+	int			i;
+	MemoryContext per_query;
+
+	INSTR_TIME_SET_CURRENT(start);
+	InitMaterializedSRF(fcinfo, 0);
+	per_query = rsinfo->econtext->ecxt_per_query_memory;
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("events for dataset \"%s\" must not be null", dataset)));
+	events = PG_GETARG_JSONB_P(1);
+	if (!JB_ROOT_IS_ARRAY(events) || JB_ROOT_IS_SCALAR(events))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("events for dataset \"%s\" must be a JSON array of event envelopes", dataset),
+				 errhint("Send [{\"id\": ..., \"eventType\": ..., \"dateTime\": ..., \"entityId\": ..., \"eventData\": {\"newData\": {...}}}, ...].")));
+	if (JB_ROOT_COUNT(events) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no events for dataset \"%s\"", dataset)));
+
+	SPI_connect();
+	load = dp_load_open(dataset, false, NULL);
+	if (dp_obfuscation_needed(load->spec))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("change events for dataset \"%s\" cannot be obfuscated", dataset),
+				 errdetail("The dataset has PII fields, and outside production PII is obfuscated before it is stored; "
+						   "event envelopes are not obfuscated yet."),
+				 errhint("Load snapshots (load_snapshot) outside production; apply events in production.")));
+	run = dp_events_run_begin(load);
+	dp_load_lock(load, "SHARE ROW EXCLUSIVE");
+	dp_load_require_no_queue(load);
+	dp_load_create_batch(load, "events", VARSIZE(events) - VARHDRSZ,
+						 dp_sha256_hex(VARDATA(events), VARSIZE(events) - VARHDRSZ), "{}");
+	dp_events_set_batch_time(run);
+	dp_load_land_json(load, events);
+
+	/* read every envelope */
+	it = JsonbIteratorInit(&events->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		MemoryContext old;
+		Ev		   *ev;
+
+		if (tok != WJB_ELEM)
+			continue;
+		old = MemoryContextSwitchTo(load->cxt);
+		ev = palloc0(sizeof(Ev));
+		ev->ordinal = ++ordinal;
+		if (v.type == jbvBinary)
+		{
+			ev->envelope = JsonbValueToJsonb(&v);
+			dp_events_read_envelope(run, ev, &ev->envelope->root);
+		}
+		else
+		{
+			ev->outcome = "rejected";
+			ev->detail = "the event is not a JSON object";
+		}
+		if (ev->outcome == NULL)
+		{
+			entity_keys = lappend(entity_keys, ev->entity);
+			ids = lappend(ids, ev->id);
+		}
+		evs = lappend(evs, ev);
+		MemoryContextSwitchTo(old);
+	}
+	dp_events_load_state(run, entity_keys);
+	dp_events_load_processed(run, ids);
+
+	foreach(lc, evs)
+	{
+		Ev		   *ev = lfirst(lc);
+
+		if (ev->outcome == NULL)
+			apply_one(run, ev);
+		if (strcmp(ev->outcome, "rejected") == 0)
+			dp_transform_add_issue_named(load->t, ev->ordinal, 0, -1, NULL, DP_ISSUE_REJECTED_EVENT, "error",
+										 ev->id, NULL, ev->detail);
+		count_outcome(run, ev->outcome);
+		CHECK_FOR_INTERRUPTS();
+	}
+	dp_events_run_write(run, evs);
+
+	load->rows_in = list_length(evs);
+	load->loaded = run->counts[0] + run->counts[1] + run->counts[2];
+	load->quarantined = run->counts[6];
+	load->skipped = run->counts[3] + run->counts[4];
+	initStringInfo(&result);
+	appendStringInfoChar(&result, '{');
+	for (i = 0; i < (int) lengthof(outcomes); i++)
+		appendStringInfo(&result, "%s\"%s\": %lld", i ? ", " : "", outcomes[i], (long long) run->counts[i]);
+	appendStringInfo(&result, ", \"orphans_replayed\": %d}", list_length(run->replayed));
+	{
+		const char *args[2];
+
+		args[0] = psprintf("%lld", (long long) load->batch_id);
+		args[1] = result.data;
+		dp_spi_exec_text("UPDATE dataplatform.batch SET result = $2::jsonb WHERE id = $1::bigint", 2, args);
+	}
+	dp_load_finish(load, start);
+	dp_load_audit(load, "apply_events");
+
+	/* the result rows, copied out before SPI goes */
+	{
+		MemoryContext old = MemoryContextSwitchTo(per_query);
+
+		foreach(lc, evs)
+		{
+			Ev		   *ev = lfirst(lc);
+			Datum		values[6];
+			bool		nulls[6] = {false, false, false, false, false, false};
+			const char *detail = ev->replayed_as ?
+				psprintf("%s; replayed later in this call: %s", ev->detail, ev->replayed_as->outcome) : ev->detail;
+
+			values[0] = Int32GetDatum(ev->ordinal);
+			nulls[1] = ev->id == NULL;
+			values[1] = ev->id ? CStringGetTextDatum(ev->id) : (Datum) 0;
+			nulls[2] = ev->entity == NULL && ev->entity_raw == NULL;
+			values[2] = nulls[2] ? (Datum) 0 : CStringGetTextDatum(ev->entity ? ev->entity : ev->entity_raw);
+			nulls[3] = ev->type == NULL;
+			values[3] = ev->type ? CStringGetTextDatum(ev->type) : (Datum) 0;
+			values[4] = CStringGetTextDatum(ev->outcome);
+			nulls[5] = detail == NULL;
+			values[5] = detail ? CStringGetTextDatum(detail) : (Datum) 0;
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}

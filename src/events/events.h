@@ -1,0 +1,170 @@
+/*
+ * events.h
+ *		Current state from snapshots plus change events, shared by the files
+ *		of src/events/: reading envelopes and their ordering keys
+ *		(envelope.c), the state of a run of events: set-up, loading and
+ *		writing back (state.c), applying events and apply_events (apply.c),
+ *		load_snapshot (snapshot.c), and the history queries as_of,
+ *		entity_history and resync_report (history.c).
+ *
+ * Ordering: every entity has a watermark, the ordering key of the last
+ * change applied to it (dp_clean.<t>._watermark; for a deleted entity the
+ * watermark of its tombstone in _history).  An event's ordering key is its
+ * time in UTC with every fractional digit it was sent with (so times that
+ * differ only after the sixth digit still order), or its sequence when the
+ * configuration names one.  An event whose key is not later than the
+ * watermark is stale.  Within one call, events apply in array order, so of
+ * two events with the same key the first one wins.
+ *
+ * Concurrency: like a push, apply_events and load_snapshot take SHARE ROW
+ * EXCLUSIVE on the clean table before reading any state and before taking
+ * their batch id, so calls on one dataset run one after another.
+ * Idempotency: dataplatform.event has a unique index on the processed
+ * event ids of each dataset.
+ *
+ * Memory: the state of the entities one call touches is loaded once into a
+ * hash table in the load's context, changed in memory event by event, and
+ * written back in a few set-based statements at the end.
+ */
+#ifndef DP_EVENTS_H
+#define DP_EVENTS_H
+
+#include "postgres.h"
+
+#include "nodes/pg_list.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+
+#include "pipeline.h"
+
+typedef enum EvKind
+{
+	EV_CREATE,
+	EV_UPDATE,
+	EV_DELETE
+} EvKind;
+
+/* One event envelope, as read. */
+typedef struct Ev
+{
+	int			ordinal;
+	char	   *id;
+	char	   *entity;			/* the key value, harmonised */
+	char	   *entity_raw;		/* as sent */
+	char	   *type;
+	char	   *time_raw;		/* as sent */
+	char	   *time_utc;		/* harmonised, for _updated_at; NULL if none */
+	char	   *order_key;
+	EvKind		kind;
+	JsonbContainer *new_data;	/* NULL when absent */
+	Jsonb	   *envelope;
+	const char *outcome;
+	char	   *detail;
+	bool		replay;			/* an orphan being replayed */
+	bool		from_db;		/* an orphan of an earlier call */
+	struct Ev  *replayed_as;	/* an orphan of this call, replayed in it */
+} Ev;
+
+/* The state of one entity during a call. */
+typedef struct Entity
+{
+	char	   *key;
+	bool		existed;		/* in clean when the call started */
+	bool		exists;
+	bool		touched;
+	char	  **values;			/* nfields, text or NULL */
+	char	   *watermark;		/* NULL: none */
+	int64		batch_id;
+	char	   *event_id;
+	char	   *updated_at;		/* text of the version's _updated_at */
+	char	   *tid;			/* its ctid when the call started */
+	struct Entity *next;
+} Entity;
+
+typedef struct EntityBucket
+{
+	uint64		hash;
+	Entity	   *list;
+} EntityBucket;
+
+/* A version leaving current state, for _history. */
+typedef struct HistRow
+{
+	char	  **values;
+	const char *operation;
+	int64		batch_id;
+	char	   *event_id;
+	char	   *valid_from;
+	char	   *valid_to;
+	char	   *closed_by_event;
+	char	   *watermark;
+} HistRow;
+
+typedef struct EventRun
+{
+	DpLoad	   *load;
+	const DpEventsConfig *ec;
+	int			keyfield;		/* index of the single key field */
+	HTAB	   *entities;
+	HTAB	   *processed;		/* event ids seen: earlier calls and this one */
+	List	   *hist;			/* HistRow * */
+	List	   *orphans;		/* Ev * newly orphaned */
+	List	   *replayed;		/* Ev * orphans replayed */
+	DpRowBuilder rb;
+	char	  **scratch;		/* nfields */
+	char	   *batch_time;		/* text of the batch's time */
+	int64		counts[7];
+} EventRun;
+
+/* ---- envelope.c ---- */
+
+/*
+ * The ordering key of an event time, or NULL when the time does not read;
+ * *utc gets the harmonised time (for _updated_at).
+ */
+extern char *dp_events_time_order_key(const char *raw, char **utc);
+
+/*
+ * Read one envelope into ev.  Problems make the event rejected (outcome
+ * and detail set), never an error.
+ */
+extern void dp_events_read_envelope(EventRun *run, Ev *ev, JsonbContainer *env);
+
+/* ---- state.c ---- */
+
+/*
+ * A run over load (whose dataset must have a single key field), its
+ * entity tables in the load's context.
+ */
+extern EventRun *dp_events_run_begin(DpLoad *load);
+extern void dp_events_set_batch_time(EventRun *run);
+
+/* The entity with this key; created (empty, not existing) if create. */
+extern Entity *dp_events_entity_get(HTAB *table, const char *key, bool create, int nfields);
+
+/* The quoted column of the run's key field. */
+extern char *dp_events_key_column(const EventRun *run);
+
+/*
+ * Load the current state (and the tombstone watermarks) of the entities
+ * with these keys, and which of these event ids were processed before.
+ * Caller is connected to SPI.
+ */
+extern void dp_events_load_state(EventRun *run, List *keys);
+extern void dp_events_load_processed(EventRun *run, List *ids);
+
+/*
+ * Write the run's changes: current state, history, the event log of evs,
+ * new and replayed orphans.  Caller is connected to SPI.
+ */
+extern void dp_events_run_write(EventRun *run, List *evs);
+
+/* ---- apply.c ---- */
+
+/*
+ * Replay, in order, the orphans of entity e newer than its watermark: those
+ * stored by earlier calls and those of this run.
+ */
+extern void dp_events_replay_orphans(EventRun *run, Entity *e);
+
+#endif							/* DP_EVENTS_H */

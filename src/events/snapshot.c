@@ -1,0 +1,247 @@
+/*
+ * snapshot.c
+ *		load_snapshot: the state of a dataset as of a time, loaded through
+ *		the keyed upsert (a row newer than the snapshot by its watermark is
+ *		kept); in replace mode the entities the snapshot does not hold are
+ *		closed in _history as "resync"; then the orphaned events of the
+ *		entities now present and newer than them are replayed.
+ *
+ * Concurrency: like a push, it takes SHARE ROW EXCLUSIVE on the clean table
+ * before reading any state and before taking its batch id.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/memutils.h"
+
+#include "events.h"
+#include "util.h"
+
+PG_FUNCTION_INFO_V1(dp_load_snapshot);
+
+/* ------------------------------------------------------------------------
+ * load_snapshot
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * Replace mode: close every entity of the dataset the snapshot does not
+ * hold (unless it has a newer watermark).  Returns {"count", "keys"}.
+ */
+static char *
+remove_missing(DpLoad *load, Datum as_of)
+{
+	const DpSpec *spec = load->spec;
+	int			nk = spec->nkey;
+	int			nkeys = hash_get_num_entries(load->keys);
+	char	  **parts = palloc(sizeof(char *) * Max(nkeys, 1) * nk);
+	HASH_SEQ_STATUS seq;
+	KeyEntry   *e;
+	StringInfoData sql,
+				cols,
+				match,
+				keyjson;
+	Oid		   *types = palloc(sizeof(Oid) * (nk + 3));
+	Datum	   *values = palloc(sizeof(Datum) * (nk + 3));
+	char	   *nulls = palloc(nk + 4);
+	int			n = 0,
+				i;
+
+	hash_seq_init(&seq, load->keys);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		char	   *copy = pstrdup(e->key);
+		char	   *p = copy;
+
+		for (i = 0; i < nk; i++)
+		{
+			char	   *sep = strchr(p, '\x1f');
+
+			if (sep)
+				*sep = '\0';
+			parts[(Size) n * nk + i] = p;
+			p = sep ? sep + 1 : p + strlen(p);
+		}
+		n++;
+	}
+	initStringInfo(&sql);
+	initStringInfo(&cols);
+	initStringInfo(&match);
+	initStringInfo(&keyjson);
+	for (i = 0; i < spec->nfields; i++)
+		appendStringInfo(&cols, "%s%s", i ? ", " : "", quote_identifier(spec->fields[i].column));
+	for (i = 0; i < nk; i++)
+	{
+		const DpField *f = &spec->fields[spec->key[i]];
+
+		appendStringInfo(&match, "%so.%s = k.k%d::%s", i ? " AND " : "", quote_identifier(f->column), i,
+						 dp_datatype_sqltype(f->datatype));
+		appendStringInfo(&keyjson, "%s'%s', %s", i ? ", " : "", f->name, quote_identifier(f->column));
+		types[i] = TEXTARRAYOID;
+		values[i] = dp_text_array(parts + i, n, nk);
+		nulls[i] = ' ';
+	}
+	appendStringInfo(&sql, "WITH keys AS MATERIALIZED (SELECT * FROM ROWS FROM (");
+	for (i = 0; i < nk; i++)
+		appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
+	appendStringInfoString(&sql, ") AS k(");
+	for (i = 0; i < nk; i++)
+		appendStringInfo(&sql, "%sk%d", i ? ", " : "", i);
+	appendStringInfo(&sql,
+					 ")), gone AS (DELETE FROM %s o WHERE NOT EXISTS (SELECT 1 FROM keys k WHERE %s) "
+					 "AND ($%d::text IS NULL OR o._watermark IS NULL OR o._watermark <= $%d) RETURNING o.*), "
+					 "moved AS (INSERT INTO %s (%s, _operation, _batch_id, _event_id, _valid_from, _valid_to, "
+					 "_closed_by_batch, _watermark) SELECT %s, 'resync', _batch_id, _event_id, _updated_at, $%d, "
+					 "$%d, COALESCE($%d, _watermark) FROM gone) "
+					 "SELECT pg_catalog.jsonb_build_object('count', (SELECT count(*) FROM gone), "
+					 "'keys', COALESCE((SELECT pg_catalog.jsonb_agg(k) FROM (SELECT "
+					 "pg_catalog.jsonb_build_object(%s) AS k FROM gone LIMIT 1000) s), '[]'))::text",
+					 dp_qualified_clean(spec, false), match.data, nk + 1, nk + 1,
+					 dp_qualified_clean(spec, true), cols.data, cols.data, nk + 2, nk + 3, nk + 1,
+					 keyjson.data);
+	types[nk] = TEXTOID;
+	values[nk] = load->watermark ? CStringGetTextDatum(load->watermark) : (Datum) 0;
+	nulls[nk] = load->watermark ? ' ' : 'n';
+	types[nk + 1] = TIMESTAMPTZOID;
+	values[nk + 1] = as_of;
+	nulls[nk + 1] = ' ';
+	types[nk + 2] = INT8OID;
+	values[nk + 2] = Int64GetDatum(load->batch_id);
+	nulls[nk + 2] = ' ';
+	nulls[nk + 3] = '\0';
+	dp_spi_exec(sql.data, nk + 3, types, values, nulls);
+	return dp_spi_getvalue(0, 1);
+}
+
+/* After a snapshot: orphans of entities now present, newer than them. */
+static int
+replay_after_snapshot(DpLoad *load)
+{
+	EventRun   *run;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	uint64		rows,
+				r;
+	List	   *keys = NIL;
+	ListCell   *lc;
+	StringInfoData sql;
+
+	if (load->spec->nkey != 1)
+		return 0;
+	run = dp_events_run_begin(load);
+	dp_events_set_batch_time(run);
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "SELECT DISTINCT o.entity_id FROM dataplatform.orphan_event o JOIN %s c "
+					 "ON c.%s::text = o.entity_id WHERE o.dataset = $1 AND o.replayed_by_batch IS NULL "
+					 "AND (c._watermark IS NULL OR o.order_key > c._watermark)",
+					 dp_qualified_clean(load->spec, false), dp_events_key_column(run));
+	values[0] = CStringGetTextDatum(load->dataset);
+	rows = dp_spi_exec(sql.data, 1, types, values, NULL);
+	for (r = 0; r < rows; r++)
+		keys = lappend(keys, MemoryContextStrdup(load->cxt, dp_spi_getvalue(r, 1)));
+	if (keys == NIL)
+		return 0;
+	dp_events_load_state(run, keys);
+	foreach(lc, keys)
+		dp_events_replay_orphans(run, dp_events_entity_get(run->entities, lfirst(lc), true, load->spec->nfields));
+	dp_events_run_write(run, NIL);
+	return list_length(run->replayed);
+}
+
+Datum
+dp_load_snapshot(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
+	Jsonb	   *rows;
+	Datum		as_of;
+	char	   *mode;
+	DpLoad	   *load;
+	instr_time	start;
+	int64		batch_id;
+	char	   *as_of_text;
+	char	   *removed = "{\"count\": 0, \"keys\": []}";
+	int			replayed;
+
+	INSTR_TIME_SET_CURRENT(start);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("snapshot rows for dataset \"%s\" must not be null", dataset)));
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("as_of of the snapshot of dataset \"%s\" must not be null", dataset),
+				 errhint("Give the time the snapshot's state is as of.")));
+	rows = PG_GETARG_JSONB_P(1);
+	as_of = PG_GETARG_DATUM(2);
+	mode = PG_ARGISNULL(3) ? "replace" : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	if (strcmp(mode, "replace") != 0 && strcmp(mode, "merge") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown snapshot mode \"%s\" for dataset \"%s\"", mode, dataset),
+				 errhint("Use replace (entities missing from the snapshot are closed) or merge (upsert only).")));
+
+	SPI_connect();
+	load = dp_load_open(dataset, false, NULL);
+	dp_check_json_shape(dataset, rows);
+	rows = dp_load_obfuscate_json(load, rows);
+	{
+		Oid			t[1] = {TIMESTAMPTZOID};
+		Datum		v[1];
+
+		v[0] = as_of;
+		dp_spi_exec("SELECT pg_catalog.to_char($1 AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+					1, t, v, NULL);
+		as_of_text = dp_spi_getvalue(0, 1);
+	}
+	dp_load_lock(load, "SHARE ROW EXCLUSIVE");
+	dp_load_require_no_queue(load);
+	{
+		StringInfoData source;
+
+		initStringInfo(&source);
+		appendStringInfo(&source, "{\"as_of\": \"%s\", \"mode\": \"%s\"}", as_of_text, mode);
+		dp_load_create_batch(load, "snapshot", VARSIZE(rows) - VARHDRSZ,
+							 dp_sha256_hex(VARDATA(rows), VARSIZE(rows) - VARHDRSZ), source.data);
+	}
+	dp_load_land_json(load, rows);
+
+	/* the rows: the state as of as_of, versions dated as_of */
+	load->received_at = as_of;
+	if (load->cfg->events.sequence.n == 0)
+	{
+		char	   *utc;
+
+		load->watermark = MemoryContextStrdup(load->cxt, dp_events_time_order_key(as_of_text, &utc));
+	}
+	load->track_keys = strcmp(mode, "replace") == 0;
+	dp_load_json(load, rows);
+	dp_load_flush(load);
+	if (load->track_keys)
+		removed = remove_missing(load, as_of);
+	replayed = replay_after_snapshot(load);
+	{
+		StringInfoData result;
+		const char *a[2];
+
+		initStringInfo(&result);
+		appendStringInfo(&result,
+						 "{\"as_of\": \"%s\", \"mode\": \"%s\", \"rows\": %lld, \"added\": %lld, "
+						 "\"changed\": %lld, \"unchanged\": %lld, \"skipped_newer\": %lld, "
+						 "\"quarantined\": %lld, \"removed_by_resync\": %s, \"orphans_replayed\": %d}",
+						 as_of_text, mode, (long long) load->rows_in, (long long) load->n_added,
+						 (long long) load->n_changed, (long long) load->n_unchanged,
+						 (long long) load->n_newer, (long long) load->quarantined, removed, replayed);
+		a[0] = psprintf("%lld", (long long) load->batch_id);
+		a[1] = result.data;
+		dp_spi_exec_text("UPDATE dataplatform.batch SET result = $2::jsonb WHERE id = $1::bigint", 2, a);
+	}
+	dp_load_finish(load, start);
+	dp_load_audit(load, "load_snapshot");
+	batch_id = load->batch_id;
+	SPI_finish();
+	PG_RETURN_INT64(batch_id);
+}
