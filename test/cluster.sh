@@ -200,7 +200,14 @@ case "$cmd" in
         exit $rc ;;
     bench)
         deps; build_install; start_cluster; start_http
-        for b in test/bench/*.sh; do [ -f "$b" ] && { say "$b"; bash "$b"; }; done ;;
+        export BENCH_SUMMARY="$PGDIR/summary"
+        : > "$BENCH_SUMMARY"
+        for b in test/bench/*.sh; do [ -f "$b" ] && { say "$b"; bash "$b"; }; done
+        say "summary: each path against plain PostgreSQL doing the same work in the same run"
+        printf '%-78s %10s  %s\n' "path" "ratio" "target"
+        while IFS='|' read -r path ratio target; do
+            printf '%-78s %10s  %s\n' "$path" "$ratio" "$target"
+        done < "$BENCH_SUMMARY" ;;
     shell)
         deps; build_install; KEEP_CLUSTER=${KEEP_CLUSTER:-0} start_cluster
         psql -X ;;

@@ -83,6 +83,10 @@ n = int(n); ours = float(ours); plain = float(plain)
 print(f"events: {n:,} updates over {int(ents):,} entities, arrays of 10,000")
 print(f"{'apply_events()':44s} {n / ours:>10,.0f} events/s  {ours:7.2f} s")
 print(f"{'PL/pgSQL loop, guarded ON CONFLICT upsert':44s} {n / plain:>10,.0f} events/s  {plain:7.2f} s")
+summary = __import__("os").environ.get("BENCH_SUMMARY")
+if summary:
+    with open(summary, "a") as f:
+        f.write(f"apply_events() vs PL/pgSQL guarded upsert ({n:,} events)|{plain / ours:.2f}x|>= 0.7x\n")
 print(f"apply_events / baseline = {plain / ours:.2f}x   (outcomes: {outcomes}; history rows: {int(history):,}; "
       f"rows differing from the baseline: {check})")
 PY

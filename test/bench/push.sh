@@ -135,6 +135,11 @@ print(f"{'COPY into a typed table with a primary key':48s} {c:>12,.0f} rows/s   
 print(f"{'push(), 100 jsonb arrays of 10,000':48s} {p:>12,.0f} rows/s   {push_s:7.2f} s   push/COPY = {p / c:.2f}")
 print(f"{'push_csv(), 10 CSV chunks':48s} {v:>12,.0f} rows/s   {csv_s:7.2f} s   push_csv/COPY = {v / c:.2f}")
 print(f"{'check(), 10,000-row arrays (nothing written)':48s} {int(check_rows) / check_s:>12,.0f} rows/s")
+summary = __import__("os").environ.get("BENCH_SUMMARY")
+if summary:
+    with open(summary, "a") as f:
+        f.write(f"push() vs COPY (typed table, primary key)|{p / c:.2f}x|>= 0.7x\n")
+        f.write(f"push_csv() vs COPY|{v / c:.2f}x|>= 0.7x\n")
 print(f"peak backend memory growth for one 10,000-row push: {int(mem_kb) / 1024:.1f} MiB (VmHWM: includes the shared buffers it touched)")
 PY
 rm -rf "$DATA"
