@@ -44,6 +44,7 @@ deps() {
 }
 
 build_install() {
+    take_install_lock
     say "build and install"
     make -s PG_CONFIG="$PG_CONFIG"
     if [ -w "$($PG_CONFIG --pkglibdir)" ]; then
@@ -66,7 +67,7 @@ start_http() {
     export DP_HTTP_DIR="$PGDIR/www" DP_HTTP_PORT_FILE="$PGDIR/http.port" DP_HTTP_LOG="$PGDIR/http.log"
     export DP_HTTP_TOKEN="tok-$RANDOM$RANDOM$RANDOM"
     python3 test/http_server.py --dir "$DP_HTTP_DIR" --port-file "$DP_HTTP_PORT_FILE" \
-        --log "$DP_HTTP_LOG" --token "$DP_HTTP_TOKEN" >"$PGDIR/http.out" 2>&1 &
+        --log "$DP_HTTP_LOG" --token "$DP_HTTP_TOKEN" >"$PGDIR/http.out" 2>&1 9>&- &
     HTTP_PID=$!
     for _ in $(seq 100); do [ -s "$DP_HTTP_PORT_FILE" ] && return 0; sleep 0.1; done
     echo "the test HTTP server did not start:" >&2; cat "$PGDIR/http.out" >&2; exit 1
@@ -113,7 +114,7 @@ log_min_messages = warning
 dataplatform.naptime = '1s'
 dataplatform.allowed_hosts = '127.0.0.1'
 CONF
-    as_server "$BINDIR/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w start >/dev/null \
+    as_server "$BINDIR/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w start >/dev/null 9>&- \
         || { cat "$PGDIR/server.log"; exit 1; }
     export PGHOST="$PGDIR" PGPORT=54329 PGUSER=postgres PGDATABASE=postgres
 }
@@ -158,11 +159,12 @@ run_unit() {
 cmd=${1:-test}
 # One run at a time on this machine: every run installs the extension into
 # the server's shared directories, so two runs (two checkouts, a package
-# test, an upgrade test) must not interleave.
-if [ "$cmd" != deps ]; then
+# test, an upgrade test) must not interleave from the install on.  The fd
+# is closed for the servers started meanwhile, so none keeps the lock.
+take_install_lock() {
     exec 9>/tmp/dataplatform-harness.lock
     flock 9
-fi
+}
 case "$cmd" in
     deps)
         deps ;;

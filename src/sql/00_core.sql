@@ -150,6 +150,9 @@ CREATE TABLE @extschema@.batch (
 	raw_purged_at		timestamptz
 );
 CREATE INDEX ON @extschema@.batch (dataset, id);
+-- the batches waiting for asynchronous processing: every push asks whether
+-- its dataset has one, so that question must not read the dataset's history
+CREATE INDEX batch_pending ON @extschema@.batch (dataset, id) WHERE status IN ('queued', 'processing');
 COMMENT ON TABLE @extschema@.batch IS 'the batch log: every push, what it held and what became of it';
 
 -- issue, quarantine_row and dp_raw.rows are large: their batch_id is not

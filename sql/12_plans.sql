@@ -1,0 +1,40 @@
+-- The data path reads stored data only through indexes on the keys, ids and
+-- batches a call brings: no whole-table scan of a layer.  Checked with the
+-- statistics of what really ran (pg_stat_user_tables.seq_scan), on tables
+-- with enough rows for the planner's choice to be real.
+\set VERBOSITY terse
+
+SELECT name FROM dataplatform.define_product('plans');
+SELECT dataplatform.define_dataset('{"dataset": "plan-item", "product": "plans", "key": ["ref"], "fields": [
+  {"name": "ref", "datatype": "string"}, {"name": "name", "datatype": "string"},
+  {"name": "rent", "datatype": "decimal"}]}');
+-- 20,000 stored rows in 400 batches, statistics up to date
+DO $$ BEGIN
+  FOR b IN 0..399 LOOP
+    PERFORM dataplatform.push('plan-item', (SELECT jsonb_agg(jsonb_build_object('ref', 'R' || (b * 50 + i),
+      'name', 'item ' || (b * 50 + i), 'rent', i)) FROM generate_series(1, 50) i));
+  END LOOP;
+END $$;
+ANALYZE dp_clean.plan_item, dp_clean.plan_item_history, dataplatform.batch, dataplatform.issue, dp_raw.rows;
+
+SELECT pg_stat_force_next_flush();
+SELECT pg_stat_clear_snapshot();
+CREATE TEMP TABLE seq_before AS
+  SELECT relid, schemaname || '.' || relname AS rel, seq_scan FROM pg_stat_user_tables
+   WHERE schemaname IN ('dp_clean', 'dp_raw') OR relname IN ('batch', 'issue', 'quarantine_row');
+CREATE FUNCTION pg_temp.whole_table_scans() RETURNS SETOF text LANGUAGE sql AS $$
+  SELECT b.rel FROM seq_before b JOIN pg_stat_user_tables s USING (relid)
+   WHERE s.seq_scan > b.seq_scan ORDER BY 1 $$;
+SELECT pg_stat_force_next_flush();
+
+-- push: new keys, changed keys, a duplicate, an invalid value
+SELECT dataplatform.push('plan-item', '[{"ref": "R1", "name": "changed", "rent": 1},
+  {"ref": "N1", "name": "new", "rent": 2}, {"ref": "N1", "name": "new again", "rent": 2},
+  {"ref": "N2", "name": "bad rent", "rent": "x"}]') > 0 AS pushed;
+-- push_csv
+SELECT dataplatform.push_csv('plan-item', E'ref,name,rent\nR2,changed,3\nN3,new,4\n') > 0 AS pushed;
+-- check (nothing written)
+SELECT (dataplatform.check('plan-item', '[{"ref": "R3", "name": "checked"}]') ->> 'rows_valid')::int AS valid;
+SELECT pg_stat_force_next_flush();
+SELECT pg_stat_clear_snapshot();
+SELECT * FROM pg_temp.whole_table_scans() AS scanned;
