@@ -1,7 +1,17 @@
 /*
  * consumer.h
- *		The consumer layer: published views (consumer.c), their refresh
- *		(refresh.c) and the expectations that gate it (expect.c).
+ *		The consumer layer's one internal header, shared by every file of
+ *		src/consumer/:
+ *			view.c		a view's names and the analysis of its source query
+ *			classify.c	the shapes of the keyed and aggregate methods
+ *			publish.c	publish and unpublish: the view's tables and facade
+ *			export.c	export
+ *			refresh.c	refresh, refresh_all and the fill at publish: the run,
+ *						the keyed and full methods
+ *			aggregate.c	the aggregate method: its state table's contents
+ *			diff.c		what every method shares: execution under the
+ *						refresh's snapshot, key checks, the diff
+ *			expect.c	the expectations that gate a refresh
  */
 #ifndef DP_CONSUMER_H
 #define DP_CONSUMER_H
@@ -9,6 +19,8 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "portability/instr_time.h"
 #include "utils/snapshot.h"
 
 #include "util.h"
@@ -98,6 +110,8 @@ typedef struct DpView
 	int		   *inferred;
 } DpView;
 
+/* ---- view.c ---- */
+
 /*
  * Parse, validate and analyse a view's source query.  Every problem is an
  * ERROR naming the view.  publishing: also find the column comments.
@@ -122,12 +136,70 @@ extern char *dp_view_state_qualified(const char *name);
 extern char *dp_view_column_list(const DpView *view, int n, const int *idx,
 								 const char *prefix);
 
-/* Run SQL as the role the view's queries run as (see consumer.c). */
+/* Run SQL as the role the view's queries run as (see view.c). */
 extern Oid	dp_view_reader_role(void);
+
+/*
+ * Validate and analyse a query of an expectation or a source: one SELECT,
+ * no writes, reading only dp_clean (and dp_consumer when allow_consumer).
+ * Returns the analysed query.  Caller is connected to SPI.
+ */
+struct Query;
+extern struct Query *dp_view_check_query(const char *name, const char *sql, const char *what,
+										 bool allow_consumer);
+
+/*
+ * Find or add the dataset behind a relation the query reads; returns its
+ * index in view->sources (-1 for dp_consumer when allow_consumer).  ERROR,
+ * with what in the message, when it is not a dataset's table or history.
+ */
+extern int	dp_view_source(DpView *view, Oid relid, bool *is_history, const char *what,
+						   bool allow_consumer);
+
+/* The expression under any RelabelType. */
+extern Node *dp_view_strip(Node *n);
+
+/* ---- classify.c ---- */
+
+/*
+ * Whether the analysed query q has the shape of the keyed (aggregate)
+ * method; records what the method needs in view, or appends why not to why
+ * and returns false.
+ */
+extern bool dp_view_classify_keyed(DpView *view, struct Query *q, StringInfo why);
+extern bool dp_view_classify_aggregate(DpView *view, struct Query *q, StringInfo why);
+
+/* The keyed query limited to driver rows of batches in ($1, $2], or NULL. */
+extern char *dp_view_changed_rows_sql(DpView *view, struct Query *q);
+
+/* A candidate key for the full method: the GROUP BY columns. */
+extern void dp_view_infer_group_key(DpView *view, struct Query *q);
 
 /* ---- refresh.c ---- */
 
-typedef struct DpRefresh DpRefresh;
+/* One refresh (or the fill at publish) under way. */
+typedef struct DpRefresh
+{
+	DpView	   *view;
+	char	   *qtable;			/* the view's table */
+	char	   *qstate;			/* its state table (aggregate) */
+	Snapshot	snap;
+	instr_time	start;
+	bool		publishing;
+	/* per source */
+	int64	   *last;			/* batch consumed before */
+	int64	   *wm;				/* newest batch now */
+	char	  **stamp;			/* batch stamp up to wm */
+	int		   *major;			/* spec major version now */
+	bool		full;
+	char	   *full_reason;
+	int64		ins,
+				upd,
+				del;
+	int64		rows_before;	/* -1: none */
+	const char *changed;		/* temp table of the rows written, NULL: all */
+	List	   *temps;			/* temp tables to drop */
+} DpRefresh;
 
 /*
  * Publish: fill the new, empty table qtable with the whole view (and the
@@ -143,14 +215,54 @@ extern DpRefresh *dp_refresh_fill(DpView *view, const char *qtable);
  */
 extern char *dp_refresh_publish_done(DpRefresh *r, json_t *expect);
 
+/* ---- diff.c ---- */
+
 /*
- * Validate and analyse a query of an expectation or a source: one SELECT,
- * no writes, reading only dp_clean (and dp_consumer when allow_consumer).
- * Returns the analysed query.  Caller is connected to SPI.
+ * Run one statement with the refresh's snapshot (seeing this transaction's
+ * own writes).  as_reader: as the view reader role in a security-restricted
+ * operation, for statements that evaluate the view's expressions.  Returns
+ * the number of rows processed.
  */
-struct Query;
-extern struct Query *dp_view_check_query(const char *name, const char *sql, const char *what,
-										 bool allow_consumer);
+extern uint64 dp_refresh_exec(DpRefresh *r, const char *sql, bool as_reader);
+extern uint64 dp_refresh_exec_args(DpRefresh *r, const char *sql, bool as_reader, int nargs,
+								   Oid *types, Datum *values);
+
+/* A value of the last SPI result as int64 (0 when null). */
+extern int64 dp_refresh_int64(uint64 row, int col);
+
+/*
+ * CREATE TEMP TABLE name <as>, readable and writable by the reader role,
+ * dropped at the end of the refresh; returns its qualified name.
+ */
+extern char *dp_refresh_temp_table(DpRefresh *r, const char *name, const char *as);
+
+/* "a.x = b.x AND a.y = b.y" over the view's key; its columns with a prefix. */
+extern char *dp_refresh_key_match(const DpView *view, const char *a, const char *b);
+extern char *dp_refresh_key_list(const DpView *view, const char *prefix);
+
+/* ERROR when a key of the rows in table is null (or, full method, repeated). */
+extern void dp_refresh_check_null_keys(DpRefresh *r, const char *table);
+extern void dp_refresh_check_keys(DpRefresh *r, const char *table);
+
+/*
+ * Apply the new rows in pg_temp.dp_new to the view for the keys in the temp
+ * table aff (all keys when NULL); counts into r->ins, upd, del.
+ */
+extern void dp_refresh_apply_diff(DpRefresh *r, const char *aff);
+
+/* ---- aggregate.c ---- */
+
+/* The view's rows of the groups in aff (all: NULL) into pg_temp.dp_new. */
+extern void dp_aggregate_new_rows(DpRefresh *r, const char *aff);
+
+/* Recompute the state of the dirty groups (of every group: all). */
+extern void dp_aggregate_recompute(DpRefresh *r, bool all);
+
+/*
+ * Incremental refresh of an aggregate view: the changed rows' deltas into
+ * the state, the affected groups' rows applied; sets r->changed.
+ */
+extern void dp_aggregate_apply_delta(DpRefresh *r);
 
 /* ---- expect.c ---- */
 

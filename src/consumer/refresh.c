@@ -1,6 +1,10 @@
 /*
  * refresh.c
- *		Refresh of published views: dataplatform.refresh, refresh_all.
+ *		Refresh of published views: dataplatform.refresh, refresh_all, and
+ *		the fill at publish.  The run (locks, snapshot, watermarks, the
+ *		subtransaction, expectations, the log) and the keyed and full
+ *		methods are here; the aggregate method is aggregate.c's, and the
+ *		execution, key checks and diff every method shares are diff.c's.
  *
  * Change detection.  Every write to a clean table stamps the rows it writes
  * with its batch id (_batch_id) and the versions it replaces or removes with
@@ -20,7 +24,7 @@
  * with it, so the batches it sees, the rows it reads and the watermark it
  * records agree, whatever commits meanwhile.
  *
- * Methods (chosen by consumer.c):
+ * Methods (chosen by view.c and classify.c):
  *	keyed		the keys of changed rows of the driving dataset, and the
  *				driver rows that join to changed rows of a joined dataset,
  *				are recomputed through the view's own query;
@@ -28,12 +32,12 @@
  *				are aggregated per group and added to a state table
  *				(dp_consumer_state.<view>: row count, count, sum and count
  *				of each sum/avg, min/max); a group whose min or max lost its
- *				holder is recomputed from the dataset;
+ *				holder is recomputed from the dataset (aggregate.c);
  *	full		the whole query into a temporary table.
- * Every method ends the same way: the new rows of the affected keys are
- * applied to the view as a diff (DELETE, UPDATE of rows that differ, INSERT),
- * so the table is never locked against readers, readers see the old or the
- * new contents (MVCC), and unchanged rows are not rewritten.
+ * Every method ends the same way (diff.c): the new rows of the affected keys
+ * are applied to the view as a diff (DELETE, UPDATE of rows that differ,
+ * INSERT), so the table is never locked against readers, readers see the old
+ * or the new contents (MVCC), and unchanged rows are not rewritten.
  *
  * Expectations run in a subtransaction after the diff; if one fails the
  * subtransaction is rolled back (the old contents stay, the watermarks do
@@ -45,8 +49,6 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "portability/instr_time.h"
-#include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
@@ -56,132 +58,10 @@
 PG_FUNCTION_INFO_V1(dp_refresh);
 PG_FUNCTION_INFO_V1(dp_refresh_all);
 
-struct DpRefresh
-{
-	DpView	   *view;
-	char	   *qtable;			/* the view's table */
-	char	   *qstate;			/* its state table (aggregate) */
-	Snapshot	snap;
-	instr_time	start;
-	bool		publishing;
-	/* per source */
-	int64	   *last;			/* batch consumed before */
-	int64	   *wm;				/* newest batch now */
-	char	  **stamp;			/* batch stamp up to wm */
-	int		   *major;			/* spec major version now */
-	bool		full;
-	char	   *full_reason;
-	int64		ins,
-				upd,
-				del;
-	int64		rows_before;	/* -1: none */
-	const char *changed;		/* temp table of the rows written, NULL: all */
-	List	   *temps;			/* temp tables to drop */
-};
-
 /* ------------------------------------------------------------------------
- * Execution
+ * Keyed and full
  * ------------------------------------------------------------------------
  */
-
-/*
- * Run one statement with the refresh's snapshot (seeing this transaction's
- * own writes).  as_reader: as the view reader role in a security-restricted
- * operation, for statements that evaluate the view's expressions.
- */
-static uint64 rexec_args(DpRefresh *r, const char *sql, bool as_reader, int nargs,
-						 Oid *types, Datum *values);
-
-static uint64
-rexec(DpRefresh *r, const char *sql, bool as_reader)
-{
-	return rexec_args(r, sql, as_reader, 0, NULL, NULL);
-}
-
-static uint64
-rexec_args(DpRefresh *r, const char *sql, bool as_reader, int nargs, Oid *types, Datum *values)
-{
-	Oid			save_user;
-	int			save_sec;
-	SPIPlanPtr	plan;
-	int			rc = 0;
-
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	if (as_reader)
-		SetUserIdAndSecContext(dp_view_reader_role(),
-							   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	PG_TRY();
-	{
-		plan = SPI_prepare(sql, nargs, types);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed (%s): %s", SPI_result_code_string(SPI_result), sql);
-		rc = SPI_execute_snapshot(plan, values, NULL, r->snap, InvalidSnapshot, false, true, 0);
-		if (rc < 0)
-			elog(ERROR, "SPI_execute_snapshot failed (%s): %s", SPI_result_code_string(rc), sql);
-		SPI_freeplan(plan);
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_user, save_sec);
-	}
-	PG_END_TRY();
-	return SPI_processed;
-}
-
-static uint64
-expect_exec(void *arg, const char *sql, bool as_reader)
-{
-	return rexec((DpRefresh *) arg, sql, as_reader);
-}
-
-static int64
-int64_value(uint64 row, int col)
-{
-	char	   *v = dp_spi_getvalue(row, col);
-
-	return v ? pg_strtoint64(v) : 0;
-}
-
-/* A temporary table for this refresh, readable and writable by the reader role. */
-static char *
-temp_table(DpRefresh *r, const char *name, const char *as)
-{
-	char	   *q = psprintf("pg_temp.%s", quote_identifier(name));
-
-	dp_spi_exec(psprintf("CREATE TEMP TABLE %s %s", quote_identifier(name), as), 0, NULL, NULL, NULL);
-	dp_spi_exec(psprintf("GRANT SELECT, INSERT, UPDATE ON %s TO %s", q, DP_ROLE_ADMIN), 0, NULL, NULL, NULL);
-	r->temps = lappend(r->temps, q);
-	return q;
-}
-
-static char *
-literal(const char *s)
-{
-	return quote_literal_cstr(s);
-}
-
-/* "a.x = b.x AND a.y = b.y" over the view's key */
-static char *
-key_match(const DpView *view, const char *a, const char *b)
-{
-	StringInfoData buf;
-	int			k;
-
-	initStringInfo(&buf);
-	for (k = 0; k < view->nkey; k++)
-	{
-		const char *c = quote_identifier(view->cols[view->key[k]].name);
-
-		appendStringInfo(&buf, "%s%s.%s = %s.%s", k ? " AND " : "", a, c, b, c);
-	}
-	return buf.data;
-}
-
-static char *
-key_list(const DpView *view, const char *prefix)
-{
-	return dp_view_column_list(view, view->nkey, view->key, prefix);
-}
 
 /* "a", "b" of a source's key, with a prefix */
 static char *
@@ -197,522 +77,6 @@ source_key_list(const DpViewSource *s, const char *prefix)
 	return buf.data;
 }
 
-/* ------------------------------------------------------------------------
- * Checks and the diff
- * ------------------------------------------------------------------------
- */
-
-/* ERROR when a row of table (with the view's key columns) has a null key. */
-static void
-check_null_keys(DpRefresh *r, const char *table)
-{
-	DpView	   *view = r->view;
-	StringInfoData cond;
-	int			k;
-
-	initStringInfo(&cond);
-	for (k = 0; k < view->nkey; k++)
-		appendStringInfo(&cond, "%s%s IS NULL", k ? " OR " : "",
-						 quote_identifier(view->cols[view->key[k]].name));
-	if (rexec(r, psprintf("SELECT 1 FROM %s WHERE %s LIMIT 1", table, cond.data), false) > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_NOT_NULL_VIOLATION),
-				 errmsg("key of view \"%s\" is null in some rows", view->name),
-				 errdetail("Key columns: %s.", key_list(view, NULL)),
-				 errhint("Key columns must identify a row: wrap the expression in coalesce() or choose another key.")));
-}
-
-/* The new rows' keys are not null, and (for the full method) unique. */
-static void
-check_keys(DpRefresh *r, const char *table)
-{
-	DpView	   *view = r->view;
-
-	if (view->method != DP_VIEW_KEYED)
-		check_null_keys(r, table);
-	if (view->method == DP_VIEW_FULL &&
-		rexec(r, psprintf("SELECT ROW(%s)::text, pg_catalog.count(*) FROM %s "
-						  "GROUP BY %s HAVING pg_catalog.count(*) > 1 LIMIT 1",
-						  key_list(view, NULL), table, key_list(view, NULL)), false) > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNIQUE_VIOLATION),
-				 errmsg("key of view \"%s\" is not unique", view->name),
-				 errdetail("Key (%s)=%s has %s rows.", key_list(view, NULL),
-						   dp_spi_getvalue(0, 1), dp_spi_getvalue(0, 2)),
-				 errhint("Name columns that identify a row with the \"key\" option, or change the query so that the key is unique.")));
-}
-
-/*
- * Apply the new rows in pg_temp.dp_new to the view: for the keys in the
- * temp table aff (all keys when NULL), delete rows with no new row; then
- * insert new keys and update rows that differ, in one pass over the new
- * rows (INSERT ... ON CONFLICT on the view's unique key).
- */
-static void
-apply_diff(DpRefresh *r, const char *aff)
-{
-	DpView	   *view = r->view;
-	StringInfoData sql;
-	int			i,
-				k;
-	bool		any = false;
-
-	if (r->publishing)
-	{
-		/* a new, empty table (its index comes after the fill) */
-		r->ins += rexec(r, psprintf("INSERT INTO %s SELECT * FROM pg_temp.dp_new", r->qtable), false);
-		return;
-	}
-	initStringInfo(&sql);
-	if (aff)
-		appendStringInfo(&sql, "DELETE FROM %s v USING (SELECT %s FROM %s a WHERE NOT EXISTS "
-						 "(SELECT 1 FROM pg_temp.dp_new n WHERE %s)) d WHERE %s",
-						 r->qtable, key_list(view, "a."), aff, key_match(view, "n", "a"),
-						 key_match(view, "v", "d"));
-	else
-		appendStringInfo(&sql, "DELETE FROM %s v WHERE NOT EXISTS (SELECT 1 FROM pg_temp.dp_new n WHERE %s)",
-						 r->qtable, key_match(view, "v", "n"));
-	r->del += rexec(r, sql.data, false);
-
-	resetStringInfo(&sql);
-	appendStringInfo(&sql, "WITH u AS (INSERT INTO %s AS v SELECT * FROM pg_temp.dp_new ON CONFLICT (%s) DO ",
-					 r->qtable, key_list(view, NULL));
-	for (i = 0; i < view->ncols; i++)
-	{
-		bool		is_key = false;
-
-		for (k = 0; k < view->nkey; k++)
-			if (view->key[k] == i)
-				is_key = true;
-		if (is_key)
-			continue;
-		appendStringInfo(&sql, "%s%s = excluded.%s", any ? ", " : "UPDATE SET ",
-						 quote_identifier(view->cols[i].name), quote_identifier(view->cols[i].name));
-		any = true;
-	}
-	if (any)
-		appendStringInfoString(&sql, " WHERE NOT (v.* OPERATOR(pg_catalog.*=) excluded.*)");
-	else
-		appendStringInfoString(&sql, "NOTHING");
-	appendStringInfoString(&sql, " RETURNING (v.xmax = 0) AS inserted) "
-						   "SELECT pg_catalog.count(*) FILTER (WHERE inserted), "
-						   "pg_catalog.count(*) FILTER (WHERE NOT inserted) FROM u");
-	rexec(r, sql.data, false);
-	r->ins += int64_value(0, 1);
-	r->upd += int64_value(0, 2);
-}
-
-/* ------------------------------------------------------------------------
- * Aggregate state
- * ------------------------------------------------------------------------
- */
-
-static const char *
-agg_filter(const DpViewColumn *c, const char *extra)
-{
-	if (c->filter && extra)
-		return psprintf(" FILTER (WHERE (%s) AND %s)", c->filter, extra);
-	if (c->filter)
-		return psprintf(" FILTER (WHERE %s)", c->filter);
-	if (extra)
-		return psprintf(" FILTER (WHERE %s)", extra);
-	return "";
-}
-
-/* SELECT list of the state of whole groups (for fills and recomputes). */
-static char *
-state_select_full(const DpView *view)
-{
-	StringInfoData buf;
-	int			k,
-				i;
-
-	initStringInfo(&buf);
-	for (k = 0; k < view->nkey; k++)
-		appendStringInfo(&buf, "%s AS %s, ", view->cols[view->key[k]].gexpr,
-						 quote_identifier(view->cols[view->key[k]].name));
-	appendStringInfoString(&buf, "pg_catalog.count(*)");
-	for (i = 0; i < view->ncols; i++)
-	{
-		const DpViewColumn *c = &view->cols[i];
-		char	   *nn = c->arg ? psprintf("(%s) IS NOT NULL", c->arg) : NULL;
-
-		switch (c->agg)
-		{
-			case DP_AGG_COUNT_STAR:
-				appendStringInfo(&buf, ", pg_catalog.count(*)%s", agg_filter(c, NULL));
-				break;
-			case DP_AGG_COUNT:
-				appendStringInfo(&buf, ", pg_catalog.count(%s)%s", c->arg, agg_filter(c, NULL));
-				break;
-			case DP_AGG_SUM:
-			case DP_AGG_AVG:
-				appendStringInfo(&buf, ", COALESCE(pg_catalog.sum((%s)::pg_catalog.numeric)%s, 0), "
-								 "pg_catalog.count(%s)%s",
-								 c->arg, agg_filter(c, nn), c->arg, agg_filter(c, NULL));
-				break;
-			case DP_AGG_MIN:
-				appendStringInfo(&buf, ", pg_catalog.min(%s)%s, 0", c->arg, agg_filter(c, NULL));
-				break;
-			case DP_AGG_MAX:
-				appendStringInfo(&buf, ", pg_catalog.max(%s)%s, 0", c->arg, agg_filter(c, NULL));
-				break;
-			case DP_AGG_NONE:
-				break;
-		}
-	}
-	appendStringInfoString(&buf, ", false");
-	return buf.data;
-}
-
-static char *
-group_positions(const DpView *view)
-{
-	StringInfoData buf;
-	int			k;
-
-	initStringInfo(&buf);
-	for (k = 0; k < view->nkey; k++)
-		appendStringInfo(&buf, "%s%d", k ? ", " : "", k + 1);
-	return buf.data;
-}
-
-/* Fill pg_temp.dp_new with the view's rows for the groups in aff (all: NULL). */
-static void
-new_rows_from_state(DpRefresh *r, const char *aff)
-{
-	DpView	   *view = r->view;
-	StringInfoData sql;
-	int			i;
-
-	temp_table(r, "dp_new", psprintf("AS SELECT * FROM %s WITH NO DATA", r->qtable));
-	initStringInfo(&sql);
-	appendStringInfoString(&sql, "INSERT INTO pg_temp.dp_new SELECT ");
-	for (i = 0; i < view->ncols; i++)
-	{
-		const DpViewColumn *c = &view->cols[i];
-
-		if (i)
-			appendStringInfoString(&sql, ", ");
-		switch (c->agg)
-		{
-			case DP_AGG_NONE:
-				appendStringInfo(&sql, "t.%s", quote_identifier(c->name));
-				break;
-			case DP_AGG_COUNT_STAR:
-			case DP_AGG_COUNT:
-				appendStringInfo(&sql, "t._c%d", i);
-				break;
-			case DP_AGG_SUM:
-				appendStringInfo(&sql, "(CASE WHEN t._n%d > 0 THEN t._s%d END)::%s", i, i, c->type);
-				break;
-			case DP_AGG_AVG:
-				appendStringInfo(&sql, "(CASE WHEN t._n%d > 0 THEN t._s%d / t._n%d END)::%s", i, i, i, c->type);
-				break;
-			case DP_AGG_MIN:
-			case DP_AGG_MAX:
-				appendStringInfo(&sql, "t._m%d", i);
-				break;
-		}
-	}
-	appendStringInfo(&sql, " FROM %s t", r->qstate);
-	if (aff)
-		appendStringInfo(&sql, " WHERE (%s) IN (SELECT %s FROM %s)", key_list(view, "t."),
-						 key_list(view, NULL), aff);
-	rexec(r, sql.data, false);
-}
-
-/*
- * The number of rows holding each group's min/max (so that removing one
- * holder does not force a recompute while others remain): one scan of the
- * dataset joined to the fresh groups in pg_temp.dp_fresh.
- */
-static void
-count_holders(DpRefresh *r)
-{
-	DpView	   *view = r->view;
-	DpViewSource *s = &view->sources[view->driver];
-	StringInfoData sql,
-				sel,
-				set,
-				on,
-				at_extreme;
-	int			i,
-				k;
-	bool		any = false;
-
-	initStringInfo(&at_extreme);
-	initStringInfo(&sel);
-	initStringInfo(&set);
-	initStringInfo(&on);
-	for (k = 0; k < view->nkey; k++)
-		appendStringInfo(&on, "%s(%s) = f.%s", k ? " AND " : "", view->cols[view->key[k]].gexpr,
-						 quote_identifier(view->cols[view->key[k]].name));
-	for (i = 0; i < view->ncols; i++)
-	{
-		const DpViewColumn *c = &view->cols[i];
-
-		if (c->agg != DP_AGG_MIN && c->agg != DP_AGG_MAX)
-			continue;
-		appendStringInfo(&sel, ", pg_catalog.count(*)%s AS _k%d", agg_filter(c, psprintf("(%s) = f._m%d", c->arg, i)), i);
-		appendStringInfo(&at_extreme, "%s(%s) = f._m%d", any ? " OR " : "", c->arg, i);
-		appendStringInfo(&set, "%s_k%d = c._k%d", any ? ", " : "", i, i);
-		any = true;
-	}
-	if (!any)
-		return;
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "UPDATE pg_temp.dp_fresh u SET %s FROM (SELECT %s%s FROM dp_clean.%s s "
-					 "JOIN pg_temp.dp_fresh f ON %s WHERE (%s) AND (%s) GROUP BY %s) c WHERE %s",
-					 set.data, key_list(view, "f."), sel.data, quote_identifier(s->table), on.data,
-					 view->quals ? view->quals : "true", at_extreme.data, key_list(view, "f."),
-					 key_match(view, "u", "c"));
-	rexec(r, sql.data, true);
-}
-
-/* Recompute the state of the groups marked dirty (or of every group: all). */
-static void
-recompute_groups(DpRefresh *r, bool all)
-{
-	DpView	   *view = r->view;
-	DpViewSource *s = &view->sources[view->driver];
-	StringInfoData sql;
-	int			k;
-
-	temp_table(r, "dp_fresh", psprintf("(LIKE %s)", r->qstate));
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "INSERT INTO pg_temp.dp_fresh SELECT %s FROM dp_clean.%s s WHERE %s",
-					 state_select_full(view), quote_identifier(s->table),
-					 view->quals ? view->quals : "true");
-	if (!all)
-	{
-		appendStringInfoString(&sql, " AND (");
-		for (k = 0; k < view->nkey; k++)
-			appendStringInfo(&sql, "%s%s", k ? ", " : "", view->cols[view->key[k]].gexpr);
-		appendStringInfo(&sql, ") IN (SELECT %s FROM %s WHERE _dirty)", key_list(view, NULL), r->qstate);
-	}
-	appendStringInfo(&sql, " GROUP BY %s", group_positions(view));
-	rexec(r, sql.data, true);
-	check_null_keys(r, "pg_temp.dp_fresh");
-	count_holders(r);
-	if (all)
-		rexec(r, psprintf("DELETE FROM %s", r->qstate), false);
-	else
-		rexec(r, psprintf("DELETE FROM %s WHERE _dirty", r->qstate), false);
-	rexec(r, psprintf("INSERT INTO %s SELECT * FROM pg_temp.dp_fresh", r->qstate), false);
-}
-
-/*
- * Incremental aggregate: the deltas of the changed rows per group into
- * pg_temp.dp_delta, added to the state, then the affected groups' rows.
- *
- * For a min (max symmetric) the delta has the plus rows' min _p with the
- * number of plus rows at it _pk, and the minus rows' min _q with _qk.  The
- * state keeps the min _m and the number of rows holding it _k.  Removing
- * holders while others remain keeps the min; a smaller new value replaces
- * it; only when every holder goes and nothing as small comes is the group
- * recomputed from the dataset ("dirty").
- */
-static void
-apply_aggregate_delta(DpRefresh *r)
-{
-	DpView	   *view = r->view;
-	int			si = view->driver;
-	DpViewSource *s = &view->sources[si];
-	StringInfoData sql,
-				cols,
-				sel,
-				win,
-				dirty;
-	int			i,
-				k;
-	char	   *match = key_match(view, "t", "d");
-	bool		has_minmax = false;
-
-	/* pg_temp.dp_delta: the groups' deltas */
-	initStringInfo(&cols);
-	initStringInfo(&sel);
-	initStringInfo(&win);
-	appendStringInfo(&cols, "%s, _rows", key_list(view, NULL));
-	for (k = 0; k < view->nkey; k++)
-		appendStringInfo(&sel, "s._g%d, ", k);
-	appendStringInfoString(&sel, "pg_catalog.sum(s._sign)");
-	for (i = 0; i < view->ncols; i++)
-	{
-		const DpViewColumn *c = &view->cols[i];
-		char	   *nn = c->arg ? psprintf("(%s) IS NOT NULL", c->arg) : NULL;
-		const char *fn = c->agg == DP_AGG_MIN ? "min" : "max";
-
-		switch (c->agg)
-		{
-			case DP_AGG_COUNT_STAR:
-				appendStringInfo(&cols, ", _c%d", i);
-				appendStringInfo(&sel, ", pg_catalog.sum(s._sign)%s", agg_filter(c, NULL));
-				break;
-			case DP_AGG_COUNT:
-				appendStringInfo(&cols, ", _c%d", i);
-				appendStringInfo(&sel, ", pg_catalog.sum(s._sign)%s", agg_filter(c, nn));
-				break;
-			case DP_AGG_SUM:
-			case DP_AGG_AVG:
-				appendStringInfo(&cols, ", _s%d, _n%d", i, i);
-				appendStringInfo(&sel, ", pg_catalog.sum(s._sign * (%s)::pg_catalog.numeric)%s, "
-								 "pg_catalog.sum(s._sign)%s", c->arg, agg_filter(c, nn), agg_filter(c, nn));
-				break;
-			case DP_AGG_MIN:
-			case DP_AGG_MAX:
-				has_minmax = true;
-				appendStringInfo(&cols, ", _m%d AS _p%d, _k%d AS _pk%d, _m%d AS _q%d, _k%d AS _qk%d",
-								 i, i, i, i, i, i, i, i);
-				appendStringInfo(&sel, ", pg_catalog.%s(%s)%s, pg_catalog.count(*)%s, "
-								 "pg_catalog.%s(%s)%s, pg_catalog.count(*)%s",
-								 fn, c->arg, agg_filter(c, "s._sign > 0"),
-								 agg_filter(c, psprintf("s._sign > 0 AND (%s) = s._wp%d", c->arg, i)),
-								 fn, c->arg, agg_filter(c, "s._sign < 0"),
-								 agg_filter(c, psprintf("s._sign < 0 AND (%s) = s._wq%d", c->arg, i)));
-				/* the plus and minus extremes of each row's group, for the holder counts */
-				appendStringInfo(&win, ", pg_catalog.%s(%s)%s OVER w AS _wp%d, pg_catalog.%s(%s)%s OVER w AS _wq%d",
-								 fn, c->arg, agg_filter(c, "s._sign > 0"), i,
-								 fn, c->arg, agg_filter(c, "s._sign < 0"), i);
-				break;
-			case DP_AGG_NONE:
-				break;
-		}
-	}
-	temp_table(r, "dp_delta", psprintf("AS SELECT %s FROM %s WITH NO DATA", cols.data, r->qstate));
-
-	/* the changed rows: new versions (+1) and the versions they replaced or removed (-1) */
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "INSERT INTO pg_temp.dp_delta SELECT %s FROM (SELECT s.*", sel.data);
-	for (k = 0; k < view->nkey; k++)
-		appendStringInfo(&sql, ", %s AS _g%d", view->cols[view->key[k]].gexpr, k);
-	appendStringInfo(&sql, "%s FROM (SELECT 1 AS _sign", win.data);
-	for (i = 0; i < view->nref; i++)
-		appendStringInfo(&sql, ", c.%s", quote_identifier(view->refcols[i]));
-	appendStringInfo(&sql, " FROM dp_clean.%s c WHERE c._batch_id > " INT64_FORMAT " AND c._batch_id <= " INT64_FORMAT
-					 " UNION ALL SELECT -1", quote_identifier(s->table), r->last[si], r->wm[si]);
-	for (i = 0; i < view->nref; i++)
-		appendStringInfo(&sql, ", h.%s", quote_identifier(view->refcols[i]));
-	appendStringInfo(&sql, " FROM dp_clean.%s h WHERE h._closed_by_batch > " INT64_FORMAT
-					 " AND h._closed_by_batch <= " INT64_FORMAT " AND COALESCE(h._batch_id, 0) <= " INT64_FORMAT
-					 ") s WHERE %s",
-					 quote_identifier(psprintf("%s_history", s->table)), r->last[si], r->wm[si], r->last[si],
-					 view->quals ? view->quals : "true");
-	if (has_minmax)
-	{
-		appendStringInfoString(&sql, " WINDOW w AS (PARTITION BY ");
-		for (k = 0; k < view->nkey; k++)
-			appendStringInfo(&sql, "%s%s", k ? ", " : "", view->cols[view->key[k]].gexpr);
-		appendStringInfoChar(&sql, ')');
-	}
-	appendStringInfo(&sql, ") s GROUP BY %s", group_positions(view));
-	if (rexec(r, sql.data, true) > 0)
-		check_null_keys(r, "pg_temp.dp_delta");
-	else
-	{
-		/* changes outside the view's rows only */
-		temp_table(r, "dp_new", psprintf("AS SELECT * FROM %s WITH NO DATA", r->qtable));
-		r->changed = "pg_temp.dp_new";
-		return;
-	}
-
-	/* existing groups: add the deltas */
-	resetStringInfo(&sql);
-	initStringInfo(&dirty);
-	appendStringInfo(&sql, "UPDATE %s t SET _rows = t._rows + COALESCE(d._rows, 0)", r->qstate);
-	for (i = 0; i < view->ncols; i++)
-	{
-		const DpViewColumn *c = &view->cols[i];
-
-		switch (c->agg)
-		{
-			case DP_AGG_COUNT_STAR:
-			case DP_AGG_COUNT:
-				appendStringInfo(&sql, ", _c%d = t._c%d + COALESCE(d._c%d, 0)", i, i, i);
-				break;
-			case DP_AGG_SUM:
-			case DP_AGG_AVG:
-				appendStringInfo(&sql, ", _s%d = t._s%d + COALESCE(d._s%d, 0), _n%d = t._n%d + COALESCE(d._n%d, 0)",
-								 i, i, i, i, i, i);
-				break;
-			case DP_AGG_MIN:
-			case DP_AGG_MAX:
-				{
-					const char *better = c->agg == DP_AGG_MIN ? "<" : ">";
-					const char *worse = c->agg == DP_AGG_MIN ? ">" : "<";
-					char	   *left = psprintf("(t._k%d - CASE WHEN d._q%d = t._m%d THEN COALESCE(d._qk%d, 0) ELSE 0 END)",
-											   i, i, i, i);
-
-					appendStringInfo(&sql, ", _m%d = CASE WHEN t._m%d IS NULL THEN d._p%d "
-									 "WHEN d._p%d %s t._m%d THEN d._p%d ELSE t._m%d END",
-									 i, i, i, i, better, i, i, i);
-					appendStringInfo(&sql, ", _k%d = CASE WHEN t._m%d IS NULL THEN COALESCE(d._pk%d, 0) "
-									 "WHEN d._p%d %s t._m%d THEN d._pk%d "
-									 "WHEN d._p%d = t._m%d THEN %s + d._pk%d ELSE %s END",
-									 i, i, i, i, better, i, i, i, i, left, i, left);
-					/* a removed value beyond the extreme, or every holder gone and none as good come */
-					appendStringInfo(&dirty, " OR (d._q%d IS NOT NULL AND (t._m%d IS NULL OR d._q%d %s t._m%d))"
-									 " OR (t._m%d IS NOT NULL AND %s <= 0 AND (d._p%d IS NULL OR d._p%d %s t._m%d))",
-									 i, i, i, better, i, i, left, i, i, worse, i);
-				}
-				break;
-			case DP_AGG_NONE:
-				break;
-		}
-	}
-	if (has_minmax)
-		appendStringInfo(&sql, ", _dirty = false%s", dirty.data);
-	appendStringInfo(&sql, " FROM pg_temp.dp_delta d WHERE %s", match);
-	rexec(r, sql.data, false);
-
-	/* new groups: their delta is their state (a minus here would be inconsistent: recompute) */
-	resetStringInfo(&sql);
-	appendStringInfo(&sql, "INSERT INTO %s SELECT %s, COALESCE(d._rows, 0)", r->qstate, key_list(view, "d."));
-	resetStringInfo(&dirty);
-	for (i = 0; i < view->ncols; i++)
-	{
-		const DpViewColumn *c = &view->cols[i];
-
-		switch (c->agg)
-		{
-			case DP_AGG_COUNT_STAR:
-			case DP_AGG_COUNT:
-				appendStringInfo(&sql, ", COALESCE(d._c%d, 0)", i);
-				break;
-			case DP_AGG_SUM:
-			case DP_AGG_AVG:
-				appendStringInfo(&sql, ", COALESCE(d._s%d, 0), COALESCE(d._n%d, 0)", i, i);
-				break;
-			case DP_AGG_MIN:
-			case DP_AGG_MAX:
-				appendStringInfo(&sql, ", d._p%d, COALESCE(d._pk%d, 0)", i, i);
-				appendStringInfo(&dirty, " OR d._q%d IS NOT NULL", i);
-				break;
-			case DP_AGG_NONE:
-				break;
-		}
-	}
-	appendStringInfo(&sql, ", false%s FROM pg_temp.dp_delta d WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s)",
-					 dirty.data, r->qstate, match);
-	rexec(r, sql.data, false);
-
-	if (has_minmax && rexec(r, psprintf("SELECT 1 FROM %s t WHERE t._dirty AND (%s) IN (SELECT %s FROM pg_temp.dp_delta) LIMIT 1",
-										r->qstate, key_list(view, "t."), key_list(view, NULL)), false) > 0)
-		recompute_groups(r, false);
-	rexec(r, psprintf("DELETE FROM %s t WHERE t._rows <= 0 AND (%s) IN (SELECT %s FROM pg_temp.dp_delta)",
-					  r->qstate, key_list(view, "t."), key_list(view, NULL)), false);
-
-	new_rows_from_state(r, "pg_temp.dp_delta");
-	check_keys(r, "pg_temp.dp_new");
-	apply_diff(r, "pg_temp.dp_delta");
-	r->changed = "pg_temp.dp_new";
-}
-
-/* ------------------------------------------------------------------------
- * Keyed and full
- * ------------------------------------------------------------------------
- */
-
 static void
 apply_full(DpRefresh *r)
 {
@@ -720,16 +84,16 @@ apply_full(DpRefresh *r)
 
 	if (view->method == DP_VIEW_AGGREGATE)
 	{
-		recompute_groups(r, true);
-		new_rows_from_state(r, NULL);
+		dp_aggregate_recompute(r, true);
+		dp_aggregate_new_rows(r, NULL);
 	}
 	else
 	{
-		temp_table(r, "dp_new", psprintf("AS SELECT * FROM %s WITH NO DATA", r->qtable));
-		rexec(r, psprintf("INSERT INTO pg_temp.dp_new SELECT * FROM (%s) q", view->definition), true);
+		dp_refresh_temp_table(r, "dp_new", psprintf("AS SELECT * FROM %s WITH NO DATA", r->qtable));
+		dp_refresh_exec(r, psprintf("INSERT INTO pg_temp.dp_new SELECT * FROM (%s) q", view->definition), true);
 	}
-	check_keys(r, "pg_temp.dp_new");
-	apply_diff(r, NULL);
+	dp_refresh_check_keys(r, "pg_temp.dp_new");
+	dp_refresh_apply_diff(r, NULL);
 	r->changed = NULL;
 }
 
@@ -758,17 +122,17 @@ apply_keyed(DpRefresh *r)
 		Oid			types[2] = {INT8OID, INT8OID};
 		Datum		values[2];
 
-		temp_table(r, "dp_aff", psprintf("AS SELECT %s FROM %s WITH NO DATA", key_list(view, NULL), r->qtable));
-		rexec(r, psprintf("INSERT INTO pg_temp.dp_aff SELECT %s FROM dp_clean.%s WHERE _closed_by_batch > "
+		dp_refresh_temp_table(r, "dp_aff", psprintf("AS SELECT %s FROM %s WITH NO DATA", dp_refresh_key_list(view, NULL), r->qtable));
+		dp_refresh_exec(r, psprintf("INSERT INTO pg_temp.dp_aff SELECT %s FROM dp_clean.%s WHERE _closed_by_batch > "
 						  INT64_FORMAT " AND _closed_by_batch <= " INT64_FORMAT,
 						  source_key_list(d, NULL), quote_identifier(psprintf("%s_history", d->table)),
 						  r->last[view->driver], r->wm[view->driver]), false);
-		temp_table(r, "dp_new", psprintf("AS SELECT * FROM %s WITH NO DATA", r->qtable));
+		dp_refresh_temp_table(r, "dp_new", psprintf("AS SELECT * FROM %s WITH NO DATA", r->qtable));
 		values[0] = Int64GetDatum(r->last[view->driver]);
 		values[1] = Int64GetDatum(r->wm[view->driver]);
-		rexec_args(r, psprintf("INSERT INTO pg_temp.dp_new %s", view->changed_sql), true, 2, types, values);
-		check_keys(r, "pg_temp.dp_new");
-		apply_diff(r, "pg_temp.dp_aff");
+		dp_refresh_exec_args(r, psprintf("INSERT INTO pg_temp.dp_new %s", view->changed_sql), true, 2, types, values);
+		dp_refresh_check_keys(r, "pg_temp.dp_new");
+		dp_refresh_apply_diff(r, "pg_temp.dp_aff");
 		r->changed = "pg_temp.dp_new";
 		return;
 	}
@@ -780,10 +144,10 @@ apply_keyed(DpRefresh *r)
 
 		if (r->wm[i] <= r->last[i])
 			continue;
-		keys[i] = temp_table(r, psprintf("dp_keys_%d", i),
+		keys[i] = dp_refresh_temp_table(r, psprintf("dp_keys_%d", i),
 							 psprintf("AS SELECT %s FROM dp_clean.%s WITH NO DATA",
 									  source_key_list(s, NULL), quote_identifier(s->table)));
-		rexec(r, psprintf("INSERT INTO %s SELECT %s FROM dp_clean.%s WHERE _batch_id > " INT64_FORMAT
+		dp_refresh_exec(r, psprintf("INSERT INTO %s SELECT %s FROM dp_clean.%s WHERE _batch_id > " INT64_FORMAT
 						  " AND _batch_id <= " INT64_FORMAT
 						  " UNION ALL SELECT %s FROM dp_clean.%s WHERE _closed_by_batch > " INT64_FORMAT
 						  " AND _closed_by_batch <= " INT64_FORMAT,
@@ -793,9 +157,9 @@ apply_keyed(DpRefresh *r)
 	}
 
 	/* the view keys they touch: changed driver rows, driver rows joined to changed rows */
-	temp_table(r, "dp_aff", psprintf("AS SELECT %s FROM %s WITH NO DATA", key_list(view, NULL), r->qtable));
+	dp_refresh_temp_table(r, "dp_aff", psprintf("AS SELECT %s FROM %s WITH NO DATA", dp_refresh_key_list(view, NULL), r->qtable));
 	if (keys[view->driver])
-		rexec(r, psprintf("INSERT INTO pg_temp.dp_aff SELECT %s FROM %s",
+		dp_refresh_exec(r, psprintf("INSERT INTO pg_temp.dp_aff SELECT %s FROM %s",
 						  source_key_list(d, NULL), keys[view->driver]), false);
 	for (l = 0; l < view->nlookups; l++)
 	{
@@ -809,17 +173,17 @@ apply_keyed(DpRefresh *r)
 		initStringInfo(&fk);
 		for (k = 0; k < ls->nkey; k++)
 			appendStringInfo(&fk, "%sx.%s", k ? ", " : "", quote_identifier(lk->fk[k]));
-		rexec(r, psprintf("INSERT INTO pg_temp.dp_aff SELECT %s FROM dp_clean.%s x WHERE (%s) IN (SELECT %s FROM %s)",
+		dp_refresh_exec(r, psprintf("INSERT INTO pg_temp.dp_aff SELECT %s FROM dp_clean.%s x WHERE (%s) IN (SELECT %s FROM %s)",
 						  source_key_list(d, "x."), quote_identifier(d->table), fk.data,
 						  source_key_list(ls, NULL), keys[lk->source]), false);
 	}
 
 	/* their rows, through the view's query */
-	temp_table(r, "dp_new", psprintf("AS SELECT * FROM %s WITH NO DATA", r->qtable));
-	rexec(r, psprintf("INSERT INTO pg_temp.dp_new SELECT * FROM (%s) q WHERE (%s) IN (SELECT %s FROM pg_temp.dp_aff)",
-					  view->definition, key_list(view, "q."), key_list(view, NULL)), true);
-	check_keys(r, "pg_temp.dp_new");
-	apply_diff(r, "pg_temp.dp_aff");
+	dp_refresh_temp_table(r, "dp_new", psprintf("AS SELECT * FROM %s WITH NO DATA", r->qtable));
+	dp_refresh_exec(r, psprintf("INSERT INTO pg_temp.dp_new SELECT * FROM (%s) q WHERE (%s) IN (SELECT %s FROM pg_temp.dp_aff)",
+					  view->definition, dp_refresh_key_list(view, "q."), dp_refresh_key_list(view, NULL)), true);
+	dp_refresh_check_keys(r, "pg_temp.dp_new");
+	dp_refresh_apply_diff(r, "pg_temp.dp_aff");
 	r->changed = "pg_temp.dp_new";
 }
 
@@ -827,6 +191,19 @@ apply_keyed(DpRefresh *r)
  * The run
  * ------------------------------------------------------------------------
  */
+
+/* The expectations' execution callback (DpExecFn): the refresh's snapshot. */
+static uint64
+expect_exec(void *arg, const char *sql, bool as_reader)
+{
+	return dp_refresh_exec((DpRefresh *) arg, sql, as_reader);
+}
+
+static char *
+literal(const char *s)
+{
+	return quote_literal_cstr(s);
+}
 
 /*
  * Lock the datasets, take the snapshot, read the watermarks and decide
@@ -856,18 +233,18 @@ refresh_begin(DpRefresh *r)
 		const char *ds = literal(view->sources[i].dataset);
 
 		/* never past a batch still queued for asynchronous processing */
-		rexec(r, psprintf("SELECT COALESCE(LEAST(pg_catalog.max(id), pg_catalog.min(id) FILTER "
+		dp_refresh_exec(r, psprintf("SELECT COALESCE(LEAST(pg_catalog.max(id), pg_catalog.min(id) FILTER "
 						  "(WHERE status IN ('queued', 'processing')) - 1), 0), d.major, "
 						  "(SELECT EXTRACT(epoch FROM pg_catalog.max(processed_at))::text "
 						  "   FROM dataplatform.batch WHERE dataset = %s) "
 						  "FROM dataplatform.batch b RIGHT JOIN dataplatform.datasets d ON d.name = b.dataset "
 						  "WHERE d.name = %s GROUP BY d.major", ds, ds), false);
-		r->wm[i] = int64_value(0, 1);
-		r->major[i] = (int) int64_value(0, 2);
+		r->wm[i] = dp_refresh_int64(0, 1);
+		r->major[i] = (int) dp_refresh_int64(0, 2);
 		r->stamp[i] = dp_spi_getvalue(0, 3);
 		if (r->publishing)
 			continue;
-		if (rexec(r, psprintf("SELECT s.last_batch, s.spec_major, s.batch_stamp, "
+		if (dp_refresh_exec(r, psprintf("SELECT s.last_batch, s.spec_major, s.batch_stamp, "
 							  "(SELECT EXTRACT(epoch FROM pg_catalog.max(b.processed_at))::text "
 							  "   FROM dataplatform.batch b WHERE b.dataset = s.dataset AND b.id <= s.last_batch) "
 							  "FROM dataplatform.consumer_source s WHERE s.view = %s AND s.dataset = %s",
@@ -877,8 +254,8 @@ refresh_begin(DpRefresh *r)
 			r->full_reason = psprintf("dataset %s is a new source", view->sources[i].dataset);
 			continue;
 		}
-		r->last[i] = int64_value(0, 1);
-		if (int64_value(0, 2) != r->major[i])
+		r->last[i] = dp_refresh_int64(0, 1);
+		if (dp_refresh_int64(0, 2) != r->major[i])
 		{
 			r->full = true;
 			r->full_reason = psprintf("dataset %s changed its specification to version %d",
@@ -914,7 +291,7 @@ apply(DpRefresh *r)
 	if (r->full || r->publishing)
 		apply_full(r);
 	else if (r->view->method == DP_VIEW_AGGREGATE)
-		apply_aggregate_delta(r);
+		dp_aggregate_apply_delta(r);
 	else if (r->view->method == DP_VIEW_KEYED)
 		apply_keyed(r);
 	else
@@ -1178,7 +555,7 @@ refresh_by_name(const char *name, bool force_full)
 	refresh = dp_spi_getvalue(0, 2);
 	method = dp_spi_getvalue(0, 3);
 	expect_text = dp_spi_getvalue(0, 4);
-	rows_before = int64_value(0, 5);
+	rows_before = dp_refresh_int64(0, 5);
 	n = dp_spi_exec_text("SELECT k FROM dataplatform.consumer_view, pg_catalog.unnest(key) WITH ORDINALITY AS u(k, o) "
 						 "WHERE name = $1 ORDER BY o", 1, args);
 	for (i = 0; i < n; i++)

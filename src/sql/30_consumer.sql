@@ -2,8 +2,9 @@
 ------------------------------------------------------------------------------
 -- Part 30: the consumer layer.  Published views (views in dp_consumer over
 -- tables in dp_consumer_data),
--- their refresh, expectations, export.  Implemented in src/consumer.c,
--- src/refresh.c and src/expect.c.
+-- their refresh, expectations, export.  Implemented in src/consumer/
+-- (view.c and classify.c analyse a source; publish.c, export.c; refresh.c,
+-- aggregate.c and diff.c refresh; expect.c).
 ------------------------------------------------------------------------------
 
 -- The state of aggregate views (per group: row count and the parts of each

@@ -1,0 +1,215 @@
+/*
+ * diff.c
+ *		What every refresh method shares (refresh.c's keyed and full,
+ *		aggregate.c's aggregate): running a statement under the refresh's
+ *		snapshot (as the view reader role when it evaluates the view's
+ *		expressions), the refresh's temporary tables, SQL over the view's key,
+ *		the checks of the new rows' keys, and the diff that applies the new
+ *		rows in pg_temp.dp_new to the view's table (DELETE of keys that left,
+ *		then INSERT ... ON CONFLICT that inserts new keys and updates only
+ *		rows that differ).
+ *
+ * Everything here runs inside a refresh begun by refresh.c: connected to
+ * SPI, the view's catalog row locked, the refresh's snapshot registered.
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "miscadmin.h"
+
+#include "access.h"
+#include "consumer.h"
+
+/* ------------------------------------------------------------------------
+ * Execution
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * Run one statement with the refresh's snapshot (seeing this transaction's
+ * own writes).  as_reader: as the view reader role in a security-restricted
+ * operation, for statements that evaluate the view's expressions.
+ */
+uint64
+dp_refresh_exec(DpRefresh *r, const char *sql, bool as_reader)
+{
+	return dp_refresh_exec_args(r, sql, as_reader, 0, NULL, NULL);
+}
+
+uint64
+dp_refresh_exec_args(DpRefresh *r, const char *sql, bool as_reader, int nargs, Oid *types, Datum *values)
+{
+	Oid			save_user;
+	int			save_sec;
+	SPIPlanPtr	plan;
+	int			rc = 0;
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	if (as_reader)
+		SetUserIdAndSecContext(dp_view_reader_role(),
+							   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		plan = SPI_prepare(sql, nargs, types);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed (%s): %s", SPI_result_code_string(SPI_result), sql);
+		rc = SPI_execute_snapshot(plan, values, NULL, r->snap, InvalidSnapshot, false, true, 0);
+		if (rc < 0)
+			elog(ERROR, "SPI_execute_snapshot failed (%s): %s", SPI_result_code_string(rc), sql);
+		SPI_freeplan(plan);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_user, save_sec);
+	}
+	PG_END_TRY();
+	return SPI_processed;
+}
+
+int64
+dp_refresh_int64(uint64 row, int col)
+{
+	char	   *v = dp_spi_getvalue(row, col);
+
+	return v ? pg_strtoint64(v) : 0;
+}
+
+/* A temporary table for this refresh, readable and writable by the reader role. */
+char *
+dp_refresh_temp_table(DpRefresh *r, const char *name, const char *as)
+{
+	char	   *q = psprintf("pg_temp.%s", quote_identifier(name));
+
+	dp_spi_exec(psprintf("CREATE TEMP TABLE %s %s", quote_identifier(name), as), 0, NULL, NULL, NULL);
+	dp_spi_exec(psprintf("GRANT SELECT, INSERT, UPDATE ON %s TO %s", q, DP_ROLE_ADMIN), 0, NULL, NULL, NULL);
+	r->temps = lappend(r->temps, q);
+	return q;
+}
+
+/* "a.x = b.x AND a.y = b.y" over the view's key */
+char *
+dp_refresh_key_match(const DpView *view, const char *a, const char *b)
+{
+	StringInfoData buf;
+	int			k;
+
+	initStringInfo(&buf);
+	for (k = 0; k < view->nkey; k++)
+	{
+		const char *c = quote_identifier(view->cols[view->key[k]].name);
+
+		appendStringInfo(&buf, "%s%s.%s = %s.%s", k ? " AND " : "", a, c, b, c);
+	}
+	return buf.data;
+}
+
+char *
+dp_refresh_key_list(const DpView *view, const char *prefix)
+{
+	return dp_view_column_list(view, view->nkey, view->key, prefix);
+}
+
+/* ------------------------------------------------------------------------
+ * Checks and the diff
+ * ------------------------------------------------------------------------
+ */
+
+/* ERROR when a row of table (with the view's key columns) has a null key. */
+void
+dp_refresh_check_null_keys(DpRefresh *r, const char *table)
+{
+	DpView	   *view = r->view;
+	StringInfoData cond;
+	int			k;
+
+	initStringInfo(&cond);
+	for (k = 0; k < view->nkey; k++)
+		appendStringInfo(&cond, "%s%s IS NULL", k ? " OR " : "",
+						 quote_identifier(view->cols[view->key[k]].name));
+	if (dp_refresh_exec(r, psprintf("SELECT 1 FROM %s WHERE %s LIMIT 1", table, cond.data), false) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("key of view \"%s\" is null in some rows", view->name),
+				 errdetail("Key columns: %s.", dp_refresh_key_list(view, NULL)),
+				 errhint("Key columns must identify a row: wrap the expression in coalesce() or choose another key.")));
+}
+
+/* The new rows' keys are not null, and (for the full method) unique. */
+void
+dp_refresh_check_keys(DpRefresh *r, const char *table)
+{
+	DpView	   *view = r->view;
+
+	if (view->method != DP_VIEW_KEYED)
+		dp_refresh_check_null_keys(r, table);
+	if (view->method == DP_VIEW_FULL &&
+		dp_refresh_exec(r, psprintf("SELECT ROW(%s)::text, pg_catalog.count(*) FROM %s "
+						  "GROUP BY %s HAVING pg_catalog.count(*) > 1 LIMIT 1",
+						  dp_refresh_key_list(view, NULL), table, dp_refresh_key_list(view, NULL)), false) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("key of view \"%s\" is not unique", view->name),
+				 errdetail("Key (%s)=%s has %s rows.", dp_refresh_key_list(view, NULL),
+						   dp_spi_getvalue(0, 1), dp_spi_getvalue(0, 2)),
+				 errhint("Name columns that identify a row with the \"key\" option, or change the query so that the key is unique.")));
+}
+
+/*
+ * Apply the new rows in pg_temp.dp_new to the view: for the keys in the
+ * temp table aff (all keys when NULL), delete rows with no new row; then
+ * insert new keys and update rows that differ, in one pass over the new
+ * rows (INSERT ... ON CONFLICT on the view's unique key).
+ */
+void
+dp_refresh_apply_diff(DpRefresh *r, const char *aff)
+{
+	DpView	   *view = r->view;
+	StringInfoData sql;
+	int			i,
+				k;
+	bool		any = false;
+
+	if (r->publishing)
+	{
+		/* a new, empty table (its index comes after the fill) */
+		r->ins += dp_refresh_exec(r, psprintf("INSERT INTO %s SELECT * FROM pg_temp.dp_new", r->qtable), false);
+		return;
+	}
+	initStringInfo(&sql);
+	if (aff)
+		appendStringInfo(&sql, "DELETE FROM %s v USING (SELECT %s FROM %s a WHERE NOT EXISTS "
+						 "(SELECT 1 FROM pg_temp.dp_new n WHERE %s)) d WHERE %s",
+						 r->qtable, dp_refresh_key_list(view, "a."), aff, dp_refresh_key_match(view, "n", "a"),
+						 dp_refresh_key_match(view, "v", "d"));
+	else
+		appendStringInfo(&sql, "DELETE FROM %s v WHERE NOT EXISTS (SELECT 1 FROM pg_temp.dp_new n WHERE %s)",
+						 r->qtable, dp_refresh_key_match(view, "v", "n"));
+	r->del += dp_refresh_exec(r, sql.data, false);
+
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "WITH u AS (INSERT INTO %s AS v SELECT * FROM pg_temp.dp_new ON CONFLICT (%s) DO ",
+					 r->qtable, dp_refresh_key_list(view, NULL));
+	for (i = 0; i < view->ncols; i++)
+	{
+		bool		is_key = false;
+
+		for (k = 0; k < view->nkey; k++)
+			if (view->key[k] == i)
+				is_key = true;
+		if (is_key)
+			continue;
+		appendStringInfo(&sql, "%s%s = excluded.%s", any ? ", " : "UPDATE SET ",
+						 quote_identifier(view->cols[i].name), quote_identifier(view->cols[i].name));
+		any = true;
+	}
+	if (any)
+		appendStringInfoString(&sql, " WHERE NOT (v.* OPERATOR(pg_catalog.*=) excluded.*)");
+	else
+		appendStringInfoString(&sql, "NOTHING");
+	appendStringInfoString(&sql, " RETURNING (v.xmax = 0) AS inserted) "
+						   "SELECT pg_catalog.count(*) FILTER (WHERE inserted), "
+						   "pg_catalog.count(*) FILTER (WHERE NOT inserted) FROM u");
+	dp_refresh_exec(r, sql.data, false);
+	r->ins += dp_refresh_int64(0, 1);
+	r->upd += dp_refresh_int64(0, 2);
+}
