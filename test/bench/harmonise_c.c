@@ -1,6 +1,6 @@
 /*
  * harmonise_c.c
- *		Standalone benchmark of dp_harmonise (src/lib/harmonise.c): for each
+ *		Standalone benchmark of dp_harmonise (src/lib/harmonise*.c): for each
  *		datatype, builds a realistic mix of 1M raw values (mostly clean,
  *		some messy spellings, a few invalid), normalises them all and
  *		prints values/second.  Deterministic (fixed PRNG seed).

@@ -1,6 +1,6 @@
 /*
  * fuzz_harmonise.c
- *		libFuzzer target for dp_harmonise (src/lib/harmonise.c).
+ *		libFuzzer target for dp_harmonise (src/lib/harmonise*.c).
  *
  * Build: clang -fsanitize=fuzzer,address,undefined (see test/unit/Makefile,
  * target "fuzz").  Byte 0 of the input picks the datatype (byte % 10) and

@@ -1,6 +1,6 @@
 /*
  * test_harmonise.c
- *		Unit tests for src/lib/harmonise.c: a table of vectors per datatype
+ *		Unit tests for src/lib/harmonise*.c: a table of vectors per datatype
  *		(datatype, input, expected output, expected issue), including the
  *		vectors of digital-land-python's tests/unit/datatype tests, plus
  *		constraint, buffer-size, catalogue and calendar tests.
