@@ -19,12 +19,20 @@ ANALYZE dp_clean.plan_item, dp_clean.plan_item_history, dataplatform.batch, data
 
 SELECT pg_stat_force_next_flush();
 SELECT pg_stat_clear_snapshot();
+-- a whole-table scan, or more than 100 tuples read from one table (an index
+-- range over the dataset's whole history reads as many as a scan would)
 CREATE TEMP TABLE seq_before AS
-  SELECT relid, schemaname || '.' || relname AS rel, seq_scan FROM pg_stat_user_tables
+  SELECT relid, schemaname || '.' || relname AS rel, seq_scan,
+         coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS tup_read
+    FROM pg_stat_user_tables
    WHERE schemaname IN ('dp_clean', 'dp_raw') OR relname IN ('batch', 'issue', 'quarantine_row');
 CREATE FUNCTION pg_temp.whole_table_scans() RETURNS SETOF text LANGUAGE sql AS $$
-  SELECT b.rel FROM seq_before b JOIN pg_stat_user_tables s USING (relid)
-   WHERE s.seq_scan > b.seq_scan ORDER BY 1 $$;
+  SELECT b.rel || CASE WHEN s.seq_scan > b.seq_scan THEN ': whole-table scan'
+                       ELSE ': ' || (coalesce(s.seq_tup_read, 0) + coalesce(s.idx_tup_fetch, 0) - b.tup_read) || ' tuples read' END
+    FROM seq_before b JOIN pg_stat_user_tables s USING (relid)
+   WHERE s.seq_scan > b.seq_scan
+      OR coalesce(s.seq_tup_read, 0) + coalesce(s.idx_tup_fetch, 0) - b.tup_read > 100
+   ORDER BY 1 $$;
 SELECT pg_stat_force_next_flush();
 
 -- push: new keys, changed keys, a duplicate, an invalid value

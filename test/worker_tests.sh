@@ -170,15 +170,23 @@ as_server "$BINDIR/pg_ctl" -D "$CDIR/data" -l "$CDIR/server.log" -w start >/dev/
     q "SELECT dataplatform.alter_job('dataplatform: process meter', active => false)" >/dev/null
     b=$(q "SELECT dataplatform.push_csv('meter', E'id,v\\n' || string_agg(i || ',' || i || '.5', E'\\n'))
              FROM generate_series(1, $N) i")
+    # hold the worker mid-batch: it claims the batch, then waits for the
+    # clean table, which a session holds (no race with how fast it loads)
+    psql -X -q -c "BEGIN; LOCK TABLE dp_clean.meter IN EXCLUSIVE MODE; SELECT pg_sleep(30); COMMIT;" \
+        >/dev/null 2>&1 &
+    holder=$!
+    wait_for 30 "SELECT count(*) > 0 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                   WHERE c.relname = 'meter' AND l.mode = 'ExclusiveLock' AND l.granted" postgres \
+        || { echo "not ok - the clean table could not be held"; exit 1; }
     q "SELECT dataplatform.alter_job('dataplatform: process meter', active => true)" >/dev/null
     wait_for 30 "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'dataplatform worker'
-                   AND datname = 'postgres' AND state = 'active' AND query LIKE '%process_queued%'" postgres \
+                   AND datname = 'postgres' AND wait_event_type = 'Lock' AND query LIKE '%process_queued%'" postgres \
         || { echo "not ok - the queued batch was never picked up"; exit 1; }
-    sleep 1
     [ "$(q "SELECT status FROM dataplatform.batch WHERE id = $b")" = queued ] \
-        || { echo "not ok - the batch finished before the kill; raise N"; exit 1; }
+        || { echo "not ok - the batch finished before the kill"; exit 1; }
     pid=$(psql -X -q -At -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'dataplatform worker' AND datname = 'postgres'")
     kill -9 "$pid"
+    wait "$holder" 2>/dev/null || true     # the crash restart ends the holder's session too
     wait_for 120 "SELECT status = 'done' FROM dataplatform.batch WHERE id = $b" postgres \
         || { echo "not ok - after kill -9 the queued batch is never processed"; exit 1; }
     got=$(q "SELECT (SELECT count(*) FROM dp_clean.meter) || ' ' || rows_loaded || ' ' ||
