@@ -239,7 +239,7 @@ for page in "${RUN_PAGES[@]}"; do
         [ "${DOCS_VERBOSE:-0}" = 1 ] && cat "$WORK/$db.log"
     else
         notok "$page: sql examples (the block before the error is named by its last '-- page:line' mark)"
-        grep -E '^-- |ERROR|DOCS-TEST-FAIL|error:|FATAL' "$WORK/$db.log" | tail -n 12 | sed 's/^/#   /'
+        grep -E '^-- |ERROR|DETAIL|HINT|DOCS-TEST-FAIL|error:|FATAL' "$WORK/$db.log" | tail -n 12 | sed 's/^/#   /'
     fi
     total=$((total + count))
     psql -X -q -c "DROP DATABASE IF EXISTS $db" >/dev/null
