@@ -198,6 +198,9 @@ case "$cmd" in
         server_alive || rc=1
         run_pgtap || rc=1
         server_alive || rc=1
+        say "docs examples (test/docs_tests.sh)"
+        bash test/docs_tests.sh || rc=1
+        server_alive || rc=1
         [ $rc -eq 0 ] || echo "make test: FAILED (see the failures above)"
         exit $rc ;;
     bench)

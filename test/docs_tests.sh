@@ -215,13 +215,17 @@ fi
 
 mkdir -p "$WORK/run"
 ln -s "$ROOT/samples" "$WORK/run/samples"
+port_open() { python3 -c "import socket; socket.create_connection(('127.0.0.1', $DOCS_HTTP_PORT), 1)" 2>/dev/null; }
+# something else on the port would serve other files: the server must be ours
+port_open && notok "127.0.0.1:$DOCS_HTTP_PORT is in use: the examples' file server cannot start"
 python3 -m http.server "$DOCS_HTTP_PORT" --bind 127.0.0.1 --directory "$ROOT/samples/data" \
     >"$WORK/http.log" 2>&1 &
 HTTP_PID=$!
-for _ in $(seq 50); do
-    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $DOCS_HTTP_PORT), 1)" 2>/dev/null && break
-    sleep 0.1
-done
+for _ in $(seq 50); do port_open && break; sleep 0.1; done
+if ! kill -0 "$HTTP_PID" 2>/dev/null || ! port_open; then
+    notok "the examples' file server on 127.0.0.1:$DOCS_HTTP_PORT did not start"
+    sed 's/^/#   /' "$WORK/http.log"
+fi
 
 total=0
 for page in "${RUN_PAGES[@]}"; do
