@@ -9,7 +9,7 @@
 
 EXTENSION = dataplatform
 MODULE_big = dataplatform
-EXTVERSION = 0.1
+EXTVERSION = 0.2
 
 # src/lib/ is the pure library (no backend headers); every other folder of
 # src/ is one backend subsystem (see src/README.md for who may use whom).
@@ -24,6 +24,17 @@ DATA_built = dataplatform--$(EXTVERSION).sql
 PG_CPPFLAGS = $(foreach d,$(SUBSYSTEMS),-Isrc/$(d)) -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS = -Wall -Wextra -Werror
 SHLIB_LINK = -ljansson -lcurl
+
+# --- releases (docs/install.md) ---------------------------------------------
+# The library knows the extension version it implements: its worker waits
+# while the database holds another (until ALTER EXTENSION ... UPDATE).
+PG_CPPFLAGS += -DDP_EXTVERSION=\"$(EXTVERSION)\"
+# Upgrade scripts dataplatform--A--B.sql, installed beside the extension script.
+DATA = $(sort $(wildcard src/sql/upgrade/dataplatform--*--*.sql))
+# `make deb`: the Debian package (debian/) built from a copy of the working
+# tree in DEB_DIR, where the .deb lands; nothing is written into the tree.
+DEB_DIR ?= /tmp/dataplatform-deb
+# ------------------------------------------------------------------------------
 
 # pg_regress suites (sql/*.sql against expected/*.out), in order.
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
@@ -42,6 +53,9 @@ include $(PGXS)
 
 # PGXS tracks no header dependencies: any header change rebuilds every object
 $(OBJS): $(foreach d,$(SUBSYSTEMS),$(wildcard src/$(d)/*.h))
+
+# objects that compile in DP_EXTVERSION follow a change of EXTVERSION
+$(patsubst %.c,%.o,$(shell grep -l DP_EXTVERSION $(SRCS))): Makefile
 endif
 
 # rebuilt every time (a cat): a part added or removed must show at once
@@ -49,7 +63,7 @@ endif
 dataplatform--$(EXTVERSION).sql:
 	cat $(sort $(wildcard src/sql/*.sql)) > $@
 
-.PHONY: demo test unit fuzz bench deps
+.PHONY: demo test unit fuzz bench deps deb
 
 deps:
 	bash test/cluster.sh deps
@@ -68,3 +82,13 @@ fuzz:
 
 bench:
 	bash test/cluster.sh bench
+
+# the Debian package postgresql-15-dataplatform, from the working tree as it
+# is (tracked and untracked files, not ignored ones), into $(DEB_DIR)
+deb:
+	rm -rf '$(DEB_DIR)' && mkdir -p '$(DEB_DIR)/dataplatform'
+	git ls-files -z --cached --others --exclude-standard \
+	  | xargs -0 sh -c 'for f; do [ -f "$$f" ] && printf "%s\0" "$$f"; done' sh \
+	  | tar --null -T - -cf - | tar -xf - -C '$(DEB_DIR)/dataplatform'
+	cd '$(DEB_DIR)/dataplatform' && dpkg-buildpackage --build=binary --no-sign
+	@ls -1 '$(DEB_DIR)'/*.deb

@@ -30,6 +30,25 @@ INSERT INTO dp_consumer_data.mask_key
 COMMENT ON TABLE dp_consumer_data.mask_key IS 'key of the tokens that mask PII columns of published views (owner only)';
 SELECT pg_catalog.pg_extension_config_dump('dp_consumer_data.mask_key', '');
 
+-- One key only (the views read it as a scalar): a key inserted replaces the
+-- one before, so that pg_restore, which loads the dumped key after CREATE
+-- EXTENSION has made a new one, leaves the dumped key and the tokens stay.
+CREATE FUNCTION dp_consumer_data.mask_key_replace()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	DELETE FROM dp_consumer_data.mask_key;
+	RETURN NEW;
+END
+$fn$;
+COMMENT ON FUNCTION dp_consumer_data.mask_key_replace() IS
+'trigger: a masking key inserted replaces the one before (one key; a restored key wins)';
+REVOKE ALL ON FUNCTION dp_consumer_data.mask_key_replace() FROM PUBLIC;
+CREATE TRIGGER mask_key_replace BEFORE INSERT ON dp_consumer_data.mask_key
+	FOR EACH ROW EXECUTE FUNCTION dp_consumer_data.mask_key_replace();
+
 CREATE FUNCTION @extschema@.sees_pii()
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'dp_sees_pii'

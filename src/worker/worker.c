@@ -18,6 +18,13 @@
  * slot (no restart for a minute), sends the worker SIGTERM and waits for it
  * to go before the command runs.
  *
+ * During an upgrade the library (built for DP_EXTVERSION) may be loaded
+ * against an older version of the extension's SQL objects: between the
+ * restart that loads a new library and ALTER EXTENSION dataplatform UPDATE.
+ * A worker that finds another version installed runs nothing (no jobs, no
+ * audit drain), says so once in the server log, and looks again every
+ * naptime; the update script wakes it.
+ *
  * Shared state: one DpWorkerShared with a slot per database, protected by
  * its LWLock.  The launcher alone adds, frees and starts slots; backends may
  * move a slot to WANTED or HELD and set latches; a worker writes only its
@@ -35,10 +42,11 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_database.h"
+#include "catalog/pg_extension.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
-#include "commands/extension.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "pgstat.h"
@@ -50,6 +58,8 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -543,17 +553,55 @@ worker_exit_clean(const char *why)
 	proc_exit(0);
 }
 
-/* Whether the extension exists in this database (in its own transaction). */
-static bool
-extension_present(void)
-{
-	bool		present;
+#ifndef DP_EXTVERSION
+#error "DP_EXTVERSION (the extension version this library implements) is set by the Makefile"
+#endif
 
+typedef enum DpExtensionState
+{
+	EXT_ABSENT,					/* not installed in this database */
+	EXT_OTHER_VERSION,			/* installed at a version other than ours */
+	EXT_READY					/* installed at DP_EXTVERSION */
+} DpExtensionState;
+
+/*
+ * Whether the extension is installed in this database, and at the version
+ * this library implements (in its own transaction; allocates nothing that
+ * outlives it).  The installed version and the database's name are copied
+ * into version and dbname (NAMEDATALEN each).
+ */
+static DpExtensionState
+extension_state(char *version, char *dbname)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	DpExtensionState state = EXT_ABSENT;
+
+	version[0] = '\0';
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	present = OidIsValid(get_extension_oid("dataplatform", true));
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum("dataplatform"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			strlcpy(version, text_to_cstring(DatumGetTextPP(d)), NAMEDATALEN);
+		state = strcmp(version, DP_EXTVERSION) == 0 ? EXT_READY : EXT_OTHER_VERSION;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	strlcpy(dbname, get_database_name(MyDatabaseId), NAMEDATALEN);
 	CommitTransactionCommand();
-	return present;
+	return state;
 }
 
 void
@@ -562,6 +610,10 @@ dp_worker_main(Datum main_arg)
 	Oid			dboid = DatumGetObjectId(main_arg);
 	volatile bool recovered = false;
 	volatile long backoff_ms = 0;	/* after errors of the worker's own: doubles, up to 5 minutes */
+	volatile bool waiting = false;	/* for ALTER EXTENSION ... UPDATE (logged once) */
+	char		installed[NAMEDATALEN];
+	char		dbname[NAMEDATALEN];
+	DpExtensionState ext;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -602,18 +654,34 @@ dp_worker_main(Datum main_arg)
 		{
 			/* a standby runs nothing; it may be promoted */
 		}
-		else if (!extension_present())
+		else if ((ext = extension_state(installed, dbname)) == EXT_ABSENT)
 			worker_exit_clean("the extension is not installed in this database");
+		else if (ext == EXT_OTHER_VERSION)
+		{
+			/* the SQL objects are another version's: touch none of them */
+			if (!waiting)
+				ereport(LOG,
+						(errmsg("dataplatform worker waits: the extension in database \"%s\" is version %s, the library version %s",
+								dbname, installed, DP_EXTVERSION),
+						 errhint("Run ALTER EXTENSION dataplatform UPDATE in that database.")));
+			waiting = true;
+		}
 		else
 		{
+			MemoryContext cxt = CurrentMemoryContext;
+
+			if (waiting)
+				ereport(LOG,
+						(errmsg("dataplatform worker resumes: the extension in database \"%s\" is version %s",
+								dbname, installed)));
+			waiting = false;
+
 			/*
 			 * An error here is in the worker's own bookkeeping (each job's
 			 * errors are caught by the job runner): log it, back off, go on.
 			 * Buffered audit entries are written even when jobs are switched
 			 * off (dataplatform.enabled is a kill switch for jobs only).
 			 */
-			MemoryContext cxt = CurrentMemoryContext;
-
 			PG_TRY();
 			{
 				dp_audit_drain();
