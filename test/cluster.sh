@@ -5,7 +5,9 @@
 #   test/cluster.sh deps    install missing Debian packages (when root)
 #   test/cluster.sh demo    deps, build, install, cluster, samples/demo.sql
 #   test/cluster.sh test    deps, build, unit tests and fuzzing, install,
-#                           cluster, pg_regress + isolation, pgTAP
+#                           cluster, pg_regress + isolation, pgTAP; then the
+#                           upgrade from released versions and the Debian
+#                           package, each in clusters of their own
 #   test/cluster.sh bench   deps, build, install, cluster, test/bench/*.sh
 #   test/cluster.sh shell   deps, build, install, cluster, then an interactive psql
 #
@@ -22,7 +24,8 @@ PG_CONFIG=/usr/lib/postgresql/$PGVER/bin/pg_config
 PACKAGES=(make gcc clang libclang-rt-14-dev valgrind
           postgresql-$PGVER postgresql-server-dev-$PGVER postgresql-$PGVER-pgtap
           libtap-parser-sourcehandler-pgtap-perl
-          libjansson-dev libcurl4-openssl-dev python3)
+          libjansson-dev libcurl4-openssl-dev python3
+          debhelper dpkg-dev build-essential postgresql-server-dev-all)
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -201,6 +204,10 @@ case "$cmd" in
         say "docs examples (test/docs_tests.sh)"
         bash test/docs_tests.sh || rc=1
         server_alive || rc=1
+        say "upgrade from released versions (test/upgrade/upgrade_test.sh)"
+        bash test/upgrade/upgrade_test.sh || rc=1
+        say "Debian package (test/package_test.sh)"
+        bash test/package_test.sh || rc=1
         [ $rc -eq 0 ] || echo "make test: FAILED (see the failures above)"
         exit $rc ;;
     bench)
