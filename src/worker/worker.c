@@ -55,6 +55,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "agreement.h"
 #include "audit.h"
 #include "wake.h"
 #include "worker.h"
@@ -617,6 +618,7 @@ dp_worker_main(Datum main_arg)
 			PG_TRY();
 			{
 				dp_audit_drain();
+				dp_agreement_expire();
 				if (dp_worker_enabled && !recovered)
 				{
 					dp_jobs_recover();
