@@ -42,6 +42,8 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -170,6 +172,9 @@ load_cache(void)
 	Oid			ns = get_namespace_oid("dataplatform", true);
 	MemoryContext old;
 	bool		pushed = false;
+	Oid			save_user;
+	int			save_sec;
+	Oid			owner;
 
 	agreement_relid = OidIsValid(ns) ? get_relname_relid("agreement", ns) : InvalidOid;
 	source_relid = OidIsValid(ns) ? get_relname_relid("consumer_source", ns) : InvalidOid;
@@ -189,11 +194,25 @@ load_cache(void)
 		return;
 	}
 
+	/* read as the table's owner: the reader may not read the catalog */
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	owner = BOOTSTRAP_SUPERUSERID;
+	{
+		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(agreement_relid));
+
+		if (HeapTupleIsValid(tup))
+		{
+			owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+			ReleaseSysCache(tup);
+		}
+	}
 	loading = true;
 	PG_TRY();
 	{
 		uint64		n;
 
+		SetUserIdAndSecContext(owner,
+							   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 		SPI_connect();
 		PushActiveSnapshot(GetLatestSnapshot());
 		pushed = true;
@@ -264,6 +283,7 @@ load_cache(void)
 	}
 	PG_FINALLY();
 	{
+		SetUserIdAndSecContext(save_user, save_sec);
 		loading = false;
 		if (pushed)
 			PopActiveSnapshot();
