@@ -429,6 +429,45 @@ decide(const char *view, Oid reader, TimestampTz now, bool fresh)
 	return d;
 }
 
+/*
+ * The descriptor of a row type, copied into cache_cxt once per reload (a
+ * few published tables' row types), so that the per-row check takes no
+ * reference.
+ */
+#define MAX_ROW_DESCS	8
+static Oid	row_desc_type[MAX_ROW_DESCS];
+static TupleDesc row_desc_desc[MAX_ROW_DESCS];
+static uint64 row_desc_generation = 0;
+
+static TupleDesc
+row_desc(Oid rowtype, int32 typmod)
+{
+	static int	next = 0;
+	TupleDesc	cached;
+	MemoryContext old;
+	int			i;
+
+	if (row_desc_generation != cache_generation)
+	{
+		memset(row_desc_type, 0, sizeof(row_desc_type));
+		row_desc_generation = cache_generation;
+	}
+	for (i = 0; i < MAX_ROW_DESCS; i++)
+		if (row_desc_type[i] == rowtype)
+			return row_desc_desc[i];
+	i = next;
+	next = (next + 1) % MAX_ROW_DESCS;
+	if (OidIsValid(row_desc_type[i]))
+		FreeTupleDesc(row_desc_desc[i]);
+	cached = lookup_rowtype_tupdesc(rowtype, typmod);
+	old = MemoryContextSwitchTo(cache_cxt);
+	row_desc_desc[i] = CreateTupleDescCopy(cached);
+	MemoryContextSwitchTo(old);
+	ReleaseTupleDesc(cached);
+	row_desc_type[i] = rowtype;
+	return row_desc_desc[i];
+}
+
 /* Whether a row of the view's table is in a's row scope. */
 static bool
 row_in_scope(const DpAgreement *a, DpDecision *d, HeapTupleHeader row)
@@ -440,7 +479,7 @@ row_in_scope(const DpAgreement *a, DpDecision *d, HeapTupleHeader row)
 
 	if (a->nscope == 0)
 		return true;
-	td = lookup_rowtype_tupdesc(rowtype, HeapTupleHeaderGetTypMod(row));
+	td = row_desc(rowtype, HeapTupleHeaderGetTypMod(row));
 	if (d->rowtype != rowtype)
 	{
 		/* resolve the scoped columns against this row type, once */
@@ -492,7 +531,6 @@ row_in_scope(const DpAgreement *a, DpDecision *d, HeapTupleHeader row)
 				match = true;
 		in = match;
 	}
-	ReleaseTupleDesc(td);
 	return in;
 }
 
@@ -501,10 +539,22 @@ static DpDecision *
 decision_for(text *view_text)
 {
 	char		view[NAMEDATALEN];
+	Oid			reader = GetOuterUserId();
+	TimestampTz stmt = GetCurrentStatementStartTimestamp();
 
 	text_to_cstring_buffer(view_text, view, sizeof(view));
+	/* per row: the decision of this statement, without looking again */
+	if (cache_valid)
+		for (int i = 0; i < MAX_DECISIONS; i++)
+		{
+			DpDecision *d = &decisions[i];
+
+			if (d->used && d->reader == reader && d->stmt == stmt &&
+				d->generation == cache_generation && strcmp(d->view, view) == 0)
+				return d;
+		}
 	ensure_cache();
-	return decide(view, GetOuterUserId(), GetCurrentTimestamp(), false);
+	return decide(view, reader, GetCurrentTimestamp(), false);
 }
 
 /*
