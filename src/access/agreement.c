@@ -523,10 +523,21 @@ dp_revoke_access(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* Whether the agreement table exists (not before the update to 0.2). */
+static bool
+agreements_installed(void)
+{
+	return dp_spi_exec_text("SELECT 1 FROM pg_catalog.pg_class "
+							"WHERE oid = pg_catalog.to_regclass('dataplatform.agreement')", 0, NULL) > 0;
+}
+
 int64
 dp_agreement_grant_unrestricted(const char *role_name, bool pii)
 {
 	const char *args[3];
+
+	if (!agreements_installed())
+		return 0;
 
 	args[0] = role_name;
 	args[1] = pii ? "true" : "false";
@@ -560,6 +571,8 @@ dp_agreement_revoke_unrestricted(const char *role_name)
 {
 	const char *args[2];
 
+	if (!agreements_installed())
+		return false;
 	args[0] = role_name;
 	args[1] = GetUserNameFromId(dp_caller_id(), false);
 	dp_spi_exec_text("UPDATE dataplatform.agreement SET status = 'revoked', closed_by = $2::name, "
@@ -579,8 +592,7 @@ dp_agreement_expire(void)
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (dp_spi_exec_text("SELECT 1 FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass('dataplatform.agreement')",
-						 0, NULL) > 0)
+	if (agreements_installed())
 	{
 		pgstat_report_activity(STATE_RUNNING, "dataplatform: expire access agreements");
 		n = dp_spi_exec_text("UPDATE dataplatform.agreement SET status = 'expired', closed_at = valid_until, "

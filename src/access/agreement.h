@@ -32,7 +32,8 @@ extern void dp_agreement_ids_for(Oid relid, char *buf, Size len);
 /*
  * grant_consumer's agreement: one active agreement over every product with
  * purpose 'unrestricted' for role_name (replacing one with another pii).
- * Returns its id.  Caller is connected to SPI.
+ * Returns its id (0 before the update to 0.2: no agreement table).  Caller
+ * is connected to SPI.
  */
 extern int64 dp_agreement_grant_unrestricted(const char *role_name, bool pii);
 
