@@ -383,10 +383,19 @@ decide(const char *view, Oid reader, TimestampTz now, bool fresh)
 	 * belongs to no product: only an agreement over every product covers
 	 * it.
 	 */
-	d->nproducts = vp ? Min(vp->nproducts, MAX_PRODUCTS) : 1;
+	d->nproducts = vp ? vp->nproducts : 1;
 	d->pii = true;
 	d->all_rows = true;
 	d->allowed = true;
+	if (d->nproducts > MAX_PRODUCTS)
+	{
+		/* more products than a decision holds: refused, never half-checked */
+		d->allowed = d->pii = d->all_rows = false;
+		d->missing = vp->products[MAX_PRODUCTS];
+		d->nproducts = 0;
+		d->pstart[0] = 0;
+		return d;
+	}
 	for (int p = 0; p < d->nproducts; p++)
 	{
 		const char *product = vp ? vp->products[p] : unknown[0];
