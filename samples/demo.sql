@@ -216,3 +216,56 @@ SELECT title, first_name, surname, date_of_birth, email_address FROM dp_consumer
 RESET ROLE;
 RESET dataplatform.obfuscation_key;
 SET dataplatform.environment = 'production';
+
+\echo
+\echo '== access agreements: a BI role asks, in its own session, to read housing views for a purpose,'
+\echo '-- with a row scope, until a date; another admin approves; nothing is readable before'
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'demo_bi') THEN
+    CREATE ROLE demo_bi LOGIN IN ROLE dataplatform_consumer;
+  END IF;
+END $$;
+SET SESSION AUTHORIZATION demo_bi;
+SELECT dataplatform.request_access('housing', 'monthly rent report for secure and flexible tenancies',
+  now() + interval '90 days',
+  '{"views": ["tenure", "rent_by_tenure_type"], "rows": {"tenure_type": ["SEC", "FLT"]},
+    "legal_basis": "public_task"}') AS agreement \gset
+SELECT id, role, product, views, rows, status, left(sha256, 16) AS sha256_start FROM dataplatform.access_agreement;
+\set ON_ERROR_STOP off
+SELECT count(*) FROM dp_consumer.tenure;
+\set ON_ERROR_STOP on
+RESET SESSION AUTHORIZATION;
+SELECT dataplatform.approve_access(:agreement, 'agreed with the housing data owner');
+\echo '-- approved: the rows in scope, PII masked (the agreement does not ask for pii)'
+SET SESSION AUTHORIZATION demo_bi;
+SELECT tenure_type, tenures, weekly_rent FROM dp_consumer.rent_by_tenure_type ORDER BY tenure_type;
+SELECT tenure_type, count(*) AS tenures FROM dp_consumer.tenure GROUP BY 1 ORDER BY 1;
+\echo '-- a view of another product (planning) is refused, with a hint'
+\set ON_ERROR_STOP off
+SELECT count(*) FROM dp_consumer.conservation_area_current;
+\set ON_ERROR_STOP on
+\echo '-- an agreement that expires while the session stays open: reads stop at that instant'
+SELECT dataplatform.request_access('planning', 'a quick look at conservation areas',
+  clock_timestamp() + interval '2 seconds') AS quick \gset
+RESET SESSION AUTHORIZATION;
+SELECT dataplatform.approve_access(:quick);
+SET SESSION AUTHORIZATION demo_bi;
+SELECT count(*) AS conservation_areas FROM dp_consumer.conservation_area_current;
+SELECT pg_sleep(2.5);
+\set ON_ERROR_STOP off
+SELECT count(*) AS conservation_areas FROM dp_consumer.conservation_area_current;
+\set ON_ERROR_STOP on
+RESET SESSION AUTHORIZATION;
+\echo '-- the worker marks it expired and audits it; reads in the audit log name their agreement'
+DO $$ BEGIN
+  FOR i IN 1..100 LOOP
+    EXIT WHEN EXISTS (SELECT 1 FROM dataplatform.audit_log WHERE action = 'expire_access')
+          AND EXISTS (SELECT 1 FROM dataplatform.audit_log WHERE action = 'read' AND role_name = 'demo_bi');
+    PERFORM pg_sleep(0.1);
+  END LOOP;
+END $$;
+SELECT id, role, product, purpose, status, reads FROM dataplatform.access_agreement ORDER BY id;
+SELECT role_name, action, object, detail -> 'agreements' AS agreements
+  FROM dataplatform.audit_log WHERE role_name = 'demo_bi' OR action LIKE '%access' ORDER BY id;
+\echo '== access_review: unrestricted grants (grant_consumer), agreements never read or expiring soon'
+SELECT role, product, purpose, findings FROM dataplatform.access_review() ORDER BY id;

@@ -15,6 +15,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "agreement.h"
 #include "audit.h"
 #include "collect.h"
 #include "guc.h"
@@ -104,6 +105,8 @@ _PG_init(void)
 
 	MarkGUCPrefixReserved("dataplatform");
 
+	/* before the audit's hook, which calls it first: a refused read is not a read */
+	dp_agreement_init();
 	dp_audit_init(process_shared_preload_libraries_in_progress);
 
 	/* no jobs while pg_upgrade runs the server */

@@ -21,6 +21,7 @@
 #include "utils/syscache.h"
 
 #include "access.h"
+#include "agreement.h"
 #include "audit.h"
 #include "naming.h"
 #include "util.h"
@@ -240,6 +241,7 @@ dp_grant_consumer(PG_FUNCTION_ARGS)
 {
 	char	   *role_name = dp_arg_cstring(fcinfo, 0, "role");
 	bool		pii = PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+	int64		id;
 
 	dp_require_admin("grant consumer access");
 	check_grantee(role_name, "grant consumer access");
@@ -249,8 +251,11 @@ dp_grant_consumer(PG_FUNCTION_ARGS)
 	/* real PII values, or (the default) masked ones: a grant sets which */
 	if (pii != is_direct_member(DP_ROLE_CONSUMER_PII, role_name))
 		set_membership(DP_ROLE_CONSUMER_PII, role_name, pii);
+	/* what the reads are checked against: an agreement over every product */
+	id = dp_agreement_grant_unrestricted(role_name, pii);
 	dp_audit("grant_consumer", role_name,
-			 psprintf("{\"role\": %s, \"pii\": %s}", quote_json(role_name), pii ? "true" : "false"));
+			 psprintf("{\"role\": %s, \"pii\": %s, \"agreement\": " INT64_FORMAT "}",
+					  quote_json(role_name), pii ? "true" : "false", id));
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -268,7 +273,9 @@ dp_revoke_consumer(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("role \"%s\" is not a consumer", role_name),
 				 errhint("dataplatform.grant_consumer gives a role consumer access.")));
-	set_membership(DP_ROLE_CONSUMER, role_name, false);
+	/* the group membership stays while other agreements of the role hold */
+	if (!dp_agreement_revoke_unrestricted(role_name))
+		set_membership(DP_ROLE_CONSUMER, role_name, false);
 	if (is_direct_member(DP_ROLE_CONSUMER_PII, role_name))
 		set_membership(DP_ROLE_CONSUMER_PII, role_name, false);
 	dp_audit("revoke_consumer", role_name, grant_detail(role_name));

@@ -64,6 +64,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "agreement.h"
 #include "audit.h"
 #include "wake.h"
 
@@ -99,6 +100,7 @@ typedef struct DpAuditEntry
 	int64		count;
 	TimestampTz last_at;
 	char		last_statement_id[DP_AUDIT_STATEMENT_ID_LEN];
+	char		agreements[DP_AGREEMENT_IDS_LEN];	/* ids that allowed the read */
 	char		query[DP_AUDIT_QUERY_LEN];
 } DpAuditEntry;
 
@@ -277,6 +279,7 @@ same_read(const DpAuditEntry *slot, const DpAuditEntry *e)
 		strcmp(NameStr(slot->session_role), NameStr(e->session_role)) == 0 &&
 		strcmp(NameStr(slot->current_role), NameStr(e->current_role)) == 0 &&
 		strcmp(NameStr(slot->checked_as), NameStr(e->checked_as)) == 0 &&
+		strcmp(slot->agreements, e->agreements) == 0 &&
 		strcmp(slot->query, e->query) == 0;
 }
 
@@ -398,6 +401,7 @@ audit_check_perms(List *range_table, bool ereport_on_violation)
 				set_name(&e->checked_as, rte->checkAsUser);
 			else
 				namestrcpy(&e->checked_as, "");
+			dp_agreement_ids_for(rte->relid, e->agreements, DP_AGREEMENT_IDS_LEN);
 			record_entry(e);
 		}
 		if (e)
@@ -440,6 +444,8 @@ entry_detail(const DpAuditEntry *e)
 		appendStringInfoString(&buf, ", \"view_owner\": ");
 		escape_json(&buf, NameStr(e->checked_as));
 	}
+	if (e->agreements[0])
+		appendStringInfo(&buf, ", \"agreements\": [%s]", e->agreements);
 	if (e->count > 1)
 	{
 		appendStringInfo(&buf, ", \"reads\": " INT64_FORMAT ", \"last_at\": ", e->count);

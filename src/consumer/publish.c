@@ -238,8 +238,11 @@ check_no_dependents(const char *name, const char *action)
 /*
  * The view consumers read, dp_consumer.<name>: the table's columns, PII ones
  * masked (dataplatform.mask under the key in dp_consumer_data.mask_key) for
- * callers that do not see PII.  The key is read as the view's owner, so a
- * consumer cannot compute tokens of guessed values.
+ * callers whose agreements do not show PII (sees_pii(view)), and only the
+ * rows in the row scope of the caller's agreements (in_scope(view, row));
+ * a security barrier view, so no function of the caller sees a row before
+ * in_scope did.  The key is read as the view's owner, so a consumer cannot
+ * compute tokens of guessed values.
  */
 static void
 create_facade(const DpView *view)
@@ -249,7 +252,7 @@ create_facade(const DpView *view)
 	const char *facade = dp_view_facade_qualified(view->name);
 
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "CREATE VIEW %s AS SELECT ", facade);
+	appendStringInfo(&sql, "CREATE VIEW %s WITH (security_barrier) AS SELECT ", facade);
 	for (i = 0; i < view->ncols; i++)
 	{
 		const char *c = quote_identifier(view->cols[i].name);
@@ -257,13 +260,14 @@ create_facade(const DpView *view)
 		if (i > 0)
 			appendStringInfoString(&sql, ", ");
 		if (view->cols[i].pii)
-			appendStringInfo(&sql, "CASE WHEN (SELECT dataplatform.sees_pii()) THEN d.%s "
+			appendStringInfo(&sql, "CASE WHEN (SELECT dataplatform.sees_pii(%s::text)) THEN d.%s "
 							 "ELSE dataplatform.mask(d.%s, (SELECT k.key FROM dp_consumer_data.mask_key k)) END AS %s",
-							 c, c, c);
+							 quote_literal_cstr(view->name), c, c, c);
 		else
 			appendStringInfo(&sql, "d.%s", c);
 	}
-	appendStringInfo(&sql, " FROM %s d", dp_view_qualified(view->name));
+	appendStringInfo(&sql, " FROM %s d WHERE dataplatform.in_scope(%s::text, d)",
+					 dp_view_qualified(view->name), quote_literal_cstr(view->name));
 	dp_spi_exec(sql.data, 0, NULL, NULL, NULL);
 	dp_spi_exec(psprintf("GRANT SELECT ON %s TO %s, %s", facade, DP_ROLE_CONSUMER, DP_ROLE_ADMIN),
 				0, NULL, NULL, NULL);

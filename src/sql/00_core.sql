@@ -351,7 +351,7 @@ AS 'MODULE_PATHNAME', 'dp_grant_consumer'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.grant_consumer(name, boolean) IS
-'allow a role to read the published views in dp_consumer; PII columns are masked unless pii is true';
+'allow a role to read every published view of every product: an active access agreement with purpose unrestricted and no end (prefer request_access); PII columns are masked unless pii is true';
 
 CREATE FUNCTION @extschema@.revoke_consumer(role name)
 RETURNS void
@@ -359,7 +359,7 @@ AS 'MODULE_PATHNAME', 'dp_revoke_consumer'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.revoke_consumer(name) IS
-'withdraw a role''s read access to dp_consumer';
+'revoke a role''s unrestricted agreement (grant_consumer) and, unless other agreements of the role hold, its consumer membership';
 
 ------------------------------------------------------------------------------
 -- API: specifications

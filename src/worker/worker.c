@@ -65,6 +65,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "agreement.h"
 #include "audit.h"
 #include "wake.h"
 #include "worker.h"
@@ -685,6 +686,7 @@ dp_worker_main(Datum main_arg)
 			PG_TRY();
 			{
 				dp_audit_drain();
+				dp_agreement_expire();
 				if (dp_worker_enabled && !recovered)
 				{
 					dp_jobs_recover();

@@ -22,6 +22,8 @@ SELECT functions_are('dataplatform', ARRAY['define_product', 'grant_producer', '
        'process_queued', 'rebuild_changed',
        'set_secret', 'drop_secret', 'add_endpoint', 'drop_endpoint', 'collect', 'generate', 'mask', 'sees_pii',
        'publish', 'unpublish', 'refresh', 'refresh_all', 'export', 'view_status',
+       'request_access', 'approve_access', 'reject_access', 'revoke_access', 'access_review',
+       'in_scope', 'agreement_changed',
        'audit_guard', 'apply_retention', 'purge_audit']);
 SELECT has_function('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb']);
 SELECT isnt_definer('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb'], 'normalise writes nothing and runs as the caller');

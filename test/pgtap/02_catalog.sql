@@ -8,10 +8,10 @@ SELECT plan(20);
 SELECT tables_are('dataplatform', ARRAY['products', 'producer_grants', 'datasets',
        'spec_version', 'fields', 'audit_log', 'config_version', 'batch', 'issue', 'quarantine_row',
        'event', 'orphan_event', 'job', 'job_run', 'consumer_view', 'consumer_source', 'refresh_log',
-       'secret', 'endpoint', 'collection_log']);
+       'secret', 'endpoint', 'collection_log', 'agreement']);
 SELECT tables_are('dp_raw', ARRAY['rows']);
 SELECT views_are('dataplatform', ARRAY['product', 'dataset', 'field', 'issue_type', 'quarantine', 'status',
-       'consumer_status']);
+       'consumer_status', 'access_agreement']);
 SELECT columns_are('dataplatform', 'dataset', ARRAY['name', 'product', 'version', 'key',
        'field_count', 'clean_table', 'description', 'created_at', 'updated_at']);
 SELECT columns_are('dataplatform', 'field', ARRAY['dataset', 'ordinal', 'name', 'column',
@@ -23,7 +23,7 @@ SELECT col_type_is('dataplatform', 'spec_version', 'spec', 'jsonb', 'spec_versio
 SELECT is(
   (SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_extension e, unnest(e.extconfig) cfg
      JOIN pg_class c ON c.oid = cfg WHERE e.extname = 'dataplatform'),
-  ARRAY['audit_log', 'audit_log_id_seq', 'batch', 'batch_id_seq', 'collection_log', 'collection_log_id_seq',
+  ARRAY['agreement', 'agreement_id_seq', 'audit_log', 'audit_log_id_seq', 'batch', 'batch_id_seq', 'collection_log', 'collection_log_id_seq',
         'config_version', 'consumer_source', 'consumer_view', 'datasets', 'endpoint', 'event', 'fields',
         'issue', 'job', 'job_id_seq', 'mask_key', 'orphan_event', 'producer_grants', 'products', 'quarantine_row',
         'refresh_log', 'refresh_log_id_seq', 'rows', 'secret', 'spec_version']::text[],
