@@ -14,6 +14,8 @@
  */
 #include "postgres.h"
 
+#include "executor/spi.h"
+
 #include "consumer.h"
 
 static const char *
@@ -177,6 +179,100 @@ count_holders(DpRefresh *r)
 					 view->quals ? view->quals : "true", at_extreme.data, dp_refresh_key_list(view, "f."),
 					 dp_refresh_key_match(view, "u", "c"));
 	dp_refresh_exec(r, sql.data, true);
+}
+
+/* Whether every min and max of the view is read through an index (publish.c). */
+static bool
+extremes_indexed(const DpView *view)
+{
+	int			i;
+	bool		any = false;
+
+	if (!view->indexable)
+		return false;
+	for (i = 0; i < view->ncols; i++)
+		if (view->cols[i].agg == DP_AGG_MIN || view->cols[i].agg == DP_AGG_MAX)
+		{
+			if (view->cols[i].index_col == NULL)
+				return false;
+			any = true;
+		}
+	return any;
+}
+
+/*
+ * The min and max of the groups marked dirty (their counts and sums are
+ * right: only an extreme lost its holders), each read from the group's rows
+ * through the index on (grouping columns, argument) that publish made: the
+ * first row in the argument's order, then the rows equal to it.  Computed as
+ * the reader role into one array of state rows, applied as the owner.
+ */
+static void
+recompute_extremes(DpRefresh *r)
+{
+	DpView	   *view = r->view;
+	DpViewSource *s = &view->sources[view->driver];
+	StringInfoData sql,
+				row,
+				ext,
+				set,
+				gm;
+	int			i,
+				k;
+	bool		isnull;
+	Datum		arr;
+	Oid			type;
+
+	initStringInfo(&gm);
+	for (k = 0; k < view->nkey; k++)
+		appendStringInfo(&gm, "(%s) = t.%s AND ", view->cols[view->key[k]].gexpr,
+						 quote_identifier(view->cols[view->key[k]].name));
+	if (view->quals)
+		appendStringInfo(&gm, "(%s) AND ", view->quals);
+	initStringInfo(&row);
+	initStringInfo(&ext);
+	initStringInfo(&set);
+	appendStringInfo(&row, "%s, t._rows", dp_refresh_key_list(view, "t."));
+	for (i = 0; i < view->ncols; i++)
+	{
+		const DpViewColumn *c = &view->cols[i];
+		char	   *cond = c->filter ? psprintf("%s(%s) AND ", gm.data, c->filter) : gm.data;
+
+		switch (c->agg)
+		{
+			case DP_AGG_COUNT_STAR:
+			case DP_AGG_COUNT:
+				appendStringInfo(&row, ", t._c%d", i);
+				break;
+			case DP_AGG_SUM:
+			case DP_AGG_AVG:
+				appendStringInfo(&row, ", t._s%d, t._n%d", i, i);
+				break;
+			case DP_AGG_MIN:
+			case DP_AGG_MAX:
+				appendStringInfo(&ext, "%s(SELECT %s FROM dp_clean.%s s WHERE %s(%s) IS NOT NULL ORDER BY 1%s LIMIT 1) AS _m%d",
+								 ext.len ? ", " : "", c->arg, quote_identifier(s->table), cond, c->arg,
+								 c->agg == DP_AGG_MAX ? " DESC" : "", i);
+				appendStringInfo(&row, ", y._m%d, (SELECT pg_catalog.count(*) FROM dp_clean.%s s WHERE %s(%s) = y._m%d)",
+								 i, quote_identifier(s->table), cond, c->arg, i);
+				appendStringInfo(&set, "_m%d = (x)._m%d, _k%d = (x)._k%d, ", i, i, i, i);
+				break;
+			case DP_AGG_NONE:
+				break;
+		}
+	}
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT pg_catalog.array_agg(ROW(%s, false)::%s) FROM %s t "
+					 "CROSS JOIN LATERAL (SELECT %s) y WHERE t._dirty",
+					 row.data, r->qstate, r->qstate, ext.data);
+	dp_refresh_exec(r, sql.data, true);
+	arr = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return;
+	type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
+	dp_refresh_exec_args(r, psprintf("UPDATE %s t SET %s_dirty = false FROM pg_catalog.unnest($1) x WHERE %s",
+									 r->qstate, set.data, dp_refresh_key_match(view, "t", "x")),
+						 false, 1, &type, &arr);
 }
 
 /* Recompute the state of the groups marked dirty (or of every group: all). */
@@ -373,6 +469,9 @@ dp_aggregate_apply_delta(DpRefresh *r)
 		appendStringInfo(&sql, ", _dirty = false%s", dirty.data);
 	appendStringInfo(&sql, " FROM pg_temp.dp_delta d WHERE %s", match);
 	dp_refresh_exec(r, sql.data, false);
+	/* extremes that lost their holders, read through their index */
+	if (has_minmax && extremes_indexed(view))
+		recompute_extremes(r);
 
 	/* new groups: their delta is their state (a minus here would be inconsistent: recompute) */
 	resetStringInfo(&sql);

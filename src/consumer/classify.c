@@ -212,6 +212,23 @@ deparse(Node *expr, List *dpcontext)
 }
 
 /*
+ * An expression over the aggregated dataset as a column of an index on its
+ * table: a column name, or a parenthesised immutable expression; NULL when
+ * it cannot be indexed.
+ */
+static char *
+index_column(Node *expr, List *dpcontext)
+{
+	Node	   *e = dp_view_strip(expr);
+
+	if (IsA(e, Var))
+		return deparse(e, dpcontext) + strlen("s.");
+	if (contain_mutable_functions(expr) || contain_volatile_functions(expr))
+		return NULL;
+	return psprintf("(%s)", deparse_expression(expr, dpcontext, false, false));
+}
+
+/*
  * The aggregate method: GROUP BY over one dataset, every output column a
  * grouping expression or count/sum/avg/min/max of an expression (sum and
  * avg of exact numbers), no HAVING, DISTINCT or ordered aggregates.
@@ -247,6 +264,7 @@ dp_view_classify_aggregate(DpView *view, Query *q, StringInfo why)
 	}
 	view->driver = source_of_rte(view, rte, &hist);
 	dpcontext = deparse_context_for("s", rte->relid);
+	view->indexable = true;
 
 	foreach(lc, q->targetList)
 	{
@@ -267,6 +285,9 @@ dp_view_classify_aggregate(DpView *view, Query *q, StringInfo why)
 		{
 			c->group = ngroup++;
 			c->gexpr = deparse((Node *) tle->expr, dpcontext);
+			c->index_col = index_column((Node *) tle->expr, dpcontext);
+			if (c->index_col == NULL)
+				view->indexable = false;
 		}
 		else if (IsA(tle->expr, Aggref))
 		{
@@ -289,6 +310,7 @@ dp_view_classify_aggregate(DpView *view, Query *q, StringInfo why)
 
 				argtype = exprType(arg);
 				c->arg = deparse(arg, dpcontext);
+				c->index_col = index_column(arg, dpcontext);
 			}
 			if (agg->aggfilter)
 				c->filter = deparse((Node *) agg->aggfilter, dpcontext);

@@ -70,6 +70,8 @@ typedef struct DpViewColumn
 	DpAggKind	agg;
 	char	   *arg;			/* deparsed argument (NULL for count(*)) */
 	char	   *filter;			/* deparsed FILTER condition, or NULL */
+	/* as an index column of the dataset's table (gexpr or arg), or NULL */
+	char	   *index_col;
 } DpViewColumn;
 
 /* A dataset joined to the driver on its whole key (keyed method). */
@@ -103,6 +105,7 @@ typedef struct DpView
 								 * $1 < _batch_id <= $2 */
 	/* aggregate */
 	char	   *quals;			/* deparsed WHERE over alias s, or NULL */
+	bool		indexable;		/* grouping columns all usable in an index */
 	int			nref;
 	char	  **refcols;		/* source columns the query reads */
 	/* candidate key found by analysis (output column indexes), or NULL */

@@ -5,7 +5,10 @@
  *		its table (dp_consumer_data.<view>, with the unique index of its
  *		key), the state table of an aggregate view (dp_consumer_state.<view>,
  *		whose contents aggregate.c maintains), and the view consumers read
- *		(dp_consumer.<view>, PII columns masked).  The first fill and the
+ *		(dp_consumer.<view>, PII columns masked), and the indexes an aggregate
+ *		view with min or max needs on its dataset's table (one per argument,
+ *		after the grouping columns, so that refresh finds a group's new
+ *		extreme, and the rows holding it, through the index).  The first fill and the
  *		expectations at publish are refresh.c's (dp_refresh_fill,
  *		dp_refresh_publish_done).
  *
@@ -17,6 +20,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 
@@ -25,6 +29,90 @@
 
 PG_FUNCTION_INFO_V1(dp_publish);
 PG_FUNCTION_INFO_V1(dp_unpublish);
+PG_FUNCTION_INFO_V1(dp_consumer_index_views);
+
+/* ------------------------------------------------------------------------
+ * Indexes of aggregate views on their dataset's table
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * Names of a view's indexes in dp_clean: "_dpv_<view>_<column number>"; a
+ * long view name is cut and followed by a hash of the whole name.
+ */
+static char *
+index_prefix(const char *view)
+{
+	if (strlen(view) <= 50)
+		return psprintf("_dpv_%s_", view);
+	return psprintf("_dpv_%.40s_%08x_", view,
+					(unsigned int) hash_bytes((const unsigned char *) view, strlen(view)));
+}
+
+/*
+ * Create (when missing) the indexes an aggregate view with min or max reads
+ * a group's extreme through: (grouping columns..., argument) on the
+ * dataset's table, one per distinct argument.  Nothing when a grouping
+ * column or the argument is not an indexable expression.  Caller is
+ * connected to SPI.
+ */
+static void
+create_view_indexes(const DpView *view)
+{
+	DpViewSource *s;
+	StringInfoData cols;
+	int			i,
+				j,
+				k;
+
+	if (view->method != DP_VIEW_AGGREGATE || !view->indexable)
+		return;
+	s = &view->sources[view->driver];
+	initStringInfo(&cols);
+	for (i = 0; i < view->ncols; i++)
+	{
+		const DpViewColumn *c = &view->cols[i];
+		bool		seen = false;
+
+		if ((c->agg != DP_AGG_MIN && c->agg != DP_AGG_MAX) || c->index_col == NULL)
+			continue;
+		for (j = 0; j < i; j++)
+			if ((view->cols[j].agg == DP_AGG_MIN || view->cols[j].agg == DP_AGG_MAX) &&
+				view->cols[j].index_col && strcmp(view->cols[j].index_col, c->index_col) == 0)
+				seen = true;
+		if (seen)
+			continue;
+		resetStringInfo(&cols);
+		for (k = 0; k < view->nkey; k++)
+			appendStringInfo(&cols, "%s, ", view->cols[view->key[k]].index_col);
+		appendStringInfoString(&cols, c->index_col);
+		dp_spi_exec(psprintf("CREATE INDEX IF NOT EXISTS %s ON dp_clean.%s (%s)",
+							 quote_identifier(psprintf("%s%d", index_prefix(view->name), i)),
+							 quote_identifier(s->table), cols.data), 0, NULL, NULL, NULL);
+	}
+}
+
+/* Drop the indexes create_view_indexes made for the view name. */
+static void
+drop_view_indexes(const char *name)
+{
+	const char *args[1];
+	uint64		n,
+				i;
+	char	  **names;
+
+	args[0] = index_prefix(name);
+	n = dp_spi_exec_text("SELECT pg_catalog.quote_ident(c.relname::text) FROM pg_catalog.pg_class c "
+						 "WHERE c.relnamespace = 'dp_clean'::pg_catalog.regnamespace AND c.relkind = 'i' "
+						 "AND pg_catalog.starts_with(c.relname::text, $1) "
+						 "AND pg_catalog.substr(c.relname::text, pg_catalog.length($1) + 1) ~ '^[0-9]+$'",
+						 1, args);
+	names = palloc(sizeof(char *) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		names[i] = dp_spi_getvalue(i, 1);
+	for (i = 0; i < n; i++)
+		dp_spi_exec(psprintf("DROP INDEX dp_clean.%s", names[i]), 0, NULL, NULL, NULL);
+}
 
 /* ------------------------------------------------------------------------
  * publish
@@ -486,6 +574,9 @@ dp_publish(PG_FUNCTION_ARGS)
 		create_state_table(view);
 
 	fill = dp_refresh_fill(view, qbuild);
+	if (exists)
+		drop_view_indexes(name);
+	create_view_indexes(view);
 
 	dp_spi_exec(psprintf("CREATE UNIQUE INDEX %s ON %s (%s)",
 						 quote_identifier(psprintf("%s_key", build)), qbuild,
@@ -548,8 +639,74 @@ dp_unpublish(PG_FUNCTION_ARGS)
 	dp_spi_exec(psprintf("DROP VIEW IF EXISTS %s", dp_view_facade_qualified(name)), 0, NULL, NULL, NULL);
 	drop_table(dp_view_qualified(name));
 	drop_table(dp_view_state_qualified(name));
+	drop_view_indexes(name);
 	dp_spi_exec_text("DELETE FROM dataplatform.consumer_view WHERE name = $1", 1, args);
 	dp_audit("unpublish", name, NULL);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * The indexes of every published aggregate view, for a database whose views
+ * were published before publish made them (the 0.1 -> 0.2 update script
+ * calls it once).  A view whose source no longer analyses is left as it is
+ * (its next publish makes them).
+ */
+Datum
+dp_consumer_index_views(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	uint64		n,
+				i;
+	char	  **names;
+	char	  **defs;
+	char	  **refresh;
+
+	SPI_connect();
+	n = dp_spi_exec("SELECT name, definition, refresh FROM dataplatform.consumer_view "
+					"WHERE method = 'aggregate' ORDER BY name", 0, NULL, NULL, NULL);
+	names = palloc(sizeof(char *) * Max(n, 1));
+	defs = palloc(sizeof(char *) * Max(n, 1));
+	refresh = palloc(sizeof(char *) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		names[i] = dp_spi_getvalue(i, 1);
+		defs[i] = dp_spi_getvalue(i, 2);
+		refresh[i] = dp_spi_getvalue(i, 3);
+	}
+	for (i = 0; i < n; i++)
+	{
+		const char *args[1];
+		List	   *volatile key = NIL;
+		uint64		nk,
+					j;
+
+		args[0] = names[i];
+		nk = dp_spi_exec_text("SELECT k FROM dataplatform.consumer_view, pg_catalog.unnest(key) WITH ORDINALITY AS u(k, o) "
+							  "WHERE name = $1 ORDER BY o", 1, args);
+		for (j = 0; j < nk; j++)
+			key = lappend(key, dp_spi_getvalue(j, 1));
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			DpView	   *view = dp_view_analyze(names[i], defs[i], false);
+
+			dp_view_choose(view, key, refresh[i]);
+			create_view_indexes(view);
+			ReleaseCurrentSubTransaction();
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(cxt);
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -252,3 +252,11 @@ SELECT c.role_name, NULL, NULL, 'unrestricted', NULL, c.pii, NULL, NULL, c.canon
 -- Keep last: wake this database's worker at commit; it waits while the
 -- database holds a version other than its library's, and resumes now.
 SELECT @extschema@.worker_wake();
+
+-- an aggregate view with min or max reads a group's new extreme through an
+-- index on (grouping columns, argument) of its dataset's table, made by
+-- publish (issue 11): the views published by 0.1 get theirs here
+CREATE FUNCTION @extschema@._consumer_index_views() RETURNS void
+LANGUAGE C AS 'MODULE_PATHNAME', 'dp_consumer_index_views';
+SELECT @extschema@._consumer_index_views();
+DROP FUNCTION @extschema@._consumer_index_views();
