@@ -88,17 +88,14 @@ group_positions(const DpView *view)
 	return buf.data;
 }
 
-/* Fill pg_temp.dp_new with the view's rows for the groups in aff (all: NULL). */
-void
-dp_aggregate_new_rows(DpRefresh *r, const char *aff)
+/* The view's columns of a state row t, in the view's order. */
+static char *
+view_columns_of_state(const DpView *view)
 {
-	DpView	   *view = r->view;
 	StringInfoData sql;
 	int			i;
 
-	dp_refresh_temp_table(r, "dp_new", psprintf("AS SELECT * FROM %s WITH NO DATA", r->qtable));
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "INSERT INTO pg_temp.dp_new SELECT ");
 	for (i = 0; i < view->ncols; i++)
 	{
 		const DpViewColumn *c = &view->cols[i];
@@ -126,11 +123,16 @@ dp_aggregate_new_rows(DpRefresh *r, const char *aff)
 				break;
 		}
 	}
-	appendStringInfo(&sql, " FROM %s t", r->qstate);
-	if (aff)
-		appendStringInfo(&sql, " WHERE (%s) IN (SELECT %s FROM %s)", dp_refresh_key_list(view, "t."),
-						 dp_refresh_key_list(view, NULL), aff);
-	dp_refresh_exec(r, sql.data, false);
+	return sql.data;
+}
+
+/* Fill pg_temp.dp_new with the view's rows of every group (full refresh, publish). */
+void
+dp_aggregate_new_rows(DpRefresh *r)
+{
+	dp_refresh_temp_table(r, "dp_new", psprintf("AS SELECT * FROM %s WITH NO DATA", r->qtable));
+	dp_refresh_exec(r, psprintf("INSERT INTO pg_temp.dp_new SELECT %s FROM %s t",
+								view_columns_of_state(r->view), r->qstate), false);
 }
 
 /*
@@ -308,15 +310,19 @@ dp_aggregate_recompute(DpRefresh *r, bool all)
 }
 
 /*
- * Incremental aggregate: the deltas of the changed rows per group into
- * pg_temp.dp_delta, added to the state, then the affected groups' rows.
+ * Incremental aggregate: the deltas of the changed rows per group, added to
+ * the groups' state, carried as the groups' new state rows ($2, an array of
+ * the state table's rows) and written with one INSERT ... ON CONFLICT; then
+ * the affected groups' view rows ($1) and the diff.
  *
  * For a min (max symmetric) the delta has the plus rows' min _p with the
  * number of plus rows at it _pk, and the minus rows' min _q with _qk.  The
  * state keeps the min _m and the number of rows holding it _k.  Removing
  * holders while others remain keeps the min; a smaller new value replaces
- * it; only when every holder goes and nothing as small comes is the group
- * recomputed from the dataset ("dirty").
+ * it; only when every holder goes and nothing as small comes is the extreme
+ * read again from the group's rows ("dirty", through the index publish made;
+ * the whole group is recomputed only when the state was inconsistent: a
+ * minus in a group it does not hold).
  */
 void
 dp_aggregate_apply_delta(DpRefresh *r)
@@ -325,23 +331,26 @@ dp_aggregate_apply_delta(DpRefresh *r)
 	int			si = view->driver;
 	DpViewSource *s = &view->sources[si];
 	StringInfoData sql,
-				cols,
 				sel,
 				win,
-				dirty;
+				row,
+				dirty,
+				set;
 	int			i,
 				k;
-	char	   *match = dp_refresh_key_match(view, "t", "d");
 	bool		has_minmax = false;
+	bool		inconsistent,
+				any_dirty;
+	char	   *nullkey;
 
-	/* pg_temp.dp_delta: the groups' deltas */
-	initStringInfo(&cols);
+	dp_refresh_init_params(r);
+
+	/* the deltas per group, columns named as in the comment above */
 	initStringInfo(&sel);
 	initStringInfo(&win);
-	appendStringInfo(&cols, "%s, _rows", dp_refresh_key_list(view, NULL));
 	for (k = 0; k < view->nkey; k++)
-		appendStringInfo(&sel, "s._g%d, ", k);
-	appendStringInfoString(&sel, "pg_catalog.sum(s._sign)");
+		appendStringInfo(&sel, "s._g%d AS %s, ", k, quote_identifier(view->cols[view->key[k]].name));
+	appendStringInfoString(&sel, "pg_catalog.sum(s._sign) AS _rows, pg_catalog.count(*) FILTER (WHERE s._sign < 0) AS _minus");
 	for (i = 0; i < view->ncols; i++)
 	{
 		const DpViewColumn *c = &view->cols[i];
@@ -351,30 +360,26 @@ dp_aggregate_apply_delta(DpRefresh *r)
 		switch (c->agg)
 		{
 			case DP_AGG_COUNT_STAR:
-				appendStringInfo(&cols, ", _c%d", i);
-				appendStringInfo(&sel, ", pg_catalog.sum(s._sign)%s", agg_filter(c, NULL));
+				appendStringInfo(&sel, ", pg_catalog.sum(s._sign)%s AS _c%d", agg_filter(c, NULL), i);
 				break;
 			case DP_AGG_COUNT:
-				appendStringInfo(&cols, ", _c%d", i);
-				appendStringInfo(&sel, ", pg_catalog.sum(s._sign)%s", agg_filter(c, nn));
+				appendStringInfo(&sel, ", pg_catalog.sum(s._sign)%s AS _c%d", agg_filter(c, nn), i);
 				break;
 			case DP_AGG_SUM:
 			case DP_AGG_AVG:
-				appendStringInfo(&cols, ", _s%d, _n%d", i, i);
-				appendStringInfo(&sel, ", pg_catalog.sum(s._sign * (%s)::pg_catalog.numeric)%s, "
-								 "pg_catalog.sum(s._sign)%s", c->arg, agg_filter(c, nn), agg_filter(c, nn));
+				appendStringInfo(&sel, ", pg_catalog.sum(s._sign * (%s)::pg_catalog.numeric)%s AS _s%d, "
+								 "pg_catalog.sum(s._sign)%s AS _n%d", c->arg, agg_filter(c, nn), i,
+								 agg_filter(c, nn), i);
 				break;
 			case DP_AGG_MIN:
 			case DP_AGG_MAX:
 				has_minmax = true;
-				appendStringInfo(&cols, ", _m%d AS _p%d, _k%d AS _pk%d, _m%d AS _q%d, _k%d AS _qk%d",
-								 i, i, i, i, i, i, i, i);
-				appendStringInfo(&sel, ", pg_catalog.%s(%s)%s, pg_catalog.count(*)%s, "
-								 "pg_catalog.%s(%s)%s, pg_catalog.count(*)%s",
-								 fn, c->arg, agg_filter(c, "s._sign > 0"),
-								 agg_filter(c, psprintf("s._sign > 0 AND (%s) = s._wp%d", c->arg, i)),
-								 fn, c->arg, agg_filter(c, "s._sign < 0"),
-								 agg_filter(c, psprintf("s._sign < 0 AND (%s) = s._wq%d", c->arg, i)));
+				appendStringInfo(&sel, ", pg_catalog.%s(%s)%s AS _p%d, pg_catalog.count(*)%s AS _pk%d, "
+								 "pg_catalog.%s(%s)%s AS _q%d, pg_catalog.count(*)%s AS _qk%d",
+								 fn, c->arg, agg_filter(c, "s._sign > 0"), i,
+								 agg_filter(c, psprintf("s._sign > 0 AND (%s) = s._wp%d", c->arg, i)), i,
+								 fn, c->arg, agg_filter(c, "s._sign < 0"), i,
+								 agg_filter(c, psprintf("s._sign < 0 AND (%s) = s._wq%d", c->arg, i)), i);
 				/* the plus and minus extremes of each row's group, for the holder counts */
 				appendStringInfo(&win, ", pg_catalog.%s(%s)%s OVER w AS _wp%d, pg_catalog.%s(%s)%s OVER w AS _wq%d",
 								 fn, c->arg, agg_filter(c, "s._sign > 0"), i,
@@ -384,13 +389,67 @@ dp_aggregate_apply_delta(DpRefresh *r)
 				break;
 		}
 	}
-	dp_refresh_temp_table(r, "dp_delta", psprintf("AS SELECT %s FROM %s WITH NO DATA", cols.data, r->qstate));
 
-	/* the changed rows: new versions (+1) and the versions they replaced or removed (-1) */
+	/* the groups' new state: the state (none for a new group) plus the delta */
+	initStringInfo(&row);
+	initStringInfo(&dirty);
+	initStringInfo(&set);
+	appendStringInfo(&row, "%s, COALESCE(t._rows, 0) + d._rows", dp_refresh_key_list(view, "d."));
+	appendStringInfoString(&set, "_rows = excluded._rows");
+	for (i = 0; i < view->ncols; i++)
+	{
+		const DpViewColumn *c = &view->cols[i];
+
+		switch (c->agg)
+		{
+			case DP_AGG_COUNT_STAR:
+			case DP_AGG_COUNT:
+				appendStringInfo(&row, ", COALESCE(t._c%d, 0) + COALESCE(d._c%d, 0)", i, i);
+				appendStringInfo(&set, ", _c%d = excluded._c%d", i, i);
+				break;
+			case DP_AGG_SUM:
+			case DP_AGG_AVG:
+				appendStringInfo(&row, ", COALESCE(t._s%d, 0) + COALESCE(d._s%d, 0), COALESCE(t._n%d, 0) + COALESCE(d._n%d, 0)",
+								 i, i, i, i);
+				appendStringInfo(&set, ", _s%d = excluded._s%d, _n%d = excluded._n%d", i, i, i, i);
+				break;
+			case DP_AGG_MIN:
+			case DP_AGG_MAX:
+				{
+					const char *better = c->agg == DP_AGG_MIN ? "<" : ">";
+					const char *worse = c->agg == DP_AGG_MIN ? ">" : "<";
+					char	   *left = psprintf("(t._k%d - CASE WHEN d._q%d = t._m%d THEN COALESCE(d._qk%d, 0) ELSE 0 END)",
+											   i, i, i, i);
+
+					appendStringInfo(&row, ", CASE WHEN t._m%d IS NULL THEN d._p%d "
+									 "WHEN d._p%d %s t._m%d THEN d._p%d ELSE t._m%d END",
+									 i, i, i, better, i, i, i);
+					appendStringInfo(&row, ", CASE WHEN t._m%d IS NULL THEN COALESCE(d._pk%d, 0) "
+									 "WHEN d._p%d %s t._m%d THEN d._pk%d "
+									 "WHEN d._p%d = t._m%d THEN %s + d._pk%d ELSE %s END",
+									 i, i, i, better, i, i, i, i, left, i, left);
+					appendStringInfo(&set, ", _m%d = excluded._m%d, _k%d = excluded._k%d", i, i, i, i);
+					/* a removed value beyond the extreme, or every holder gone and none as good come */
+					appendStringInfo(&dirty, " OR (d._q%d IS NOT NULL AND (t._m%d IS NULL OR d._q%d %s t._m%d))"
+									 " OR (t._m%d IS NOT NULL AND %s <= 0 AND (d._p%d IS NULL OR d._p%d %s t._m%d))",
+									 i, i, i, better, i, i, left, i, i, worse, i);
+				}
+				break;
+			case DP_AGG_NONE:
+				break;
+		}
+	}
+	appendStringInfoString(&set, ", _dirty = excluded._dirty");
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "INSERT INTO pg_temp.dp_delta SELECT %s FROM (SELECT s.*", sel.data);
+	appendStringInfo(&sql, "SELECT pg_catalog.array_agg(ROW(%s, false%s)::%s), "
+					 "COALESCE(pg_catalog.bool_or(t.%s IS NULL AND d._minus > 0), false), "
+					 "COALESCE(pg_catalog.bool_or(false%s), false) FROM (SELECT %s FROM (SELECT s.*",
+					 row.data, dirty.data, r->qstate, quote_identifier(view->cols[view->key[0]].name),
+					 dirty.data, sel.data);
 	for (k = 0; k < view->nkey; k++)
 		appendStringInfo(&sql, ", %s AS _g%d", view->cols[view->key[k]].gexpr, k);
+
+	/* the changed rows: new versions (+1) and the versions they replaced or removed (-1) */
 	appendStringInfo(&sql, "%s FROM (SELECT 1 AS _sign", win.data);
 	for (i = 0; i < view->nref; i++)
 		appendStringInfo(&sql, ", c.%s", quote_identifier(view->refcols[i]));
@@ -410,108 +469,36 @@ dp_aggregate_apply_delta(DpRefresh *r)
 			appendStringInfo(&sql, "%s%s", k ? ", " : "", view->cols[view->key[k]].gexpr);
 		appendStringInfoChar(&sql, ')');
 	}
-	appendStringInfo(&sql, ") s GROUP BY %s", group_positions(view));
-	if (dp_refresh_exec(r, sql.data, true) > 0)
-		dp_refresh_check_null_keys(r, "pg_temp.dp_delta");
-	else
+	appendStringInfo(&sql, ") s GROUP BY %s) d LEFT JOIN %s t ON %s",
+					 group_positions(view), r->qstate, dp_refresh_key_match(view, "t", "d"));
+	dp_refresh_exec(r, sql.data, true);
+	inconsistent = strcmp(dp_spi_getvalue(0, 2), "t") == 0;
+	any_dirty = strcmp(dp_spi_getvalue(0, 3), "t") == 0;
+	if (dp_refresh_keep_array(r, 2, 1) == 0)
 	{
 		/* changes outside the view's rows only */
-		dp_refresh_temp_table(r, "dp_new", psprintf("AS SELECT * FROM %s WITH NO DATA", r->qtable));
-		r->changed = "pg_temp.dp_new";
+		r->changed = r->new_from;
 		return;
 	}
+	dp_refresh_check_null_keys(r, r->aff_from);
 
-	/* existing groups: add the deltas */
-	resetStringInfo(&sql);
-	initStringInfo(&dirty);
-	appendStringInfo(&sql, "UPDATE %s t SET _rows = t._rows + COALESCE(d._rows, 0)", r->qstate);
-	for (i = 0; i < view->ncols; i++)
-	{
-		const DpViewColumn *c = &view->cols[i];
-
-		switch (c->agg)
-		{
-			case DP_AGG_COUNT_STAR:
-			case DP_AGG_COUNT:
-				appendStringInfo(&sql, ", _c%d = t._c%d + COALESCE(d._c%d, 0)", i, i, i);
-				break;
-			case DP_AGG_SUM:
-			case DP_AGG_AVG:
-				appendStringInfo(&sql, ", _s%d = t._s%d + COALESCE(d._s%d, 0), _n%d = t._n%d + COALESCE(d._n%d, 0)",
-								 i, i, i, i, i, i);
-				break;
-			case DP_AGG_MIN:
-			case DP_AGG_MAX:
-				{
-					const char *better = c->agg == DP_AGG_MIN ? "<" : ">";
-					const char *worse = c->agg == DP_AGG_MIN ? ">" : "<";
-					char	   *left = psprintf("(t._k%d - CASE WHEN d._q%d = t._m%d THEN COALESCE(d._qk%d, 0) ELSE 0 END)",
-											   i, i, i, i);
-
-					appendStringInfo(&sql, ", _m%d = CASE WHEN t._m%d IS NULL THEN d._p%d "
-									 "WHEN d._p%d %s t._m%d THEN d._p%d ELSE t._m%d END",
-									 i, i, i, i, better, i, i, i);
-					appendStringInfo(&sql, ", _k%d = CASE WHEN t._m%d IS NULL THEN COALESCE(d._pk%d, 0) "
-									 "WHEN d._p%d %s t._m%d THEN d._pk%d "
-									 "WHEN d._p%d = t._m%d THEN %s + d._pk%d ELSE %s END",
-									 i, i, i, i, better, i, i, i, i, left, i, left);
-					/* a removed value beyond the extreme, or every holder gone and none as good come */
-					appendStringInfo(&dirty, " OR (d._q%d IS NOT NULL AND (t._m%d IS NULL OR d._q%d %s t._m%d))"
-									 " OR (t._m%d IS NOT NULL AND %s <= 0 AND (d._p%d IS NULL OR d._p%d %s t._m%d))",
-									 i, i, i, better, i, i, left, i, i, worse, i);
-				}
-				break;
-			case DP_AGG_NONE:
-				break;
-		}
-	}
-	if (has_minmax)
-		appendStringInfo(&sql, ", _dirty = false%s", dirty.data);
-	appendStringInfo(&sql, " FROM pg_temp.dp_delta d WHERE %s", match);
-	dp_refresh_exec(r, sql.data, false);
-	/* extremes that lost their holders, read through their index */
-	if (has_minmax && extremes_indexed(view))
-		recompute_extremes(r);
-
-	/* new groups: their delta is their state (a minus here would be inconsistent: recompute) */
-	resetStringInfo(&sql);
-	appendStringInfo(&sql, "INSERT INTO %s SELECT %s, COALESCE(d._rows, 0)", r->qstate, dp_refresh_key_list(view, "d."));
-	resetStringInfo(&dirty);
-	for (i = 0; i < view->ncols; i++)
-	{
-		const DpViewColumn *c = &view->cols[i];
-
-		switch (c->agg)
-		{
-			case DP_AGG_COUNT_STAR:
-			case DP_AGG_COUNT:
-				appendStringInfo(&sql, ", COALESCE(d._c%d, 0)", i);
-				break;
-			case DP_AGG_SUM:
-			case DP_AGG_AVG:
-				appendStringInfo(&sql, ", COALESCE(d._s%d, 0), COALESCE(d._n%d, 0)", i, i);
-				break;
-			case DP_AGG_MIN:
-			case DP_AGG_MAX:
-				appendStringInfo(&sql, ", d._p%d, COALESCE(d._pk%d, 0)", i, i);
-				appendStringInfo(&dirty, " OR d._q%d IS NOT NULL", i);
-				break;
-			case DP_AGG_NONE:
-				break;
-		}
-	}
-	appendStringInfo(&sql, ", false%s FROM pg_temp.dp_delta d WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s)",
-					 dirty.data, r->qstate, match);
-	dp_refresh_exec(r, sql.data, false);
-
-	if (has_minmax && dp_refresh_exec(r, psprintf("SELECT 1 FROM %s t WHERE t._dirty AND (%s) IN (SELECT %s FROM pg_temp.dp_delta) LIMIT 1",
-										r->qstate, dp_refresh_key_list(view, "t."), dp_refresh_key_list(view, NULL)), false) > 0)
+	/* the new state of the affected groups */
+	dp_refresh_exec(r, psprintf("INSERT INTO %s AS t SELECT * FROM %s ON CONFLICT (%s) DO UPDATE SET %s",
+								r->qstate, r->aff_from, dp_refresh_key_list(view, NULL), set.data), false);
+	if (inconsistent || (any_dirty && !extremes_indexed(view)))
 		dp_aggregate_recompute(r, false);
-	dp_refresh_exec(r, psprintf("DELETE FROM %s t WHERE t._rows <= 0 AND (%s) IN (SELECT %s FROM pg_temp.dp_delta)",
-					  r->qstate, dp_refresh_key_list(view, "t."), dp_refresh_key_list(view, NULL)), false);
+	else if (any_dirty)
+		recompute_extremes(r);
+	nullkey = dp_refresh_key_match(view, "t", "x");
+	dp_refresh_exec(r, psprintf("DELETE FROM %s t USING %s x WHERE %s AND t._rows <= 0",
+								r->qstate, r->aff_from, nullkey), false);
 
-	dp_aggregate_new_rows(r, "pg_temp.dp_delta");
-	dp_refresh_check_keys(r, "pg_temp.dp_new");
-	dp_refresh_apply_diff(r, "pg_temp.dp_delta");
-	r->changed = "pg_temp.dp_new";
+	/* the view rows of the affected groups */
+	dp_refresh_exec(r, psprintf("SELECT pg_catalog.array_agg(ROW(%s)::%s) FROM %s t WHERE (%s) IN (SELECT %s FROM %s)",
+								view_columns_of_state(view), r->qtable, r->qstate, dp_refresh_key_list(view, "t."),
+								dp_refresh_key_list(view, NULL), r->aff_from), false);
+	dp_refresh_keep_array(r, 1, 1);
+	dp_refresh_check_keys(r, r->new_from);
+	dp_refresh_apply_diff(r);
+	r->changed = r->new_from;
 }

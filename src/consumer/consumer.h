@@ -200,8 +200,20 @@ typedef struct DpRefresh
 				upd,
 				del;
 	int64		rows_before;	/* -1: none */
-	const char *changed;		/* temp table of the rows written, NULL: all */
-	List	   *temps;			/* temp tables to drop */
+	const char *changed;		/* FROM item of the rows written, NULL: all */
+	List	   *temps;			/* temp tables to drop (full method) */
+
+	/*
+	 * The rows an incremental refresh carries between its statements, as
+	 * arrays passed to every statement: $1 the new rows of the view
+	 * (<view table>[]), $2 the affected keys (an array of a row type with the
+	 * view's key columns by name).  No temporary table per call.
+	 */
+	Datum		params[2];
+	Oid			param_types[2];
+	int			nparams;
+	const char *new_from;		/* FROM item of the new rows */
+	const char *aff_from;		/* FROM item of the affected keys, NULL: all */
 } DpRefresh;
 
 /*
@@ -234,6 +246,22 @@ extern uint64 dp_refresh_exec_args(DpRefresh *r, const char *sql, bool as_reader
 extern int64 dp_refresh_int64(uint64 row, int col);
 
 /*
+ * Start carrying rows in arrays: $1 and $2 empty arrays of the view table's
+ * row type; new_from and aff_from read them.
+ */
+extern void dp_refresh_init_params(DpRefresh *r);
+
+/*
+ * Keep the array in column col of the last SPI result's first row as
+ * parameter $n (1: the new rows, 2: the affected keys); a null (nothing
+ * aggregated) becomes an empty array.  Returns the number of elements.
+ */
+extern int	dp_refresh_keep_array(DpRefresh *r, int n, int col);
+
+/* "ROW(a, NULL, b, ...)::<view table>" of the key expressions, one per key position. */
+extern char *dp_refresh_key_row(DpRefresh *r, char **exprs);
+
+/*
  * CREATE TEMP TABLE name <as>, readable and writable by the reader role,
  * dropped at the end of the refresh; returns its qualified name.
  */
@@ -248,15 +276,15 @@ extern void dp_refresh_check_null_keys(DpRefresh *r, const char *table);
 extern void dp_refresh_check_keys(DpRefresh *r, const char *table);
 
 /*
- * Apply the new rows in pg_temp.dp_new to the view for the keys in the temp
- * table aff (all keys when NULL); counts into r->ins, upd, del.
+ * Apply the new rows (r->new_from) to the view for the affected keys
+ * (r->aff_from, all keys when NULL); counts into r->ins, upd, del.
  */
-extern void dp_refresh_apply_diff(DpRefresh *r, const char *aff);
+extern void dp_refresh_apply_diff(DpRefresh *r);
 
 /* ---- aggregate.c ---- */
 
-/* The view's rows of the groups in aff (all: NULL) into pg_temp.dp_new. */
-extern void dp_aggregate_new_rows(DpRefresh *r, const char *aff);
+/* The view's rows of every group into pg_temp.dp_new (full refresh, publish). */
+extern void dp_aggregate_new_rows(DpRefresh *r);
 
 /* Recompute the state of the dirty groups (of every group: all). */
 extern void dp_aggregate_recompute(DpRefresh *r, bool all);

@@ -4,8 +4,9 @@
  *		aggregate.c's aggregate): running a statement under the refresh's
  *		snapshot (as the view reader role when it evaluates the view's
  *		expressions), the refresh's temporary tables, SQL over the view's key,
- *		the checks of the new rows' keys, and the diff that applies the new
- *		rows in pg_temp.dp_new to the view's table (DELETE of keys that left,
+ *		the arrays an incremental refresh carries its rows in (no temporary
+ *		table per call), the checks of the new rows' keys, and the diff that
+ *		applies the new rows to the view's table (DELETE of keys that left,
  *		then INSERT ... ON CONFLICT that inserts new keys and updates only
  *		rows that differ).
  *
@@ -14,8 +15,11 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
 
 #include "access.h"
 #include "consumer.h"
@@ -33,7 +37,7 @@
 uint64
 dp_refresh_exec(DpRefresh *r, const char *sql, bool as_reader)
 {
-	return dp_refresh_exec_args(r, sql, as_reader, 0, NULL, NULL);
+	return dp_refresh_exec_args(r, sql, as_reader, r->nparams, r->param_types, r->params);
 }
 
 uint64
@@ -72,6 +76,62 @@ dp_refresh_int64(uint64 row, int col)
 	char	   *v = dp_spi_getvalue(row, col);
 
 	return v ? pg_strtoint64(v) : 0;
+}
+
+void
+dp_refresh_init_params(DpRefresh *r)
+{
+	Oid			relid = get_relname_relid(r->view->name, get_namespace_oid("dp_consumer_data", false));
+	Oid			type;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table of view \"%s\" not found", r->view->name);
+	type = get_rel_type_id(relid);
+	r->params[0] = r->params[1] = PointerGetDatum(construct_empty_array(type));
+	r->param_types[0] = r->param_types[1] = get_array_type(type);
+	r->nparams = 2;
+	r->new_from = "pg_catalog.unnest($1)";
+	r->aff_from = "pg_catalog.unnest($2)";
+}
+
+int
+dp_refresh_keep_array(DpRefresh *r, int n, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+	Oid			type = SPI_gettypeid(SPI_tuptable->tupdesc, col);
+	ArrayType  *a;
+
+	if (isnull)
+		a = construct_empty_array(get_element_type(type));
+	else
+		a = DatumGetArrayTypePCopy(d);
+	r->params[n - 1] = PointerGetDatum(a);
+	r->param_types[n - 1] = type;
+	return ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+}
+
+char *
+dp_refresh_key_row(DpRefresh *r, char **exprs)
+{
+	DpView	   *view = r->view;
+	StringInfoData buf;
+	int			i,
+				k;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "ROW(");
+	for (i = 0; i < view->ncols; i++)
+	{
+		const char *e = "NULL";
+
+		for (k = 0; k < view->nkey; k++)
+			if (view->key[k] == i)
+				e = exprs[k];
+		appendStringInfo(&buf, "%s%s", i ? ", " : "", e);
+	}
+	appendStringInfo(&buf, ")::%s", r->qtable);
+	return buf.data;
 }
 
 /* A temporary table for this refresh, readable and writable by the reader role. */
@@ -155,13 +215,13 @@ dp_refresh_check_keys(DpRefresh *r, const char *table)
 }
 
 /*
- * Apply the new rows in pg_temp.dp_new to the view: for the keys in the
- * temp table aff (all keys when NULL), delete rows with no new row; then
+ * Apply the new rows (r->new_from) to the view: for the affected keys
+ * (r->aff_from, all keys when NULL), delete rows with no new row; then
  * insert new keys and update rows that differ, in one pass over the new
  * rows (INSERT ... ON CONFLICT on the view's unique key).
  */
 void
-dp_refresh_apply_diff(DpRefresh *r, const char *aff)
+dp_refresh_apply_diff(DpRefresh *r)
 {
 	DpView	   *view = r->view;
 	StringInfoData sql;
@@ -172,23 +232,23 @@ dp_refresh_apply_diff(DpRefresh *r, const char *aff)
 	if (r->publishing)
 	{
 		/* a new, empty table (its index comes after the fill) */
-		r->ins += dp_refresh_exec(r, psprintf("INSERT INTO %s SELECT * FROM pg_temp.dp_new", r->qtable), false);
+		r->ins += dp_refresh_exec(r, psprintf("INSERT INTO %s SELECT * FROM %s", r->qtable, r->new_from), false);
 		return;
 	}
 	initStringInfo(&sql);
-	if (aff)
+	if (r->aff_from)
 		appendStringInfo(&sql, "DELETE FROM %s v USING (SELECT %s FROM %s a WHERE NOT EXISTS "
-						 "(SELECT 1 FROM pg_temp.dp_new n WHERE %s)) d WHERE %s",
-						 r->qtable, dp_refresh_key_list(view, "a."), aff, dp_refresh_key_match(view, "n", "a"),
-						 dp_refresh_key_match(view, "v", "d"));
+						 "(SELECT 1 FROM %s n WHERE %s)) d WHERE %s",
+						 r->qtable, dp_refresh_key_list(view, "a."), r->aff_from, r->new_from,
+						 dp_refresh_key_match(view, "n", "a"), dp_refresh_key_match(view, "v", "d"));
 	else
-		appendStringInfo(&sql, "DELETE FROM %s v WHERE NOT EXISTS (SELECT 1 FROM pg_temp.dp_new n WHERE %s)",
-						 r->qtable, dp_refresh_key_match(view, "v", "n"));
+		appendStringInfo(&sql, "DELETE FROM %s v WHERE NOT EXISTS (SELECT 1 FROM %s n WHERE %s)",
+						 r->qtable, r->new_from, dp_refresh_key_match(view, "v", "n"));
 	r->del += dp_refresh_exec(r, sql.data, false);
 
 	resetStringInfo(&sql);
-	appendStringInfo(&sql, "WITH u AS (INSERT INTO %s AS v SELECT * FROM pg_temp.dp_new ON CONFLICT (%s) DO ",
-					 r->qtable, dp_refresh_key_list(view, NULL));
+	appendStringInfo(&sql, "WITH u AS (INSERT INTO %s AS v SELECT * FROM %s ON CONFLICT (%s) DO ",
+					 r->qtable, r->new_from, dp_refresh_key_list(view, NULL));
 	for (i = 0; i < view->ncols; i++)
 	{
 		bool		is_key = false;

@@ -85,28 +85,67 @@ apply_full(DpRefresh *r)
 	if (view->method == DP_VIEW_AGGREGATE)
 	{
 		dp_aggregate_recompute(r, true);
-		dp_aggregate_new_rows(r, NULL);
+		dp_aggregate_new_rows(r);
 	}
 	else
 	{
 		dp_refresh_temp_table(r, "dp_new", psprintf("AS SELECT * FROM %s WITH NO DATA", r->qtable));
 		dp_refresh_exec(r, psprintf("INSERT INTO pg_temp.dp_new SELECT * FROM (%s) q", view->definition), true);
 	}
-	dp_refresh_check_keys(r, "pg_temp.dp_new");
-	dp_refresh_apply_diff(r, NULL);
+	r->new_from = "pg_temp.dp_new";
+	r->aff_from = NULL;
+	dp_refresh_check_keys(r, r->new_from);
+	dp_refresh_apply_diff(r);
 	r->changed = NULL;
 }
 
+/* "ROW(q.a, q.b, ...)::<view table>": a row of the view's query q */
+static char *
+view_row(DpRefresh *r)
+{
+	return psprintf("ROW(%s)::%s", dp_view_column_list(r->view, 0, NULL, "q."), r->qtable);
+}
+
+/* The key row (see dp_refresh_key_row) of key columns c0, c1, ... of alias u. */
+static char *
+numbered_key_row(DpRefresh *r)
+{
+	char	  **exprs = palloc(sizeof(char *) * r->view->nkey);
+	int			k;
+
+	for (k = 0; k < r->view->nkey; k++)
+		exprs[k] = psprintf("u.c%d", k);
+	return dp_refresh_key_row(r, exprs);
+}
+
+/* "c0, c1, ..." for the view's key */
+static char *
+numbered_key_names(const DpView *view)
+{
+	StringInfoData buf;
+	int			k;
+
+	initStringInfo(&buf);
+	for (k = 0; k < view->nkey; k++)
+		appendStringInfo(&buf, "%sc%d", k ? ", " : "", k);
+	return buf.data;
+}
+
+/*
+ * Keyed: the affected keys ($2) and their new rows ($1), carried in arrays,
+ * then the diff.
+ */
 static void
 apply_keyed(DpRefresh *r)
 {
 	DpView	   *view = r->view;
 	DpViewSource *d = &view->sources[view->driver];
-	char	  **keys = palloc0(sizeof(char *) * view->nsources);
 	bool		only_driver;
+	StringInfoData keys;
 	int			i,
 				l;
 
+	dp_refresh_init_params(r);
 	only_driver = view->changed_sql != NULL;
 	for (l = 0; l < view->nlookups; l++)
 		if (r->wm[view->lookups[l].source] > r->last[view->lookups[l].source])
@@ -122,69 +161,78 @@ apply_keyed(DpRefresh *r)
 		Oid			types[2] = {INT8OID, INT8OID};
 		Datum		values[2];
 
-		dp_refresh_temp_table(r, "dp_aff", psprintf("AS SELECT %s FROM %s WITH NO DATA", dp_refresh_key_list(view, NULL), r->qtable));
-		dp_refresh_exec(r, psprintf("INSERT INTO pg_temp.dp_aff SELECT %s FROM dp_clean.%s WHERE _closed_by_batch > "
-						  INT64_FORMAT " AND _closed_by_batch <= " INT64_FORMAT,
-						  source_key_list(d, NULL), quote_identifier(psprintf("%s_history", d->table)),
-						  r->last[view->driver], r->wm[view->driver]), false);
-		dp_refresh_temp_table(r, "dp_new", psprintf("AS SELECT * FROM %s WITH NO DATA", r->qtable));
+		dp_refresh_exec(r, psprintf("SELECT pg_catalog.array_agg(%s) FROM (SELECT %s FROM dp_clean.%s "
+									"WHERE _closed_by_batch > " INT64_FORMAT " AND _closed_by_batch <= " INT64_FORMAT
+									") u(%s)",
+									numbered_key_row(r), source_key_list(d, NULL),
+									quote_identifier(psprintf("%s_history", d->table)),
+									r->last[view->driver], r->wm[view->driver], numbered_key_names(view)),
+						false);
+		dp_refresh_keep_array(r, 2, 1);
 		values[0] = Int64GetDatum(r->last[view->driver]);
 		values[1] = Int64GetDatum(r->wm[view->driver]);
-		dp_refresh_exec_args(r, psprintf("INSERT INTO pg_temp.dp_new %s", view->changed_sql), true, 2, types, values);
-		dp_refresh_check_keys(r, "pg_temp.dp_new");
-		dp_refresh_apply_diff(r, "pg_temp.dp_aff");
-		r->changed = "pg_temp.dp_new";
+		dp_refresh_exec_args(r, psprintf("SELECT pg_catalog.array_agg(%s) FROM (%s) q", view_row(r), view->changed_sql),
+							 true, 2, types, values);
+		dp_refresh_keep_array(r, 1, 1);
+		dp_refresh_check_keys(r, r->new_from);
+		dp_refresh_apply_diff(r);
+		r->changed = r->new_from;
 		return;
 	}
 
-	/* the changed keys of each dataset */
+	/*
+	 * The view keys the changes touch: keys of changed driver rows, and of
+	 * driver rows joined to changed rows of a lookup (changed rows: written
+	 * or closed by a batch since).
+	 */
+	initStringInfo(&keys);
 	for (i = 0; i < view->nsources; i++)
 	{
 		DpViewSource *s = &view->sources[i];
+		char	   *changed;
 
 		if (r->wm[i] <= r->last[i])
 			continue;
-		keys[i] = dp_refresh_temp_table(r, psprintf("dp_keys_%d", i),
-							 psprintf("AS SELECT %s FROM dp_clean.%s WITH NO DATA",
-									  source_key_list(s, NULL), quote_identifier(s->table)));
-		dp_refresh_exec(r, psprintf("INSERT INTO %s SELECT %s FROM dp_clean.%s WHERE _batch_id > " INT64_FORMAT
-						  " AND _batch_id <= " INT64_FORMAT
-						  " UNION ALL SELECT %s FROM dp_clean.%s WHERE _closed_by_batch > " INT64_FORMAT
-						  " AND _closed_by_batch <= " INT64_FORMAT,
-						  keys[i], source_key_list(s, NULL), quote_identifier(s->table), r->last[i], r->wm[i],
-						  source_key_list(s, NULL), quote_identifier(psprintf("%s_history", s->table)),
-						  r->last[i], r->wm[i]), false);
+		changed = psprintf("SELECT %s FROM dp_clean.%s WHERE _batch_id > " INT64_FORMAT
+						   " AND _batch_id <= " INT64_FORMAT
+						   " UNION ALL SELECT %s FROM dp_clean.%s WHERE _closed_by_batch > " INT64_FORMAT
+						   " AND _closed_by_batch <= " INT64_FORMAT,
+						   source_key_list(s, NULL), quote_identifier(s->table), r->last[i], r->wm[i],
+						   source_key_list(s, NULL), quote_identifier(psprintf("%s_history", s->table)),
+						   r->last[i], r->wm[i]);
+		if (i == view->driver)
+			appendStringInfo(&keys, "%s%s", keys.len ? " UNION ALL " : "", changed);
+		for (l = 0; l < view->nlookups; l++)
+		{
+			DpLookup   *lk = &view->lookups[l];
+			StringInfoData fk;
+			int			k;
+
+			if (lk->source != i)
+				continue;
+			initStringInfo(&fk);
+			for (k = 0; k < s->nkey; k++)
+				appendStringInfo(&fk, "%sx.%s", k ? ", " : "", quote_identifier(lk->fk[k]));
+			appendStringInfo(&keys, "%sSELECT %s FROM dp_clean.%s x WHERE (%s) IN (%s)",
+							 keys.len ? " UNION ALL " : "", source_key_list(d, "x."),
+							 quote_identifier(d->table), fk.data, changed);
+		}
 	}
-
-	/* the view keys they touch: changed driver rows, driver rows joined to changed rows */
-	dp_refresh_temp_table(r, "dp_aff", psprintf("AS SELECT %s FROM %s WITH NO DATA", dp_refresh_key_list(view, NULL), r->qtable));
-	if (keys[view->driver])
-		dp_refresh_exec(r, psprintf("INSERT INTO pg_temp.dp_aff SELECT %s FROM %s",
-						  source_key_list(d, NULL), keys[view->driver]), false);
-	for (l = 0; l < view->nlookups; l++)
+	if (keys.len > 0)
 	{
-		DpLookup   *lk = &view->lookups[l];
-		DpViewSource *ls = &view->sources[lk->source];
-		StringInfoData fk;
-		int			k;
-
-		if (keys[lk->source] == NULL)
-			continue;
-		initStringInfo(&fk);
-		for (k = 0; k < ls->nkey; k++)
-			appendStringInfo(&fk, "%sx.%s", k ? ", " : "", quote_identifier(lk->fk[k]));
-		dp_refresh_exec(r, psprintf("INSERT INTO pg_temp.dp_aff SELECT %s FROM dp_clean.%s x WHERE (%s) IN (SELECT %s FROM %s)",
-						  source_key_list(d, "x."), quote_identifier(d->table), fk.data,
-						  source_key_list(ls, NULL), keys[lk->source]), false);
+		dp_refresh_exec(r, psprintf("SELECT pg_catalog.array_agg(%s) FROM (%s) u(%s)",
+									numbered_key_row(r), keys.data, numbered_key_names(view)), false);
+		dp_refresh_keep_array(r, 2, 1);
 	}
 
 	/* their rows, through the view's query */
-	dp_refresh_temp_table(r, "dp_new", psprintf("AS SELECT * FROM %s WITH NO DATA", r->qtable));
-	dp_refresh_exec(r, psprintf("INSERT INTO pg_temp.dp_new SELECT * FROM (%s) q WHERE (%s) IN (SELECT %s FROM pg_temp.dp_aff)",
-					  view->definition, dp_refresh_key_list(view, "q."), dp_refresh_key_list(view, NULL)), true);
-	dp_refresh_check_keys(r, "pg_temp.dp_new");
-	dp_refresh_apply_diff(r, "pg_temp.dp_aff");
-	r->changed = "pg_temp.dp_new";
+	dp_refresh_exec(r, psprintf("SELECT pg_catalog.array_agg(%s) FROM (%s) q WHERE (%s) IN (SELECT %s FROM %s)",
+								view_row(r), view->definition, dp_refresh_key_list(view, "q."),
+								dp_refresh_key_list(view, NULL), r->aff_from), true);
+	dp_refresh_keep_array(r, 1, 1);
+	dp_refresh_check_keys(r, r->new_from);
+	dp_refresh_apply_diff(r);
+	r->changed = r->new_from;
 }
 
 /* ------------------------------------------------------------------------
