@@ -204,10 +204,11 @@ extremes_indexed(const DpView *view)
 
 /*
  * The min and max of the groups marked dirty (their counts and sums are
- * right: only an extreme lost its holders), each read from the group's rows
- * through the index on (grouping columns, argument) that publish made: the
- * first row in the argument's order, then the rows equal to it.  Computed as
- * the reader role into one array of state rows, applied as the owner.
+ * right: only an extreme may have lost its holders), each read from the
+ * group's rows through the index on (grouping columns, argument) that
+ * publish made: the first row in the argument's order.  Views read this way
+ * keep no holder counts (_k is 0).  Computed as the reader role into one
+ * array of state rows, applied as the owner.
  */
 static void
 recompute_extremes(DpRefresh *r)
@@ -255,9 +256,8 @@ recompute_extremes(DpRefresh *r)
 				appendStringInfo(&ext, "%s(SELECT %s FROM dp_clean.%s s WHERE %s(%s) IS NOT NULL ORDER BY 1%s LIMIT 1) AS _m%d",
 								 ext.len ? ", " : "", c->arg, quote_identifier(s->table), cond, c->arg,
 								 c->agg == DP_AGG_MAX ? " DESC" : "", i);
-				appendStringInfo(&row, ", y._m%d, (SELECT pg_catalog.count(*) FROM dp_clean.%s s WHERE %s(%s) = y._m%d)",
-								 i, quote_identifier(s->table), cond, c->arg, i);
-				appendStringInfo(&set, "_m%d = (x)._m%d, _k%d = (x)._k%d, ", i, i, i, i);
+				appendStringInfo(&row, ", y._m%d, 0", i);
+				appendStringInfo(&set, "_m%d = (x)._m%d, ", i, i);
 				break;
 			case DP_AGG_NONE:
 				break;
@@ -319,10 +319,12 @@ dp_aggregate_recompute(DpRefresh *r, bool all)
  * number of plus rows at it _pk, and the minus rows' min _q with _qk.  The
  * state keeps the min _m and the number of rows holding it _k.  Removing
  * holders while others remain keeps the min; a smaller new value replaces
- * it; only when every holder goes and nothing as small comes is the extreme
- * read again from the group's rows ("dirty", through the index publish made;
- * the whole group is recomputed only when the state was inconsistent: a
- * minus in a group it does not hold).
+ * it; only when every holder goes and nothing as small comes is the group
+ * recomputed ("dirty").  When publish made the index on (grouping columns,
+ * argument), holders are not counted at all: a group from which a value as
+ * small as its min was removed reads its min again through the index, one
+ * probe (no window over the changed rows).  The whole group is recomputed
+ * only when the state was inconsistent: a minus in a group it does not hold.
  */
 void
 dp_aggregate_apply_delta(DpRefresh *r)
@@ -342,6 +344,7 @@ dp_aggregate_apply_delta(DpRefresh *r)
 	bool		inconsistent,
 				any_dirty;
 	char	   *nullkey;
+	bool		indexed = extremes_indexed(view);
 
 	dp_refresh_init_params(r);
 
@@ -374,6 +377,14 @@ dp_aggregate_apply_delta(DpRefresh *r)
 			case DP_AGG_MIN:
 			case DP_AGG_MAX:
 				has_minmax = true;
+				if (indexed)
+				{
+					/* holders are not counted: a lost extreme is read back through the index */
+					appendStringInfo(&sel, ", pg_catalog.%s(%s)%s AS _p%d, pg_catalog.%s(%s)%s AS _q%d",
+									 fn, c->arg, agg_filter(c, "s._sign > 0"), i,
+									 fn, c->arg, agg_filter(c, "s._sign < 0"), i);
+					break;
+				}
 				appendStringInfo(&sel, ", pg_catalog.%s(%s)%s AS _p%d, pg_catalog.count(*)%s AS _pk%d, "
 								 "pg_catalog.%s(%s)%s AS _q%d, pg_catalog.count(*)%s AS _qk%d",
 								 fn, c->arg, agg_filter(c, "s._sign > 0"), i,
@@ -424,6 +435,15 @@ dp_aggregate_apply_delta(DpRefresh *r)
 					appendStringInfo(&row, ", CASE WHEN t._m%d IS NULL THEN d._p%d "
 									 "WHEN d._p%d %s t._m%d THEN d._p%d ELSE t._m%d END",
 									 i, i, i, better, i, i, i);
+					if (indexed)
+					{
+						/* a removed value at or beyond the extreme: read it again */
+						appendStringInfoString(&row, ", 0");
+						appendStringInfo(&set, ", _m%d = excluded._m%d", i, i);
+						appendStringInfo(&dirty, " OR (d._q%d IS NOT NULL AND (t._m%d IS NULL OR d._q%d %s= t._m%d))",
+										 i, i, i, better, i);
+						break;
+					}
 					appendStringInfo(&row, ", CASE WHEN t._m%d IS NULL THEN COALESCE(d._pk%d, 0) "
 									 "WHEN d._p%d %s t._m%d THEN d._pk%d "
 									 "WHEN d._p%d = t._m%d THEN %s + d._pk%d ELSE %s END",
@@ -462,7 +482,7 @@ dp_aggregate_apply_delta(DpRefresh *r)
 					 ") s WHERE %s",
 					 quote_identifier(psprintf("%s_history", s->table)), r->last[si], r->wm[si], r->last[si],
 					 view->quals ? view->quals : "true");
-	if (has_minmax)
+	if (has_minmax && !indexed)
 	{
 		appendStringInfoString(&sql, " WINDOW w AS (PARTITION BY ");
 		for (k = 0; k < view->nkey; k++)

@@ -258,6 +258,13 @@ extern void dp_refresh_init_params(DpRefresh *r);
  */
 extern int	dp_refresh_keep_array(DpRefresh *r, int n, int col);
 
+/*
+ * Keep the rows of the last SPI result (the view's columns, in order) as $1,
+ * the new rows: built here, since the reader role a view's query runs as
+ * may not name the view table's type.  Returns the number of rows.
+ */
+extern int	dp_refresh_keep_rows(DpRefresh *r);
+
 /* "ROW(a, NULL, b, ...)::<view table>" of the key expressions, one per key position. */
 extern char *dp_refresh_key_row(DpRefresh *r, char **exprs);
 

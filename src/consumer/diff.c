@@ -15,11 +15,13 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
+#include "utils/typcache.h"
 
 #include "access.h"
 #include "consumer.h"
@@ -109,6 +111,49 @@ dp_refresh_keep_array(DpRefresh *r, int n, int col)
 	r->params[n - 1] = PointerGetDatum(a);
 	r->param_types[n - 1] = type;
 	return ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+}
+
+int
+dp_refresh_keep_rows(DpRefresh *r)
+{
+	Oid			elemtype = get_element_type(r->param_types[0]);
+	TupleDesc	td = lookup_rowtype_tupdesc_copy(elemtype, -1);
+	TupleDesc	from = SPI_tuptable->tupdesc;
+	uint64		n = SPI_processed,
+				i;
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *fvalues = palloc(sizeof(Datum) * Max(from->natts, 1));
+	bool	   *fnulls = palloc(sizeof(bool) * Max(from->natts, 1));
+	Datum	   *values = palloc0(sizeof(Datum) * Max(td->natts, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(td->natts, 1));
+	int			a,
+				j;
+
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	t;
+
+		heap_deform_tuple(SPI_tuptable->vals[i], from, fvalues, fnulls);
+		for (a = 0, j = 0; a < td->natts; a++)
+		{
+			if (TupleDescAttr(td, a)->attisdropped || j >= from->natts)
+			{
+				nulls[a] = true;
+				continue;
+			}
+			values[a] = fvalues[j];
+			nulls[a] = fnulls[j];
+			j++;
+		}
+		if (j != from->natts)
+			elog(ERROR, "refresh of view \"%s\": %d columns for a row of %d", r->view->name, from->natts, j);
+		t = heap_form_tuple(td, values, nulls);
+		elems[i] = heap_copy_tuple_as_datum(t, td);
+		heap_freetuple(t);
+	}
+	r->params[0] = PointerGetDatum(construct_array(elems, (int) n, elemtype, -1, false, TYPALIGN_DOUBLE));
+	SPI_freetuptable(SPI_tuptable);
+	return (int) n;
 }
 
 char *

@@ -99,13 +99,6 @@ apply_full(DpRefresh *r)
 	r->changed = NULL;
 }
 
-/* "ROW(q.a, q.b, ...)::<view table>": a row of the view's query q */
-static char *
-view_row(DpRefresh *r)
-{
-	return psprintf("ROW(%s)::%s", dp_view_column_list(r->view, 0, NULL, "q."), r->qtable);
-}
-
 /* The key row (see dp_refresh_key_row) of key columns c0, c1, ... of alias u. */
 static char *
 numbered_key_row(DpRefresh *r)
@@ -171,9 +164,8 @@ apply_keyed(DpRefresh *r)
 		dp_refresh_keep_array(r, 2, 1);
 		values[0] = Int64GetDatum(r->last[view->driver]);
 		values[1] = Int64GetDatum(r->wm[view->driver]);
-		dp_refresh_exec_args(r, psprintf("SELECT pg_catalog.array_agg(%s) FROM (%s) q", view_row(r), view->changed_sql),
-							 true, 2, types, values);
-		dp_refresh_keep_array(r, 1, 1);
+		dp_refresh_exec_args(r, view->changed_sql, true, 2, types, values);
+		dp_refresh_keep_rows(r);
 		dp_refresh_check_keys(r, r->new_from);
 		dp_refresh_apply_diff(r);
 		r->changed = r->new_from;
@@ -226,10 +218,10 @@ apply_keyed(DpRefresh *r)
 	}
 
 	/* their rows, through the view's query */
-	dp_refresh_exec(r, psprintf("SELECT pg_catalog.array_agg(%s) FROM (%s) q WHERE (%s) IN (SELECT %s FROM %s)",
-								view_row(r), view->definition, dp_refresh_key_list(view, "q."),
+	dp_refresh_exec(r, psprintf("SELECT q.* FROM (%s) q WHERE (%s) IN (SELECT %s FROM %s)",
+								view->definition, dp_refresh_key_list(view, "q."),
 								dp_refresh_key_list(view, NULL), r->aff_from), true);
-	dp_refresh_keep_array(r, 1, 1);
+	dp_refresh_keep_rows(r);
 	dp_refresh_check_keys(r, r->new_from);
 	dp_refresh_apply_diff(r);
 	r->changed = r->new_from;
