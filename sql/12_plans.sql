@@ -54,3 +54,50 @@ SELECT count(*) > 0 AS read_all FROM dataplatform.batch WHERE dataset = 'plan-it
 SELECT pg_stat_force_next_flush();
 SELECT pg_stat_clear_snapshot();
 SELECT regexp_replace(s, '[0-9]+ tuples', 'N tuples') AS scanned FROM pg_temp.whole_table_scans() s;
+
+-- refresh after a small change: a keyed view, and a GROUP BY view with min
+-- and max whose groups lose and gain rows (one group's min holder leaves
+-- it, another group empties): no whole-table scan of the clean table, its
+-- history or the view's table; a group's new min is read through the index
+-- on (grouping columns, argument) that publish made
+-- 20,000 versions in history (values changed and changed back)
+SELECT dataplatform.push('plan-item', (SELECT jsonb_agg(jsonb_build_object('ref', 'R' || i,
+  'name', 'item ' || i, 'rent', (i - 1) % 50 + 101)) FROM generate_series(10001, 20000) i)) > 0 AS pushed;
+SELECT dataplatform.push('plan-item', (SELECT jsonb_agg(jsonb_build_object('ref', 'R' || i,
+  'name', 'item ' || i, 'rent', (i - 1) % 50 + 1)) FROM generate_series(10001, 20000) i)) > 0 AS pushed;
+SELECT dataplatform.publish('plan_items',
+  'SELECT ref, name, rent FROM dp_clean.plan_item WHERE rent > 1') ->> 'method' AS method;
+SELECT dataplatform.publish('plan_groups',
+  'SELECT substr(name, 1, 9) AS name_group, count(*) AS items, sum(rent) AS rent,
+          min(rent) AS min_rent, max(rent) AS max_rent
+     FROM dp_clean.plan_item GROUP BY 1') ->> 'method' AS method;
+SELECT indexdef FROM pg_indexes WHERE schemaname = 'dp_clean' AND indexname LIKE '\_dpv\_plan\_groups\_%';
+SELECT name_group, items, rent, min_rent, max_rent FROM dp_consumer.plan_groups
+ WHERE name_group IN ('item 1234', 'item 2345', 'item 2346', 'item 9999') ORDER BY 1;
+SELECT dataplatform.push('plan-item', '[{"ref": "R1234", "name": "item 9999", "rent": 34},
+  {"ref": "R2345", "name": "item 2346", "rent": 45}, {"ref": "R3000", "name": "item 3000", "rent": 1},
+  {"ref": "N4", "name": "item 1234", "rent": 60}]') > 0 AS pushed;
+ANALYZE dp_clean.plan_item, dp_clean.plan_item_history, dp_consumer_data.plan_items, dp_consumer_data.plan_groups;
+SELECT pg_stat_force_next_flush();
+SELECT pg_stat_clear_snapshot();
+CREATE TEMP TABLE refresh_before AS
+  SELECT relid, schemaname || '.' || relname AS rel, seq_scan FROM pg_stat_user_tables
+   WHERE (schemaname = 'dp_clean' AND relname IN ('plan_item', 'plan_item_history'))
+      OR (schemaname = 'dp_consumer_data' AND relname IN ('plan_items', 'plan_groups'));
+SELECT r ->> 'mode' AS mode, r ->> 'inserted' AS inserted, r ->> 'updated' AS updated, r ->> 'deleted' AS deleted
+  FROM (SELECT dataplatform.refresh('plan_items') AS r UNION ALL SELECT dataplatform.refresh('plan_groups')) x;
+SELECT pg_stat_force_next_flush();
+SELECT pg_stat_clear_snapshot();
+SELECT b.rel AS scanned FROM refresh_before b JOIN pg_stat_user_tables s USING (relid)
+ WHERE s.seq_scan > b.seq_scan ORDER BY 1;
+-- the views equal their queries
+SELECT count(*) AS differing FROM (
+  (TABLE dp_consumer.plan_items EXCEPT ALL SELECT ref, name, rent FROM dp_clean.plan_item WHERE rent > 1)
+  UNION ALL (SELECT ref, name, rent FROM dp_clean.plan_item WHERE rent > 1 EXCEPT ALL TABLE dp_consumer.plan_items)) d;
+SELECT count(*) AS differing FROM (
+  (TABLE dp_consumer.plan_groups EXCEPT ALL SELECT substr(name, 1, 9), count(*), sum(rent), min(rent), max(rent)
+     FROM dp_clean.plan_item GROUP BY 1)
+  UNION ALL (SELECT substr(name, 1, 9), count(*), sum(rent), min(rent), max(rent) FROM dp_clean.plan_item GROUP BY 1
+     EXCEPT ALL TABLE dp_consumer.plan_groups)) d;
+SELECT name_group, items, rent, min_rent, max_rent FROM dp_consumer.plan_groups
+ WHERE name_group IN ('item 1234', 'item 2345', 'item 2346', 'item 9999') ORDER BY 1;
