@@ -101,3 +101,6 @@ SELECT count(*) AS differing FROM (
      EXCEPT ALL TABLE dp_consumer.plan_groups)) d;
 SELECT name_group, items, rent, min_rent, max_rent FROM dp_consumer.plan_groups
  WHERE name_group IN ('item 1234', 'item 2345', 'item 2346', 'item 9999') ORDER BY 1;
+-- unpublish drops the view's index on the dataset's table
+SELECT dataplatform.unpublish('plan_items'), dataplatform.unpublish('plan_groups');
+SELECT count(*) AS view_indexes_left FROM pg_indexes WHERE schemaname = 'dp_clean' AND indexname LIKE '\_dpv\_%';

@@ -45,10 +45,16 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
@@ -272,37 +278,45 @@ refresh_begin(DpRefresh *r)
 	{
 		const char *ds = literal(view->sources[i].dataset);
 
-		/* never past a batch still queued for asynchronous processing */
-		dp_refresh_exec(r, psprintf("SELECT COALESCE(LEAST(pg_catalog.max(id), pg_catalog.min(id) FILTER "
-						  "(WHERE status IN ('queued', 'processing')) - 1), 0), d.major, "
-						  "(SELECT EXTRACT(epoch FROM pg_catalog.max(processed_at))::text "
-						  "   FROM dataplatform.batch WHERE dataset = %s) "
-						  "FROM dataplatform.batch b RIGHT JOIN dataplatform.datasets d ON d.name = b.dataset "
-						  "WHERE d.name = %s GROUP BY d.major", ds, ds), false);
+		/*
+		 * One statement per dataset: the newest batch (never past a batch
+		 * still queued for asynchronous processing; both through the batch
+		 * indexes), the spec major, the batch stamp, and what the view
+		 * consumed before.
+		 */
+		if (dp_refresh_exec(r, psprintf("SELECT COALESCE(LEAST("
+										"(SELECT pg_catalog.max(b.id) FROM dataplatform.batch b WHERE b.dataset = d.name), "
+										"(SELECT pg_catalog.min(b.id) FROM dataplatform.batch b WHERE b.dataset = d.name "
+										"AND b.status IN ('queued', 'processing')) - 1), 0), d.major, "
+										"(SELECT EXTRACT(epoch FROM pg_catalog.max(b.processed_at))::text "
+										"   FROM dataplatform.batch b WHERE b.dataset = d.name), "
+										"s.view IS NOT NULL, s.last_batch, s.spec_major, s.batch_stamp, "
+										"(SELECT EXTRACT(epoch FROM pg_catalog.max(b.processed_at))::text "
+										"   FROM dataplatform.batch b WHERE b.dataset = d.name AND b.id <= s.last_batch) "
+										"FROM dataplatform.datasets d LEFT JOIN dataplatform.consumer_source s "
+										"ON s.dataset = d.name AND s.view = %s WHERE d.name = %s",
+										literal(view->name), ds), false) == 0)
+			elog(ERROR, "dataset \"%s\" of view \"%s\" not found", view->sources[i].dataset, view->name);
 		r->wm[i] = dp_refresh_int64(0, 1);
 		r->major[i] = (int) dp_refresh_int64(0, 2);
 		r->stamp[i] = dp_spi_getvalue(0, 3);
 		if (r->publishing)
 			continue;
-		if (dp_refresh_exec(r, psprintf("SELECT s.last_batch, s.spec_major, s.batch_stamp, "
-							  "(SELECT EXTRACT(epoch FROM pg_catalog.max(b.processed_at))::text "
-							  "   FROM dataplatform.batch b WHERE b.dataset = s.dataset AND b.id <= s.last_batch) "
-							  "FROM dataplatform.consumer_source s WHERE s.view = %s AND s.dataset = %s",
-							  literal(view->name), ds), false) == 0)
+		if (strcmp(dp_spi_getvalue(0, 4), "t") != 0)
 		{
 			r->full = true;
 			r->full_reason = psprintf("dataset %s is a new source", view->sources[i].dataset);
 			continue;
 		}
-		r->last[i] = dp_refresh_int64(0, 1);
-		if (dp_refresh_int64(0, 2) != r->major[i])
+		r->last[i] = dp_refresh_int64(0, 5);
+		if (dp_refresh_int64(0, 6) != r->major[i])
 		{
 			r->full = true;
 			r->full_reason = psprintf("dataset %s changed its specification to version %d",
 									  view->sources[i].dataset, r->major[i]);
 		}
-		else if ((dp_spi_getvalue(0, 3) == NULL) != (dp_spi_getvalue(0, 4) == NULL) ||
-				 (dp_spi_getvalue(0, 3) && strcmp(dp_spi_getvalue(0, 3), dp_spi_getvalue(0, 4)) != 0))
+		else if ((dp_spi_getvalue(0, 7) == NULL) != (dp_spi_getvalue(0, 8) == NULL) ||
+				 (dp_spi_getvalue(0, 7) && strcmp(dp_spi_getvalue(0, 7), dp_spi_getvalue(0, 8)) != 0))
 		{
 			r->full = true;
 			r->full_reason = psprintf("dataset %s was rebuilt", view->sources[i].dataset);
@@ -585,7 +599,7 @@ refresh_by_name(const char *name, bool force_full)
 				i;
 
 	args[0] = name;
-	if (dp_spi_exec_text("SELECT definition, refresh, method, expect::text, row_count "
+	if (dp_spi_exec_text("SELECT definition, refresh, method, expect::text, row_count, key "
 						 "FROM dataplatform.consumer_view WHERE name = $1 FOR UPDATE", 1, args) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -596,10 +610,20 @@ refresh_by_name(const char *name, bool force_full)
 	method = dp_spi_getvalue(0, 3);
 	expect_text = dp_spi_getvalue(0, 4);
 	rows_before = dp_refresh_int64(0, 5);
-	n = dp_spi_exec_text("SELECT k FROM dataplatform.consumer_view, pg_catalog.unnest(key) WITH ORDINALITY AS u(k, o) "
-						 "WHERE name = $1 ORDER BY o", 1, args);
-	for (i = 0; i < n; i++)
-		key = lappend(key, dp_spi_getvalue(i, 1));
+	{
+		bool		isnull;
+		Datum		k = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull);
+		Datum	   *elems;
+		int			nelems;
+
+		if (!isnull)
+		{
+			deconstruct_array(DatumGetArrayTypeP(k), TEXTOID, -1, false, TYPALIGN_INT,
+							  &elems, NULL, &nelems);
+			for (i = 0; i < (uint64) nelems; i++)
+				key = lappend(key, TextDatumGetCString(elems[i]));
+		}
+	}
 
 	view = dp_view_analyze(name, definition, false);
 	dp_view_choose(view, key, refresh);
@@ -610,27 +634,51 @@ refresh_by_name(const char *name, bool force_full)
 				 errdetail("It was published for the %s method; its datasets changed and its query now allows the %s method.",
 						   method, dp_view_method_name(view->method)),
 				 errhint("Call dataplatform.publish with {\"replace\": true}.")));
-	/* the table's columns still match the query's */
-	n = dp_spi_exec_text("SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod) "
-						 "FROM pg_catalog.pg_attribute a "
-						 "WHERE a.attrelid = ('dp_consumer_data.' || pg_catalog.quote_ident($1))::pg_catalog.regclass "
-						 "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", 1, args);
-	if ((int) n != view->ncols)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("view \"%s\" must be published again", name),
-				 errdetail("Its table has %d columns; its query now gives %d.", (int) n, view->ncols),
-				 errhint("Call dataplatform.publish with {\"replace\": true}.")));
-	for (i = 0; i < n; i++)
-		if (strcmp(dp_spi_getvalue(i, 1), view->cols[i].name) != 0 ||
-			strcmp(dp_spi_getvalue(i, 2), view->cols[i].type) != 0)
+	/* the table's columns still match the query's (read from the relation cache) */
+	{
+		Oid			relid = get_relname_relid(name, get_namespace_oid("dp_consumer_data", false));
+		Relation	rel;
+		TupleDesc	td;
+		int			a;
+
+		if (!OidIsValid(relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("relation \"dp_consumer_data.%s\" does not exist", name)));
+		rel = table_open(relid, AccessShareLock);
+		td = RelationGetDescr(rel);
+		n = 0;
+		for (a = 0; a < td->natts; a++)
+			if (!TupleDescAttr(td, a)->attisdropped)
+				n++;
+		if ((int) n != view->ncols)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("view \"%s\" must be published again", name),
-					 errdetail("Column %s of its table is %s %s; its query now gives %s %s.",
-							   psprintf("%d", (int) i + 1), dp_spi_getvalue(i, 1), dp_spi_getvalue(i, 2),
-							   view->cols[i].name, view->cols[i].type),
+					 errdetail("Its table has %d columns; its query now gives %d.", (int) n, view->ncols),
 					 errhint("Call dataplatform.publish with {\"replace\": true}.")));
+		n = 0;
+		for (a = 0; a < td->natts; a++)
+		{
+			Form_pg_attribute att = TupleDescAttr(td, a);
+			char	   *type;
+
+			if (att->attisdropped)
+				continue;
+			type = format_type_with_typemod(att->atttypid, att->atttypmod);
+			if (strcmp(NameStr(att->attname), view->cols[n].name) != 0 ||
+				strcmp(type, view->cols[n].type) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("view \"%s\" must be published again", name),
+						 errdetail("Column %s of its table is %s %s; its query now gives %s %s.",
+								   psprintf("%d", (int) n + 1), NameStr(att->attname), type,
+								   view->cols[n].name, view->cols[n].type),
+						 errhint("Call dataplatform.publish with {\"replace\": true}.")));
+			n++;
+		}
+		table_close(rel, NoLock);
+	}
 
 	expectb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(expect_text)));
 	expect = dp_consumer_json(expectb, "the expectations");
