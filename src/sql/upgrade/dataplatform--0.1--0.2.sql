@@ -260,3 +260,17 @@ CREATE FUNCTION @extschema@._consumer_index_views() RETURNS void
 LANGUAGE C AS 'MODULE_PATHNAME', 'dp_consumer_index_views';
 SELECT @extschema@._consumer_index_views();
 DROP FUNCTION @extschema@._consumer_index_views();
+
+-- which versions a batch closed: a btree on each history table instead of
+-- BRIN, so that a refresh after a small change reads only those versions
+-- (issue 11)
+DO $$
+DECLARE
+	t name;
+BEGIN
+	FOR t IN SELECT table_name FROM @extschema@.datasets ORDER BY table_name LOOP
+		EXECUTE pg_catalog.format('DROP INDEX IF EXISTS dp_clean.%I', t || '_history_closed');
+		EXECUTE pg_catalog.format('CREATE INDEX %I ON dp_clean.%I (_closed_by_batch)',
+								  t || '_history_closed', t || '_history');
+	END LOOP;
+END $$;
