@@ -14,6 +14,8 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "commands/defrem.h"
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
@@ -221,6 +223,8 @@ index_column(Node *expr, List *dpcontext)
 {
 	Node	   *e = dp_view_strip(expr);
 
+	if (!OidIsValid(GetDefaultOpClass(exprType(expr), BTREE_AM_OID)))
+		return NULL;
 	if (IsA(e, Var))
 		return deparse(e, dpcontext) + strlen("s.");
 	if (contain_mutable_functions(expr) || contain_volatile_functions(expr))
