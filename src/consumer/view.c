@@ -152,6 +152,19 @@ dp_view_source(DpView *view, Oid relid, bool *is_history, const char *what, bool
 						nspname ? quote_identifier(nspname) : "?", quote_identifier(relname)),
 				 errdetail("Published views read only the clean layer (dp_clean)."),
 				 errhint("Publish the data as a dataset first, then select from dp_clean.")));
+	/* a table the analysis met already (the walk, then the method's shape) */
+	for (i = 0; i < view->nsources; i++)
+	{
+		size_t		len = strlen(view->sources[i].table);
+
+		if (strcmp(view->sources[i].table, relname) == 0)
+			return i;
+		if (strncmp(view->sources[i].table, relname, len) == 0 && strcmp(relname + len, "_history") == 0)
+		{
+			*is_history = true;
+			return i;
+		}
+	}
 	args[0] = relname;
 	if (dp_spi_exec_text("SELECT d.name, d.table_name::text = $1, "
 						 "(SELECT pg_catalog.array_agg(f.column_name::text ORDER BY k.ord) "
