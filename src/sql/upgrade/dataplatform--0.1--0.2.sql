@@ -249,10 +249,6 @@ SELECT c.role_name, NULL, NULL, 'unrestricted', NULL, c.pii, NULL, NULL, c.canon
 				  FROM pg_catalog.pg_auth_members a JOIN pg_catalog.pg_roles r ON r.oid = a.member
 				 WHERE a.roleid = 'dataplatform_consumer'::pg_catalog.regrole) m) c;
 
--- Keep last: wake this database's worker at commit; it waits while the
--- database holds a version other than its library's, and resumes now.
-SELECT @extschema@.worker_wake();
-
 -- an aggregate view with min or max reads a group's new extreme through an
 -- index on (grouping columns, argument) of its dataset's table, made by
 -- publish (issue 11): the views published by 0.1 get theirs here
@@ -274,3 +270,7 @@ BEGIN
 								  t || '_history_closed', t || '_history');
 	END LOOP;
 END $$;
+
+-- Keep last: wake this database's worker at commit; it waits while the
+-- database holds a version other than its library's, and resumes now.
+SELECT @extschema@.worker_wake();
