@@ -231,45 +231,25 @@ GRANT EXECUTE ON FUNCTION @extschema@.access_review(interval)
 GRANT EXECUTE ON FUNCTION @extschema@.sees_pii(text), @extschema@.in_scope(text, record)
 	TO dataplatform_admin, dataplatform_consumer;
 
--- consumers granted under 0.1 keep reading: each becomes an unrestricted
--- agreement, as grant_consumer makes now
-INSERT INTO @extschema@.agreement (role_name, product, views, purpose, legal_basis, pii, row_scope,
-								   valid_until, canonical, sha256, status, requested_by,
-								   approved_by, approved_at, approval_note)
-SELECT c.role_name, NULL, NULL, 'unrestricted', NULL, c.pii, NULL, NULL, c.canonical,
-	   pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(c.canonical, 'UTF8')), 'hex'),
-	   'active', CURRENT_USER, CURRENT_USER, pg_catalog.clock_timestamp(), 'grant_consumer (0.1)'
-  FROM (SELECT m.rolname AS role_name, m.pii,
-			   pg_catalog.jsonb_build_object('role', m.rolname, 'product', NULL, 'views', NULL,
-					'purpose', 'unrestricted', 'legal_basis', NULL, 'pii', m.pii, 'rows', NULL,
-					'valid_until', NULL)::text AS canonical
-		  FROM (SELECT r.rolname,
-					   EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members p
-								WHERE p.member = r.oid AND p.roleid = 'dataplatform_consumer_pii'::pg_catalog.regrole) AS pii
-				  FROM pg_catalog.pg_auth_members a JOIN pg_catalog.pg_roles r ON r.oid = a.member
-				 WHERE a.roleid = 'dataplatform_consumer'::pg_catalog.regrole) m) c;
-
--- an aggregate view with min or max reads a group's new extreme through an
--- index on (grouping columns, argument) of its dataset's table, made by
--- publish (issue 11): the views published by 0.1 get theirs here
-CREATE FUNCTION @extschema@._consumer_index_views() RETURNS void
-LANGUAGE C AS 'MODULE_PATHNAME', 'dp_consumer_index_views';
-SELECT @extschema@._consumer_index_views();
-DROP FUNCTION @extschema@._consumer_index_views();
-
--- which versions a batch closed: a btree on each history table instead of
--- BRIN, so that a refresh after a small change reads only those versions
--- (issue 11)
-DO $$
+-- Consumers granted under 0.1 are members of the cluster-wide role
+-- dataplatform_consumer; an access agreement belongs to one database, and a
+-- membership alone may come from another database's agreement.  So no
+-- agreement is made for them here: access fails closed after the update,
+-- and an administrator grants it again (grant_consumer, or request_access
+-- and approve_access).  The roles concerned are named.
+DO $upgrade$
 DECLARE
-	t name;
+	roles text;
 BEGIN
-	FOR t IN SELECT table_name FROM @extschema@.datasets ORDER BY table_name LOOP
-		EXECUTE pg_catalog.format('DROP INDEX IF EXISTS dp_clean.%I', t || '_history_closed');
-		EXECUTE pg_catalog.format('CREATE INDEX %I ON dp_clean.%I (_closed_by_batch)',
-								  t || '_history_closed', t || '_history');
-	END LOOP;
-END $$;
+	SELECT pg_catalog.string_agg(r.rolname::text, ', ' ORDER BY r.rolname) INTO roles
+	  FROM pg_catalog.pg_auth_members a JOIN pg_catalog.pg_roles r ON r.oid = a.member
+	 WHERE a.roleid = 'dataplatform_consumer'::pg_catalog.regrole;
+	IF roles IS NOT NULL THEN
+		RAISE NOTICE 'consumers of 0.1 read published views only under an access agreement from 0.2 on: %', roles
+			USING HINT = 'Grant them again with dataplatform.grant_consumer, or have them request_access.';
+	END IF;
+END
+$upgrade$;
 
 -- Keep last: wake this database's worker at commit; it waits while the
 -- database holds a version other than its library's, and resumes now.
