@@ -115,38 +115,9 @@ static void apply_one(EventRun *run, Ev *ev);
 void
 dp_events_replay_orphans(EventRun *run, Entity *e)
 {
-	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[3];
-	char		nulls[4] = "   ";
-	uint64		rows,
-				r;
-	SPITupleTable *tt;
-	List	   *evs = NIL;
+	List	   *evs = dp_events_waiting_orphans(run, e->key, e->watermark);
 	ListCell   *lc;
 
-	values[0] = CStringGetTextDatum(run->load->dataset);
-	values[1] = CStringGetTextDatum(e->key);
-	if (e->watermark)
-		values[2] = CStringGetTextDatum(e->watermark);
-	else
-		nulls[2] = 'n';
-	rows = dp_spi_exec("SELECT envelope, ordinal FROM dataplatform.orphan_event "
-					   "WHERE dataset = $1 AND entity_id = $2 AND replayed_by_batch IS NULL "
-					   "AND ($3 IS NULL OR order_key > $3) ORDER BY order_key, batch_id, ordinal",
-					   3, types, values, nulls);
-	tt = SPI_tuptable;
-	for (r = 0; r < rows; r++)
-	{
-		bool		isnull;
-		Ev		   *ev = palloc0(sizeof(Ev));
-
-		ev->envelope = DatumGetJsonbPCopy(SPI_getbinval(tt->vals[r], tt->tupdesc, 1, &isnull));
-		ev->ordinal = DatumGetInt32(SPI_getbinval(tt->vals[r], tt->tupdesc, 2, &isnull));
-		ev->replay = true;
-		ev->from_db = true;
-		dp_events_read_envelope(run, ev, &ev->envelope->root);
-		evs = lappend(evs, ev);
-	}
 	/* also orphans of this very call, not yet written */
 	foreach(lc, run->orphans)
 	{

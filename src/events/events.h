@@ -24,7 +24,15 @@
  *
  * Memory: the state of the entities one call touches is loaded once into a
  * hash table in the load's context, changed in memory event by event, and
- * written back in a few set-based statements at the end.
+ * written back at the end.
+ *
+ * Cost follows the call: stored state is read only through indexes, one
+ * probe per key or event id the call brings (common/bulk.c: the clean
+ * table's primary key, _history's key index for tombstones,
+ * dataplatform.event's unique index of processed ids, orphan_event's index
+ * of waiting orphans), never a scan of a table; changes are written
+ * without SQL: updates and deletes by the row's address, new rows,
+ * history, the event log and orphans the way COPY writes them.
  */
 #ifndef DP_EVENTS_H
 #define DP_EVENTS_H
@@ -32,9 +40,11 @@
 #include "postgres.h"
 
 #include "nodes/pg_list.h"
+#include "storage/itemptr.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 
+#include "bulk.h"
 #include "pipeline.h"
 
 typedef enum EvKind
@@ -77,7 +87,7 @@ typedef struct Entity
 	int64		batch_id;
 	char	   *event_id;
 	char	   *updated_at;		/* text of the version's _updated_at */
-	char	   *tid;			/* its ctid when the call started */
+	ItemPointerData tid;		/* where its row was when the call started */
 	struct Entity *next;
 } Entity;
 
@@ -111,6 +121,7 @@ typedef struct EventRun
 	List	   *orphans;		/* Ev * newly orphaned */
 	List	   *replayed;		/* Ev * orphans replayed */
 	DpRowBuilder rb;
+	DpProbe    *orphan_probe;	/* waiting orphans by entity, opened on first use */
 	char	  **scratch;		/* nfields */
 	char	   *batch_time;		/* text of the batch's time */
 	int64		counts[7];
@@ -142,20 +153,33 @@ extern void dp_events_set_batch_time(EventRun *run);
 /* The entity with this key; created (empty, not existing) if create. */
 extern Entity *dp_events_entity_get(HTAB *table, const char *key, bool create, int nfields);
 
-/* The quoted column of the run's key field. */
-extern char *dp_events_key_column(const EventRun *run);
-
 /*
  * Load the current state (and the tombstone watermarks) of the entities
- * with these keys, and which of these event ids were processed before.
- * Caller is connected to SPI.
+ * with these keys (harmonised text), and which of these event ids were
+ * processed before, through the indexes.  The clean table is locked.
  */
 extern void dp_events_load_state(EventRun *run, List *keys);
 extern void dp_events_load_processed(EventRun *run, List *ids);
 
 /*
+ * The orphans waiting for this entity with an ordering key above after
+ * (NULL: all), read through orphan_event's index of waiting orphans, in
+ * the order they replay (ordering key, batch, ordinal): Ev * with their
+ * envelopes read.
+ */
+extern List *dp_events_waiting_orphans(EventRun *run, const char *entity, const char *after);
+
+/*
+ * Which of these keys (harmonised text, each once) have orphans waiting,
+ * sorted: the dataset's waiting orphans are read through orphan_event's
+ * index of waiting orphans when there are no more of them than keys, else
+ * each key is probed in it.  Never a scan of the table.
+ */
+extern List *dp_events_entities_with_orphans(EventRun *run, List *keys);
+
+/*
  * Write the run's changes: current state, history, the event log of evs,
- * new and replayed orphans.  Caller is connected to SPI.
+ * new and replayed orphans; then close the run's probes.
  */
 extern void dp_events_run_write(EventRun *run, List *evs);
 

@@ -4,7 +4,7 @@
  *		the keyed upsert (a row newer than the snapshot by its watermark is
  *		kept); in replace mode the entities the snapshot does not hold are
  *		closed in _history as "resync"; then the orphaned events of the
- *		entities now present and newer than them are replayed.
+ *		entities it brought, newer than them, are replayed.
  *
  * Concurrency: like a push, it takes SHARE ROW EXCLUSIVE on the clean table
  * before reading any state and before taking its batch id.
@@ -115,38 +115,39 @@ remove_missing(DpLoad *load, Datum as_of)
 	return dp_spi_getvalue(0, 1);
 }
 
-/* After a snapshot: orphans of entities now present, newer than them. */
+/*
+ * After a snapshot: the orphans of the entities it brought (its keys, in
+ * load->keys), newer than them, replay.  Waiting orphans are found through
+ * their index, the entities' state through the primary key: what is read
+ * follows the snapshot's keys, not what is stored.
+ */
 static int
 replay_after_snapshot(DpLoad *load)
 {
 	EventRun   *run;
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-	uint64		rows,
-				r;
 	List	   *keys = NIL;
+	HASH_SEQ_STATUS seq;
+	KeyEntry   *k;
 	ListCell   *lc;
-	StringInfoData sql;
 
 	if (load->spec->nkey != 1)
 		return 0;
 	run = dp_events_run_begin(load);
 	dp_events_set_batch_time(run);
-	initStringInfo(&sql);
-	appendStringInfo(&sql,
-					 "SELECT DISTINCT o.entity_id FROM dataplatform.orphan_event o JOIN %s c "
-					 "ON c.%s::text = o.entity_id WHERE o.dataset = $1 AND o.replayed_by_batch IS NULL "
-					 "AND (c._watermark IS NULL OR o.order_key > c._watermark)",
-					 dp_qualified_clean(load->spec, false), dp_events_key_column(run));
-	values[0] = CStringGetTextDatum(load->dataset);
-	rows = dp_spi_exec(sql.data, 1, types, values, NULL);
-	for (r = 0; r < rows; r++)
-		keys = lappend(keys, MemoryContextStrdup(load->cxt, dp_spi_getvalue(r, 1)));
+	hash_seq_init(&seq, load->keys);
+	while ((k = hash_seq_search(&seq)) != NULL)
+		keys = lappend(keys, k->key);
+	keys = dp_events_entities_with_orphans(run, keys);
 	if (keys == NIL)
 		return 0;
 	dp_events_load_state(run, keys);
 	foreach(lc, keys)
-		dp_events_replay_orphans(run, dp_events_entity_get(run->entities, lfirst(lc), true, load->spec->nfields));
+	{
+		Entity	   *e = dp_events_entity_get(run->entities, lfirst(lc), false, load->spec->nfields);
+
+		if (e != NULL && e->existed)
+			dp_events_replay_orphans(run, e);
+	}
 	dp_events_run_write(run, NIL);
 	return list_length(run->replayed);
 }
