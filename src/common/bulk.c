@@ -29,6 +29,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/index.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
@@ -87,6 +88,7 @@ struct DpProbe
 	TupleTableSlot *slot;
 	FmgrInfo   *outputs;		/* per attribute, made on first use */
 	bool	   *output_ready;
+	ScanDirection direction;
 	MemoryContext cxt;			/* where the DpProbe lives */
 };
 
@@ -208,6 +210,12 @@ flush_buffer(DpBulk *b)
 	b->written += b->nslots;
 	b->nslots = 0;
 	MemoryContextReset(b->buf_cxt);
+}
+
+int
+dp_bulk_natts(DpBulk *b)
+{
+	return RelationGetDescr(b->rel)->natts;
 }
 
 TupleTableSlot *
@@ -339,13 +347,73 @@ check_no_triggers(DpBulk *b, bool update)
 }
 
 /*
+ * Whether the new version's index entries need the executor's general path:
+ * an index on expressions, partial, deferrable or an exclusion constraint.
+ */
+static bool
+indexes_plain(ResultRelInfo *rri)
+{
+	for (int i = 0; i < rri->ri_NumIndices; i++)
+	{
+		Relation	idx = rri->ri_IndexRelationDescs[i];
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+
+		if (idx == NULL)
+			continue;
+		if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL || ii->ii_ExclusionOps != NULL ||
+			(idx->rd_index->indisunique && !idx->rd_index->indimmediate))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Index entries of a new (not HOT) version.  An index whose columns all
+ * keep their value (unchanged[att - 1]) gets its entry with the hint that
+ * the row is logically unchanged (bottom-up deletion of the old versions)
+ * and no uniqueness check: the value was unique in the version it
+ * replaces, which the update locked.  The others are checked as UPDATE
+ * checks them.
+ */
+static void
+update_index_entries(DpBulk *b, TupleTableSlot *slot, const bool *unchanged)
+{
+	ResultRelInfo *rri = b->rri;
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+
+	if (unchanged == NULL || !indexes_plain(rri))
+	{
+		list_free(ExecInsertIndexTuples(rri, slot, b->estate, true, false, NULL, NIL));
+		return;
+	}
+	for (int i = 0; i < rri->ri_NumIndices; i++)
+	{
+		Relation	idx = rri->ri_IndexRelationDescs[i];
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+		bool		same = true;
+
+		if (idx == NULL || !ii->ii_ReadyForInserts)
+			continue;
+		for (int k = 0; k < ii->ii_NumIndexAttrs && same; k++)
+			same = unchanged[ii->ii_IndexAttrNumbers[k] - 1];
+		FormIndexDatum(ii, slot, b->estate, values, isnull);
+		(void) index_insert(idx, values, isnull, &slot->tts_tid, b->rel,
+							idx->rd_index->indisunique && !same ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+							same, ii);
+	}
+}
+
+/*
  * The current row (dp_bulk_slot, its values set) replaces the stored row
  * at tid, which the caller found under a lock that keeps other writers
  * out.  The heap makes it a HOT update when no indexed column changes;
  * otherwise the new version gets its index entries, as UPDATE does.
+ * unchanged (per attribute, or NULL) says which columns the caller knows
+ * keep the stored row's value.
  */
 void
-dp_bulk_update(DpBulk *b, ItemPointer tid)
+dp_bulk_update(DpBulk *b, ItemPointer tid, const bool *unchanged)
 {
 	TupleTableSlot *slot = b->current;
 	TM_Result	res;
@@ -370,7 +438,7 @@ dp_bulk_update(DpBulk *b, ItemPointer tid)
 		elog(ERROR, "could not update a row of \"%s\" in place (result %d)",
 			 RelationGetRelationName(b->rel), (int) res);
 	if (update_indexes && b->rri->ri_NumIndices > 0)
-		list_free(ExecInsertIndexTuples(b->rri, slot, b->estate, true, false, NULL, NIL));
+		update_index_entries(b, slot, unchanged);
 	ResetPerTupleExprContext(b->estate);
 	ExecClearTuple(slot);
 	b->current = NULL;
@@ -463,6 +531,16 @@ probe_open(Relation rel, Relation idx, int nkeys)
 							   get_opcode(eqop), (Datum) 0);
 	}
 	p->slot = table_slot_create(rel, NULL);
+
+	/*
+	 * A whole key of a unique index finds one live row among the entries
+	 * of its dead versions, which sit in the order of their addresses: a
+	 * version written later mostly sits later in the table, so the search
+	 * starts from the last entry.
+	 */
+	p->direction = idx->rd_index->indisunique &&
+		p->nkeys == IndexRelationGetNumberOfKeyAttributes(idx) ?
+		BackwardScanDirection : ForwardScanDirection;
 	p->outputs = palloc0(sizeof(FmgrInfo) * natts);
 	p->output_ready = palloc0(sizeof(bool) * natts);
 
@@ -584,7 +662,7 @@ dp_probe_fetch(DpProbe *p, const Datum *key)
 TupleTableSlot *
 dp_probe_next(DpProbe *p)
 {
-	if (index_getnext_slot(p->scan, ForwardScanDirection, p->slot))
+	if (index_getnext_slot(p->scan, p->direction, p->slot))
 		return p->slot;
 	ExecClearTuple(p->slot);
 	return NULL;
@@ -625,6 +703,13 @@ dp_probe_text(DpProbe *p, AttrNumber att)
 		p->output_ready[att - 1] = true;
 	}
 	return OutputFunctionCall(&p->outputs[att - 1], d);
+}
+
+/* The type of a column of the probed table. */
+Oid
+dp_probe_atttype(DpProbe *p, AttrNumber att)
+{
+	return TupleDescAttr(RelationGetDescr(p->rel), att - 1)->atttypid;
 }
 
 /* A column of the row last found as a datum (valid while the row is held), and whether it is NULL. */

@@ -32,8 +32,12 @@ typedef struct DpProbe DpProbe;
  */
 extern DpBulk *dp_bulk_begin(const char *schema, const char *table);
 
-/* The attribute number of a column, or an ERROR naming it. */
+/*
+ * The attribute number of a column, or an ERROR naming it; the number of
+ * attributes (dropped ones included).
+ */
 extern AttrNumber dp_bulk_attnum(DpBulk *b, const char *column);
+extern int	dp_bulk_natts(DpBulk *b);
 
 /*
  * The next slot to fill: every value NULL.  Set values with
@@ -58,10 +62,12 @@ extern void dp_bulk_default(DpBulk *b, AttrNumber att);
  * Rows found by a probe (under a lock that keeps other writers out):
  * dp_bulk_update replaces the row at tid with the current slot (filled as
  * for dp_bulk_store; HOT when no indexed column changes, else new index
- * entries), dp_bulk_delete deletes it.  The table must have no update
- * (delete) triggers.
+ * entries; unchanged, per attribute or NULL, names the columns known to
+ * keep the stored value, whose indexes then skip the uniqueness check),
+ * dp_bulk_delete deletes it.  The table must have no update (delete)
+ * triggers.
  */
-extern void dp_bulk_update(DpBulk *b, ItemPointer tid);
+extern void dp_bulk_update(DpBulk *b, ItemPointer tid, const bool *unchanged);
 extern void dp_bulk_delete(DpBulk *b, ItemPointer tid);
 
 /*
@@ -96,6 +102,7 @@ extern bool dp_probe_exists(DpProbe *p, const Datum *key);
 extern TupleTableSlot *dp_probe_fetch(DpProbe *p, const Datum *key);
 extern TupleTableSlot *dp_probe_next(DpProbe *p);
 extern AttrNumber dp_probe_attnum(DpProbe *p, const char *column);
+extern Oid	dp_probe_atttype(DpProbe *p, AttrNumber att);
 extern char *dp_probe_text(DpProbe *p, AttrNumber att);
 extern Datum dp_probe_datum(DpProbe *p, AttrNumber att, bool *isnull);
 extern void dp_probe_end(DpProbe *p);

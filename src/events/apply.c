@@ -54,13 +54,13 @@ close_version(EventRun *run, Entity *e, const char *operation, Ev *ev)
 	HistRow    *h = palloc(sizeof(HistRow));
 	int			nf = run->load->spec->nfields;
 
-	h->values = palloc(sizeof(char *) * nf);
-	memcpy(h->values, e->values, sizeof(char *) * nf);
+	h->values = palloc(sizeof(Cell) * nf);
+	memcpy(h->values, e->values, sizeof(Cell) * nf);
 	h->operation = operation;
 	h->batch_id = e->batch_id;
 	h->event_id = e->event_id;
 	h->valid_from = e->updated_at;
-	h->valid_to = ev->time_utc ? ev->time_utc : run->batch_time;
+	h->valid_to = dp_events_time(run, ev);
 	h->closed_by_event = ev->id;
 	/* a tombstone keeps the delete's ordering key: older events are stale */
 	h->watermark = strcmp(operation, "delete") == 0 ? ev->order_key : e->watermark;
@@ -91,7 +91,7 @@ transform_new_data(EventRun *run, Ev *ev)
  * value" issues; false when the row cannot stand.
  */
 static bool
-row_complete(EventRun *run, Ev *ev, char **values)
+row_complete(EventRun *run, Ev *ev, Cell *values)
 {
 	const DpSpec *spec = run->load->spec;
 	bool		ok = true;
@@ -99,7 +99,7 @@ row_complete(EventRun *run, Ev *ev, char **values)
 
 	for (i = 0; i < spec->nfields; i++)
 	{
-		if (values[i] != NULL || !spec->fields[i].required)
+		if (!values[i].isnull || !spec->fields[i].required)
 			continue;
 		ok = false;
 		if (!run->load->t->dropped[i] || !run->load->t->mentioned[i])
@@ -203,17 +203,35 @@ apply_one(EventRun *run, Ev *ev)
 	}
 	/* the new row: a create replaces everything, an update merges */
 	{
-		char	  **row = palloc(sizeof(char *) * spec->nfields);
+		Cell	   *row = palloc(sizeof(Cell) * spec->nfields);
+		bool	   *fresh = palloc(sizeof(bool) * spec->nfields);
+		int			kf = run->keyfield;
 
 		for (i = 0; i < spec->nfields; i++)
 		{
-			if (t->mentioned[i] || ev->kind == EV_CREATE || !e->exists)
-				row[i] = run->scratch[i];
+			fresh[i] = t->mentioned[i] || ev->kind == EV_CREATE || !e->exists;
+			if (fresh[i])
+			{
+				row[i].text = run->scratch[i];
+				row[i].isnull = run->scratch[i] == NULL;
+				row[i].stored = false;
+			}
 			else
 				row[i] = e->values[i];
 		}
-		/* the entity id is authoritative for the key */
-		row[run->keyfield] = ev->entity;
+		/* the entity id is authoritative for the key (the stored one is that id) */
+		if (e->exists && e->key_identical && e->values[kf].stored)
+		{
+			row[kf] = e->values[kf];
+			fresh[kf] = false;
+		}
+		else
+		{
+			row[kf].text = ev->entity;
+			row[kf].isnull = false;
+			row[kf].stored = false;
+			fresh[kf] = true;
+		}
 		if (!row_complete(run, ev, row) || (run->load->cfg->strict && errors > 0))
 		{
 			if (ev->kind == EV_UPDATE && !e->exists)
@@ -232,8 +250,7 @@ apply_one(EventRun *run, Ev *ev)
 			bool		same = true;
 
 			for (i = 0; i < spec->nfields && same; i++)
-				same = (row[i] == NULL) == (e->values[i] == NULL) &&
-					(row[i] == NULL || strcmp(row[i], e->values[i]) == 0);
+				same = dp_events_cells_equal(run, i, &row[i], &e->values[i]);
 			/* no new version: only the watermark and lineage move on */
 			if (!same)
 				close_version(run, e, "update", ev);
@@ -241,7 +258,11 @@ apply_one(EventRun *run, Ev *ev)
 				ev->detail = "no change to the entity's values";
 		}
 		for (i = 0; i < spec->nfields; i++)
-			e->values[i] = row[i] ? MemoryContextStrdup(run->load->cxt, row[i]) : NULL;
+		{
+			e->values[i] = row[i];
+			if (fresh[i] && row[i].text)
+				e->values[i].text = MemoryContextStrdup(run->load->cxt, row[i].text);
+		}
 	}
 	ev->outcome = was_absent ? "inserted" : "applied";
 	e->exists = true;
@@ -249,7 +270,7 @@ apply_one(EventRun *run, Ev *ev)
 	e->watermark = ev->order_key;
 	e->batch_id = run->load->batch_id;
 	e->event_id = ev->id;
-	e->updated_at = ev->time_utc ? ev->time_utc : run->batch_time;
+	e->updated_at = dp_events_time(run, ev);
 	if (errors > 0)
 		ev->detail = "some values were dropped (see dataplatform.issue)";
 

@@ -2,25 +2,26 @@
  * state.c
  *		The state of one run of events (apply_events, or the replay after
  *		a snapshot): setting the run up, the in-memory table of the
- *		entities it touches, loading their current state and the event ids
- *		processed before, and writing the run's changes back: current state,
- *		_history, the event log and orphans.
+ *		entities it touches and their values, loading their current state,
+ *		the event ids processed before and the orphans waiting for them.
+ *		Writing the run's changes back is in write.c.
  *
- * Stored data is read only through indexes, one probe per key or event id
- * the run brings (see events.h), and written without SQL (common/bulk.c):
- * current rows updated and deleted by the address read under our lock, new
- * rows, history, the event log and orphans inserted the way COPY does.
+ * Stored data is read only through indexes (common/bulk.c probes), one
+ * probe per key or event id the run brings (see events.h), never a scan.
+ * Stored values stay datums until their text is needed (Cell), so what an
+ * event does not touch is written back as it was read.
  *
  * Memory: the entities live in a hash table in the load's context, loaded
- * once at the start; the changes are written back at the end.  Every
- * function expects the clean table locked (SHARE ROW EXCLUSIVE) before any
- * state is read.
+ * once at the start.  Every function expects the clean table locked (SHARE
+ * ROW EXCLUSIVE) before any state is read.
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -40,8 +41,8 @@ bucket_hash(const void *key, Size keysize)
 	return (uint32) *(const uint64 *) key;
 }
 
-static HTAB *
-entity_table(const char *name, MemoryContext cxt)
+HTAB *
+dp_events_entity_table(const char *name, MemoryContext cxt)
 {
 	HASHCTL		ctl;
 
@@ -74,7 +75,9 @@ dp_events_entity_get(HTAB *table, const char *key, bool create, int nfields)
 		return NULL;
 	e = palloc0(sizeof(Entity));
 	e->key = pstrdup(key);
-	e->values = palloc0(sizeof(char *) * nfields);
+	e->values = palloc0(sizeof(Cell) * nfields);
+	for (int i = 0; i < nfields; i++)
+		e->values[i].isnull = true;
 	e->next = b->list;
 	b->list = e;
 	return e;
@@ -107,6 +110,8 @@ dp_events_load_state(EventRun *run, List *keys)
 				a_op;
 	List	   *absent = NIL;
 	ListCell   *lc;
+	int16	   *typlen;
+	bool	   *typbyval;
 
 	if (keys == NIL)
 		return;
@@ -121,6 +126,20 @@ dp_events_load_state(EventRun *run, List *keys)
 	a_batch = dp_probe_attnum(p, "_batch_id");
 	a_event = dp_probe_attnum(p, "_event_id");
 	a_updated = dp_probe_attnum(p, "_updated_at");
+	typlen = palloc(sizeof(int16) * nf);
+	typbyval = palloc(sizeof(bool) * nf);
+	if (run->outputs == NULL)
+		run->outputs = MemoryContextAllocZero(run->load->cxt, sizeof(FmgrInfo) * nf);
+	for (int i = 0; i < nf; i++)
+	{
+		Oid			type = dp_probe_atttype(p, atts[i]);
+		Oid			func;
+		bool		varlena;
+
+		get_typlenbyval(type, &typlen[i], &typbyval[i]);
+		getTypeOutputInfo(type, &func, &varlena);
+		fmgr_info_cxt(func, &run->outputs[i], run->load->cxt);
+	}
 	foreach(lc, keys)
 	{
 		const char *key = lfirst(lc);
@@ -146,9 +165,19 @@ dp_events_load_state(EventRun *run, List *keys)
 		b = dp_probe_datum(p, a_batch, &isnull);
 		e->batch_id = isnull ? 0 : DatumGetInt64(b);
 		e->event_id = dp_probe_text(p, a_event);
-		e->updated_at = dp_probe_text(p, a_updated);
+		e->updated_at = DatumGetTimestampTz(dp_probe_datum(p, a_updated, &isnull));
 		for (int i = 0; i < nf; i++)
-			e->values[i] = dp_probe_text(p, atts[i]);
+		{
+			Cell	   *c = &e->values[i];
+			Datum		d = dp_probe_datum(p, atts[i], &c->isnull);
+
+			c->stored = true;
+			c->text = NULL;
+			c->datum = c->isnull ? (Datum) 0 : datumCopy(d, typbyval[i], typlen[i]);
+		}
+		e->key_identical = !e->values[run->keyfield].isnull &&
+			datumIsEqual(k, e->values[run->keyfield].datum, typbyval[run->keyfield],
+						 typlen[run->keyfield]);
 	}
 	dp_probe_end(p);
 	if (absent == NIL)
@@ -327,7 +356,7 @@ dp_events_entities_with_orphans(EventRun *run, List *keys)
 {
 	DpProbe    *p = dp_probe_begin_index("dataplatform", "orphan_event_waiting", 1);
 	AttrNumber	a_entity = dp_probe_attnum(p, "entity_id");
-	HTAB	   *waiting = entity_table("dataplatform orphaned entities", CurrentMemoryContext);
+	HTAB	   *waiting = dp_events_entity_table("dataplatform orphaned entities", CurrentMemoryContext);
 	Datum		key[2];
 	TupleTableSlot *slot;
 	int			nkeys = list_length(keys);
@@ -370,7 +399,7 @@ dp_events_entities_with_orphans(EventRun *run, List *keys)
 }
 
 /* ------------------------------------------------------------------------
- * A run: set-up, writing back
+ * A run: set-up, times, values
  * ------------------------------------------------------------------------
  */
 
@@ -389,8 +418,8 @@ dp_events_run_begin(DpLoad *load)
 	run->load = load;
 	run->ec = &load->cfg->events;
 	run->keyfield = load->spec->key[0];
-	run->entities = entity_table("dataplatform entities", load->cxt);
-	run->processed = entity_table("dataplatform processed events", load->cxt);
+	run->entities = dp_events_entity_table("dataplatform entities", load->cxt);
+	run->processed = dp_events_entity_table("dataplatform processed events", load->cxt);
 	dp_row_builder_fit(&run->rb, 16);
 	run->scratch = palloc0(sizeof(char *) * load->spec->nfields);
 	MemoryContextSwitchTo(old);
@@ -400,321 +429,47 @@ dp_events_run_begin(DpLoad *load)
 void
 dp_events_set_batch_time(EventRun *run)
 {
-	run->batch_time = DatumGetCString(DirectFunctionCall1(timestamptz_out, run->load->received_at));
+	run->batch_time = DatumGetTimestampTz(run->load->received_at);
 }
 
-/*
- * Set the fields and lineage of an entity's current row in the current
- * slot of b.
- */
-typedef struct CleanAtts
+TimestampTz
+dp_events_time(EventRun *run, Ev *ev)
 {
-	AttrNumber *fields;
-	AttrNumber	batch,
-				event,
-				watermark,
-				updated;
-} CleanAtts;
-
-static void
-set_current_row(DpBulk *b, const CleanAtts *a, int nf, Entity *e, int64 batch_id)
-{
-	(void) dp_bulk_slot(b);
-	for (int i = 0; i < nf; i++)
-		dp_bulk_set_text(b, a->fields[i], e->values[i]);
-	dp_bulk_set_datum(b, a->batch, Int64GetDatum(batch_id));
-	if (e->event_id)
-		dp_bulk_set_datum(b, a->event, CStringGetTextDatum(e->event_id));
-	if (e->watermark)
-		dp_bulk_set_datum(b, a->watermark, CStringGetTextDatum(e->watermark));
-	dp_bulk_set_text(b, a->updated, e->updated_at);
+	if (ev->time_utc == NULL)
+		return run->batch_time;
+	if (!ev->time_read)
+	{
+		ev->time_ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(ev->time_utc),
+															  ObjectIdGetDatum(InvalidOid),
+															  Int32GetDatum(-1)));
+		ev->time_read = true;
+	}
+	return ev->time_ts;
 }
 
-/*
- * Current state: rows of entities that were deleted are deleted, rows that
- * changed are updated in place (both by the address read under our lock),
- * new entities are inserted in bulk.
- */
-static void
-write_current(EventRun *run)
+const char *
+dp_events_cell_text(EventRun *run, int field, Cell *c)
 {
-	DpLoad	   *load = run->load;
-	const DpSpec *spec = load->spec;
-	int			nf = spec->nfields;
-	HASH_SEQ_STATUS seq;
-	EntityBucket *bk;
-	List	   *gone = NIL;		/* existed, now deleted */
-	List	   *upd = NIL;		/* existed, still exist */
-	List	   *now = NIL;		/* new */
-	ListCell   *lc;
-	DpBulk	   *b;
-	CleanAtts	a;
-
-	hash_seq_init(&seq, run->entities);
-	while ((bk = hash_seq_search(&seq)) != NULL)
+	if (c->isnull)
+		return NULL;
+	if (c->text == NULL)
 	{
-		Entity	   *e;
+		MemoryContext old = MemoryContextSwitchTo(run->load->cxt);
 
-		for (e = bk->list; e; e = e->next)
-		{
-			if (!e->touched)
-				continue;
-			if (e->existed && !e->exists)
-				gone = lappend(gone, e);
-			else if (e->existed)
-				upd = lappend(upd, e);
-			else if (e->exists)
-				now = lappend(now, e);
-		}
+		Assert(c->stored && run->outputs != NULL);
+		c->text = OutputFunctionCall(&run->outputs[field], c->datum);
+		MemoryContextSwitchTo(old);
 	}
-	if (gone == NIL && upd == NIL && now == NIL)
-		return;
-	b = dp_bulk_begin("dp_clean", spec->table);
-	a.fields = palloc(sizeof(AttrNumber) * nf);
-	for (int i = 0; i < nf; i++)
-		a.fields[i] = dp_bulk_attnum(b, spec->fields[i].column);
-	a.batch = dp_bulk_attnum(b, "_batch_id");
-	a.event = dp_bulk_attnum(b, "_event_id");
-	a.watermark = dp_bulk_attnum(b, "_watermark");
-	a.updated = dp_bulk_attnum(b, "_updated_at");
-	foreach(lc, gone)
-		dp_bulk_delete(b, &((Entity *) lfirst(lc))->tid);
-	foreach(lc, upd)
-	{
-		Entity	   *e = lfirst(lc);
-
-		set_current_row(b, &a, nf, e, load->batch_id);
-		dp_bulk_update(b, &e->tid);
-	}
-	foreach(lc, now)
-	{
-		set_current_row(b, &a, nf, lfirst(lc), load->batch_id);
-		dp_bulk_store(b);
-	}
-	(void) dp_bulk_end(b);
+	return c->text;
 }
 
-/* The versions that left current state, in the order they left it. */
-static void
-write_history(EventRun *run)
+bool
+dp_events_cells_equal(EventRun *run, int field, Cell *a, Cell *b)
 {
-	DpLoad	   *load = run->load;
-	const DpSpec *spec = load->spec;
-	int			nf = spec->nfields;
-	DpBulk	   *b;
-	AttrNumber *atts = palloc(sizeof(AttrNumber) * nf);
-	AttrNumber	a_op,
-				a_batch,
-				a_event,
-				a_from,
-				a_to,
-				a_closed_event,
-				a_wm,
-				a_closed_batch;
-	Datum		closed_batch = Int64GetDatum(load->batch_id);
-	ListCell   *lc;
-
-	if (run->hist == NIL)
-		return;
-	b = dp_bulk_begin("dp_clean", psprintf("%s_history", spec->table));
-	for (int i = 0; i < nf; i++)
-		atts[i] = dp_bulk_attnum(b, spec->fields[i].column);
-	a_op = dp_bulk_attnum(b, "_operation");
-	a_batch = dp_bulk_attnum(b, "_batch_id");
-	a_event = dp_bulk_attnum(b, "_event_id");
-	a_from = dp_bulk_attnum(b, "_valid_from");
-	a_to = dp_bulk_attnum(b, "_valid_to");
-	a_closed_event = dp_bulk_attnum(b, "_closed_by_event");
-	a_wm = dp_bulk_attnum(b, "_watermark");
-	a_closed_batch = dp_bulk_attnum(b, "_closed_by_batch");
-	dp_bulk_default(b, dp_bulk_attnum(b, "_history_id"));
-	dp_bulk_default(b, dp_bulk_attnum(b, "_recorded_at"));
-	foreach(lc, run->hist)
-	{
-		HistRow    *h = lfirst(lc);
-
-		(void) dp_bulk_slot(b);
-		for (int i = 0; i < nf; i++)
-			dp_bulk_set_text(b, atts[i], h->values[i]);
-		dp_bulk_set_datum(b, a_op, CStringGetTextDatum(h->operation));
-		if (h->batch_id)
-			dp_bulk_set_datum(b, a_batch, Int64GetDatum(h->batch_id));
-		if (h->event_id)
-			dp_bulk_set_datum(b, a_event, CStringGetTextDatum(h->event_id));
-		dp_bulk_set_text(b, a_from, h->valid_from);
-		dp_bulk_set_text(b, a_to, h->valid_to);
-		if (h->closed_by_event)
-			dp_bulk_set_datum(b, a_closed_event, CStringGetTextDatum(h->closed_by_event));
-		if (h->watermark)
-			dp_bulk_set_datum(b, a_wm, CStringGetTextDatum(h->watermark));
-		dp_bulk_set_datum(b, a_closed_batch, closed_batch);
-		dp_bulk_store(b);
-	}
-	(void) dp_bulk_end(b);
-}
-
-static void
-set_text_or_null(DpBulk *b, AttrNumber att, const char *s)
-{
-	if (s != NULL)
-		dp_bulk_set_datum(b, att, CStringGetTextDatum(s));
-}
-
-/* The event log: every event of the call with its outcome, in order. */
-static void
-write_event_log(EventRun *run, List *evs)
-{
-	DpLoad	   *load = run->load;
-	DpBulk	   *b;
-	AttrNumber	a_dataset,
-				a_batch,
-				a_ord,
-				a_id,
-				a_entity,
-				a_type,
-				a_time,
-				a_key,
-				a_outcome,
-				a_detail;
-	Datum		dataset = CStringGetTextDatum(load->dataset);
-	ListCell   *lc;
-
-	if (evs == NIL)
-		return;
-	b = dp_bulk_begin("dataplatform", "event");
-	a_dataset = dp_bulk_attnum(b, "dataset");
-	a_batch = dp_bulk_attnum(b, "batch_id");
-	a_ord = dp_bulk_attnum(b, "ordinal");
-	a_id = dp_bulk_attnum(b, "event_id");
-	a_entity = dp_bulk_attnum(b, "entity_id");
-	a_type = dp_bulk_attnum(b, "event_type");
-	a_time = dp_bulk_attnum(b, "event_time");
-	a_key = dp_bulk_attnum(b, "order_key");
-	a_outcome = dp_bulk_attnum(b, "outcome");
-	a_detail = dp_bulk_attnum(b, "detail");
-	foreach(lc, evs)
-	{
-		Ev		   *ev = lfirst(lc);
-
-		(void) dp_bulk_slot(b);
-		dp_bulk_set_datum(b, a_dataset, dataset);
-		dp_bulk_set_datum(b, a_batch, Int64GetDatum(load->batch_id));
-		dp_bulk_set_datum(b, a_ord, Int32GetDatum(ev->ordinal));
-		set_text_or_null(b, a_id, ev->id);
-		set_text_or_null(b, a_entity, ev->entity ? ev->entity : ev->entity_raw);
-		set_text_or_null(b, a_type, ev->type);
-		set_text_or_null(b, a_time, ev->time_raw);
-		set_text_or_null(b, a_key, ev->order_key);
-		set_text_or_null(b, a_outcome, ev->outcome);
-		set_text_or_null(b, a_detail, ev->replayed_as ?
-						 psprintf("replayed in this call: %s", ev->replayed_as->outcome) : ev->detail);
-		dp_bulk_store(b);
-	}
-	(void) dp_bulk_end(b);
-}
-
-/*
- * New orphans (those replayed later in the call say so at once), and the
- * orphans of earlier calls replayed now: their row, found by its primary
- * key, takes this batch and the replay's outcome.
- */
-static void
-write_orphans(EventRun *run)
-{
-	DpLoad	   *load = run->load;
-	DpBulk	   *b;
-	Datum		dataset = CStringGetTextDatum(load->dataset);
-	AttrNumber	a_dataset,
-				a_id,
-				a_entity,
-				a_key,
-				a_type,
-				a_env,
-				a_batch,
-				a_ord,
-				a_by,
-				a_outcome;
-	ListCell   *lc;
-
-	if (run->orphans == NIL && run->replayed == NIL)
-		return;
-	b = dp_bulk_begin("dataplatform", "orphan_event");
-	a_dataset = dp_bulk_attnum(b, "dataset");
-	a_id = dp_bulk_attnum(b, "event_id");
-	a_entity = dp_bulk_attnum(b, "entity_id");
-	a_key = dp_bulk_attnum(b, "order_key");
-	a_type = dp_bulk_attnum(b, "event_type");
-	a_env = dp_bulk_attnum(b, "envelope");
-	a_batch = dp_bulk_attnum(b, "batch_id");
-	a_ord = dp_bulk_attnum(b, "ordinal");
-	a_by = dp_bulk_attnum(b, "replayed_by_batch");
-	a_outcome = dp_bulk_attnum(b, "replay_outcome");
-	foreach(lc, run->orphans)
-	{
-		Ev		   *ev = lfirst(lc);
-
-		(void) dp_bulk_slot(b);
-		dp_bulk_set_datum(b, a_dataset, dataset);
-		dp_bulk_set_datum(b, a_id, CStringGetTextDatum(ev->id));
-		dp_bulk_set_datum(b, a_entity, CStringGetTextDatum(ev->entity));
-		dp_bulk_set_datum(b, a_key, CStringGetTextDatum(ev->order_key));
-		set_text_or_null(b, a_type, ev->type);
-		dp_bulk_set_datum(b, a_env, JsonbPGetDatum(ev->envelope));
-		dp_bulk_set_datum(b, a_batch, Int64GetDatum(load->batch_id));
-		dp_bulk_set_datum(b, a_ord, Int32GetDatum(ev->ordinal));
-		if (ev->replayed_as)
-		{
-			dp_bulk_set_datum(b, a_by, Int64GetDatum(load->batch_id));
-			dp_bulk_set_datum(b, a_outcome, CStringGetTextDatum(ev->replayed_as->outcome));
-		}
-		dp_bulk_store(b);
-	}
-
-	/* an orphan replayed twice in the call keeps its last outcome */
-	if (run->replayed != NIL)
-	{
-		DpProbe    *p = dp_probe_begin("dataplatform", "orphan_event");
-		HTAB	   *written = entity_table("dataplatform replayed orphans", CurrentMemoryContext);
-		Datum		key[2];
-
-		key[0] = dataset;
-		for (int n = list_length(run->replayed) - 1; n >= 0; n--)
-		{
-			Ev		   *ev = list_nth(run->replayed, n);
-			TupleTableSlot *from;
-
-			if (dp_events_entity_get(written, ev->id, false, 0) != NULL)
-				continue;
-			(void) dp_events_entity_get(written, ev->id, true, 0);
-			key[1] = CStringGetTextDatum(ev->id);
-			from = dp_probe_fetch(p, key);
-			if (from == NULL)
-				elog(ERROR, "orphaned event \"%s\" of dataset \"%s\" is gone", ev->id, load->dataset);
-			slot_getallattrs(from);
-			(void) dp_bulk_slot(b);
-			for (int i = 0; i < from->tts_tupleDescriptor->natts; i++)
-				if (!from->tts_isnull[i])
-					dp_bulk_set_datum(b, i + 1, from->tts_values[i]);
-			dp_bulk_set_datum(b, a_by, Int64GetDatum(load->batch_id));
-			dp_bulk_set_datum(b, a_outcome, CStringGetTextDatum(ev->outcome));
-			dp_bulk_update(b, &from->tts_tid);
-		}
-		dp_probe_end(p);
-	}
-	(void) dp_bulk_end(b);
-}
-
-/* Write the run's changes: current state, history, the event log, orphans. */
-void
-dp_events_run_write(EventRun *run, List *evs)
-{
-	if (run->orphan_probe)
-	{
-		dp_probe_end(run->orphan_probe);
-		run->orphan_probe = NULL;
-	}
-	write_current(run);
-	write_history(run);
-	write_event_log(run, evs);
-	write_orphans(run);
+	if (a->isnull || b->isnull)
+		return a->isnull && b->isnull;
+	/* the same value copied */
+	if (a->stored == b->stored && a->text == b->text && (!a->stored || a->datum == b->datum))
+		return true;
+	return strcmp(dp_events_cell_text(run, field, a), dp_events_cell_text(run, field, b)) == 0;
 }
