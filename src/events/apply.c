@@ -47,6 +47,15 @@ count_outcome(EventRun *run, const char *outcome)
 			run->counts[i]++;
 }
 
+/* The entity changes in this run: it is written back at the end. */
+static void
+touch(EventRun *run, Entity *e)
+{
+	if (!e->touched)
+		run->touched = lappend(run->touched, e);
+	e->touched = true;
+}
+
 /* The current version leaves current state: remember it for _history. */
 static void
 close_version(EventRun *run, Entity *e, const char *operation, Ev *ev)
@@ -188,7 +197,7 @@ apply_one(EventRun *run, Ev *ev)
 		}
 		close_version(run, e, "delete", ev);
 		e->exists = false;
-		e->touched = true;
+		touch(run, e);
 		e->watermark = ev->order_key;
 		ev->outcome = "deleted";
 		goto processed;
@@ -266,7 +275,7 @@ apply_one(EventRun *run, Ev *ev)
 	}
 	ev->outcome = was_absent ? "inserted" : "applied";
 	e->exists = true;
-	e->touched = true;
+	touch(run, e);
 	e->watermark = ev->order_key;
 	e->batch_id = run->load->batch_id;
 	e->event_id = ev->id;

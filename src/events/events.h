@@ -137,6 +137,7 @@ typedef struct EventRun
 	int			keyfield;		/* index of the single key field */
 	HTAB	   *entities;
 	HTAB	   *processed;		/* event ids seen: earlier calls and this one */
+	List	   *touched;		/* Entity * changed by the run, first touched first */
 	List	   *hist;			/* HistRow * */
 	List	   *orphans;		/* Ev * newly orphaned */
 	List	   *replayed;		/* Ev * orphans replayed */

@@ -70,8 +70,6 @@ write_current(EventRun *run)
 	DpLoad	   *load = run->load;
 	const DpSpec *spec = load->spec;
 	int			nf = spec->nfields;
-	HASH_SEQ_STATUS seq;
-	EntityBucket *bk;
 	List	   *gone = NIL;		/* existed, now deleted */
 	List	   *upd = NIL;		/* existed, still exist */
 	List	   *now = NIL;		/* new */
@@ -80,22 +78,17 @@ write_current(EventRun *run)
 	CleanAtts	a;
 	bool	   *unchanged;
 
-	hash_seq_init(&seq, run->entities);
-	while ((bk = hash_seq_search(&seq)) != NULL)
+	/* in the order they were first touched: close to where they sit in memory */
+	foreach(lc, run->touched)
 	{
-		Entity	   *e;
+		Entity	   *e = lfirst(lc);
 
-		for (e = bk->list; e; e = e->next)
-		{
-			if (!e->touched)
-				continue;
-			if (e->existed && !e->exists)
-				gone = lappend(gone, e);
-			else if (e->existed)
-				upd = lappend(upd, e);
-			else if (e->exists)
-				now = lappend(now, e);
-		}
+		if (e->existed && !e->exists)
+			gone = lappend(gone, e);
+		else if (e->existed)
+			upd = lappend(upd, e);
+		else if (e->exists)
+			now = lappend(now, e);
 	}
 	if (gone == NIL && upd == NIL && now == NIL)
 		return;
