@@ -28,7 +28,9 @@ PG_FUNCTION_INFO_V1(dp_load_snapshot);
 
 /*
  * Replace mode: close every entity of the dataset the snapshot does not
- * hold (unless it has a newer watermark).  Returns {"count", "keys"}.
+ * hold (unless it has a newer watermark).  Returns {"count", "keys"}; the
+ * closed versions go to _history, and the first 1,000 to the keys, in key
+ * order (not in the order rows happen to sit in the table).
  */
 static char *
 remove_missing(DpLoad *load, Datum as_of)
@@ -42,7 +44,8 @@ remove_missing(DpLoad *load, Datum as_of)
 	StringInfoData sql,
 				cols,
 				match,
-				keyjson;
+				keyjson,
+				keyorder;
 	Oid		   *types = palloc(sizeof(Oid) * (nk + 3));
 	Datum	   *values = palloc(sizeof(Datum) * (nk + 3));
 	char	   *nulls = palloc(nk + 4);
@@ -70,6 +73,7 @@ remove_missing(DpLoad *load, Datum as_of)
 	initStringInfo(&cols);
 	initStringInfo(&match);
 	initStringInfo(&keyjson);
+	initStringInfo(&keyorder);
 	for (i = 0; i < spec->nfields; i++)
 		appendStringInfo(&cols, "%s%s", i ? ", " : "", quote_identifier(spec->fields[i].column));
 	for (i = 0; i < nk; i++)
@@ -79,6 +83,7 @@ remove_missing(DpLoad *load, Datum as_of)
 		appendStringInfo(&match, "%so.%s = k.k%d::%s", i ? " AND " : "", quote_identifier(f->column), i,
 						 dp_datatype_sqltype(f->datatype));
 		appendStringInfo(&keyjson, "%s'%s', %s", i ? ", " : "", f->name, quote_identifier(f->column));
+		appendStringInfo(&keyorder, "%s%s", i ? ", " : "", quote_identifier(f->column));
 		types[i] = TEXTARRAYOID;
 		values[i] = dp_text_array(parts + i, n, nk);
 		nulls[i] = ' ';
@@ -94,13 +99,14 @@ remove_missing(DpLoad *load, Datum as_of)
 					 "AND ($%d::text IS NULL OR o._watermark IS NULL OR o._watermark <= $%d) RETURNING o.*), "
 					 "moved AS (INSERT INTO %s (%s, _operation, _batch_id, _event_id, _valid_from, _valid_to, "
 					 "_closed_by_batch, _watermark) SELECT %s, 'resync', _batch_id, _event_id, _updated_at, $%d, "
-					 "$%d, COALESCE($%d, _watermark) FROM gone) "
+					 "$%d, COALESCE($%d, _watermark) FROM gone ORDER BY %s) "
 					 "SELECT pg_catalog.jsonb_build_object('count', (SELECT count(*) FROM gone), "
-					 "'keys', COALESCE((SELECT pg_catalog.jsonb_agg(k) FROM (SELECT "
-					 "pg_catalog.jsonb_build_object(%s) AS k FROM gone LIMIT 1000) s), '[]'))::text",
+					 "'keys', COALESCE((SELECT pg_catalog.jsonb_agg(s._k ORDER BY %s) FROM (SELECT "
+					 "pg_catalog.jsonb_build_object(%s) AS _k, %s FROM gone ORDER BY %s LIMIT 1000) s), "
+					 "'[]'))::text",
 					 dp_qualified_clean(spec, false), match.data, nk + 1, nk + 1,
 					 dp_qualified_clean(spec, true), cols.data, cols.data, nk + 2, nk + 3, nk + 1,
-					 keyjson.data);
+					 keyorder.data, keyorder.data, keyjson.data, keyorder.data, keyorder.data);
 	types[nk] = TEXTOID;
 	values[nk] = load->watermark ? CStringGetTextDatum(load->watermark) : (Datum) 0;
 	nulls[nk] = load->watermark ? ' ' : 'n';
