@@ -87,3 +87,19 @@ SELECT outcome, count(*) FROM dataplatform.apply_events('unit', (SELECT jsonb_ag
   FROM generate_series(1, 2000) n)) GROUP BY 1 ORDER BY 1;
 SELECT * FROM dp_test.unit_reads(2100);
 COMMIT;
+
+-- the write paths in one call: an entity deleted and created again (its row
+-- updated in place, the key written anew), a create over a stored entity
+-- (every value replaced), an update that changes nothing (lineage moves on,
+-- no version), and the history each leaves
+SELECT ordinal, event_id, outcome, detail FROM dataplatform.apply_events('unit', jsonb_build_array(
+  dp_test.unit_ev('w1', 'UnitDeletedEvent', '2024-06-01 00:00:00+00', 10),
+  dp_test.unit_ev('w2', 'UnitCreatedEvent', '2024-06-02 00:00:00+00', 10, 1010),
+  dp_test.unit_ev('w3', 'UnitCreatedEvent', '2024-06-01 00:00:00+00', 11, 1111),
+  dp_test.unit_ev('w4', 'UnitUpdatedEvent', '2024-06-01 00:00:00+00', 12, 12 % 500))) ORDER BY 1;
+SELECT c.ref, c.rent, c._event_id, c._watermark FROM dp_clean.unit c
+ WHERE c.id IN (dp_test.unit_id(10)::uuid, dp_test.unit_id(11)::uuid, dp_test.unit_id(12)::uuid) ORDER BY c.ref;
+SELECT h.ref, h.rent, h._operation, h._event_id, h._closed_by_event, h._valid_from, h._valid_to
+  FROM dp_clean.unit_history h
+ WHERE h.id IN (dp_test.unit_id(10)::uuid, dp_test.unit_id(11)::uuid, dp_test.unit_id(12)::uuid)
+   AND h._closed_by_event LIKE 'w%' ORDER BY h._history_id;
