@@ -5,11 +5,15 @@
  *		table's primary key through its index, without a SQL statement.
  *
  * Used by the data path where SQL would cost more than the work: clean
- * rows with new keys, raw rows, history rows.  Values come either as
- * datums or as text, converted by the column type's input function (the
- * path COPY takes).  Constraints (NOT NULL, CHECK) are checked as the
- * executor would; the table must have no insert triggers (ours have none),
- * so none are skipped silently.
+ * rows with new keys, raw rows, history rows, the event log; updates and
+ * deletes of rows found by a probe (current state written back by events).
+ * Values come either as datums or as text, converted by the column type's
+ * input function (the path COPY takes); columns asked for get their
+ * default (an identity, a clock) as COPY gives it.  Constraints (NOT NULL,
+ * CHECK) are checked as the executor would; the table must have no
+ * triggers for what is done to it (ours have none), so none are skipped
+ * silently.  An update is HOT when no indexed column changes (the heap
+ * decides), otherwise every index gets its new entry, as UPDATE does.
  *
  * Memory: a DpBulk's buffered values live in a context of its own, reset
  * after each write of the buffer; everything else in the context current
@@ -24,9 +28,15 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -57,6 +67,12 @@ struct DpBulk
 	int			nslots;			/* filled */
 	TupleTableSlot *current;	/* being filled, or NULL */
 	DpInput    *inputs;			/* per attribute, made on first use */
+	int			ndefaults;		/* columns that take their default */
+	AttrNumber *default_atts;
+	ExprState **defaults;
+	MemoryContext cxt;			/* where the DpBulk lives */
+	bool		checked_update; /* no update trigger */
+	bool		checked_delete; /* no delete trigger */
 	uint64		written;
 };
 
@@ -70,6 +86,10 @@ struct DpProbe
 	DpInput    *inputs;
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
+	FmgrInfo   *outputs;		/* per attribute, made on first use */
+	bool	   *output_ready;
+	ScanDirection direction;
+	MemoryContext cxt;			/* where the DpProbe lives */
 };
 
 static Relation
@@ -83,6 +103,19 @@ open_table(const char *schema, const char *table, LOCKMODE mode)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation \"%s.%s\" does not exist", schema, table)));
 	return table_open(relid, mode);
+}
+
+static AttrNumber
+attnum_of(TupleDesc desc, const char *column)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+
+		if (!a->attisdropped && strcmp(NameStr(a->attname), column) == 0)
+			return a->attnum;
+	}
+	return InvalidAttrNumber;
 }
 
 static Datum
@@ -136,24 +169,19 @@ dp_bulk_begin(const char *schema, const char *table)
 	b->buf_cxt = AllocSetContextCreate(CurrentMemoryContext, "dataplatform bulk rows",
 									   ALLOCSET_DEFAULT_SIZES);
 	b->inputs = palloc0(sizeof(DpInput) * RelationGetDescr(b->rel)->natts);
+	b->cxt = CurrentMemoryContext;
 	return b;
 }
 
 AttrNumber
 dp_bulk_attnum(DpBulk *b, const char *column)
 {
-	TupleDesc	desc = RelationGetDescr(b->rel);
+	AttrNumber	att = attnum_of(RelationGetDescr(b->rel), column);
 
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute a = TupleDescAttr(desc, i);
-
-		if (!a->attisdropped && strcmp(NameStr(a->attname), column) == 0)
-			return a->attnum;
-	}
-	elog(ERROR, "column \"%s\" of relation \"%s\" does not exist", column,
-		 RelationGetRelationName(b->rel));
-	return InvalidAttrNumber;	/* keep the compiler quiet */
+	if (att == InvalidAttrNumber)
+		elog(ERROR, "column \"%s\" of relation \"%s\" does not exist", column,
+			 RelationGetRelationName(b->rel));
+	return att;
 }
 
 static void
@@ -182,6 +210,12 @@ flush_buffer(DpBulk *b)
 	b->written += b->nslots;
 	b->nslots = 0;
 	MemoryContextReset(b->buf_cxt);
+}
+
+int
+dp_bulk_natts(DpBulk *b)
+{
+	return RelationGetDescr(b->rel)->natts;
 }
 
 TupleTableSlot *
@@ -230,13 +264,207 @@ dp_bulk_set_datum(DpBulk *b, AttrNumber att, Datum value)
 	b->current->tts_isnull[att - 1] = false;
 }
 
+/*
+ * A column that takes its default (as COPY gives it to columns it is not
+ * sent) in every row stored from now on, unless a value was set.
+ */
+void
+dp_bulk_default(DpBulk *b, AttrNumber att)
+{
+	Expr	   *expr = (Expr *) build_column_default(b->rel, att);
+	MemoryContext old;
+
+	if (expr == NULL)
+		elog(ERROR, "column %d of relation \"%s\" has no default", att,
+			 RelationGetRelationName(b->rel));
+	old = MemoryContextSwitchTo(b->cxt);
+	if (b->default_atts == NULL)
+	{
+		int			natts = RelationGetDescr(b->rel)->natts;
+
+		b->default_atts = palloc(sizeof(AttrNumber) * natts);
+		b->defaults = palloc(sizeof(ExprState *) * natts);
+	}
+	b->default_atts[b->ndefaults] = att;
+	b->defaults[b->ndefaults] = ExecPrepareExpr(expr, b->estate);
+	b->ndefaults++;
+	MemoryContextSwitchTo(old);
+}
+
+/* The defaults of the current row's unset columns (see dp_bulk_default). */
+static void
+fill_defaults(DpBulk *b)
+{
+	TupleTableSlot *slot = b->current;
+	ExprContext *econtext = GetPerTupleExprContext(b->estate);
+	MemoryContext old = MemoryContextSwitchTo(b->buf_cxt);
+
+	for (int i = 0; i < b->ndefaults; i++)
+	{
+		AttrNumber	att = b->default_atts[i];
+
+		if (slot->tts_isnull[att - 1])
+			slot->tts_values[att - 1] = ExecEvalExpr(b->defaults[i], econtext,
+													 &slot->tts_isnull[att - 1]);
+	}
+	MemoryContextSwitchTo(old);
+}
+
 void
 dp_bulk_store(DpBulk *b)
 {
 	Assert(b->current != NULL);
+	if (b->ndefaults > 0)
+		fill_defaults(b);
 	ExecStoreVirtualTuple(b->current);
 	b->current = NULL;
 	b->nslots++;
+}
+
+/* The snapshot handed to the table AM (the heap does not read it). */
+static Snapshot
+current_snapshot(void)
+{
+	return ActiveSnapshotSet() ? GetActiveSnapshot() : InvalidSnapshot;
+}
+
+/* Refuse a table with triggers of this kind: writing around them would skip them. */
+static void
+check_no_triggers(DpBulk *b, bool update)
+{
+	TriggerDesc *td = b->rel->trigdesc;
+
+	if (td == NULL)
+		return;
+	if (update ? (td->trig_update_before_row || td->trig_update_after_row ||
+				  td->trig_update_instead_row || td->trig_update_before_statement ||
+				  td->trig_update_after_statement) :
+		(td->trig_delete_before_row || td->trig_delete_after_row ||
+		 td->trig_delete_instead_row || td->trig_delete_before_statement ||
+		 td->trig_delete_after_statement))
+		elog(ERROR, "relation \"%s\" has %s triggers: not written in bulk",
+			 RelationGetRelationName(b->rel), update ? "update" : "delete");
+}
+
+/*
+ * Whether the new version's index entries need the executor's general path:
+ * an index on expressions, partial, deferrable or an exclusion constraint.
+ */
+static bool
+indexes_plain(ResultRelInfo *rri)
+{
+	for (int i = 0; i < rri->ri_NumIndices; i++)
+	{
+		Relation	idx = rri->ri_IndexRelationDescs[i];
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+
+		if (idx == NULL)
+			continue;
+		if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL || ii->ii_ExclusionOps != NULL ||
+			(idx->rd_index->indisunique && !idx->rd_index->indimmediate))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Index entries of a new (not HOT) version.  An index whose columns all
+ * keep their value (unchanged[att - 1]) gets its entry with the hint that
+ * the row is logically unchanged (bottom-up deletion of the old versions)
+ * and no uniqueness check: the value was unique in the version it
+ * replaces, which the update locked.  The others are checked as UPDATE
+ * checks them.
+ */
+static void
+update_index_entries(DpBulk *b, TupleTableSlot *slot, const bool *unchanged)
+{
+	ResultRelInfo *rri = b->rri;
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+
+	if (unchanged == NULL || !indexes_plain(rri))
+	{
+		list_free(ExecInsertIndexTuples(rri, slot, b->estate, true, false, NULL, NIL));
+		return;
+	}
+	for (int i = 0; i < rri->ri_NumIndices; i++)
+	{
+		Relation	idx = rri->ri_IndexRelationDescs[i];
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+		bool		same = true;
+
+		if (idx == NULL || !ii->ii_ReadyForInserts)
+			continue;
+		for (int k = 0; k < ii->ii_NumIndexAttrs && same; k++)
+			same = unchanged[ii->ii_IndexAttrNumbers[k] - 1];
+		FormIndexDatum(ii, slot, b->estate, values, isnull);
+		(void) index_insert(idx, values, isnull, &slot->tts_tid, b->rel,
+							idx->rd_index->indisunique && !same ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+							same, ii);
+	}
+}
+
+/*
+ * The current row (dp_bulk_slot, its values set) replaces the stored row
+ * at tid, which the caller found under a lock that keeps other writers
+ * out.  The heap makes it a HOT update when no indexed column changes;
+ * otherwise the new version gets its index entries, as UPDATE does.
+ * unchanged (per attribute, or NULL) says which columns the caller knows
+ * keep the stored row's value.
+ */
+void
+dp_bulk_update(DpBulk *b, ItemPointer tid, const bool *unchanged)
+{
+	TupleTableSlot *slot = b->current;
+	TM_Result	res;
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	bool		update_indexes;
+
+	Assert(slot != NULL);
+	if (!b->checked_update)
+	{
+		check_no_triggers(b, true);
+		b->checked_update = true;
+	}
+	if (b->ndefaults > 0)
+		fill_defaults(b);
+	ExecStoreVirtualTuple(slot);
+	if (b->check_constraints)
+		ExecConstraints(b->rri, slot, b->estate);
+	res = table_tuple_update(b->rel, tid, slot, b->cid, current_snapshot(), InvalidSnapshot,
+							 true, &tmfd, &lockmode, &update_indexes);
+	if (res != TM_Ok)
+		elog(ERROR, "could not update a row of \"%s\" in place (result %d)",
+			 RelationGetRelationName(b->rel), (int) res);
+	if (update_indexes && b->rri->ri_NumIndices > 0)
+		update_index_entries(b, slot, unchanged);
+	ResetPerTupleExprContext(b->estate);
+	ExecClearTuple(slot);
+	b->current = NULL;
+	b->written++;
+	if (b->nslots == 0)
+		MemoryContextReset(b->buf_cxt);
+}
+
+/* Delete the stored row at tid (found under the caller's lock). */
+void
+dp_bulk_delete(DpBulk *b, ItemPointer tid)
+{
+	TM_Result	res;
+	TM_FailureData tmfd;
+
+	if (!b->checked_delete)
+	{
+		check_no_triggers(b, false);
+		b->checked_delete = true;
+	}
+	res = table_tuple_delete(b->rel, tid, b->cid, current_snapshot(), InvalidSnapshot,
+							 true, &tmfd, false);
+	if (res != TM_Ok)
+		elog(ERROR, "could not delete a row of \"%s\" (result %d)",
+			 RelationGetRelationName(b->rel), (int) res);
+	b->written++;
 }
 
 uint64
@@ -266,44 +494,127 @@ dp_bulk_end(DpBulk *b)
  * ------------------------------------------------------------------------
  */
 
-DpProbe *
-dp_probe_begin(const char *schema, const char *table)
+/*
+ * A probe of index idx of rel (both open), on its first nkeys key columns.
+ */
+static DpProbe *
+probe_open(Relation rel, Relation idx, int nkeys)
 {
 	DpProbe    *p = palloc0(sizeof(DpProbe));
-	Oid			pk;
+	int			natts = RelationGetDescr(rel)->natts;
 
-	p->rel = open_table(schema, table, AccessShareLock);
-	pk = RelationGetPrimaryKeyIndex(p->rel);
-	if (!OidIsValid(pk))
-		elog(ERROR, "relation \"%s.%s\" has no primary key", schema, table);
-	p->idx = index_open(pk, AccessShareLock);
-	p->nkeys = IndexRelationGetNumberOfKeyAttributes(p->idx);
+	p->rel = rel;
+	p->idx = idx;
+	p->cxt = CurrentMemoryContext;
+	if (idx->rd_rel->relam != BTREE_AM_OID)
+		elog(ERROR, "index \"%s\" is not a btree", RelationGetRelationName(idx));
+	p->nkeys = nkeys > 0 ? nkeys : IndexRelationGetNumberOfKeyAttributes(idx);
+	if (p->nkeys > IndexRelationGetNumberOfKeyAttributes(idx))
+		elog(ERROR, "index \"%s\" has fewer than %d key columns", RelationGetRelationName(idx),
+			 p->nkeys);
 	p->skeys = palloc0(sizeof(ScanKeyData) * p->nkeys);
 	p->heap_atts = palloc0(sizeof(AttrNumber) * p->nkeys);
 	p->inputs = palloc0(sizeof(DpInput) * p->nkeys);
 	for (int i = 0; i < p->nkeys; i++)
 	{
-		Oid			opfamily = p->idx->rd_opfamily[i];
-		Oid			opcintype = p->idx->rd_opcintype[i];
+		Oid			opfamily = idx->rd_opfamily[i];
+		Oid			opcintype = idx->rd_opcintype[i];
 		Oid			eqop = get_opfamily_member(opfamily, opcintype, opcintype,
 											   BTEqualStrategyNumber);
 
-		if (!OidIsValid(eqop))
-			elog(ERROR, "no equality operator for key column %d of \"%s.%s\"",
-				 i + 1, schema, table);
-		p->heap_atts[i] = p->idx->rd_index->indkey.values[i];
+		if (!OidIsValid(eqop) || idx->rd_index->indkey.values[i] == 0)
+			elog(ERROR, "key column %d of index \"%s\" cannot be probed", i + 1,
+				 RelationGetRelationName(idx));
+		p->heap_atts[i] = idx->rd_index->indkey.values[i];
 		ScanKeyEntryInitialize(&p->skeys[i], 0, i + 1, BTEqualStrategyNumber,
-							   InvalidOid, p->idx->rd_indcollation[i],
+							   InvalidOid, idx->rd_indcollation[i],
 							   get_opcode(eqop), (Datum) 0);
 	}
-	p->slot = table_slot_create(p->rel, NULL);
+	p->slot = table_slot_create(rel, NULL);
+
+	/*
+	 * A whole key of a unique index finds one live row among the entries
+	 * of its dead versions, which sit in the order of their addresses: a
+	 * version written later mostly sits later in the table, so the search
+	 * starts from the last entry.
+	 */
+	p->direction = idx->rd_index->indisunique &&
+		p->nkeys == IndexRelationGetNumberOfKeyAttributes(idx) ?
+		BackwardScanDirection : ForwardScanDirection;
+	p->outputs = palloc0(sizeof(FmgrInfo) * natts);
+	p->output_ready = palloc0(sizeof(bool) * natts);
 
 	/*
 	 * SnapshotSelf: committed rows and this transaction's own writes up to
 	 * now; the caller's lock keeps other writers out meanwhile.
 	 */
-	p->scan = index_beginscan(p->rel, p->idx, SnapshotSelf, p->nkeys, 0);
+	p->scan = index_beginscan(rel, idx, SnapshotSelf, p->nkeys, 0);
 	return p;
+}
+
+DpProbe *
+dp_probe_begin(const char *schema, const char *table)
+{
+	Relation	rel = open_table(schema, table, AccessShareLock);
+	Oid			pk = RelationGetPrimaryKeyIndex(rel);
+
+	if (!OidIsValid(pk))
+		elog(ERROR, "relation \"%s.%s\" has no primary key", schema, table);
+	return probe_open(rel, index_open(pk, AccessShareLock), 0);
+}
+
+/*
+ * A probe through the index schema.index (any btree index: unique or not,
+ * partial or not), matching its first nkeys key columns (0: all of them).
+ * A row is found through a partial index only while it matches the index's
+ * predicate: a row leaves the predicate only by an update of a column the
+ * predicate reads, and such an update is never HOT, so the version the
+ * index points to is the one that matched.
+ */
+DpProbe *
+dp_probe_begin_index(const char *schema, const char *index, int nkeys)
+{
+	Oid			nsp = get_namespace_oid(schema, false);
+	Oid			idxid = get_relname_relid(index, nsp);
+	Relation	rel;
+
+	if (!OidIsValid(idxid) || get_rel_relkind(idxid) != RELKIND_INDEX)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("index \"%s.%s\" does not exist", schema, index)));
+	rel = table_open(IndexGetRelation(idxid, false), AccessShareLock);
+	return probe_open(rel, index_open(idxid, AccessShareLock), nkeys);
+}
+
+/*
+ * A probe of schema.table through a btree index that leads with column
+ * (not partial, valid), matching that column only: the versions of one
+ * key in a table that has no unique index on it.
+ */
+DpProbe *
+dp_probe_begin_on(const char *schema, const char *table, const char *column)
+{
+	Relation	rel = open_table(schema, table, AccessShareLock);
+	AttrNumber	att = attnum_of(RelationGetDescr(rel), column);
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+
+	foreach(lc, indexes)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+
+		if (idx->rd_rel->relam == BTREE_AM_OID && idx->rd_index->indisvalid &&
+			heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL) &&
+			att != InvalidAttrNumber && idx->rd_index->indkey.values[0] == att)
+		{
+			list_free(indexes);
+			return probe_open(rel, idx, 1);
+		}
+		index_close(idx, AccessShareLock);
+	}
+	elog(ERROR, "relation \"%s.%s\" has no btree index that leads with \"%s\"",
+		 schema, table, column);
+	return NULL;				/* keep the compiler quiet */
 }
 
 int
@@ -328,14 +639,84 @@ dp_probe_input(DpProbe *p, int i, const char *text)
 bool
 dp_probe_exists(DpProbe *p, const Datum *key)
 {
-	bool		found;
+	bool		found = dp_probe_fetch(p, key) != NULL;
 
+	ExecClearTuple(p->slot);
+	return found;
+}
+
+/*
+ * The first stored row with this key, or NULL; dp_probe_next gives the
+ * next one (an index that is not unique, or fewer keys than it has).  The
+ * slot holds the row (its tts_tid says where) until the next call.
+ */
+TupleTableSlot *
+dp_probe_fetch(DpProbe *p, const Datum *key)
+{
 	for (int i = 0; i < p->nkeys; i++)
 		p->skeys[i].sk_argument = key[i];
 	index_rescan(p->scan, p->skeys, p->nkeys, NULL, 0);
-	found = index_getnext_slot(p->scan, ForwardScanDirection, p->slot);
+	return dp_probe_next(p);
+}
+
+TupleTableSlot *
+dp_probe_next(DpProbe *p)
+{
+	if (index_getnext_slot(p->scan, p->direction, p->slot))
+		return p->slot;
 	ExecClearTuple(p->slot);
-	return found;
+	return NULL;
+}
+
+/* The attribute number of a column of the probed table, or an ERROR. */
+AttrNumber
+dp_probe_attnum(DpProbe *p, const char *column)
+{
+	AttrNumber	att = attnum_of(RelationGetDescr(p->rel), column);
+
+	if (att == InvalidAttrNumber)
+		elog(ERROR, "column \"%s\" of relation \"%s\" does not exist", column,
+			 RelationGetRelationName(p->rel));
+	return att;
+}
+
+/*
+ * A column of the row last found, as text (the type's output function, as
+ * a cast to text gives it), or NULL for SQL NULL.  In CurrentMemoryContext.
+ */
+char *
+dp_probe_text(DpProbe *p, AttrNumber att)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(p->slot, att, &isnull);
+
+	if (isnull)
+		return NULL;
+	if (!p->output_ready[att - 1])
+	{
+		Oid			func;
+		bool		varlena;
+
+		getTypeOutputInfo(TupleDescAttr(RelationGetDescr(p->rel), att - 1)->atttypid,
+						  &func, &varlena);
+		fmgr_info_cxt(func, &p->outputs[att - 1], p->cxt);
+		p->output_ready[att - 1] = true;
+	}
+	return OutputFunctionCall(&p->outputs[att - 1], d);
+}
+
+/* The type of a column of the probed table. */
+Oid
+dp_probe_atttype(DpProbe *p, AttrNumber att)
+{
+	return TupleDescAttr(RelationGetDescr(p->rel), att - 1)->atttypid;
+}
+
+/* A column of the row last found as a datum (valid while the row is held), and whether it is NULL. */
+Datum
+dp_probe_datum(DpProbe *p, AttrNumber att, bool *isnull)
+{
+	return slot_getattr(p->slot, att, isnull);
 }
 
 void
@@ -348,5 +729,7 @@ dp_probe_end(DpProbe *p)
 	pfree(p->skeys);
 	pfree(p->heap_atts);
 	pfree(p->inputs);
+	pfree(p->outputs);
+	pfree(p->output_ready);
 	pfree(p);
 }

@@ -5,8 +5,10 @@
  *
  * A DpBulk holds a relation opened for insertion with its indexes, an
  * executor state for index insertion and constraint checks, and a buffer
- * of slots written with the table AM's multi-insert.  A DpProbe answers
- * "is this key stored?" through the table's primary key index.  Both live
+ * of slots written with the table AM's multi-insert; it also updates and
+ * deletes rows a probe found.  A DpProbe answers "is this key stored, and
+ * what does the row hold?" through the table's primary key index or
+ * another btree index.  Both live
  * in the memory context current at their creation and must be ended in the
  * same transaction (subtransaction) that created them.
  */
@@ -16,6 +18,7 @@
 #include "postgres.h"
 
 #include "access/attnum.h"
+#include "storage/itemptr.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "utils/relcache.h"
@@ -29,8 +32,12 @@ typedef struct DpProbe DpProbe;
  */
 extern DpBulk *dp_bulk_begin(const char *schema, const char *table);
 
-/* The attribute number of a column, or an ERROR naming it. */
+/*
+ * The attribute number of a column, or an ERROR naming it; the number of
+ * attributes (dropped ones included).
+ */
 extern AttrNumber dp_bulk_attnum(DpBulk *b, const char *column);
+extern int	dp_bulk_natts(DpBulk *b);
 
 /*
  * The next slot to fill: every value NULL.  Set values with
@@ -44,20 +51,60 @@ extern void dp_bulk_store(DpBulk *b);
 /* The value of a column's type from its text form (the type's input function). */
 extern Datum dp_bulk_input(DpBulk *b, AttrNumber att, const char *text);
 
-/* Write what is buffered, close the relation; returns the rows written. */
+/*
+ * A column that takes its default (an identity, a clock) in every row
+ * stored from now on where no value was set, as COPY fills the columns it
+ * is not sent.
+ */
+extern void dp_bulk_default(DpBulk *b, AttrNumber att);
+
+/*
+ * Rows found by a probe (under a lock that keeps other writers out):
+ * dp_bulk_update replaces the row at tid with the current slot (filled as
+ * for dp_bulk_store; HOT when no indexed column changes, else new index
+ * entries; unchanged, per attribute or NULL, names the columns known to
+ * keep the stored value, whose indexes then skip the uniqueness check),
+ * dp_bulk_delete deletes it.  The table must have no update (delete)
+ * triggers.
+ */
+extern void dp_bulk_update(DpBulk *b, ItemPointer tid, const bool *unchanged);
+extern void dp_bulk_delete(DpBulk *b, ItemPointer tid);
+
+/*
+ * Write what is buffered, close the relation; returns the rows written
+ * (stored, updated and deleted).
+ */
 extern uint64 dp_bulk_end(DpBulk *b);
 
 /*
- * Probes of schema.table's primary key.  Probes see the transaction's own
- * earlier writes (the caller holds a lock that keeps other writers out).
- * key_atts are the table's attribute numbers of the key columns, in the
- * order of the index's columns.
+ * Probes of schema.table's primary key, of any btree index schema.index
+ * on its first nkeys key columns (0: all; a partial index finds only the
+ * rows that match its predicate), or of a btree index of schema.table that
+ * leads with column, on that column.  Probes see committed
+ * rows and the transaction's own earlier writes (the caller holds a lock
+ * that keeps other writers out).  Keys are given in the order of the
+ * index's columns, as datums (dp_probe_input: from text).
  */
 extern DpProbe *dp_probe_begin(const char *schema, const char *table);
+extern DpProbe *dp_probe_begin_index(const char *schema, const char *index, int nkeys);
+extern DpProbe *dp_probe_begin_on(const char *schema, const char *table, const char *column);
 extern int	dp_probe_nkeys(DpProbe *p);
 extern const char *dp_probe_key_column(DpProbe *p, int i);
 extern Datum dp_probe_input(DpProbe *p, int i, const char *text);
 extern bool dp_probe_exists(DpProbe *p, const Datum *key);
+
+/*
+ * The first stored row with this key, or NULL; dp_probe_next the next one.
+ * The slot (tts_tid: where the row is) is valid until the next call.
+ * dp_probe_text gives a column of it as text (its output function, as a
+ * cast to text does; NULL for SQL NULL), dp_probe_datum as a datum.
+ */
+extern TupleTableSlot *dp_probe_fetch(DpProbe *p, const Datum *key);
+extern TupleTableSlot *dp_probe_next(DpProbe *p);
+extern AttrNumber dp_probe_attnum(DpProbe *p, const char *column);
+extern Oid	dp_probe_atttype(DpProbe *p, AttrNumber att);
+extern char *dp_probe_text(DpProbe *p, AttrNumber att);
+extern Datum dp_probe_datum(DpProbe *p, AttrNumber att, bool *isnull);
 extern void dp_probe_end(DpProbe *p);
 
 #endif							/* DP_BULK_H */

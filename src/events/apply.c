@@ -47,6 +47,15 @@ count_outcome(EventRun *run, const char *outcome)
 			run->counts[i]++;
 }
 
+/* The entity changes in this run: it is written back at the end. */
+static void
+touch(EventRun *run, Entity *e)
+{
+	if (!e->touched)
+		run->touched = lappend(run->touched, e);
+	e->touched = true;
+}
+
 /* The current version leaves current state: remember it for _history. */
 static void
 close_version(EventRun *run, Entity *e, const char *operation, Ev *ev)
@@ -54,13 +63,13 @@ close_version(EventRun *run, Entity *e, const char *operation, Ev *ev)
 	HistRow    *h = palloc(sizeof(HistRow));
 	int			nf = run->load->spec->nfields;
 
-	h->values = palloc(sizeof(char *) * nf);
-	memcpy(h->values, e->values, sizeof(char *) * nf);
+	h->values = palloc(sizeof(Cell) * nf);
+	memcpy(h->values, e->values, sizeof(Cell) * nf);
 	h->operation = operation;
 	h->batch_id = e->batch_id;
 	h->event_id = e->event_id;
 	h->valid_from = e->updated_at;
-	h->valid_to = ev->time_utc ? ev->time_utc : run->batch_time;
+	h->valid_to = dp_events_time(run, ev);
 	h->closed_by_event = ev->id;
 	/* a tombstone keeps the delete's ordering key: older events are stale */
 	h->watermark = strcmp(operation, "delete") == 0 ? ev->order_key : e->watermark;
@@ -91,7 +100,7 @@ transform_new_data(EventRun *run, Ev *ev)
  * value" issues; false when the row cannot stand.
  */
 static bool
-row_complete(EventRun *run, Ev *ev, char **values)
+row_complete(EventRun *run, Ev *ev, Cell *values)
 {
 	const DpSpec *spec = run->load->spec;
 	bool		ok = true;
@@ -99,7 +108,7 @@ row_complete(EventRun *run, Ev *ev, char **values)
 
 	for (i = 0; i < spec->nfields; i++)
 	{
-		if (values[i] != NULL || !spec->fields[i].required)
+		if (!values[i].isnull || !spec->fields[i].required)
 			continue;
 		ok = false;
 		if (!run->load->t->dropped[i] || !run->load->t->mentioned[i])
@@ -115,38 +124,9 @@ static void apply_one(EventRun *run, Ev *ev);
 void
 dp_events_replay_orphans(EventRun *run, Entity *e)
 {
-	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[3];
-	char		nulls[4] = "   ";
-	uint64		rows,
-				r;
-	SPITupleTable *tt;
-	List	   *evs = NIL;
+	List	   *evs = dp_events_waiting_orphans(run, e->key, e->watermark);
 	ListCell   *lc;
 
-	values[0] = CStringGetTextDatum(run->load->dataset);
-	values[1] = CStringGetTextDatum(e->key);
-	if (e->watermark)
-		values[2] = CStringGetTextDatum(e->watermark);
-	else
-		nulls[2] = 'n';
-	rows = dp_spi_exec("SELECT envelope, ordinal FROM dataplatform.orphan_event "
-					   "WHERE dataset = $1 AND entity_id = $2 AND replayed_by_batch IS NULL "
-					   "AND ($3 IS NULL OR order_key > $3) ORDER BY order_key, batch_id, ordinal",
-					   3, types, values, nulls);
-	tt = SPI_tuptable;
-	for (r = 0; r < rows; r++)
-	{
-		bool		isnull;
-		Ev		   *ev = palloc0(sizeof(Ev));
-
-		ev->envelope = DatumGetJsonbPCopy(SPI_getbinval(tt->vals[r], tt->tupdesc, 1, &isnull));
-		ev->ordinal = DatumGetInt32(SPI_getbinval(tt->vals[r], tt->tupdesc, 2, &isnull));
-		ev->replay = true;
-		ev->from_db = true;
-		dp_events_read_envelope(run, ev, &ev->envelope->root);
-		evs = lappend(evs, ev);
-	}
 	/* also orphans of this very call, not yet written */
 	foreach(lc, run->orphans)
 	{
@@ -217,7 +197,7 @@ apply_one(EventRun *run, Ev *ev)
 		}
 		close_version(run, e, "delete", ev);
 		e->exists = false;
-		e->touched = true;
+		touch(run, e);
 		e->watermark = ev->order_key;
 		ev->outcome = "deleted";
 		goto processed;
@@ -232,17 +212,35 @@ apply_one(EventRun *run, Ev *ev)
 	}
 	/* the new row: a create replaces everything, an update merges */
 	{
-		char	  **row = palloc(sizeof(char *) * spec->nfields);
+		Cell	   *row = palloc(sizeof(Cell) * spec->nfields);
+		bool	   *fresh = palloc(sizeof(bool) * spec->nfields);
+		int			kf = run->keyfield;
 
 		for (i = 0; i < spec->nfields; i++)
 		{
-			if (t->mentioned[i] || ev->kind == EV_CREATE || !e->exists)
-				row[i] = run->scratch[i];
+			fresh[i] = t->mentioned[i] || ev->kind == EV_CREATE || !e->exists;
+			if (fresh[i])
+			{
+				row[i].text = run->scratch[i];
+				row[i].isnull = run->scratch[i] == NULL;
+				row[i].stored = false;
+			}
 			else
 				row[i] = e->values[i];
 		}
-		/* the entity id is authoritative for the key */
-		row[run->keyfield] = ev->entity;
+		/* the entity id is authoritative for the key (the stored one is that id) */
+		if (e->exists && e->key_identical && e->values[kf].stored)
+		{
+			row[kf] = e->values[kf];
+			fresh[kf] = false;
+		}
+		else
+		{
+			row[kf].text = ev->entity;
+			row[kf].isnull = false;
+			row[kf].stored = false;
+			fresh[kf] = true;
+		}
 		if (!row_complete(run, ev, row) || (run->load->cfg->strict && errors > 0))
 		{
 			if (ev->kind == EV_UPDATE && !e->exists)
@@ -261,8 +259,7 @@ apply_one(EventRun *run, Ev *ev)
 			bool		same = true;
 
 			for (i = 0; i < spec->nfields && same; i++)
-				same = (row[i] == NULL) == (e->values[i] == NULL) &&
-					(row[i] == NULL || strcmp(row[i], e->values[i]) == 0);
+				same = dp_events_cells_equal(run, i, &row[i], &e->values[i]);
 			/* no new version: only the watermark and lineage move on */
 			if (!same)
 				close_version(run, e, "update", ev);
@@ -270,15 +267,19 @@ apply_one(EventRun *run, Ev *ev)
 				ev->detail = "no change to the entity's values";
 		}
 		for (i = 0; i < spec->nfields; i++)
-			e->values[i] = row[i] ? MemoryContextStrdup(run->load->cxt, row[i]) : NULL;
+		{
+			e->values[i] = row[i];
+			if (fresh[i] && row[i].text)
+				e->values[i].text = MemoryContextStrdup(run->load->cxt, row[i].text);
+		}
 	}
 	ev->outcome = was_absent ? "inserted" : "applied";
 	e->exists = true;
-	e->touched = true;
+	touch(run, e);
 	e->watermark = ev->order_key;
 	e->batch_id = run->load->batch_id;
 	e->event_id = ev->id;
-	e->updated_at = ev->time_utc ? ev->time_utc : run->batch_time;
+	e->updated_at = dp_events_time(run, ev);
 	if (errors > 0)
 		ev->detail = "some values were dropped (see dataplatform.issue)";
 

@@ -2,10 +2,11 @@
  * events.h
  *		Current state from snapshots plus change events, shared by the files
  *		of src/events/: reading envelopes and their ordering keys
- *		(envelope.c), the state of a run of events: set-up, loading and
- *		writing back (state.c), applying events and apply_events (apply.c),
- *		load_snapshot (snapshot.c), and the history queries as_of,
- *		entity_history and resync_report (history.c).
+ *		(envelope.c), the state of a run of events: set-up, values, loading
+ *		through the indexes (state.c), writing it back (write.c), applying
+ *		events and apply_events (apply.c), load_snapshot (snapshot.c), and
+ *		the history queries as_of, entity_history and resync_report
+ *		(history.c).
  *
  * Ordering: every entity has a watermark, the ordering key of the last
  * change applied to it (dp_clean.<t>._watermark; for a deleted entity the
@@ -24,7 +25,15 @@
  *
  * Memory: the state of the entities one call touches is loaded once into a
  * hash table in the load's context, changed in memory event by event, and
- * written back in a few set-based statements at the end.
+ * written back at the end.
+ *
+ * Cost follows the call: stored state is read only through indexes, one
+ * probe per key or event id the call brings (common/bulk.c: the clean
+ * table's primary key, _history's key index for tombstones,
+ * dataplatform.event's unique index of processed ids, orphan_event's index
+ * of waiting orphans), never a scan of a table; changes are written
+ * without SQL: updates and deletes by the row's address, new rows,
+ * history, the event log and orphans the way COPY writes them.
  */
 #ifndef DP_EVENTS_H
 #define DP_EVENTS_H
@@ -32,9 +41,13 @@
 #include "postgres.h"
 
 #include "nodes/pg_list.h"
+#include "storage/itemptr.h"
+#include "datatype/timestamp.h"
+#include "fmgr.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 
+#include "bulk.h"
 #include "pipeline.h"
 
 typedef enum EvKind
@@ -54,6 +67,8 @@ typedef struct Ev
 	char	   *type;
 	char	   *time_raw;		/* as sent */
 	char	   *time_utc;		/* harmonised, for _updated_at; NULL if none */
+	TimestampTz time_ts;		/* time_utc read, once time_read */
+	bool		time_read;
 	char	   *order_key;
 	EvKind		kind;
 	JsonbContainer *new_data;	/* NULL when absent */
@@ -65,6 +80,20 @@ typedef struct Ev
 	struct Ev  *replayed_as;	/* an orphan of this call, replayed in it */
 } Ev;
 
+/*
+ * A field's value during a call: text, as the transform makes it and as
+ * values compare (NULL text: SQL NULL), or the stored row's value, kept as
+ * the column's datum, whose text is made only when asked for
+ * (dp_events_cell_text) and which is written back as it was read.
+ */
+typedef struct Cell
+{
+	char	   *text;			/* NULL: SQL NULL, or (stored) not made yet */
+	Datum		datum;			/* stored and not null: the value */
+	bool		stored;			/* the stored row's value */
+	bool		isnull;
+} Cell;
+
 /* The state of one entity during a call. */
 typedef struct Entity
 {
@@ -72,12 +101,13 @@ typedef struct Entity
 	bool		existed;		/* in clean when the call started */
 	bool		exists;
 	bool		touched;
-	char	  **values;			/* nfields, text or NULL */
+	bool		key_identical;	/* the stored key is the key's text read as its type */
+	Cell	   *values;			/* nfields */
 	char	   *watermark;		/* NULL: none */
 	int64		batch_id;
 	char	   *event_id;
-	char	   *updated_at;		/* text of the version's _updated_at */
-	char	   *tid;			/* its ctid when the call started */
+	TimestampTz updated_at;		/* the version's _updated_at */
+	ItemPointerData tid;		/* where its row was when the call started */
 	struct Entity *next;
 } Entity;
 
@@ -90,12 +120,12 @@ typedef struct EntityBucket
 /* A version leaving current state, for _history. */
 typedef struct HistRow
 {
-	char	  **values;
+	Cell	   *values;
 	const char *operation;
 	int64		batch_id;
 	char	   *event_id;
-	char	   *valid_from;
-	char	   *valid_to;
+	TimestampTz valid_from;
+	TimestampTz valid_to;
 	char	   *closed_by_event;
 	char	   *watermark;
 } HistRow;
@@ -107,12 +137,15 @@ typedef struct EventRun
 	int			keyfield;		/* index of the single key field */
 	HTAB	   *entities;
 	HTAB	   *processed;		/* event ids seen: earlier calls and this one */
+	List	   *touched;		/* Entity * changed by the run, first touched first */
 	List	   *hist;			/* HistRow * */
 	List	   *orphans;		/* Ev * newly orphaned */
 	List	   *replayed;		/* Ev * orphans replayed */
 	DpRowBuilder rb;
+	DpProbe    *orphan_probe;	/* waiting orphans by entity, opened on first use */
 	char	  **scratch;		/* nfields */
-	char	   *batch_time;		/* text of the batch's time */
+	TimestampTz batch_time;		/* the batch's time */
+	FmgrInfo   *outputs;		/* nfields: text of stored values (set by the first load) */
 	int64		counts[7];
 } EventRun;
 
@@ -139,23 +172,52 @@ extern void dp_events_read_envelope(EventRun *run, Ev *ev, JsonbContainer *env);
 extern EventRun *dp_events_run_begin(DpLoad *load);
 extern void dp_events_set_batch_time(EventRun *run);
 
+/* A table of entities (or of plain keys), in cxt. */
+extern HTAB *dp_events_entity_table(const char *name, MemoryContext cxt);
+
 /* The entity with this key; created (empty, not existing) if create. */
 extern Entity *dp_events_entity_get(HTAB *table, const char *key, bool create, int nfields);
 
-/* The quoted column of the run's key field. */
-extern char *dp_events_key_column(const EventRun *run);
+/*
+ * The text of a field's value (NULL for SQL NULL), made from the stored
+ * datum on first use and kept in the cell; whether two values are equal
+ * (as text, as the spec compares values).
+ */
+extern const char *dp_events_cell_text(EventRun *run, int field, Cell *c);
+extern bool dp_events_cells_equal(EventRun *run, int field, Cell *a, Cell *b);
+
+/* An event's time (its _updated_at), or the batch's when it has none. */
+extern TimestampTz dp_events_time(EventRun *run, Ev *ev);
 
 /*
  * Load the current state (and the tombstone watermarks) of the entities
- * with these keys, and which of these event ids were processed before.
- * Caller is connected to SPI.
+ * with these keys (harmonised text), and which of these event ids were
+ * processed before, through the indexes.  The clean table is locked.
  */
 extern void dp_events_load_state(EventRun *run, List *keys);
 extern void dp_events_load_processed(EventRun *run, List *ids);
 
 /*
+ * The orphans waiting for this entity with an ordering key above after
+ * (NULL: all), read through orphan_event's index of waiting orphans, in
+ * the order they replay (ordering key, batch, ordinal): Ev * with their
+ * envelopes read.
+ */
+extern List *dp_events_waiting_orphans(EventRun *run, const char *entity, const char *after);
+
+/*
+ * Which of these keys (harmonised text, each once) have orphans waiting,
+ * sorted: the dataset's waiting orphans are read through orphan_event's
+ * index of waiting orphans when there are no more of them than keys, else
+ * each key is probed in it.  Never a scan of the table.
+ */
+extern List *dp_events_entities_with_orphans(EventRun *run, List *keys);
+
+/* ---- write.c ---- */
+
+/*
  * Write the run's changes: current state, history, the event log of evs,
- * new and replayed orphans.  Caller is connected to SPI.
+ * new and replayed orphans; then close the run's probes.
  */
 extern void dp_events_run_write(EventRun *run, List *evs);
 

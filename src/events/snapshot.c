@@ -4,7 +4,7 @@
  *		the keyed upsert (a row newer than the snapshot by its watermark is
  *		kept); in replace mode the entities the snapshot does not hold are
  *		closed in _history as "resync"; then the orphaned events of the
- *		entities now present and newer than them are replayed.
+ *		entities it brought, newer than them, are replayed.
  *
  * Concurrency: like a push, it takes SHARE ROW EXCLUSIVE on the clean table
  * before reading any state and before taking its batch id.
@@ -28,7 +28,9 @@ PG_FUNCTION_INFO_V1(dp_load_snapshot);
 
 /*
  * Replace mode: close every entity of the dataset the snapshot does not
- * hold (unless it has a newer watermark).  Returns {"count", "keys"}.
+ * hold (unless it has a newer watermark).  Returns {"count", "keys"}; the
+ * closed versions go to _history, and the first 1,000 to the keys, in key
+ * order (not in the order rows happen to sit in the table).
  */
 static char *
 remove_missing(DpLoad *load, Datum as_of)
@@ -42,7 +44,8 @@ remove_missing(DpLoad *load, Datum as_of)
 	StringInfoData sql,
 				cols,
 				match,
-				keyjson;
+				keyjson,
+				keyorder;
 	Oid		   *types = palloc(sizeof(Oid) * (nk + 3));
 	Datum	   *values = palloc(sizeof(Datum) * (nk + 3));
 	char	   *nulls = palloc(nk + 4);
@@ -70,6 +73,7 @@ remove_missing(DpLoad *load, Datum as_of)
 	initStringInfo(&cols);
 	initStringInfo(&match);
 	initStringInfo(&keyjson);
+	initStringInfo(&keyorder);
 	for (i = 0; i < spec->nfields; i++)
 		appendStringInfo(&cols, "%s%s", i ? ", " : "", quote_identifier(spec->fields[i].column));
 	for (i = 0; i < nk; i++)
@@ -79,6 +83,7 @@ remove_missing(DpLoad *load, Datum as_of)
 		appendStringInfo(&match, "%so.%s = k.k%d::%s", i ? " AND " : "", quote_identifier(f->column), i,
 						 dp_datatype_sqltype(f->datatype));
 		appendStringInfo(&keyjson, "%s'%s', %s", i ? ", " : "", f->name, quote_identifier(f->column));
+		appendStringInfo(&keyorder, "%s%s", i ? ", " : "", quote_identifier(f->column));
 		types[i] = TEXTARRAYOID;
 		values[i] = dp_text_array(parts + i, n, nk);
 		nulls[i] = ' ';
@@ -94,13 +99,14 @@ remove_missing(DpLoad *load, Datum as_of)
 					 "AND ($%d::text IS NULL OR o._watermark IS NULL OR o._watermark <= $%d) RETURNING o.*), "
 					 "moved AS (INSERT INTO %s (%s, _operation, _batch_id, _event_id, _valid_from, _valid_to, "
 					 "_closed_by_batch, _watermark) SELECT %s, 'resync', _batch_id, _event_id, _updated_at, $%d, "
-					 "$%d, COALESCE($%d, _watermark) FROM gone) "
+					 "$%d, COALESCE($%d, _watermark) FROM gone ORDER BY %s) "
 					 "SELECT pg_catalog.jsonb_build_object('count', (SELECT count(*) FROM gone), "
-					 "'keys', COALESCE((SELECT pg_catalog.jsonb_agg(k) FROM (SELECT "
-					 "pg_catalog.jsonb_build_object(%s) AS k FROM gone LIMIT 1000) s), '[]'))::text",
+					 "'keys', COALESCE((SELECT pg_catalog.jsonb_agg(s._k ORDER BY %s) FROM (SELECT "
+					 "pg_catalog.jsonb_build_object(%s) AS _k, %s FROM gone ORDER BY %s LIMIT 1000) s), "
+					 "'[]'))::text",
 					 dp_qualified_clean(spec, false), match.data, nk + 1, nk + 1,
 					 dp_qualified_clean(spec, true), cols.data, cols.data, nk + 2, nk + 3, nk + 1,
-					 keyjson.data);
+					 keyorder.data, keyorder.data, keyjson.data, keyorder.data, keyorder.data);
 	types[nk] = TEXTOID;
 	values[nk] = load->watermark ? CStringGetTextDatum(load->watermark) : (Datum) 0;
 	nulls[nk] = load->watermark ? ' ' : 'n';
@@ -115,38 +121,39 @@ remove_missing(DpLoad *load, Datum as_of)
 	return dp_spi_getvalue(0, 1);
 }
 
-/* After a snapshot: orphans of entities now present, newer than them. */
+/*
+ * After a snapshot: the orphans of the entities it brought (its keys, in
+ * load->keys), newer than them, replay.  Waiting orphans are found through
+ * their index, the entities' state through the primary key: what is read
+ * follows the snapshot's keys, not what is stored.
+ */
 static int
 replay_after_snapshot(DpLoad *load)
 {
 	EventRun   *run;
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-	uint64		rows,
-				r;
 	List	   *keys = NIL;
+	HASH_SEQ_STATUS seq;
+	KeyEntry   *k;
 	ListCell   *lc;
-	StringInfoData sql;
 
 	if (load->spec->nkey != 1)
 		return 0;
 	run = dp_events_run_begin(load);
 	dp_events_set_batch_time(run);
-	initStringInfo(&sql);
-	appendStringInfo(&sql,
-					 "SELECT DISTINCT o.entity_id FROM dataplatform.orphan_event o JOIN %s c "
-					 "ON c.%s::text = o.entity_id WHERE o.dataset = $1 AND o.replayed_by_batch IS NULL "
-					 "AND (c._watermark IS NULL OR o.order_key > c._watermark)",
-					 dp_qualified_clean(load->spec, false), dp_events_key_column(run));
-	values[0] = CStringGetTextDatum(load->dataset);
-	rows = dp_spi_exec(sql.data, 1, types, values, NULL);
-	for (r = 0; r < rows; r++)
-		keys = lappend(keys, MemoryContextStrdup(load->cxt, dp_spi_getvalue(r, 1)));
+	hash_seq_init(&seq, load->keys);
+	while ((k = hash_seq_search(&seq)) != NULL)
+		keys = lappend(keys, k->key);
+	keys = dp_events_entities_with_orphans(run, keys);
 	if (keys == NIL)
 		return 0;
 	dp_events_load_state(run, keys);
 	foreach(lc, keys)
-		dp_events_replay_orphans(run, dp_events_entity_get(run->entities, lfirst(lc), true, load->spec->nfields));
+	{
+		Entity	   *e = dp_events_entity_get(run->entities, lfirst(lc), false, load->spec->nfields);
+
+		if (e != NULL && e->existed)
+			dp_events_replay_orphans(run, e);
+	}
 	dp_events_run_write(run, NIL);
 	return list_length(run->replayed);
 }

@@ -2,24 +2,31 @@
  * state.c
  *		The state of one run of events (apply_events, or the replay after
  *		a snapshot): setting the run up, the in-memory table of the
- *		entities it touches, loading their current state and the event ids
- *		processed before, and writing the run's changes back: current state,
- *		_history, the event log and orphans.
+ *		entities it touches and their values, loading their current state,
+ *		the event ids processed before and the orphans waiting for them.
+ *		Writing the run's changes back is in write.c.
+ *
+ * Stored data is read only through indexes (common/bulk.c probes), one
+ * probe per key or event id the run brings (see events.h), never a scan.
+ * Stored values stay datums until their text is needed (Cell), so what an
+ * event does not touch is written back as it was read.
  *
  * Memory: the entities live in a hash table in the load's context, loaded
- * once in two queries; the changes are written back in a few set-based
- * statements at the end.  Every function expects SPI to be connected and
- * the clean table locked (SHARE ROW EXCLUSIVE) before any state is read.
+ * once at the start.  Every function expects the clean table locked (SHARE
+ * ROW EXCLUSIVE) before any state is read.
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "events.h"
+#include "normalise.h"
 #include "util.h"
 
 /* ------------------------------------------------------------------------
@@ -34,8 +41,8 @@ bucket_hash(const void *key, Size keysize)
 	return (uint32) *(const uint64 *) key;
 }
 
-static HTAB *
-entity_table(const char *name, MemoryContext cxt)
+HTAB *
+dp_events_entity_table(const char *name, MemoryContext cxt)
 {
 	HASHCTL		ctl;
 
@@ -68,124 +75,331 @@ dp_events_entity_get(HTAB *table, const char *key, bool create, int nfields)
 		return NULL;
 	e = palloc0(sizeof(Entity));
 	e->key = pstrdup(key);
-	e->values = palloc0(sizeof(char *) * nfields);
+	e->values = palloc0(sizeof(Cell) * nfields);
+	for (int i = 0; i < nfields; i++)
+		e->values[i].isnull = true;
 	e->next = b->list;
 	b->list = e;
 	return e;
 }
 
-char *
-dp_events_key_column(const EventRun *run)
-{
-	return (char *) quote_identifier(run->load->spec->fields[run->keyfield].column);
-}
+/* ------------------------------------------------------------------------
+ * Loading state through the indexes
+ * ------------------------------------------------------------------------
+ */
 
 /*
  * Load the current state (and the tombstone watermark of deleted ones) of
- * the entities these events name, in two queries.
+ * the entities these events name: one probe of the clean table's primary
+ * key per key, and for the keys with no current row one walk of their
+ * versions through _history's key index.
  */
 void
 dp_events_load_state(EventRun *run, List *keys)
 {
 	const DpSpec *spec = run->load->spec;
-	StringInfoData sql;
-	Oid			types[1] = {TEXTARRAYOID};
-	Datum		values[1];
-	char	  **arr;
+	int			nf = spec->nfields;
+	char	   *history = psprintf("%s_history", spec->table);
+	DpProbe    *p;
+	AttrNumber *atts;
+	AttrNumber	a_wm,
+				a_batch,
+				a_event,
+				a_updated,
+				a_id,
+				a_op;
+	List	   *absent = NIL;
 	ListCell   *lc;
-	int			n = 0,
-				i;
-	uint64		rows,
-				r;
-	const char *ktype = dp_datatype_sqltype(spec->fields[run->keyfield].datatype);
+	int16	   *typlen;
+	bool	   *typbyval;
 
 	if (keys == NIL)
 		return;
-	arr = palloc(sizeof(char *) * list_length(keys));
-	foreach(lc, keys)
-		arr[n++] = lfirst(lc);
-	values[0] = dp_text_array(arr, n, 1);
-
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT %s::text, _watermark, _batch_id, _event_id, _updated_at::text, ctid::text",
-					 dp_events_key_column(run));
-	for (i = 0; i < spec->nfields; i++)
-		appendStringInfo(&sql, ", %s::text", quote_identifier(spec->fields[i].column));
-	appendStringInfo(&sql, " FROM %s WHERE %s = ANY($1::%s[])",
-					 dp_qualified_clean(spec, false), dp_events_key_column(run), ktype);
-	rows = dp_spi_exec(sql.data, 1, types, values, NULL);
-	for (r = 0; r < rows; r++)
+	p = dp_probe_begin("dp_clean", spec->table);
+	if (dp_probe_nkeys(p) != 1 ||
+		strcmp(dp_probe_key_column(p, 0), spec->fields[run->keyfield].column) != 0)
+		elog(ERROR, "the primary key of dataset \"%s\" is not its key field", run->load->dataset);
+	atts = palloc(sizeof(AttrNumber) * nf);
+	for (int i = 0; i < nf; i++)
+		atts[i] = dp_probe_attnum(p, spec->fields[i].column);
+	a_wm = dp_probe_attnum(p, "_watermark");
+	a_batch = dp_probe_attnum(p, "_batch_id");
+	a_event = dp_probe_attnum(p, "_event_id");
+	a_updated = dp_probe_attnum(p, "_updated_at");
+	typlen = palloc(sizeof(int16) * nf);
+	typbyval = palloc(sizeof(bool) * nf);
+	if (run->outputs == NULL)
+		run->outputs = MemoryContextAllocZero(run->load->cxt, sizeof(FmgrInfo) * nf);
+	for (int i = 0; i < nf; i++)
 	{
-		Entity	   *e = dp_events_entity_get(run->entities, dp_spi_getvalue(r, 1), true, spec->nfields);
-		char	   *b = dp_spi_getvalue(r, 3);
+		Oid			type = dp_probe_atttype(p, atts[i]);
+		Oid			func;
+		bool		varlena;
 
+		get_typlenbyval(type, &typlen[i], &typbyval[i]);
+		getTypeOutputInfo(type, &func, &varlena);
+		fmgr_info_cxt(func, &run->outputs[i], run->load->cxt);
+	}
+	foreach(lc, keys)
+	{
+		const char *key = lfirst(lc);
+		Datum		k;
+		TupleTableSlot *slot;
+		Entity	   *e;
+		bool		isnull;
+		Datum		b;
+
+		if (dp_events_entity_get(run->entities, key, false, nf) != NULL)
+			continue;			/* named twice */
+		e = dp_events_entity_get(run->entities, key, true, nf);
+		k = dp_probe_input(p, 0, key);
+		slot = dp_probe_fetch(p, &k);
+		if (slot == NULL)
+		{
+			absent = lappend(absent, e);
+			continue;
+		}
 		e->existed = e->exists = true;
-		e->watermark = dp_spi_getvalue(r, 2);
-		e->batch_id = b ? pg_strtoint64(b) : 0;
-		e->event_id = dp_spi_getvalue(r, 4);
-		e->updated_at = dp_spi_getvalue(r, 5);
-		e->tid = dp_spi_getvalue(r, 6);
-		for (i = 0; i < spec->nfields; i++)
-			e->values[i] = dp_spi_getvalue(r, 7 + i);
-	}
+		e->tid = slot->tts_tid;
+		e->watermark = dp_probe_text(p, a_wm);
+		b = dp_probe_datum(p, a_batch, &isnull);
+		e->batch_id = isnull ? 0 : DatumGetInt64(b);
+		e->event_id = dp_probe_text(p, a_event);
+		e->updated_at = DatumGetTimestampTz(dp_probe_datum(p, a_updated, &isnull));
+		for (int i = 0; i < nf; i++)
+		{
+			Cell	   *c = &e->values[i];
+			Datum		d = dp_probe_datum(p, atts[i], &c->isnull);
 
-	/* tombstones matter only for the entities not in clean */
-	n = 0;
-	foreach(lc, keys)
-	{
-		Entity	   *e = dp_events_entity_get(run->entities, lfirst(lc), false, spec->nfields);
-
-		if (e == NULL || !e->existed)
-			arr[n++] = lfirst(lc);
+			c->stored = true;
+			c->text = NULL;
+			c->datum = c->isnull ? (Datum) 0 : datumCopy(d, typbyval[i], typlen[i]);
+		}
+		e->key_identical = !e->values[run->keyfield].isnull &&
+			datumIsEqual(k, e->values[run->keyfield].datum, typbyval[run->keyfield],
+						 typlen[run->keyfield]);
 	}
-	if (n == 0)
+	dp_probe_end(p);
+	if (absent == NIL)
 		return;
-	values[0] = dp_text_array(arr, n, 1);
-	resetStringInfo(&sql);
-	appendStringInfo(&sql,
-					 "SELECT DISTINCT ON (%s) %s::text, _watermark FROM %s "
-					 "WHERE %s = ANY($1::%s[]) AND _operation IN ('delete', 'resync') "
-					 "ORDER BY %s, _history_id DESC",
-					 dp_events_key_column(run), dp_events_key_column(run), dp_qualified_clean(spec, true),
-					 dp_events_key_column(run), ktype, dp_events_key_column(run));
-	rows = dp_spi_exec(sql.data, 1, types, values, NULL);
-	for (r = 0; r < rows; r++)
-	{
-		Entity	   *e = dp_events_entity_get(run->entities, dp_spi_getvalue(r, 1), true, spec->nfields);
 
-		if (!e->existed)
-			e->watermark = dp_spi_getvalue(r, 2);
+	/* tombstones: the watermark of the latest delete or resync */
+	p = dp_probe_begin_on("dp_clean", history, spec->fields[run->keyfield].column);
+	a_wm = dp_probe_attnum(p, "_watermark");
+	a_id = dp_probe_attnum(p, "_history_id");
+	a_op = dp_probe_attnum(p, "_operation");
+	foreach(lc, absent)
+	{
+		Entity	   *e = lfirst(lc);
+		Datum		k = dp_probe_input(p, 0, e->key);
+		TupleTableSlot *slot;
+		int64		latest = 0;
+		bool		found = false;
+
+		for (slot = dp_probe_fetch(p, &k); slot; slot = dp_probe_next(p))
+		{
+			bool		isnull;
+			int64		id = DatumGetInt64(dp_probe_datum(p, a_id, &isnull));
+			char	   *op = TextDatumGetCString(dp_probe_datum(p, a_op, &isnull));
+
+			if ((strcmp(op, "delete") == 0 || strcmp(op, "resync") == 0) &&
+				(!found || id > latest))
+			{
+				found = true;
+				latest = id;
+				e->watermark = dp_probe_text(p, a_wm);
+			}
+			pfree(op);
+		}
 	}
+	dp_probe_end(p);
 }
 
-/* Event ids of this dataset already processed, among these. */
+/*
+ * Event ids of this dataset already processed, among these: one probe each
+ * of dataplatform.event's unique index of processed ids (event_processed,
+ * which holds exactly the processed ones).
+ */
 void
 dp_events_load_processed(EventRun *run, List *ids)
 {
-	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
-	Datum		values[2];
-	char	  **arr;
+	DpProbe    *p;
+	Datum		key[2];
 	ListCell   *lc;
-	int			n = 0;
-	uint64		rows,
-				r;
 
 	if (ids == NIL)
 		return;
-	arr = palloc(sizeof(char *) * list_length(ids));
+	p = dp_probe_begin_index("dataplatform", "event_processed", 2);
+	key[0] = CStringGetTextDatum(run->load->dataset);
 	foreach(lc, ids)
-		arr[n++] = lfirst(lc);
-	values[0] = CStringGetTextDatum(run->load->dataset);
-	values[1] = dp_text_array(arr, n, 1);
-	rows = dp_spi_exec("SELECT event_id FROM dataplatform.event WHERE dataset = $1 "
-					   "AND event_id = ANY($2) AND outcome NOT IN ('duplicate', 'rejected')",
-					   2, types, values, NULL);
-	for (r = 0; r < rows; r++)
-		(void) dp_events_entity_get(run->processed, dp_spi_getvalue(r, 1), true, 0);
+	{
+		const char *id = lfirst(lc);
+
+		if (dp_events_entity_get(run->processed, id, false, 0) != NULL)
+			continue;
+		key[1] = CStringGetTextDatum(id);
+		if (dp_probe_exists(p, key))
+			(void) dp_events_entity_get(run->processed, id, true, 0);
+		pfree(DatumGetPointer(key[1]));
+	}
+	dp_probe_end(p);
+}
+
+/* A waiting orphan as read, before its envelope is. */
+typedef struct Waiting
+{
+	Jsonb	   *envelope;
+	int			ordinal;
+	int64		batch_id;
+	char	   *order_key;
+} Waiting;
+
+static int
+waiting_cmp(const ListCell *a, const ListCell *b)
+{
+	const Waiting *x = lfirst(a);
+	const Waiting *y = lfirst(b);
+	int			c = strcmp(x->order_key, y->order_key);
+
+	if (c != 0)
+		return c;
+	if (x->batch_id != y->batch_id)
+		return x->batch_id < y->batch_id ? -1 : 1;
+	return x->ordinal < y->ordinal ? -1 : x->ordinal > y->ordinal;
+}
+
+/* The probe of waiting orphans (orphan_event_waiting: dataset, entity_id). */
+static DpProbe *
+orphan_probe(EventRun *run)
+{
+	if (run->orphan_probe == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(run->load->cxt);
+
+		run->orphan_probe = dp_probe_begin_index("dataplatform", "orphan_event_waiting", 0);
+		MemoryContextSwitchTo(old);
+	}
+	return run->orphan_probe;
+}
+
+List *
+dp_events_waiting_orphans(EventRun *run, const char *entity, const char *after)
+{
+	DpProbe    *p = orphan_probe(run);
+	AttrNumber	a_env = dp_probe_attnum(p, "envelope"),
+				a_ord = dp_probe_attnum(p, "ordinal"),
+				a_batch = dp_probe_attnum(p, "batch_id"),
+				a_key = dp_probe_attnum(p, "order_key");
+	Datum		key[2];
+	TupleTableSlot *slot;
+	List	   *found = NIL;
+	List	   *evs = NIL;
+	ListCell   *lc;
+
+	key[0] = CStringGetTextDatum(run->load->dataset);
+	key[1] = CStringGetTextDatum(entity);
+	for (slot = dp_probe_fetch(p, key); slot; slot = dp_probe_next(p))
+	{
+		bool		isnull;
+		char	   *order_key = dp_probe_text(p, a_key);
+		Waiting    *w;
+
+		if (after != NULL && strcmp(order_key, after) <= 0)
+			continue;
+		w = palloc(sizeof(Waiting));
+		w->order_key = order_key;
+		w->envelope = DatumGetJsonbPCopy(dp_probe_datum(p, a_env, &isnull));
+		w->ordinal = DatumGetInt32(dp_probe_datum(p, a_ord, &isnull));
+		w->batch_id = DatumGetInt64(dp_probe_datum(p, a_batch, &isnull));
+		found = lappend(found, w);
+	}
+	list_sort(found, waiting_cmp);
+	foreach(lc, found)
+	{
+		Waiting    *w = lfirst(lc);
+		Ev		   *ev = palloc0(sizeof(Ev));
+
+		ev->envelope = w->envelope;
+		ev->ordinal = w->ordinal;
+		ev->replay = true;
+		ev->from_db = true;
+		dp_events_read_envelope(run, ev, &ev->envelope->root);
+		evs = lappend(evs, ev);
+	}
+	return evs;
+}
+
+static int
+string_cmp(const ListCell *a, const ListCell *b)
+{
+	return strcmp(lfirst(a), lfirst(b));
+}
+
+/*
+ * Whether entity (harmonised text) names a key the dataset's key type
+ * reads back unchanged: an orphan stored before a change of the key's type
+ * names no entity.
+ */
+static bool
+entity_readable(EventRun *run, const char *entity)
+{
+	const DpField *kf = &run->load->spec->fields[run->keyfield];
+	char	   *buf = NULL;
+	size_t		bufsize = 0;
+
+	return dp_harmonise_value(kf->datatype, entity, strlen(entity), NULL, &buf, &bufsize,
+							  CurrentMemoryContext) == DP_ISSUE_NONE && strcmp(buf, entity) == 0;
+}
+
+List *
+dp_events_entities_with_orphans(EventRun *run, List *keys)
+{
+	DpProbe    *p = dp_probe_begin_index("dataplatform", "orphan_event_waiting", 1);
+	AttrNumber	a_entity = dp_probe_attnum(p, "entity_id");
+	HTAB	   *waiting = dp_events_entity_table("dataplatform orphaned entities", CurrentMemoryContext);
+	Datum		key[2];
+	TupleTableSlot *slot;
+	int			nkeys = list_length(keys);
+	int			n = 0;
+	List	   *found = NIL;
+	ListCell   *lc;
+
+	/* the dataset's waiting orphans, unless there are more than keys */
+	key[0] = CStringGetTextDatum(run->load->dataset);
+	for (slot = dp_probe_fetch(p, key); slot && n <= nkeys; slot = dp_probe_next(p), n++)
+		(void) dp_events_entity_get(waiting, dp_probe_text(p, a_entity), true, 0);
+	dp_probe_end(p);
+
+	if (n <= nkeys)
+	{
+		/* all of them read: which keys they name */
+		foreach(lc, keys)
+			if (dp_events_entity_get(waiting, lfirst(lc), false, 0) != NULL)
+				found = lappend(found, lfirst(lc));
+	}
+	else
+	{
+		/* many waiting: one probe per key instead */
+		p = dp_probe_begin_index("dataplatform", "orphan_event_waiting", 2);
+		foreach(lc, keys)
+		{
+			key[1] = CStringGetTextDatum(lfirst(lc));
+			if (dp_probe_fetch(p, key) != NULL)
+				found = lappend(found, lfirst(lc));
+			pfree(DatumGetPointer(key[1]));
+		}
+		dp_probe_end(p);
+	}
+	keys = NIL;
+	foreach(lc, found)
+		if (entity_readable(run, lfirst(lc)))
+			keys = lappend(keys, lfirst(lc));
+	list_sort(keys, string_cmp);
+	return keys;
 }
 
 /* ------------------------------------------------------------------------
- * A run: set-up, writing back
+ * A run: set-up, times, values
  * ------------------------------------------------------------------------
  */
 
@@ -204,8 +418,8 @@ dp_events_run_begin(DpLoad *load)
 	run->load = load;
 	run->ec = &load->cfg->events;
 	run->keyfield = load->spec->key[0];
-	run->entities = entity_table("dataplatform entities", load->cxt);
-	run->processed = entity_table("dataplatform processed events", load->cxt);
+	run->entities = dp_events_entity_table("dataplatform entities", load->cxt);
+	run->processed = dp_events_entity_table("dataplatform processed events", load->cxt);
 	dp_row_builder_fit(&run->rb, 16);
 	run->scratch = palloc0(sizeof(char *) * load->spec->nfields);
 	MemoryContextSwitchTo(old);
@@ -215,287 +429,47 @@ dp_events_run_begin(DpLoad *load)
 void
 dp_events_set_batch_time(EventRun *run)
 {
-	run->batch_time = DatumGetCString(DirectFunctionCall1(timestamptz_out, run->load->received_at));
+	run->batch_time = DatumGetTimestampTz(run->load->received_at);
 }
 
-/*
- * Write entities' current rows: UPDATE by ctid (update) or INSERT.  Every
- * field is set from text through its type's input, in one statement.
- */
-static void
-write_rows(EventRun *run, List *ents, bool update)
+TimestampTz
+dp_events_time(EventRun *run, Ev *ev)
 {
-	DpLoad	   *load = run->load;
-	const DpSpec *spec = load->spec;
-	int			nf = spec->nfields;
-	int			rows = list_length(ents);
-	char	  **vals = palloc(sizeof(char *) * rows * nf);
-	char	  **extra[4];
-	Oid		   *types = palloc(sizeof(Oid) * (nf + 5));
-	Datum	   *values = palloc(sizeof(Datum) * (nf + 5));
-	StringInfoData sql;
-	ListCell   *lc;
-	int			n = 0,
-				i,
-				k;
-
-	for (k = 0; k < 4; k++)
-		extra[k] = palloc(sizeof(char *) * rows);
-	foreach(lc, ents)
+	if (ev->time_utc == NULL)
+		return run->batch_time;
+	if (!ev->time_read)
 	{
-		Entity	   *e = lfirst(lc);
-
-		memcpy(vals + (Size) n * nf, e->values, sizeof(char *) * nf);
-		extra[0][n] = e->event_id;
-		extra[1][n] = e->watermark;
-		extra[2][n] = e->updated_at;
-		extra[3][n] = e->tid;
-		n++;
+		ev->time_ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(ev->time_utc),
+															  ObjectIdGetDatum(InvalidOid),
+															  Int32GetDatum(-1)));
+		ev->time_read = true;
 	}
-	for (i = 0; i < nf; i++)
-	{
-		types[i] = TEXTARRAYOID;
-		values[i] = dp_text_array(vals + i, rows, nf);
-	}
-	for (k = 0; k < 4; k++)
-	{
-		types[nf + k] = TEXTARRAYOID;
-		values[nf + k] = dp_text_array(extra[k], rows, 1);
-	}
-	types[nf + 4] = INT8OID;
-	values[nf + 4] = Int64GetDatum(load->batch_id);
-
-	initStringInfo(&sql);
-	if (update)
-	{
-		appendStringInfo(&sql, "UPDATE %s o SET ", dp_qualified_clean(spec, false));
-		for (i = 0; i < nf; i++)
-			appendStringInfo(&sql, "%s = u.c%d::%s, ", quote_identifier(spec->fields[i].column), i,
-							 dp_datatype_sqltype(spec->fields[i].datatype));
-		appendStringInfo(&sql, "_batch_id = $%d, _event_id = u.e, _watermark = u.w, "
-						 "_updated_at = u.t::timestamptz FROM ROWS FROM (", nf + 5);
-	}
-	else
-	{
-		appendStringInfo(&sql, "INSERT INTO %s (", dp_qualified_clean(spec, false));
-		for (i = 0; i < nf; i++)
-			appendStringInfo(&sql, "%s, ", quote_identifier(spec->fields[i].column));
-		appendStringInfoString(&sql, "_batch_id, _event_id, _watermark, _updated_at) SELECT ");
-		for (i = 0; i < nf; i++)
-			appendStringInfo(&sql, "u.c%d::%s, ", i, dp_datatype_sqltype(spec->fields[i].datatype));
-		appendStringInfo(&sql, "$%d, u.e, u.w, u.t::timestamptz FROM ROWS FROM (", nf + 5);
-	}
-	for (i = 0; i < nf + 4; i++)
-		appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
-	appendStringInfoString(&sql, ") AS u(");
-	for (i = 0; i < nf; i++)
-		appendStringInfo(&sql, "c%d, ", i);
-	appendStringInfoString(&sql, "e, w, t, tid)");
-	if (update)
-		appendStringInfoString(&sql, " WHERE o.ctid = u.tid::tid");
-	dp_spi_exec(sql.data, nf + 5, types, values, NULL);
+	return ev->time_ts;
 }
 
-/* Write the run's changes: current state, history, the event log, orphans. */
-void
-dp_events_run_write(EventRun *run, List *evs)
+const char *
+dp_events_cell_text(EventRun *run, int field, Cell *c)
 {
-	DpLoad	   *load = run->load;
-	const DpSpec *spec = load->spec;
-	int			nf = spec->nfields;
-	HASH_SEQ_STATUS seq;
-	EntityBucket *b;
-	List	   *gone = NIL;		/* existed, now deleted: their ctids */
-	List	   *upd = NIL;		/* existed, still exist */
-	List	   *now = NIL;		/* new */
-	ListCell   *lc;
-	StringInfoData sql;
-	int			i,
-				n;
-
-	hash_seq_init(&seq, run->entities);
-	while ((b = hash_seq_search(&seq)) != NULL)
+	if (c->isnull)
+		return NULL;
+	if (c->text == NULL)
 	{
-		Entity	   *e;
+		MemoryContext old = MemoryContextSwitchTo(run->load->cxt);
 
-		for (e = b->list; e; e = e->next)
-		{
-			if (!e->touched)
-				continue;
-			if (e->existed && !e->exists)
-				gone = lappend(gone, e->tid);
-			else if (e->existed)
-				upd = lappend(upd, e);
-			else if (e->exists)
-				now = lappend(now, e);
-		}
+		Assert(c->stored && run->outputs != NULL);
+		c->text = OutputFunctionCall(&run->outputs[field], c->datum);
+		MemoryContextSwitchTo(old);
 	}
-	initStringInfo(&sql);
+	return c->text;
+}
 
-	/*
-	 * 1. current state, addressed by the ctids read under our lock: delete
-	 * what was deleted, update what changed, insert what is new
-	 */
-	if (gone != NIL)
-	{
-		char	  **arr = palloc(sizeof(char *) * list_length(gone));
-		Oid			types[1] = {TEXTARRAYOID};
-		Datum		values[1];
-
-		n = 0;
-		foreach(lc, gone)
-			arr[n++] = lfirst(lc);
-		values[0] = dp_text_array(arr, n, 1);
-		appendStringInfo(&sql, "DELETE FROM %s o USING pg_catalog.unnest($1::tid[]) AS u(tid) "
-						 "WHERE o.ctid = u.tid", dp_qualified_clean(spec, false));
-		dp_spi_exec(sql.data, 1, types, values, NULL);
-	}
-	if (upd != NIL)
-		write_rows(run, upd, true);
-	if (now != NIL)
-		write_rows(run, now, false);
-
-	/* 2. the versions that left current state */
-	if (run->hist != NIL)
-	{
-		int			rows = list_length(run->hist);
-		char	  **vals = palloc(sizeof(char *) * rows * nf);
-		char	  **text[7];
-		Oid		   *types = palloc(sizeof(Oid) * (nf + 8));
-		Datum	   *values = palloc(sizeof(Datum) * (nf + 8));
-		int			k;
-
-		for (k = 0; k < 7; k++)
-			text[k] = palloc(sizeof(char *) * rows);
-		n = 0;
-		foreach(lc, run->hist)
-		{
-			HistRow    *h = lfirst(lc);
-
-			memcpy(vals + (Size) n * nf, h->values, sizeof(char *) * nf);
-			text[0][n] = (char *) h->operation;
-			text[1][n] = h->batch_id ? psprintf("%lld", (long long) h->batch_id) : NULL;
-			text[2][n] = h->event_id;
-			text[3][n] = h->valid_from;
-			text[4][n] = h->valid_to;
-			text[5][n] = h->closed_by_event;
-			text[6][n] = h->watermark;
-			n++;
-		}
-		resetStringInfo(&sql);
-		appendStringInfo(&sql, "INSERT INTO %s (", dp_qualified_clean(spec, true));
-		for (i = 0; i < nf; i++)
-			appendStringInfo(&sql, "%s, ", quote_identifier(spec->fields[i].column));
-		appendStringInfoString(&sql, "_operation, _batch_id, _event_id, _valid_from, _valid_to, "
-							   "_closed_by_event, _watermark, _closed_by_batch) SELECT ");
-		for (i = 0; i < nf; i++)
-		{
-			appendStringInfo(&sql, "u.c%d::%s, ", i, dp_datatype_sqltype(spec->fields[i].datatype));
-			types[i] = TEXTARRAYOID;
-			values[i] = dp_text_array(vals + i, rows, nf);
-		}
-		appendStringInfo(&sql, "u.o, u.b::bigint, u.e, u.f::timestamptz, u.t::timestamptz, u.ce, u.w, $%d "
-						 "FROM ROWS FROM (", nf + 8);
-		for (i = 0; i < nf + 7; i++)
-			appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
-		appendStringInfoString(&sql, ") AS u(");
-		for (i = 0; i < nf; i++)
-			appendStringInfo(&sql, "c%d, ", i);
-		appendStringInfoString(&sql, "o, b, e, f, t, ce, w)");
-		for (k = 0; k < 7; k++)
-		{
-			types[nf + k] = TEXTARRAYOID;
-			values[nf + k] = dp_text_array(text[k], rows, 1);
-		}
-		types[nf + 7] = INT8OID;
-		values[nf + 7] = Int64GetDatum(load->batch_id);
-		dp_spi_exec(sql.data, nf + 8, types, values, NULL);
-	}
-
-	/* 3. the event log */
-	if (evs != NIL)
-	{
-		int			rows = list_length(evs);
-		char	  **text[8];
-		Oid			types[10] = {TEXTOID, INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
-		Datum		values[10];
-		int			k;
-
-		for (k = 0; k < 8; k++)
-			text[k] = palloc(sizeof(char *) * rows);
-		n = 0;
-		foreach(lc, evs)
-		{
-			Ev		   *ev = lfirst(lc);
-
-			text[0][n] = psprintf("%d", ev->ordinal);
-			text[1][n] = ev->id;
-			text[2][n] = ev->entity ? ev->entity : ev->entity_raw;
-			text[3][n] = ev->type;
-			text[4][n] = ev->time_raw;
-			text[5][n] = ev->order_key;
-			text[6][n] = (char *) ev->outcome;
-			text[7][n] = ev->replayed_as ?
-				psprintf("replayed in this call: %s", ev->replayed_as->outcome) : ev->detail;
-			n++;
-		}
-		values[0] = CStringGetTextDatum(load->dataset);
-		values[1] = Int64GetDatum(load->batch_id);
-		for (k = 0; k < 8; k++)
-			values[2 + k] = dp_text_array(text[k], rows, 1);
-		dp_spi_exec("INSERT INTO dataplatform.event (dataset, batch_id, ordinal, event_id, entity_id, "
-					"event_type, event_time, order_key, outcome, detail) "
-					"SELECT $1, $2, u.o::integer, u.i, u.e, u.t, u.tm, u.k, u.oc, u.d "
-					"FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5), "
-					"pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), "
-					"pg_catalog.unnest($9), pg_catalog.unnest($10)) AS u(o, i, e, t, tm, k, oc, d)",
-					10, types, values, NULL);
-	}
-
-	/* 4. new orphans, and orphans replayed */
-	foreach(lc, run->orphans)
-	{
-		Ev		   *ev = lfirst(lc);
-		Oid			types[10] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID,
-		INT4OID, INT8OID, TEXTOID};
-		Datum		values[10];
-		char		nulls[11] = "          ";
-
-		values[0] = CStringGetTextDatum(load->dataset);
-		values[1] = CStringGetTextDatum(ev->id);
-		values[2] = CStringGetTextDatum(ev->entity);
-		values[3] = CStringGetTextDatum(ev->order_key);
-		if (ev->type)
-			values[4] = CStringGetTextDatum(ev->type);
-		else
-			nulls[4] = 'n';
-		values[5] = JsonbPGetDatum(ev->envelope);
-		values[6] = Int64GetDatum(load->batch_id);
-		values[7] = Int32GetDatum(ev->ordinal);
-		if (ev->replayed_as)
-		{
-			values[8] = Int64GetDatum(load->batch_id);
-			values[9] = CStringGetTextDatum(ev->replayed_as->outcome);
-		}
-		else
-			nulls[8] = nulls[9] = 'n';
-		dp_spi_exec("INSERT INTO dataplatform.orphan_event (dataset, event_id, entity_id, order_key, "
-					"event_type, envelope, batch_id, ordinal, replayed_by_batch, replay_outcome) "
-					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-					10, types, values, nulls);
-	}
-	foreach(lc, run->replayed)
-	{
-		Ev		   *ev = lfirst(lc);
-		Oid			types[4] = {TEXTOID, TEXTOID, INT8OID, TEXTOID};
-		Datum		values[4];
-
-		values[0] = CStringGetTextDatum(load->dataset);
-		values[1] = CStringGetTextDatum(ev->id);
-		values[2] = Int64GetDatum(load->batch_id);
-		values[3] = CStringGetTextDatum(ev->outcome);
-		dp_spi_exec("UPDATE dataplatform.orphan_event SET replayed_by_batch = $3, replay_outcome = $4 "
-					"WHERE dataset = $1 AND event_id = $2", 4, types, values, NULL);
-	}
+bool
+dp_events_cells_equal(EventRun *run, int field, Cell *a, Cell *b)
+{
+	if (a->isnull || b->isnull)
+		return a->isnull && b->isnull;
+	/* the same value copied */
+	if (a->stored == b->stored && a->text == b->text && (!a->stored || a->datum == b->datum))
+		return true;
+	return strcmp(dp_events_cell_text(run, field, a), dp_events_cell_text(run, field, b)) == 0;
 }
