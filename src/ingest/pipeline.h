@@ -1,8 +1,21 @@
 /*
  * pipeline.h
- *		The load of one batch (pipeline.c), shared with snapshots and events
- *		(src/events/): opening a dataset for writing, batches, raw landing, the
- *		keyed upsert and the issue log.
+ *		The load of one batch, the main data path: push / push_csv ->
+ *		dp_raw (untouched) -> transform (transform.c) -> dp_clean.<dataset>
+ *		(new keys inserted as COPY does, stored keys by a keyed upsert that
+ *		moves replaced versions to _history) with every issue in
+ *		dataplatform.issue; the dry runs check / check_csv; rebuild;
+ *		purge_raw and the raw guard trigger.  Queued (asynchronous) batches
+ *		are processed by queue.c; snapshots and events (src/events/) load
+ *		through the same functions.
+ *
+ *		load.c		opening a load, routing rows, the batch row (and the
+ *					transaction and lock rules of a load)
+ *		write.c		writing the buffers: clean rows, issues, quarantine
+ *		source.c	JSON rows and CSV records into source rows
+ *		push.c		push, push_csv, check, check_csv; dp_push_rows and
+ *					dp_push_csv_data for callers in C
+ *		rebuild.c	replaying raw batches, rebuild, purge_raw, raw_guard
  */
 #ifndef DP_PIPELINE_H
 #define DP_PIPELINE_H
@@ -14,6 +27,7 @@
 #include "utils/jsonb.h"
 
 #include "config.h"
+#include "csv.h"
 #include "spec.h"
 #include "transform.h"
 
@@ -104,31 +118,37 @@ typedef struct DpLoadOptions
 	bool		synthetic;
 } DpLoadOptions;
 
-/* push() and push_csv() for callers in C, as the current user: batch id */
-extern int64 dp_push_rows(const char *dataset, Jsonb *rows, const DpLoadOptions *opts);
-extern int64 dp_push_csv_data(const char *dataset, const char *data, size_t len,
-							  Jsonb *csv_options, const DpLoadOptions *opts);
-
+/* load.c: opening a load (caller connected to SPI), routing rows, the batch */
 extern DpLoad *dp_load_open(const char *dataset, bool dry_run, const DpLoadOptions *opts);
-extern bool dp_load_queued_behind(DpLoad *load);
-extern Jsonb *dp_load_obfuscate_json(DpLoad *load, Jsonb *rows);
-extern void dp_load_require_no_queue(DpLoad *load);
-/*
- * Transform one raw batch again (rebuild, asynchronous processing); the
- * caller holds the clean table's lock and deletes the load's context.
- */
-extern DpLoad *dp_replay_batch(const char *dataset, int64 batch_id, const char *kind,
-							   const char *source, Datum received);
-extern void dp_load_lock(DpLoad *load, const char *mode);
+extern void dp_load_row(DpLoad *load, const DpSourceRow *row);
+/* a dry run: append the buffered rows to load->rows_json and drop them */
+extern void dp_load_check_rows_json(DpLoad *load);
 extern void dp_load_create_batch(DpLoad *load, const char *kind, size_t bytes,
 								 const char *sha, const char *source);
-extern void dp_load_land_json(DpLoad *load, Jsonb *rows);
-extern void dp_load_row(DpLoad *load, const DpSourceRow *row);
-extern int64 dp_load_json(DpLoad *load, Jsonb *rows);
-extern void dp_load_flush(DpLoad *load);
+extern void dp_load_lock(DpLoad *load, const char *mode);
+extern bool dp_load_queued_behind(DpLoad *load);
+extern void dp_load_require_no_queue(DpLoad *load);
+/* asynchronous: the batch stays queued with its raw rows (rows of them) */
+extern void dp_load_queue_batch(DpLoad *load, int64 rows);
 extern void dp_load_finish(DpLoad *load, instr_time start);
 extern void dp_load_audit(DpLoad *load, const char *kind);
-extern void dp_check_json_shape(const char *dataset, Jsonb *rows);
+extern Jsonb *dp_load_obfuscate_json(DpLoad *load, Jsonb *rows);
+extern void dp_load_land_json(DpLoad *load, Jsonb *rows);
+extern char *dp_sha256_hex(const char *data, size_t len);
+
+/*
+ * write.c: writing what a load buffered (nothing on a dry run).  Each
+ * flush empties its buffer; dp_load_flush does all three.
+ */
+extern void dp_load_flush(DpLoad *load);
+extern void dp_load_flush_rows(DpLoad *load);
+extern void dp_load_flush_issues(DpLoad *load);
+extern void dp_load_flush_quarantine(DpLoad *load);
+extern char *dp_qualified_clean(const DpSpec *spec, bool history);
+extern Datum dp_text_array(char **strings, int n, int stride);
+extern Datum dp_int8_array(int64 *v, int n);
+
+/* source.c: JSON rows and CSV records */
 extern void dp_row_builder_fit(DpRowBuilder *rb, int n);
 
 /*
@@ -137,10 +157,28 @@ extern void dp_row_builder_fit(DpRowBuilder *rb, int n);
  */
 extern void dp_load_json_row(DpLoad *load, DpRowBuilder *rb, JsonbContainer *obj,
 							 int64 ordinal, DpSourceRow *row);
+/* the same, handed to dp_load_row */
+extern void dp_load_json_object(DpLoad *load, DpRowBuilder *rb, JsonbContainer *obj,
+								int64 ordinal);
+extern int64 dp_load_json(DpLoad *load, Jsonb *rows);
+extern void dp_check_json_shape(const char *dataset, Jsonb *rows);
+extern void dp_load_check_csv_args(const char *dataset, size_t len, Jsonb *csv_opts,
+								   DpCsvOptions *opt);
+extern void dp_load_csv(DpLoad *load, const char *data, size_t len, const DpCsvOptions *opt,
+						bool land, const int64 *ordinals, const int64 *lines, int64 nknown,
+						char **header);
 
-extern Datum dp_text_array(char **strings, int n, int stride);
-extern Datum dp_int8_array(int64 *v, int n);
-extern char *dp_sha256_hex(const char *data, size_t len);
-extern char *dp_qualified_clean(const DpSpec *spec, bool history);
+/* push.c: push() and push_csv() for callers in C, as the current user: batch id */
+extern int64 dp_push_rows(const char *dataset, Jsonb *rows, const DpLoadOptions *opts);
+extern int64 dp_push_csv_data(const char *dataset, const char *data, size_t len,
+							  Jsonb *csv_options, const DpLoadOptions *opts);
+
+/*
+ * rebuild.c: transform one raw batch again (rebuild, asynchronous
+ * processing); the caller holds the clean table's lock and deletes the
+ * load's context.
+ */
+extern DpLoad *dp_replay_batch(const char *dataset, int64 batch_id, const char *kind,
+							   const char *source, Datum received);
 
 #endif							/* DP_PIPELINE_H */

@@ -4,7 +4,7 @@
  *		process_queued (asynchronous processing of pushes that landed raw)
  *		and rebuild_changed (the nightly rebuild of datasets whose spec or
  *		configuration changed).  Both replay raw batches through
- *		dp_replay_batch (pipeline.c).
+ *		dp_replay_batch (rebuild.c).
  */
 #include "postgres.h"
 

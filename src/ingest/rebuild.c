@@ -1,0 +1,267 @@
+/*
+ * rebuild.c
+ *		Transforming raw batches again: dp_replay_batch (used by rebuild and
+ *		by the asynchronous processing of queued batches, queue.c) and
+ *		rebuild(), which replays every batch of a dataset under ACCESS
+ *		EXCLUSIVE; and the raw layer's own rules: purge_raw, and the
+ *		raw_guard trigger that keeps dp_raw.rows append-only outside it.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "portability/instr_time.h"
+#include "utils/memutils.h"
+
+#include "access.h"
+#include "csv.h"
+#include "pipeline.h"
+#include "util.h"
+
+PG_FUNCTION_INFO_V1(dp_rebuild);
+PG_FUNCTION_INFO_V1(dp_purge_raw);
+PG_FUNCTION_INFO_V1(dp_raw_guard);
+
+/* set only while purge_raw deletes; read by the raw guard trigger */
+static bool dp_raw_purging = false;
+
+/*
+ * Transform one batch again from its raw rows (push and push_csv batches),
+ * writing clean rows, issues and quarantine, and stamping the batch with
+ * the spec and configuration versions.  Used by rebuild and by the
+ * asynchronous processing of queued batches.  The caller holds the clean
+ * table's lock.  Returns the load (its context is the caller's to delete).
+ */
+DpLoad *
+dp_replay_batch(const char *dataset, int64 batch_id, const char *kind, const char *source,
+			 Datum received)
+{
+	DpLoad	   *load;
+	DpLoadOptions opts = {0};
+	const char *sargs[1] = {source};
+	instr_time	start;
+	const char *bargs[1];
+	uint64		n,
+				i;
+
+	/* a batch collected with an endpoint's column mapping is mapped the same */
+	if (source != NULL &&
+		dp_spi_exec_text("SELECT ($1::jsonb -> 'column')::text", 1, sargs) == 1)
+		opts.column_override = dp_spi_getvalue(0, 1);
+	load = dp_load_open(dataset, false, &opts);
+
+	INSTR_TIME_SET_CURRENT(start);
+	load->batch_id = batch_id;
+	load->received_at = received;
+	bargs[0] = psprintf("%lld", (long long) batch_id);
+	n = dp_spi_exec_text("SELECT ordinal, line_number, data, raw FROM dp_raw.rows "
+						 "WHERE batch_id = $1::bigint ORDER BY ordinal", 1, bargs);
+	if (strcmp(kind, "push") == 0)
+	{
+		DpRowBuilder rb = {0};
+		SPITupleTable *tt = SPI_tuptable;
+		MemoryContext old = MemoryContextSwitchTo(load->cxt);
+
+		dp_row_builder_fit(&rb, 16);
+		MemoryContextSwitchTo(old);
+		for (i = 0; i < n; i++)
+		{
+			bool		isnull;
+			Jsonb	   *obj = DatumGetJsonbP(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+
+			dp_load_json_object(load, &rb, &obj->root,
+							 DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull)));
+		}
+	}
+	else if (strcmp(kind, "push_csv") == 0)
+	{
+		/* CSV: the header and every record's text, parsed again */
+		StringInfoData csv;
+		json_t	   *src;
+		DpCsvOptions opt;
+		int64	   *ordinals = palloc(sizeof(int64) * Max(n, 1));
+		int64	   *lines = palloc(sizeof(int64) * Max(n, 1));
+		SPITupleTable *tt = SPI_tuptable;
+		Jsonb	   *srcb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(source)));
+
+		src = dp_json_from_jsonb(srcb, "the batch source");
+		memset(&opt, 0, sizeof(opt));
+		if (json_is_string(json_object_get(src, "delimiter")))
+			opt.delimiter = json_string_value(json_object_get(src, "delimiter"))[0];
+		if (json_is_string(json_object_get(src, "quote")))
+			opt.quote = json_string_value(json_object_get(src, "quote"))[0];
+		initStringInfo(&csv);
+		appendStringInfo(&csv, "%s\n", json_string_value(json_object_get(src, "header")));
+		json_decref(src);
+		for (i = 0; i < n; i++)
+		{
+			bool		isnull;
+
+			ordinals[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+			lines[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+			appendStringInfoString(&csv, SPI_getvalue(tt->vals[i], tt->tupdesc, 4));
+			appendStringInfoChar(&csv, '\n');
+		}
+		dp_load_csv(load, csv.data, csv.len, &opt, false, ordinals, lines, n, NULL);
+	}
+	else
+		elog(ERROR, "batch %lld of kind %s cannot be replayed", (long long) batch_id, kind);
+	dp_load_finish(load, start);
+	return load;
+}
+
+/*
+ * rebuild(dataset): replay every raw batch, in order, through the current
+ * spec and configuration.  Takes ACCESS EXCLUSIVE on the clean table, so
+ * readers see the old state or the new one, never a mix.
+ */
+Datum
+dp_rebuild(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
+	MemoryContext result_cxt = CurrentMemoryContext;
+	const char *args[1];
+	uint64		nbatches,
+				b;
+	int64	   *ids;
+	char	  **kinds;
+	char	  **sources;
+	Datum	   *received;
+	DpLoad	   *first;
+	int64		total_rows = 0,
+				total_loaded = 0,
+				total_quarantined = 0;
+	char	   *report;
+	Datum		result;
+	bool		isnull;
+
+	dp_require_admin("rebuild a dataset");
+	SPI_connect();
+	first = dp_load_open(dataset, false, NULL);
+	args[0] = dataset;
+	if (dp_spi_exec_text("SELECT 1 FROM dataplatform.batch WHERE dataset = $1 AND raw_purged_at IS NOT NULL",
+						 1, args) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot rebuild dataset \"%s\": raw rows of some of its batches were purged",
+						dataset),
+				 errdetail("A rebuild would lose the rows that came only from those batches.")));
+	if (dp_spi_exec_text("SELECT 1 FROM dataplatform.batch WHERE dataset = $1 "
+						 "AND kind IN ('snapshot', 'events')", 1, args) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot rebuild dataset \"%s\": it is fed by snapshots and change events", dataset),
+				 errdetail("Rebuild replays push and push_csv batches; replaying event streams is not supported yet."),
+				 errhint("Load a fresh snapshot instead: it re-syncs the dataset.")));
+	dp_load_lock(first, "ACCESS EXCLUSIVE");
+	nbatches = dp_spi_exec_text("SELECT id, kind, source::text, received_at FROM dataplatform.batch "
+								"WHERE dataset = $1 AND status = 'done' ORDER BY id", 1, args);
+	ids = palloc(sizeof(int64) * Max(nbatches, 1));
+	received = palloc(sizeof(Datum) * Max(nbatches, 1));
+	kinds = palloc(sizeof(char *) * Max(nbatches, 1));
+	sources = palloc(sizeof(char *) * Max(nbatches, 1));
+	for (b = 0; b < nbatches; b++)
+	{
+		ids[b] = pg_strtoint64(dp_spi_getvalue(b, 1));
+		kinds[b] = dp_spi_getvalue(b, 2);
+		sources[b] = dp_spi_getvalue(b, 3);
+		received[b] = SPI_getbinval(SPI_tuptable->vals[b], SPI_tuptable->tupdesc, 4, &isnull);
+	}
+	dp_spi_exec_text("DELETE FROM dataplatform.issue i USING dataplatform.batch b "
+					 "WHERE b.id = i.batch_id AND b.dataset = $1", 1, args);
+	dp_spi_exec_text("DELETE FROM dataplatform.quarantine_row q USING dataplatform.batch b "
+					 "WHERE b.id = q.batch_id AND b.dataset = $1", 1, args);
+	dp_spi_exec(psprintf("TRUNCATE %s, %s", dp_qualified_clean(first->spec, false),
+						 dp_qualified_clean(first->spec, true)), 0, NULL, NULL, NULL);
+
+	for (b = 0; b < nbatches; b++)
+	{
+		DpLoad	   *load = dp_replay_batch(dataset, ids[b], kinds[b], sources[b], received[b]);
+
+		total_rows += load->rows_in;
+		total_loaded += load->loaded;
+		total_quarantined += load->quarantined;
+		MemoryContextDelete(load->cxt);
+	}
+	report = psprintf("{\"dataset\": \"%s\", \"batches\": %llu, \"rows\": %lld, \"loaded\": %lld, "
+					  "\"quarantined\": %lld, \"spec_version\": \"%d.%d\", \"config_version\": %d}",
+					  dataset, (unsigned long long) nbatches, (long long) total_rows,
+					  (long long) total_loaded, (long long) total_quarantined,
+					  first->major, first->minor, first->config_version);
+	dp_audit("rebuild", dataset, report);
+	MemoryContextSwitchTo(result_cxt);
+	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(report));
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+Datum
+dp_purge_raw(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
+	Datum		older_than;
+	uint64		n = 0;
+	Oid			types[2] = {TEXTOID, INTERVALOID};
+	Datum		values[2];
+
+	dp_require_admin("purge raw data");
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("older_than must not be null")));
+	older_than = PG_GETARG_DATUM(1);
+	SPI_connect();
+	values[0] = CStringGetTextDatum(dataset);
+	values[1] = older_than;
+	if (dp_spi_exec("SELECT 1 FROM dataplatform.datasets WHERE name = $1", 1, types, values, NULL) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("dataset \"%s\" does not exist", dataset)));
+	PG_TRY();
+	{
+		dp_raw_purging = true;
+		n = dp_spi_exec("DELETE FROM dp_raw.rows r USING dataplatform.batch b "
+						"WHERE b.id = r.batch_id AND b.dataset = $1 "
+						"AND b.received_at < pg_catalog.now() - $2",
+						2, types, values, NULL);
+	}
+	PG_FINALLY();
+	{
+		dp_raw_purging = false;
+	}
+	PG_END_TRY();
+	dp_spi_exec("UPDATE dataplatform.batch SET raw_purged_at = pg_catalog.now() "
+				"WHERE dataset = $1 AND received_at < pg_catalog.now() - $2 AND raw_purged_at IS NULL",
+				2, types, values, NULL);
+	dp_audit("purge_raw", dataset,
+			 psprintf("{\"older_than\": \"%s\", \"rows_deleted\": %llu}",
+					  DatumGetCString(DirectFunctionCall1(interval_out, older_than)),
+					  (unsigned long long) n));
+	SPI_finish();
+	PG_RETURN_INT64((int64) n);
+}
+
+/* Trigger on dp_raw.rows: UPDATE, DELETE and TRUNCATE only inside purge_raw. */
+Datum
+dp_raw_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("raw_guard must be called as a trigger")));
+	if (dp_raw_purging && TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		return PointerGetDatum(NULL);
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("the raw layer is append-only"),
+			 errdetail("%s on %s is not allowed.",
+					   TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? "UPDATE" :
+					   TRIGGER_FIRED_BY_DELETE(td->tg_event) ? "DELETE" : "TRUNCATE",
+					   RelationGetRelationName(td->tg_relation)),
+			 errhint("Old raw batches are removed with dataplatform.purge_raw(dataset, older_than), which is recorded.")));
+	return PointerGetDatum(NULL);
+}

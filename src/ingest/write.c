@@ -1,0 +1,408 @@
+/*
+ * write.c
+ *		The writing side of a load: buffered valid rows into
+ *		dp_clean.<dataset> (rows with new keys the way COPY writes them,
+ *		through common/bulk.c; rows whose key is stored through one keyed
+ *		upsert that moves replaced versions to <dataset>_history), issues
+ *		into dataplatform.issue and quarantined rows into
+ *		dataplatform.quarantine_row (one statement over arrays each), a
+ *		flush of up to DP_FLUSH_ROWS rows at a time; and the array helpers
+ *		those statements (and raw landing) use.
+ *
+ * The seam: load.c and source.c fill the buffers of DpLoad (values,
+ * slot_row and nslots; q_row, q_line and nquarantine; the transform's
+ * issues) and call dp_load_flush_rows, dp_load_flush_issues or
+ * dp_load_flush_quarantine when one is full; dp_load_finish and snapshots
+ * (src/events/) call dp_load_flush for what is left.  Nothing here reads a
+ * source or decides a row's fate, and a dry run writes nothing.
+ *
+ * Called connected to SPI, in the load's transaction, the clean table
+ * locked by the caller (see load.c).  Memory: each flush works in a
+ * short-lived context of its own; dp_load_flush_rows resets load->rows_cxt,
+ * where the buffered values live.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+#include "bulk.h"
+#include "pipeline.h"
+#include "transform.h"
+#include "util.h"
+
+char *
+dp_qualified_clean(const DpSpec *spec, bool history)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	dp_append_qualified(&buf, "dp_clean",
+						history ? psprintf("%s_history", spec->table) : spec->table);
+	return buf.data;
+}
+
+/*
+ * The upsert, one statement.  Each incoming row looks its key up once (a
+ * lateral subquery behind an OFFSET 0 fence, so it stays an index probe per
+ * row and never becomes a scan of the whole table); rows with a new key are
+ * inserted, rows whose values changed are updated (by ctid) and their
+ * replaced version goes to _history (closed by this batch); unchanged rows
+ * are left alone (no history row, lineage stays with the batch that last
+ * changed them).  No ON CONFLICT is needed: the caller holds SHARE ROW
+ * EXCLUSIVE on the clean table, so nobody else writes it meanwhile.
+ *
+ * Snapshots pass a watermark (the ordering key of their as_of time): an
+ * entity whose watermark is newer is left as it is ("newer"), the others
+ * take the snapshot's watermark, unchanged ones included.  Pushes pass NULL
+ * and keep the watermark an entity has.
+ *
+ * Parameters: one text[] per field, the batch id, the version time, the
+ * watermark.  Returns one row: added, changed, unchanged, newer.
+ */
+static void
+build_upsert(DpLoad *load)
+{
+	const DpSpec *spec = load->spec;
+	StringInfoData sql,
+				cols,
+				icols,
+				ocols,
+				sets,
+				keycond;
+	int			i;
+	int			pbatch = spec->nfields + 1;
+	int			ptime = spec->nfields + 2;
+	int			pwm = spec->nfields + 3;
+
+	initStringInfo(&sql);
+	initStringInfo(&cols);
+	initStringInfo(&icols);
+	initStringInfo(&ocols);
+	initStringInfo(&sets);
+	initStringInfo(&keycond);
+	for (i = 0; i < spec->nfields; i++)
+	{
+		const char *c = quote_identifier(spec->fields[i].column);
+
+		appendStringInfo(&cols, "%s%s", i ? ", " : "", c);
+		appendStringInfo(&icols, "%sx.%s", i ? ", " : "", c);
+		appendStringInfo(&ocols, "%s(x._old).%s", i ? ", " : "", c);
+		appendStringInfo(&sets, "%s = x.%s, ", c, c);
+		if (spec->fields[i].is_key)
+			appendStringInfo(&keycond, "%so.%s = i.%s", keycond.len ? " AND " : "", c, c);
+	}
+
+	appendStringInfoString(&sql, "WITH incoming AS MATERIALIZED (SELECT ");
+	for (i = 0; i < spec->nfields; i++)
+		appendStringInfo(&sql, "%su.c%d::%s AS %s", i ? ", " : "", i,
+						 dp_datatype_sqltype(spec->fields[i].datatype),
+						 quote_identifier(spec->fields[i].column));
+	appendStringInfoString(&sql, " FROM ROWS FROM (");
+	for (i = 0; i < spec->nfields; i++)
+		appendStringInfo(&sql, "%spg_catalog.unnest($%d::text[])", i ? ", " : "", i + 1);
+	appendStringInfoString(&sql, ") AS u(");
+	for (i = 0; i < spec->nfields; i++)
+		appendStringInfo(&sql, "%sc%d", i ? ", " : "", i);
+	appendStringInfo(&sql,
+					 ")), x AS MATERIALIZED (SELECT i.*, p._old, p._tid FROM incoming i "
+					 "LEFT JOIN LATERAL (SELECT o AS _old, o.ctid AS _tid FROM %s o WHERE %s OFFSET 0) p "
+					 "ON true), ",
+					 dp_qualified_clean(spec, false), keycond.data);
+	appendStringInfo(&sql,
+					 "keep AS MATERIALIZED (SELECT * FROM x WHERE $%d::text IS NULL OR x._tid IS NULL "
+					 "OR (x._old)._watermark IS NULL OR (x._old)._watermark <= $%d), ",
+					 pwm, pwm);
+	appendStringInfo(&sql,
+					 "changed AS MATERIALIZED (SELECT * FROM keep x WHERE x._tid IS NOT NULL "
+					 "AND (%s) IS DISTINCT FROM (%s)), ",
+					 ocols.data, icols.data);
+	appendStringInfo(&sql,
+					 "moved AS (INSERT INTO %s (%s, _operation, _batch_id, _event_id, _valid_from, _valid_to, "
+					 "_closed_by_batch, _watermark) "
+					 "SELECT %s, 'update', (x._old)._batch_id, (x._old)._event_id, (x._old)._updated_at, $%d, $%d, "
+					 "(x._old)._watermark FROM changed x), ",
+					 dp_qualified_clean(spec, true), cols.data, ocols.data, ptime, pbatch);
+	appendStringInfo(&sql,
+					 "updated AS (UPDATE %s o SET %s_batch_id = $%d, _event_id = NULL, _updated_at = $%d, "
+					 "_watermark = COALESCE($%d, o._watermark) FROM changed x WHERE o.ctid = x._tid), ",
+					 dp_qualified_clean(spec, false), sets.data, pbatch, ptime, pwm);
+	appendStringInfo(&sql,
+					 "touched AS (UPDATE %s o SET _watermark = $%d FROM keep x WHERE $%d IS NOT NULL "
+					 "AND o.ctid = x._tid AND (%s) IS NOT DISTINCT FROM (%s) "
+					 "AND (o._watermark IS NULL OR o._watermark < $%d)), ",
+					 dp_qualified_clean(spec, false), pwm, pwm, ocols.data, icols.data, pwm);
+	appendStringInfo(&sql,
+					 "added AS (INSERT INTO %s (%s, _batch_id, _updated_at, _watermark) "
+					 "SELECT %s, $%d, $%d, $%d FROM keep x WHERE x._tid IS NULL RETURNING 1) ",
+					 dp_qualified_clean(spec, false), cols.data, icols.data, pbatch, ptime, pwm);
+	appendStringInfoString(&sql,
+						   "SELECT (SELECT count(*) FROM added), (SELECT count(*) FROM changed), "
+						   "(SELECT count(*) FROM keep WHERE _tid IS NOT NULL) - (SELECT count(*) FROM changed), "
+						   "(SELECT count(*) FROM x) - (SELECT count(*) FROM keep)");
+
+	load->upsert_sql = sql.data;
+	load->upsert_types = palloc(sizeof(Oid) * (spec->nfields + 3));
+	for (i = 0; i < spec->nfields; i++)
+		load->upsert_types[i] = TEXTARRAYOID;
+	load->upsert_types[spec->nfields] = INT8OID;
+	load->upsert_types[spec->nfields + 1] = TIMESTAMPTZOID;
+	load->upsert_types[spec->nfields + 2] = TEXTOID;
+}
+
+/* A text[] of n C strings (NULL pointers become NULL elements). */
+Datum
+dp_text_array(char **strings, int n, int stride)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
+	int			dims[1];
+	int			lbs[1] = {1};
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		char	   *s = strings[(Size) i * stride];
+
+		nulls[i] = s == NULL;
+		elems[i] = s ? CStringGetTextDatum(s) : (Datum) 0;
+	}
+	dims[0] = n;
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+Datum
+dp_int8_array(int64 *v, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(v[i]);
+	return PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * Rows with new keys are written the way COPY writes them (bulk.c): the
+ * values typed by their input functions, the table AM's multi-insert, the
+ * executor's index insertion.  Rows whose key is stored go through the
+ * upsert statement (build_upsert), which compares, moves the replaced
+ * version to history and updates.  The key probe goes through the primary
+ * key index and sees this batch's earlier flushes.
+ */
+static void
+insert_new_rows(DpLoad *load, const int *slots, int n)
+{
+	const DpSpec *spec = load->spec;
+	int			nf = spec->nfields;
+	DpBulk	   *b = dp_bulk_begin("dp_clean", spec->table);
+	AttrNumber *atts = palloc(sizeof(AttrNumber) * nf);
+	AttrNumber	a_batch = dp_bulk_attnum(b, "_batch_id");
+	AttrNumber	a_updated = dp_bulk_attnum(b, "_updated_at");
+	AttrNumber	a_watermark = dp_bulk_attnum(b, "_watermark");
+	Datum		watermark = load->watermark ? CStringGetTextDatum(load->watermark) : (Datum) 0;
+
+	for (int i = 0; i < nf; i++)
+		atts[i] = dp_bulk_attnum(b, spec->fields[i].column);
+	for (int k = 0; k < n; k++)
+	{
+		char	  **v = load->values + (Size) slots[k] * nf;
+
+		(void) dp_bulk_slot(b);
+		for (int i = 0; i < nf; i++)
+			dp_bulk_set_text(b, atts[i], v[i]);
+		dp_bulk_set_datum(b, a_batch, Int64GetDatum(load->batch_id));
+		dp_bulk_set_datum(b, a_updated, load->received_at);
+		if (load->watermark)
+			dp_bulk_set_datum(b, a_watermark, watermark);
+		dp_bulk_store(b);
+	}
+	load->n_added += dp_bulk_end(b);
+}
+
+static void
+upsert_rows(DpLoad *load, const int *slots, int n)
+{
+	int			nf = load->spec->nfields;
+	char	  **vals = palloc(sizeof(char *) * nf * Max(n, 1));
+	Datum	   *values;
+
+	if (load->upsert_sql == NULL)
+	{
+		MemoryContext o2 = MemoryContextSwitchTo(load->cxt);
+
+		build_upsert(load);
+		MemoryContextSwitchTo(o2);
+	}
+	for (int k = 0; k < n; k++)
+		memcpy(vals + (Size) k * nf, load->values + (Size) slots[k] * nf, sizeof(char *) * nf);
+	values = palloc(sizeof(Datum) * (nf + 3));
+	for (int i = 0; i < nf; i++)
+		values[i] = dp_text_array(vals + i, n, nf);
+	values[nf] = Int64GetDatum(load->batch_id);
+	values[nf + 1] = load->received_at;
+	values[nf + 2] = load->watermark ? CStringGetTextDatum(load->watermark) : (Datum) 0;
+	dp_spi_exec(load->upsert_sql, nf + 3, load->upsert_types, values,
+				load->watermark ? NULL : psprintf("%*s%s", nf + 2, "", "n"));
+	load->n_added += pg_strtoint64(dp_spi_getvalue(0, 1));
+	load->n_changed += pg_strtoint64(dp_spi_getvalue(0, 2));
+	load->n_unchanged += pg_strtoint64(dp_spi_getvalue(0, 3));
+	load->n_newer += pg_strtoint64(dp_spi_getvalue(0, 4));
+}
+
+void
+dp_load_flush_rows(DpLoad *load)
+{
+	const DpSpec *spec = load->spec;
+	int			nf = spec->nfields;
+	HASH_SEQ_STATUS seq;
+	KeyEntry   *e;
+	MemoryContext flush_cxt,
+				old;
+	DpProbe    *probe;
+	int			nkeys;
+	int		   *key_field;
+	Datum	   *key;
+	int		   *fresh,
+			   *stored;
+	int			nfresh = 0,
+				nstored = 0;
+
+	if (load->nslots == 0 || load->dry_run)
+		return;
+	flush_cxt = AllocSetContextCreate(CurrentMemoryContext, "dataplatform flush", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(flush_cxt);
+
+	/* which keys are stored already: one primary key probe each */
+	probe = dp_probe_begin("dp_clean", spec->table);
+	nkeys = dp_probe_nkeys(probe);
+	key_field = palloc(sizeof(int) * nkeys);
+	key = palloc(sizeof(Datum) * nkeys);
+	for (int i = 0; i < nkeys; i++)
+	{
+		const char *col = dp_probe_key_column(probe, i);
+
+		key_field[i] = -1;
+		for (int f = 0; f < nf; f++)
+			if (strcmp(spec->fields[f].column, col) == 0)
+				key_field[i] = f;
+		if (key_field[i] < 0)
+			elog(ERROR, "key column \"%s\" of dataset \"%s\" is not a field", col, load->dataset);
+	}
+	fresh = palloc(sizeof(int) * load->nslots);
+	stored = palloc(sizeof(int) * load->nslots);
+	for (int s = 0; s < load->nslots; s++)
+	{
+		char	  **v = load->values + (Size) s * nf;
+		bool		known = true;
+
+		for (int i = 0; i < nkeys && known; i++)
+		{
+			if (v[key_field[i]] == NULL)
+				known = false;
+			else
+				key[i] = dp_probe_input(probe, i, v[key_field[i]]);
+		}
+		if (known && dp_probe_exists(probe, key))
+			stored[nstored++] = s;
+		else
+			fresh[nfresh++] = s;
+	}
+	dp_probe_end(probe);
+
+	if (nstored > 0)
+		upsert_rows(load, stored, nstored);
+	if (nfresh > 0)
+		insert_new_rows(load, fresh, nfresh);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(flush_cxt);
+
+	/* the keys stay known (for duplicate warnings) but their slots are gone */
+	hash_seq_init(&seq, load->keys);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		e->slot = -1;
+	load->nslots = 0;
+	MemoryContextReset(load->rows_cxt);
+}
+
+void
+dp_load_flush_issues(DpLoad *load)
+{
+	DpTransform *t = load->t;
+	int			n = t->nissues;
+	Oid			types[9] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+	TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[9];
+	int64	   *rows,
+			   *lines;
+	char	  **cols[6];
+	int			i,
+				k;
+	MemoryContext cxt,
+				old;
+
+	if (n == 0 || load->dry_run)
+		return;
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "dataplatform issues", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	rows = palloc(sizeof(int64) * n);
+	lines = palloc(sizeof(int64) * n);
+	for (k = 0; k < 6; k++)
+		cols[k] = palloc(sizeof(char *) * n);
+	for (i = 0; i < n; i++)
+	{
+		DpIssueRec *r = &t->issues[i];
+
+		rows[i] = r->row_number;
+		lines[i] = r->line_number;
+		cols[0][i] = (char *) r->field;
+		cols[1][i] = (char *) r->issue_type;
+		cols[2][i] = (char *) r->severity;
+		cols[3][i] = r->value;
+		cols[4][i] = r->normalised;
+		cols[5][i] = r->message;
+	}
+	values[0] = Int64GetDatum(load->batch_id);
+	values[1] = dp_int8_array(rows, n);
+	values[2] = dp_int8_array(lines, n);
+	for (k = 0; k < 6; k++)
+		values[3 + k] = dp_text_array(cols[k], n, 1);
+	dp_spi_exec("INSERT INTO dataplatform.issue (batch_id, row_number, line_number, field, "
+				"issue_type, severity, value, normalised_value, message) "
+				"SELECT $1, NULLIF(u.r, 0), NULLIF(u.l, 0), u.f, u.t, u.s, u.v, u.n, u.m "
+				"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
+				"pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), "
+				"pg_catalog.unnest($9)) AS u(r, l, f, t, s, v, n, m)",
+				9, types, values, NULL);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	dp_transform_reset_issues(t);
+}
+
+void
+dp_load_flush_quarantine(DpLoad *load)
+{
+	Oid			types[3] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID};
+	Datum		values[3];
+
+	if (load->nquarantine == 0 || load->dry_run)
+		return;
+	values[0] = Int64GetDatum(load->batch_id);
+	values[1] = dp_int8_array(load->q_row, load->nquarantine);
+	values[2] = dp_int8_array(load->q_line, load->nquarantine);
+	dp_spi_exec("INSERT INTO dataplatform.quarantine_row (batch_id, row_number, line_number) "
+				"SELECT $1, u.r, NULLIF(u.l, 0) FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(r, l)",
+				3, types, values, NULL);
+	load->nquarantine = 0;
+}
+
+void
+dp_load_flush(DpLoad *load)
+{
+	dp_load_flush_rows(load);
+	dp_load_flush_issues(load);
+	dp_load_flush_quarantine(load);
+}
