@@ -82,7 +82,7 @@ _PG_init(void)
 								0, NULL, NULL, NULL);
 	}
 
-	/* collection from HTTP endpoints (src/collect.c) */
+	/* collection from HTTP endpoints (src/ingest/fetch.c, src/lib/allowlist.c) */
 	DefineCustomStringVariable("dataplatform.allowed_hosts",
 							   "Hosts the background worker may fetch endpoints from.",
 							   "Comma-separated host names or IP addresses, \"*.domain\" for any name "

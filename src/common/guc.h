@@ -26,7 +26,7 @@ extern int	dp_worker_max_databases;
 extern bool dp_audit_reads;
 extern int	dp_audit_buffer_size;
 
-/* collection from HTTP endpoints (src/ingest/collect.c) */
+/* collection from HTTP endpoints (src/ingest/fetch.c) */
 extern char *dp_collect_allowed_hosts;
 
 /* environments and PII obfuscation (src/ingest/obfuscate.c) */

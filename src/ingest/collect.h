@@ -1,8 +1,10 @@
 /*
  * collect.h
- *		Collection from HTTP endpoints (src/collect.c): the pieces of a
- *		collection run that the job runner (src/jobs.c) calls, and the
- *		dataplatform.allowed_hosts check.
+ *		Collection from HTTP endpoints: the pieces of a collection run that
+ *		the job runner (src/worker/runner.c) calls (fetch.c, store.c), and
+ *		the dataplatform.allowed_hosts check hook (fetch.c).  The SQL API is
+ *		endpoint.c; what those files share among themselves,
+ *		collect_internal.h.
  */
 #ifndef DP_COLLECT_H
 #define DP_COLLECT_H
@@ -52,8 +54,5 @@ extern void dp_collect_forget(DpFetch *f);
 
 /* GUC check hook of dataplatform.allowed_hosts (dataplatform.c). */
 extern bool dp_collect_check_allowed_hosts(char **newval, void **extra, GucSource source);
-
-/* Whether `host` matches one of the patterns of the list (no backend calls). */
-extern bool dp_collect_host_allowed(const char *list, const char *host);
 
 #endif							/* DP_COLLECT_H */

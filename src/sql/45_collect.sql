@@ -1,4 +1,5 @@
--- dataplatform 0.1, part 45: collection from HTTP endpoints (src/collect.c).
+-- dataplatform 0.1, part 45: collection from HTTP endpoints
+-- (src/ingest/endpoint.c, fetch.c, store.c).
 -- An endpoint is a URL the background worker fetches (on its job's schedule
 -- or when collect() asks) into a batch of its dataset; every run is logged
 -- in collection_log.  Secrets are header values nobody can read back.

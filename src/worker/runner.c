@@ -20,8 +20,8 @@
  *      another.
  * Per-run allocations live in a memory context reset after every run.
  * A job that belongs to an endpoint (dataplatform.endpoint.job_id) is a
- * collection run: src/ingest/collect.c fetches before step 3's transaction and
- * stores in it (see execute_run).
+ * collection run: src/ingest/fetch.c fetches before step 3's transaction and
+ * src/ingest/store.c stores in it (see execute_run).
  *
  * Running as the owner: SetCurrentRoleId (as SET ROLE does, so that the API's
  * caller checks see the owner) and SetUserIdAndSecContext with
@@ -247,9 +247,9 @@ exec_as(const char *owner, const char *sql)
 
 /*
  * Step 3: run a claimed run and record its outcome.  A collection run
- * (src/collect.c) fetches first, outside any transaction, under the run's
- * time limit; then stores what it fetched in the run's transaction instead
- * of running the command.
+ * (src/ingest/fetch.c) fetches first, outside any transaction, under the
+ * run's time limit; then stores what it fetched (src/ingest/store.c) in the
+ * run's transaction instead of running the command.
  */
 static void
 execute_run(DpClaimedRun *run)

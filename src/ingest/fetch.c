@@ -1,0 +1,752 @@
+/*
+ * fetch.c
+ *		A collection run's fetch, in the worker: reading the endpoint and
+ *		its secrets, checking each URL (http or https, no credentials, the
+ *		host on dataplatform.allowed_hosts: the setting's check hook is
+ *		here, the matching in src/lib/allowlist.c), the request with
+ *		libcurl, and the run's secrets in memory (redacting messages,
+ *		wiping).  Storing the download is store.c's.
+ *
+ * The job runner (src/worker/runner.c) treats a run of an endpoint's job
+ * (endpoint.c) as a collection run:
+ *   1. dp_collect_fetch, outside any transaction: read the endpoint and its
+ *      secrets in a short transaction, then fetch with libcurl (following at
+ *      most DP_COLLECT_MAX_REDIRECTS redirects by hand, checking the scheme
+ *      and dataplatform.allowed_hosts before every request);
+ *   2. dp_collect_store (store.c), in the run's transaction: unchanged (same
+ *      sha256 as the endpoint's last stored download: no batch) or a batch
+ *      through push_csv / push, run as the endpoint's owner; a
+ *      collection_log row;
+ *   3. on any error, dp_collect_log_failure (store.c) in the runner's
+ *      failure transaction.
+ * So no HTTP request is ever made in a user's transaction, and none holds a
+ * snapshot while it waits on the network.
+ *
+ * libcurl rules: no ereport inside a callback (the write callback sets
+ * too_big / out_of_memory, the progress callback notices cancel, die and
+ * postmaster death without processing them), and the easy handle and header
+ * lists are freed in PG_FINALLY; interrupts are processed after.  The body
+ * is collected in the per-run memory context, grown with non-throwing
+ * allocations.
+ *
+ * Secrets: their values go into curl header lists only; they are sent only
+ * to the endpoint's own origin (scheme, host, port), never after a redirect
+ * to another; every message recorded for a run is redacted of them; they
+ * are wiped from memory after the run.
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "portability/instr_time.h"
+#include "storage/pmsignal.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "allowlist.h"
+#include "collect_internal.h"
+#include "guc.h"
+#include "util.h"
+
+/* ------------------------------------------------------------------------
+ * URLs and the allow-list
+ * ------------------------------------------------------------------------
+ */
+
+/* GUC check hook of dataplatform.allowed_hosts: every item a host pattern. */
+bool
+dp_collect_check_allowed_hosts(char **newval, void **extra, GucSource source)
+{
+	char		item[DP_ALLOWLIST_MAX_PATTERN + 1];
+
+	(void) extra;
+	(void) source;
+
+	switch (dp_allowlist_check(*newval ? *newval : "", item, sizeof(item)))
+	{
+		case DP_ALLOWLIST_OK:
+			return true;
+		case DP_ALLOWLIST_TOO_LONG:
+			GUC_check_errdetail("A host pattern has at most 255 characters.");
+			return false;
+		case DP_ALLOWLIST_BAD_PATTERN:
+			GUC_check_errdetail("\"%s\" is not a host pattern: use a host name, an IP address, "
+								"\"*.domain\" or \"*\".", item);
+			return false;
+	}
+	return false;
+}
+
+/*
+ * Check a URL for a fetch: absolute, http or https, no user name or
+ * password in it, host on the allow-list.  Returns NULL when fine (with
+ * the lower-cased scheme, host and port in scheme, host and port, palloc'd,
+ * when those are not NULL), else a message (palloc'd) and in *sqlstate its
+ * code.  No ereport: the worker calls it between requests.
+ */
+char *
+dp_collect_url_problem(const char *url, int *sqlstate, char **scheme, char **host, char **port)
+{
+	CURLU	   *u = curl_url();
+	CURLUcode	rc;
+	char	   *sch = NULL;
+	char	   *hst = NULL;
+	char	   *prt = NULL;
+	char	   *usr = NULL;
+	char	   *pwd = NULL;
+	char	   *problem = NULL;
+
+	if (u == NULL)
+	{
+		*sqlstate = ERRCODE_OUT_OF_MEMORY;
+		return pstrdup("out of memory parsing a URL");
+	}
+	rc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+	if (rc != CURLUE_OK)
+	{
+		*sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
+		problem = psprintf("invalid URL \"%s\": %s", url, curl_url_strerror(rc));
+		goto done;
+	}
+	(void) curl_url_get(u, CURLUPART_SCHEME, &sch, 0);
+	(void) curl_url_get(u, CURLUPART_HOST, &hst, 0);
+	(void) curl_url_get(u, CURLUPART_PORT, &prt, CURLU_DEFAULT_PORT);
+	(void) curl_url_get(u, CURLUPART_USER, &usr, 0);
+	(void) curl_url_get(u, CURLUPART_PASSWORD, &pwd, 0);
+	if (sch == NULL || (pg_strcasecmp(sch, "http") != 0 && pg_strcasecmp(sch, "https") != 0))
+	{
+		*sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
+		problem = psprintf("URL scheme \"%s\" is not allowed", sch ? sch : "");
+	}
+	else if (hst == NULL || hst[0] == '\0')
+	{
+		*sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
+		problem = psprintf("invalid URL \"%s\": no host", url);
+	}
+	else if (usr != NULL || pwd != NULL)
+	{
+		*sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
+		problem = pstrdup("a URL may not carry a user name or password");
+	}
+	else if (!dp_allowlist_match(dp_collect_allowed_hosts, hst))
+	{
+		*sqlstate = ERRCODE_INSUFFICIENT_PRIVILEGE;
+		problem = psprintf("host \"%s\" is not in dataplatform.allowed_hosts", hst);
+	}
+	else
+	{
+		if (scheme)
+		{
+			*scheme = pstrdup(sch);
+			for (char *c = *scheme; *c; c++)
+				*c = tolower((unsigned char) *c);
+		}
+		if (host)
+		{
+			*host = pstrdup(hst);
+			for (char *c = *host; *c; c++)
+				*c = tolower((unsigned char) *c);
+		}
+		if (port)
+			*port = pstrdup(prt ? prt : "");
+	}
+done:
+	curl_free(sch);
+	curl_free(hst);
+	curl_free(prt);
+	curl_free(usr);
+	curl_free(pwd);
+	curl_url_cleanup(u);
+	return problem;
+}
+
+/* ------------------------------------------------------------------------
+ * The fetch (in the worker)
+ * ------------------------------------------------------------------------
+ */
+
+DpFetch *
+dp_collect_prepare(const char *endpoint, MemoryContext cxt)
+{
+	DpFetch    *f = MemoryContextAllocZero(cxt, sizeof(DpFetch));
+
+	f->cxt = cxt;
+	f->endpoint = MemoryContextStrdup(cxt, endpoint);
+	return f;
+}
+
+/* Read the endpoint and its secrets into f (own transaction). */
+static void
+read_endpoint(DpFetch *f)
+{
+	const char *args[1] = {f->endpoint};
+	json_t	   *opts;
+	json_t	   *headers;
+	const char *key;
+	json_t	   *v;
+	MemoryContext old;
+	int			i = 0;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "dataplatform: read an endpoint");
+
+	if (dp_spi_exec_text("SELECT dataset, url, format, options FROM dataplatform.endpoint WHERE name = $1",
+						 1, args) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("endpoint \"%s\" does not exist", f->endpoint)));
+	old = MemoryContextSwitchTo(f->cxt);
+	f->dataset = dp_spi_getvalue(0, 1);
+	f->url = dp_spi_getvalue(0, 2);
+	f->format = dp_spi_getvalue(0, 3);
+	MemoryContextSwitchTo(old);
+	opts = dp_json_from_jsonb(DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																 CStringGetDatum(dp_spi_getvalue(0, 4)))),
+							  "endpoint options");
+	f->timeout_ms = (int) json_number_value(json_object_get(opts, "timeout_ms"));
+	f->connect_timeout_ms = (int) json_number_value(json_object_get(opts, "connect_timeout_ms"));
+	f->max_bytes = (int64) json_number_value(json_object_get(opts, "max_bytes"));
+	if (f->timeout_ms <= 0)
+		f->timeout_ms = DP_COLLECT_DEFAULT_TIMEOUT_MS;
+	if (f->connect_timeout_ms <= 0)
+		f->connect_timeout_ms = DP_COLLECT_DEFAULT_CONNECT_MS;
+	if (f->max_bytes <= 0 || f->max_bytes > DP_COLLECT_MAX_MAX_BYTES)
+		f->max_bytes = DP_COLLECT_DEFAULT_MAX_BYTES;
+	if (json_is_object(json_object_get(opts, "csv")))
+	{
+		char	   *s = json_dumps(json_object_get(opts, "csv"), JSON_COMPACT);
+
+		f->csv_options = MemoryContextStrdup(f->cxt, s);
+	}
+	if (json_is_object(json_object_get(opts, "column")))
+		f->column_map = MemoryContextStrdup(f->cxt, json_dumps(json_object_get(opts, "column"),
+															   JSON_COMPACT));
+	headers = json_object_get(opts, "headers");
+	if (json_is_object(headers))
+	{
+		size_t		n = json_object_size(headers);
+
+		f->headers = MemoryContextAllocZero(f->cxt, sizeof(char *) * (n + 1));
+		f->header_secret = MemoryContextAllocZero(f->cxt, sizeof(bool) * (n + 1));
+		f->secrets = MemoryContextAllocZero(f->cxt, sizeof(char *) * (n + 1));
+		json_object_foreach(headers, key, v)
+		{
+			if (json_is_string(v))
+				f->headers[i] = MemoryContextStrdup(f->cxt, psprintf("%s: %s", key, json_string_value(v)));
+			else
+			{
+				const char *sargs[1] = {json_string_value(json_object_get(v, "secret"))};
+				char	   *value;
+
+				if (sargs[0] == NULL ||
+					dp_spi_exec_text("SELECT value FROM dataplatform.secret WHERE name = $1", 1, sargs) == 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_UNDEFINED_OBJECT),
+							 errmsg("secret \"%s\" of header \"%s\" of endpoint \"%s\" does not exist",
+									sargs[0] ? sargs[0] : "", key, f->endpoint),
+							 errhint("Store it with dataplatform.set_secret.")));
+				value = dp_spi_getvalue(0, 1);
+				f->secrets[f->nsecrets++] = MemoryContextStrdup(f->cxt, value);
+				f->headers[i] = MemoryContextAlloc(f->cxt, strlen(key) + strlen(value) + 3);
+				sprintf(f->headers[i], "%s: %s", key, value);
+				f->header_secret[i] = true;
+				explicit_bzero(value, strlen(value));
+			}
+			i++;
+		}
+		f->nheaders = i;
+	}
+	json_decref(opts);
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_RUNNING, "dataplatform: collect an endpoint");
+}
+
+/* libcurl write callback: append to the body within max_bytes; no ereport. */
+static size_t
+write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	DpFetch    *f = (DpFetch *) userdata;
+	StringInfo	b = &f->body;
+	size_t		n = size * nmemb;
+
+	if ((int64) b->len + (int64) n > f->max_bytes)
+	{
+		f->too_big = true;
+		return 0;				/* CURLE_WRITE_ERROR */
+	}
+	if ((size_t) b->len + n + 1 > (size_t) b->maxlen)
+	{
+		size_t		want = Max((size_t) b->maxlen * 2, (size_t) b->len + n + 1);
+		char	   *grown;
+
+		want = Min(want, (size_t) f->max_bytes + 1);
+		grown = MemoryContextAllocExtended(f->cxt, want, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+		if (grown == NULL)
+		{
+			f->out_of_memory = true;
+			return 0;
+		}
+		memcpy(grown, b->data, b->len);
+		pfree(b->data);
+		b->data = grown;
+		b->maxlen = (int) want;
+	}
+	memcpy(b->data + b->len, ptr, n);
+	b->len += (int) n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+/* libcurl progress callback: abort on cancel, die, postmaster death. */
+static int
+xferinfo_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+			curl_off_t ultotal, curl_off_t ulnow)
+{
+	DpFetch    *f = (DpFetch *) userdata;
+
+	(void) dltotal;
+	(void) dlnow;
+	(void) ultotal;
+	(void) ulnow;
+
+	if (QueryCancelPending || ProcDiePending || !PostmasterIsAlive())
+	{
+		f->interrupted = true;
+		return 1;
+	}
+	return 0;
+}
+
+static const char *
+http_reason(long status)
+{
+	switch (status)
+	{
+		case 400: return "Bad Request";
+		case 401: return "Unauthorized";
+		case 403: return "Forbidden";
+		case 404: return "Not Found";
+		case 405: return "Method Not Allowed";
+		case 408: return "Request Timeout";
+		case 410: return "Gone";
+		case 429: return "Too Many Requests";
+		case 500: return "Internal Server Error";
+		case 502: return "Bad Gateway";
+		case 503: return "Service Unavailable";
+		case 504: return "Gateway Timeout";
+		default: return NULL;
+	}
+}
+
+/* Does the body look like an HTML page? */
+static bool
+looks_like_html(const DpFetch *f)
+{
+	const char *p = f->body.data;
+	const char *end = p + f->body.len;
+
+	if (f->content_type && (pg_strncasecmp(f->content_type, "text/html", 9) == 0 ||
+							pg_strncasecmp(f->content_type, "application/xhtml", 17) == 0))
+		return true;
+	if (end - p >= 3 && (unsigned char) p[0] == 0xEF && (unsigned char) p[1] == 0xBB &&
+		(unsigned char) p[2] == 0xBF)
+		p += 3;
+	while (p < end && isspace((unsigned char) *p))
+		p++;
+	return (end - p >= 14 && pg_strncasecmp(p, "<!doctype html", 14) == 0) ||
+		(end - p >= 5 && pg_strncasecmp(p, "<html", 5) == 0) ||
+		(end - p >= 5 && pg_strncasecmp(p, "<head", 5) == 0);
+}
+
+/* The format of an "auto" endpoint: Content-Type, then extension, then sniff. */
+static const char *
+decide_format(const DpFetch *f, const char *final_url)
+{
+	const char *ct = f->content_type;
+	const char *p;
+	const char *path_end;
+
+	if (strcmp(f->format, "auto") != 0)
+		return f->format;
+	if (ct)
+	{
+		if (pg_strncasecmp(ct, "text/csv", 8) == 0 || pg_strncasecmp(ct, "application/csv", 15) == 0)
+			return "csv";
+		if (pg_strncasecmp(ct, "application/x-ndjson", 20) == 0 ||
+			pg_strncasecmp(ct, "application/ndjson", 18) == 0 ||
+			pg_strncasecmp(ct, "application/jsonl", 17) == 0 ||
+			pg_strncasecmp(ct, "application/x-jsonlines", 23) == 0)
+			return "ndjson";
+		if (pg_strncasecmp(ct, "application/json", 16) == 0)
+			return "json";
+	}
+	path_end = final_url + strcspn(final_url, "?#");
+#define ENDS_WITH(s) (path_end - final_url >= (long) strlen(s) && \
+					  pg_strncasecmp(path_end - strlen(s), s, strlen(s)) == 0)
+	if (ENDS_WITH(".csv"))
+		return "csv";
+	if (ENDS_WITH(".ndjson") || ENDS_WITH(".jsonl"))
+		return "ndjson";
+	if (ENDS_WITH(".json"))
+		return "json";
+#undef ENDS_WITH
+	p = f->body.data;
+	while (*p && isspace((unsigned char) *p))
+		p++;
+	if (*p == '[')
+		return "json";
+	if (*p == '{')
+	{
+		/* one object per line is ndjson; one object is json */
+		const char *nl = strchr(p, '\n');
+
+		while (nl && isspace((unsigned char) *nl))
+			nl++;
+		return (nl && *nl == '{') ? "ndjson" : "json";
+	}
+	return "csv";
+}
+
+/* A failure found by the fetch: raised after every curl resource is freed. */
+typedef struct FetchFailure
+{
+	int			sqlstate;
+	char	   *message;
+	char	   *hint;
+} FetchFailure;
+
+static void
+fail(FetchFailure *ff, int sqlstate, const char *hint, const char *fmt,...)
+	pg_attribute_printf(4, 5);
+
+static void
+fail(FetchFailure *ff, int sqlstate, const char *hint, const char *fmt,...)
+{
+	va_list		ap;
+	StringInfoData buf;
+
+	if (ff->message)
+		return;
+	initStringInfo(&buf);
+	for (;;)
+	{
+		int			needed;
+
+		va_start(ap, fmt);
+		needed = appendStringInfoVA(&buf, fmt, ap);
+		va_end(ap);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	ff->sqlstate = sqlstate;
+	ff->message = buf.data;
+	ff->hint = hint ? pstrdup(hint) : NULL;
+}
+
+static struct curl_slist *
+build_headers(DpFetch *f, bool with_secrets)
+{
+	struct curl_slist *list = NULL;
+
+	for (int i = 0; i < f->nheaders; i++)
+	{
+		struct curl_slist *next;
+
+		if (f->header_secret[i] && !with_secrets)
+			continue;
+		next = curl_slist_append(list, f->headers[i]);
+		if (next == NULL)
+		{
+			curl_slist_free_all(list);
+			return NULL;
+		}
+		list = next;
+	}
+	return list;
+}
+
+void
+dp_collect_fetch(DpFetch *f)
+{
+	static bool curl_ready = false;
+	CURL	   *volatile curl = NULL;
+	struct curl_slist *volatile hdrs = NULL;
+	FetchFailure ff = {0};
+	char		errbuf[CURL_ERROR_SIZE];
+	instr_time	start;
+	instr_time	now;
+	MemoryContext old;
+
+	read_endpoint(f);
+
+	old = MemoryContextSwitchTo(f->cxt);
+	f->started = GetCurrentTimestamp();
+	INSTR_TIME_SET_CURRENT(start);
+	f->body.data = palloc(8192);
+	f->body.maxlen = 8192;
+	f->body.len = 0;
+	f->body.data[0] = '\0';
+
+	if (!curl_ready)
+	{
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_SYSTEM_ERROR),
+					 errmsg("could not initialise libcurl")));
+		curl_ready = true;
+	}
+
+	PG_TRY();
+	{
+		char	   *url = pstrdup(f->url);
+		char	   *origin = NULL;
+
+		curl = curl_easy_init();
+		if (curl == NULL)
+			fail(&ff, ERRCODE_OUT_OF_MEMORY, NULL, "could not create a libcurl handle");
+		for (int hop = 0; curl != NULL && ff.message == NULL; hop++)
+		{
+			char	   *scheme = NULL;
+			char	   *host = NULL;
+			char	   *port = NULL;
+			char	   *this_origin;
+			int			sqlstate;
+			char	   *problem;
+			long		remaining;
+			CURLcode	rc;
+			char	   *redirect = NULL;
+			char	   *ct = NULL;
+
+			problem = dp_collect_url_problem(url, &sqlstate, &scheme, &host, &port);
+			if (problem)
+			{
+				if (hop > 0)
+					fail(&ff, sqlstate, "The worker follows a redirect only to an http or https URL on an allowed host.",
+						 "redirect refused: %s", problem);
+				else
+					fail(&ff, sqlstate, NULL, "%s", problem);
+				break;
+			}
+			this_origin = psprintf("%s://%s:%s", scheme, host, port);
+			if (origin == NULL)
+				origin = this_origin;
+
+			INSTR_TIME_SET_CURRENT(now);
+			INSTR_TIME_SUBTRACT(now, start);
+			remaining = f->timeout_ms - (long) INSTR_TIME_GET_MILLISEC(now);
+			if (remaining <= 0)
+			{
+				fail(&ff, ERRCODE_CONNECTION_EXCEPTION, NULL,
+					 "timed out after %d ms (endpoint timeout_ms)", f->timeout_ms);
+				break;
+			}
+
+			if (hdrs)
+				curl_slist_free_all(hdrs);
+			hdrs = NULL;
+			/* secrets go to the endpoint's own origin only */
+			if (f->nheaders > 0)
+			{
+				hdrs = build_headers(f, strcmp(this_origin, origin) == 0);
+				if (hdrs == NULL && f->nheaders > 0 && strcmp(this_origin, origin) == 0)
+				{
+					fail(&ff, ERRCODE_OUT_OF_MEMORY, NULL, "out of memory building request headers");
+					break;
+				}
+			}
+
+			curl_easy_reset(curl);
+			errbuf[0] = '\0';
+			f->body.len = 0;
+			f->body.data[0] = '\0';
+			f->too_big = f->out_of_memory = f->interrupted = false;
+			curl_easy_setopt(curl, CURLOPT_URL, url);
+			curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+			curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+			curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+			curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+			curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+			curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+							 (long) Min(f->connect_timeout_ms, remaining));
+			curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, remaining);
+			curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) f->max_bytes);
+			curl_easy_setopt(curl, CURLOPT_USERAGENT, DP_COLLECT_USER_AGENT);
+			curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
+			curl_easy_setopt(curl, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
+			curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+			curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_cb);
+			curl_easy_setopt(curl, CURLOPT_WRITEDATA, f);
+			curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+			curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+			curl_easy_setopt(curl, CURLOPT_XFERINFODATA, f);
+			curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+
+			f->requested = true;
+			rc = curl_easy_perform(curl);
+			f->http_status = 0;
+			(void) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &f->http_status);
+
+			if (rc != CURLE_OK)
+			{
+				const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+
+				if (f->interrupted)
+					fail(&ff, ERRCODE_QUERY_CANCELED, NULL, "the fetch was interrupted");
+				else if (f->too_big || rc == CURLE_FILESIZE_EXCEEDED)
+					fail(&ff, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+						 "Raise the endpoint's max_bytes option if the file is meant to be this large.",
+						 "the response is larger than max_bytes (" INT64_FORMAT " bytes)", f->max_bytes);
+				else if (f->out_of_memory)
+					fail(&ff, ERRCODE_OUT_OF_MEMORY, NULL, "out of memory receiving the response");
+				else if (rc == CURLE_COULDNT_RESOLVE_HOST)
+					fail(&ff, ERRCODE_CONNECTION_EXCEPTION, NULL, "could not resolve host \"%s\"", host);
+				else if (rc == CURLE_COULDNT_CONNECT)
+					fail(&ff, ERRCODE_CONNECTION_EXCEPTION, NULL,
+						 "could not connect to \"%s\": %s", host, why);
+				else if (rc == CURLE_OPERATION_TIMEDOUT)
+					fail(&ff, ERRCODE_CONNECTION_EXCEPTION, NULL,
+						 "timed out after %d ms (endpoint timeout_ms): %s", f->timeout_ms, why);
+				else
+					fail(&ff, ERRCODE_CONNECTION_EXCEPTION, NULL,
+						 "the request to \"%s\" failed: %s", host, why);
+				break;
+			}
+			if (curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+				f->content_type = pstrdup(ct);
+			else
+				f->content_type = NULL;
+
+			if (f->http_status == 301 || f->http_status == 302 || f->http_status == 303 ||
+				f->http_status == 307 || f->http_status == 308)
+			{
+				if (curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &redirect) != CURLE_OK ||
+					redirect == NULL)
+				{
+					fail(&ff, ERRCODE_CONNECTION_EXCEPTION, NULL,
+						 "HTTP status %ld without a usable Location", f->http_status);
+					break;
+				}
+				if (hop >= DP_COLLECT_MAX_REDIRECTS)
+				{
+					fail(&ff, ERRCODE_CONNECTION_EXCEPTION, NULL,
+						 "more than %d redirects", DP_COLLECT_MAX_REDIRECTS);
+					break;
+				}
+				url = pstrdup(redirect);
+				continue;
+			}
+			if (f->http_status < 200 || f->http_status > 299)
+			{
+				const char *reason = http_reason(f->http_status);
+
+				fail(&ff, ERRCODE_CONNECTION_EXCEPTION,
+					 f->http_status >= 500 ? "A server error: the run is retried if the endpoint's job has retries." : NULL,
+					 "HTTP status %ld%s%s%s from \"%s\"", f->http_status,
+					 reason ? " (" : "", reason ? reason : "", reason ? ")" : "", host);
+				break;
+			}
+			/* a usable response */
+			f->effective_format = pstrdup(decide_format(f, url));
+			break;
+		}
+	}
+	PG_FINALLY();
+	{
+		if (hdrs)
+			curl_slist_free_all(hdrs);
+		if (curl)
+			curl_easy_cleanup(curl);
+	}
+	PG_END_TRY();
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, start);
+	f->elapsed_ms = INSTR_TIME_GET_MILLISEC(now);
+
+	/* cancel, die, the job's timeout: processed now, outside every callback */
+	if (f->interrupted)
+		CHECK_FOR_INTERRUPTS();
+
+	if (ff.message == NULL && f->effective_format)
+	{
+		const char *expected = strcmp(f->effective_format, "csv") == 0 ? "CSV" : "JSON";
+
+		if (f->body.len == 0)
+			fail(&ff, ERRCODE_INVALID_TEXT_REPRESENTATION, "An empty download is refused so that a broken source is noticed.",
+				 "the response is empty");
+		else if (looks_like_html(f))
+			fail(&ff, ERRCODE_INVALID_TEXT_REPRESENTATION,
+				 "The server may have answered with an error or sign-in page; check the URL.",
+				 "the response is an HTML page, not %s", expected);
+		else if (memchr(f->body.data, '\0', f->body.len) != NULL)
+			fail(&ff, ERRCODE_INVALID_TEXT_REPRESENTATION, NULL,
+				 "the response contains NUL bytes: it is binary, not %s", expected);
+		else if (!pg_verify_mbstr(GetDatabaseEncoding(), f->body.data, f->body.len, true))
+			fail(&ff, ERRCODE_CHARACTER_NOT_IN_REPERTOIRE, NULL,
+				 "the response is not valid %s text", GetDatabaseEncodingName());
+	}
+	MemoryContextSwitchTo(old);
+
+	if (ff.message)
+		ereport(ERROR,
+				(errcode(ff.sqlstate),
+				 errmsg("collecting endpoint \"%s\": %s", f->endpoint, ff.message),
+				 ff.hint ? errhint("%s", ff.hint) : 0));
+}
+
+/* ------------------------------------------------------------------------
+ * The run's secrets in memory
+ * ------------------------------------------------------------------------
+ */
+
+void
+dp_collect_redact(DpFetch *f, StringInfo msg)
+{
+	for (int i = 0; i < f->nsecrets; i++)
+	{
+		const char *s = f->secrets[i];
+		size_t		n = strlen(s);
+		const char *p;
+		const char *hit;
+		StringInfoData out;
+
+		if (n == 0 || strstr(msg->data, s) == NULL)
+			continue;
+		initStringInfo(&out);
+		for (p = msg->data; (hit = strstr(p, s)) != NULL; p = hit + n)
+		{
+			appendBinaryStringInfo(&out, p, hit - p);
+			appendStringInfoString(&out, "[redacted]");
+		}
+		appendStringInfoString(&out, p);
+		resetStringInfo(msg);
+		appendBinaryStringInfo(msg, out.data, out.len);
+		pfree(out.data);
+	}
+}
+
+void
+dp_collect_forget(DpFetch *f)
+{
+	for (int i = 0; i < f->nsecrets; i++)
+		explicit_bzero(f->secrets[i], strlen(f->secrets[i]));
+	for (int i = 0; i < f->nheaders; i++)
+		if (f->header_secret[i])
+			explicit_bzero(f->headers[i], strlen(f->headers[i]));
+	f->nsecrets = 0;
+}
