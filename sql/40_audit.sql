@@ -59,7 +59,11 @@ CREATE VIEW dp_t8.items AS SELECT id, name FROM dp_consumer.aud8_items;
 GRANT SELECT ON dp_t8.items TO dp_t8_reader;
 RESET ROLE;
 
--- reads by a consumer, every way
+-- reads by a consumer, every way.  Without a query id (compute_query_id =
+-- off) only a session's repeats of the same text share a row, so each of
+-- these reads, whose texts differ, is a row of its own (with a query id,
+-- the two count(*) reads below would be one statement: see t8q)
+SET compute_query_id = off;
 SET ROLE dp_t8_reader;
 SELECT name FROM dp_consumer.aud8_items WHERE id = 1 /* t8 plain select */;
 BEGIN;
@@ -125,6 +129,70 @@ RESET dataplatform.audit_reads;
 SELECT count(*) FROM dp_consumer.aud8_items /* t8on recorded */;
 SELECT role_name, query FROM dp_test.reads('t8on', 1);
 SELECT count(*) AS unrecorded FROM dataplatform.audit_log WHERE detail ->> 'query' LIKE '%t8off%';
+-- none of them had a query id
+SELECT count(*) AS reads_with_query_id FROM dataplatform.audit_log
+ WHERE action = 'read' AND detail ->> 'query' ~ 't8[a-z]* ' AND query_id IS NOT NULL;
+RESET compute_query_id;
+
+-- the read rows of a marker, by role and statement (query id, or text
+-- without one), once the worker has counted n reads; gives up after 30 s
+CREATE FUNCTION dp_test.read_groups(marker text, n int) RETURNS TABLE (role_name name,
+	query_id bigint, first_text text, reads bigint, rows bigint) LANGUAGE plpgsql AS $f$
+BEGIN
+	FOR i IN 1..300 LOOP
+		EXIT WHEN (SELECT sum(coalesce((a.detail ->> 'reads')::int, 1)) FROM dataplatform.audit_log a
+					WHERE a.action = 'read' AND a.detail ->> 'query' LIKE '%' || marker || '%') >= n;
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+	RETURN QUERY SELECT a.role_name, a.query_id,
+		   (array_agg(substring(a.detail ->> 'query' FROM 'WHERE (.*) /\* ' || marker) ORDER BY a.at, a.id))[1],
+		   sum(coalesce((a.detail ->> 'reads')::bigint, 1))::bigint, count(*)
+	  FROM dataplatform.audit_log a
+	 WHERE a.action = 'read' AND a.detail ->> 'query' LIKE '%' || marker || '%'
+	 GROUP BY a.role_name, a.query_id, CASE WHEN a.query_id IS NULL THEN a.detail ->> 'query' END
+	 ORDER BY 1, 3;
+END
+$f$;
+-- the query id PostgreSQL computes for a statement (EXPLAIN VERBOSE shows it)
+CREATE FUNCTION dp_test.query_id(q text) RETURNS bigint LANGUAGE plpgsql AS $f$
+DECLARE
+	plan json;
+BEGIN
+	EXECUTE 'EXPLAIN (VERBOSE, FORMAT JSON) ' || q INTO plan;
+	RETURN (plan -> 0 ->> 'Query Identifier')::bigint;
+END
+$f$;
+
+-- with a query id (compute_query_id, on through the preloaded library),
+-- reads of one statement with other literals, by one role, are one row:
+-- the statement's query id, the first read's text, every read counted.  A
+-- drain between two of the reads splits them in two rows (rows < reads
+-- either way).  Another statement, or another role, is another row.
+SET dataplatform.audit_reads = off;
+SELECT dp_test.query_id($$SELECT name FROM dp_consumer.aud8_items WHERE id = 0$$) AS t8q_id \gset
+RESET dataplatform.audit_reads;
+SET ROLE dp_t8_reader;
+SELECT name FROM dp_consumer.aud8_items WHERE id = 1 /* t8q grouped */;
+SELECT name FROM dp_consumer.aud8_items WHERE id = 2 /* t8q grouped */;
+SELECT name FROM dp_consumer.aud8_items WHERE id = 3 /* t8q grouped */;
+SELECT name FROM dp_consumer.aud8_items WHERE id = 2 AND name <> 'x' /* t8q another statement */;
+RESET ROLE;
+SET ROLE dp_t8_owner;
+SELECT name FROM dp_consumer.aud8_items WHERE id = 1 /* t8q another role */;
+RESET ROLE;
+SELECT role_name, query_id = :t8q_id AS explained_query_id, first_text, reads, rows < reads AS grouped
+  FROM dp_test.read_groups('t8q', 5);
+
+-- without a query id (compute_query_id = off) a session's reads are grouped
+-- by their text, as before query ids: other literals, other rows
+SET compute_query_id = off;
+SET ROLE dp_t8_reader;
+SELECT name FROM dp_consumer.aud8_items WHERE id = 1 /* t8n */;
+SELECT name FROM dp_consumer.aud8_items WHERE id = 2 /* t8n */;
+SELECT name FROM dp_consumer.aud8_items WHERE id = 2 /* t8n */;
+RESET ROLE;
+RESET compute_query_id;
+SELECT role_name, query_id, first_text, reads FROM dp_test.read_groups('t8n', 3);
 
 -- the audit log is append-only, for superusers too
 SELECT dp_test.err($$UPDATE dataplatform.audit_log SET role_name = 'nobody'$$);

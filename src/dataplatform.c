@@ -107,6 +107,11 @@ _PG_init(void)
 
 	/* before the audit's hook, which calls it first: a refused read is not a read */
 	dp_agreement_init();
+
+	/*
+	 * the read audit's executor hook and, when preloaded, its buffer and
+	 * query ids (EnableQueryId: compute_query_id = auto turns them on)
+	 */
 	dp_audit_init(process_shared_preload_libraries_in_progress);
 
 	/* no jobs while pg_upgrade runs the server */

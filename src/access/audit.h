@@ -1,7 +1,8 @@
 /*
  * audit.h
  *		The audit trail beyond API writes: reads of dp_consumer relations
- *		(executor hook, shared-memory buffer drained by the worker), the
+ *		(executor hook, shared-memory buffer of reads grouped by query id,
+ *		drained by the worker), the
  *		guard that keeps dataplatform.audit_log append-only, and the
  *		statement id every audit row carries.
  */
@@ -17,7 +18,8 @@
 
 /*
  * Install the executor hook (any load) and, while shared_preload_libraries
- * is processed, request the read buffer.  Called once from _PG_init.
+ * is processed, request the read buffer and turn query ids on
+ * (EnableQueryId).  Called once from _PG_init.
  */
 extern void dp_audit_init(bool preloading);
 

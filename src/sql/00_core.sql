@@ -211,7 +211,10 @@ CREATE TABLE @extschema@.audit_log (
 	action			text NOT NULL,
 	object			text,
 	detail			jsonb NOT NULL DEFAULT '{}',
-	statement_id	text
+	statement_id	text,
+	-- reads: the top-level statement's query id (compute_query_id), by
+	-- which repeated reads were grouped; NULL without one
+	query_id		bigint
 );
 -- rows arrive in time order (reads within a naptime of it): BRIN is enough
 CREATE INDEX audit_log_at ON @extschema@.audit_log USING brin (at);

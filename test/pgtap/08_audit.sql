@@ -7,12 +7,13 @@ BEGIN;
 SET LOCAL client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION dataplatform;
-SELECT plan(40);
+SELECT plan(41);
 
 SELECT columns_are('dataplatform', 'audit_log', ARRAY['id', 'at', 'role_name', 'session_role',
-       'client_addr', 'action', 'object', 'detail', 'statement_id']);
+       'client_addr', 'action', 'object', 'detail', 'statement_id', 'query_id']);
 SELECT col_type_is('dataplatform', 'audit_log', 'detail', 'jsonb', 'audit detail is jsonb');
 SELECT col_type_is('dataplatform', 'audit_log', 'client_addr', 'inet', 'client address is inet');
+SELECT col_type_is('dataplatform', 'audit_log', 'query_id', 'bigint', 'query id is bigint, as pg_stat_activity.query_id');
 SELECT has_index('dataplatform', 'audit_log', 'audit_log_at', 'audit_log is indexed by time');
 SELECT has_trigger('dataplatform', 'audit_log', 'audit_append_only', 'UPDATE/DELETE guard');
 SELECT has_trigger('dataplatform', 'audit_log', 'audit_no_truncate', 'TRUNCATE guard');

@@ -251,6 +251,10 @@ BEGIN
 END
 $upgrade$;
 
+-- reads grouped by query id (src/access/audit.c, issue 11): the id of the
+-- grouped reads' statement, NULL for writes and for reads without one
+ALTER TABLE @extschema@.audit_log ADD COLUMN query_id bigint;
+
 -- Keep last: wake this database's worker at commit; it waits while the
 -- database holds a version other than its library's, and resumes now.
 SELECT @extschema@.worker_wake();
