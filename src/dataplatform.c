@@ -76,8 +76,8 @@ _PG_init(void)
 								NULL, &dp_worker_max_databases, 32, 1, 1024, PGC_POSTMASTER,
 								0, NULL, NULL, NULL);
 		DefineCustomIntVariable("dataplatform.audit_buffer_size",
-								"Reads the shared audit buffer holds before they go to the server log.",
-								"Each entry takes about 1 kB of shared memory.",
+								"Entries the shared audit buffer holds before reads go to the server log.",
+								"An entry is one read or a group of repeated reads; each takes about 1.2 kB of shared memory.",
 								&dp_audit_buffer_size, 4096, 16, 262144, PGC_POSTMASTER,
 								0, NULL, NULL, NULL);
 	}
