@@ -77,7 +77,7 @@ _PG_init(void)
 								0, NULL, NULL, NULL);
 		DefineCustomIntVariable("dataplatform.audit_buffer_size",
 								"Entries the shared audit buffer holds before reads go to the server log.",
-								"An entry is one read or a group of repeated reads; each takes about 1.2 kB of shared memory.",
+								"An entry is one read or a group of repeated reads; each takes about 1.3 kB of shared memory.",
 								&dp_audit_buffer_size, 4096, 16, 262144, PGC_POSTMASTER,
 								0, NULL, NULL, NULL);
 	}
