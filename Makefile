@@ -19,7 +19,11 @@ OBJS = $(SRCS:.c=.o)
 
 # The extension script is built from the parts in src/sql/, in name order
 # (one part per concern), so that each part stays readable.
-DATA_built = dataplatform--$(EXTVERSION).sql
+# Upgrade scripts, built from src/sql/upgrade/ with every "-- @part <file>"
+# line replaced by that part of src/sql/ (a part new in a release is written
+# once, for the fresh install and the update alike).
+UPGRADES = $(notdir $(wildcard src/sql/upgrade/dataplatform--*--*.sql))
+DATA_built = dataplatform--$(EXTVERSION).sql $(UPGRADES)
 # PostgreSQL's headers as system headers: -Wextra then judges our code only
 PG_CPPFLAGS = $(foreach d,$(SUBSYSTEMS),-Isrc/$(d)) -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS = -Wall -Wextra -Werror
@@ -30,7 +34,6 @@ SHLIB_LINK = -ljansson -lcurl
 # while the database holds another (until ALTER EXTENSION ... UPDATE).
 PG_CPPFLAGS += -DDP_EXTVERSION=\"$(EXTVERSION)\"
 # Upgrade scripts dataplatform--A--B.sql, installed beside the extension script.
-DATA = $(sort $(wildcard src/sql/upgrade/dataplatform--*--*.sql))
 # `make deb`: the Debian package (debian/) built from a copy of the working
 # tree in DEB_DIR, where the .deb lands; nothing is written into the tree.
 DEB_DIR ?= /tmp/dataplatform-deb
@@ -62,6 +65,13 @@ endif
 .PHONY: dataplatform--$(EXTVERSION).sql
 dataplatform--$(EXTVERSION).sql:
 	cat $(sort $(wildcard src/sql/*.sql)) > $@
+
+$(UPGRADES): %: src/sql/upgrade/% $(wildcard src/sql/*.sql)
+	awk '$$1 == "--" && $$2 == "@part" { f = "src/sql/" $$3; n = 0; \
+	       while ((r = (getline l < f)) > 0) { print l; n++ } \
+	       if (r < 0 || n == 0) { print "$<: no part " f > "/dev/stderr"; exit 1 } \
+	       close(f); next } { print }' $< > $@.tmp
+	mv $@.tmp $@
 
 .PHONY: demo test unit fuzz bench deps deb
 
