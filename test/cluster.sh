@@ -21,10 +21,26 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 PGVER=15
 PG_CONFIG=/usr/lib/postgresql/$PGVER/bin/pg_config
+# DP_PGROOT=/some/dir: run against a private copy of the server's tree
+# (bin, lib, share, include under DP_PGROOT/usr, made on first use), so that
+# several checkouts can test at once without installing into /usr; the
+# install lock is then the copy's own and the Debian package test, which
+# installs into /usr with dpkg, is skipped.
+if [ -n "${DP_PGROOT:-}" ]; then
+    if [ ! -x "$DP_PGROOT/usr/lib/postgresql/$PGVER/bin/pg_config" ]; then
+        mkdir -p "$DP_PGROOT/usr/lib/postgresql" "$DP_PGROOT/usr/share/postgresql" "$DP_PGROOT/usr/include"
+        cp -a /usr/lib/postgresql/$PGVER "$DP_PGROOT/usr/lib/postgresql/"
+        cp -a /usr/share/postgresql/$PGVER "$DP_PGROOT/usr/share/postgresql/"
+        cp -a /usr/include/postgresql "$DP_PGROOT/usr/include/"
+    fi
+    PG_CONFIG=$DP_PGROOT/usr/lib/postgresql/$PGVER/bin/pg_config
+fi
+export PG_CONFIG TC_PG_CONFIG=$PG_CONFIG
 PACKAGES=(make gcc clang libclang-rt-14-dev valgrind
           postgresql-$PGVER postgresql-server-dev-$PGVER postgresql-$PGVER-pgtap
           libtap-parser-sourcehandler-pgtap-perl
           libjansson-dev libcurl4-openssl-dev python3
+          postgresql-$PGVER-postgis-3 libyaml-dev python3-jsonschema python3-yaml
           debhelper dpkg-dev build-essential postgresql-server-dev-all)
 
 say() { printf '\n== %s\n' "$*"; }
@@ -166,7 +182,7 @@ cmd=${1:-test}
 # test, an upgrade test) must not interleave from the install on.  The fd
 # is closed for the servers started meanwhile, so none keeps the lock.
 take_install_lock() {
-    exec 9>/tmp/dataplatform-harness.lock
+    exec 9>"${DP_PGROOT:-/tmp}/dataplatform-harness.lock"
     flock 9
 }
 case "$cmd" in
@@ -206,7 +222,11 @@ case "$cmd" in
         say "upgrade from released versions (test/upgrade/upgrade_test.sh)"
         bash test/upgrade/upgrade_test.sh || rc=1
         say "Debian package (test/package_test.sh)"
-        bash test/package_test.sh || rc=1
+        if [ -n "${DP_PGROOT:-}" ]; then
+            echo "skipped: DP_PGROOT is set and the package installs into /usr"
+        else
+            bash test/package_test.sh || rc=1
+        fi
         # last, so that a passing run ends with pg_prove's summary line
         run_pgtap || rc=1
         server_alive || rc=1
