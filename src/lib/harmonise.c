@@ -66,6 +66,10 @@ static const DpIssueInfo issue_info[DP_ISSUE_COUNT] = {
 	"The value does not match the pattern required for the field."},
 	[DP_ISSUE_INVALID_CATEGORY_VALUE] = {"invalid category value", "error",
 	"The category value given is not recognised."},
+	[DP_ISSUE_TOO_SHORT] = {"too short", "error",
+	"The value has fewer characters than the field's min_length."},
+	[DP_ISSUE_TOO_LONG] = {"too long", "error",
+	"The value has more characters than the field's max_length."},
 };
 
 const char *
@@ -684,6 +688,19 @@ dp_harmonise(DpDatatype dt, const char *in, size_t len,
 	return dp_harmonise_noted(dt, in, len, c, out, outcap, issue, NULL);
 }
 
+/* Characters in a UTF-8 string: bytes that do not start a sequence's continuation. */
+static int64_t
+utf8_chars(const char *s, size_t len)
+{
+	int64_t		n = 0;
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+		if (((unsigned char) s[i] & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
 size_t
 dp_harmonise_noted(DpDatatype dt, const char *in, size_t len,
 				   const DpConstraints *c, char *out, size_t outcap, DpIssue *issue,
@@ -772,6 +789,17 @@ dp_harmonise_noted(DpDatatype dt, const char *in, size_t len,
 		out_finish(&o);
 		if (!dp_pattern_match(c->pattern, o.buf))
 			iss = DP_ISSUE_INVALID_PATTERN;
+	}
+
+	if (iss == DP_ISSUE_NONE && c != NULL && o.len > 0 && o.len < o.cap &&
+		(c->min_length > 0 || c->has_max_length))
+	{
+		int64_t		chars = utf8_chars(o.buf, o.len);
+
+		if (chars < c->min_length)
+			iss = DP_ISSUE_TOO_SHORT;
+		else if (c->has_max_length && c->max_length >= 0 && chars > c->max_length)
+			iss = DP_ISSUE_TOO_LONG;
 	}
 
 	if (iss != DP_ISSUE_NONE)

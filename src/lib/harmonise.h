@@ -40,6 +40,8 @@ typedef enum DpIssue
 	DP_ISSUE_TOO_LARGE,				/* "too large" */
 	DP_ISSUE_INVALID_PATTERN,		/* "invalid pattern" */
 	DP_ISSUE_INVALID_CATEGORY_VALUE,	/* "invalid category value" */
+	DP_ISSUE_TOO_SHORT,				/* "too short" */
+	DP_ISSUE_TOO_LONG,				/* "too long" */
 	DP_ISSUE_COUNT					/* number of issue types, not an issue */
 } DpIssue;
 
@@ -73,6 +75,10 @@ extern bool dp_issue_lookup(const char *name, DpIssue *issue);
  *		normalised value is matched ASCII-case-insensitively with space,
  *		hyphen and underscore treated as equal, and replaced by the
  *		canonical spelling.
+ * min_length / max_length: bounds on the normalised value's length in
+ *		characters (bytes that are not UTF-8 continuation bytes), checked
+ *		last; min_length 0 is none, max_length counts only when
+ *		has_max_length is set.
  * has_today / today_days: "today" as days since 1970-01-01 (see
  *		dp_days_from_civil); when has_today is false no far-future-date
  *		check is made.
@@ -84,6 +90,9 @@ typedef struct DpConstraints
 	const DpPattern *pattern;
 	const char *const *codelist;
 	int			ncodelist;
+	int64_t		min_length;
+	int64_t		max_length;
+	bool		has_max_length;
 	bool		has_today;
 	int32_t		today_days;
 } DpConstraints;

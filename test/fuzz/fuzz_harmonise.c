@@ -4,7 +4,8 @@
  *
  * Build: clang -fsanitize=fuzzer,address,undefined (see test/unit/Makefile,
  * target "fuzz").  Byte 0 of the input picks the datatype (byte % 10) and
- * the constraint set (byte / 10 % 4: none, min/max, codelist, pattern); the
+ * the constraint set (byte / 10 % 4: none, min/max, codelist, pattern with
+ * lengths); the
  * byte after it picks a small output capacity for a truncation check; the
  * rest is the value, exactly sized so ASan sees any over-read.
  *
@@ -68,6 +69,10 @@ make_constraints(int set, DpConstraints *c)
 				fuzz_re_ok = 1;
 			}
 			c->pattern = fuzz_re;
+			/* and lengths, checked last */
+			c->min_length = 2;
+			c->max_length = 40;
+			c->has_max_length = true;
 			break;
 		default:
 			break;

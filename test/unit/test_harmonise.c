@@ -592,6 +592,28 @@ run_constraints(void)
 	expect("codelist", S, "tre", &c, "", DP_ISSUE_INVALID_CATEGORY_VALUE);
 	expect("codelist", S, "conservationarea", &c, "", DP_ISSUE_INVALID_CATEGORY_VALUE);
 	expect("codelist", S, "", &c, "", DP_ISSUE_NONE);
+	/* lengths, in characters, on the normalised value */
+	{
+		DpConstraints lc;
+
+		memset(&lc, 0, sizeof(lc));
+		lc.min_length = 2;
+		lc.max_length = 4;
+		lc.has_max_length = true;
+		expect("min_length", S, "a", &lc, "", DP_ISSUE_TOO_SHORT);
+		expect("min_length", S, "  ab  ", &lc, "ab", DP_ISSUE_NONE);
+		expect("max_length", S, "abcd", &lc, "abcd", DP_ISSUE_NONE);
+		expect("max_length", S, "abcde", &lc, "", DP_ISSUE_TOO_LONG);
+		expect("max_length utf-8", S, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", &lc,
+			   "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", DP_ISSUE_NONE);
+		expect("length of empty", S, "", &lc, "", DP_ISSUE_NONE);
+		lc.has_max_length = false;
+		expect("no max_length", S, "abcdefgh", &lc, "abcdefgh", DP_ISSUE_NONE);
+		lc.max_length = 0;
+		lc.has_max_length = true;
+		lc.min_length = 0;
+		expect("max_length 0", S, "a", &lc, "", DP_ISSUE_TOO_LONG);
+	}
 	/* codelist then pattern */
 	dp_pattern_compile(re, "^[a-z -]+$", NULL, 0);
 	c.pattern = re;
