@@ -97,19 +97,21 @@ set_comments(const DpSpec *spec)
 	StringInfoData sql;
 	char	   *table = qualified(spec->table);
 	int			i;
+	char	   *comment = dp_spec_table_comment(spec);
 
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "COMMENT ON TABLE %s IS %s", table,
-					 spec->description ? quote_literal_cstr(spec->description) : "NULL");
+					 comment ? quote_literal_cstr(comment) : "NULL");
 	exec_sql(sql.data);
 	for (i = 0; i < spec->nfields; i++)
 	{
 		const DpField *f = &spec->fields[i];
 
+		comment = dp_spec_field_comment(f);
 		resetStringInfo(&sql);
 		appendStringInfo(&sql, "COMMENT ON COLUMN %s.%s IS %s", table,
 						 quote_identifier(f->column),
-						 f->description ? quote_literal_cstr(f->description) : "NULL");
+						 comment ? quote_literal_cstr(comment) : "NULL");
 		exec_sql(sql.data);
 	}
 	resetStringInfo(&sql);
@@ -139,6 +141,59 @@ create_history_index(const DpSpec *spec)
 					 qualified(history_name(spec)), key_columns(spec));
 	exec_sql(sql.data);
 	pfree(sql.data);
+}
+
+/*
+ * The index of a unique field: a plain btree on its column (a duplicate is
+ * an issue, not an error, so the index is not UNIQUE), named by the server.
+ * Found again by its shape: one column, not unique, not partial.
+ */
+static char *
+unique_index(const DpSpec *spec, const char *column)
+{
+	const char *args[2];
+
+	args[0] = spec->table;
+	args[1] = column;
+	if (dp_spi_exec_text("SELECT ic.relname::text FROM pg_catalog.pg_index i "
+						 "JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
+						 "JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+						 "WHERE i.indrelid = pg_catalog.to_regclass('dp_clean.' || pg_catalog.quote_ident($1)) "
+						 "AND i.indnatts = 1 AND NOT i.indisunique AND i.indpred IS NULL "
+						 "AND a.attname = $2::name LIMIT 1", 2, args) == 0)
+		return NULL;
+	return dp_spi_getvalue(0, 1);
+}
+
+/* Create the indexes of the unique fields that lack one, drop the others'. */
+static void
+sync_unique_indexes(const DpSpec *spec, const DpSpec *old)
+{
+	int			i;
+
+	for (i = 0; i < spec->nfields; i++)
+	{
+		const DpField *f = &spec->fields[i];
+		char	   *idx;
+
+		if (f->unique == DP_UNIQUE_NONE)
+			continue;
+		if (old && (idx = unique_index(spec, f->column)) != NULL)
+			continue;
+		exec_sql(psprintf("CREATE INDEX ON %s (%s)", qualified(spec->table),
+						  quote_identifier(f->column)));
+	}
+	for (i = 0; old && i < old->nfields; i++)
+	{
+		const DpField *o = &old->fields[i];
+		const DpField *n = dp_spec_field_by_column(spec, o->column);
+		char	   *idx;
+
+		if (o->unique == DP_UNIQUE_NONE || (n && n->unique != DP_UNIQUE_NONE))
+			continue;
+		if (n && (idx = unique_index(spec, o->column)) != NULL)
+			exec_sql(psprintf("DROP INDEX dp_clean.%s", quote_identifier(idx)));
+	}
 }
 
 void
@@ -207,6 +262,7 @@ dp_clean_table_create(const DpSpec *spec)
 	appendStringInfo(&sql, "GRANT SELECT ON %s, %s TO dataplatform_admin",
 					 qualified(spec->table), qualified(history_name(spec)));
 	exec_sql(sql.data);
+	sync_unique_indexes(spec, NULL);
 	set_comments(spec);
 	pfree(sql.data);
 }
@@ -446,6 +502,7 @@ dp_clean_table_migrate(const DpSpec *old, const DpSpec *spec)
 				 "Two records share the new key; make the key unique first.");
 		create_history_index(spec);
 	}
+	sync_unique_indexes(spec, old);
 	set_comments(spec);
 	pfree(sql.data);
 }

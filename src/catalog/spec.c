@@ -20,21 +20,24 @@
 #include "clean_table.h"
 #include "harmonise.h"
 #include "spec.h"
+#include "spec_internal.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(dp_define_dataset);
 PG_FUNCTION_INFO_V1(dp_describe);
 
 static const char *const spec_keys[] = {
-	"dataset", "product", "description", "key", "fields", "title"
+	"dataset", "product", "description", "key", "fields", "title",
+	"classification", "fresh_within"
 };
 static const char *const field_keys[] = {
 	"name", "datatype", "required", "codelist", "pattern", "minimum",
-	"maximum", "pii", "description"
+	"maximum", "pii", "description", "unique", "references", "min_length",
+	"max_length", "examples", "deprecated", "replaced_by", "classification"
 };
 
-#define SPEC_KEYS_TEXT "dataset, product, title, description, key, fields"
-#define FIELD_KEYS_TEXT "name, datatype, required, codelist, pattern, minimum, maximum, pii, description"
+#define SPEC_KEYS_TEXT "dataset, product, title, description, key, fields, classification, fresh_within"
+#define FIELD_KEYS_TEXT "name, datatype, required, codelist, pattern, minimum, maximum, pii, description, unique, references, min_length, max_length, examples, deprecated, replaced_by, classification"
 
 static bool
 key_known(const char *key, const char *const *keys, int nkeys)
@@ -48,9 +51,9 @@ key_known(const char *key, const char *const *keys, int nkeys)
 }
 
 /* ERROR: member of the wrong JSON type. */
-static void
-type_error(const char *dataset, const char *field, const char *member,
-		   const char *expected, const json_t *got)
+void
+dp_spec_type_error(const char *dataset, const char *field, const char *member,
+				   const char *expected, const json_t *got)
 {
 	if (field)
 		ereport(ERROR,
@@ -73,7 +76,7 @@ get_string(json_t *obj, const char *member, const char *dataset, const char *fie
 	if (v == NULL || json_is_null(v))
 		return NULL;
 	if (!json_is_string(v))
-		type_error(dataset, field, member, "a string", v);
+		dp_spec_type_error(dataset, field, member, "a string", v);
 	return json_string_value(v);
 }
 
@@ -85,7 +88,7 @@ get_bool(json_t *obj, const char *member, const char *dataset, const char *field
 	if (v == NULL || json_is_null(v))
 		return false;
 	if (!json_is_boolean(v))
-		type_error(dataset, field, member, "true or false", v);
+		dp_spec_type_error(dataset, field, member, "true or false", v);
 	return json_is_true(v);
 }
 
@@ -98,27 +101,38 @@ get_number(json_t *obj, const char *member, const char *dataset, const char *fie
 		return NULL;
 	if (json_is_number(v))
 		return psprintf("%.15g", json_number_value(v));
-	type_error(dataset, field, member, "a number", v);
+	dp_spec_type_error(dataset, field, member, "a number", v);
 	return NULL;				/* keep compiler quiet */
 }
 
-/* Codelist entries compare case-insensitively, spaces as hyphens. */
-static bool
-codes_equivalent(const char *a, const char *b)
+/* An unknown member: an ERROR, or a note the spec keeps (allow_unknown). */
+void
+dp_spec_unknown_member(DpSpec *spec, bool allow_unknown, const char *field,
+					   const char *member, const char *known)
 {
-	for (; *a && *b; a++, b++)
+	if (!allow_unknown)
 	{
-		char		ca = (*a == ' ') ? '-' : pg_ascii_tolower((unsigned char) *a);
-		char		cb = (*b == ' ') ? '-' : pg_ascii_tolower((unsigned char) *b);
-
-		if (ca != cb)
-			return false;
+		if (field)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown option \"%s\" for field \"%s\" of dataset \"%s\"",
+							member, field, spec->dataset),
+					 errhint("Field options are: %s. define_dataset(spec, allow_unknown => true) keeps unknown members as notes.", known)));
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown member \"%s\" in specification of dataset \"%s\"",
+						member, spec->dataset),
+				 errhint("Specification members are: %s. define_dataset(spec, allow_unknown => true) keeps unknown members as notes.", known)));
 	}
-	return *a == *b;
+	spec->notes = spec->nnotes ? repalloc(spec->notes, sizeof(char *) * (spec->nnotes + 1)) :
+		palloc(sizeof(char *));
+	spec->notes[spec->nnotes++] = field ?
+		psprintf("unknown option \"%s\" of field \"%s\" kept and ignored", member, field) :
+		psprintf("unknown member \"%s\" kept and ignored", member);
 }
 
 static void
-parse_field(DpSpec *spec, DpField *f, json_t *obj, int ordinal)
+parse_field(DpSpec *spec, DpField *f, json_t *obj, int ordinal, bool allow_unknown)
 {
 	const char *ds = spec->dataset;
 	const char *key;
@@ -142,11 +156,7 @@ parse_field(DpSpec *spec, DpField *f, json_t *obj, int ordinal)
 	json_object_foreach(obj, key, v)
 	{
 		if (!key_known(key, field_keys, lengthof(field_keys)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown option \"%s\" for field \"%s\" of dataset \"%s\"",
-							key, f->name, ds),
-					 errhint("Field options are: " FIELD_KEYS_TEXT ".")));
+			dp_spec_unknown_member(spec, allow_unknown, f->name, key, FIELD_KEYS_TEXT);
 	}
 
 	ns = dp_snake_case(f->name, f->column);
@@ -200,42 +210,7 @@ parse_field(DpSpec *spec, DpField *f, json_t *obj, int ordinal)
 
 	v = json_object_get(obj, "codelist");
 	if (v != NULL && !json_is_null(v))
-	{
-		size_t		i;
-		json_t	   *code;
-
-		if (!json_is_array(v))
-			type_error(ds, f->name, "codelist", "an array of strings", v);
-		if (f->datatype != DP_DT_STRING && f->datatype != DP_DT_TEXT)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("option \"codelist\" does not apply to %s field \"%s\" of dataset \"%s\"",
-							dp_datatype_name(f->datatype), f->name, ds),
-					 errhint("A codelist belongs on a string or text field.")));
-		if (json_array_size(v) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("empty codelist for field \"%s\" of dataset \"%s\"", f->name, ds),
-					 errhint("List the allowed values, or drop the codelist.")));
-		f->ncodelist = json_array_size(v);
-		f->codelist = palloc(sizeof(char *) * f->ncodelist);
-		json_array_foreach(v, i, code)
-		{
-			int			j;
-
-			if (!json_is_string(code) || json_string_length(code) == 0)
-				type_error(ds, f->name, "codelist", "an array of non-empty strings", code);
-			f->codelist[i] = pstrdup(json_string_value(code));
-			for (j = 0; j < (int) i; j++)
-				if (codes_equivalent(f->codelist[j], f->codelist[i]))
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("codelist for field \"%s\" of dataset \"%s\" repeats \"%s\"",
-									f->name, ds, f->codelist[i]),
-							 errdetail("Codes match case-insensitively with spaces taken as hyphens, so \"%s\" and \"%s\" are the same code.",
-									   f->codelist[j], f->codelist[i])));
-		}
-	}
+		dp_spec_contract_codelist(spec, f, v);
 
 	f->minimum = get_number(obj, "minimum", ds, f->name);
 	f->maximum = get_number(obj, "maximum", ds, f->name);
@@ -253,10 +228,17 @@ parse_field(DpSpec *spec, DpField *f, json_t *obj, int ordinal)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("minimum %s is greater than maximum %s for field \"%s\" of dataset \"%s\"",
 						f->minimum, f->maximum, f->name, ds)));
+	dp_spec_contract_field(spec, f, obj);
 }
 
 DpSpec *
 dp_spec_parse(Jsonb *jb)
+{
+	return dp_spec_parse_new(jb, true);
+}
+
+DpSpec *
+dp_spec_parse_new(Jsonb *jb, bool allow_unknown)
 {
 	json_t	   *root = dp_json_from_jsonb(jb, "the specification");
 	DpSpec	   *spec = palloc0(sizeof(DpSpec));
@@ -300,11 +282,7 @@ dp_spec_parse(Jsonb *jb)
 	json_object_foreach(root, key, v)
 	{
 		if (!key_known(key, spec_keys, lengthof(spec_keys)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown member \"%s\" in specification of dataset \"%s\"",
-							key, spec->dataset),
-					 errhint("Specification members are: " SPEC_KEYS_TEXT ".")));
+			dp_spec_unknown_member(spec, allow_unknown, NULL, key, SPEC_KEYS_TEXT);
 	}
 
 	s = get_string(root, "product", spec->dataset, NULL);
@@ -326,7 +304,7 @@ dp_spec_parse(Jsonb *jb)
 				 errmsg("specification of dataset \"%s\" has no \"fields\"", spec->dataset),
 				 errhint("List the fields: \"fields\": [{\"name\": \"id\", \"datatype\": \"uuid\"}, ...].")));
 	if (!json_is_array(v))
-		type_error(spec->dataset, NULL, "fields", "an array of objects", v);
+		dp_spec_type_error(spec->dataset, NULL, "fields", "an array of objects", v);
 	if (json_array_size(v) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -344,7 +322,7 @@ dp_spec_parse(Jsonb *jb)
 		int			j;
 		DpField    *f = &spec->fields[i];
 
-		parse_field(spec, f, item, (int) i + 1);
+		parse_field(spec, f, item, (int) i + 1, allow_unknown);
 		for (j = 0; j < (int) i; j++)
 		{
 			if (strcmp(spec->fields[j].name, f->name) == 0)
@@ -375,7 +353,7 @@ dp_spec_parse(Jsonb *jb)
 				 errdetail("Expected an array of field names, got a string."),
 				 errhint("Write \"key\": [\"%s\"].", json_string_value(v))));
 	if (!json_is_array(v))
-		type_error(spec->dataset, NULL, "key", "an array of field names", v);
+		dp_spec_type_error(spec->dataset, NULL, "key", "an array of field names", v);
 	if (json_array_size(v) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -393,7 +371,7 @@ dp_spec_parse(Jsonb *jb)
 		int			j;
 
 		if (!json_is_string(item))
-			type_error(spec->dataset, NULL, "key", "an array of field names", item);
+			dp_spec_type_error(spec->dataset, NULL, "key", "an array of field names", item);
 		f = dp_spec_field(spec, json_string_value(item));
 		if (f == NULL)
 			ereport(ERROR,
@@ -417,6 +395,7 @@ dp_spec_parse(Jsonb *jb)
 		j = f - spec->fields;
 		spec->key[i] = j;
 	}
+	dp_spec_contract_spec(spec, root);
 
 	json_decref(root);
 	return spec;
@@ -463,20 +442,8 @@ dp_spec_key_text(const DpSpec *spec)
  * ------------------------------------------------------------------------
  */
 
-typedef struct SpecChanges
-{
-	StringInfoData json;		/* [{"change": ..., "breaking": ...}, ...] */
-	StringInfoData breaking;	/* "; "-separated list, for the error detail */
-	int			count;
-	int			nbreaking;
-} SpecChanges;
-
-static void
-add_change(SpecChanges *c, bool breaking, const char *fmt,...)
-	pg_attribute_printf(3, 4);
-
-static void
-add_change(SpecChanges *c, bool breaking, const char *fmt,...)
+void
+dp_spec_add_change(DpSpecChanges *c, bool breaking, const char *fmt,...)
 {
 	StringInfoData text;
 
@@ -536,7 +503,7 @@ codelists_equal(const DpField *a, const DpField *b)
  * changed.  Everything else is a minor change.
  */
 static void
-classify_changes(const DpSpec *old, const DpSpec *new, SpecChanges *c)
+classify_changes(const DpSpec *old, const DpSpec *new, DpSpecChanges *c)
 {
 	int			i;
 	bool		same_key = old->nkey == new->nkey;
@@ -549,16 +516,16 @@ classify_changes(const DpSpec *old, const DpSpec *new, SpecChanges *c)
 	appendStringInfoChar(&c->json, '[');
 
 	if (strcmp(old->product, new->product) != 0)
-		add_change(c, true, "product changed from \"%s\" to \"%s\"",
+		dp_spec_add_change(c, true, "product changed from \"%s\" to \"%s\"",
 				   old->product, new->product);
 	for (i = 0; same_key && i < old->nkey; i++)
 		same_key = strcmp(old->fields[old->key[i]].column,
 						  new->fields[new->key[i]].column) == 0;
 	if (!same_key)
-		add_change(c, true, "key changed from %s to %s",
+		dp_spec_add_change(c, true, "key changed from %s to %s",
 				   dp_spec_key_text(old), dp_spec_key_text(new));
 	if (!str_eq(old->description, new->description))
-		add_change(c, false, "description changed");
+		dp_spec_add_change(c, false, "description changed");
 
 	for (i = 0; i < old->nfields; i++)
 	{
@@ -567,32 +534,33 @@ classify_changes(const DpSpec *old, const DpSpec *new, SpecChanges *c)
 
 		if (n == NULL)
 		{
-			add_change(c, true, "field \"%s\" removed", o->name);
+			dp_spec_add_change(c, true, "field \"%s\" removed", o->name);
 			continue;
 		}
 		if ((n - new->fields) != common++)
 			same_order = false;
 		if (strcmp(o->name, n->name) != 0)
-			add_change(c, true, "field \"%s\" renamed to \"%s\"", o->name, n->name);
+			dp_spec_add_change(c, true, "field \"%s\" renamed to \"%s\"", o->name, n->name);
 		if (o->datatype != n->datatype)
-			add_change(c, true, "field \"%s\": datatype changed from %s to %s",
+			dp_spec_add_change(c, true, "field \"%s\": datatype changed from %s to %s",
 					   n->name, dp_datatype_name(o->datatype),
 					   dp_datatype_name(n->datatype));
 		if (!o->required && n->required)
-			add_change(c, true, "field \"%s\" is now required", n->name);
+			dp_spec_add_change(c, true, "field \"%s\" is now required", n->name);
 		if (o->required && !n->required)
-			add_change(c, false, "field \"%s\" is now optional", n->name);
+			dp_spec_add_change(c, false, "field \"%s\" is now optional", n->name);
 		if (o->pii != n->pii)
-			add_change(c, false, "field \"%s\": pii changed to %s", n->name,
+			dp_spec_add_change(c, false, "field \"%s\": pii changed to %s", n->name,
 					   n->pii ? "true" : "false");
 		if (!str_eq(o->description, n->description))
-			add_change(c, false, "field \"%s\": description changed", n->name);
+			dp_spec_add_change(c, false, "field \"%s\": description changed", n->name);
 		if (!str_eq(o->pattern, n->pattern))
-			add_change(c, false, "field \"%s\": pattern changed", n->name);
+			dp_spec_add_change(c, false, "field \"%s\": pattern changed", n->name);
 		if (!codelists_equal(o, n))
-			add_change(c, false, "field \"%s\": codelist changed", n->name);
+			dp_spec_add_change(c, false, "field \"%s\": codelist changed", n->name);
 		if (!str_eq(o->minimum, n->minimum) || !str_eq(o->maximum, n->maximum))
-			add_change(c, false, "field \"%s\": minimum or maximum changed", n->name);
+			dp_spec_add_change(c, false, "field \"%s\": minimum or maximum changed", n->name);
+		dp_spec_contract_field_changes(o, n, c);
 	}
 	for (i = 0; i < new->nfields; i++)
 	{
@@ -601,12 +569,13 @@ classify_changes(const DpSpec *old, const DpSpec *new, SpecChanges *c)
 		if (dp_spec_field_by_column(old, n->column) != NULL)
 			continue;
 		if (n->required)
-			add_change(c, true, "required field \"%s\" added", n->name);
+			dp_spec_add_change(c, true, "required field \"%s\" added", n->name);
 		else
-			add_change(c, false, "field \"%s\" added", n->name);
+			dp_spec_add_change(c, false, "field \"%s\" added", n->name);
 	}
 	if (!same_order)
-		add_change(c, false, "field order changed");
+		dp_spec_add_change(c, false, "field order changed");
+	dp_spec_contract_spec_changes(old, new, c);
 	appendStringInfoChar(&c->json, ']');
 }
 
@@ -614,40 +583,6 @@ classify_changes(const DpSpec *old, const DpSpec *new, SpecChanges *c)
  * Catalog writes
  * ------------------------------------------------------------------------
  */
-
-static char *
-field_options_json(const DpField *f)
-{
-	StringInfoData buf;
-	int			n = 0;
-	int			i;
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
-	if (f->codelist)
-	{
-		appendStringInfoString(&buf, "\"codelist\": [");
-		for (i = 0; i < f->ncodelist; i++)
-		{
-			if (i)
-				appendStringInfoString(&buf, ", ");
-			escape_json(&buf, f->codelist[i]);
-		}
-		appendStringInfoChar(&buf, ']');
-		n++;
-	}
-	if (f->pattern)
-	{
-		appendStringInfoString(&buf, n++ ? ", \"pattern\": " : "\"pattern\": ");
-		escape_json(&buf, f->pattern);
-	}
-	if (f->minimum)
-		appendStringInfo(&buf, "%s\"minimum\": %s", n++ ? ", " : "", f->minimum);
-	if (f->maximum)
-		appendStringInfo(&buf, "%s\"maximum\": %s", n++ ? ", " : "", f->maximum);
-	appendStringInfoChar(&buf, '}');
-	return buf.data;
-}
 
 static void
 write_fields(const DpSpec *spec)
@@ -671,7 +606,7 @@ write_fields(const DpSpec *spec)
 		fa[6] = f->required ? "true" : "false";
 		fa[7] = f->pii ? "true" : "false";
 		fa[8] = f->description;
-		fa[9] = field_options_json(f);
+		fa[9] = dp_spec_field_options_json(f);
 		dp_spi_exec_text("INSERT INTO dataplatform.fields "
 						 "(dataset, ordinal, name, column_name, datatype, is_key, "
 						 " required, pii, description, options) "
@@ -745,13 +680,14 @@ dp_define_dataset(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *jb;
 	bool		allow_breaking = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+	bool		allow_unknown = PG_NARGS() > 2 && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
 	MemoryContext result_cxt = CurrentMemoryContext;
 	DpSpec	   *spec;
 	DpSpec	   *old = NULL;
 	int			major = 1;
 	int			minor = 0;
 	const char *change = "initial";
-	SpecChanges changes;
+	DpSpecChanges changes;
 	char	   *version;
 	const char *args[8];
 	char	   *spec_text;
@@ -762,7 +698,10 @@ dp_define_dataset(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("specification must not be null")));
 	jb = PG_GETARG_JSONB_P(0);
-	spec = dp_spec_parse(jb);
+	spec = dp_spec_parse_new(jb, allow_unknown);
+	for (int i = 0; i < spec->nnotes; i++)
+		ereport(NOTICE,
+				(errmsg("dataset \"%s\": %s", spec->dataset, spec->notes[i])));
 	spec_text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 
 	SPI_connect();
@@ -770,6 +709,7 @@ dp_define_dataset(PG_FUNCTION_ARGS)
 				0, NULL, NULL, NULL);
 	check_product(spec);
 	check_table_free(spec);
+	dp_spec_check_references(spec);
 
 	args[0] = spec->dataset;
 	if (dp_spi_exec_text("SELECT spec, major, minor FROM dataplatform.datasets WHERE name = $1",
@@ -849,8 +789,20 @@ dp_define_dataset(PG_FUNCTION_ARGS)
 		StringInfoData detail;
 
 		initStringInfo(&detail);
-		appendStringInfo(&detail, "{\"version\": \"%s\", \"change\": \"%s\", \"changes\": %s}",
+		appendStringInfo(&detail, "{\"version\": \"%s\", \"change\": \"%s\", \"changes\": %s",
 						 version, change, changes.json.data);
+		if (spec->nnotes > 0)
+		{
+			appendStringInfoString(&detail, ", \"notes\": [");
+			for (int i = 0; i < spec->nnotes; i++)
+			{
+				if (i)
+					appendStringInfoString(&detail, ", ");
+				escape_json(&detail, spec->notes[i]);
+			}
+			appendStringInfoChar(&detail, ']');
+		}
+		appendStringInfoChar(&detail, '}');
 		dp_audit("define_dataset", spec->dataset, detail.data);
 	}
 	SPI_finish();
@@ -881,6 +833,28 @@ dp_describe(PG_FUNCTION_ARGS)
 				 errmsg("dataset \"%s\" does not exist", dataset),
 				 errhint("dataplatform.dataset lists the defined datasets.")));
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	{
+		/* the unknown members kept (allow_unknown), as notes */
+		DpSpec	   *spec = dp_spec_parse(DatumGetJsonbP(d));
+
+		if (spec->nnotes > 0)
+		{
+			StringInfoData notes;
+			Datum		nd;
+
+			initStringInfo(&notes);
+			appendStringInfoString(&notes, "{\"notes\": [");
+			for (int i = 0; i < spec->nnotes; i++)
+			{
+				if (i)
+					appendStringInfoString(&notes, ", ");
+				escape_json(&notes, spec->notes[i]);
+			}
+			appendStringInfoString(&notes, "]}");
+			nd = DirectFunctionCall1(jsonb_in, CStringGetDatum(notes.data));
+			d = DirectFunctionCall2(jsonb_concat, d, nd);
+		}
+	}
 	MemoryContextSwitchTo(result_cxt);
 	result = DatumGetJsonbPCopy(d);
 	SPI_finish();

@@ -13,6 +13,14 @@
 #include "datatype.h"
 #include "naming.h"
 
+/* A field's "unique" member. */
+typedef enum DpUnique
+{
+	DP_UNIQUE_NONE = 0,
+	DP_UNIQUE_WARN,				/* true: duplicate value, a warning */
+	DP_UNIQUE_STRICT			/* "strict": duplicate value, quarantined */
+} DpUnique;
+
 typedef struct DpField
 {
 	char	   *name;			/* as in the spec: "paymentReference" */
@@ -27,6 +35,20 @@ typedef struct DpField
 	char	  **codelist;
 	char	   *minimum;		/* numeric literal, NULL if none */
 	char	   *maximum;
+
+	/* contract members (spec_contract.c) */
+	char	  **codelabel;		/* per codelist entry: its label or NULL */
+	DpUnique	unique;
+	char	   *ref_dataset;	/* "references", NULL if none */
+	char	   *ref_field;
+	const char *ref_severity;	/* "error" | "warning" | "info" */
+	int64		min_length;		/* 0: none */
+	int64		max_length;		/* -1: none */
+	int			nexamples;
+	char	  **examples;		/* as given (JSON scalars as text) */
+	bool		deprecated;
+	char	   *replaced_by;	/* NULL if none */
+	const char *classification; /* as given, NULL if none */
 } DpField;
 
 typedef struct DpSpec
@@ -39,6 +61,12 @@ typedef struct DpSpec
 	int		   *key;			/* indexes into fields, in key order */
 	int			nfields;
 	DpField    *fields;
+
+	/* contract members (spec_contract.c) */
+	char	   *fresh_within;	/* interval text, NULL if none */
+	const char *classification; /* NULL if none */
+	int			nnotes;			/* unknown members kept (allow_unknown) */
+	char	  **notes;
 } DpSpec;
 
 /* Longest dataset table name, leaving room for "_history". */
@@ -47,8 +75,22 @@ typedef struct DpSpec
 /*
  * Parse and validate a specification.  Every problem is an ERROR naming the
  * dataset and field.  The result is palloc'd in CurrentMemoryContext.
+ * dp_spec_parse reads a stored specification (unknown members were
+ * accepted when it was defined: they become notes); dp_spec_parse_new a
+ * proposed one, where an unknown member is an error unless allow_unknown.
  */
 extern DpSpec *dp_spec_parse(Jsonb *spec);
+extern DpSpec *dp_spec_parse_new(Jsonb *spec, bool allow_unknown);
+
+/* A field's classification in force: its own, or "confidential" for PII. */
+extern const char *dp_spec_field_classification(const DpField *f);
+
+/*
+ * Comments for BI tools (spec_contract.c): a column's (its description and
+ * contract members) and the clean table's; NULL when there is nothing.
+ */
+extern char *dp_spec_field_comment(const DpField *f);
+extern char *dp_spec_table_comment(const DpSpec *spec);
 
 /* Field by spec name or NULL. */
 extern DpField *dp_spec_field(const DpSpec *spec, const char *name);

@@ -25,6 +25,9 @@ typedef struct DpIssueType
 #define DP_ISSUE_MALFORMED_ROW	"malformed row"
 #define DP_ISSUE_REJECTED_EVENT	"rejected event"
 #define DP_ISSUE_DAY_MONTH_SWAPPED	"day-month swapped"
+#define DP_ISSUE_DUPLICATE_VALUE	"duplicate value"
+#define DP_ISSUE_UNKNOWN_REFERENCE	"unknown reference"
+#define DP_ISSUE_DEPRECATED_FIELD	"deprecated field"
 
 extern int	dp_issue_type_count(void);
 extern DpIssueType dp_issue_type_at(int i);
