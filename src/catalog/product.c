@@ -22,7 +22,8 @@ PG_FUNCTION_INFO_V1(dp_define_product);
 
 /* meta keys in the order of the INSERT's parameters $2.. */
 static const char *const product_keys[] = {
-	"description", "domain", "owner", "email", "status", "retention_days", "tags"
+	"description", "domain", "owner", "email", "status", "retention_days", "tags",
+	"licence", "contact", "update_frequency", "classification"
 };
 #define N_PRODUCT_KEYS lengthof(product_keys)
 
@@ -116,6 +117,18 @@ meta_param(const char *product, const char *key, json_t *value)
 							product, s),
 					 errhint("Use one of draft, published, retired.")));
 	}
+	if (strcmp(key, "classification") == 0)
+	{
+		const char *s = json_string_value(value);
+
+		if (strcmp(s, "public") != 0 && strcmp(s, "internal") != 0 &&
+			strcmp(s, "confidential") != 0 && strcmp(s, "restricted") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid \"classification\" for data product \"%s\": \"%s\"",
+							product, s),
+					 errhint("Use one of public, internal, confidential, restricted.")));
+	}
 	if (strcmp(key, "email") == 0 && !email_valid(json_string_value(value)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -172,7 +185,7 @@ dp_define_product(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown key \"%s\" in metadata for data product \"%s\"",
 							key, name),
-					 errhint("Known keys: description, domain, owner, email, status, retention_days, tags.")));
+					 errhint("Known keys: description, domain, owner, email, status, retention_days, tags, licence, contact, update_frequency, classification.")));
 		args[i + 1] = meta_param(name, key, value);
 		if (present.len > 1)
 			appendStringInfoChar(&present, ',');
@@ -184,17 +197,22 @@ dp_define_product(PG_FUNCTION_ARGS)
 	SPI_connect();
 	dp_spi_exec_text(
 		"INSERT INTO dataplatform.products AS p "
-		"(name, description, domain, owner, email, status, retention_days, tags) "
+		"(name, description, domain, owner, email, status, retention_days, tags, "
+		" licence, contact, update_frequency, classification) "
 		"VALUES ($1, $2, $3, $4, $5, COALESCE($6, 'draft'), $7::integer, "
-		"        COALESCE($8::text[], '{}')) "
+		"        COALESCE($8::text[], '{}'), $9, $10, $11, $12) "
 		"ON CONFLICT (name) DO UPDATE SET "
-		" description = CASE WHEN 'description' = ANY($9::text[]) THEN EXCLUDED.description ELSE p.description END,"
-		" domain = CASE WHEN 'domain' = ANY($9::text[]) THEN EXCLUDED.domain ELSE p.domain END,"
-		" owner = CASE WHEN 'owner' = ANY($9::text[]) THEN EXCLUDED.owner ELSE p.owner END,"
-		" email = CASE WHEN 'email' = ANY($9::text[]) THEN EXCLUDED.email ELSE p.email END,"
-		" status = CASE WHEN 'status' = ANY($9::text[]) THEN EXCLUDED.status ELSE p.status END,"
-		" retention_days = CASE WHEN 'retention_days' = ANY($9::text[]) THEN EXCLUDED.retention_days ELSE p.retention_days END,"
-		" tags = CASE WHEN 'tags' = ANY($9::text[]) THEN EXCLUDED.tags ELSE p.tags END,"
+		" description = CASE WHEN 'description' = ANY($13::text[]) THEN EXCLUDED.description ELSE p.description END,"
+		" domain = CASE WHEN 'domain' = ANY($13::text[]) THEN EXCLUDED.domain ELSE p.domain END,"
+		" owner = CASE WHEN 'owner' = ANY($13::text[]) THEN EXCLUDED.owner ELSE p.owner END,"
+		" email = CASE WHEN 'email' = ANY($13::text[]) THEN EXCLUDED.email ELSE p.email END,"
+		" status = CASE WHEN 'status' = ANY($13::text[]) THEN EXCLUDED.status ELSE p.status END,"
+		" retention_days = CASE WHEN 'retention_days' = ANY($13::text[]) THEN EXCLUDED.retention_days ELSE p.retention_days END,"
+		" tags = CASE WHEN 'tags' = ANY($13::text[]) THEN EXCLUDED.tags ELSE p.tags END,"
+		" licence = CASE WHEN 'licence' = ANY($13::text[]) THEN EXCLUDED.licence ELSE p.licence END,"
+		" contact = CASE WHEN 'contact' = ANY($13::text[]) THEN EXCLUDED.contact ELSE p.contact END,"
+		" update_frequency = CASE WHEN 'update_frequency' = ANY($13::text[]) THEN EXCLUDED.update_frequency ELSE p.update_frequency END,"
+		" classification = CASE WHEN 'classification' = ANY($13::text[]) THEN EXCLUDED.classification ELSE p.classification END,"
 		" updated_at = pg_catalog.now()",
 		N_PRODUCT_KEYS + 2, args);
 	{

@@ -130,6 +130,7 @@ dp_load_open(const char *dataset, bool dry_run, const DpLoadOptions *opts)
 	/* last: it runs a query of its own, replacing SPI_tuptable */
 	check_producer(load);
 	load->t = dp_transform_begin(load->spec, load->cfg);
+	dp_contract_begin(load);
 
 	load->values = palloc(sizeof(char *) * load->spec->nfields * DP_FLUSH_ROWS);
 	load->slot_row = palloc(sizeof(int64) * DP_FLUSH_ROWS);
@@ -187,6 +188,7 @@ dp_load_check_rows_json(DpLoad *load)
 	int			s,
 				i;
 
+	dp_contract_close(load);
 	for (s = 0; s < load->nslots; s++)
 	{
 		char	  **out = load->values + (Size) s * spec->nfields;
@@ -263,6 +265,8 @@ dp_load_row(DpLoad *load, const DpSourceRow *row)
 
 	load->rows_in++;
 	st = dp_transform_row(load->t, row, out);
+	if (st == DP_ROW_LOADED && load->contract)
+		st = dp_contract_row(load, row, out);
 	MemoryContextSwitchTo(load->cxt);
 	switch (st)
 	{

@@ -42,6 +42,9 @@ typedef struct KeyEntry
 	char	   *key;			/* the key text, to tell collisions apart */
 } KeyEntry;
 
+/* The row-level contract checks of a load (contract.c). */
+typedef struct DpContract DpContract;
+
 /* One batch being loaded (or checked). */
 typedef struct DpLoad
 {
@@ -97,6 +100,8 @@ typedef struct DpLoad
 				n_changed,
 				n_unchanged,
 				n_newer;
+
+	DpContract *contract;		/* unique and references checks, or NULL */
 } DpLoad;
 
 typedef struct DpRowBuilder
@@ -147,6 +152,15 @@ extern void dp_load_flush_quarantine(DpLoad *load);
 extern char *dp_qualified_clean(const DpSpec *spec, bool history);
 extern Datum dp_text_array(char **strings, int n, int stride);
 extern Datum dp_int8_array(int64 *v, int n);
+
+/*
+ * contract.c: the unique and references checks of each row that would
+ * load (dp_contract_row: DP_ROW_LOADED or DP_ROW_QUARANTINED, issues
+ * recorded); dp_contract_close ends the index probes (every flush).
+ */
+extern void dp_contract_begin(DpLoad *load);
+extern DpRowStatus dp_contract_row(DpLoad *load, const DpSourceRow *row, char **out);
+extern void dp_contract_close(DpLoad *load);
 
 /* source.c: JSON rows and CSV records */
 extern void dp_row_builder_fit(DpRowBuilder *rb, int n);

@@ -40,6 +40,9 @@ dp_transform_begin(const DpSpec *spec, const DpConfig *cfg)
 		c->maximum = f->maximum;
 		c->codelist = (const char *const *) f->codelist;
 		c->ncodelist = f->ncodelist;
+		c->min_length = f->min_length;
+		c->max_length = f->max_length;
+		c->has_max_length = f->max_length >= 0;
 		c->has_today = true;
 		c->today_days = today;
 		if (f->pattern)
@@ -59,6 +62,7 @@ dp_transform_begin(const DpSpec *spec, const DpConfig *cfg)
 	t->original = palloc(sizeof(char *) * spec->nfields);
 	t->dropped = palloc(sizeof(bool) * spec->nfields);
 	t->mentioned = palloc(sizeof(bool) * spec->nfields);
+	t->deprecated_seen = palloc0(sizeof(bool) * spec->nfields);
 	t->bufsize = 256;
 	t->buf = palloc(t->bufsize);
 	return t;
@@ -479,6 +483,15 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		else
 		{
 			t->value[i] = t->buf[0] ? pstrdup(t->buf) : NULL;
+			if (f->deprecated && t->value[i] && !t->deprecated_seen[i])
+			{
+				/* once per batch: the producer should move, not be flooded */
+				t->deprecated_seen[i] = true;
+				add_issue(t, row, i, NULL, DP_ISSUE_DEPRECATED_FIELD, "info", t->original[i], NULL,
+						  f->replaced_by ?
+						  psprintf("Field \"%s\" is deprecated; send \"%s\" instead.", f->name, f->replaced_by) :
+						  psprintf("Field \"%s\" is deprecated.", f->name));
+			}
 			if (notes & DP_NOTE_DAY_MONTH_SWAPPED)
 				add_issue(t, row, i, NULL, DP_ISSUE_DAY_MONTH_SWAPPED, "warning",
 						  t->original[i], t->value[i],

@@ -271,6 +271,7 @@ dp_load_flush_rows(DpLoad *load)
 	int			nfresh = 0,
 				nstored = 0;
 
+	dp_contract_close(load);
 	if (load->nslots == 0 || load->dry_run)
 		return;
 	flush_cxt = AllocSetContextCreate(CurrentMemoryContext, "dataplatform flush", ALLOCSET_DEFAULT_SIZES);

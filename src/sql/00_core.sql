@@ -56,7 +56,11 @@ CREATE TABLE @extschema@.products (
 	retention_days	integer CHECK (retention_days >= 0),
 	tags			text[] NOT NULL DEFAULT '{}',
 	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
+	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	licence			text,
+	contact			text,
+	update_frequency text,
+	classification	text CHECK (classification IN ('public', 'internal', 'confidential', 'restricted'))
 );
 COMMENT ON TABLE @extschema@.products IS 'data products: named units owned by a producing team';
 
@@ -79,7 +83,8 @@ CREATE TABLE @extschema@.datasets (
 	config			jsonb,
 	config_version	integer NOT NULL DEFAULT 0,
 	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
+	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	late_since		timestamptz
 );
 COMMENT ON TABLE @extschema@.datasets IS 'datasets, their current specification and configuration';
 
@@ -254,7 +259,8 @@ SELECT p.name, p.description, p.domain, p.owner, p.email, p.status,
 				  WHERE g.product = p.name), '{}') AS producers,
 	   (SELECT pg_catalog.count(*) FROM @extschema@.datasets d
 		 WHERE d.product = p.name)::integer AS datasets,
-	   p.created_at, p.updated_at
+	   p.created_at, p.updated_at, p.licence, p.contact, p.update_frequency,
+	   p.classification
   FROM @extschema@.products p;
 COMMENT ON VIEW @extschema@.product IS 'data products with their producers and dataset count';
 
@@ -293,7 +299,8 @@ COMMENT ON VIEW @extschema@.quarantine IS 'quarantined rows as received, with th
 CREATE FUNCTION @extschema@.dataset_status()
 RETURNS TABLE (dataset text, product text, version text, rows_in_clean bigint,
 			   batches bigint, last_batch_at timestamptz, rows_quarantined bigint,
-			   issues_error bigint, issues_warning bigint, issues_info bigint)
+			   issues_error bigint, issues_warning bigint, issues_info bigint,
+			   late boolean)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -309,16 +316,17 @@ BEGIN
 			   COALESCE(sum(b.issues_info), 0)
 		  INTO batches, last_batch_at, rows_quarantined, issues_error, issues_warning, issues_info
 		  FROM @extschema@.batch b WHERE b.dataset = d.name;
+		late := d.late_since IS NOT NULL;
 		RETURN NEXT;
 	END LOOP;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.dataset_status() IS
-'one row per dataset: rows in clean, batches, last batch, quarantined rows, issues by severity (see the view dataplatform.status)';
+'one row per dataset: rows in clean, batches, last batch, quarantined rows, issues by severity, late (see the view dataplatform.status)';
 
 CREATE VIEW @extschema@.status AS SELECT * FROM @extschema@.dataset_status();
 COMMENT ON VIEW @extschema@.status IS
-'one row per dataset: rows in clean, batches, last batch, quarantined rows, issues by severity';
+'one row per dataset: rows in clean, batches, last batch, quarantined rows, issues by severity, late (no batch within the spec''s fresh_within)';
 
 ------------------------------------------------------------------------------
 -- API: data products and grants
@@ -330,7 +338,7 @@ AS 'MODULE_PATHNAME', 'dp_define_product'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.define_product(text, jsonb) IS
-'create or update a data product; meta keys: description, domain, owner, email, status, retention_days, tags';
+'create or update a data product; meta keys: description, domain, owner, email, status, retention_days, tags, licence, contact, update_frequency, classification';
 
 CREATE FUNCTION @extschema@.grant_producer(product text, role name)
 RETURNS void
@@ -368,13 +376,14 @@ COMMENT ON FUNCTION @extschema@.revoke_consumer(name) IS
 -- API: specifications
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION @extschema@.define_dataset(spec jsonb, allow_breaking boolean DEFAULT false)
+CREATE FUNCTION @extschema@.define_dataset(spec jsonb, allow_breaking boolean DEFAULT false,
+										   allow_unknown boolean DEFAULT false)
 RETURNS text
 AS 'MODULE_PATHNAME', 'dp_define_dataset'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION @extschema@.define_dataset(jsonb, boolean) IS
-'define or change a dataset from its JSON specification; returns the new version';
+COMMENT ON FUNCTION @extschema@.define_dataset(jsonb, boolean, boolean) IS
+'define or change a dataset from its JSON specification; returns the new version; allow_unknown keeps unknown members as notes';
 
 CREATE FUNCTION @extschema@.describe(dataset text)
 RETURNS jsonb
@@ -496,7 +505,7 @@ GRANT EXECUTE ON FUNCTION
 	@extschema@.revoke_producer(text, name),
 	@extschema@.grant_consumer(name, boolean),
 	@extschema@.revoke_consumer(name),
-	@extschema@.define_dataset(jsonb, boolean),
+	@extschema@.define_dataset(jsonb, boolean, boolean),
 	@extschema@.describe(text),
 	@extschema@.configure(text, jsonb),
 	@extschema@.push(text, jsonb),

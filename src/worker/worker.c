@@ -67,6 +67,7 @@
 
 #include "agreement.h"
 #include "audit.h"
+#include "freshness.h"
 #include "wake.h"
 #include "worker.h"
 
@@ -687,6 +688,7 @@ dp_worker_main(Datum main_arg)
 			{
 				dp_audit_drain();
 				dp_agreement_expire();
+				dp_freshness_mark();
 				if (dp_worker_enabled && !recovered)
 				{
 					dp_jobs_recover();

@@ -90,6 +90,80 @@ $upgrade$;
 -- grouped reads' statement, NULL for writes and for reads without one
 ALTER TABLE @extschema@.audit_log ADD COLUMN query_id bigint;
 
+-- Data contracts (issue 15): product metadata, the late mark of datasets
+-- (status gains "late", so its function and view are made again), the
+-- allow_unknown argument of define_dataset, and part 16 (freshness) whole.
+ALTER TABLE @extschema@.products ADD COLUMN licence text;
+ALTER TABLE @extschema@.products ADD COLUMN contact text;
+ALTER TABLE @extschema@.products ADD COLUMN update_frequency text;
+ALTER TABLE @extschema@.products ADD COLUMN classification text
+	CHECK (classification IN ('public', 'internal', 'confidential', 'restricted'));
+ALTER TABLE @extschema@.datasets ADD COLUMN late_since timestamptz;
+CREATE OR REPLACE VIEW @extschema@.product AS
+SELECT p.name, p.description, p.domain, p.owner, p.email, p.status,
+	   p.retention_days, p.tags,
+	   COALESCE((SELECT pg_catalog.array_agg(g.role_name ORDER BY g.role_name)
+				   FROM @extschema@.producer_grants g
+				  WHERE g.product = p.name), '{}') AS producers,
+	   (SELECT pg_catalog.count(*) FROM @extschema@.datasets d
+		 WHERE d.product = p.name)::integer AS datasets,
+	   p.created_at, p.updated_at, p.licence, p.contact, p.update_frequency,
+	   p.classification
+  FROM @extschema@.products p;
+COMMENT ON FUNCTION @extschema@.define_product(text, jsonb) IS
+'create or update a data product; meta keys: description, domain, owner, email, status, retention_days, tags, licence, contact, update_frequency, classification';
+
+DROP VIEW @extschema@.status;
+DROP FUNCTION @extschema@.dataset_status();
+CREATE FUNCTION @extschema@.dataset_status()
+RETURNS TABLE (dataset text, product text, version text, rows_in_clean bigint,
+			   batches bigint, last_batch_at timestamptz, rows_quarantined bigint,
+			   issues_error bigint, issues_warning bigint, issues_info bigint,
+			   late boolean)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d record;
+BEGIN
+	FOR d IN SELECT * FROM @extschema@.datasets ORDER BY name LOOP
+		dataset := d.name;
+		product := d.product;
+		version := d.major || '.' || d.minor;
+		EXECUTE format('SELECT count(*) FROM dp_clean.%I', d.table_name) INTO rows_in_clean;
+		SELECT count(*), max(b.received_at), COALESCE(sum(b.rows_quarantined), 0),
+			   COALESCE(sum(b.issues_error), 0), COALESCE(sum(b.issues_warning), 0),
+			   COALESCE(sum(b.issues_info), 0)
+		  INTO batches, last_batch_at, rows_quarantined, issues_error, issues_warning, issues_info
+		  FROM @extschema@.batch b WHERE b.dataset = d.name;
+		late := d.late_since IS NOT NULL;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.dataset_status() IS
+'one row per dataset: rows in clean, batches, last batch, quarantined rows, issues by severity, late (see the view dataplatform.status)';
+CREATE VIEW @extschema@.status AS SELECT * FROM @extschema@.dataset_status();
+COMMENT ON VIEW @extschema@.status IS
+'one row per dataset: rows in clean, batches, last batch, quarantined rows, issues by severity, late (no batch within the spec''s fresh_within)';
+REVOKE ALL ON FUNCTION @extschema@.dataset_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.dataset_status() TO dataplatform_admin;
+GRANT SELECT ON @extschema@.status TO dataplatform_admin;
+
+DROP FUNCTION @extschema@.define_dataset(jsonb, boolean);
+CREATE FUNCTION @extschema@.define_dataset(spec jsonb, allow_breaking boolean DEFAULT false,
+										   allow_unknown boolean DEFAULT false)
+RETURNS text
+AS 'MODULE_PATHNAME', 'dp_define_dataset'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.define_dataset(jsonb, boolean, boolean) IS
+'define or change a dataset from its JSON specification; returns the new version; allow_unknown keeps unknown members as notes';
+REVOKE ALL ON FUNCTION @extschema@.define_dataset(jsonb, boolean, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.define_dataset(jsonb, boolean, boolean) TO dataplatform_admin;
+
+-- Part 16 whole (freshness): new in 0.2, written once, in src/sql/.
+-- @part 16_freshness.sql
+
 -- Keep last: wake this database's worker at commit; it waits while the
 -- database holds a version other than its library's, and resumes now.
 SELECT @extschema@.worker_wake();
