@@ -825,7 +825,7 @@ dp_describe(PG_FUNCTION_ARGS)
 	args[0] = dataset;
 	if (dp_spi_exec_text("SELECT d.spec || pg_catalog.jsonb_build_object("
 						 " 'version', d.major || '.' || d.minor,"
-						 " 'clean_table', 'dp_clean.' || pg_catalog.quote_ident(d.table_name))"
+						 " 'clean_table', 'dp_clean.' || pg_catalog.quote_ident(d.table_name)), d.spec"
 						 " FROM dataplatform.datasets d WHERE d.name = $1",
 						 1, args) == 0)
 		ereport(ERROR,
@@ -835,7 +835,9 @@ dp_describe(PG_FUNCTION_ARGS)
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	{
 		/* the unknown members kept (allow_unknown), as notes */
-		DpSpec	   *spec = dp_spec_parse(DatumGetJsonbP(d));
+		DpSpec	   *spec = dp_spec_parse(DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0],
+																		 SPI_tuptable->tupdesc, 2,
+																		 &isnull)));
 
 		if (spec->nnotes > 0)
 		{

@@ -372,8 +372,13 @@ dp_spec_contract_field(DpSpec *spec, DpField *f, json_t *obj)
 		size_t		i;
 		json_t	   *e;
 
-		if (!json_is_array(v) || json_array_size(v) == 0)
-			dp_spec_type_error(ds, f->name, "examples", "a non-empty array", v);
+		if (!json_is_array(v))
+			dp_spec_type_error(ds, f->name, "examples", "an array", v);
+		if (json_array_size(v) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("empty \"examples\" for field \"%s\" of dataset \"%s\"", f->name, ds),
+					 errhint("Give at least one example, or drop \"examples\".")));
 		f->nexamples = json_array_size(v);
 		f->examples = palloc(sizeof(char *) * f->nexamples);
 		json_array_foreach(v, i, e)

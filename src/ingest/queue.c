@@ -114,8 +114,9 @@ dp_process_queued(PG_FUNCTION_ARGS)
 
 /*
  * rebuild_changed(): rebuild every push-fed dataset with a batch processed
- * under an older spec or configuration than the current ones (the nightly
- * batch run).  Datasets fed by snapshots and events, and datasets whose raw
+ * under an older spec or configuration than the current ones, or that
+ * references a dataset whose last batch was processed after its own (its
+ * references are checked again: spec "references"); the nightly batch run.  Datasets fed by snapshots and events, and datasets whose raw
  * rows were purged, are left out (and listed).
  */
 Datum
@@ -135,7 +136,15 @@ dp_rebuild_changed(PG_FUNCTION_ARGS)
 					"FROM dataplatform.datasets d WHERE EXISTS (SELECT 1 FROM dataplatform.batch b "
 					"  WHERE b.dataset = d.name AND b.status = 'done' "
 					"  AND (b.spec_version IS DISTINCT FROM d.major || '.' || d.minor "
-					"       OR b.config_version IS DISTINCT FROM d.config_version)) ORDER BY d.name",
+					"       OR b.config_version IS DISTINCT FROM d.config_version)) "
+					/* a dataset it references changed since its last batch was processed */
+					"OR EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(d.spec -> 'fields') f "
+					"  JOIN LATERAL (SELECT b.processed_at FROM dataplatform.batch b "
+					"    WHERE b.dataset = f -> 'references' ->> 'dataset' AND b.dataset <> d.name "
+					"    AND b.status = 'done' ORDER BY b.id DESC LIMIT 1) r ON true "
+					"  WHERE r.processed_at > (SELECT b.processed_at FROM dataplatform.batch b "
+					"    WHERE b.dataset = d.name AND b.status = 'done' ORDER BY b.id DESC LIMIT 1)) "
+					"ORDER BY d.name",
 					0, NULL, NULL, NULL);
 	names = palloc(sizeof(char *) * (n * 2 + 1));
 	for (i = 0; i < n; i++)
