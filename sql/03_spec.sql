@@ -87,7 +87,7 @@ SELECT dp_test.err($$SELECT dataplatform.define_dataset('{"dataset": "x", "produ
 SELECT dp_test.err($$SELECT dataplatform.define_dataset('{"dataset": "x", "product": "housing", "key": ["id"], "fields": [{"datatype": "uuid"}]}')$$);
 SELECT dp_test.err($$SELECT dataplatform.define_dataset('{"dataset": "x", "product": "housing", "key": ["id"], "fields": [{"name": "id"}]}')$$);
 SELECT dp_test.err($$SELECT dataplatform.define_dataset('{"dataset": "x", "product": "housing", "key": ["id"], "fields": [{"name": "id", "datatype": "guid"}]}')$$);
-SELECT dp_test.err($$SELECT dataplatform.define_dataset('{"dataset": "x", "product": "housing", "key": ["id"], "fields": [{"name": "id", "datatype": "uuid", "unique": true}]}')$$);
+SELECT dp_test.err($$SELECT dataplatform.define_dataset('{"dataset": "x", "product": "housing", "key": ["id"], "fields": [{"name": "id", "datatype": "uuid", "uniqe": true}]}')$$);
 SELECT dp_test.err($$SELECT dataplatform.define_dataset('{"dataset": "x", "product": "housing", "key": ["id"], "fields": [{"name": "id", "datatype": "uuid"}, {"name": "id", "datatype": "string"}]}')$$);
 SELECT dp_test.err($$SELECT dataplatform.define_dataset('{"dataset": "x", "product": "housing", "key": ["id"], "fields": [{"name": "id", "datatype": "uuid"}, {"name": "startDate", "datatype": "date"}, {"name": "start-date", "datatype": "date"}]}')$$);
 SELECT dp_test.err($$SELECT dataplatform.define_dataset('{"dataset": "x", "product": "housing", "key": ["uid"], "fields": [{"name": "id", "datatype": "uuid"}]}')$$);

@@ -527,7 +527,7 @@ dp_spec_contract_field_changes(const DpField *o, const DpField *n, DpSpecChanges
 {
 	static const char *const uniq[] = {"false", "true", "\"strict\""};
 	int			i;
-	bool		labels_same = o->ncodelist == n->ncodelist;
+	bool		labels_same = true;
 
 	if (o->unique != n->unique)
 		dp_spec_add_change(c, n->unique > o->unique, "field \"%s\": unique changed from %s to %s",
@@ -562,8 +562,13 @@ dp_spec_contract_field_changes(const DpField *o, const DpField *n, DpSpecChanges
 				dp_spec_add_change(c, false, "field \"%s\": examples changed", n->name);
 				break;
 			}
-	for (i = 0; labels_same && i < n->ncodelist; i++)
+	for (i = 0; labels_same && o->ncodelist == n->ncodelist && i < n->ncodelist; i++)
+	{
+		/* labels of the same codes (a changed codelist is reported as such) */
+		if (strcmp(o->codelist[i], n->codelist[i]) != 0)
+			break;
 		labels_same = str_eq(o->codelabel[i], n->codelabel[i]);
+	}
 	if (!labels_same)
 		dp_spec_add_change(c, false, "field \"%s\": codelist labels changed", n->name);
 	if (o->deprecated != n->deprecated || !str_eq(o->replaced_by, n->replaced_by))
