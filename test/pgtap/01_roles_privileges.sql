@@ -19,7 +19,7 @@ SELECT functions_are('dataplatform', ARRAY['define_product', 'grant_producer', '
        'configure', 'push', 'push_csv', 'check', 'check_csv', 'rebuild', 'purge_raw', 'raw_guard',
        'dataset_status', 'load_snapshot', 'apply_events', 'as_of', 'entity_history', 'resync_report',
        'schedule', 'unschedule', 'alter_job', 'run_now', 'wait_for_run', 'next_run', 'worker_wake',
-       'process_queued', 'rebuild_changed',
+       'process_queued', 'rebuild_changed', 'check_freshness',
        'set_secret', 'drop_secret', 'add_endpoint', 'drop_endpoint', 'collect', 'generate', 'mask', 'sees_pii',
        'publish', 'unpublish', 'refresh', 'refresh_all', 'export', 'view_status',
        'request_access', 'approve_access', 'reject_access', 'revoke_access', 'access_review',
@@ -34,9 +34,9 @@ SELECT has_function('dataplatform', 'grant_producer', ARRAY['text', 'name']);
 SELECT has_function('dataplatform', 'revoke_producer', ARRAY['text', 'name']);
 SELECT has_function('dataplatform', 'grant_consumer', ARRAY['name', 'boolean']);
 SELECT has_function('dataplatform', 'revoke_consumer', ARRAY['name']);
-SELECT has_function('dataplatform', 'define_dataset', ARRAY['jsonb', 'boolean']);
+SELECT has_function('dataplatform', 'define_dataset', ARRAY['jsonb', 'boolean', 'boolean']);
 SELECT has_function('dataplatform', 'describe', ARRAY['text']);
-SELECT function_returns('dataplatform', 'define_dataset', ARRAY['jsonb', 'boolean'], 'text');
+SELECT function_returns('dataplatform', 'define_dataset', ARRAY['jsonb', 'boolean', 'boolean'], 'text');
 SELECT function_returns('dataplatform', 'describe', ARRAY['text'], 'jsonb');
 
 -- every SECURITY DEFINER function pins search_path to pg_catalog, pg_temp
@@ -54,9 +54,9 @@ SELECT is_empty($$
   'PUBLIC may execute no API function');
 
 -- who may execute what
-SELECT function_privs_are('dataplatform', 'define_dataset', ARRAY['jsonb', 'boolean'], 'dataplatform_admin', ARRAY['EXECUTE']);
-SELECT function_privs_are('dataplatform', 'define_dataset', ARRAY['jsonb', 'boolean'], 'dataplatform_producer', ARRAY[]::text[]);
-SELECT function_privs_are('dataplatform', 'define_dataset', ARRAY['jsonb', 'boolean'], 'dataplatform_consumer', ARRAY[]::text[]);
+SELECT function_privs_are('dataplatform', 'define_dataset', ARRAY['jsonb', 'boolean', 'boolean'], 'dataplatform_admin', ARRAY['EXECUTE']);
+SELECT function_privs_are('dataplatform', 'define_dataset', ARRAY['jsonb', 'boolean', 'boolean'], 'dataplatform_producer', ARRAY[]::text[]);
+SELECT function_privs_are('dataplatform', 'define_dataset', ARRAY['jsonb', 'boolean', 'boolean'], 'dataplatform_consumer', ARRAY[]::text[]);
 SELECT function_privs_are('dataplatform', 'define_product', ARRAY['text', 'jsonb'], 'dataplatform_producer', ARRAY[]::text[]);
 SELECT function_privs_are('dataplatform', 'grant_producer', ARRAY['text', 'name'], 'dataplatform_producer', ARRAY[]::text[]);
 SELECT function_privs_are('dataplatform', 'grant_consumer', ARRAY['name', 'boolean'], 'dataplatform_consumer', ARRAY[]::text[]);
@@ -117,7 +117,7 @@ SELECT throws_ok($$SELECT * FROM dataplatform.audit_log$$, '42501', NULL, 'an ad
 RESET ROLE;
 
 -- the C functions check the caller even if EXECUTE is granted too widely
-GRANT EXECUTE ON FUNCTION dataplatform.define_dataset(jsonb, boolean) TO tap_producer;
+GRANT EXECUTE ON FUNCTION dataplatform.define_dataset(jsonb, boolean, boolean) TO tap_producer;
 SET LOCAL ROLE tap_producer;
 SELECT throws_ok($$SELECT dataplatform.define_dataset('{"dataset": "z", "product": "tap", "key": ["id"], "fields": [{"name": "id", "datatype": "integer"}]}')$$,
   '42501', 'permission denied to define a dataset', 'define_dataset checks the caller itself');

@@ -11,13 +11,14 @@ SELECT tables_are('dataplatform', ARRAY['products', 'producer_grants', 'datasets
        'secret', 'endpoint', 'collection_log', 'agreement']);
 SELECT tables_are('dp_raw', ARRAY['rows']);
 SELECT views_are('dataplatform', ARRAY['product', 'dataset', 'field', 'issue_type', 'quarantine', 'status',
-       'consumer_status', 'access_agreement']);
+       'consumer_status', 'access_agreement', 'late']);
 SELECT columns_are('dataplatform', 'dataset', ARRAY['name', 'product', 'version', 'key',
        'field_count', 'clean_table', 'description', 'created_at', 'updated_at']);
 SELECT columns_are('dataplatform', 'field', ARRAY['dataset', 'ordinal', 'name', 'column',
        'datatype', 'is_key', 'required', 'pii', 'description', 'options']);
 SELECT columns_are('dataplatform', 'product', ARRAY['name', 'description', 'domain', 'owner',
-       'email', 'status', 'retention_days', 'tags', 'producers', 'datasets', 'created_at', 'updated_at']);
+       'email', 'status', 'retention_days', 'tags', 'producers', 'datasets', 'created_at', 'updated_at',
+       'licence', 'contact', 'update_frequency', 'classification']);
 SELECT col_is_pk('dataplatform', 'spec_version', ARRAY['dataset', 'major', 'minor']::name[], 'spec_version key');
 SELECT col_type_is('dataplatform', 'spec_version', 'spec', 'jsonb', 'spec_version.spec is jsonb');
 SELECT is(
