@@ -70,6 +70,24 @@ st=$(q "SELECT dataplatform.wait_for_run($run, '20 seconds')")
 [ "$st" = "succeeded" ] && ok "back on after SIGHUP: the queued run ran" \
                         || notok "after re-enabling the run is $st"
 
+# --- freshness: the worker marks a dataset late by itself (issue 15) ----------
+q "SELECT dataplatform.define_product('fresh')" >/dev/null
+q "SELECT dataplatform.define_dataset('{\"dataset\": \"fresh-feed\", \"product\": \"fresh\", \"key\": [\"id\"],
+   \"fresh_within\": \"4 seconds\", \"fields\": [{\"name\": \"id\", \"datatype\": \"string\"}]}')" >/dev/null
+q "SELECT dataplatform.push('fresh-feed', '[{\"id\": \"a\"}]')" >/dev/null
+if wait_for 20 "SELECT late FROM dataplatform.status WHERE dataset = 'fresh-feed'" \
+   && [ "$(q "SELECT count(*) FROM dataplatform.late WHERE dataset = 'fresh-feed'")" = 1 ]; then
+    ok "the worker marks a dataset late when no batch came within fresh_within"
+else
+    notok "the worker did not mark dataset fresh-feed late"
+fi
+q "SELECT dataplatform.push('fresh-feed', '[{\"id\": \"b\"}]')" >/dev/null
+if wait_for 20 "SELECT NOT late FROM dataplatform.status WHERE dataset = 'fresh-feed'"; then
+    ok "a new batch clears the late mark"
+else
+    notok "the late mark of fresh-feed stayed after a batch"
+fi
+
 # --- soak: many short runs, the worker's memory stays flat -------------------
 pid=$(worker_pid)
 # RssAnon: the worker's private memory (VmRSS also counts the shared
