@@ -103,6 +103,13 @@ _PG_init(void)
 							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							   NULL, NULL, NULL);
 
+	/* the catalogue of published views (src/sql/60_lineage.sql) */
+	DefineCustomStringVariable("dataplatform.catalogue_url",
+							   "Base URL of the published views in dataplatform.catalogue().",
+							   "Identifiers and distribution URLs are this URL followed by the view's name; "
+							   "empty: postgresql:// URLs naming the database and the view.",
+							   &dp_catalogue_url, "", PGC_SUSET, 0, NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("dataplatform");
 
 	/* before the audit's hook, which calls it first: a refused read is not a read */

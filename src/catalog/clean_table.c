@@ -5,13 +5,15 @@
  *		dp_clean.<t>			one typed column per field, primary key on the
  *								key columns, lineage columns _batch_id,
  *								_event_id, _watermark (the entity's ordering
- *								watermark, events/events.h) and _updated_at.
+ *								watermark, events/events.h), _updated_at and
+ *								_row (the ordinal in its batch of the raw row
+ *								that wrote the version: dp_raw.rows.ordinal).
  *		dp_clean.<t>_history	the same fields (all nullable) plus
  *								_history_id, _operation, _batch_id, _event_id
  *								(what wrote the version), _valid_from,
  *								_valid_to, _closed_by_batch, _closed_by_event
  *								(what replaced or removed it), _watermark,
- *								_recorded_at.
+ *								_recorded_at, _row (as in the clean table).
  *
  * Column names starting with "_" are the platform's; spec columns never
  * start with "_" (see naming.c).  All generated SQL quotes identifiers and
@@ -214,6 +216,7 @@ dp_clean_table_create(const DpSpec *spec)
 					 "_event_id text, "
 					 "_watermark text, "
 					 "_updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(), "
+					 "_row bigint, "
 					 "CONSTRAINT %s PRIMARY KEY (%s))",
 					 quote_identifier(psprintf("%s_pkey", spec->table)),
 					 key_columns(spec));
@@ -237,7 +240,8 @@ dp_clean_table_create(const DpSpec *spec)
 						   "_closed_by_batch bigint, "
 						   "_closed_by_event text, "
 						   "_watermark text, "
-						   "_recorded_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp())");
+						   "_recorded_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(), "
+						   "_row bigint)");
 	exec_sql(sql.data);
 	create_history_index(spec);
 

@@ -22,6 +22,7 @@ char	   *dp_collect_allowed_hosts = NULL;
 
 int			dp_environment = DP_ENV_DEVELOPMENT;
 char	   *dp_obfuscation_key = NULL;
+char	   *dp_catalogue_url = NULL;
 
 const struct config_enum_entry dp_environment_options[] = {
 	{"development", DP_ENV_DEVELOPMENT, false},

@@ -41,4 +41,7 @@ extern int	dp_environment;
 extern char *dp_obfuscation_key;
 extern const struct config_enum_entry dp_environment_options[];
 
+/* the catalogue of published views (dataplatform.catalogue, part 60) */
+extern char *dp_catalogue_url;
+
 #endif							/* DP_GUC_H */

@@ -12,6 +12,7 @@
  *			diff.c		what every method shares: execution under the
  *						refresh's snapshot, key checks, the diff
  *			expect.c	the expectations that gate a refresh
+ *			lineage.c	column lineage, stored at publish
  */
 #ifndef DP_CONSUMER_H
 #define DP_CONSUMER_H
@@ -177,6 +178,15 @@ extern char *dp_view_changed_rows_sql(DpView *view, struct Query *q);
 
 /* A candidate key for the full method: the GROUP BY columns. */
 extern void dp_view_infer_group_key(DpView *view, struct Query *q);
+
+/* ---- lineage.c ---- */
+
+/*
+ * Write the column lineage of a view just published (its catalog row is
+ * written) into dataplatform.view_column_lineage.  Caller is connected to
+ * SPI.
+ */
+extern void dp_view_store_column_lineage(const DpView *view);
 
 /* ---- refresh.c ---- */
 

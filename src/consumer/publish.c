@@ -559,6 +559,7 @@ dp_publish(PG_FUNCTION_ARGS)
 						 "VALUES ($1, $2, $3, $4, ARRAY(SELECT pg_catalog.jsonb_array_elements_text($5::jsonb)), "
 						 "$6, $7, $8, $9, $10::jsonb, $11::jsonb, $12::jsonb, $13::name, 0)",
 						 13, args);
+		dp_view_store_column_lineage(view);
 	}
 
 	/* build aside, then swap */

@@ -68,6 +68,7 @@ close_version(EventRun *run, Entity *e, const char *operation, Ev *ev)
 	h->operation = operation;
 	h->batch_id = e->batch_id;
 	h->event_id = e->event_id;
+	h->row = e->row;
 	h->valid_from = e->updated_at;
 	h->valid_to = dp_events_time(run, ev);
 	h->closed_by_event = ev->id;
@@ -279,6 +280,7 @@ apply_one(EventRun *run, Ev *ev)
 	e->watermark = ev->order_key;
 	e->batch_id = run->load->batch_id;
 	e->event_id = ev->id;
+	e->row = 0;					/* an event's raw row: through dataplatform.event */
 	e->updated_at = dp_events_time(run, ev);
 	if (errors > 0)
 		ev->detail = "some values were dropped (see dataplatform.issue)";

@@ -106,6 +106,7 @@ typedef struct Entity
 	char	   *watermark;		/* NULL: none */
 	int64		batch_id;
 	char	   *event_id;
+	int64		row;			/* _row: the raw row of a pushed version; 0 none */
 	TimestampTz updated_at;		/* the version's _updated_at */
 	ItemPointerData tid;		/* where its row was when the call started */
 	struct Entity *next;
@@ -124,6 +125,7 @@ typedef struct HistRow
 	const char *operation;
 	int64		batch_id;
 	char	   *event_id;
+	int64		row;			/* _row, 0 none */
 	TimestampTz valid_from;
 	TimestampTz valid_to;
 	char	   *closed_by_event;

@@ -105,6 +105,7 @@ dp_events_load_state(EventRun *run, List *keys)
 	AttrNumber	a_wm,
 				a_batch,
 				a_event,
+				a_row,
 				a_updated,
 				a_id,
 				a_op;
@@ -125,6 +126,7 @@ dp_events_load_state(EventRun *run, List *keys)
 	a_wm = dp_probe_attnum(p, "_watermark");
 	a_batch = dp_probe_attnum(p, "_batch_id");
 	a_event = dp_probe_attnum(p, "_event_id");
+	a_row = dp_probe_attnum(p, "_row");
 	a_updated = dp_probe_attnum(p, "_updated_at");
 	typlen = palloc(sizeof(int16) * nf);
 	typbyval = palloc(sizeof(bool) * nf);
@@ -165,6 +167,8 @@ dp_events_load_state(EventRun *run, List *keys)
 		b = dp_probe_datum(p, a_batch, &isnull);
 		e->batch_id = isnull ? 0 : DatumGetInt64(b);
 		e->event_id = dp_probe_text(p, a_event);
+		b = dp_probe_datum(p, a_row, &isnull);
+		e->row = isnull ? 0 : DatumGetInt64(b);
 		e->updated_at = DatumGetTimestampTz(dp_probe_datum(p, a_updated, &isnull));
 		for (int i = 0; i < nf; i++)
 		{

@@ -30,7 +30,8 @@ typedef struct CleanAtts
 	AttrNumber	batch,
 				event,
 				watermark,
-				updated;
+				updated,
+				row;
 } CleanAtts;
 
 /* A field's value into the current slot of b: the stored datum, or read from text. */
@@ -57,6 +58,8 @@ set_current_row(DpBulk *b, const CleanAtts *a, int nf, Entity *e, int64 batch_id
 	if (e->watermark)
 		dp_bulk_set_datum(b, a->watermark, CStringGetTextDatum(e->watermark));
 	dp_bulk_set_datum(b, a->updated, TimestampTzGetDatum(e->updated_at));
+	if (e->row)
+		dp_bulk_set_datum(b, a->row, Int64GetDatum(e->row));
 }
 
 /*
@@ -100,6 +103,7 @@ write_current(EventRun *run)
 	a.event = dp_bulk_attnum(b, "_event_id");
 	a.watermark = dp_bulk_attnum(b, "_watermark");
 	a.updated = dp_bulk_attnum(b, "_updated_at");
+	a.row = dp_bulk_attnum(b, "_row");
 	unchanged = palloc0(sizeof(bool) * dp_bulk_natts(b));
 	foreach(lc, gone)
 		dp_bulk_delete(b, &((Entity *) lfirst(lc))->tid);
@@ -137,6 +141,7 @@ write_history(EventRun *run)
 				a_to,
 				a_closed_event,
 				a_wm,
+				a_row,
 				a_closed_batch;
 	Datum		closed_batch = Int64GetDatum(load->batch_id);
 	ListCell   *lc;
@@ -154,6 +159,7 @@ write_history(EventRun *run)
 	a_closed_event = dp_bulk_attnum(b, "_closed_by_event");
 	a_wm = dp_bulk_attnum(b, "_watermark");
 	a_closed_batch = dp_bulk_attnum(b, "_closed_by_batch");
+	a_row = dp_bulk_attnum(b, "_row");
 	dp_bulk_default(b, dp_bulk_attnum(b, "_history_id"));
 	dp_bulk_default(b, dp_bulk_attnum(b, "_recorded_at"));
 	foreach(lc, run->hist)
@@ -175,6 +181,8 @@ write_history(EventRun *run)
 		if (h->watermark)
 			dp_bulk_set_datum(b, a_wm, CStringGetTextDatum(h->watermark));
 		dp_bulk_set_datum(b, a_closed_batch, closed_batch);
+		if (h->row)
+			dp_bulk_set_datum(b, a_row, Int64GetDatum(h->row));
 		dp_bulk_store(b);
 	}
 	(void) dp_bulk_end(b);

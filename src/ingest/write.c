@@ -61,7 +61,8 @@ dp_qualified_clean(const DpSpec *spec, bool history)
  * and keep the watermark an entity has.
  *
  * Parameters: one text[] per field, the batch id, the version time, the
- * watermark.  Returns one row: added, changed, unchanged, newer.
+ * watermark, the rows' ordinals in the batch (int8[], lineage: _row).
+ * Returns one row: added, changed, unchanged, newer.
  */
 static void
 build_upsert(DpLoad *load)
@@ -77,6 +78,7 @@ build_upsert(DpLoad *load)
 	int			pbatch = spec->nfields + 1;
 	int			ptime = spec->nfields + 2;
 	int			pwm = spec->nfields + 3;
+	int			prow = spec->nfields + 4;
 
 	initStringInfo(&sql);
 	initStringInfo(&cols);
@@ -101,14 +103,15 @@ build_upsert(DpLoad *load)
 		appendStringInfo(&sql, "%su.c%d::%s AS %s", i ? ", " : "", i,
 						 dp_datatype_sqltype(spec->fields[i].datatype),
 						 quote_identifier(spec->fields[i].column));
+	appendStringInfoString(&sql, ", u._r");
 	appendStringInfoString(&sql, " FROM ROWS FROM (");
 	for (i = 0; i < spec->nfields; i++)
 		appendStringInfo(&sql, "%spg_catalog.unnest($%d::text[])", i ? ", " : "", i + 1);
-	appendStringInfoString(&sql, ") AS u(");
+	appendStringInfo(&sql, ", pg_catalog.unnest($%d::bigint[])) AS u(", prow);
 	for (i = 0; i < spec->nfields; i++)
 		appendStringInfo(&sql, "%sc%d", i ? ", " : "", i);
 	appendStringInfo(&sql,
-					 ")), x AS MATERIALIZED (SELECT i.*, p._old, p._tid FROM incoming i "
+					 ", _r)), x AS MATERIALIZED (SELECT i.*, p._old, p._tid FROM incoming i "
 					 "LEFT JOIN LATERAL (SELECT o AS _old, o.ctid AS _tid FROM %s o WHERE %s OFFSET 0) p "
 					 "ON true), ",
 					 dp_qualified_clean(spec, false), keycond.data);
@@ -122,13 +125,13 @@ build_upsert(DpLoad *load)
 					 ocols.data, icols.data);
 	appendStringInfo(&sql,
 					 "moved AS (INSERT INTO %s (%s, _operation, _batch_id, _event_id, _valid_from, _valid_to, "
-					 "_closed_by_batch, _watermark) "
+					 "_closed_by_batch, _watermark, _row) "
 					 "SELECT %s, 'update', (x._old)._batch_id, (x._old)._event_id, (x._old)._updated_at, $%d, $%d, "
-					 "(x._old)._watermark FROM changed x), ",
+					 "(x._old)._watermark, (x._old)._row FROM changed x), ",
 					 dp_qualified_clean(spec, true), cols.data, ocols.data, ptime, pbatch);
 	appendStringInfo(&sql,
 					 "updated AS (UPDATE %s o SET %s_batch_id = $%d, _event_id = NULL, _updated_at = $%d, "
-					 "_watermark = COALESCE($%d, o._watermark) FROM changed x WHERE o.ctid = x._tid), ",
+					 "_watermark = COALESCE($%d, o._watermark), _row = x._r FROM changed x WHERE o.ctid = x._tid), ",
 					 dp_qualified_clean(spec, false), sets.data, pbatch, ptime, pwm);
 	appendStringInfo(&sql,
 					 "touched AS (UPDATE %s o SET _watermark = $%d FROM keep x WHERE $%d IS NOT NULL "
@@ -136,8 +139,8 @@ build_upsert(DpLoad *load)
 					 "AND (o._watermark IS NULL OR o._watermark < $%d)), ",
 					 dp_qualified_clean(spec, false), pwm, pwm, ocols.data, icols.data, pwm);
 	appendStringInfo(&sql,
-					 "added AS (INSERT INTO %s (%s, _batch_id, _updated_at, _watermark) "
-					 "SELECT %s, $%d, $%d, $%d FROM keep x WHERE x._tid IS NULL RETURNING 1) ",
+					 "added AS (INSERT INTO %s (%s, _batch_id, _updated_at, _watermark, _row) "
+					 "SELECT %s, $%d, $%d, $%d, x._r FROM keep x WHERE x._tid IS NULL RETURNING 1) ",
 					 dp_qualified_clean(spec, false), cols.data, icols.data, pbatch, ptime, pwm);
 	appendStringInfoString(&sql,
 						   "SELECT (SELECT count(*) FROM added), (SELECT count(*) FROM changed), "
@@ -145,12 +148,13 @@ build_upsert(DpLoad *load)
 						   "(SELECT count(*) FROM x) - (SELECT count(*) FROM keep)");
 
 	load->upsert_sql = sql.data;
-	load->upsert_types = palloc(sizeof(Oid) * (spec->nfields + 3));
+	load->upsert_types = palloc(sizeof(Oid) * (spec->nfields + 4));
 	for (i = 0; i < spec->nfields; i++)
 		load->upsert_types[i] = TEXTARRAYOID;
 	load->upsert_types[spec->nfields] = INT8OID;
 	load->upsert_types[spec->nfields + 1] = TIMESTAMPTZOID;
 	load->upsert_types[spec->nfields + 2] = TEXTOID;
+	load->upsert_types[spec->nfields + 3] = INT8ARRAYOID;
 }
 
 /* A text[] of n C strings (NULL pointers become NULL elements). */
@@ -203,6 +207,7 @@ insert_new_rows(DpLoad *load, const int *slots, int n)
 	AttrNumber	a_batch = dp_bulk_attnum(b, "_batch_id");
 	AttrNumber	a_updated = dp_bulk_attnum(b, "_updated_at");
 	AttrNumber	a_watermark = dp_bulk_attnum(b, "_watermark");
+	AttrNumber	a_row = dp_bulk_attnum(b, "_row");
 	Datum		watermark = load->watermark ? CStringGetTextDatum(load->watermark) : (Datum) 0;
 
 	for (int i = 0; i < nf; i++)
@@ -218,6 +223,7 @@ insert_new_rows(DpLoad *load, const int *slots, int n)
 		dp_bulk_set_datum(b, a_updated, load->received_at);
 		if (load->watermark)
 			dp_bulk_set_datum(b, a_watermark, watermark);
+		dp_bulk_set_datum(b, a_row, Int64GetDatum(load->slot_row[slots[k]]));
 		dp_bulk_store(b);
 	}
 	load->n_added += dp_bulk_end(b);
@@ -228,6 +234,7 @@ upsert_rows(DpLoad *load, const int *slots, int n)
 {
 	int			nf = load->spec->nfields;
 	char	  **vals = palloc(sizeof(char *) * nf * Max(n, 1));
+	int64	   *rows = palloc(sizeof(int64) * Max(n, 1));
 	Datum	   *values;
 
 	if (load->upsert_sql == NULL)
@@ -238,15 +245,19 @@ upsert_rows(DpLoad *load, const int *slots, int n)
 		MemoryContextSwitchTo(o2);
 	}
 	for (int k = 0; k < n; k++)
+	{
 		memcpy(vals + (Size) k * nf, load->values + (Size) slots[k] * nf, sizeof(char *) * nf);
-	values = palloc(sizeof(Datum) * (nf + 3));
+		rows[k] = load->slot_row[slots[k]];
+	}
+	values = palloc(sizeof(Datum) * (nf + 4));
 	for (int i = 0; i < nf; i++)
 		values[i] = dp_text_array(vals + i, n, nf);
 	values[nf] = Int64GetDatum(load->batch_id);
 	values[nf + 1] = load->received_at;
 	values[nf + 2] = load->watermark ? CStringGetTextDatum(load->watermark) : (Datum) 0;
-	dp_spi_exec(load->upsert_sql, nf + 3, load->upsert_types, values,
-				load->watermark ? NULL : psprintf("%*s%s", nf + 2, "", "n"));
+	values[nf + 3] = dp_int8_array(rows, n);
+	dp_spi_exec(load->upsert_sql, nf + 4, load->upsert_types, values,
+				load->watermark ? NULL : psprintf("%*s%s ", nf + 2, "", "n"));
 	load->n_added += pg_strtoint64(dp_spi_getvalue(0, 1));
 	load->n_changed += pg_strtoint64(dp_spi_getvalue(0, 2));
 	load->n_unchanged += pg_strtoint64(dp_spi_getvalue(0, 3));

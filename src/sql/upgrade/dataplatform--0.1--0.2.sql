@@ -164,6 +164,23 @@ GRANT EXECUTE ON FUNCTION @extschema@.define_dataset(jsonb, boolean, boolean) TO
 -- Part 16 whole (freshness): new in 0.2, written once, in src/sql/.
 -- @part 16_freshness.sql
 
+-- lineage (issue 16): the raw row behind each clean version (_row, last
+-- column of every clean and history table; versions written before stay
+-- without it: their trail names the batch, not the row), and part 60 whole
+-- (column lineage, lineage(), catalogue()).  Views published before are
+-- without column lineage until published again.
+DO $upgrade$
+DECLARE
+	t name;
+BEGIN
+	FOR t IN SELECT d.table_name FROM @extschema@.datasets d ORDER BY d.name LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE dp_clean.%I ADD COLUMN _row bigint', t);
+		EXECUTE pg_catalog.format('ALTER TABLE dp_clean.%I ADD COLUMN _row bigint', t || '_history');
+	END LOOP;
+END
+$upgrade$;
+-- @part 60_lineage.sql
+
 -- Keep last: wake this database's worker at commit; it waits while the
 -- database holds a version other than its library's, and resumes now.
 SELECT @extschema@.worker_wake();

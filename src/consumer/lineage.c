@@ -1,0 +1,271 @@
+/*
+ * lineage.c
+ *		Column lineage of a published view: for each output column, the
+ *		dataset fields it reads and how (identity, expression, aggregate or
+ *		constant), from the view's analysed query, written to
+ *		dataplatform.view_column_lineage at publish.  The rows go with the
+ *		view's catalog row (ON DELETE CASCADE): a republish writes them
+ *		again, an unpublish removes them.
+ *
+ * The analysis follows Vars through join aliases, subqueries in FROM and
+ * CTEs down to the dp_clean relations they read.  Expressions are stored as
+ * SQL text over the dataset's table (named as in dp_clean) when the column
+ * reads one relation of the top query; otherwise only the fields are named.
+ * The filter (the query's WHERE) is stored likewise when the query reads
+ * one relation: lineage() finds the rows behind an aggregate view's group
+ * with the grouping expressions and that filter.
+ *
+ * Called connected to SPI, in publish's transaction, after the view's
+ * catalog row is written.  Never stores OIDs or node trees.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
+#include "optimizer/optimizer.h"
+#include "parser/parsetree.h"
+#include "rewrite/rewriteManip.h"
+#include "utils/lsyscache.h"
+#include "utils/ruleutils.h"
+
+#include "consumer.h"
+
+/* One dataset field a column reads. */
+typedef struct FieldRef
+{
+	char	   *relname;		/* dp_clean relation (table or its history) */
+	char	   *column;
+} FieldRef;
+
+static void collect_fields(Query *q, Node *expr, int depth, List **out);
+
+/* The fields behind the Var at q's level (through subqueries and CTEs). */
+static void
+collect_var(Query *q, Var *v, int depth, List **out)
+{
+	RangeTblEntry *rte = rt_fetch(v->varno, q->rtable);
+	Query	   *sub = NULL;
+	TargetEntry *tle;
+
+	if (rte->rtekind == RTE_RELATION)
+	{
+		if (v->varattno > 0)
+		{
+			FieldRef   *f = palloc(sizeof(FieldRef));
+
+			f->relname = get_rel_name(rte->relid);
+			f->column = get_attname(rte->relid, v->varattno, false);
+			*out = lappend(*out, f);
+		}
+		else
+		{
+			/* a whole row: every column of the relation */
+			for (AttrNumber a = 1; a < MaxHeapAttributeNumber; a++)
+			{
+				char	   *att = get_attname(rte->relid, a, true);
+				FieldRef   *f;
+
+				if (att == NULL)
+					break;
+				if (att[0] == '_' || att[0] == '.')
+					continue;	/* the platform's columns, dropped ones */
+				f = palloc(sizeof(FieldRef));
+				f->relname = get_rel_name(rte->relid);
+				f->column = att;
+				*out = lappend(*out, f);
+			}
+		}
+		return;
+	}
+	if (rte->rtekind == RTE_SUBQUERY)
+		sub = rte->subquery;
+	else if (rte->rtekind == RTE_CTE)
+	{
+		ListCell   *c;
+
+		foreach(c, q->cteList)
+		{
+			CommonTableExpr *cte = lfirst_node(CommonTableExpr, c);
+
+			if (strcmp(cte->ctename, rte->ctename) == 0 && IsA(cte->ctequery, Query))
+				sub = (Query *) cte->ctequery;
+		}
+	}
+	if (sub == NULL)
+		return;
+	if (sub->setOperations)
+	{
+		/* each branch of a UNION: its output column at this position */
+		ListCell   *lc;
+
+		foreach(lc, sub->rtable)
+		{
+			RangeTblEntry *br = lfirst_node(RangeTblEntry, lc);
+
+			if (br->rtekind == RTE_SUBQUERY && br->subquery &&
+				(tle = get_tle_by_resno(br->subquery->targetList, v->varattno)) != NULL)
+				collect_fields(br->subquery, (Node *) tle->expr, depth + 1, out);
+		}
+		return;
+	}
+	if (v->varattno > 0 && (tle = get_tle_by_resno(sub->targetList, v->varattno)) != NULL)
+		collect_fields(sub, (Node *) tle->expr, depth + 1, out);
+}
+
+static void
+collect_fields(Query *q, Node *expr, int depth, List **out)
+{
+	List	   *vars;
+	ListCell   *lc;
+
+	if (depth > 16)
+		return;
+	vars = pull_var_clause(flatten_join_alias_vars(q, expr),
+						   PVC_RECURSE_AGGREGATES | PVC_RECURSE_WINDOWFUNCS | PVC_RECURSE_PLACEHOLDERS);
+	foreach(lc, vars)
+	{
+		Var		   *v = lfirst_node(Var, lc);
+
+		if (v->varlevelsup == 0)
+			collect_var(q, v, depth, out);
+	}
+}
+
+/*
+ * The expression as SQL over its one relation of q (the dp_clean table's
+ * name as its alias), or NULL when it reads another or more than one.
+ */
+static char *
+expression_text(Query *q, Node *expr)
+{
+	Node	   *e = flatten_join_alias_vars(q, copyObject(expr));
+	List	   *vars = pull_var_clause(e, PVC_RECURSE_AGGREGATES | PVC_RECURSE_WINDOWFUNCS |
+									   PVC_RECURSE_PLACEHOLDERS);
+	ListCell   *lc;
+	int			rti = 0;
+	RangeTblEntry *rte;
+
+	foreach(lc, vars)
+	{
+		Var		   *v = lfirst_node(Var, lc);
+
+		if (v->varlevelsup != 0 || (rti != 0 && (int) v->varno != rti))
+			return NULL;
+		rti = v->varno;
+	}
+	if (rti == 0 || contain_subplans(e))
+		return NULL;
+	rte = rt_fetch(rti, q->rtable);
+	if (rte->rtekind != RTE_RELATION)
+		return NULL;
+	if (rti != 1)
+		ChangeVarNodes(e, rti, 1, 0);
+	return deparse_expression(e, deparse_context_for(get_rel_name(rte->relid), rte->relid),
+							  true, false);
+}
+
+/* The WHERE of a query that reads one relation, as expression_text; or NULL. */
+static char *
+filter_text(Query *q)
+{
+	if (q->jointree == NULL || q->jointree->quals == NULL || list_length(q->rtable) != 1)
+		return NULL;
+	return expression_text(q, q->jointree->quals);
+}
+
+static const char *
+transformation(Query *q, Node *expr, List *fields)
+{
+	Node	   *e = dp_view_strip(flatten_join_alias_vars(q, expr));
+
+	if (contain_agg_clause(expr))
+		return "aggregate";
+	if (fields == NIL)
+		return "constant";
+	if (IsA(e, Var) && list_length(fields) == 1)
+		return "identity";
+	return "expression";
+}
+
+void
+dp_view_store_column_lineage(const DpView *view)
+{
+	Query	   *q = dp_view_check_query(view->name, view->definition,
+										psprintf("source of view \"%s\"", view->name), false);
+	char	   *filter = q->setOperations ? NULL : filter_text(q);
+	ListCell   *lc;
+	int			ordinal = 0;
+
+	foreach(lc, q->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		List	   *fields = NIL;
+		const char *kind;
+		char	   *expr;
+		ListCell   *fc;
+		const char *args[8];
+		bool		stored = false;
+
+		if (tle->resjunk)
+			continue;
+		ordinal++;
+		if (q->setOperations)
+		{
+			/* a UNION: the columns of each branch */
+			ListCell   *r;
+
+			foreach(r, q->rtable)
+			{
+				RangeTblEntry *br = lfirst_node(RangeTblEntry, r);
+				TargetEntry *bt;
+
+				if (br->rtekind == RTE_SUBQUERY &&
+					(bt = get_tle_by_resno(br->subquery->targetList, tle->resno)) != NULL)
+					collect_fields(br->subquery, (Node *) bt->expr, 1, &fields);
+			}
+			kind = fields == NIL ? "constant" : "expression";
+			expr = NULL;
+		}
+		else
+		{
+			collect_fields(q, (Node *) tle->expr, 0, &fields);
+			kind = transformation(q, (Node *) tle->expr, fields);
+			expr = expression_text(q, (Node *) tle->expr);
+		}
+		args[0] = view->name;
+		args[1] = tle->resname;
+		args[2] = psprintf("%d", ordinal);
+		args[4] = kind;
+		args[5] = expr;
+		args[7] = filter;
+		args[3] = args[6] = NULL;
+		foreach(fc, fields)
+		{
+			FieldRef   *f = lfirst(fc);
+
+			args[3] = f->relname;
+			args[6] = f->column;
+			/* the same field twice in one expression is one row */
+			dp_spi_exec_text("INSERT INTO dataplatform.view_column_lineage "
+							 "(view, column_name, ordinal, dataset, field, source_column, history, "
+							 " transformation, expression, filter) "
+							 "SELECT $1, $2, $3::integer, d.name, f.name, f.column_name, "
+							 "       d.table_name::text <> $4, $5, $6, $8 "
+							 "  FROM dataplatform.datasets d "
+							 "  JOIN dataplatform.fields f ON f.dataset = d.name AND f.column_name::text = $7 "
+							 " WHERE (d.table_name::text = $4 OR d.table_name::text || '_history' = $4) "
+							 "ON CONFLICT DO NOTHING",
+							 8, args);
+			stored = true;
+		}
+		if (!stored)
+			dp_spi_exec_text("INSERT INTO dataplatform.view_column_lineage "
+							 "(view, column_name, ordinal, dataset, field, source_column, history, "
+							 " transformation, expression, filter) "
+							 "VALUES ($1, $2, $3::integer, NULL, NULL, NULL, false, $5, $6, $8)",
+							 8, args);
+	}
+}
