@@ -40,11 +40,18 @@ typedef struct FieldRef
 	char	   *column;
 } FieldRef;
 
-static void collect_fields(Query *q, Node *expr, int depth, List **out);
+/* What a column's expression reads: fields, and whether an aggregate feeds it. */
+typedef struct Collect
+{
+	List	   *fields;			/* FieldRef * */
+	bool		aggregate;
+} Collect;
+
+static void collect_fields(Query *q, Node *expr, int depth, Collect *out);
 
 /* The fields behind the Var at q's level (through subqueries and CTEs). */
 static void
-collect_var(Query *q, Var *v, int depth, List **out)
+collect_var(Query *q, Var *v, int depth, Collect *out)
 {
 	RangeTblEntry *rte = rt_fetch(v->varno, q->rtable);
 	Query	   *sub = NULL;
@@ -58,7 +65,7 @@ collect_var(Query *q, Var *v, int depth, List **out)
 
 			f->relname = get_rel_name(rte->relid);
 			f->column = get_attname(rte->relid, v->varattno, false);
-			*out = lappend(*out, f);
+			out->fields = lappend(out->fields, f);
 		}
 		else
 		{
@@ -75,7 +82,7 @@ collect_var(Query *q, Var *v, int depth, List **out)
 				f = palloc(sizeof(FieldRef));
 				f->relname = get_rel_name(rte->relid);
 				f->column = att;
-				*out = lappend(*out, f);
+				out->fields = lappend(out->fields, f);
 			}
 		}
 		return;
@@ -116,13 +123,15 @@ collect_var(Query *q, Var *v, int depth, List **out)
 }
 
 static void
-collect_fields(Query *q, Node *expr, int depth, List **out)
+collect_fields(Query *q, Node *expr, int depth, Collect *out)
 {
 	List	   *vars;
 	ListCell   *lc;
 
 	if (depth > 16)
 		return;
+	if (contain_agg_clause(expr))
+		out->aggregate = true;
 	vars = pull_var_clause(flatten_join_alias_vars(q, expr),
 						   PVC_RECURSE_AGGREGATES | PVC_RECURSE_WINDOWFUNCS | PVC_RECURSE_PLACEHOLDERS);
 	foreach(lc, vars)
@@ -177,15 +186,16 @@ filter_text(Query *q)
 }
 
 static const char *
-transformation(Query *q, Node *expr, List *fields)
+transformation(Query *q, Node *expr, const Collect *c)
 {
 	Node	   *e = dp_view_strip(flatten_join_alias_vars(q, expr));
 
-	if (contain_agg_clause(expr))
+	if (c->aggregate)
 		return "aggregate";
-	if (fields == NIL)
+	if (c->fields == NIL)
 		return "constant";
-	if (IsA(e, Var) && list_length(fields) == 1)
+	if (IsA(e, Var) && list_length(c->fields) == 1 && ((Var *) e)->varlevelsup == 0 &&
+		rt_fetch(((Var *) e)->varno, q->rtable)->rtekind == RTE_RELATION)
 		return "identity";
 	return "expression";
 }
@@ -202,7 +212,7 @@ dp_view_store_column_lineage(const DpView *view)
 	foreach(lc, q->targetList)
 	{
 		TargetEntry *tle = lfirst_node(TargetEntry, lc);
-		List	   *fields = NIL;
+		Collect		c = {NIL, false};
 		const char *kind;
 		char	   *expr;
 		ListCell   *fc;
@@ -224,15 +234,15 @@ dp_view_store_column_lineage(const DpView *view)
 
 				if (br->rtekind == RTE_SUBQUERY &&
 					(bt = get_tle_by_resno(br->subquery->targetList, tle->resno)) != NULL)
-					collect_fields(br->subquery, (Node *) bt->expr, 1, &fields);
+					collect_fields(br->subquery, (Node *) bt->expr, 1, &c);
 			}
-			kind = fields == NIL ? "constant" : "expression";
+			kind = c.aggregate ? "aggregate" : c.fields == NIL ? "constant" : "expression";
 			expr = NULL;
 		}
 		else
 		{
-			collect_fields(q, (Node *) tle->expr, 0, &fields);
-			kind = transformation(q, (Node *) tle->expr, fields);
+			collect_fields(q, (Node *) tle->expr, 0, &c);
+			kind = transformation(q, (Node *) tle->expr, &c);
 			expr = expression_text(q, (Node *) tle->expr);
 		}
 		args[0] = view->name;
@@ -242,7 +252,7 @@ dp_view_store_column_lineage(const DpView *view)
 		args[5] = expr;
 		args[7] = filter;
 		args[3] = args[6] = NULL;
-		foreach(fc, fields)
+		foreach(fc, c.fields)
 		{
 			FieldRef   *f = lfirst(fc);
 

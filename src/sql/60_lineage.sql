@@ -137,7 +137,7 @@ BEGIN
 		END IF;
 		keyobj := keyobj || jsonb_build_object(f.name, val);
 		cond := cond || CASE WHEN cond = '' THEN '' ELSE ' AND ' END
-				|| format('s.%I = (%L::jsonb #>> ''{}'')::%s', f.column_name, val, f.type);
+				|| format('s.%I = %L::%s', f.column_name, val #>> '{}', f.type);
 	END LOOP;
 
 	-- every version: the history (its key index), then the current row (primary key)
@@ -282,7 +282,7 @@ BEGIN
 		END IF;
 		cond := cond || CASE WHEN cond = '' THEN '' ELSE ' AND ' END
 				|| CASE WHEN jsonb_typeof(key -> kname) = 'null' THEN format('v.%I IS NULL', kname)
-						ELSE format('v.%I = (%L::jsonb #>> ''{}'')::%s', kname, key -> kname, typ) END;
+						ELSE format('v.%I = %L::%s', kname, key ->> kname, typ) END;
 	END LOOP;
 	EXECUTE format('SELECT jsonb_agg(to_jsonb(v)) FROM (SELECT * FROM dp_consumer.%I v WHERE %s LIMIT 2) v',
 				   vname, cond) INTO rows_found;
@@ -374,7 +374,7 @@ BEGIN
 			probe := probe || CASE WHEN probe = '' THEN '' ELSE ' AND ' END
 					 || CASE WHEN row_ -> c.col IS NULL OR jsonb_typeof(row_ -> c.col) = 'null'
 							 THEN format('(%s) IS NULL', c.expression)
-							 ELSE format('(%s) = (%L::jsonb #>> ''{}'')::%s', c.expression, row_ -> c.col, typ) END;
+							 ELSE format('(%s) = %L::%s', c.expression, row_ ->> c.col, typ) END;
 		END LOOP;
 		IF reason IS NULL AND src.history THEN
 			reason := format('the view reads the history of dataset "%s"', src.name);
@@ -527,13 +527,13 @@ BEGIN
 					'title', 'CSV export',
 					'description', format('dataplatform.export(%L, ''csv'')', v.name),
 					CASE WHEN base IS NULL THEN 'accessURL' ELSE 'downloadURL' END,
-					COALESCE(base, 'postgresql:///' || current_database() || '?view=dp_consumer.') || v.name || '.csv',
+					COALESCE(base || v.name || '.csv', 'postgresql:///' || current_database() || '?view=dp_consumer.' || v.name),
 					'mediaType', 'text/csv', 'format', 'CSV'),
 				jsonb_build_object('@type', 'dcat:Distribution',
 					'title', 'NDJSON export',
 					'description', format('dataplatform.export(%L, ''json'')', v.name),
 					CASE WHEN base IS NULL THEN 'accessURL' ELSE 'downloadURL' END,
-					COALESCE(base, 'postgresql:///' || current_database() || '?view=dp_consumer.') || v.name || '.ndjson',
+					COALESCE(base || v.name || '.ndjson', 'postgresql:///' || current_database() || '?view=dp_consumer.' || v.name),
 					'mediaType', 'application/x-ndjson', 'format', 'NDJSON'))
 			) AS entry
 		  FROM @extschema@.consumer_view v
