@@ -21,6 +21,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "nodes/nodeFuncs.h"
@@ -29,6 +30,7 @@
 #include "parser/parsetree.h"
 #include "rewrite/rewriteManip.h"
 #include "utils/lsyscache.h"
+#include "utils/resowner.h"
 #include "utils/ruleutils.h"
 
 #include "consumer.h"
@@ -278,4 +280,63 @@ dp_view_store_column_lineage(const DpView *view)
 							 "VALUES ($1, $2, $3::integer, NULL, NULL, NULL, false, $5, $6, $8)",
 							 8, args);
 	}
+}
+
+/*
+ * dataplatform.view_lineage_backfill(), for the 0.1 -> 0.2 update script
+ * only (created, called and dropped there): the column lineage of every
+ * published view that has none, each in a subtransaction (a view whose
+ * source no longer analyses is left without; its next publish writes it).
+ * Returns the views done.
+ */
+PG_FUNCTION_INFO_V1(dp_view_lineage_backfill);
+
+Datum
+dp_view_lineage_backfill(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	uint64		n,
+				i;
+	char	  **names;
+	char	  **defs;
+	volatile int32 done = 0;
+
+	SPI_connect();
+	n = dp_spi_exec("SELECT v.name, v.definition FROM dataplatform.consumer_view v "
+					"WHERE NOT EXISTS (SELECT 1 FROM dataplatform.view_column_lineage l WHERE l.view = v.name) "
+					"ORDER BY v.name", 0, NULL, NULL, NULL);
+	names = palloc(sizeof(char *) * Max(n, 1));
+	defs = palloc(sizeof(char *) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		names[i] = dp_spi_getvalue(i, 1);
+		defs[i] = dp_spi_getvalue(i, 2);
+	}
+	for (i = 0; i < n; i++)
+	{
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			DpView		view = {0};
+
+			view.name = names[i];
+			view.definition = defs[i];
+			dp_view_store_column_lineage(&view);
+			ReleaseCurrentSubTransaction();
+			done++;
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(cxt);
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	SPI_finish();
+	PG_RETURN_INT32(done);
 }

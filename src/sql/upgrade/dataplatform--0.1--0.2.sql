@@ -167,8 +167,8 @@ GRANT EXECUTE ON FUNCTION @extschema@.define_dataset(jsonb, boolean, boolean) TO
 -- lineage (issue 16): the raw row behind each clean version (_row, last
 -- column of every clean and history table; versions written before stay
 -- without it: their trail names the batch, not the row), and part 60 whole
--- (column lineage, lineage(), catalogue()).  Views published before are
--- without column lineage until published again.
+-- (column lineage, lineage(), catalogue()); the column lineage of the
+-- views published before, from their stored definitions.
 DO $upgrade$
 DECLARE
 	t name;
@@ -180,6 +180,10 @@ BEGIN
 END
 $upgrade$;
 -- @part 60_lineage.sql
+CREATE FUNCTION @extschema@.view_lineage_backfill() RETURNS integer
+AS 'MODULE_PATHNAME', 'dp_view_lineage_backfill' LANGUAGE C;
+SELECT @extschema@.view_lineage_backfill();
+DROP FUNCTION @extschema@.view_lineage_backfill();
 
 -- Keep last: wake this database's worker at commit; it waits while the
 -- database holds a version other than its library's, and resumes now.
