@@ -105,6 +105,11 @@ check "the batch holds the CSV and its rows are clean" \
           AND (SELECT count(*) FROM dp_clean.ct_item WHERE reference IN ('I1', 'I2')) = 2
      FROM dataplatform.collection_log l JOIN dataplatform.batch b ON b.id = l.batch_id WHERE l.run_id = $RUN"
 check "job_run counts the batch's rows" "SELECT rows = 2 FROM dataplatform.job_run WHERE run_id = $RUN"
+check "a collected row's lineage names the endpoint, its URL and the CSV line" \
+  "SELECT v #>> '{batch,collection,endpoint}' = 'csv' AND v #>> '{batch,collection,url}' = '$BASE/files/items.csv'
+          AND (v #>> '{batch,collection,run_id}')::bigint = $RUN AND v #>> '{batch,pushed_by}' = 'dp_ct_admin'
+          AND v #>> '{raw,line_number}' = '2'
+     FROM jsonb_array_elements(dataplatform.lineage('ct-item', '\"I1\"') -> 'versions') v"
 nb=$(q "SELECT count(*) FROM dataplatform.batch")
 expect "the same download again" csv succeeded unchanged ''
 check "an unchanged download makes no batch" "SELECT count(*) = $nb FROM dataplatform.batch"
