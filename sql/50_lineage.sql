@@ -115,7 +115,9 @@ UNION ALL
         dp_test.lin_versions(dataplatform.lineage('lin-area', to_jsonb(r.reference))) t);
 
 -- 6. a consumer: the row as it may read it (PII masked), its column lineage, nothing below
+SET client_min_messages = warning;
 DROP ROLE IF EXISTS dp_t_lin_reader, dp_t_lin_none;
+RESET client_min_messages;
 CREATE ROLE dp_t_lin_reader LOGIN;
 CREATE ROLE dp_t_lin_none LOGIN IN ROLE dataplatform_consumer;
 SELECT dataplatform.grant_consumer('dp_t_lin_reader');

@@ -21,7 +21,9 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "executor/spi.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "clean_table.h"
@@ -269,6 +271,22 @@ dp_clean_table_create(const DpSpec *spec)
 	sync_unique_indexes(spec, NULL);
 	set_comments(spec);
 	pfree(sql.data);
+}
+
+void
+dp_clean_table_ensure_lineage(const DpSpec *spec)
+{
+	Oid			nsp = get_namespace_oid("dp_clean", false);
+	const char *tables[2] = {spec->table, history_name(spec)};
+
+	for (int i = 0; i < 2; i++)
+	{
+		Oid			relid = get_relname_relid(tables[i], nsp);
+
+		if (OidIsValid(relid) && get_attnum(relid, "_row") == InvalidAttrNumber)
+			exec_sql(psprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS _row bigint",
+							  qualified(tables[i])));
+	}
 }
 
 /* The spec columns (not starting with "_") of a dp_clean table, and types. */

@@ -19,4 +19,14 @@ extern void dp_clean_table_create(const DpSpec *spec);
  */
 extern void dp_clean_table_migrate(const DpSpec *old, const DpSpec *spec);
 
+/*
+ * Give both tables the lineage column _row when they lack it (tables of a
+ * dataset restored from a dump of version 0.1 into 0.2: ALTER EXTENSION
+ * UPDATE has nothing to do then).  Cheap when the column is there (a
+ * syscache lookup); otherwise an ALTER TABLE (a nullable column without a
+ * default: no rewrite).  Caller is connected to SPI and holds the dataset
+ * lock.
+ */
+extern void dp_clean_table_ensure_lineage(const DpSpec *spec);
+
 #endif							/* DP_CLEAN_TABLE_H */

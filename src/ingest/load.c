@@ -33,6 +33,7 @@
 #include "utils/memutils.h"
 
 #include "access.h"
+#include "clean_table.h"
 #include "issue.h"
 #include "obfuscate.h"
 #include "pipeline.h"
@@ -386,6 +387,8 @@ dp_load_lock(DpLoad *load, const char *mode)
 {
 	dp_spi_exec(psprintf("LOCK TABLE %s IN %s MODE", dp_qualified_clean(load->spec, false), mode),
 				0, NULL, NULL, NULL);
+	/* tables restored from an older version's dump gain the lineage column */
+	dp_clean_table_ensure_lineage(load->spec);
 }
 
 /*

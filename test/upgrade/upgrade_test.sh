@@ -208,6 +208,8 @@ regress_upgraded() {   # the pg_regress suite, every CREATE EXTENSION made at $1
         sed "s/^$create\$/$upgraded/" "$f" >"$dir/expected/$(basename "$f")"
     done
     grep -q -F "$upgraded" "$dir"/sql/01_extension.sql || fail "sql/01_extension.sql has no line '$create' to replace"
+    # what the suites run beside psql (\! test/catalogue/validate.py and its schema)
+    mkdir -p "$dir/test" && cp -r "$ROOT/test/catalogue" "$dir/test/"
     local tests
     tests=$(cd "$ROOT/sql" && ls ./*.sql | sed 's|^\./||; s|\.sql$||' | sort)
     # shellcheck disable=SC2086

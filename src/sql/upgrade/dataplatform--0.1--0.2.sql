@@ -166,7 +166,9 @@ GRANT EXECUTE ON FUNCTION @extschema@.define_dataset(jsonb, boolean, boolean) TO
 
 -- lineage (issue 16): the raw row behind each clean version (_row, last
 -- column of every clean and history table; versions written before stay
--- without it: their trail names the batch, not the row), and part 60 whole
+-- without it: their trail names the batch, not the row; clean tables
+-- restored from a 0.1 dump into 0.2 gain it at their next load, see
+-- dp_clean_table_ensure_lineage), and part 60 whole
 -- (column lineage, lineage(), catalogue()); the column lineage of the
 -- views published before, from their stored definitions.
 DO $upgrade$
