@@ -200,20 +200,18 @@ SELECT dataplatform.unpublish('lin_join');
 
 -- 9. the catalogue: data.json, validated against the DCAT-US 1.1 schema
 -- shipped in test/catalogue/schema (GSA's project-open-data, public domain)
--- the product's licence and update frequency where products hold them
--- (columns of dataplatform.products, set by define_product)
-DO $$
-BEGIN
-  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'dataplatform.products'::regclass
-              AND attname IN ('licence', 'update_frequency') HAVING count(*) = 2) THEN
-    EXECUTE $u$UPDATE dataplatform.products SET licence = 'OGL-UK-3.0', update_frequency = 'daily'
-                WHERE name = 'lin_planning'$u$;
-  END IF;
-END $$;
-SELECT (e ? 'license') = (e ? 'accrualPeriodicity') AS both_or_neither,
-       COALESCE(e ->> 'license', 'https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/') AS license,
-       COALESCE(e ->> 'accrualPeriodicity', 'R/P1D') AS frequency
+-- the product's licence, contact and update frequency (define_product)
+SELECT licence, contact, update_frequency FROM dataplatform.define_product('lin_planning',
+  '{"licence": "OGL-UK-3.0", "contact": "Lineage Desk", "update_frequency": "daily"}');
+SELECT e ->> 'license' AS license, e ->> 'accrualPeriodicity' AS frequency, e -> 'contactPoint' AS contact,
+       e -> 'publisher' AS publisher
   FROM jsonb_array_elements(dataplatform.catalogue() -> 'dataset') e WHERE e ->> 'title' = 'Lin Area';
+-- a product classified public, whose view shows no PII field: a public entry
+SELECT name FROM dataplatform.define_product('lin_open', '{"description": "Open data", "owner": "Open Team",
+  "email": "open@example.gov.uk", "classification": "public", "licence": "https://example.org/licence"}');
+SELECT dataplatform.define_dataset('{"dataset": "lin-open", "product": "lin_open", "key": ["id"],
+  "fields": [{"name": "id", "datatype": "integer"}]}');
+SELECT dataplatform.publish('lin_open', 'lin-open', '{"description": "Open rows"}') ->> 'status' AS published;
 SELECT e ->> 'title' AS title, e ->> 'accessLevel' AS access, e -> 'keyword' AS keyword,
        e -> 'contactPoint' AS contact, e ->> 'identifier' AS identifier, jsonb_array_length(e -> 'distribution') AS distributions
   FROM jsonb_array_elements(dataplatform.catalogue() -> 'dataset') e
