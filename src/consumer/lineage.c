@@ -11,9 +11,9 @@
  * CTEs down to the dp_clean relations they read.  Expressions are stored as
  * SQL text over the dataset's table (named as in dp_clean) when the column
  * reads one relation of the top query; otherwise only the fields are named.
- * The filter (the query's WHERE) is stored likewise when the query reads
- * one relation: lineage() finds the rows behind an aggregate view's group
- * with the grouping expressions and that filter.
+ * The filter (the query's WHERE, or "true") is stored likewise when the
+ * query reads one relation: lineage() finds the rows behind an aggregate
+ * view's group with the grouping expressions and that filter.
  *
  * Called connected to SPI, in publish's transaction, after the view's
  * catalog row is written.  Never stores OIDs or node trees.
@@ -22,6 +22,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "nodes/nodeFuncs.h"
@@ -145,9 +146,29 @@ collect_fields(Query *q, Node *expr, int depth, Collect *out)
 	}
 }
 
+static bool
+not_in_pg_catalog(Oid funcid, void *context pg_attribute_unused())
+{
+	return get_func_namespace(funcid) != PG_CATALOG_NAMESPACE;
+}
+
+/* Whether expr calls only functions (operators, casts) of pg_catalog. */
+static bool
+only_builtin_functions(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, not_in_pg_catalog, context))
+		return true;
+	return expression_tree_walker(node, only_builtin_functions, context);
+}
+
 /*
  * The expression as SQL over its one relation of q (the dp_clean table's
- * name as its alias), or NULL when it reads another or more than one.
+ * name as its alias), or NULL when it reads another or more than one, or
+ * calls a function outside pg_catalog: lineage() evaluates these
+ * expressions as its caller, who may be a superuser, so no function an
+ * admin wrote may run there.
  */
 static char *
 expression_text(Query *q, Node *expr)
@@ -167,7 +188,7 @@ expression_text(Query *q, Node *expr)
 			return NULL;
 		rti = v->varno;
 	}
-	if (rti == 0 || contain_subplans(e))
+	if (rti == 0 || contain_subplans(e) || only_builtin_functions(e, NULL))
 		return NULL;
 	rte = rt_fetch(rti, q->rtable);
 	if (rte->rtekind != RTE_RELATION)
@@ -178,12 +199,20 @@ expression_text(Query *q, Node *expr)
 							  true, false);
 }
 
-/* The WHERE of a query that reads one relation, as expression_text; or NULL. */
+/*
+ * For a query that reads one relation: the condition a row of it meets to
+ * be in the result, as expression_text (its WHERE, or "true" without one).
+ * NULL for a query over more relations, or a WHERE not stored (lineage()
+ * then does not look for the rows behind a group).
+ */
 static char *
 filter_text(Query *q)
 {
-	if (q->jointree == NULL || q->jointree->quals == NULL || list_length(q->rtable) != 1)
+	if (q->jointree == NULL || list_length(q->rtable) != 1 ||
+		rt_fetch(1, q->rtable)->rtekind != RTE_RELATION)
 		return NULL;
+	if (q->jointree->quals == NULL)
+		return pstrdup("true");
 	return expression_text(q, q->jointree->quals);
 }
 

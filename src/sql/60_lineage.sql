@@ -31,7 +31,7 @@ CREATE TABLE @extschema@.view_column_lineage (
 );
 CREATE INDEX view_column_lineage_field ON @extschema@.view_column_lineage (dataset, field);
 COMMENT ON TABLE @extschema@.view_column_lineage IS
-'column lineage of published views, from their analysed query at publish: per view column, each dataset field it reads (none for a constant), whether through the history table, how (identity, expression, aggregate, constant), the expression over the dataset''s table when it reads one, and the view''s filter when the view reads one table';
+'column lineage of published views, from their analysed query at publish: per view column, each dataset field it reads (none for a constant), whether through the history table, how (identity, expression, aggregate, constant), the expression over the dataset''s table when it reads one table of the query and calls only built-in functions, and the condition a row meets to be in the view when the view reads one table (its WHERE, or true)';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.view_column_lineage', '');
 REVOKE ALL ON @extschema@.view_column_lineage FROM PUBLIC;
 GRANT SELECT ON @extschema@.view_column_lineage TO dataplatform_admin, dataplatform_consumer;
@@ -366,7 +366,8 @@ BEGIN
 						 ORDER BY l.dataset NULLS LAST LIMIT 1) l ON true
 		LOOP
 			IF c.expression IS NULL OR c.transformation = 'aggregate' THEN
-				reason := format('view column "%s" is not an expression over dataset "%s" alone', c.col, src.name);
+				reason := format('view column "%s" is not an expression of built-in functions over dataset "%s" alone',
+								 c.col, src.name);
 				EXIT;
 			END IF;
 			SELECT format_type(a.atttypid, a.atttypmod) INTO typ FROM pg_attribute a
@@ -382,12 +383,15 @@ BEGIN
 		IF reason IS NULL AND probe = '' THEN
 			reason := 'the view has no key columns';
 		END IF;
+		IF reason IS NULL AND src.filter IS NULL THEN
+			reason := 'the view reads more than one table, or its filter calls functions other than built-in ones';
+		END IF;
 		IF reason IS NOT NULL THEN
 			sources := sources || jsonb_build_array(jsonb_build_object(
 				'dataset', src.name, 'match', 'not traced', 'reason', reason));
 			CONTINUE;
 		END IF;
-		IF src.filter IS NOT NULL THEN
+		IF src.filter <> 'true' THEN
 			probe := probe || format(' AND (%s)', src.filter);
 		END IF;
 		SELECT string_agg(format('%L, %I.%I', fl.name, src.table_name, fl.column_name), ', ' ORDER BY k.o),
