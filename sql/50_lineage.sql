@@ -236,7 +236,16 @@ SET dataplatform.catalogue_url = 'https://data.example.gov.uk/platform';
 \o results/catalogue.json
 SELECT dataplatform.catalogue();
 \o
+\o results/catalogue-ap.json
+SELECT dataplatform.catalogue('dcat-ap');
+\o
 \pset tuples_only off
 \pset format aligned
 \! python3 test/catalogue/validate.py results/catalogue.json /lin_
+-- DCAT-AP in JSON-LD, against the shapes test/catalogue/dcat-ap.json checks
+\! python3 test/catalogue/validate.py --dcat-ap results/catalogue-ap.json /lin_
+SELECT e ->> '@id' AS id, e #>> '{dct:accessRights,@id}' AS access_rights,
+       e #>> '{dct:accrualPeriodicity,@id}' AS frequency, e #>> '{dct:license,@id}' AS licence
+  FROM jsonb_array_elements(dataplatform.catalogue('dcat-ap') -> 'dcat:dataset') e
+ WHERE e ->> '@id' LIKE '%/lin\_%' ORDER BY 1;
 RESET dataplatform.catalogue_url;

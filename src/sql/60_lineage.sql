@@ -476,6 +476,70 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.catalogue_licence(text) IS
 'a licence as the URL data.json wants: a URL as it is; OGL-UK-3.0 (or OGL), CC-BY-4.0, CC-BY-SA-4.0, CC0-1.0, ODC-BY-1.0, ODbL-1.0, PDDL-1.0 as theirs; NULL for anything else';
 
+-- data.json's dataset entries as a DCAT-AP catalogue in JSON-LD: the same
+-- metadata under DCAT-AP's properties, IRIs as {"@id": ...}, access rights
+-- and frequencies from the EU vocabularies.
+CREATE FUNCTION @extschema@.catalogue_dcat_ap(datasets jsonb, base text)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT jsonb_strip_nulls(jsonb_build_object(
+		'@context', jsonb_build_object(
+			'dcat', 'http://www.w3.org/ns/dcat#', 'dct', 'http://purl.org/dc/terms/',
+			'foaf', 'http://xmlns.com/foaf/0.1/', 'vcard', 'http://www.w3.org/2006/vcard/ns#',
+			'xsd', 'http://www.w3.org/2001/XMLSchema#'),
+		'@id', COALESCE(base, 'postgresql:///' || current_database()),
+		'@type', 'dcat:Catalog',
+		'dct:title', 'Published views of ' || current_database(),
+		'dct:description', 'The published views (dp_consumer) of the data platform in database '
+						   || current_database() || ', from dataplatform.catalogue(''dcat-ap'').',
+		'dct:publisher', jsonb_build_object('@type', 'foaf:Agent', 'foaf:name', current_database()),
+		'dcat:dataset', COALESCE((SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+			'@id', e ->> 'identifier',
+			'@type', 'dcat:Dataset',
+			'dct:identifier', e ->> 'identifier',
+			'dct:title', e ->> 'title',
+			'dct:description', e ->> 'description',
+			'dcat:keyword', e -> 'keyword',
+			'dct:modified', jsonb_build_object('@value', e ->> 'modified', '@type', 'xsd:dateTime'),
+			'dct:publisher', jsonb_build_object('@type', 'foaf:Agent', 'foaf:name', e #>> '{publisher,name}'),
+			'dcat:contactPoint', jsonb_build_object('@type', 'vcard:Kind',
+				'vcard:fn', e #>> '{contactPoint,fn}',
+				'vcard:hasEmail', CASE WHEN e #> '{contactPoint,hasEmail}' IS NOT NULL
+									   THEN jsonb_build_object('@id', e #>> '{contactPoint,hasEmail}') END),
+			'dct:license', CASE WHEN e ? 'license' THEN jsonb_build_object('@id', e ->> 'license') END,
+			'dct:accessRights', jsonb_build_object('@id',
+				'http://publications.europa.eu/resource/authority/access-right/' ||
+				CASE e ->> 'accessLevel' WHEN 'public' THEN 'PUBLIC' WHEN 'non-public' THEN 'NON_PUBLIC'
+					 ELSE 'RESTRICTED' END),
+			'dct:accrualPeriodicity', (SELECT jsonb_build_object('@id',
+					'http://publications.europa.eu/resource/authority/frequency/' || f.eu)
+				FROM (VALUES ('R/PT1S', 'CONT'), ('R/PT1H', 'HOURLY'), ('R/P1D', 'DAILY'),
+							 ('R/P1W', 'WEEKLY'), ('R/P2W', 'BIWEEKLY'), ('R/P1M', 'MONTHLY'),
+							 ('R/P3M', 'QUARTERLY'), ('R/P6M', 'ANNUAL_2'), ('R/P1Y', 'ANNUAL'),
+							 ('irregular', 'IRREG')) AS f(iso, eu)
+			   WHERE f.iso = e ->> 'accrualPeriodicity'),
+			'dcat:distribution', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+					'@type', 'dcat:Distribution',
+					'dct:title', d ->> 'title',
+					'dct:description', d ->> 'description',
+					'dcat:accessURL', jsonb_build_object('@id', COALESCE(d ->> 'accessURL', d ->> 'downloadURL')),
+					'dcat:downloadURL', CASE WHEN d ? 'downloadURL' THEN jsonb_build_object('@id', d ->> 'downloadURL') END,
+					-- IANA's registered types only (NDJSON has none)
+					'dcat:mediaType', CASE WHEN d ->> 'mediaType' = 'text/csv' THEN jsonb_build_object('@id',
+										'https://www.iana.org/assignments/media-types/text/csv') END,
+					'dct:format', CASE WHEN d ->> 'mediaType' = 'text/csv' THEN jsonb_build_object('@id',
+										'http://publications.europa.eu/resource/authority/file-type/CSV') END,
+					'dct:license', CASE WHEN e ? 'license' THEN jsonb_build_object('@id', e ->> 'license') END))
+					ORDER BY o)
+				FROM jsonb_array_elements(e -> 'distribution') WITH ORDINALITY AS x(d, o))))
+			ORDER BY n)
+			FROM jsonb_array_elements(datasets) WITH ORDINALITY AS y(e, n)), '[]')))
+$fn$;
+COMMENT ON FUNCTION @extschema@.catalogue_dcat_ap(jsonb, text) IS
+'catalogue(''dcat-ap'') from data.json''s dataset entries: DCAT-AP properties in JSON-LD, access rights and frequencies from the EU vocabularies (internal)';
+
 CREATE FUNCTION @extschema@.catalogue(format text DEFAULT 'dcat')
 RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -485,10 +549,10 @@ DECLARE
 	base text := NULLIF(current_setting('dataplatform.catalogue_url'), '');
 	datasets jsonb;
 BEGIN
-	IF format IS NULL OR format NOT IN ('dcat', 'data.json') THEN
+	IF format IS NULL OR format NOT IN ('dcat', 'data.json', 'dcat-ap') THEN
 		RAISE EXCEPTION 'unknown catalogue format "%"', format
 			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Formats are dcat and data.json (the same document: DCAT-US 1.1, DCAT as JSON-LD).';
+				  HINT = 'Formats are dcat and data.json (the same document: DCAT-US 1.1, DCAT as JSON-LD), and dcat-ap (DCAT-AP in JSON-LD).';
 	END IF;
 	IF base IS NOT NULL AND base !~ '/$' THEN
 		base := base || '/';
@@ -565,6 +629,9 @@ BEGIN
 								 JOIN @extschema@.fields f ON f.dataset = l.dataset AND f.name = l.field
 								WHERE l.view = v.name AND f.pii AND l.transformation <> 'aggregate') AS any) pii
 	  ) e;
+	IF format = 'dcat-ap' THEN
+		RETURN @extschema@.catalogue_dcat_ap(datasets, base);
+	END IF;
 	RETURN jsonb_build_object(
 		'@context', 'https://project-open-data.cio.gov/v1.1/schema/catalog.jsonld',
 		'@type', 'dcat:Catalog',
@@ -577,7 +644,7 @@ COMMENT ON FUNCTION @extschema@.catalogue(text) IS
 'the published views as a data.json catalogue (DCAT-US 1.1, DCAT in JSON-LD, as data.gov.uk harvests): title, description, identifier, licence, publisher, contact point, update frequency, keywords from tags, access level, distributions (the view and its CSV and NDJSON exports), from the spec''s and the product''s metadata; URLs under dataplatform.catalogue_url';
 
 REVOKE ALL ON FUNCTION @extschema@.catalogue(text), @extschema@.catalogue_frequency(text),
-	@extschema@.catalogue_licence(text) FROM PUBLIC;
+	@extschema@.catalogue_licence(text), @extschema@.catalogue_dcat_ap(jsonb, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.catalogue(text), @extschema@.catalogue_frequency(text),
 	@extschema@.catalogue_licence(text)
 	TO dataplatform_admin, dataplatform_consumer, dataplatform_auditor;

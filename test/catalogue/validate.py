@@ -8,6 +8,10 @@ project-open-data schema, public domain: schema/LICENSE.md).
         the document does not validate.  With PART, only the datasets whose
         identifier contains PART are kept (a test's own, in a database
         other tests share).
+    validate.py --dcat-ap FILE [PART]
+        the same for catalogue('dcat-ap') against test/catalogue/dcat-ap.json,
+        a schema written for these tests: DCAT-AP 2.1's mandatory classes
+        and properties and the recommended ones the platform fills.
 """
 import json
 import os
@@ -24,11 +28,22 @@ def load(name):
         return json.load(f)
 
 
-def main():
-    with open(sys.argv[1], encoding="utf-8") as f:
+def dcat_ap(path, part):
+    with open(path, encoding="utf-8") as f:
         doc = json.load(f)
-    if len(sys.argv) > 2:
-        doc["dataset"] = [d for d in doc.get("dataset", []) if sys.argv[2] in str(d.get("identifier"))]
+    if part:
+        doc["dcat:dataset"] = [d for d in doc.get("dcat:dataset", []) if part in str(d.get("@id"))]
+    with open(os.path.join(HERE, "dcat-ap.json"), encoding="utf-8") as f:
+        schema = json.load(f)
+    validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
+    return doc, doc.get("dcat:dataset", []), "@id", "dcat:distribution", validator
+
+
+def data_json(path, part):
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    if part:
+        doc["dataset"] = [d for d in doc.get("dataset", []) if part in str(d.get("identifier"))]
     catalog = load("catalog.json")
     # the schemas refer to each other by file name under their published URL
     schemas = {"https://project-open-data.cio.gov/v1.1/schema/" + name: load(name)
@@ -45,10 +60,20 @@ def main():
         resolver = jsonschema.RefResolver(base_uri=catalog["id"], referrer=catalog, store=schemas)
         validator = jsonschema.Draft4Validator(catalog, resolver=resolver,
                                                format_checker=jsonschema.FormatChecker())
+    return doc, doc.get("dataset", []), "identifier", "distribution", validator
+
+
+def main():
+    args = sys.argv[1:]
+    reader = data_json
+    if args and args[0] == "--dcat-ap":
+        reader = dcat_ap
+        args = args[1:]
+    doc, datasets, ident, dist, validator = reader(args[0], args[1] if len(args) > 1 else None)
     errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
-    for d in doc.get("dataset", []):
-        print("dataset %s: %d distributions" % (d.get("identifier"), len(d.get("distribution", []))))
-    if not doc.get("dataset"):
+    for d in datasets:
+        print("dataset %s: %d distributions" % (d.get(ident), len(d.get(dist, []))))
+    if not datasets:
         print("no datasets")
         errors = errors or ["the catalogue lists no dataset"]
     for e in errors:

@@ -25,7 +25,8 @@ SELECT functions_are('dataplatform', ARRAY['define_product', 'grant_producer', '
        'request_access', 'approve_access', 'reject_access', 'revoke_access', 'access_review',
        'in_scope', 'agreement_changed',
        'audit_guard', 'apply_retention', 'purge_audit',
-       'lineage', 'lineage_of_record', 'lineage_of_batch', 'catalogue', 'catalogue_frequency', 'catalogue_licence']);
+       'lineage', 'lineage_of_record', 'lineage_of_batch', 'catalogue', 'catalogue_frequency', 'catalogue_licence',
+       'catalogue_dcat_ap']);
 SELECT has_function('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb']);
 SELECT isnt_definer('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb'], 'normalise writes nothing and runs as the caller');
 SELECT function_privs_are('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb'], 'dataplatform_consumer', ARRAY['EXECUTE']);

@@ -26,6 +26,7 @@ SELECT set_eq(
   ('as_of(dataset text, at timestamp with time zone)', 'dataplatform_admin'),
   ('audit_guard()', ''),
   ('catalogue(format text)', 'dataplatform_admin,dataplatform_auditor,dataplatform_consumer'),
+  ('catalogue_dcat_ap(datasets jsonb, base text)', ''),
   ('catalogue_frequency(frequency text)', 'dataplatform_admin,dataplatform_auditor,dataplatform_consumer'),
   ('catalogue_licence(licence text)', 'dataplatform_admin,dataplatform_auditor,dataplatform_consumer'),
   ('check(dataset text, rows jsonb)', 'dataplatform_admin,dataplatform_producer'),
