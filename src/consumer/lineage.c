@@ -290,7 +290,7 @@ dp_view_store_column_lineage(const DpView *view)
 			args[3] = f->relname;
 			args[6] = f->column;
 			/* the same field twice in one expression is one row */
-			dp_spi_exec_text("INSERT INTO dataplatform.view_column_lineage "
+			if (dp_spi_exec_text("INSERT INTO dataplatform.view_column_lineage "
 							 "(view, column_name, ordinal, dataset, field, source_column, history, "
 							 " transformation, expression, filter) "
 							 "SELECT $1, $2, $3::integer, d.name, f.name, f.column_name, "
@@ -299,8 +299,8 @@ dp_view_store_column_lineage(const DpView *view)
 							 "  JOIN dataplatform.fields f ON f.dataset = d.name AND f.column_name::text = $7 "
 							 " WHERE (d.table_name::text = $4 OR d.table_name::text || '_history' = $4) "
 							 "ON CONFLICT DO NOTHING",
-							 8, args);
-			stored = true;
+							 8, args) > 0)
+				stored = true;
 		}
 		if (!stored)
 			dp_spi_exec_text("INSERT INTO dataplatform.view_column_lineage "
