@@ -29,7 +29,9 @@ DECLARE
 	b bigint;
 	cols text;
 BEGIN
-	EXECUTE format('LOCK TABLE dp_clean.%I IN SHARE ROW EXCLUSIVE MODE', tbl);
+	-- the dataset lock, as writers take it (docs/push.md)
+	PERFORM pg_advisory_xact_lock(25712, format('dp_clean.%I', tbl)::regclass::oid::integer);
+	EXECUTE format('LOCK TABLE dp_clean.%I IN ROW EXCLUSIVE MODE', tbl);
 	INSERT INTO dataplatform.batch (dataset, kind, pushed_by, bytes, rows, sha256, status, processed_at)
 	VALUES (ds, 'push', current_user, 0, 1, '', 'done', now()) RETURNING batch.id INTO b;
 	SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal) INTO cols

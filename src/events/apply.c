@@ -5,9 +5,9 @@
  *		insert, update, delete, reject), including the replay of an
  *		entity's orphans once it comes into being.
  *
- * Concurrency: like a push, apply_events takes SHARE ROW EXCLUSIVE on the
- * clean table before reading any state and before taking its batch id, so
- * calls on one dataset run one after another.  Idempotency:
+ * Concurrency: like a push, apply_events takes the dataset lock
+ * (common/dataset_lock.h) before reading any state and before taking its
+ * batch id, so calls on one dataset run one after another.  Idempotency:
  * dataplatform.event has a unique index on the processed event ids of each
  * dataset.  Reading envelopes is in envelope.c, loading and writing the
  * state in state.c.
@@ -56,6 +56,17 @@ touch(EventRun *run, Entity *e)
 	e->touched = true;
 }
 
+/*
+ * The time an event changes its entity: the event's time, but never before
+ * the entity's current version started (or its last version ended), so that
+ * no version ends before it begins and versions never overlap.
+ */
+static TimestampTz
+change_time(EventRun *run, Entity *e, Ev *ev)
+{
+	return Max(dp_events_time(run, ev), e->updated_at);
+}
+
 /* The current version leaves current state: remember it for _history. */
 static void
 close_version(EventRun *run, Entity *e, const char *operation, Ev *ev)
@@ -69,7 +80,7 @@ close_version(EventRun *run, Entity *e, const char *operation, Ev *ev)
 	h->batch_id = e->batch_id;
 	h->event_id = e->event_id;
 	h->valid_from = e->updated_at;
-	h->valid_to = dp_events_time(run, ev);
+	h->valid_to = change_time(run, e, ev);
 	h->closed_by_event = ev->id;
 	/* a tombstone keeps the delete's ordering key: older events are stale */
 	h->watermark = strcmp(operation, "delete") == 0 ? ev->order_key : e->watermark;
@@ -196,6 +207,8 @@ apply_one(EventRun *run, Ev *ev)
 			goto processed;
 		}
 		close_version(run, e, "delete", ev);
+		/* a later create starts no earlier than this end */
+		e->updated_at = change_time(run, e, ev);
 		e->exists = false;
 		touch(run, e);
 		e->watermark = ev->order_key;
@@ -279,7 +292,7 @@ apply_one(EventRun *run, Ev *ev)
 	e->watermark = ev->order_key;
 	e->batch_id = run->load->batch_id;
 	e->event_id = ev->id;
-	e->updated_at = dp_events_time(run, ev);
+	e->updated_at = change_time(run, e, ev);
 	if (errors > 0)
 		ev->detail = "some values were dropped (see dataplatform.issue)";
 
@@ -347,7 +360,7 @@ dp_apply_events(PG_FUNCTION_ARGS)
 						   "event envelopes are not obfuscated yet."),
 				 errhint("Load snapshots (load_snapshot) outside production; apply events in production.")));
 	run = dp_events_run_begin(load);
-	dp_load_lock(load, "SHARE ROW EXCLUSIVE");
+	dp_load_lock(load, RowExclusiveLock);
 	dp_load_require_no_queue(load);
 	dp_load_create_batch(load, "events", VARSIZE(events) - VARHDRSZ,
 						 dp_sha256_hex(VARDATA(events), VARSIZE(events) - VARHDRSZ), "{}");

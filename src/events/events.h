@@ -17,9 +17,14 @@
  * watermark is stale.  Within one call, events apply in array order, so of
  * two events with the same key the first one wins.
  *
- * Concurrency: like a push, apply_events and load_snapshot take SHARE ROW
- * EXCLUSIVE on the clean table before reading any state and before taking
- * their batch id, so calls on one dataset run one after another.
+ * Concurrency: like a push, apply_events and load_snapshot take the
+ * dataset lock (common/dataset_lock.h) before reading any state and before
+ * taking their batch id, so calls on one dataset run one after another.
+ *
+ * Version times: an event's version starts at the event's time (the
+ * batch's when it has none), but never before the entity's current version
+ * started or its last version ended: no version ends before it begins, and
+ * versions of an entity never overlap.
  * Idempotency: dataplatform.event has a unique index on the processed
  * event ids of each dataset.
  *
@@ -106,7 +111,9 @@ typedef struct Entity
 	char	   *watermark;		/* NULL: none */
 	int64		batch_id;
 	char	   *event_id;
-	TimestampTz updated_at;		/* the version's _updated_at */
+	TimestampTz updated_at;		/* the version's _updated_at; for an entity
+								 * with no current row, when its last
+								 * version ended (0: none) */
 	ItemPointerData tid;		/* where its row was when the call started */
 	struct Entity *next;
 } Entity;

@@ -6,8 +6,9 @@
  *		closed in _history as "resync"; then the orphaned events of the
  *		entities it brought, newer than them, are replayed.
  *
- * Concurrency: like a push, it takes SHARE ROW EXCLUSIVE on the clean table
- * before reading any state and before taking its batch id.
+ * Concurrency: like a push, it takes the dataset lock (common/dataset_lock.h)
+ * before reading any state and before taking its batch id.  Versions it
+ * closes end at as_of, or when they began if that is later.
  */
 #include "postgres.h"
 
@@ -98,7 +99,8 @@ remove_missing(DpLoad *load, Datum as_of)
 					 ")), gone AS (DELETE FROM %s o WHERE NOT EXISTS (SELECT 1 FROM keys k WHERE %s) "
 					 "AND ($%d::text IS NULL OR o._watermark IS NULL OR o._watermark <= $%d) RETURNING o.*), "
 					 "moved AS (INSERT INTO %s (%s, _operation, _batch_id, _event_id, _valid_from, _valid_to, "
-					 "_closed_by_batch, _watermark) SELECT %s, 'resync', _batch_id, _event_id, _updated_at, $%d, "
+					 "_closed_by_batch, _watermark) SELECT %s, 'resync', _batch_id, _event_id, _updated_at, "
+					 "GREATEST($%d, _updated_at), "
 					 "$%d, COALESCE($%d, _watermark) FROM gone ORDER BY %s) "
 					 "SELECT pg_catalog.jsonb_build_object('count', (SELECT count(*) FROM gone), "
 					 "'keys', COALESCE((SELECT pg_catalog.jsonb_agg(s._k ORDER BY %s) FROM (SELECT "
@@ -204,7 +206,7 @@ dp_load_snapshot(PG_FUNCTION_ARGS)
 					1, t, v, NULL);
 		as_of_text = dp_spi_getvalue(0, 1);
 	}
-	dp_load_lock(load, "SHARE ROW EXCLUSIVE");
+	dp_load_lock(load, RowExclusiveLock);
 	dp_load_require_no_queue(load);
 	{
 		StringInfoData source;

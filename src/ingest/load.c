@@ -10,11 +10,16 @@
  *
  * Transactions and locks: a push is one transaction (the caller's): the
  * batch row, the raw rows, the clean rows, the issues and the audit row
- * commit or vanish together.  Before writing clean rows a push takes SHARE
- * ROW EXCLUSIVE on the dataset's clean table, so pushes into one dataset
- * run one after another (readers are never blocked) and each replaced
- * version reaches _history exactly once.  The dataset's catalog row is read
- * FOR SHARE, so its spec cannot change under a running push.
+ * commit or vanish together.  Before writing clean rows a push takes the
+ * dataset lock (common/dataset_lock.h: an advisory lock keyed on the
+ * dataset, then ROW EXCLUSIVE on its clean table, which leaves VACUUM
+ * alone), so pushes into one dataset run one after another (readers are
+ * never blocked) and each replaced version reaches _history exactly once.
+ * The batch row is made under that lock, and its received_at is the clock
+ * then (not the transaction's start): batch ids and batch times of a
+ * dataset follow the order in which batches apply, and so do the version
+ * times in _history.  The dataset's catalog row is read FOR SHARE, so its
+ * spec cannot change under a running push.
  *
  * Memory: one context per load (batch), children of the caller's context;
  * valid rows are buffered and written DP_FLUSH_ROWS at a time.
@@ -33,6 +38,7 @@
 #include "utils/memutils.h"
 
 #include "access.h"
+#include "dataset_lock.h"
 #include "issue.h"
 #include "obfuscate.h"
 #include "pipeline.h"
@@ -371,21 +377,24 @@ dp_load_create_batch(DpLoad *load, const char *kind, size_t bytes, const char *s
 	args[4] = sha;
 	args[5] = source;
 	args[6] = load->column_override;
+	/* received_at: the clock under the dataset lock (see the file header) */
 	dp_spi_exec_text("INSERT INTO dataplatform.batch (dataset, kind, pushed_by, bytes, rows, sha256, "
-					 "status, source) VALUES ($1, $2, $3::name, $4::bigint, 0, $5, 'processing', "
+					 "status, source, received_at) VALUES ($1, $2, $3::name, $4::bigint, 0, $5, 'processing', "
 					 "$6::jsonb || CASE WHEN $7::jsonb IS NULL THEN '{}' "
-					 "ELSE pg_catalog.jsonb_build_object('column', $7::jsonb) END) "
-					 "RETURNING id, received_at", 7, args);
+					 "ELSE pg_catalog.jsonb_build_object('column', $7::jsonb) END, "
+					 "pg_catalog.clock_timestamp()) RETURNING id, received_at", 7, args);
 	load->batch_id = pg_strtoint64(dp_spi_getvalue(0, 1));
 	load->received_at = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 }
 
-/* Lock the clean table for writing (see the file header). */
+/*
+ * Take the dataset lock, then the clean table's lock in mode: writers
+ * RowExclusiveLock, rebuild AccessExclusiveLock (see the file header).
+ */
 void
-dp_load_lock(DpLoad *load, const char *mode)
+dp_load_lock(DpLoad *load, LOCKMODE mode)
 {
-	dp_spi_exec(psprintf("LOCK TABLE %s IN %s MODE", dp_qualified_clean(load->spec, false), mode),
-				0, NULL, NULL, NULL);
+	dp_dataset_lock(load->spec->table, mode);
 }
 
 /*

@@ -23,6 +23,7 @@
 #include "postgres.h"
 
 #include "portability/instr_time.h"
+#include "storage/lockdefs.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 
@@ -130,7 +131,7 @@ extern void dp_load_row(DpLoad *load, const DpSourceRow *row);
 extern void dp_load_check_rows_json(DpLoad *load);
 extern void dp_load_create_batch(DpLoad *load, const char *kind, size_t bytes,
 								 const char *sha, const char *source);
-extern void dp_load_lock(DpLoad *load, const char *mode);
+extern void dp_load_lock(DpLoad *load, LOCKMODE mode);
 extern bool dp_load_queued_behind(DpLoad *load);
 extern void dp_load_require_no_queue(DpLoad *load);
 /* asynchronous: the batch stays queued with its raw rows (rows of them) */

@@ -52,7 +52,7 @@ dp_push_rows(const char *dataset, Jsonb *rows, const DpLoadOptions *opts)
 	 * follow commit order, which consumer refreshes rely on (a refresh that
 	 * has seen batch n has seen every earlier batch of the dataset).
 	 */
-	dp_load_lock(load, "SHARE ROW EXCLUSIVE");
+	dp_load_lock(load, RowExclusiveLock);
 	/* bytes and hash of the payload as stored (jsonb's binary form) */
 	dp_load_create_batch(load, "push", VARSIZE(rows) - VARHDRSZ,
 				 dp_sha256_hex(VARDATA(rows), VARSIZE(rows) - VARHDRSZ), "{}");
@@ -115,7 +115,7 @@ dp_push_csv_data(const char *dataset, const char *data, size_t len, Jsonb *csv_o
 	appendStringInfo(&source, ", \"quote\": ");
 	escape_json(&source, psprintf("%c", opt.quote ? opt.quote : '"'));
 	appendStringInfoChar(&source, '}');
-	dp_load_lock(load, "SHARE ROW EXCLUSIVE");	/* before the batch id: see dp_push_rows */
+	dp_load_lock(load, RowExclusiveLock);	/* before the batch id: see dp_push_rows */
 	dp_load_create_batch(load, "push_csv", len, dp_sha256_hex(data, len), source.data);
 	{
 		char	   *header = NULL;

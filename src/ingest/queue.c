@@ -75,7 +75,7 @@ dp_process_queued(PG_FUNCTION_ARGS)
 		{
 			DpLoad	   *load = dp_load_open(ds, false, NULL);
 
-			dp_load_lock(load, "SHARE ROW EXCLUSIVE");
+			dp_load_lock(load, RowExclusiveLock);
 			load = dp_replay_batch(ds, id, kind, source, received);
 			dp_audit("process_queued", ds,
 					 psprintf("{\"batch_id\": %lld, \"rows\": %lld, \"loaded\": %lld, \"quarantined\": %lld}",

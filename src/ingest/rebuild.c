@@ -155,7 +155,7 @@ dp_rebuild(PG_FUNCTION_ARGS)
 				 errmsg("cannot rebuild dataset \"%s\": it is fed by snapshots and change events", dataset),
 				 errdetail("Rebuild replays push and push_csv batches; replaying event streams is not supported yet."),
 				 errhint("Load a fresh snapshot instead: it re-syncs the dataset.")));
-	dp_load_lock(first, "ACCESS EXCLUSIVE");
+	dp_load_lock(first, AccessExclusiveLock);
 	nbatches = dp_spi_exec_text("SELECT id, kind, source::text, received_at FROM dataplatform.batch "
 								"WHERE dataset = $1 AND status = 'done' ORDER BY id", 1, args);
 	ids = palloc(sizeof(int64) * Max(nbatches, 1));

@@ -52,8 +52,14 @@ dp_qualified_clean(const DpSpec *spec, bool history)
  * inserted, rows whose values changed are updated (by ctid) and their
  * replaced version goes to _history (closed by this batch); unchanged rows
  * are left alone (no history row, lineage stays with the batch that last
- * changed them).  No ON CONFLICT is needed: the caller holds SHARE ROW
- * EXCLUSIVE on the clean table, so nobody else writes it meanwhile.
+ * changed them).  No ON CONFLICT is needed: the caller holds the dataset
+ * lock, so nobody else writes it meanwhile.
+ *
+ * Version times: a replaced version is closed, and the new one starts, at
+ * the batch's time (for a push, the clock under the dataset lock; for a
+ * snapshot, its as_of), but never before the replaced version started:
+ * _valid_from <= _valid_to always, and versions of a key follow each other
+ * without overlap, so as_of finds at most one of them at any instant.
  *
  * Snapshots pass a watermark (the ordering key of their as_of time): an
  * entity whose watermark is newer is left as it is ("newer"), the others
@@ -123,11 +129,12 @@ build_upsert(DpLoad *load)
 	appendStringInfo(&sql,
 					 "moved AS (INSERT INTO %s (%s, _operation, _batch_id, _event_id, _valid_from, _valid_to, "
 					 "_closed_by_batch, _watermark) "
-					 "SELECT %s, 'update', (x._old)._batch_id, (x._old)._event_id, (x._old)._updated_at, $%d, $%d, "
-					 "(x._old)._watermark FROM changed x), ",
+					 "SELECT %s, 'update', (x._old)._batch_id, (x._old)._event_id, (x._old)._updated_at, "
+					 "GREATEST($%d, (x._old)._updated_at), $%d, (x._old)._watermark FROM changed x), ",
 					 dp_qualified_clean(spec, true), cols.data, ocols.data, ptime, pbatch);
 	appendStringInfo(&sql,
-					 "updated AS (UPDATE %s o SET %s_batch_id = $%d, _event_id = NULL, _updated_at = $%d, "
+					 "updated AS (UPDATE %s o SET %s_batch_id = $%d, _event_id = NULL, "
+					 "_updated_at = GREATEST($%d, o._updated_at), "
 					 "_watermark = COALESCE($%d, o._watermark) FROM changed x WHERE o.ctid = x._tid), ",
 					 dp_qualified_clean(spec, false), sets.data, pbatch, ptime, pwm);
 	appendStringInfo(&sql,
