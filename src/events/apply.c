@@ -101,6 +101,8 @@ transform_new_data(EventRun *run, Ev *ev)
 	int64		errors = t->issue_counts[0];
 
 	dp_load_json_row(load, &run->rb, ev->new_data, ev->ordinal, &row);
+	/* a field the data does not mention has no value (not the last event's) */
+	memset(run->scratch, 0, sizeof(char *) * load->spec->nfields);
 	t->partial = true;
 	(void) dp_transform_row(t, &row, run->scratch);
 	return t->issue_counts[0] - errors;
@@ -418,6 +420,7 @@ dp_apply_events(PG_FUNCTION_ARGS)
 	load->loaded = run->counts[0] + run->counts[1] + run->counts[2];
 	load->quarantined = run->counts[6];
 	load->skipped = run->counts[3] + run->counts[4];
+	load->orphaned = run->counts[5];
 	initStringInfo(&result);
 	appendStringInfoChar(&result, '{');
 	for (i = 0; i < (int) lengthof(outcomes); i++)

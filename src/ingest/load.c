@@ -244,6 +244,7 @@ remember_key(DpLoad *load, char **out, const DpSourceRow *row)
 	{
 		e->key = key;
 		e->slot = -1;
+		e->valid = false;
 		e->row_number = row->row_number;
 		e->line_number = row->line_number;
 	}
@@ -330,8 +331,12 @@ dp_load_row(DpLoad *load, const DpSourceRow *row)
 				}
 				e->row_number = row->row_number;
 				e->line_number = row->line_number;
-				if (!found)
+				/* the first valid row of a key loads; each later one replaces it */
+				if (found && e->valid)
+					load->replaced++;
+				else
 					load->loaded++;
+				e->valid = true;
 			}
 			break;
 	}
@@ -432,7 +437,7 @@ void
 dp_load_finish(DpLoad *load, instr_time start)
 {
 	instr_time	now;
-	const char *args[14];
+	const char *args[15];
 
 	dp_load_flush(load);
 	INSTR_TIME_SET_CURRENT(now);
@@ -450,12 +455,15 @@ dp_load_finish(DpLoad *load, instr_time start)
 	args[10] = psprintf("%d.%d", load->major, load->minor);
 	args[11] = psprintf("%d", load->config_version);
 	args[12] = dp_transform_mapping_json(load->t);
+	args[13] = psprintf("%lld", (long long) load->replaced);
+	args[14] = psprintf("%lld", (long long) load->orphaned);
 	dp_spi_exec_text("UPDATE dataplatform.batch SET rows = $2::bigint, rows_loaded = $3::bigint, "
 					 "rows_quarantined = $4::bigint, rows_skipped = $5::bigint, rows_filtered = $6::bigint, "
 					 "issues_error = $7::bigint, issues_warning = $8::bigint, issues_info = $9::bigint, "
 					 "elapsed_ms = $10::numeric, spec_version = $11, config_version = $12::integer, "
-					 "column_mapping = $13::jsonb, status = 'done', processed_at = pg_catalog.clock_timestamp() "
-					 "WHERE id = $1::bigint", 13, args);
+					 "column_mapping = $13::jsonb, rows_replaced = $14::bigint, rows_orphaned = $15::bigint, "
+					 "status = 'done', processed_at = pg_catalog.clock_timestamp() "
+					 "WHERE id = $1::bigint", 15, args);
 }
 
 void

@@ -40,6 +40,8 @@ typedef struct KeyEntry
 	int64		row_number;		/* the row that holds the key now */
 	int64		line_number;
 	int			slot;			/* its buffer slot, or -1 once flushed */
+	bool		valid;			/* a valid row had the key (else only a
+								 * quarantined one: remember_key) */
 	char	   *key;			/* the key text, to tell collisions apart */
 } KeyEntry;
 
@@ -76,11 +78,17 @@ typedef struct DpLoad
 	int64	   *q_row;
 	int64	   *q_line;
 
+	/*
+	 * the batch's counts (docs/push.md, "The batch log"): rows_in = loaded
+	 * + replaced + quarantined + skipped + filtered + orphaned
+	 */
 	int64		rows_in,
-				loaded,
+				loaded,			/* distinct keys of valid rows */
+				replaced,		/* valid rows a later one with their key replaced */
 				quarantined,
 				skipped,
-				filtered;
+				filtered,
+				orphaned;		/* events kept for replay */
 
 	/* dry run: the rows that would load, as JSON */
 	StringInfoData rows_json;

@@ -164,6 +164,20 @@ GRANT EXECUTE ON FUNCTION @extschema@.define_dataset(jsonb, boolean, boolean) TO
 -- Part 16 whole (freshness): new in 0.2, written once, in src/sql/.
 -- @part 16_freshness.sql
 
+-- batch counts that add up (issue 17, point 4): rows = rows_loaded +
+-- rows_replaced + rows_quarantined + rows_skipped + rows_filtered +
+-- rows_orphaned.  Under 0.1 the rest of a done batch's rows were the rows a
+-- later row with the same key replaced (pushes, snapshots) or the orphaned
+-- events (events): they are counted so.
+ALTER TABLE @extschema@.batch ADD COLUMN rows_replaced bigint NOT NULL DEFAULT 0,
+	ADD COLUMN rows_orphaned bigint NOT NULL DEFAULT 0;
+UPDATE @extschema@.batch
+   SET rows_replaced = CASE WHEN kind = 'events' THEN 0
+					   ELSE GREATEST(rows - rows_loaded - rows_quarantined - rows_skipped - rows_filtered, 0) END,
+	   rows_orphaned = CASE WHEN kind = 'events'
+					   THEN GREATEST(rows - rows_loaded - rows_quarantined - rows_skipped - rows_filtered, 0) ELSE 0 END
+ WHERE status = 'done';
+
 -- Keep last: wake this database's worker at commit; it waits while the
 -- database holds a version other than its library's, and resumes now.
 SELECT @extschema@.worker_wake();
