@@ -313,14 +313,18 @@ processed:
  * ------------------------------------------------------------------------
  */
 
-Datum
-dp_apply_events(PG_FUNCTION_ARGS)
+/*
+ * Apply an array of event envelopes (as stored in raw) to its batch: the
+ * run's load holds the batch id and the batch time, the dataset lock is
+ * taken, the batch row exists.  Writes the run's changes and the batch's
+ * counts and result; returns the events (Ev *) with their outcomes.  The
+ * caller finishes the batch (dp_load_finish).  apply_events and the replay
+ * of an events batch (rebuild) share it.
+ */
+List *
+dp_events_apply(EventRun *run, Jsonb *events)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
-	Jsonb	   *events;
-	DpLoad	   *load;
-	EventRun   *run;
+	DpLoad	   *load = run->load;
 	JsonbIterator *it;
 	JsonbIteratorToken tok;
 	JsonbValue	v;
@@ -328,46 +332,9 @@ dp_apply_events(PG_FUNCTION_ARGS)
 	List	   *entity_keys = NIL;
 	List	   *ids = NIL;
 	ListCell   *lc;
-	instr_time	start;
 	int			ordinal = 0;
 	StringInfoData result;
 	int			i;
-	MemoryContext per_query;
-
-	INSTR_TIME_SET_CURRENT(start);
-	InitMaterializedSRF(fcinfo, 0);
-	per_query = rsinfo->econtext->ecxt_per_query_memory;
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("events for dataset \"%s\" must not be null", dataset)));
-	events = PG_GETARG_JSONB_P(1);
-	if (!JB_ROOT_IS_ARRAY(events) || JB_ROOT_IS_SCALAR(events))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("events for dataset \"%s\" must be a JSON array of event envelopes", dataset),
-				 errhint("Send [{\"id\": ..., \"eventType\": ..., \"dateTime\": ..., \"entityId\": ..., \"eventData\": {\"newData\": {...}}}, ...].")));
-	if (JB_ROOT_COUNT(events) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("no events for dataset \"%s\"", dataset)));
-
-	SPI_connect();
-	load = dp_load_open(dataset, false, NULL);
-	if (dp_obfuscation_needed(load->spec))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("change events for dataset \"%s\" cannot be obfuscated", dataset),
-				 errdetail("The dataset has PII fields, and outside production PII is obfuscated before it is stored; "
-						   "event envelopes are not obfuscated yet."),
-				 errhint("Load snapshots (load_snapshot) outside production; apply events in production.")));
-	run = dp_events_run_begin(load);
-	dp_load_lock(load, RowExclusiveLock);
-	dp_load_require_no_queue(load);
-	dp_load_create_batch(load, "events", VARSIZE(events) - VARHDRSZ,
-						 dp_sha256_hex(VARDATA(events), VARSIZE(events) - VARHDRSZ), "{}");
-	dp_events_set_batch_time(run);
-	dp_load_land_json(load, events);
 
 	/* read every envelope */
 	it = JsonbIteratorInit(&events->root);
@@ -433,6 +400,59 @@ dp_apply_events(PG_FUNCTION_ARGS)
 		args[1] = result.data;
 		dp_spi_exec_text("UPDATE dataplatform.batch SET result = $2::jsonb WHERE id = $1::bigint", 2, args);
 	}
+	return evs;
+}
+
+
+Datum
+dp_apply_events(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
+	Jsonb	   *events;
+	DpLoad	   *load;
+	EventRun   *run;
+	List	   *evs;
+	ListCell   *lc;
+	instr_time	start;
+	MemoryContext per_query;
+
+	INSTR_TIME_SET_CURRENT(start);
+	InitMaterializedSRF(fcinfo, 0);
+	per_query = rsinfo->econtext->ecxt_per_query_memory;
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("events for dataset \"%s\" must not be null", dataset)));
+	events = PG_GETARG_JSONB_P(1);
+	if (!JB_ROOT_IS_ARRAY(events) || JB_ROOT_IS_SCALAR(events))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("events for dataset \"%s\" must be a JSON array of event envelopes", dataset),
+				 errhint("Send [{\"id\": ..., \"eventType\": ..., \"dateTime\": ..., \"entityId\": ..., \"eventData\": {\"newData\": {...}}}, ...].")));
+	if (JB_ROOT_COUNT(events) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no events for dataset \"%s\"", dataset)));
+
+	SPI_connect();
+	load = dp_load_open(dataset, false, NULL);
+	if (dp_obfuscation_needed(load->spec))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("change events for dataset \"%s\" cannot be obfuscated", dataset),
+				 errdetail("The dataset has PII fields, and outside production PII is obfuscated before it is stored; "
+						   "event envelopes are not obfuscated yet."),
+				 errhint("Load snapshots (load_snapshot) outside production; apply events in production.")));
+	run = dp_events_run_begin(load);
+	dp_load_lock(load, RowExclusiveLock);
+	dp_load_require_no_queue(load);
+	dp_load_create_batch(load, "events", VARSIZE(events) - VARHDRSZ,
+						 dp_sha256_hex(VARDATA(events), VARSIZE(events) - VARHDRSZ), "{}");
+	dp_events_set_batch_time(run);
+	dp_load_land_json(load, events);
+
+	evs = dp_events_apply(run, events);
 	dp_load_finish(load, start);
 	dp_load_audit(load, "apply_events");
 

@@ -236,4 +236,26 @@ extern void dp_events_run_write(EventRun *run, List *evs);
  */
 extern void dp_events_replay_orphans(EventRun *run, Entity *e);
 
+/*
+ * Apply an events batch's envelopes (a JSON array) under the dataset lock,
+ * its batch row made: the run's changes, the batch's counts and result.
+ * Returns the events (Ev *) with their outcomes.
+ */
+extern List *dp_events_apply(EventRun *run, Jsonb *events);
+
+/* ---- snapshot.c ---- */
+
+/*
+ * Apply a snapshot's rows to its batch (made, the dataset lock taken): the
+ * upsert, replace mode's resync, the orphans' replay, the batch's result.
+ */
+extern void dp_snapshot_apply(DpLoad *load, Jsonb *rows, Datum as_of, const char *as_of_text,
+							  const char *mode);
+
+/* ---- replay.c ---- */
+
+/* Replay a snapshot or events batch from raw (rebuild): see pipeline.h. */
+extern DpLoad *dp_events_replay_batch(const char *dataset, int64 batch_id, const char *kind,
+									  const char *source, Datum received);
+
 #endif							/* DP_EVENTS_H */

@@ -15,7 +15,8 @@
  *		source.c	JSON rows and CSV records into source rows
  *		push.c		push, push_csv, check, check_csv; dp_push_rows and
  *					dp_push_csv_data for callers in C
- *		rebuild.c	replaying raw batches, rebuild, purge_raw, raw_guard
+ *		rebuild.c	replaying raw batches (snapshots and events through
+ *					src/events/, registered), rebuild, purge_raw, raw_guard
  */
 #ifndef DP_PIPELINE_H
 #define DP_PIPELINE_H
@@ -203,5 +204,14 @@ extern int64 dp_push_csv_data(const char *dataset, const char *data, size_t len,
  */
 extern DpLoad *dp_replay_batch(const char *dataset, int64 batch_id, const char *kind,
 							   const char *source, Datum received);
+
+/*
+ * Snapshot and events batches are replayed by src/events/ (which depends on
+ * this folder, not the reverse): it registers its replay function at load
+ * time (_PG_init), with the signature of dp_replay_batch.
+ */
+typedef DpLoad *(*DpReplayFunction) (const char *dataset, int64 batch_id, const char *kind,
+									 const char *source, Datum received);
+extern void dp_replay_register(DpReplayFunction fn);
 
 #endif							/* DP_PIPELINE_H */
