@@ -195,7 +195,7 @@ SELECT view, result ->> 'status' AS status, result ->> 'mode' AS mode FROM datap
 SELECT count(*) FROM dataplatform.refresh_all();
 SELECT * FROM dp_test.oracle_all();
 
--- change events and snapshots (after the rebuild above: rebuild does not replay events yet)
+-- change events and snapshots (after the rebuild above, which replayed pushes only)
 -- write the same lineage: an update, a delete (a tombstone in
 -- history), a create; a snapshot in replace mode closes the entities it lacks
 SELECT event_id, outcome FROM dataplatform.apply_events('c-lease', jsonb_build_array(
