@@ -167,10 +167,10 @@ check_report(DpLoad *load, MemoryContext result_cxt)
 	appendStringInfoString(&buf, "{\"dataset\": ");
 	escape_json(&buf, load->dataset);
 	appendStringInfo(&buf, ", \"spec_version\": \"%d.%d\", \"config_version\": %d, "
-					 "\"rows_in\": %lld, \"rows_valid\": %lld, \"rows_quarantined\": %lld, "
+					 "\"rows_in\": %lld, \"rows_valid\": %lld, \"rows_replaced\": %lld, \"rows_quarantined\": %lld, "
 					 "\"rows_skipped\": %lld, \"rows_filtered\": %lld, \"column_mapping\": %s, \"issues\": [",
 					 load->major, load->minor, load->config_version,
-					 (long long) load->rows_in, (long long) load->loaded,
+					 (long long) load->rows_in, (long long) load->loaded, (long long) load->replaced,
 					 (long long) load->quarantined, (long long) load->skipped,
 					 (long long) load->filtered, dp_transform_mapping_json(t));
 	for (i = 0; i < t->nissues; i++)
