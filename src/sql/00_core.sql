@@ -469,7 +469,7 @@ AS 'MODULE_PATHNAME', 'dp_rebuild_changed'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.rebuild_changed() IS
-'rebuild the push-fed datasets whose spec or configuration changed since their batches were processed (the nightly batch run)';
+'rebuild the datasets whose spec or configuration changed since their batches were processed (the nightly batch run)';
 
 CREATE FUNCTION @extschema@.purge_raw(dataset text, older_than interval)
 RETURNS bigint

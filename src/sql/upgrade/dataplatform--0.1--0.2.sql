@@ -225,6 +225,10 @@ BEGIN
 END
 $upgrade$;
 
+-- rebuild replays snapshots and change events too (issue 17, point 6)
+COMMENT ON FUNCTION @extschema@.rebuild_changed() IS
+'rebuild the datasets whose spec or configuration changed since their batches were processed (the nightly batch run)';
+
 -- Keep last: wake this database's worker at commit; it waits while the
 -- database holds a version other than its library's, and resumes now.
 SELECT @extschema@.worker_wake();
