@@ -3,7 +3,8 @@
  *		The dataset lock: what serialises the writers of one dataset.
  *
  * Every writer of a dataset's clean state (push, push_csv, process_queued,
- * load_snapshot, apply_events, rebuild) takes it before it reads any state
+ * load_snapshot, apply_events, rebuild; and purge_raw, so that a rebuild
+ * never loses raw rows under it) takes it before it reads any state
  * and before it takes its batch id, and holds it to the end of its
  * transaction: writers of one dataset run one after another, batch ids of
  * a dataset follow commit order, and a writer's probes with SnapshotSelf

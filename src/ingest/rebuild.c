@@ -17,6 +17,7 @@
 
 #include "access.h"
 #include "csv.h"
+#include "dataset_lock.h"
 #include "pipeline.h"
 #include "util.h"
 
@@ -160,6 +161,8 @@ dp_rebuild(PG_FUNCTION_ARGS)
 	SPI_connect();
 	first = dp_load_open(dataset, false, NULL);
 	args[0] = dataset;
+	/* first: purge_raw takes the dataset lock too, so none runs meanwhile */
+	dp_load_lock(first, AccessExclusiveLock);
 	if (dp_spi_exec_text("SELECT 1 FROM dataplatform.batch WHERE dataset = $1 AND raw_purged_at IS NOT NULL",
 						 1, args) > 0)
 		ereport(ERROR,
@@ -167,7 +170,6 @@ dp_rebuild(PG_FUNCTION_ARGS)
 				 errmsg("cannot rebuild dataset \"%s\": raw rows of some of its batches were purged",
 						dataset),
 				 errdetail("A rebuild would lose the rows that came only from those batches.")));
-	dp_load_lock(first, AccessExclusiveLock);
 	nbatches = dp_spi_exec_text("SELECT id, kind, source::text, received_at FROM dataplatform.batch "
 								"WHERE dataset = $1 AND status = 'done' ORDER BY id", 1, args);
 	ids = palloc(sizeof(int64) * Max(nbatches, 1));
@@ -230,10 +232,12 @@ dp_purge_raw(PG_FUNCTION_ARGS)
 	SPI_connect();
 	values[0] = CStringGetTextDatum(dataset);
 	values[1] = older_than;
-	if (dp_spi_exec("SELECT 1 FROM dataplatform.datasets WHERE name = $1", 1, types, values, NULL) == 0)
+	if (dp_spi_exec("SELECT table_name::text FROM dataplatform.datasets WHERE name = $1", 1, types, values, NULL) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("dataset \"%s\" does not exist", dataset)));
+	/* not while a rebuild replays the dataset's raw rows (or a writer lands some) */
+	dp_dataset_lock(dp_spi_getvalue(0, 1), AccessShareLock);
 	PG_TRY();
 	{
 		dp_raw_purging = true;
