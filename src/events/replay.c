@@ -27,13 +27,18 @@
 #include "events.h"
 #include "util.h"
 
-/* The batch's raw rows as one JSON array, in ordinal order. */
+/*
+ * The batch's raw rows as one JSON array, in ordinal order, in cxt (the
+ * load's: a rebuild replays many batches and frees each load).
+ */
 static Jsonb *
-raw_array(const char *dataset, int64 batch_id)
+raw_array(const char *dataset, int64 batch_id, MemoryContext cxt)
 {
 	const char *args[1];
 	bool		isnull;
 	Datum		d;
+	Jsonb	   *result;
+	MemoryContext old;
 
 	args[0] = psprintf("%lld", (long long) batch_id);
 	dp_spi_exec_text("SELECT pg_catalog.jsonb_agg(data ORDER BY ordinal) FROM dp_raw.rows "
@@ -45,7 +50,11 @@ raw_array(const char *dataset, int64 batch_id)
 				 errmsg("cannot replay batch %lld of dataset \"%s\": it has no raw rows",
 						(long long) batch_id, dataset),
 				 errdetail("A rebuild replays every batch of the dataset from dp_raw.rows.")));
-	return DatumGetJsonbPCopy(d);
+	old = MemoryContextSwitchTo(cxt);
+	result = DatumGetJsonbPCopy(d);
+	MemoryContextSwitchTo(old);
+	SPI_freetuptable(SPI_tuptable);
+	return result;
 }
 
 /* A text member of a batch's source, or NULL. */
@@ -72,7 +81,7 @@ dp_events_replay_batch(const char *dataset, int64 batch_id, const char *kind, co
 	load = dp_load_open(dataset, false, NULL);
 	load->batch_id = batch_id;
 	load->received_at = received;
-	data = raw_array(dataset, batch_id);
+	data = raw_array(dataset, batch_id, load->cxt);
 	if (strcmp(kind, "snapshot") == 0)
 	{
 		char	   *as_of_text = source_member(source, "as_of");
