@@ -313,6 +313,88 @@ processed:
  * ------------------------------------------------------------------------
  */
 
+Datum
+dp_apply_events(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
+	Jsonb	   *events;
+	DpLoad	   *load;
+	EventRun   *run;
+	List	   *evs;
+	ListCell   *lc;
+	instr_time	start;
+	MemoryContext per_query;
+
+	INSTR_TIME_SET_CURRENT(start);
+	InitMaterializedSRF(fcinfo, 0);
+	per_query = rsinfo->econtext->ecxt_per_query_memory;
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("events for dataset \"%s\" must not be null", dataset)));
+	events = PG_GETARG_JSONB_P(1);
+	if (!JB_ROOT_IS_ARRAY(events) || JB_ROOT_IS_SCALAR(events))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("events for dataset \"%s\" must be a JSON array of event envelopes", dataset),
+				 errhint("Send [{\"id\": ..., \"eventType\": ..., \"dateTime\": ..., \"entityId\": ..., \"eventData\": {\"newData\": {...}}}, ...].")));
+	if (JB_ROOT_COUNT(events) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no events for dataset \"%s\"", dataset)));
+
+	SPI_connect();
+	load = dp_load_open(dataset, false, NULL);
+	if (dp_obfuscation_needed(load->spec))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("change events for dataset \"%s\" cannot be obfuscated", dataset),
+				 errdetail("The dataset has PII fields, and outside production PII is obfuscated before it is stored; "
+						   "event envelopes are not obfuscated yet."),
+				 errhint("Load snapshots (load_snapshot) outside production; apply events in production.")));
+	run = dp_events_run_begin(load);
+	dp_load_lock(load, RowExclusiveLock);
+	dp_load_require_no_queue(load);
+	dp_load_create_batch(load, "events", VARSIZE(events) - VARHDRSZ,
+						 dp_sha256_hex(VARDATA(events), VARSIZE(events) - VARHDRSZ), "{}");
+	dp_events_set_batch_time(run);
+	dp_load_land_json(load, events);
+
+	evs = dp_events_apply(run, events);
+	dp_load_finish(load, start);
+	dp_load_audit(load, "apply_events");
+
+	/* the result rows, copied out before SPI goes */
+	{
+		MemoryContext old = MemoryContextSwitchTo(per_query);
+
+		foreach(lc, evs)
+		{
+			Ev		   *ev = lfirst(lc);
+			Datum		values[6];
+			bool		nulls[6] = {false, false, false, false, false, false};
+			const char *detail = ev->replayed_as ?
+				psprintf("%s; replayed later in this call: %s", ev->detail, ev->replayed_as->outcome) : ev->detail;
+
+			values[0] = Int32GetDatum(ev->ordinal);
+			nulls[1] = ev->id == NULL;
+			values[1] = ev->id ? CStringGetTextDatum(ev->id) : (Datum) 0;
+			nulls[2] = ev->entity == NULL && ev->entity_raw == NULL;
+			values[2] = nulls[2] ? (Datum) 0 : CStringGetTextDatum(ev->entity ? ev->entity : ev->entity_raw);
+			nulls[3] = ev->type == NULL;
+			values[3] = ev->type ? CStringGetTextDatum(ev->type) : (Datum) 0;
+			values[4] = CStringGetTextDatum(ev->outcome);
+			nulls[5] = detail == NULL;
+			values[5] = detail ? CStringGetTextDatum(detail) : (Datum) 0;
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
+
 /*
  * Apply an array of event envelopes (as stored in raw) to its batch: the
  * run's load holds the batch id and the batch time, the dataset lock is
@@ -401,87 +483,4 @@ dp_events_apply(EventRun *run, Jsonb *events)
 		dp_spi_exec_text("UPDATE dataplatform.batch SET result = $2::jsonb WHERE id = $1::bigint", 2, args);
 	}
 	return evs;
-}
-
-
-Datum
-dp_apply_events(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
-	Jsonb	   *events;
-	DpLoad	   *load;
-	EventRun   *run;
-	List	   *evs;
-	ListCell   *lc;
-	instr_time	start;
-	MemoryContext per_query;
-
-	INSTR_TIME_SET_CURRENT(start);
-	InitMaterializedSRF(fcinfo, 0);
-	per_query = rsinfo->econtext->ecxt_per_query_memory;
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("events for dataset \"%s\" must not be null", dataset)));
-	events = PG_GETARG_JSONB_P(1);
-	if (!JB_ROOT_IS_ARRAY(events) || JB_ROOT_IS_SCALAR(events))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("events for dataset \"%s\" must be a JSON array of event envelopes", dataset),
-				 errhint("Send [{\"id\": ..., \"eventType\": ..., \"dateTime\": ..., \"entityId\": ..., \"eventData\": {\"newData\": {...}}}, ...].")));
-	if (JB_ROOT_COUNT(events) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("no events for dataset \"%s\"", dataset)));
-
-	SPI_connect();
-	load = dp_load_open(dataset, false, NULL);
-	if (dp_obfuscation_needed(load->spec))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("change events for dataset \"%s\" cannot be obfuscated", dataset),
-				 errdetail("The dataset has PII fields, and outside production PII is obfuscated before it is stored; "
-						   "event envelopes are not obfuscated yet."),
-				 errhint("Load snapshots (load_snapshot) outside production; apply events in production.")));
-	run = dp_events_run_begin(load);
-	dp_load_lock(load, RowExclusiveLock);
-	dp_load_require_no_queue(load);
-	dp_load_create_batch(load, "events", VARSIZE(events) - VARHDRSZ,
-						 dp_sha256_hex(VARDATA(events), VARSIZE(events) - VARHDRSZ), "{}");
-	dp_events_set_batch_time(run);
-	dp_load_land_json(load, events);
-
-	evs = dp_events_apply(run, events);
-	dp_load_finish(load, start);
-	dp_load_audit(load, "apply_events");
-
-	/* the result rows, copied out before SPI goes */
-	{
-		MemoryContext old = MemoryContextSwitchTo(per_query);
-
-		foreach(lc, evs)
-		{
-			Ev		   *ev = lfirst(lc);
-			Datum		values[6];
-			bool		nulls[6] = {false, false, false, false, false, false};
-			const char *detail = ev->replayed_as ?
-				psprintf("%s; replayed later in this call: %s", ev->detail, ev->replayed_as->outcome) : ev->detail;
-
-			values[0] = Int32GetDatum(ev->ordinal);
-			nulls[1] = ev->id == NULL;
-			values[1] = ev->id ? CStringGetTextDatum(ev->id) : (Datum) 0;
-			nulls[2] = ev->entity == NULL && ev->entity_raw == NULL;
-			values[2] = nulls[2] ? (Datum) 0 : CStringGetTextDatum(ev->entity ? ev->entity : ev->entity_raw);
-			nulls[3] = ev->type == NULL;
-			values[3] = ev->type ? CStringGetTextDatum(ev->type) : (Datum) 0;
-			values[4] = CStringGetTextDatum(ev->outcome);
-			nulls[5] = detail == NULL;
-			values[5] = detail ? CStringGetTextDatum(detail) : (Datum) 0;
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		}
-		MemoryContextSwitchTo(old);
-	}
-	SPI_finish();
-	return (Datum) 0;
 }
