@@ -26,6 +26,9 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/array.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
@@ -201,7 +204,7 @@ dp_int8_array(int64 *v, int n)
  * key index and sees this batch's earlier flushes.
  */
 static void
-insert_new_rows(DpLoad *load, const int *slots, int n)
+insert_new_rows(DpLoad *load, const int *slots, const TimestampTz *times, int n)
 {
 	const DpSpec *spec = load->spec;
 	int			nf = spec->nfields;
@@ -222,7 +225,7 @@ insert_new_rows(DpLoad *load, const int *slots, int n)
 		for (int i = 0; i < nf; i++)
 			dp_bulk_set_text(b, atts[i], v[i]);
 		dp_bulk_set_datum(b, a_batch, Int64GetDatum(load->batch_id));
-		dp_bulk_set_datum(b, a_updated, load->received_at);
+		dp_bulk_set_datum(b, a_updated, times ? TimestampTzGetDatum(times[k]) : load->received_at);
 		if (load->watermark)
 			dp_bulk_set_datum(b, a_watermark, watermark);
 		dp_bulk_store(b);
@@ -260,6 +263,60 @@ upsert_rows(DpLoad *load, const int *slots, int n)
 	load->n_newer += pg_strtoint64(dp_spi_getvalue(0, 4));
 }
 
+/*
+ * Snapshots: a key with no current row may have had one (a delete or a
+ * resync left its last version in _history).  Walks the key's versions
+ * through _history's key index (hp: a probe on the first key column; the
+ * other key columns compared here): when the last version removed the
+ * entity with a watermark newer than the snapshot's, the row must not
+ * bring it back (false); otherwise *time is when the new version starts:
+ * the snapshot's time, or when the key's last version ended if later.
+ */
+static bool
+fresh_key_allowed(DpLoad *load, DpProbe *hp, const AttrNumber *hkey, const int16 *typlen,
+				  const bool *typbyval, int nkeys, const Datum *key, TimestampTz *time)
+{
+	AttrNumber	a_id = dp_probe_attnum(hp, "_history_id"),
+				a_op = dp_probe_attnum(hp, "_operation"),
+				a_wm = dp_probe_attnum(hp, "_watermark"),
+				a_to = dp_probe_attnum(hp, "_valid_to");
+	int64		latest = -1;
+	bool		removed = false;
+	char	   *watermark = NULL;
+	TupleTableSlot *slot;
+
+	*time = DatumGetTimestampTz(load->received_at);
+	for (slot = dp_probe_fetch(hp, key); slot; slot = dp_probe_next(hp))
+	{
+		bool		isnull;
+		bool		same = true;
+		int64		id;
+		Datum		to;
+
+		for (int i = 1; i < nkeys && same; i++)
+		{
+			Datum		d = dp_probe_datum(hp, hkey[i], &isnull);
+
+			same = !isnull && datumIsEqual(d, key[i], typbyval[i], typlen[i]);
+		}
+		if (!same)
+			continue;
+		to = dp_probe_datum(hp, a_to, &isnull);
+		if (!isnull && DatumGetTimestampTz(to) > *time)
+			*time = DatumGetTimestampTz(to);
+		id = DatumGetInt64(dp_probe_datum(hp, a_id, &isnull));
+		if (id > latest)
+		{
+			char	   *op = dp_probe_text(hp, a_op);
+
+			latest = id;
+			removed = strcmp(op, "delete") == 0 || strcmp(op, "resync") == 0;
+			watermark = dp_probe_text(hp, a_wm);
+		}
+	}
+	return !(removed && watermark != NULL && strcmp(watermark, load->watermark) > 0);
+}
+
 void
 dp_load_flush_rows(DpLoad *load)
 {
@@ -277,6 +334,11 @@ dp_load_flush_rows(DpLoad *load)
 			   *stored;
 	int			nfresh = 0,
 				nstored = 0;
+	TimestampTz *times = NULL;
+	DpProbe    *hp = NULL;
+	AttrNumber *hkey = NULL;
+	int16	   *typlen = NULL;
+	bool	   *typbyval = NULL;
 
 	dp_contract_close(load);
 	if (load->nslots == 0 || load->dry_run)
@@ -302,6 +364,20 @@ dp_load_flush_rows(DpLoad *load)
 	}
 	fresh = palloc(sizeof(int) * load->nslots);
 	stored = palloc(sizeof(int) * load->nslots);
+	if (load->watermark)
+	{
+		/* snapshots: keys with no current row are looked up in _history */
+		hp = dp_probe_begin_on("dp_clean", psprintf("%s_history", spec->table), dp_probe_key_column(probe, 0));
+		times = palloc(sizeof(TimestampTz) * load->nslots);
+		hkey = palloc(sizeof(AttrNumber) * nkeys);
+		typlen = palloc(sizeof(int16) * nkeys);
+		typbyval = palloc(sizeof(bool) * nkeys);
+		for (int i = 0; i < nkeys; i++)
+		{
+			hkey[i] = dp_probe_attnum(hp, dp_probe_key_column(probe, i));
+			get_typlenbyval(dp_probe_atttype(hp, hkey[i]), &typlen[i], &typbyval[i]);
+		}
+	}
 	for (int s = 0; s < load->nslots; s++)
 	{
 		char	  **v = load->values + (Size) s * nf;
@@ -316,15 +392,25 @@ dp_load_flush_rows(DpLoad *load)
 		}
 		if (known && dp_probe_exists(probe, key))
 			stored[nstored++] = s;
-		else
+		else if (!known || hp == NULL)
+		{
+			if (times)
+				times[nfresh] = DatumGetTimestampTz(load->received_at);
 			fresh[nfresh++] = s;
+		}
+		else if (fresh_key_allowed(load, hp, hkey, typlen, typbyval, nkeys, key, &times[nfresh]))
+			fresh[nfresh++] = s;
+		else
+			load->n_newer++;	/* removed later than the snapshot's time */
 	}
 	dp_probe_end(probe);
+	if (hp)
+		dp_probe_end(hp);
 
 	if (nstored > 0)
 		upsert_rows(load, stored, nstored);
 	if (nfresh > 0)
-		insert_new_rows(load, fresh, nfresh);
+		insert_new_rows(load, fresh, times, nfresh);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(flush_cxt);
 
