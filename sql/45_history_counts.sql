@@ -80,8 +80,15 @@ SELECT ordinal, outcome FROM dataplatform.apply_events('ho-seq', '[
 SELECT ordinal, outcome FROM dataplatform.apply_events('ho-seq', '[
   {"id": "e6", "seq": 6, "eventType": "ThingCreatedEvent", "dateTime": "2023-10-01T00:00:00Z", "entityId": 1, "eventData": {"newData": {"v": "six"}}}]')
  ORDER BY ordinal;
+-- a snapshot dated before the delete brings the entity back (a sequence
+-- orders events only), starting when the deleted version ended
+SELECT ordinal, outcome FROM dataplatform.apply_events('ho-seq', '[
+  {"id": "e7", "seq": 7, "eventType": "ThingDeletedEvent", "dateTime": "2030-01-01T00:00:00Z", "entityId": 1, "eventData": {}}]')
+ ORDER BY ordinal;
+SELECT dataplatform.load_snapshot('ho-seq', '[{"id": 1, "v": "snapshot"}]', '2029-01-01 00:00:00+00', 'merge') > 0 AS snapshot;
 SELECT k, v ->> 'v' AS v, v ->> '_operation' AS op, from_ <= to_ AS ordered, to_ IS NULL AS current
   FROM dp_test.versions('ho-seq') ORDER BY k, n NULLS LAST;
+SELECT _updated_at = '2030-01-01 00:00:00+00' AS starts_at_delete FROM dp_clean.ho_seq WHERE id = 1;
 SELECT * FROM dp_test.history_order('ho-seq');
 SELECT dp_test.as_of_max('ho-seq', 'id') AS as_of_max;
 

@@ -174,6 +174,7 @@ dp_snapshot_apply(DpLoad *load, Jsonb *rows, Datum as_of, const char *as_of_text
 
 	/* the rows: the state as of as_of, versions dated as_of */
 	load->received_at = as_of;
+	load->snapshot = true;
 	if (load->cfg->events.sequence.n == 0)
 	{
 		char	   *utc;

@@ -105,6 +105,7 @@ typedef struct DpLoad
 
 	/* snapshots (events/snapshot.c) */
 	char	   *watermark;		/* ordering key the written rows take, or NULL */
+	bool		snapshot;		/* new keys: look for a removal in _history */
 	bool		track_keys;		/* quarantined rows' keys count as present */
 	int64		n_added,
 				n_changed,

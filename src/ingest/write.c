@@ -268,8 +268,9 @@ upsert_rows(DpLoad *load, const int *slots, int n)
  * resync left its last version in _history).  Walks the key's versions
  * through _history's key index (hp: a probe on the first key column; the
  * other key columns compared here): when the last version removed the
- * entity with a watermark newer than the snapshot's, the row must not
- * bring it back (false); otherwise *time is when the new version starts:
+ * entity with a watermark newer than the snapshot's (when ordered by
+ * time: a sequence orders events only), the row must not bring it back
+ * (false); otherwise *time is when the new version starts:
  * the snapshot's time, or when the key's last version ended if later.
  */
 static bool
@@ -314,7 +315,8 @@ fresh_key_allowed(DpLoad *load, DpProbe *hp, const AttrNumber *hkey, const int16
 			watermark = dp_probe_text(hp, a_wm);
 		}
 	}
-	return !(removed && watermark != NULL && strcmp(watermark, load->watermark) > 0);
+	return !(removed && watermark != NULL && load->watermark != NULL &&
+			 strcmp(watermark, load->watermark) > 0);
 }
 
 void
@@ -364,7 +366,7 @@ dp_load_flush_rows(DpLoad *load)
 	}
 	fresh = palloc(sizeof(int) * load->nslots);
 	stored = palloc(sizeof(int) * load->nslots);
-	if (load->watermark)
+	if (load->snapshot)
 	{
 		/* snapshots: keys with no current row are looked up in _history */
 		hp = dp_probe_begin_on("dp_clean", psprintf("%s_history", spec->table), dp_probe_key_column(probe, 0));
