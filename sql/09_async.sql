@@ -39,7 +39,7 @@ SELECT issue_type, value FROM dataplatform.issue WHERE batch_id = :b1;
 -- a batch that cannot be processed is marked failed, the others go on
 SELECT dataplatform.push('reading', '{"meter": "M4", "value": 4}') AS b3 \gset
 SELECT dataplatform.push('reading', '{"meter": "M5", "value": 5}') AS b4 \gset
-UPDATE dataplatform.batch SET kind = 'events' WHERE id = :b3;
+UPDATE dataplatform.batch SET kind = 'snapshot' WHERE id = :b3;
 SET client_min_messages = error;
 SELECT dataplatform.process_queued('reading') AS processed;
 RESET client_min_messages;

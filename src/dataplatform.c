@@ -18,6 +18,7 @@
 #include "agreement.h"
 #include "audit.h"
 #include "collect.h"
+#include "events.h"
 #include "guc.h"
 #include "obfuscate.h"
 #include "util.h"
@@ -31,6 +32,8 @@ void
 _PG_init(void)
 {
 	dp_json_init();
+	/* rebuild (ingest) replays snapshots and events through events/ */
+	dp_replay_register(dp_events_replay_batch);
 
 	/* the background worker (src/worker.c, src/jobs.c) */
 	DefineCustomBoolVariable("dataplatform.enabled",

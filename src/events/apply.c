@@ -5,9 +5,9 @@
  *		insert, update, delete, reject), including the replay of an
  *		entity's orphans once it comes into being.
  *
- * Concurrency: like a push, apply_events takes SHARE ROW EXCLUSIVE on the
- * clean table before reading any state and before taking its batch id, so
- * calls on one dataset run one after another.  Idempotency:
+ * Concurrency: like a push, apply_events takes the dataset lock
+ * (common/dataset_lock.h) before reading any state and before taking its
+ * batch id, so calls on one dataset run one after another.  Idempotency:
  * dataplatform.event has a unique index on the processed event ids of each
  * dataset.  Reading envelopes is in envelope.c, loading and writing the
  * state in state.c.
@@ -56,6 +56,17 @@ touch(EventRun *run, Entity *e)
 	e->touched = true;
 }
 
+/*
+ * The time an event changes its entity: the event's time, but never before
+ * the entity's current version started (or its last version ended), so that
+ * no version ends before it begins and versions never overlap.
+ */
+static TimestampTz
+change_time(EventRun *run, Entity *e, Ev *ev)
+{
+	return Max(dp_events_time(run, ev), e->updated_at);
+}
+
 /* The current version leaves current state: remember it for _history. */
 static void
 close_version(EventRun *run, Entity *e, const char *operation, Ev *ev)
@@ -70,7 +81,7 @@ close_version(EventRun *run, Entity *e, const char *operation, Ev *ev)
 	h->event_id = e->event_id;
 	h->row = e->row;
 	h->valid_from = e->updated_at;
-	h->valid_to = dp_events_time(run, ev);
+	h->valid_to = change_time(run, e, ev);
 	h->closed_by_event = ev->id;
 	/* a tombstone keeps the delete's ordering key: older events are stale */
 	h->watermark = strcmp(operation, "delete") == 0 ? ev->order_key : e->watermark;
@@ -91,6 +102,8 @@ transform_new_data(EventRun *run, Ev *ev)
 	int64		errors = t->issue_counts[0];
 
 	dp_load_json_row(load, &run->rb, ev->new_data, ev->ordinal, &row);
+	/* a field the data does not mention has no value (not the last event's) */
+	memset(run->scratch, 0, sizeof(char *) * load->spec->nfields);
 	t->partial = true;
 	(void) dp_transform_row(t, &row, run->scratch);
 	return t->issue_counts[0] - errors;
@@ -197,6 +210,8 @@ apply_one(EventRun *run, Ev *ev)
 			goto processed;
 		}
 		close_version(run, e, "delete", ev);
+		/* a later create starts no earlier than this end */
+		e->updated_at = change_time(run, e, ev);
 		e->exists = false;
 		touch(run, e);
 		e->watermark = ev->order_key;
@@ -281,7 +296,7 @@ apply_one(EventRun *run, Ev *ev)
 	e->batch_id = run->load->batch_id;
 	e->event_id = ev->id;
 	e->row = 0;					/* an event's raw row: through dataplatform.event */
-	e->updated_at = dp_events_time(run, ev);
+	e->updated_at = change_time(run, e, ev);
 	if (errors > 0)
 		ev->detail = "some values were dropped (see dataplatform.issue)";
 
@@ -308,17 +323,9 @@ dp_apply_events(PG_FUNCTION_ARGS)
 	Jsonb	   *events;
 	DpLoad	   *load;
 	EventRun   *run;
-	JsonbIterator *it;
-	JsonbIteratorToken tok;
-	JsonbValue	v;
-	List	   *evs = NIL;
-	List	   *entity_keys = NIL;
-	List	   *ids = NIL;
+	List	   *evs;
 	ListCell   *lc;
 	instr_time	start;
-	int			ordinal = 0;
-	StringInfoData result;
-	int			i;
 	MemoryContext per_query;
 
 	INSTR_TIME_SET_CURRENT(start);
@@ -349,12 +356,69 @@ dp_apply_events(PG_FUNCTION_ARGS)
 						   "event envelopes are not obfuscated yet."),
 				 errhint("Load snapshots (load_snapshot) outside production; apply events in production.")));
 	run = dp_events_run_begin(load);
-	dp_load_lock(load, "SHARE ROW EXCLUSIVE");
+	dp_load_lock(load, RowExclusiveLock);
 	dp_load_require_no_queue(load);
 	dp_load_create_batch(load, "events", VARSIZE(events) - VARHDRSZ,
 						 dp_sha256_hex(VARDATA(events), VARSIZE(events) - VARHDRSZ), "{}");
 	dp_events_set_batch_time(run);
 	dp_load_land_json(load, events);
+
+	evs = dp_events_apply(run, events);
+	dp_load_finish(load, start);
+	dp_load_audit(load, "apply_events");
+
+	/* the result rows, copied out before SPI goes */
+	{
+		MemoryContext old = MemoryContextSwitchTo(per_query);
+
+		foreach(lc, evs)
+		{
+			Ev		   *ev = lfirst(lc);
+			Datum		values[6];
+			bool		nulls[6] = {false, false, false, false, false, false};
+			const char *detail = ev->replayed_as ?
+				psprintf("%s; replayed later in this call: %s", ev->detail, ev->replayed_as->outcome) : ev->detail;
+
+			values[0] = Int32GetDatum(ev->ordinal);
+			nulls[1] = ev->id == NULL;
+			values[1] = ev->id ? CStringGetTextDatum(ev->id) : (Datum) 0;
+			nulls[2] = ev->entity == NULL && ev->entity_raw == NULL;
+			values[2] = nulls[2] ? (Datum) 0 : CStringGetTextDatum(ev->entity ? ev->entity : ev->entity_raw);
+			nulls[3] = ev->type == NULL;
+			values[3] = ev->type ? CStringGetTextDatum(ev->type) : (Datum) 0;
+			values[4] = CStringGetTextDatum(ev->outcome);
+			nulls[5] = detail == NULL;
+			values[5] = detail ? CStringGetTextDatum(detail) : (Datum) 0;
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * Apply an array of event envelopes (as stored in raw) to its batch: the
+ * run's load holds the batch id and the batch time, the dataset lock is
+ * taken, the batch row exists.  Writes the run's changes and the batch's
+ * counts and result; returns the events (Ev *) with their outcomes.  The
+ * caller finishes the batch (dp_load_finish).  apply_events and the replay
+ * of an events batch (rebuild) share it.
+ */
+List *
+dp_events_apply(EventRun *run, Jsonb *events)
+{
+	DpLoad	   *load = run->load;
+	JsonbIterator *it;
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	List	   *evs = NIL;
+	List	   *entity_keys = NIL;
+	List	   *ids = NIL;
+	ListCell   *lc;
+	int			ordinal = 0;
+	StringInfoData result;
+	int			i;
 
 	/* read every envelope */
 	it = JsonbIteratorInit(&events->root);
@@ -407,6 +471,7 @@ dp_apply_events(PG_FUNCTION_ARGS)
 	load->loaded = run->counts[0] + run->counts[1] + run->counts[2];
 	load->quarantined = run->counts[6];
 	load->skipped = run->counts[3] + run->counts[4];
+	load->orphaned = run->counts[5];
 	initStringInfo(&result);
 	appendStringInfoChar(&result, '{');
 	for (i = 0; i < (int) lengthof(outcomes); i++)
@@ -419,35 +484,5 @@ dp_apply_events(PG_FUNCTION_ARGS)
 		args[1] = result.data;
 		dp_spi_exec_text("UPDATE dataplatform.batch SET result = $2::jsonb WHERE id = $1::bigint", 2, args);
 	}
-	dp_load_finish(load, start);
-	dp_load_audit(load, "apply_events");
-
-	/* the result rows, copied out before SPI goes */
-	{
-		MemoryContext old = MemoryContextSwitchTo(per_query);
-
-		foreach(lc, evs)
-		{
-			Ev		   *ev = lfirst(lc);
-			Datum		values[6];
-			bool		nulls[6] = {false, false, false, false, false, false};
-			const char *detail = ev->replayed_as ?
-				psprintf("%s; replayed later in this call: %s", ev->detail, ev->replayed_as->outcome) : ev->detail;
-
-			values[0] = Int32GetDatum(ev->ordinal);
-			nulls[1] = ev->id == NULL;
-			values[1] = ev->id ? CStringGetTextDatum(ev->id) : (Datum) 0;
-			nulls[2] = ev->entity == NULL && ev->entity_raw == NULL;
-			values[2] = nulls[2] ? (Datum) 0 : CStringGetTextDatum(ev->entity ? ev->entity : ev->entity_raw);
-			nulls[3] = ev->type == NULL;
-			values[3] = ev->type ? CStringGetTextDatum(ev->type) : (Datum) 0;
-			values[4] = CStringGetTextDatum(ev->outcome);
-			nulls[5] = detail == NULL;
-			values[5] = detail ? CStringGetTextDatum(detail) : (Datum) 0;
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		}
-		MemoryContextSwitchTo(old);
-	}
-	SPI_finish();
-	return (Datum) 0;
+	return evs;
 }

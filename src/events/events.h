@@ -17,9 +17,14 @@
  * watermark is stale.  Within one call, events apply in array order, so of
  * two events with the same key the first one wins.
  *
- * Concurrency: like a push, apply_events and load_snapshot take SHARE ROW
- * EXCLUSIVE on the clean table before reading any state and before taking
- * their batch id, so calls on one dataset run one after another.
+ * Concurrency: like a push, apply_events and load_snapshot take the
+ * dataset lock (common/dataset_lock.h) before reading any state and before
+ * taking their batch id, so calls on one dataset run one after another.
+ *
+ * Version times: an event's version starts at the event's time (the
+ * batch's when it has none), but never before the entity's current version
+ * started or its last version ended: no version ends before it begins, and
+ * versions of an entity never overlap.
  * Idempotency: dataplatform.event has a unique index on the processed
  * event ids of each dataset.
  *
@@ -107,7 +112,9 @@ typedef struct Entity
 	int64		batch_id;
 	char	   *event_id;
 	int64		row;			/* _row: the raw row of a pushed version; 0 none */
-	TimestampTz updated_at;		/* the version's _updated_at */
+	TimestampTz updated_at;		/* the version's _updated_at; for an entity
+								 * with no current row, when its last
+								 * version ended (0: none) */
 	ItemPointerData tid;		/* where its row was when the call started */
 	struct Entity *next;
 } Entity;
@@ -230,5 +237,27 @@ extern void dp_events_run_write(EventRun *run, List *evs);
  * stored by earlier calls and those of this run.
  */
 extern void dp_events_replay_orphans(EventRun *run, Entity *e);
+
+/*
+ * Apply an events batch's envelopes (a JSON array) under the dataset lock,
+ * its batch row made: the run's changes, the batch's counts and result.
+ * Returns the events (Ev *) with their outcomes.
+ */
+extern List *dp_events_apply(EventRun *run, Jsonb *events);
+
+/* ---- snapshot.c ---- */
+
+/*
+ * Apply a snapshot's rows to its batch (made, the dataset lock taken): the
+ * upsert, replace mode's resync, the orphans' replay, the batch's result.
+ */
+extern void dp_snapshot_apply(DpLoad *load, Jsonb *rows, Datum as_of, const char *as_of_text,
+							  const char *mode);
+
+/* ---- replay.c ---- */
+
+/* Replay a snapshot or events batch from raw (rebuild): see pipeline.h. */
+extern DpLoad *dp_events_replay_batch(const char *dataset, int64 batch_id, const char *kind,
+									  const char *source, Datum received);
 
 #endif							/* DP_EVENTS_H */

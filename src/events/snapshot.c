@@ -6,8 +6,9 @@
  *		closed in _history as "resync"; then the orphaned events of the
  *		entities it brought, newer than them, are replayed.
  *
- * Concurrency: like a push, it takes SHARE ROW EXCLUSIVE on the clean table
- * before reading any state and before taking its batch id.
+ * Concurrency: like a push, it takes the dataset lock (common/dataset_lock.h)
+ * before reading any state and before taking its batch id.  Versions it
+ * closes end at as_of, or when they began if that is later.
  */
 #include "postgres.h"
 
@@ -98,7 +99,8 @@ remove_missing(DpLoad *load, Datum as_of)
 					 ")), gone AS (DELETE FROM %s o WHERE NOT EXISTS (SELECT 1 FROM keys k WHERE %s) "
 					 "AND ($%d::text IS NULL OR o._watermark IS NULL OR o._watermark <= $%d) RETURNING o.*), "
 					 "moved AS (INSERT INTO %s (%s, _operation, _batch_id, _event_id, _valid_from, _valid_to, "
-					 "_closed_by_batch, _watermark, _row) SELECT %s, 'resync', _batch_id, _event_id, _updated_at, $%d, "
+					 "_closed_by_batch, _watermark, _row) SELECT %s, 'resync', _batch_id, _event_id, _updated_at, "
+					 "GREATEST($%d, _updated_at), "
 					 "$%d, COALESCE($%d, _watermark), _row FROM gone ORDER BY %s) "
 					 "SELECT pg_catalog.jsonb_build_object('count', (SELECT count(*) FROM gone), "
 					 "'keys', COALESCE((SELECT pg_catalog.jsonb_agg(s._k ORDER BY %s) FROM (SELECT "
@@ -158,6 +160,51 @@ replay_after_snapshot(DpLoad *load)
 	return list_length(run->replayed);
 }
 
+/*
+ * Apply a snapshot's rows (as stored in raw) to its batch: load holds the
+ * batch id, the dataset lock is taken, the batch row exists.  Leaves the
+ * batch's result set; the caller finishes the batch (dp_load_finish).
+ * load_snapshot and the replay of a snapshot batch (rebuild) share it.
+ */
+void
+dp_snapshot_apply(DpLoad *load, Jsonb *rows, Datum as_of, const char *as_of_text, const char *mode)
+{
+	char	   *removed = "{\"count\": 0, \"keys\": []}";
+	int			replayed;
+
+	/* the rows: the state as of as_of, versions dated as_of */
+	load->received_at = as_of;
+	load->snapshot = true;
+	if (load->cfg->events.sequence.n == 0)
+	{
+		char	   *utc;
+
+		load->watermark = MemoryContextStrdup(load->cxt, dp_events_time_order_key(as_of_text, &utc));
+	}
+	load->track_keys = strcmp(mode, "replace") == 0;
+	dp_load_json(load, rows);
+	dp_load_flush(load);
+	if (load->track_keys)
+		removed = remove_missing(load, as_of);
+	replayed = replay_after_snapshot(load);
+	{
+		StringInfoData result;
+		const char *a[2];
+
+		initStringInfo(&result);
+		appendStringInfo(&result,
+						 "{\"as_of\": \"%s\", \"mode\": \"%s\", \"rows\": %lld, \"added\": %lld, "
+						 "\"changed\": %lld, \"unchanged\": %lld, \"skipped_newer\": %lld, "
+						 "\"quarantined\": %lld, \"removed_by_resync\": %s, \"orphans_replayed\": %d}",
+						 as_of_text, mode, (long long) load->rows_in, (long long) load->n_added,
+						 (long long) load->n_changed, (long long) load->n_unchanged,
+						 (long long) load->n_newer, (long long) load->quarantined, removed, replayed);
+		a[0] = psprintf("%lld", (long long) load->batch_id);
+		a[1] = result.data;
+		dp_spi_exec_text("UPDATE dataplatform.batch SET result = $2::jsonb WHERE id = $1::bigint", 2, a);
+	}
+}
+
 Datum
 dp_load_snapshot(PG_FUNCTION_ARGS)
 {
@@ -169,8 +216,6 @@ dp_load_snapshot(PG_FUNCTION_ARGS)
 	instr_time	start;
 	int64		batch_id;
 	char	   *as_of_text;
-	char	   *removed = "{\"count\": 0, \"keys\": []}";
-	int			replayed;
 
 	INSTR_TIME_SET_CURRENT(start);
 	if (PG_ARGISNULL(1))
@@ -204,7 +249,7 @@ dp_load_snapshot(PG_FUNCTION_ARGS)
 					1, t, v, NULL);
 		as_of_text = dp_spi_getvalue(0, 1);
 	}
-	dp_load_lock(load, "SHARE ROW EXCLUSIVE");
+	dp_load_lock(load, RowExclusiveLock);
 	dp_load_require_no_queue(load);
 	{
 		StringInfoData source;
@@ -215,37 +260,7 @@ dp_load_snapshot(PG_FUNCTION_ARGS)
 							 dp_sha256_hex(VARDATA(rows), VARSIZE(rows) - VARHDRSZ), source.data);
 	}
 	dp_load_land_json(load, rows);
-
-	/* the rows: the state as of as_of, versions dated as_of */
-	load->received_at = as_of;
-	if (load->cfg->events.sequence.n == 0)
-	{
-		char	   *utc;
-
-		load->watermark = MemoryContextStrdup(load->cxt, dp_events_time_order_key(as_of_text, &utc));
-	}
-	load->track_keys = strcmp(mode, "replace") == 0;
-	dp_load_json(load, rows);
-	dp_load_flush(load);
-	if (load->track_keys)
-		removed = remove_missing(load, as_of);
-	replayed = replay_after_snapshot(load);
-	{
-		StringInfoData result;
-		const char *a[2];
-
-		initStringInfo(&result);
-		appendStringInfo(&result,
-						 "{\"as_of\": \"%s\", \"mode\": \"%s\", \"rows\": %lld, \"added\": %lld, "
-						 "\"changed\": %lld, \"unchanged\": %lld, \"skipped_newer\": %lld, "
-						 "\"quarantined\": %lld, \"removed_by_resync\": %s, \"orphans_replayed\": %d}",
-						 as_of_text, mode, (long long) load->rows_in, (long long) load->n_added,
-						 (long long) load->n_changed, (long long) load->n_unchanged,
-						 (long long) load->n_newer, (long long) load->quarantined, removed, replayed);
-		a[0] = psprintf("%lld", (long long) load->batch_id);
-		a[1] = result.data;
-		dp_spi_exec_text("UPDATE dataplatform.batch SET result = $2::jsonb WHERE id = $1::bigint", 2, a);
-	}
+	dp_snapshot_apply(load, rows, as_of, as_of_text, mode);
 	dp_load_finish(load, start);
 	dp_load_audit(load, "load_snapshot");
 	batch_id = load->batch_id;

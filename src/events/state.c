@@ -12,8 +12,8 @@
  * event does not touch is written back as it was read.
  *
  * Memory: the entities live in a hash table in the load's context, loaded
- * once at the start.  Every function expects the clean table locked (SHARE
- * ROW EXCLUSIVE) before any state is read.
+ * once at the start.  Every function expects the dataset lock taken
+ * (common/dataset_lock.h) before any state is read.
  */
 #include "postgres.h"
 
@@ -187,11 +187,15 @@ dp_events_load_state(EventRun *run, List *keys)
 	if (absent == NIL)
 		return;
 
-	/* tombstones: the watermark of the latest delete or resync */
+	/*
+	 * tombstones: the watermark of the latest delete or resync; and when
+	 * the entity's last version ended (a new one starts no earlier)
+	 */
 	p = dp_probe_begin_on("dp_clean", history, spec->fields[run->keyfield].column);
 	a_wm = dp_probe_attnum(p, "_watermark");
 	a_id = dp_probe_attnum(p, "_history_id");
 	a_op = dp_probe_attnum(p, "_operation");
+	a_updated = dp_probe_attnum(p, "_valid_to");
 	foreach(lc, absent)
 	{
 		Entity	   *e = lfirst(lc);
@@ -205,6 +209,10 @@ dp_events_load_state(EventRun *run, List *keys)
 			bool		isnull;
 			int64		id = DatumGetInt64(dp_probe_datum(p, a_id, &isnull));
 			char	   *op = TextDatumGetCString(dp_probe_datum(p, a_op, &isnull));
+			Datum		to = dp_probe_datum(p, a_updated, &isnull);
+
+			if (!isnull && DatumGetTimestampTz(to) > e->updated_at)
+				e->updated_at = DatumGetTimestampTz(to);
 
 			if ((strcmp(op, "delete") == 0 || strcmp(op, "resync") == 0) &&
 				(!found || id > latest))

@@ -10,7 +10,7 @@
  * Values an event did not touch are written as they were read (stored
  * datums); an update tells which columns kept their value, so an index on
  * those only (the primary key) skips its uniqueness check.  Caller holds
- * the clean table's SHARE ROW EXCLUSIVE lock.
+ * the dataset lock (common/dataset_lock.h).
  */
 #include "postgres.h"
 

@@ -10,11 +10,16 @@
  *
  * Transactions and locks: a push is one transaction (the caller's): the
  * batch row, the raw rows, the clean rows, the issues and the audit row
- * commit or vanish together.  Before writing clean rows a push takes SHARE
- * ROW EXCLUSIVE on the dataset's clean table, so pushes into one dataset
- * run one after another (readers are never blocked) and each replaced
- * version reaches _history exactly once.  The dataset's catalog row is read
- * FOR SHARE, so its spec cannot change under a running push.
+ * commit or vanish together.  Before writing clean rows a push takes the
+ * dataset lock (common/dataset_lock.h: an advisory lock keyed on the
+ * dataset, then ROW EXCLUSIVE on its clean table, which leaves VACUUM
+ * alone), so pushes into one dataset run one after another (readers are
+ * never blocked) and each replaced version reaches _history exactly once.
+ * The batch row is made under that lock, and its received_at is the clock
+ * then (not the transaction's start): batch ids and batch times of a
+ * dataset follow the order in which batches apply, and so do the version
+ * times in _history.  The dataset's catalog row is read FOR SHARE, so its
+ * spec cannot change under a running push.
  *
  * Memory: one context per load (batch), children of the caller's context;
  * valid rows are buffered and written DP_FLUSH_ROWS at a time.
@@ -34,6 +39,7 @@
 
 #include "access.h"
 #include "clean_table.h"
+#include "dataset_lock.h"
 #include "issue.h"
 #include "obfuscate.h"
 #include "pipeline.h"
@@ -239,6 +245,7 @@ remember_key(DpLoad *load, char **out, const DpSourceRow *row)
 	{
 		e->key = key;
 		e->slot = -1;
+		e->valid = false;
 		e->row_number = row->row_number;
 		e->line_number = row->line_number;
 	}
@@ -325,8 +332,12 @@ dp_load_row(DpLoad *load, const DpSourceRow *row)
 				}
 				e->row_number = row->row_number;
 				e->line_number = row->line_number;
-				if (!found)
+				/* the first valid row of a key loads; each later one replaces it */
+				if (found && e->valid)
+					load->replaced++;
+				else
 					load->loaded++;
+				e->valid = true;
 			}
 			break;
 	}
@@ -372,21 +383,24 @@ dp_load_create_batch(DpLoad *load, const char *kind, size_t bytes, const char *s
 	args[4] = sha;
 	args[5] = source;
 	args[6] = load->column_override;
+	/* received_at: the clock under the dataset lock (see the file header) */
 	dp_spi_exec_text("INSERT INTO dataplatform.batch (dataset, kind, pushed_by, bytes, rows, sha256, "
-					 "status, source) VALUES ($1, $2, $3::name, $4::bigint, 0, $5, 'processing', "
+					 "status, source, received_at) VALUES ($1, $2, $3::name, $4::bigint, 0, $5, 'processing', "
 					 "$6::jsonb || CASE WHEN $7::jsonb IS NULL THEN '{}' "
-					 "ELSE pg_catalog.jsonb_build_object('column', $7::jsonb) END) "
-					 "RETURNING id, received_at", 7, args);
+					 "ELSE pg_catalog.jsonb_build_object('column', $7::jsonb) END, "
+					 "pg_catalog.clock_timestamp()) RETURNING id, received_at", 7, args);
 	load->batch_id = pg_strtoint64(dp_spi_getvalue(0, 1));
 	load->received_at = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 }
 
-/* Lock the clean table for writing (see the file header). */
+/*
+ * Take the dataset lock, then the clean table's lock in mode: writers
+ * RowExclusiveLock, rebuild AccessExclusiveLock (see the file header).
+ */
 void
-dp_load_lock(DpLoad *load, const char *mode)
+dp_load_lock(DpLoad *load, LOCKMODE mode)
 {
-	dp_spi_exec(psprintf("LOCK TABLE %s IN %s MODE", dp_qualified_clean(load->spec, false), mode),
-				0, NULL, NULL, NULL);
+	dp_dataset_lock(load->spec->table, mode);
 	/* tables restored from an older version's dump gain the lineage column */
 	dp_clean_table_ensure_lineage(load->spec);
 }
@@ -426,7 +440,7 @@ void
 dp_load_finish(DpLoad *load, instr_time start)
 {
 	instr_time	now;
-	const char *args[14];
+	const char *args[15];
 
 	dp_load_flush(load);
 	INSTR_TIME_SET_CURRENT(now);
@@ -444,12 +458,15 @@ dp_load_finish(DpLoad *load, instr_time start)
 	args[10] = psprintf("%d.%d", load->major, load->minor);
 	args[11] = psprintf("%d", load->config_version);
 	args[12] = dp_transform_mapping_json(load->t);
+	args[13] = psprintf("%lld", (long long) load->replaced);
+	args[14] = psprintf("%lld", (long long) load->orphaned);
 	dp_spi_exec_text("UPDATE dataplatform.batch SET rows = $2::bigint, rows_loaded = $3::bigint, "
 					 "rows_quarantined = $4::bigint, rows_skipped = $5::bigint, rows_filtered = $6::bigint, "
 					 "issues_error = $7::bigint, issues_warning = $8::bigint, issues_info = $9::bigint, "
 					 "elapsed_ms = $10::numeric, spec_version = $11, config_version = $12::integer, "
-					 "column_mapping = $13::jsonb, status = 'done', processed_at = pg_catalog.clock_timestamp() "
-					 "WHERE id = $1::bigint", 13, args);
+					 "column_mapping = $13::jsonb, rows_replaced = $14::bigint, rows_orphaned = $15::bigint, "
+					 "status = 'done', processed_at = pg_catalog.clock_timestamp() "
+					 "WHERE id = $1::bigint", 15, args);
 }
 
 void

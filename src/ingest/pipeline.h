@@ -15,7 +15,8 @@
  *		source.c	JSON rows and CSV records into source rows
  *		push.c		push, push_csv, check, check_csv; dp_push_rows and
  *					dp_push_csv_data for callers in C
- *		rebuild.c	replaying raw batches, rebuild, purge_raw, raw_guard
+ *		rebuild.c	replaying raw batches (snapshots and events through
+ *					src/events/, registered), rebuild, purge_raw, raw_guard
  */
 #ifndef DP_PIPELINE_H
 #define DP_PIPELINE_H
@@ -23,6 +24,7 @@
 #include "postgres.h"
 
 #include "portability/instr_time.h"
+#include "storage/lockdefs.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 
@@ -39,6 +41,8 @@ typedef struct KeyEntry
 	int64		row_number;		/* the row that holds the key now */
 	int64		line_number;
 	int			slot;			/* its buffer slot, or -1 once flushed */
+	bool		valid;			/* a valid row had the key (else only a
+								 * quarantined one: remember_key) */
 	char	   *key;			/* the key text, to tell collisions apart */
 } KeyEntry;
 
@@ -75,11 +79,17 @@ typedef struct DpLoad
 	int64	   *q_row;
 	int64	   *q_line;
 
+	/*
+	 * the batch's counts (docs/push.md, "The batch log"): rows_in = loaded
+	 * + replaced + quarantined + skipped + filtered + orphaned
+	 */
 	int64		rows_in,
-				loaded,
+				loaded,			/* distinct keys of valid rows */
+				replaced,		/* valid rows a later one with their key replaced */
 				quarantined,
 				skipped,
-				filtered;
+				filtered,
+				orphaned;		/* events kept for replay */
 
 	/* dry run: the rows that would load, as JSON */
 	StringInfoData rows_json;
@@ -95,6 +105,7 @@ typedef struct DpLoad
 
 	/* snapshots (events/snapshot.c) */
 	char	   *watermark;		/* ordering key the written rows take, or NULL */
+	bool		snapshot;		/* new keys: look for a removal in _history */
 	bool		track_keys;		/* quarantined rows' keys count as present */
 	int64		n_added,
 				n_changed,
@@ -130,7 +141,7 @@ extern void dp_load_row(DpLoad *load, const DpSourceRow *row);
 extern void dp_load_check_rows_json(DpLoad *load);
 extern void dp_load_create_batch(DpLoad *load, const char *kind, size_t bytes,
 								 const char *sha, const char *source);
-extern void dp_load_lock(DpLoad *load, const char *mode);
+extern void dp_load_lock(DpLoad *load, LOCKMODE mode);
 extern bool dp_load_queued_behind(DpLoad *load);
 extern void dp_load_require_no_queue(DpLoad *load);
 /* asynchronous: the batch stays queued with its raw rows (rows of them) */
@@ -194,5 +205,14 @@ extern int64 dp_push_csv_data(const char *dataset, const char *data, size_t len,
  */
 extern DpLoad *dp_replay_batch(const char *dataset, int64 batch_id, const char *kind,
 							   const char *source, Datum received);
+
+/*
+ * Snapshot and events batches are replayed by src/events/ (which depends on
+ * this folder, not the reverse): it registers its replay function at load
+ * time (_PG_init), with the signature of dp_replay_batch.
+ */
+typedef DpLoad *(*DpReplayFunction) (const char *dataset, int64 batch_id, const char *kind,
+									 const char *source, Datum received);
+extern void dp_replay_register(DpReplayFunction fn);
 
 #endif							/* DP_PIPELINE_H */

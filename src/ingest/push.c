@@ -52,7 +52,7 @@ dp_push_rows(const char *dataset, Jsonb *rows, const DpLoadOptions *opts)
 	 * follow commit order, which consumer refreshes rely on (a refresh that
 	 * has seen batch n has seen every earlier batch of the dataset).
 	 */
-	dp_load_lock(load, "SHARE ROW EXCLUSIVE");
+	dp_load_lock(load, RowExclusiveLock);
 	/* bytes and hash of the payload as stored (jsonb's binary form) */
 	dp_load_create_batch(load, "push", VARSIZE(rows) - VARHDRSZ,
 				 dp_sha256_hex(VARDATA(rows), VARSIZE(rows) - VARHDRSZ), "{}");
@@ -115,7 +115,7 @@ dp_push_csv_data(const char *dataset, const char *data, size_t len, Jsonb *csv_o
 	appendStringInfo(&source, ", \"quote\": ");
 	escape_json(&source, psprintf("%c", opt.quote ? opt.quote : '"'));
 	appendStringInfoChar(&source, '}');
-	dp_load_lock(load, "SHARE ROW EXCLUSIVE");	/* before the batch id: see dp_push_rows */
+	dp_load_lock(load, RowExclusiveLock);	/* before the batch id: see dp_push_rows */
 	dp_load_create_batch(load, "push_csv", len, dp_sha256_hex(data, len), source.data);
 	{
 		char	   *header = NULL;
@@ -167,10 +167,10 @@ check_report(DpLoad *load, MemoryContext result_cxt)
 	appendStringInfoString(&buf, "{\"dataset\": ");
 	escape_json(&buf, load->dataset);
 	appendStringInfo(&buf, ", \"spec_version\": \"%d.%d\", \"config_version\": %d, "
-					 "\"rows_in\": %lld, \"rows_valid\": %lld, \"rows_quarantined\": %lld, "
+					 "\"rows_in\": %lld, \"rows_valid\": %lld, \"rows_replaced\": %lld, \"rows_quarantined\": %lld, "
 					 "\"rows_skipped\": %lld, \"rows_filtered\": %lld, \"column_mapping\": %s, \"issues\": [",
 					 load->major, load->minor, load->config_version,
-					 (long long) load->rows_in, (long long) load->loaded,
+					 (long long) load->rows_in, (long long) load->loaded, (long long) load->replaced,
 					 (long long) load->quarantined, (long long) load->skipped,
 					 (long long) load->filtered, dp_transform_mapping_json(t));
 	for (i = 0; i < t->nissues; i++)

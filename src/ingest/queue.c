@@ -75,7 +75,7 @@ dp_process_queued(PG_FUNCTION_ARGS)
 		{
 			DpLoad	   *load = dp_load_open(ds, false, NULL);
 
-			dp_load_lock(load, "SHARE ROW EXCLUSIVE");
+			dp_load_lock(load, RowExclusiveLock);
 			load = dp_replay_batch(ds, id, kind, source, received);
 			dp_audit("process_queued", ds,
 					 psprintf("{\"batch_id\": %lld, \"rows\": %lld, \"loaded\": %lld, \"quarantined\": %lld}",
@@ -113,11 +113,12 @@ dp_process_queued(PG_FUNCTION_ARGS)
 }
 
 /*
- * rebuild_changed(): rebuild every push-fed dataset with a batch processed
- * under an older spec or configuration than the current ones, or that
- * references a dataset whose last batch was processed after its own (its
- * references are checked again: spec "references"); the nightly batch run.  Datasets fed by snapshots and events, and datasets whose raw
- * rows were purged, are left out (and listed).
+ * rebuild_changed(): rebuild every dataset (fed by pushes, snapshots or
+ * events) with a batch processed under an older spec or configuration than
+ * the current ones, or that references a dataset whose last batch was
+ * processed after its own (its references are checked again: spec
+ * "references"); the nightly batch run.  Datasets whose raw rows were
+ * purged are left out (and listed).
  */
 Datum
 dp_rebuild_changed(PG_FUNCTION_ARGS)
@@ -132,7 +133,7 @@ dp_rebuild_changed(PG_FUNCTION_ARGS)
 	dp_require_admin("rebuild changed datasets");
 	SPI_connect();
 	n = dp_spi_exec("SELECT d.name, EXISTS (SELECT 1 FROM dataplatform.batch b WHERE b.dataset = d.name "
-					"  AND (b.raw_purged_at IS NOT NULL OR b.kind IN ('snapshot', 'events'))) "
+					"  AND b.raw_purged_at IS NOT NULL) "
 					"FROM dataplatform.datasets d WHERE EXISTS (SELECT 1 FROM dataplatform.batch b "
 					"  WHERE b.dataset = d.name AND b.status = 'done' "
 					"  AND (b.spec_version IS DISTINCT FROM d.major || '.' || d.minor "

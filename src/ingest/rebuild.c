@@ -17,6 +17,7 @@
 
 #include "access.h"
 #include "csv.h"
+#include "dataset_lock.h"
 #include "pipeline.h"
 #include "util.h"
 
@@ -27,8 +28,18 @@ PG_FUNCTION_INFO_V1(dp_raw_guard);
 /* set only while purge_raw deletes; read by the raw guard trigger */
 static bool dp_raw_purging = false;
 
+/* src/events/'s replay of snapshot and events batches (dp_replay_register) */
+static DpReplayFunction replay_events_batch = NULL;
+
+void
+dp_replay_register(DpReplayFunction fn)
+{
+	replay_events_batch = fn;
+}
+
 /*
- * Transform one batch again from its raw rows (push and push_csv batches),
+ * Transform one batch again from its raw rows (push and push_csv batches
+ * here; snapshot and events batches by src/events/, registered),
  * writing clean rows, issues and quarantine, and stamping the batch with
  * the spec and configuration versions.  Used by rebuild and by the
  * asynchronous processing of queued batches.  The caller holds the clean
@@ -46,6 +57,12 @@ dp_replay_batch(const char *dataset, int64 batch_id, const char *kind, const cha
 	uint64		n,
 				i;
 
+	if (strcmp(kind, "snapshot") == 0 || strcmp(kind, "events") == 0)
+	{
+		if (replay_events_batch == NULL)
+			elog(ERROR, "no replay of %s batches is registered", kind);
+		return replay_events_batch(dataset, batch_id, kind, source, received);
+	}
 	/* a batch collected with an endpoint's column mapping is mapped the same */
 	if (source != NULL &&
 		dp_spi_exec_text("SELECT ($1::jsonb -> 'column')::text", 1, sargs) == 1)
@@ -114,8 +131,11 @@ dp_replay_batch(const char *dataset, int64 batch_id, const char *kind, const cha
 
 /*
  * rebuild(dataset): replay every raw batch, in order, through the current
- * spec and configuration.  Takes ACCESS EXCLUSIVE on the clean table, so
- * readers see the old state or the new one, never a mix.
+ * spec and configuration: pushes, and snapshots and change events (their
+ * event log and orphans made again), so an event-fed dataset gets the
+ * state and history of the original run.  Takes the dataset lock and
+ * ACCESS EXCLUSIVE on the clean table, so readers see the old state or the
+ * new one, never a mix.
  */
 Datum
 dp_rebuild(PG_FUNCTION_ARGS)
@@ -141,6 +161,8 @@ dp_rebuild(PG_FUNCTION_ARGS)
 	SPI_connect();
 	first = dp_load_open(dataset, false, NULL);
 	args[0] = dataset;
+	/* first: purge_raw takes the dataset lock too, so none runs meanwhile */
+	dp_load_lock(first, AccessExclusiveLock);
 	if (dp_spi_exec_text("SELECT 1 FROM dataplatform.batch WHERE dataset = $1 AND raw_purged_at IS NOT NULL",
 						 1, args) > 0)
 		ereport(ERROR,
@@ -148,14 +170,6 @@ dp_rebuild(PG_FUNCTION_ARGS)
 				 errmsg("cannot rebuild dataset \"%s\": raw rows of some of its batches were purged",
 						dataset),
 				 errdetail("A rebuild would lose the rows that came only from those batches.")));
-	if (dp_spi_exec_text("SELECT 1 FROM dataplatform.batch WHERE dataset = $1 "
-						 "AND kind IN ('snapshot', 'events')", 1, args) > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot rebuild dataset \"%s\": it is fed by snapshots and change events", dataset),
-				 errdetail("Rebuild replays push and push_csv batches; replaying event streams is not supported yet."),
-				 errhint("Load a fresh snapshot instead: it re-syncs the dataset.")));
-	dp_load_lock(first, "ACCESS EXCLUSIVE");
 	nbatches = dp_spi_exec_text("SELECT id, kind, source::text, received_at FROM dataplatform.batch "
 								"WHERE dataset = $1 AND status = 'done' ORDER BY id", 1, args);
 	ids = palloc(sizeof(int64) * Max(nbatches, 1));
@@ -173,6 +187,9 @@ dp_rebuild(PG_FUNCTION_ARGS)
 					 "WHERE b.id = i.batch_id AND b.dataset = $1", 1, args);
 	dp_spi_exec_text("DELETE FROM dataplatform.quarantine_row q USING dataplatform.batch b "
 					 "WHERE b.id = q.batch_id AND b.dataset = $1", 1, args);
+	/* snapshots and events: their log and their orphans are made again */
+	dp_spi_exec_text("DELETE FROM dataplatform.event WHERE dataset = $1", 1, args);
+	dp_spi_exec_text("DELETE FROM dataplatform.orphan_event WHERE dataset = $1", 1, args);
 	dp_spi_exec(psprintf("TRUNCATE %s, %s", dp_qualified_clean(first->spec, false),
 						 dp_qualified_clean(first->spec, true)), 0, NULL, NULL, NULL);
 
@@ -215,10 +232,12 @@ dp_purge_raw(PG_FUNCTION_ARGS)
 	SPI_connect();
 	values[0] = CStringGetTextDatum(dataset);
 	values[1] = older_than;
-	if (dp_spi_exec("SELECT 1 FROM dataplatform.datasets WHERE name = $1", 1, types, values, NULL) == 0)
+	if (dp_spi_exec("SELECT table_name::text FROM dataplatform.datasets WHERE name = $1", 1, types, values, NULL) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("dataset \"%s\" does not exist", dataset)));
+	/* not while a rebuild replays the dataset's raw rows (or a writer lands some) */
+	dp_dataset_lock(dp_spi_getvalue(0, 1), AccessShareLock);
 	PG_TRY();
 	{
 		dp_raw_purging = true;

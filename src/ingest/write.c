@@ -26,6 +26,9 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/array.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
@@ -52,8 +55,14 @@ dp_qualified_clean(const DpSpec *spec, bool history)
  * inserted, rows whose values changed are updated (by ctid) and their
  * replaced version goes to _history (closed by this batch); unchanged rows
  * are left alone (no history row, lineage stays with the batch that last
- * changed them).  No ON CONFLICT is needed: the caller holds SHARE ROW
- * EXCLUSIVE on the clean table, so nobody else writes it meanwhile.
+ * changed them).  No ON CONFLICT is needed: the caller holds the dataset
+ * lock, so nobody else writes it meanwhile.
+ *
+ * Version times: a replaced version is closed, and the new one starts, at
+ * the batch's time (for a push, the clock under the dataset lock; for a
+ * snapshot, its as_of), but never before the replaced version started:
+ * _valid_from <= _valid_to always, and versions of a key follow each other
+ * without overlap, so as_of finds at most one of them at any instant.
  *
  * Snapshots pass a watermark (the ordering key of their as_of time): an
  * entity whose watermark is newer is left as it is ("newer"), the others
@@ -126,11 +135,12 @@ build_upsert(DpLoad *load)
 	appendStringInfo(&sql,
 					 "moved AS (INSERT INTO %s (%s, _operation, _batch_id, _event_id, _valid_from, _valid_to, "
 					 "_closed_by_batch, _watermark, _row) "
-					 "SELECT %s, 'update', (x._old)._batch_id, (x._old)._event_id, (x._old)._updated_at, $%d, $%d, "
-					 "(x._old)._watermark, (x._old)._row FROM changed x), ",
+					 "SELECT %s, 'update', (x._old)._batch_id, (x._old)._event_id, (x._old)._updated_at, "
+					 "GREATEST($%d, (x._old)._updated_at), $%d, (x._old)._watermark, (x._old)._row FROM changed x), ",
 					 dp_qualified_clean(spec, true), cols.data, ocols.data, ptime, pbatch);
 	appendStringInfo(&sql,
-					 "updated AS (UPDATE %s o SET %s_batch_id = $%d, _event_id = NULL, _updated_at = $%d, "
+					 "updated AS (UPDATE %s o SET %s_batch_id = $%d, _event_id = NULL, "
+					 "_updated_at = GREATEST($%d, o._updated_at), "
 					 "_watermark = COALESCE($%d, o._watermark), _row = x._r FROM changed x WHERE o.ctid = x._tid), ",
 					 dp_qualified_clean(spec, false), sets.data, pbatch, ptime, pwm);
 	appendStringInfo(&sql,
@@ -198,7 +208,7 @@ dp_int8_array(int64 *v, int n)
  * key index and sees this batch's earlier flushes.
  */
 static void
-insert_new_rows(DpLoad *load, const int *slots, int n)
+insert_new_rows(DpLoad *load, const int *slots, const TimestampTz *times, int n)
 {
 	const DpSpec *spec = load->spec;
 	int			nf = spec->nfields;
@@ -220,7 +230,7 @@ insert_new_rows(DpLoad *load, const int *slots, int n)
 		for (int i = 0; i < nf; i++)
 			dp_bulk_set_text(b, atts[i], v[i]);
 		dp_bulk_set_datum(b, a_batch, Int64GetDatum(load->batch_id));
-		dp_bulk_set_datum(b, a_updated, load->received_at);
+		dp_bulk_set_datum(b, a_updated, times ? TimestampTzGetDatum(times[k]) : load->received_at);
 		if (load->watermark)
 			dp_bulk_set_datum(b, a_watermark, watermark);
 		dp_bulk_set_datum(b, a_row, Int64GetDatum(load->slot_row[slots[k]]));
@@ -264,6 +274,62 @@ upsert_rows(DpLoad *load, const int *slots, int n)
 	load->n_newer += pg_strtoint64(dp_spi_getvalue(0, 4));
 }
 
+/*
+ * Snapshots: a key with no current row may have had one (a delete or a
+ * resync left its last version in _history).  Walks the key's versions
+ * through _history's key index (hp: a probe on the first key column; the
+ * other key columns compared here): when the last version removed the
+ * entity with a watermark newer than the snapshot's (when ordered by
+ * time: a sequence orders events only), the row must not bring it back
+ * (false); otherwise *time is when the new version starts:
+ * the snapshot's time, or when the key's last version ended if later.
+ */
+static bool
+fresh_key_allowed(DpLoad *load, DpProbe *hp, const AttrNumber *hkey, const int16 *typlen,
+				  const bool *typbyval, int nkeys, const Datum *key, TimestampTz *time)
+{
+	AttrNumber	a_id = dp_probe_attnum(hp, "_history_id"),
+				a_op = dp_probe_attnum(hp, "_operation"),
+				a_wm = dp_probe_attnum(hp, "_watermark"),
+				a_to = dp_probe_attnum(hp, "_valid_to");
+	int64		latest = -1;
+	bool		removed = false;
+	char	   *watermark = NULL;
+	TupleTableSlot *slot;
+
+	*time = DatumGetTimestampTz(load->received_at);
+	for (slot = dp_probe_fetch(hp, key); slot; slot = dp_probe_next(hp))
+	{
+		bool		isnull;
+		bool		same = true;
+		int64		id;
+		Datum		to;
+
+		for (int i = 1; i < nkeys && same; i++)
+		{
+			Datum		d = dp_probe_datum(hp, hkey[i], &isnull);
+
+			same = !isnull && datumIsEqual(d, key[i], typbyval[i], typlen[i]);
+		}
+		if (!same)
+			continue;
+		to = dp_probe_datum(hp, a_to, &isnull);
+		if (!isnull && DatumGetTimestampTz(to) > *time)
+			*time = DatumGetTimestampTz(to);
+		id = DatumGetInt64(dp_probe_datum(hp, a_id, &isnull));
+		if (id > latest)
+		{
+			char	   *op = dp_probe_text(hp, a_op);
+
+			latest = id;
+			removed = strcmp(op, "delete") == 0 || strcmp(op, "resync") == 0;
+			watermark = dp_probe_text(hp, a_wm);
+		}
+	}
+	return !(removed && watermark != NULL && load->watermark != NULL &&
+			 strcmp(watermark, load->watermark) > 0);
+}
+
 void
 dp_load_flush_rows(DpLoad *load)
 {
@@ -281,6 +347,11 @@ dp_load_flush_rows(DpLoad *load)
 			   *stored;
 	int			nfresh = 0,
 				nstored = 0;
+	TimestampTz *times = NULL;
+	DpProbe    *hp = NULL;
+	AttrNumber *hkey = NULL;
+	int16	   *typlen = NULL;
+	bool	   *typbyval = NULL;
 
 	dp_contract_close(load);
 	if (load->nslots == 0 || load->dry_run)
@@ -306,6 +377,20 @@ dp_load_flush_rows(DpLoad *load)
 	}
 	fresh = palloc(sizeof(int) * load->nslots);
 	stored = palloc(sizeof(int) * load->nslots);
+	if (load->snapshot)
+	{
+		/* snapshots: keys with no current row are looked up in _history */
+		hp = dp_probe_begin_on("dp_clean", psprintf("%s_history", spec->table), dp_probe_key_column(probe, 0));
+		times = palloc(sizeof(TimestampTz) * load->nslots);
+		hkey = palloc(sizeof(AttrNumber) * nkeys);
+		typlen = palloc(sizeof(int16) * nkeys);
+		typbyval = palloc(sizeof(bool) * nkeys);
+		for (int i = 0; i < nkeys; i++)
+		{
+			hkey[i] = dp_probe_attnum(hp, dp_probe_key_column(probe, i));
+			get_typlenbyval(dp_probe_atttype(hp, hkey[i]), &typlen[i], &typbyval[i]);
+		}
+	}
 	for (int s = 0; s < load->nslots; s++)
 	{
 		char	  **v = load->values + (Size) s * nf;
@@ -320,15 +405,25 @@ dp_load_flush_rows(DpLoad *load)
 		}
 		if (known && dp_probe_exists(probe, key))
 			stored[nstored++] = s;
-		else
+		else if (!known || hp == NULL)
+		{
+			if (times)
+				times[nfresh] = DatumGetTimestampTz(load->received_at);
 			fresh[nfresh++] = s;
+		}
+		else if (fresh_key_allowed(load, hp, hkey, typlen, typbyval, nkeys, key, &times[nfresh]))
+			fresh[nfresh++] = s;
+		else
+			load->n_newer++;	/* removed later than the snapshot's time */
 	}
 	dp_probe_end(probe);
+	if (hp)
+		dp_probe_end(hp);
 
 	if (nstored > 0)
 		upsert_rows(load, stored, nstored);
 	if (nfresh > 0)
-		insert_new_rows(load, fresh, nfresh);
+		insert_new_rows(load, fresh, times, nfresh);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(flush_cxt);
 

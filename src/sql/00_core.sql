@@ -152,7 +152,11 @@ CREATE TABLE @extschema@.batch (
 	source				jsonb NOT NULL DEFAULT '{}',
 	result				jsonb,
 	processed_at		timestamptz,
-	raw_purged_at		timestamptz
+	raw_purged_at		timestamptz,
+	-- once done: rows = rows_loaded + rows_replaced + rows_quarantined +
+	-- rows_skipped + rows_filtered + rows_orphaned (docs/push.md)
+	rows_replaced		bigint NOT NULL DEFAULT 0,
+	rows_orphaned		bigint NOT NULL DEFAULT 0
 );
 CREATE INDEX ON @extschema@.batch (dataset, id);
 -- the batches waiting for asynchronous processing: every push asks whether
@@ -465,7 +469,7 @@ AS 'MODULE_PATHNAME', 'dp_rebuild_changed'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.rebuild_changed() IS
-'rebuild the push-fed datasets whose spec or configuration changed since their batches were processed (the nightly batch run)';
+'rebuild the datasets whose spec or configuration changed since their batches were processed (the nightly batch run)';
 
 CREATE FUNCTION @extschema@.purge_raw(dataset text, older_than interval)
 RETURNS bigint

@@ -187,6 +187,71 @@ AS 'MODULE_PATHNAME', 'dp_view_lineage_backfill' LANGUAGE C;
 SELECT @extschema@.view_lineage_backfill();
 DROP FUNCTION @extschema@.view_lineage_backfill();
 
+-- batch counts that add up (issue 17, point 4): rows = rows_loaded +
+-- rows_replaced + rows_quarantined + rows_skipped + rows_filtered +
+-- rows_orphaned.  Under 0.1 the rest of a done batch's rows were the rows a
+-- later row with the same key replaced (pushes, snapshots) or the orphaned
+-- events (events): they are counted so.
+ALTER TABLE @extschema@.batch ADD COLUMN rows_replaced bigint NOT NULL DEFAULT 0,
+	ADD COLUMN rows_orphaned bigint NOT NULL DEFAULT 0;
+UPDATE @extschema@.batch
+   SET rows_replaced = CASE WHEN kind = 'events' THEN 0
+					   ELSE GREATEST(rows - rows_loaded - rows_quarantined - rows_skipped - rows_filtered, 0) END,
+	   rows_orphaned = CASE WHEN kind = 'events'
+					   THEN GREATEST(rows - rows_loaded - rows_quarantined - rows_skipped - rows_filtered, 0) ELSE 0 END
+ WHERE status = 'done';
+
+-- History in apply order (issue 17, point 1): under 0.1 a version's times
+-- were its batch's transaction start, taken before the dataset lock, so
+-- under concurrent pushes a version could end before it began and as_of
+-- could find two versions of a key.  From 0.2 on a version starts no
+-- earlier than the one before it ended; the versions 0.1 wrote are put in
+-- that order here (a version starts when the latest of the versions written
+-- before it ended, if that is later; it ends no earlier than it starts; a
+-- current row starts no earlier than its key's last version ended).  Rows
+-- already in order are not touched.
+DO $upgrade$
+DECLARE
+	d record;
+	keys text;
+	hist_key text;
+	n bigint;
+	total bigint := 0;
+BEGIN
+	FOR d IN SELECT name, table_name FROM @extschema@.datasets ORDER BY name LOOP
+		SELECT pg_catalog.string_agg(pg_catalog.quote_ident(column_name), ', ' ORDER BY ordinal),
+			   pg_catalog.string_agg(pg_catalog.format('c.%1$I IS NOT DISTINCT FROM e.%1$I', column_name), ' AND ' ORDER BY ordinal)
+		  INTO keys, hist_key
+		  FROM @extschema@.fields WHERE dataset = d.name AND is_key;
+		IF keys IS NULL OR pg_catalog.to_regclass(pg_catalog.format('dp_clean.%I', d.table_name || '_history')) IS NULL THEN
+			CONTINUE;
+		END IF;
+		EXECUTE pg_catalog.format(
+			'WITH v AS (SELECT _history_id, max(GREATEST(_valid_from, _valid_to)) OVER (PARTITION BY %1$s '
+			'ORDER BY _history_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM dp_clean.%2$I) '
+			'UPDATE dp_clean.%2$I h SET _valid_from = GREATEST(h._valid_from, v.prev_end), '
+			'_valid_to = GREATEST(h._valid_to, h._valid_from, v.prev_end) FROM v '
+			'WHERE v._history_id = h._history_id AND (v.prev_end > h._valid_from OR h._valid_to < h._valid_from)',
+			keys, d.table_name || '_history');
+		GET DIAGNOSTICS n = ROW_COUNT;
+		total := total + n;
+		EXECUTE pg_catalog.format(
+			'UPDATE dp_clean.%1$I c SET _updated_at = e.ended FROM (SELECT %2$s, max(GREATEST(_valid_from, _valid_to)) AS ended '
+			'FROM dp_clean.%3$I GROUP BY %2$s) e WHERE %4$s AND c._updated_at < e.ended',
+			d.table_name, keys, d.table_name || '_history', hist_key);
+		GET DIAGNOSTICS n = ROW_COUNT;
+		total := total + n;
+	END LOOP;
+	IF total > 0 THEN
+		RAISE NOTICE 'versions put in apply order (history and current rows): %', total;
+	END IF;
+END
+$upgrade$;
+
+-- rebuild replays snapshots and change events too (issue 17, point 6)
+COMMENT ON FUNCTION @extschema@.rebuild_changed() IS
+'rebuild the datasets whose spec or configuration changed since their batches were processed (the nightly batch run)';
+
 -- Keep last: wake this database's worker at commit; it waits while the
 -- database holds a version other than its library's, and resumes now.
 SELECT @extschema@.worker_wake();
