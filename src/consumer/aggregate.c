@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "utils/guc.h"
 
 #include "consumer.h"
 
@@ -202,81 +203,6 @@ extremes_indexed(const DpView *view)
 	return any;
 }
 
-/*
- * The min and max of the groups marked dirty (their counts and sums are
- * right: only an extreme may have lost its holders), each read from the
- * group's rows through the index on (grouping columns, argument) that
- * publish made: the first row in the argument's order.  Views read this way
- * keep no holder counts (_k is 0).  Computed as the reader role into one
- * array of state rows, applied as the owner.
- */
-static void
-recompute_extremes(DpRefresh *r)
-{
-	DpView	   *view = r->view;
-	DpViewSource *s = &view->sources[view->driver];
-	StringInfoData sql,
-				row,
-				ext,
-				set,
-				gm;
-	int			i,
-				k;
-	bool		isnull;
-	Datum		arr;
-	Oid			type;
-
-	initStringInfo(&gm);
-	for (k = 0; k < view->nkey; k++)
-		appendStringInfo(&gm, "(%s) = t.%s AND ", view->cols[view->key[k]].gexpr,
-						 quote_identifier(view->cols[view->key[k]].name));
-	if (view->quals)
-		appendStringInfo(&gm, "(%s) AND ", view->quals);
-	initStringInfo(&row);
-	initStringInfo(&ext);
-	initStringInfo(&set);
-	appendStringInfo(&row, "%s, t._rows", dp_refresh_key_list(view, "t."));
-	for (i = 0; i < view->ncols; i++)
-	{
-		const DpViewColumn *c = &view->cols[i];
-		char	   *cond = c->filter ? psprintf("%s(%s) AND ", gm.data, c->filter) : gm.data;
-
-		switch (c->agg)
-		{
-			case DP_AGG_COUNT_STAR:
-			case DP_AGG_COUNT:
-				appendStringInfo(&row, ", t._c%d", i);
-				break;
-			case DP_AGG_SUM:
-			case DP_AGG_AVG:
-				appendStringInfo(&row, ", t._s%d, t._n%d", i, i);
-				break;
-			case DP_AGG_MIN:
-			case DP_AGG_MAX:
-				appendStringInfo(&ext, "%s(SELECT %s FROM dp_clean.%s s WHERE %s(%s) IS NOT NULL ORDER BY 1%s LIMIT 1) AS _m%d",
-								 ext.len ? ", " : "", c->arg, quote_identifier(s->table), cond, c->arg,
-								 c->agg == DP_AGG_MAX ? " DESC" : "", i);
-				appendStringInfo(&row, ", y._m%d, 0", i);
-				appendStringInfo(&set, "_m%d = (x)._m%d, ", i, i);
-				break;
-			case DP_AGG_NONE:
-				break;
-		}
-	}
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT pg_catalog.array_agg(ROW(%s, false)::%s) FROM %s t "
-					 "CROSS JOIN LATERAL (SELECT %s) y WHERE t._dirty",
-					 row.data, r->qstate, r->qstate, ext.data);
-	dp_refresh_exec(r, sql.data, true);
-	arr = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-		return;
-	type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
-	dp_refresh_exec_args(r, psprintf("UPDATE %s t SET %s_dirty = false FROM pg_catalog.unnest($1) x WHERE %s",
-									 r->qstate, set.data, dp_refresh_key_match(view, "t", "x")),
-						 false, 1, &type, &arr);
-}
-
 /* Recompute the state of the groups marked dirty (or of every group: all). */
 void
 dp_aggregate_recompute(DpRefresh *r, bool all)
@@ -312,8 +238,9 @@ dp_aggregate_recompute(DpRefresh *r, bool all)
 /*
  * Incremental aggregate: the deltas of the changed rows per group, added to
  * the groups' state, carried as the groups' new state rows ($2, an array of
- * the state table's rows) and written with one INSERT ... ON CONFLICT; then
- * the affected groups' view rows ($1) and the diff.
+ * the state table's rows); one statement writes them (INSERT ... ON
+ * CONFLICT, and DELETE of groups left empty) and returns the affected
+ * groups' view rows ($1); then the diff.
  *
  * For a min (max symmetric) the delta has the plus rows' min _p with the
  * number of plus rows at it _pk, and the minus rows' min _q with _qk.  The
@@ -323,8 +250,10 @@ dp_aggregate_recompute(DpRefresh *r, bool all)
  * recomputed ("dirty").  When publish made the index on (grouping columns,
  * argument), holders are not counted at all: a group from which a value as
  * small as its min was removed reads its min again through the index, one
- * probe (no window over the changed rows).  The whole group is recomputed
- * only when the state was inconsistent: a minus in a group it does not hold.
+ * probe inside the statement that computes the deltas (no window over the
+ * changed rows, no second pass).  The whole group is recomputed when the
+ * state was inconsistent (a minus in a group it does not hold) or, without
+ * the index, dirty.
  */
 void
 dp_aggregate_apply_delta(DpRefresh *r)
@@ -337,7 +266,8 @@ dp_aggregate_apply_delta(DpRefresh *r)
 				win,
 				row,
 				dirty,
-				set;
+				set,
+				group_match;
 	int			i,
 				k;
 	bool		has_minmax = false;
@@ -345,6 +275,7 @@ dp_aggregate_apply_delta(DpRefresh *r)
 				any_dirty;
 	char	   *nullkey;
 	bool		indexed = extremes_indexed(view);
+	int			nest;
 
 	dp_refresh_init_params(r);
 
@@ -402,6 +333,12 @@ dp_aggregate_apply_delta(DpRefresh *r)
 	}
 
 	/* the groups' new state: the state (none for a new group) plus the delta */
+	initStringInfo(&group_match);
+	for (k = 0; k < view->nkey; k++)
+		appendStringInfo(&group_match, "(%s) = d.%s AND ", view->cols[view->key[k]].gexpr,
+						 quote_identifier(view->cols[view->key[k]].name));
+	if (view->quals)
+		appendStringInfo(&group_match, "(%s) AND ", view->quals);
 	initStringInfo(&row);
 	initStringInfo(&dirty);
 	initStringInfo(&set);
@@ -432,18 +369,28 @@ dp_aggregate_apply_delta(DpRefresh *r)
 					char	   *left = psprintf("(t._k%d - CASE WHEN d._q%d = t._m%d THEN COALESCE(d._qk%d, 0) ELSE 0 END)",
 											   i, i, i, i);
 
+					if (indexed)
+					{
+						/*
+						 * A removed value at or beyond the extreme: read it
+						 * again, here, through the index (the group's first
+						 * row in the argument's order, under the refresh's
+						 * snapshot, so the plus rows are in it).
+						 */
+						appendStringInfo(&row, ", CASE WHEN d._q%d IS NOT NULL AND (t._m%d IS NULL OR d._q%d %s= t._m%d) "
+										 "THEN (SELECT %s FROM dp_clean.%s s WHERE %s%s(%s) IS NOT NULL ORDER BY 1%s LIMIT 1) "
+										 "WHEN t._m%d IS NULL THEN d._p%d WHEN d._p%d %s t._m%d THEN d._p%d ELSE t._m%d END, 0",
+										 i, i, i, better, i,
+										 c->arg, quote_identifier(s->table), group_match.data,
+										 c->filter ? psprintf("(%s) AND ", c->filter) : "", c->arg,
+										 c->agg == DP_AGG_MAX ? " DESC" : "",
+										 i, i, i, better, i, i, i);
+						appendStringInfo(&set, ", _m%d = excluded._m%d", i, i);
+						break;
+					}
 					appendStringInfo(&row, ", CASE WHEN t._m%d IS NULL THEN d._p%d "
 									 "WHEN d._p%d %s t._m%d THEN d._p%d ELSE t._m%d END",
 									 i, i, i, better, i, i, i);
-					if (indexed)
-					{
-						/* a removed value at or beyond the extreme: read it again */
-						appendStringInfoString(&row, ", 0");
-						appendStringInfo(&set, ", _m%d = excluded._m%d", i, i);
-						appendStringInfo(&dirty, " OR (d._q%d IS NOT NULL AND (t._m%d IS NULL OR d._q%d %s= t._m%d))",
-										 i, i, i, better, i);
-						break;
-					}
 					appendStringInfo(&row, ", CASE WHEN t._m%d IS NULL THEN COALESCE(d._pk%d, 0) "
 									 "WHEN d._p%d %s t._m%d THEN d._pk%d "
 									 "WHEN d._p%d = t._m%d THEN %s + d._pk%d ELSE %s END",
@@ -491,7 +438,18 @@ dp_aggregate_apply_delta(DpRefresh *r)
 	}
 	appendStringInfo(&sql, ") s GROUP BY %s) d LEFT JOIN %s t ON %s",
 					 group_positions(view), r->qstate, dp_refresh_key_match(view, "t", "d"));
+
+	/*
+	 * Grouped by hashing: the changed rows come many to a group, and the
+	 * planner, which estimates them from statistics taken before they were
+	 * written, would sort them (measured: the sort was a fifth of the
+	 * statement).  Restored at the end of the statement, or by the
+	 * (sub)transaction's abort.
+	 */
+	nest = NewGUCNestLevel();
+	(void) set_config_option("enable_sort", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	dp_refresh_exec(r, sql.data, true);
+	AtEOXact_GUC(true, nest);
 	inconsistent = strcmp(dp_spi_getvalue(0, 2), "t") == 0;
 	any_dirty = strcmp(dp_spi_getvalue(0, 3), "t") == 0;
 	if (dp_refresh_keep_array(r, 2, 1) == 0)
@@ -502,13 +460,32 @@ dp_aggregate_apply_delta(DpRefresh *r)
 	}
 	dp_refresh_check_null_keys(r, r->aff_from);
 
+	if (!inconsistent && !any_dirty)
+	{
+		/*
+		 * The common case: every affected group's new state is known.  One
+		 * statement writes it (groups left empty deleted) and returns the
+		 * groups' view rows, made from the same state rows ($1).
+		 */
+		dp_refresh_exec(r, psprintf("WITH d AS (DELETE FROM %s t USING pg_catalog.unnest($2) x WHERE %s AND x._rows <= 0), "
+									"u AS (INSERT INTO %s AS t SELECT * FROM pg_catalog.unnest($2) x WHERE x._rows > 0 "
+									"ON CONFLICT (%s) DO UPDATE SET %s) "
+									"SELECT pg_catalog.array_agg(ROW(%s)::%s) FILTER (WHERE t._rows > 0) "
+									"FROM pg_catalog.unnest($2) t",
+									r->qstate, dp_refresh_key_match(view, "t", "x"), r->qstate,
+									dp_refresh_key_list(view, NULL), set.data, view_columns_of_state(view),
+									r->qtable), false);
+		dp_refresh_keep_array(r, 1, 1);
+		/* keys of $1 are keys of $2, checked above */
+		dp_refresh_apply_diff(r);
+		r->changed = r->new_from;
+		return;
+	}
+
 	/* the new state of the affected groups */
 	dp_refresh_exec(r, psprintf("INSERT INTO %s AS t SELECT * FROM %s ON CONFLICT (%s) DO UPDATE SET %s",
 								r->qstate, r->aff_from, dp_refresh_key_list(view, NULL), set.data), false);
-	if (inconsistent || (any_dirty && !extremes_indexed(view)))
-		dp_aggregate_recompute(r, false);
-	else if (any_dirty)
-		recompute_extremes(r);
+	dp_aggregate_recompute(r, false);
 	nullkey = dp_refresh_key_match(view, "t", "x");
 	dp_refresh_exec(r, psprintf("DELETE FROM %s t USING %s x WHERE %s AND t._rows <= 0",
 								r->qstate, r->aff_from, nullkey), false);

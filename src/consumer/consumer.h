@@ -202,7 +202,6 @@ typedef struct DpRefresh
 	/* per source */
 	int64	   *last;			/* batch consumed before */
 	int64	   *wm;				/* newest batch now */
-	char	  **stamp;			/* batch stamp up to wm */
 	int		   *major;			/* spec major version now */
 	bool		full;
 	char	   *full_reason;

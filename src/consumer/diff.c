@@ -219,6 +219,56 @@ dp_refresh_key_list(const DpView *view, const char *prefix)
  * ------------------------------------------------------------------------
  */
 
+/*
+ * Whether an element of the array carried as parameter n (see
+ * dp_refresh_init_params) has a null in one of the view's key columns:
+ * read in C, no statement.
+ */
+static bool
+array_has_null_key(DpRefresh *r, int n)
+{
+	DpView	   *view = r->view;
+	ArrayType  *a = DatumGetArrayTypeP(r->params[n - 1]);
+	Oid			elemtype = ARR_ELEMTYPE(a);
+	TupleDesc	td = lookup_rowtype_tupdesc(elemtype, -1);
+	AttrNumber *att = palloc(sizeof(AttrNumber) * view->nkey);
+	Datum	   *elems;
+	bool	   *enulls;
+	int			nelems,
+				i,
+				k;
+	bool		found = false;
+
+	for (k = 0; k < view->nkey; k++)
+	{
+		const char *name = view->cols[view->key[k]].name;
+
+		att[k] = InvalidAttrNumber;
+		for (i = 0; i < td->natts; i++)
+			if (!TupleDescAttr(td, i)->attisdropped && strcmp(NameStr(TupleDescAttr(td, i)->attname), name) == 0)
+				att[k] = i + 1;
+		if (att[k] == InvalidAttrNumber)
+			elog(ERROR, "key column \"%s\" of view \"%s\" not in the carried rows", name, view->name);
+	}
+	ReleaseTupleDesc(td);
+	deconstruct_array(a, elemtype, -1, false, TYPALIGN_DOUBLE, &elems, &enulls, &nelems);
+	for (i = 0; i < nelems && !found; i++)
+	{
+		HeapTupleHeader h;
+		HeapTupleData t;
+
+		if (enulls[i])
+			continue;
+		h = DatumGetHeapTupleHeader(elems[i]);
+		t.t_len = HeapTupleHeaderGetDatumLength(h);
+		t.t_data = h;
+		for (k = 0; k < view->nkey; k++)
+			if (heap_attisnull(&t, att[k], NULL))
+				found = true;
+	}
+	return found;
+}
+
 /* ERROR when a row of table (with the view's key columns) has a null key. */
 void
 dp_refresh_check_null_keys(DpRefresh *r, const char *table)
@@ -226,12 +276,20 @@ dp_refresh_check_null_keys(DpRefresh *r, const char *table)
 	DpView	   *view = r->view;
 	StringInfoData cond;
 	int			k;
+	bool		found;
 
-	initStringInfo(&cond);
-	for (k = 0; k < view->nkey; k++)
-		appendStringInfo(&cond, "%s%s IS NULL", k ? " OR " : "",
-						 quote_identifier(view->cols[view->key[k]].name));
-	if (dp_refresh_exec(r, psprintf("SELECT 1 FROM %s WHERE %s LIMIT 1", table, cond.data), false) > 0)
+	/* the rows carried in arrays are checked in C */
+	if (r->nparams == 2 && (table == r->new_from || table == r->aff_from))
+		found = array_has_null_key(r, table == r->new_from ? 1 : 2);
+	else
+	{
+		initStringInfo(&cond);
+		for (k = 0; k < view->nkey; k++)
+			appendStringInfo(&cond, "%s%s IS NULL", k ? " OR " : "",
+							 quote_identifier(view->cols[view->key[k]].name));
+		found = dp_refresh_exec(r, psprintf("SELECT 1 FROM %s WHERE %s LIMIT 1", table, cond.data), false) > 0;
+	}
+	if (found)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("key of view \"%s\" is null in some rows", view->name),
@@ -283,17 +341,19 @@ dp_refresh_apply_diff(DpRefresh *r)
 	initStringInfo(&sql);
 	if (r->aff_from)
 		appendStringInfo(&sql, "DELETE FROM %s v USING (SELECT %s FROM %s a WHERE NOT EXISTS "
-						 "(SELECT 1 FROM %s n WHERE %s)) d WHERE %s",
+						 "(SELECT 1 FROM %s n WHERE %s) ORDER BY %s) d WHERE %s",
 						 r->qtable, dp_refresh_key_list(view, "a."), r->aff_from, r->new_from,
-						 dp_refresh_key_match(view, "n", "a"), dp_refresh_key_match(view, "v", "d"));
+						 dp_refresh_key_match(view, "n", "a"), dp_refresh_key_list(view, "a."),
+						 dp_refresh_key_match(view, "v", "d"));
 	else
 		appendStringInfo(&sql, "DELETE FROM %s v WHERE NOT EXISTS (SELECT 1 FROM %s n WHERE %s)",
 						 r->qtable, r->new_from, dp_refresh_key_match(view, "v", "n"));
 	r->del += dp_refresh_exec(r, sql.data, false);
 
 	resetStringInfo(&sql);
-	appendStringInfo(&sql, "WITH u AS (INSERT INTO %s AS v SELECT * FROM %s ON CONFLICT (%s) DO ",
-					 r->qtable, r->new_from, dp_refresh_key_list(view, NULL));
+	appendStringInfo(&sql, "WITH u AS (INSERT INTO %s AS v SELECT * FROM %s%s%s ON CONFLICT (%s) DO ",
+					 r->qtable, r->new_from, r->aff_from ? " ORDER BY " : "",
+					 r->aff_from ? dp_refresh_key_list(view, NULL) : "", dp_refresh_key_list(view, NULL));
 	for (i = 0; i < view->ncols; i++)
 	{
 		bool		is_key = false;

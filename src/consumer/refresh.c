@@ -272,51 +272,53 @@ refresh_begin(DpRefresh *r)
 
 	r->last = palloc0(sizeof(int64) * view->nsources);
 	r->wm = palloc0(sizeof(int64) * view->nsources);
-	r->stamp = palloc0(sizeof(char *) * view->nsources);
 	r->major = palloc0(sizeof(int) * view->nsources);
 	for (i = 0; i < view->nsources; i++)
 	{
 		const char *ds = literal(view->sources[i].dataset);
 
 		/*
-		 * One statement per dataset: the newest batch (never past a batch
-		 * still queued for asynchronous processing; both through the batch
-		 * indexes), the spec major, the batch stamp, and what the view
-		 * consumed before.
+		 * One statement per dataset, every batch read through the (dataset,
+		 * id) indexes, newest first, never the dataset's whole batch log:
+		 * the newest batch (never past a batch still queued for asynchronous
+		 * processing), the spec major, what the view consumed before, and
+		 * the rebuild stamp now and at that watermark.  The stamp is when the
+		 * newest done batch up to the watermark was processed: rebuild
+		 * replays every done batch, so it changes exactly when the dataset
+		 * was rebuilt since (a later batch never changes it).
 		 */
 		if (dp_refresh_exec(r, psprintf("SELECT COALESCE(LEAST("
-										"(SELECT pg_catalog.max(b.id) FROM dataplatform.batch b WHERE b.dataset = d.name), "
-										"(SELECT pg_catalog.min(b.id) FROM dataplatform.batch b WHERE b.dataset = d.name "
-										"AND b.status IN ('queued', 'processing')) - 1), 0), d.major, "
-										"(SELECT EXTRACT(epoch FROM pg_catalog.max(b.processed_at))::text "
-										"   FROM dataplatform.batch b WHERE b.dataset = d.name), "
+										"(SELECT b.id FROM dataplatform.batch b WHERE b.dataset = d.name "
+										"ORDER BY b.id DESC LIMIT 1), "
+										"(SELECT b.id FROM dataplatform.batch b WHERE b.dataset = d.name "
+										"AND b.status IN ('queued', 'processing') ORDER BY b.id LIMIT 1) - 1), 0), d.major, "
 										"s.view IS NOT NULL, s.last_batch, s.spec_major, s.batch_stamp, "
-										"(SELECT EXTRACT(epoch FROM pg_catalog.max(b.processed_at))::text "
-										"   FROM dataplatform.batch b WHERE b.dataset = d.name AND b.id <= s.last_batch) "
+										"(SELECT EXTRACT(epoch FROM b.processed_at)::text FROM dataplatform.batch b "
+										"WHERE b.dataset = d.name AND b.id <= s.last_batch AND b.status = 'done' "
+										"ORDER BY b.id DESC LIMIT 1) "
 										"FROM dataplatform.datasets d LEFT JOIN dataplatform.consumer_source s "
 										"ON s.dataset = d.name AND s.view = %s WHERE d.name = %s",
 										literal(view->name), ds), false) == 0)
 			elog(ERROR, "dataset \"%s\" of view \"%s\" not found", view->sources[i].dataset, view->name);
 		r->wm[i] = dp_refresh_int64(0, 1);
 		r->major[i] = (int) dp_refresh_int64(0, 2);
-		r->stamp[i] = dp_spi_getvalue(0, 3);
 		if (r->publishing)
 			continue;
-		if (strcmp(dp_spi_getvalue(0, 4), "t") != 0)
+		if (strcmp(dp_spi_getvalue(0, 3), "t") != 0)
 		{
 			r->full = true;
 			r->full_reason = psprintf("dataset %s is a new source", view->sources[i].dataset);
 			continue;
 		}
-		r->last[i] = dp_refresh_int64(0, 5);
-		if (dp_refresh_int64(0, 6) != r->major[i])
+		r->last[i] = dp_refresh_int64(0, 4);
+		if (dp_refresh_int64(0, 5) != r->major[i])
 		{
 			r->full = true;
 			r->full_reason = psprintf("dataset %s changed its specification to version %d",
 									  view->sources[i].dataset, r->major[i]);
 		}
-		else if ((dp_spi_getvalue(0, 7) == NULL) != (dp_spi_getvalue(0, 8) == NULL) ||
-				 (dp_spi_getvalue(0, 7) && strcmp(dp_spi_getvalue(0, 7), dp_spi_getvalue(0, 8)) != 0))
+		else if ((dp_spi_getvalue(0, 6) == NULL) != (dp_spi_getvalue(0, 7) == NULL) ||
+				 (dp_spi_getvalue(0, 6) && strcmp(dp_spi_getvalue(0, 6), dp_spi_getvalue(0, 7)) != 0))
 		{
 			r->full = true;
 			r->full_reason = psprintf("dataset %s was rebuilt", view->sources[i].dataset);
@@ -436,14 +438,16 @@ record(DpRefresh *r, const char *status, int64 rows, const char *expectations,
 		return;
 	for (i = 0; i < view->nsources; i++)
 	{
+		/* the rebuild stamp at the new watermark (see refresh_begin) */
 		args[1] = view->sources[i].dataset;
 		args[2] = psprintf(INT64_FORMAT, r->wm[i]);
-		args[3] = r->stamp[i];
-		args[4] = psprintf("%d", r->major[i]);
+		args[3] = psprintf("%d", r->major[i]);
 		dp_spi_exec_text("INSERT INTO dataplatform.consumer_source (view, dataset, last_batch, batch_stamp, spec_major) "
-						 "VALUES ($1, $2, $3::bigint, $4, $5::integer) ON CONFLICT (view, dataset) DO UPDATE "
+						 "VALUES ($1, $2, $3::bigint, (SELECT EXTRACT(epoch FROM b.processed_at)::text "
+						 "FROM dataplatform.batch b WHERE b.dataset = $2 AND b.id <= $3::bigint AND b.status = 'done' "
+						 "ORDER BY b.id DESC LIMIT 1), $4::integer) ON CONFLICT (view, dataset) DO UPDATE "
 						 "SET last_batch = excluded.last_batch, batch_stamp = excluded.batch_stamp, "
-						 "spec_major = excluded.spec_major", 5, args);
+						 "spec_major = excluded.spec_major", 4, args);
 	}
 }
 
