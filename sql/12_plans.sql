@@ -58,7 +58,8 @@ SELECT regexp_replace(s, '[0-9]+ tuples', 'N tuples') AS scanned FROM pg_temp.wh
 -- refresh after a small change: a keyed view, and a GROUP BY view with min
 -- and max whose groups lose and gain rows (one group's min holder leaves
 -- it, another group empties): no whole-table scan of the clean table, its
--- history or the view's table, nor more than 100 tuples read from one; a
+-- history, the view's table or the batch log (the watermarks and the
+-- rebuild stamp), nor more than 100 tuples read from one; a
 -- group's new min is read through the index on (grouping columns,
 -- argument) that publish made
 -- 20,000 versions in history (values changed and changed back)
@@ -86,7 +87,8 @@ CREATE TEMP TABLE refresh_before AS
          coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS tup_read
     FROM pg_stat_user_tables
    WHERE (schemaname = 'dp_clean' AND relname IN ('plan_item', 'plan_item_history'))
-      OR (schemaname = 'dp_consumer_data' AND relname IN ('plan_items', 'plan_groups'));
+      OR (schemaname = 'dp_consumer_data' AND relname IN ('plan_items', 'plan_groups'))
+      OR (schemaname = 'dataplatform' AND relname = 'batch');
 SELECT r ->> 'mode' AS mode, r ->> 'inserted' AS inserted, r ->> 'updated' AS updated, r ->> 'deleted' AS deleted
   FROM (SELECT dataplatform.refresh('plan_items') AS r UNION ALL SELECT dataplatform.refresh('plan_groups')) x;
 SELECT pg_stat_force_next_flush();
