@@ -52,6 +52,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -262,11 +263,13 @@ refresh_begin(DpRefresh *r)
 	int			i;
 	bool		pending = r->publishing || r->full;
 
+	/* the datasets' tables locked by name (as LOCK TABLE does, without a statement) */
 	for (i = 0; i < view->nsources; i++)
-		dp_spi_exec(psprintf("LOCK TABLE dp_clean.%s, dp_clean.%s IN ACCESS SHARE MODE",
-							 quote_identifier(view->sources[i].table),
-							 quote_identifier(psprintf("%s_history", view->sources[i].table))),
-					0, NULL, NULL, NULL);
+	{
+		(void) RangeVarGetRelid(makeRangeVar("dp_clean", view->sources[i].table, -1), AccessShareLock, false);
+		(void) RangeVarGetRelid(makeRangeVar("dp_clean", psprintf("%s_history", view->sources[i].table), -1),
+								AccessShareLock, false);
+	}
 	CommandCounterIncrement();
 	r->snap = RegisterSnapshot(GetTransactionSnapshot());
 

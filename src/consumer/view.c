@@ -21,6 +21,8 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -33,7 +35,10 @@
 #include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/ruleutils.h"
+#include "utils/syscache.h"
 
 #include "access.h"
 #include "consumer.h"
@@ -130,6 +135,35 @@ rethrow_source_error(const char *what, MemoryContext cxt, const char *problem)
 			 errhint("The source is a dataset name or one SELECT over dp_clean; unqualified names are looked up in dp_clean.")));
 }
 
+/*
+ * The key columns of a dataset, in key order: those of its clean table's
+ * primary key, which clean_table.c makes on the spec's key in its order
+ * (read from the relation cache, which planning the refresh's statements
+ * loads anyway).
+ */
+static void
+source_key(DpViewSource *s, Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	Oid			pk = RelationGetPrimaryKeyIndex(rel);
+	HeapTuple	tup;
+	Form_pg_index idx;
+	int			k;
+
+	if (!OidIsValid(pk))
+		elog(ERROR, "table dp_clean.%s of dataset \"%s\" has no primary key", s->table, s->dataset);
+	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(pk));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for index %u", pk);
+	idx = (Form_pg_index) GETSTRUCT(tup);
+	s->nkey = idx->indnkeyatts;
+	s->key = palloc(sizeof(char *) * Max(s->nkey, 1));
+	for (k = 0; k < s->nkey; k++)
+		s->key[k] = get_attname(relid, idx->indkey.values[k], false);
+	ReleaseSysCache(tup);
+	table_close(rel, NoLock);
+}
+
 /* Find or add the dataset behind a dp_clean relation; returns its index. */
 int
 dp_view_source(DpView *view, Oid relid, bool *is_history, const char *what, bool allow_consumer)
@@ -139,6 +173,7 @@ dp_view_source(DpView *view, Oid relid, bool *is_history, const char *what, bool
 	const char *nspname = get_namespace_name(nsp);
 	const char *args[1];
 	char	   *dataset;
+	char	   *table;
 	int			i;
 
 	*is_history = false;
@@ -166,10 +201,7 @@ dp_view_source(DpView *view, Oid relid, bool *is_history, const char *what, bool
 		}
 	}
 	args[0] = relname;
-	if (dp_spi_exec_text("SELECT d.name, d.table_name::text = $1, "
-						 "(SELECT pg_catalog.array_agg(f.column_name::text ORDER BY k.ord) "
-						 "   FROM pg_catalog.jsonb_array_elements_text(d.spec -> 'key') WITH ORDINALITY AS k(n, ord) "
-						 "   JOIN dataplatform.fields f ON f.dataset = d.name AND f.name = k.n) "
+	if (dp_spi_exec_text("SELECT d.name, d.table_name::text = $1, d.table_name::text "
 						 "FROM dataplatform.datasets d "
 						 "WHERE d.table_name::text = $1 OR d.table_name::text || '_history' = $1",
 						 1, args) == 0 || get_rel_relkind(relid) != RELKIND_RELATION)
@@ -180,15 +212,12 @@ dp_view_source(DpView *view, Oid relid, bool *is_history, const char *what, bool
 				 errdetail("Published views read the tables of datasets and their history tables.")));
 	dataset = dp_spi_getvalue(0, 1);
 	*is_history = strcmp(dp_spi_getvalue(0, 2), "f") == 0;
+	table = dp_spi_getvalue(0, 3);
 	for (i = 0; i < view->nsources; i++)
 		if (strcmp(view->sources[i].dataset, dataset) == 0)
 			return i;
 	{
 		DpViewSource *s;
-		bool		isnull;
-		Datum		keys = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
-		Datum	   *elems;
-		int			nelems;
 
 		view->sources = view->nsources == 0 ?
 			palloc(sizeof(DpViewSource) * 8) :
@@ -197,13 +226,8 @@ dp_view_source(DpView *view, Oid relid, bool *is_history, const char *what, bool
 			 view->sources);
 		s = &view->sources[view->nsources];
 		s->dataset = pstrdup(dataset);
-		s->table = pstrdup(*is_history ? pnstrdup(relname, strlen(relname) - 8) : relname);
-		deconstruct_array(DatumGetArrayTypeP(keys), TEXTOID, -1, false, TYPALIGN_INT,
-						  &elems, NULL, &nelems);
-		s->nkey = nelems;
-		s->key = palloc(sizeof(char *) * Max(nelems, 1));
-		for (i = 0; i < nelems; i++)
-			s->key[i] = TextDatumGetCString(elems[i]);
+		s->table = pstrdup(table);
+		source_key(s, *is_history ? get_relname_relid(table, nsp) : relid);
 	}
 	return view->nsources++;
 }
