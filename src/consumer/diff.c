@@ -6,9 +6,9 @@
  *		expressions), the refresh's temporary tables, SQL over the view's key,
  *		the arrays an incremental refresh carries its rows in (no temporary
  *		table per call), the checks of the new rows' keys, and the diff that
- *		applies the new rows to the view's table (DELETE of keys that left,
- *		then INSERT ... ON CONFLICT that inserts new keys and updates only
- *		rows that differ).
+ *		applies the new rows to the view's table (DELETE of keys that left
+ *		and INSERT ... ON CONFLICT that inserts new keys and updates only
+ *		rows that differ, one statement).
  *
  * Everything here runs inside a refresh begun by refresh.c: connected to
  * SPI, the view's catalog row locked, the refresh's snapshot registered.
@@ -319,9 +319,9 @@ dp_refresh_check_keys(DpRefresh *r, const char *table)
 
 /*
  * Apply the new rows (r->new_from) to the view: for the affected keys
- * (r->aff_from, all keys when NULL), delete rows with no new row; then
+ * (r->aff_from, all keys when NULL), delete rows with no new row; and
  * insert new keys and update rows that differ, in one pass over the new
- * rows (INSERT ... ON CONFLICT on the view's unique key).
+ * rows (INSERT ... ON CONFLICT on the view's unique key), both in key order.
  */
 void
 dp_refresh_apply_diff(DpRefresh *r)
@@ -338,20 +338,22 @@ dp_refresh_apply_diff(DpRefresh *r)
 		r->ins += dp_refresh_exec(r, psprintf("INSERT INTO %s SELECT * FROM %s", r->qtable, r->new_from), false);
 		return;
 	}
+	/*
+	 * One statement: the DELETE of the keys that left and the INSERT ... ON
+	 * CONFLICT of the new rows touch disjoint keys, so they may run side by
+	 * side under one snapshot.
+	 */
 	initStringInfo(&sql);
 	if (r->aff_from)
-		appendStringInfo(&sql, "DELETE FROM %s v USING (SELECT %s FROM %s a WHERE NOT EXISTS "
-						 "(SELECT 1 FROM %s n WHERE %s) ORDER BY %s) d WHERE %s",
+		appendStringInfo(&sql, "WITH d AS (DELETE FROM %s v USING (SELECT %s FROM %s a WHERE NOT EXISTS "
+						 "(SELECT 1 FROM %s n WHERE %s) ORDER BY %s) d WHERE %s RETURNING 1), ",
 						 r->qtable, dp_refresh_key_list(view, "a."), r->aff_from, r->new_from,
 						 dp_refresh_key_match(view, "n", "a"), dp_refresh_key_list(view, "a."),
 						 dp_refresh_key_match(view, "v", "d"));
 	else
-		appendStringInfo(&sql, "DELETE FROM %s v WHERE NOT EXISTS (SELECT 1 FROM %s n WHERE %s)",
+		appendStringInfo(&sql, "WITH d AS (DELETE FROM %s v WHERE NOT EXISTS (SELECT 1 FROM %s n WHERE %s) RETURNING 1), ",
 						 r->qtable, r->new_from, dp_refresh_key_match(view, "v", "n"));
-	r->del += dp_refresh_exec(r, sql.data, false);
-
-	resetStringInfo(&sql);
-	appendStringInfo(&sql, "WITH u AS (INSERT INTO %s AS v SELECT * FROM %s%s%s ON CONFLICT (%s) DO ",
+	appendStringInfo(&sql, "u AS (INSERT INTO %s AS v SELECT * FROM %s%s%s ON CONFLICT (%s) DO ",
 					 r->qtable, r->new_from, r->aff_from ? " ORDER BY " : "",
 					 r->aff_from ? dp_refresh_key_list(view, NULL) : "", dp_refresh_key_list(view, NULL));
 	for (i = 0; i < view->ncols; i++)
@@ -373,8 +375,9 @@ dp_refresh_apply_diff(DpRefresh *r)
 		appendStringInfoString(&sql, "NOTHING");
 	appendStringInfoString(&sql, " RETURNING (v.xmax = 0) AS inserted) "
 						   "SELECT pg_catalog.count(*) FILTER (WHERE inserted), "
-						   "pg_catalog.count(*) FILTER (WHERE NOT inserted) FROM u");
+						   "pg_catalog.count(*) FILTER (WHERE NOT inserted), (SELECT pg_catalog.count(*) FROM d) FROM u");
 	dp_refresh_exec(r, sql.data, false);
 	r->ins += dp_refresh_int64(0, 1);
 	r->upd += dp_refresh_int64(0, 2);
+	r->del += dp_refresh_int64(0, 3);
 }
