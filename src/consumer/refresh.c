@@ -156,24 +156,21 @@ apply_keyed(DpRefresh *r)
 		 * Only the driver changed: its rows written since are the new rows
 		 * (read through its _batch_id index), and the keys that may have left
 		 * the view are those of the versions closed since (a key without an
-		 * older version was never in the view), read by the diff itself
-		 * through the history's _closed_by_batch index.
+		 * older version was never in the view).  Carried as an array, whose
+		 * size the planner sees (a subquery over the history would be
+		 * estimated from statistics taken before the change).
 		 */
 		Oid			types[2] = {INT8OID, INT8OID};
 		Datum		values[2];
-		StringInfoData closed;
-		int			k;
 
-		initStringInfo(&closed);
-		appendStringInfoString(&closed, "(SELECT ");
-		for (k = 0; k < view->nkey; k++)
-			appendStringInfo(&closed, "%sh.%s AS %s", k ? ", " : "", quote_identifier(d->key[k]),
-							 quote_identifier(view->cols[view->key[k]].name));
-		appendStringInfo(&closed, " FROM dp_clean.%s h WHERE h._closed_by_batch > " INT64_FORMAT
-						 " AND h._closed_by_batch <= " INT64_FORMAT ")",
-						 quote_identifier(psprintf("%s_history", d->table)),
-						 r->last[view->driver], r->wm[view->driver]);
-		r->aff_from = closed.data;
+		dp_refresh_exec(r, psprintf("SELECT pg_catalog.array_agg(%s) FROM (SELECT %s FROM dp_clean.%s "
+									"WHERE _closed_by_batch > " INT64_FORMAT " AND _closed_by_batch <= " INT64_FORMAT
+									") u(%s)",
+									numbered_key_row(r), source_key_list(d, NULL),
+									quote_identifier(psprintf("%s_history", d->table)),
+									r->last[view->driver], r->wm[view->driver], numbered_key_names(view)),
+						false);
+		dp_refresh_keep_array(r, 2, 1);
 		values[0] = Int64GetDatum(r->last[view->driver]);
 		values[1] = Int64GetDatum(r->wm[view->driver]);
 		dp_refresh_exec_args(r, view->changed_sql, true, 2, types, values);
