@@ -252,6 +252,20 @@ $upgrade$;
 COMMENT ON FUNCTION @extschema@.rebuild_changed() IS
 'rebuild the datasets whose spec or configuration changed since their batches were processed (the nightly batch run)';
 
+-- consumer_source.batch_stamp is now when the newest done batch up to the
+-- view's watermark was processed (read through the batch index), no longer
+-- the newest processed time of every batch up to it.  Restamped where the
+-- old stamp still holds (no rebuild since the view's last refresh); a view
+-- whose dataset was rebuilt since keeps its old stamp, so its next refresh
+-- is still full.
+UPDATE @extschema@.consumer_source s
+   SET batch_stamp = (SELECT EXTRACT(epoch FROM b.processed_at)::text FROM @extschema@.batch b
+                       WHERE b.dataset = s.dataset AND b.id <= s.last_batch AND b.status = 'done'
+                       ORDER BY b.id DESC LIMIT 1)
+ WHERE s.batch_stamp IS NOT DISTINCT FROM
+       (SELECT EXTRACT(epoch FROM pg_catalog.max(b.processed_at))::text FROM @extschema@.batch b
+         WHERE b.dataset = s.dataset AND b.id <= s.last_batch);
+
 -- Keep last: wake this database's worker at commit; it waits while the
 -- database holds a version other than its library's, and resumes now.
 SELECT @extschema@.worker_wake();
