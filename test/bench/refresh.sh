@@ -95,7 +95,7 @@ full_proj=$(timed "SELECT dataplatform.refresh('bench_proj', full => true) ->> '
 full_group=$(timed "SELECT dataplatform.refresh('bench_group', full => true) ->> 'status'")
 
 echo
-echo "rows: $N, changed: $CHANGE"
+echo "rows: $N, changed: $CHANGE, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-34s %12s %12s\n' "" "projection" "group by"
 printf '%-34s %10s ms %10s ms\n' "refresh() after a 1% change" "$inc_proj" "$inc_group"
 printf '%-34s %10s ms %10s ms\n' "REFRESH MATERIALIZED VIEW" "$mv_proj" "$mv_group"
@@ -175,7 +175,7 @@ done
 cold_proj=$(median "${cp[@]}"); cold_group=$(median "${cg[@]}")
 cold_mv_proj=$(median "${mp[@]}"); cold_mv_group=$(median "${mg[@]}")
 echo
-echo "cold (first call of a new session), rows: $COLD, changed: $((COLD / 100)), median of 3"
+echo "cold (first call of a new session), rows: $COLD, changed: $((COLD / 100)), median of 3, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-34s %12s %12s\n' "" "projection" "group by"
 printf '%-34s %10s ms %10s ms\n' "refresh() after a 1% change" "$cold_proj" "$cold_group"
 printf '%-34s %10s ms %10s ms\n' "REFRESH MATERIALIZED VIEW" "$cold_mv_proj" "$cold_mv_group"
