@@ -638,6 +638,16 @@ dp_worker_main(Datum main_arg)
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("dataplatform worker");
 
+	/*
+	 * In a lock cycle with a user's session (DROP EXTENSION, a rebuild's
+	 * ACCESS EXCLUSIVE lock), the worker gives way: its deadlock check runs
+	 * well before the sessions' (deadlock_timeout, 1 s by default), so the
+	 * cycle costs the worker's current step, which is recorded and retried
+	 * at the next pass, not the user's statement.  A wait without a cycle
+	 * is not affected.
+	 */
+	SetConfigOption("deadlock_timeout", "100ms", PGC_SUSET, PGC_S_OVERRIDE);
+
 	for (;;)
 	{
 		long		sleep_ms = dp_worker_naptime_ms;
