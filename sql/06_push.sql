@@ -169,10 +169,22 @@ SELECT DISTINCT spec_version FROM dataplatform.batch WHERE dataset = 'block';
 SELECT dataset, version, rows_in_clean, batches, rows_quarantined, issues_error > 0 AS has_errors
   FROM dataplatform.status WHERE dataset = 'block';
 
--- raw is append-only, even for a superuser
+-- raw is append-only, even for a superuser: the view dp_raw.rows and the
+-- runs it reads, dp_raw.chunk (a view cannot be truncated at all)
 SELECT dp_test.err($$UPDATE dp_raw.rows SET raw = 'x'$$);
 SELECT dp_test.err($$DELETE FROM dp_raw.rows$$);
 SELECT dp_test.err($$TRUNCATE dp_raw.rows$$);
+SELECT dp_test.err($$UPDATE dp_raw.chunk SET raw = NULL$$);
+SELECT dp_test.err($$DELETE FROM dp_raw.chunk$$);
+SELECT dp_test.err($$TRUNCATE dp_raw.chunk$$);
+-- a row inserted into the view (as a restored dump of 0.1 does) is kept
+-- as a run of one, and reads back the same
+BEGIN;
+INSERT INTO dp_raw.rows (batch_id, ordinal, line_number, data, raw)
+VALUES (-1, 1, 7, '{"a": 1}', 'a'), (-1, 2, NULL, NULL, 'b');
+SELECT * FROM dp_raw.rows WHERE batch_id = -1 ORDER BY ordinal;
+SELECT batch_id, first_ordinal, n FROM dp_raw.chunk WHERE batch_id = -1 ORDER BY first_ordinal;
+ROLLBACK;
 -- purge_raw is the one way out, and it is recorded
 SELECT dataplatform.purge_raw('block', '1 day');
 SELECT dataplatform.purge_raw('block', '-1 day') > 0 AS purged;

@@ -15,7 +15,7 @@ DO $$ BEGIN
       'name', 'item ' || (b * 50 + i), 'rent', i)) FROM generate_series(1, 50) i));
   END LOOP;
 END $$;
-ANALYZE dp_clean.plan_item, dp_clean.plan_item_history, dataplatform.batch, dataplatform.issue, dp_raw.rows;
+ANALYZE dp_clean.plan_item, dp_clean.plan_item_history, dataplatform.batch, dataplatform.issue, dp_raw.chunk;
 
 SELECT pg_stat_force_next_flush();
 SELECT pg_stat_clear_snapshot();
@@ -46,6 +46,21 @@ SELECT (dataplatform.check('plan-item', '[{"ref": "R3", "name": "checked"}]') ->
 SELECT pg_stat_force_next_flush();
 SELECT pg_stat_clear_snapshot();
 SELECT * FROM pg_temp.whole_table_scans() AS scanned;
+
+-- raw rows read back: one row by (batch_id, ordinal), a whole batch, the
+-- quarantine of a batch (each reads the batch's runs of dp_raw.chunk
+-- through its primary key); and the statement that reads a batch back for
+-- rebuild and process_queued (src/ingest/raw.c)
+SELECT min(id) + 200 AS raw_batch FROM dataplatform.batch WHERE dataset = 'plan-item' \gset
+SELECT data ->> 'ref' AS ref FROM dp_raw.rows WHERE batch_id = :raw_batch AND ordinal = 7;
+SELECT count(*) AS rows, count(DISTINCT data) AS distinct_data FROM dp_raw.rows WHERE batch_id = :raw_batch;
+SELECT dataplatform.push('plan-item', '[{"ref": "R6", "name": "item 6", "rent": 6}, {"name": "no key"}]') AS quarantining \gset
+SELECT row_number, data ->> 'name' AS name FROM dataplatform.quarantine WHERE batch_id = :quarantining;
+SELECT pg_stat_force_next_flush();
+SELECT pg_stat_clear_snapshot();
+SELECT * FROM pg_temp.whole_table_scans() AS scanned;
+EXPLAIN (COSTS OFF) SELECT first_ordinal, n, line_numbers, data, raw FROM dp_raw.chunk
+ WHERE batch_id = 1 ORDER BY first_ordinal;
 
 -- the check sees what it is there for: a query that reads the dataset's
 -- whole batch history (as the queued-batch check did before its partial

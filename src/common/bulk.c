@@ -74,6 +74,13 @@ struct DpBulk
 	bool		checked_update; /* no update trigger */
 	bool		checked_delete; /* no delete trigger */
 	uint64		written;
+	/* dp_bulk_take_back: rows whose primary key was held already */
+	List	   *arbiter;		/* the primary key index, or NIL */
+	int			tags[DP_BULK_SLOTS];	/* of the buffered rows */
+	int			ntaken;
+	int			maxtaken;
+	int		   *taken_tags;
+	ItemPointerData *taken_tids;
 };
 
 struct DpProbe
@@ -184,6 +191,32 @@ dp_bulk_attnum(DpBulk *b, const char *column)
 	return att;
 }
 
+/* Remember buffered row i, stored but holding a stored key (dp_bulk_take_back). */
+static void
+take_back(DpBulk *b, int i)
+{
+	if (b->ntaken == b->maxtaken)
+	{
+		MemoryContext old = MemoryContextSwitchTo(b->cxt);
+
+		b->maxtaken = Max(64, b->maxtaken * 2);
+		if (b->taken_tags == NULL)
+		{
+			b->taken_tags = palloc(sizeof(int) * b->maxtaken);
+			b->taken_tids = palloc(sizeof(ItemPointerData) * b->maxtaken);
+		}
+		else
+		{
+			b->taken_tags = repalloc(b->taken_tags, sizeof(int) * b->maxtaken);
+			b->taken_tids = repalloc(b->taken_tids, sizeof(ItemPointerData) * b->maxtaken);
+		}
+		MemoryContextSwitchTo(old);
+	}
+	b->taken_tags[b->ntaken] = b->tags[i];
+	ItemPointerCopy(&b->slots[i]->tts_tid, &b->taken_tids[b->ntaken]);
+	b->ntaken++;
+}
+
 static void
 flush_buffer(DpBulk *b)
 {
@@ -200,10 +233,14 @@ flush_buffer(DpBulk *b)
 		{
 			List	   *recheck;
 
-			recheck = ExecInsertIndexTuples(b->rri, b->slots[i], estate, false, false,
-											NULL, NIL);
+			bool		conflict = false;
+
+			recheck = ExecInsertIndexTuples(b->rri, b->slots[i], estate, false,
+											b->arbiter != NIL, &conflict, b->arbiter);
 			list_free(recheck);
 			ResetPerTupleExprContext(estate);
+			if (conflict)
+				take_back(b, i);
 		}
 	for (int i = 0; i < b->nslots; i++)
 		ExecClearTuple(b->slots[i]);
@@ -465,6 +502,53 @@ dp_bulk_delete(DpBulk *b, ItemPointer tid)
 		elog(ERROR, "could not delete a row of \"%s\" (result %d)",
 			 RelationGetRelationName(b->rel), (int) res);
 	b->written++;
+}
+
+void
+dp_bulk_take_back(DpBulk *b)
+{
+	Oid			pk = RelationGetPrimaryKeyIndex(b->rel);
+
+	if (!OidIsValid(pk))
+		elog(ERROR, "relation \"%s\" has no primary key", RelationGetRelationName(b->rel));
+	b->arbiter = list_make1_oid(pk);
+}
+
+void
+dp_bulk_tag(DpBulk *b, int tag)
+{
+	b->tags[b->nslots] = tag;
+}
+
+/*
+ * Write what is buffered, delete again the rows dp_bulk_take_back took
+ * back (once this command's rows are visible), and close the relation.
+ */
+uint64
+dp_bulk_end_taken_back(DpBulk *b, int **tags, int *ntags)
+{
+	int			n;
+	int		   *t;
+	ItemPointerData *tids;
+	Relation	rel;
+	uint64		written;
+
+	flush_buffer(b);
+	n = b->ntaken;
+	t = b->taken_tags;
+	tids = b->taken_tids;
+	rel = b->rel;
+	/* keep the relation's lock and reference past dp_bulk_end */
+	rel = table_open(RelationGetRelid(rel), NoLock);
+	written = dp_bulk_end(b);
+	for (int i = 0; i < n; i++)
+		simple_heap_delete(rel, &tids[i]);
+	table_close(rel, NoLock);
+	if (n > 0)
+		CommandCounterIncrement();
+	*tags = t;
+	*ntags = n;
+	return written - n;
 }
 
 uint64

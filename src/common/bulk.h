@@ -77,6 +77,20 @@ extern void dp_bulk_delete(DpBulk *b, ItemPointer tid);
 extern uint64 dp_bulk_end(DpBulk *b);
 
 /*
+ * Storing rows whose keys are probably new without probing for them first:
+ * after dp_bulk_take_back, a stored row whose primary key is held by a row
+ * already there is not an error: the index entries are made as always
+ * (the insertion's own uniqueness check finds the conflict), and
+ * dp_bulk_end_taken_back deletes the row again and hands back the tags
+ * (dp_bulk_tag, set before dp_bulk_store) of such rows, *ntags of them,
+ * for the caller to write another way.  Its return value counts only the
+ * rows that stayed.  Call under a lock that keeps other writers out.
+ */
+extern void dp_bulk_take_back(DpBulk *b);
+extern void dp_bulk_tag(DpBulk *b, int tag);
+extern uint64 dp_bulk_end_taken_back(DpBulk *b, int **tags, int *ntags);
+
+/*
  * Probes of schema.table's primary key, of any btree index schema.index
  * on its first nkeys key columns (0: all; a partial index finds only the
  * rows that match its predicate), or of a btree index of schema.table that

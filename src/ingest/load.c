@@ -508,20 +508,9 @@ dp_load_obfuscate_json(DpLoad *load, Jsonb *rows)
 	return result;
 }
 
-/* Land a JSON payload in dp_raw, one row per element (or the one object). */
+/* Land a JSON payload in dp_raw, a row per element (or the one object); raw.c */
 void
 dp_load_land_json(DpLoad *load, Jsonb *rows)
 {
-	Oid			types[2] = {INT8OID, JSONBOID};
-	Datum		values[2];
-
-	values[0] = Int64GetDatum(load->batch_id);
-	values[1] = JsonbPGetDatum(rows);
-	if (JB_ROOT_IS_OBJECT(rows))
-		dp_spi_exec("INSERT INTO dp_raw.rows (batch_id, ordinal, data) VALUES ($1, 1, $2)",
-					2, types, values, NULL);
-	else
-		dp_spi_exec("INSERT INTO dp_raw.rows (batch_id, ordinal, data) "
-					"SELECT $1, x.o, x.e FROM pg_catalog.jsonb_array_elements($2) WITH ORDINALITY AS x(e, o)",
-					2, types, values, NULL);
+	dp_raw_land_json(load->batch_id, rows);
 }

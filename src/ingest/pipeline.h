@@ -17,6 +17,8 @@
  *					dp_push_csv_data for callers in C
  *		rebuild.c	replaying raw batches (snapshots and events through
  *					src/events/, registered), rebuild, purge_raw, raw_guard
+ *		raw.c		the raw layer's runs (dp_raw.chunk): landing, reading a
+ *					batch back, raw_element() behind the view dp_raw.rows
  */
 #ifndef DP_PIPELINE_H
 #define DP_PIPELINE_H
@@ -214,5 +216,20 @@ extern DpLoad *dp_replay_batch(const char *dataset, int64 batch_id, const char *
 typedef DpLoad *(*DpReplayFunction) (const char *dataset, int64 batch_id, const char *kind,
 									 const char *source, Datum received);
 extern void dp_replay_register(DpReplayFunction fn);
+
+/* raw.c: the raw layer (runs of rows in dp_raw.chunk) */
+typedef struct DpRawBatch
+{
+	int64		n;
+	int64	   *ordinal;
+	int64	   *line;			/* 0: none */
+	Jsonb	  **data;			/* JSON rows, NULL for CSV records */
+	char	  **raw;			/* CSV records' text, NULL for JSON rows */
+} DpRawBatch;
+
+extern void dp_raw_land_json(int64 batch_id, Jsonb *rows);
+extern void dp_raw_land_records(int64 batch_id, int n, const int64 *ordinal, const int64 *line,
+								char **raw);
+extern void dp_raw_read_batch(int64 batch_id, DpRawBatch *out);
 
 #endif							/* DP_PIPELINE_H */

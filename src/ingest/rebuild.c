@@ -4,7 +4,8 @@
  *		by the asynchronous processing of queued batches, queue.c) and
  *		rebuild(), which replays every batch of a dataset under ACCESS
  *		EXCLUSIVE; and the raw layer's own rules: purge_raw, and the
- *		raw_guard trigger that keeps dp_raw.rows append-only outside it.
+ *		raw_guard trigger that keeps dp_raw append-only outside it (raw.c
+ *		owns how raw rows are stored).
  */
 #include "postgres.h"
 
@@ -53,8 +54,8 @@ dp_replay_batch(const char *dataset, int64 batch_id, const char *kind, const cha
 	DpLoadOptions opts = {0};
 	const char *sargs[1] = {source};
 	instr_time	start;
-	const char *bargs[1];
-	uint64		n,
+	DpRawBatch	rb;
+	int64		n,
 				i;
 
 	if (strcmp(kind, "snapshot") == 0 || strcmp(kind, "events") == 0)
@@ -72,24 +73,26 @@ dp_replay_batch(const char *dataset, int64 batch_id, const char *kind, const cha
 	INSTR_TIME_SET_CURRENT(start);
 	load->batch_id = batch_id;
 	load->received_at = received;
-	bargs[0] = psprintf("%lld", (long long) batch_id);
-	n = dp_spi_exec_text("SELECT ordinal, line_number, data, raw FROM dp_raw.rows "
-						 "WHERE batch_id = $1::bigint ORDER BY ordinal", 1, bargs);
-	if (strcmp(kind, "push") == 0)
 	{
-		DpRowBuilder rb = {0};
-		SPITupleTable *tt = SPI_tuptable;
 		MemoryContext old = MemoryContextSwitchTo(load->cxt);
 
-		dp_row_builder_fit(&rb, 16);
+		dp_raw_read_batch(batch_id, &rb);
+		MemoryContextSwitchTo(old);
+	}
+	n = rb.n;
+	if (strcmp(kind, "push") == 0)
+	{
+		DpRowBuilder rowb = {0};
+		MemoryContext old = MemoryContextSwitchTo(load->cxt);
+
+		dp_row_builder_fit(&rowb, 16);
 		MemoryContextSwitchTo(old);
 		for (i = 0; i < n; i++)
 		{
-			bool		isnull;
-			Jsonb	   *obj = DatumGetJsonbP(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
-
-			dp_load_json_object(load, &rb, &obj->root,
-							 DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull)));
+			if (rb.data[i] == NULL)
+				elog(ERROR, "raw row %lld of batch %lld holds no JSON", (long long) rb.ordinal[i],
+					 (long long) batch_id);
+			dp_load_json_object(load, &rowb, &rb.data[i]->root, rb.ordinal[i]);
 		}
 	}
 	else if (strcmp(kind, "push_csv") == 0)
@@ -98,9 +101,6 @@ dp_replay_batch(const char *dataset, int64 batch_id, const char *kind, const cha
 		StringInfoData csv;
 		json_t	   *src;
 		DpCsvOptions opt;
-		int64	   *ordinals = palloc(sizeof(int64) * Max(n, 1));
-		int64	   *lines = palloc(sizeof(int64) * Max(n, 1));
-		SPITupleTable *tt = SPI_tuptable;
 		Jsonb	   *srcb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(source)));
 
 		src = dp_json_from_jsonb(srcb, "the batch source");
@@ -114,14 +114,10 @@ dp_replay_batch(const char *dataset, int64 batch_id, const char *kind, const cha
 		json_decref(src);
 		for (i = 0; i < n; i++)
 		{
-			bool		isnull;
-
-			ordinals[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
-			lines[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
-			appendStringInfoString(&csv, SPI_getvalue(tt->vals[i], tt->tupdesc, 4));
+			appendStringInfoString(&csv, rb.raw[i]);
 			appendStringInfoChar(&csv, '\n');
 		}
-		dp_load_csv(load, csv.data, csv.len, &opt, false, ordinals, lines, n, NULL);
+		dp_load_csv(load, csv.data, csv.len, &opt, false, rb.ordinal, rb.line, n, NULL);
 	}
 	else
 		elog(ERROR, "batch %lld of kind %s cannot be replayed", (long long) batch_id, kind);
@@ -241,10 +237,12 @@ dp_purge_raw(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		dp_raw_purging = true;
-		n = dp_spi_exec("DELETE FROM dp_raw.rows r USING dataplatform.batch b "
-						"WHERE b.id = r.batch_id AND b.dataset = $1 "
-						"AND b.received_at < pg_catalog.now() - $2",
-						2, types, values, NULL);
+		dp_spi_exec("WITH gone AS (DELETE FROM dp_raw.chunk r USING dataplatform.batch b "
+					"WHERE b.id = r.batch_id AND b.dataset = $1 "
+					"AND b.received_at < pg_catalog.now() - $2 RETURNING r.n) "
+					"SELECT COALESCE(pg_catalog.sum(n), 0)::bigint FROM gone",
+					2, types, values, NULL);
+		n = (uint64) pg_strtoint64(dp_spi_getvalue(0, 1));
 	}
 	PG_FINALLY();
 	{
@@ -262,7 +260,10 @@ dp_purge_raw(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64((int64) n);
 }
 
-/* Trigger on dp_raw.rows: UPDATE, DELETE and TRUNCATE only inside purge_raw. */
+/*
+ * Trigger on dp_raw.chunk and the view dp_raw.rows: UPDATE, DELETE and
+ * TRUNCATE only inside purge_raw (which deletes from dp_raw.chunk).
+ */
 Datum
 dp_raw_guard(PG_FUNCTION_ARGS)
 {

@@ -254,19 +254,9 @@ typedef struct CsvRaw
 static void
 flush_csv_raw(DpLoad *load, CsvRaw *cr)
 {
-	Oid			types[4] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID};
-	Datum		values[4];
-
 	if (cr->n == 0 || load->dry_run)
 		return;
-	values[0] = Int64GetDatum(load->batch_id);
-	values[1] = dp_int8_array(cr->ordinal, cr->n);
-	values[2] = dp_int8_array(cr->line, cr->n);
-	values[3] = dp_text_array(cr->raw, cr->n, 1);
-	dp_spi_exec("INSERT INTO dp_raw.rows (batch_id, ordinal, line_number, raw) "
-				"SELECT $1, u.o, u.l, u.r FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
-				"pg_catalog.unnest($4)) AS u(o, l, r)",
-				4, types, values, NULL);
+	dp_raw_land_records(load->batch_id, cr->n, cr->ordinal, cr->line, cr->raw);
 	cr->n = 0;
 	MemoryContextReset(load->raw_cxt);
 }

@@ -37,6 +37,9 @@
 #include "transform.h"
 #include "util.h"
 
+/* keys probed before the rest of a flush are taken to be new (dp_load_flush_rows) */
+#define DP_PROBE_SAMPLE 64
+
 char *
 dp_qualified_clean(const DpSpec *spec, bool history)
 {
@@ -205,10 +208,13 @@ dp_int8_array(int64 *v, int n)
  * executor's index insertion.  Rows whose key is stored go through the
  * upsert statement (build_upsert), which compares, moves the replaced
  * version to history and updates.  The key probe goes through the primary
- * key index and sees this batch's earlier flushes.
+ * key index and sees this batch's earlier flushes.  taken (not NULL): the
+ * rows were not probed; one whose key turns out to be stored is taken back
+ * (bulk.c) and its slot returned in *taken, for the upsert.
  */
 static void
-insert_new_rows(DpLoad *load, const int *slots, const TimestampTz *times, int n)
+insert_new_rows(DpLoad *load, const int *slots, const TimestampTz *times, int n,
+				int **taken, int *ntaken)
 {
 	const DpSpec *spec = load->spec;
 	int			nf = spec->nfields;
@@ -222,11 +228,15 @@ insert_new_rows(DpLoad *load, const int *slots, const TimestampTz *times, int n)
 
 	for (int i = 0; i < nf; i++)
 		atts[i] = dp_bulk_attnum(b, spec->fields[i].column);
+	if (taken)
+		dp_bulk_take_back(b);
 	for (int k = 0; k < n; k++)
 	{
 		char	  **v = load->values + (Size) slots[k] * nf;
 
 		(void) dp_bulk_slot(b);
+		if (taken)
+			dp_bulk_tag(b, slots[k]);
 		for (int i = 0; i < nf; i++)
 			dp_bulk_set_text(b, atts[i], v[i]);
 		dp_bulk_set_datum(b, a_batch, Int64GetDatum(load->batch_id));
@@ -236,7 +246,10 @@ insert_new_rows(DpLoad *load, const int *slots, const TimestampTz *times, int n)
 		dp_bulk_set_datum(b, a_row, Int64GetDatum(load->slot_row[slots[k]]));
 		dp_bulk_store(b);
 	}
-	load->n_added += dp_bulk_end(b);
+	if (taken)
+		load->n_added += dp_bulk_end_taken_back(b, taken, ntaken);
+	else
+		load->n_added += dp_bulk_end(b);
 }
 
 static void
@@ -352,6 +365,7 @@ dp_load_flush_rows(DpLoad *load)
 	AttrNumber *hkey = NULL;
 	int16	   *typlen = NULL;
 	bool	   *typbyval = NULL;
+	bool		optimistic = false;
 
 	dp_contract_close(load);
 	if (load->nslots == 0 || load->dry_run)
@@ -396,6 +410,28 @@ dp_load_flush_rows(DpLoad *load)
 		char	  **v = load->values + (Size) s * nf;
 		bool		known = true;
 
+		/*
+		 * Pushes (not snapshots, whose new keys are looked up in history):
+		 * the first DP_PROBE_SAMPLE keys are probed; when none of them is
+		 * stored, the rest are taken to be new: stored without a probe, the
+		 * insertion's own uniqueness check finding any that is not (see
+		 * insert_new_rows).  When all of them are stored, every row goes to
+		 * the upsert, which probes each key itself and inserts the new ones.
+		 */
+		if (s == DP_PROBE_SAMPLE && hp == NULL && nstored == 0)
+		{
+			for (int r = s; r < load->nslots; r++)
+				fresh[nfresh++] = r;
+			optimistic = true;
+			break;
+		}
+		if (s == DP_PROBE_SAMPLE && hp == NULL && nstored == s)
+		{
+			for (int r = s; r < load->nslots; r++)
+				stored[nstored++] = r;
+			break;
+		}
+
 		for (int i = 0; i < nkeys && known; i++)
 		{
 			if (v[key_field[i]] == NULL)
@@ -420,10 +456,22 @@ dp_load_flush_rows(DpLoad *load)
 	if (hp)
 		dp_probe_end(hp);
 
-	if (nstored > 0)
-		upsert_rows(load, stored, nstored);
-	if (nfresh > 0)
-		insert_new_rows(load, fresh, times, nfresh);
+	if (optimistic)
+	{
+		int		   *taken;
+		int			ntaken;
+
+		insert_new_rows(load, fresh, times, nfresh, &taken, &ntaken);
+		if (ntaken > 0)
+			upsert_rows(load, taken, ntaken);
+	}
+	else
+	{
+		if (nstored > 0)
+			upsert_rows(load, stored, nstored);
+		if (nfresh > 0)
+			insert_new_rows(load, fresh, times, nfresh, NULL, NULL);
+	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(flush_cxt);
 

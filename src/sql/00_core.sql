@@ -164,7 +164,7 @@ CREATE INDEX ON @extschema@.batch (dataset, id);
 CREATE INDEX batch_pending ON @extschema@.batch (dataset, id) WHERE status IN ('queued', 'processing');
 COMMENT ON TABLE @extschema@.batch IS 'the batch log: every push, what it held and what became of it';
 
--- issue, quarantine_row and dp_raw.rows are large: their batch_id is not
+-- issue, quarantine_row and dp_raw.chunk are large: their batch_id is not
 -- a foreign key (a per-row trigger) but is guaranteed by the API, which
 -- writes them only in the transaction that creates the batch.
 CREATE TABLE @extschema@.issue (
@@ -189,27 +189,58 @@ CREATE TABLE @extschema@.quarantine_row (
 );
 COMMENT ON TABLE @extschema@.quarantine_row IS 'rows kept out of the clean layer because of their issues';
 
-CREATE TABLE dp_raw.rows (
-	batch_id	bigint NOT NULL,
-	ordinal		bigint NOT NULL,
-	line_number	bigint,
-	data		jsonb,
-	raw			text
+-- Raw rows are stored in runs: up to 1,000 consecutive rows of a batch
+-- (ordinals first_ordinal .. first_ordinal + n - 1) in one heap row, whose
+-- arrays TOAST compresses and stores out of line; a landing is a few
+-- inserts per batch instead of one per row.  Readers use the view
+-- dp_raw.rows (a row per element).
+CREATE TABLE dp_raw.chunk (
+	batch_id		bigint NOT NULL,
+	first_ordinal	bigint NOT NULL,
+	n				integer NOT NULL CHECK (n > 0),
+	line_numbers	bigint[],
+	data			jsonb[] COMPRESSION lz4,
+	raw				text[] COMPRESSION lz4,
+	PRIMARY KEY (batch_id, first_ordinal)
 );
--- batch ids only grow, so a BRIN index finds a batch's rows at a fraction
--- of a btree's cost per insert; (batch_id, ordinal) is unique by
--- construction (one landing per batch).
-CREATE INDEX rows_batch ON dp_raw.rows USING brin (batch_id) WITH (pages_per_range = 16);
-COMMENT ON TABLE dp_raw.rows IS 'every row of every batch exactly as received: a JSON object (push) or the record''s CSV text (push_csv); append-only';
+COMMENT ON TABLE dp_raw.chunk IS 'the raw layer''s storage: runs of up to 1,000 consecutive rows of a batch (read them through dp_raw.rows); append-only';
+
+CREATE FUNCTION @extschema@.raw_element(anyarray, integer) RETURNS anyelement
+AS 'MODULE_PATHNAME', 'dp_raw_element' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.raw_element(anyarray, integer) IS
+'element i (from 0) of one of dp_raw.chunk''s arrays, NULL past its end: the view dp_raw.rows uses it (a run is detoasted once for all its rows)';
+REVOKE ALL ON FUNCTION @extschema@.raw_element(anyarray, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.raw_element(anyarray, integer) TO dataplatform_admin;
+
+CREATE VIEW dp_raw.rows AS
+SELECT c.batch_id, c.first_ordinal + g.i AS ordinal,
+	   @extschema@.raw_element(c.line_numbers, g.i) AS line_number,
+	   @extschema@.raw_element(c.data, g.i) AS data,
+	   @extschema@.raw_element(c.raw, g.i) AS raw
+  FROM dp_raw.chunk c
+ CROSS JOIN LATERAL pg_catalog.generate_series(0, c.n - 1) AS g(i);
+COMMENT ON VIEW dp_raw.rows IS 'every row of every batch exactly as received: a JSON object (push) or the record''s CSV text (push_csv); append-only';
 
 CREATE FUNCTION @extschema@.raw_guard() RETURNS trigger
 AS 'MODULE_PATHNAME', 'dp_raw_guard' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.raw_guard() IS
 'trigger keeping dp_raw append-only: only dataplatform.purge_raw may delete';
+CREATE TRIGGER raw_append_only BEFORE UPDATE OR DELETE ON dp_raw.chunk
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.raw_guard();
+CREATE TRIGGER raw_no_truncate BEFORE TRUNCATE ON dp_raw.chunk
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.raw_guard();
+-- the view: refused per statement (as the table was), the row trigger only
+-- makes UPDATE and DELETE reach it
 CREATE TRIGGER raw_append_only BEFORE UPDATE OR DELETE ON dp_raw.rows
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.raw_guard();
-CREATE TRIGGER raw_no_truncate BEFORE TRUNCATE ON dp_raw.rows
-	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.raw_guard();
+CREATE TRIGGER raw_append_only_row INSTEAD OF UPDATE OR DELETE ON dp_raw.rows
+	FOR EACH ROW EXECUTE FUNCTION @extschema@.raw_guard();
+CREATE FUNCTION @extschema@.raw_insert() RETURNS trigger
+AS 'MODULE_PATHNAME', 'dp_raw_insert' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.raw_insert() IS
+'trigger of the view dp_raw.rows: a row inserted into it (a restored 0.1 dump) is stored as a run of one';
+CREATE TRIGGER raw_insert INSTEAD OF INSERT ON dp_raw.rows
+	FOR EACH ROW EXECUTE FUNCTION @extschema@.raw_insert();
 
 CREATE TABLE @extschema@.audit_log (
 	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -241,13 +272,13 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.batch', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.batch_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.issue', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.quarantine_row', '');
-SELECT pg_catalog.pg_extension_config_dump('dp_raw.rows', '');
+SELECT pg_catalog.pg_extension_config_dump('dp_raw.chunk', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.audit_log_id_seq', '');
 
 REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM PUBLIC;
 GRANT SELECT ON ALL TABLES IN SCHEMA @extschema@ TO dataplatform_admin;
-REVOKE ALL ON dp_raw.rows FROM PUBLIC;
-GRANT SELECT ON dp_raw.rows TO dataplatform_admin;
+REVOKE ALL ON dp_raw.chunk, dp_raw.rows FROM PUBLIC;
+GRANT SELECT ON dp_raw.chunk, dp_raw.rows TO dataplatform_admin;
 REVOKE SELECT ON @extschema@.audit_log FROM dataplatform_admin;
 GRANT SELECT ON @extschema@.audit_log TO dataplatform_auditor;
 

@@ -266,6 +266,85 @@ UPDATE @extschema@.consumer_source s
        (SELECT EXTRACT(epoch FROM pg_catalog.max(b.processed_at))::text FROM @extschema@.batch b
          WHERE b.dataset = s.dataset AND b.id <= s.last_batch);
 
+-- Raw rows in runs (issue 11 point 3, issue 17 point 3): dp_raw.rows
+-- becomes a view over dp_raw.chunk, with the same columns and rows.  The
+-- rows of 0.1 are carried over as runs of consecutive ordinals (at most
+-- 1,000 rows each) and the old table is dropped; dp_raw.chunk replaces it
+-- as the config table pg_dump keeps.
+ALTER TABLE dp_raw.rows RENAME TO rows_0_1;
+DROP TRIGGER raw_append_only ON dp_raw.rows_0_1;
+DROP TRIGGER raw_no_truncate ON dp_raw.rows_0_1;
+CREATE TABLE dp_raw.chunk (
+	batch_id		bigint NOT NULL,
+	first_ordinal	bigint NOT NULL,
+	n				integer NOT NULL CHECK (n > 0),
+	line_numbers	bigint[],
+	data			jsonb[] COMPRESSION lz4,
+	raw				text[] COMPRESSION lz4,
+	PRIMARY KEY (batch_id, first_ordinal)
+);
+COMMENT ON TABLE dp_raw.chunk IS 'the raw layer''s storage: runs of up to 1,000 consecutive rows of a batch (read them through dp_raw.rows); append-only';
+INSERT INTO dp_raw.chunk (batch_id, first_ordinal, n, line_numbers, data, raw)
+SELECT r.batch_id, pg_catalog.min(r.ordinal), pg_catalog.count(*)::integer,
+	   CASE WHEN pg_catalog.bool_or(r.line_number IS NOT NULL)
+			THEN pg_catalog.array_agg(r.line_number ORDER BY r.ordinal) END,
+	   CASE WHEN pg_catalog.bool_or(r.data IS NOT NULL)
+			THEN pg_catalog.array_agg(r.data ORDER BY r.ordinal) END,
+	   CASE WHEN pg_catalog.bool_or(r.raw IS NOT NULL)
+			THEN pg_catalog.array_agg(r.raw ORDER BY r.ordinal) END
+  FROM (SELECT o.*, o.ordinal - pg_catalog.row_number() OVER w AS island,
+			   (pg_catalog.row_number() OVER w - 1) / 1000 AS part
+		  FROM dp_raw.rows_0_1 o
+		WINDOW w AS (PARTITION BY o.batch_id ORDER BY o.ordinal)) r
+ GROUP BY r.batch_id, r.island, r.part;
+
+CREATE FUNCTION @extschema@.raw_element(anyarray, integer) RETURNS anyelement
+AS 'MODULE_PATHNAME', 'dp_raw_element' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.raw_element(anyarray, integer) IS
+'element i (from 0) of one of dp_raw.chunk''s arrays, NULL past its end: the view dp_raw.rows uses it (a run is detoasted once for all its rows)';
+REVOKE ALL ON FUNCTION @extschema@.raw_element(anyarray, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.raw_element(anyarray, integer) TO dataplatform_admin;
+CREATE FUNCTION @extschema@.raw_insert() RETURNS trigger
+AS 'MODULE_PATHNAME', 'dp_raw_insert' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.raw_insert() IS
+'trigger of the view dp_raw.rows: a row inserted into it (a restored 0.1 dump) is stored as a run of one';
+REVOKE ALL ON FUNCTION @extschema@.raw_insert() FROM PUBLIC;
+
+CREATE VIEW dp_raw.rows AS
+SELECT c.batch_id, c.first_ordinal + g.i AS ordinal,
+	   @extschema@.raw_element(c.line_numbers, g.i) AS line_number,
+	   @extschema@.raw_element(c.data, g.i) AS data,
+	   @extschema@.raw_element(c.raw, g.i) AS raw
+  FROM dp_raw.chunk c
+ CROSS JOIN LATERAL pg_catalog.generate_series(0, c.n - 1) AS g(i);
+COMMENT ON VIEW dp_raw.rows IS 'every row of every batch exactly as received: a JSON object (push) or the record''s CSV text (push_csv); append-only';
+CREATE TRIGGER raw_append_only BEFORE UPDATE OR DELETE ON dp_raw.chunk
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.raw_guard();
+CREATE TRIGGER raw_no_truncate BEFORE TRUNCATE ON dp_raw.chunk
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.raw_guard();
+CREATE TRIGGER raw_append_only BEFORE UPDATE OR DELETE ON dp_raw.rows
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.raw_guard();
+CREATE TRIGGER raw_append_only_row INSTEAD OF UPDATE OR DELETE ON dp_raw.rows
+	FOR EACH ROW EXECUTE FUNCTION @extschema@.raw_guard();
+CREATE TRIGGER raw_insert INSTEAD OF INSERT ON dp_raw.rows
+	FOR EACH ROW EXECUTE FUNCTION @extschema@.raw_insert();
+SELECT pg_catalog.pg_extension_config_dump('dp_raw.chunk', '');
+REVOKE ALL ON dp_raw.chunk, dp_raw.rows FROM PUBLIC;
+GRANT SELECT ON dp_raw.chunk, dp_raw.rows TO dataplatform_admin;
+COMMENT ON FUNCTION @extschema@.raw_guard() IS
+'trigger keeping dp_raw append-only: only dataplatform.purge_raw may delete';
+CREATE OR REPLACE VIEW @extschema@.quarantine AS
+SELECT q.batch_id, b.dataset, q.row_number, q.line_number, r.data, r.raw,
+	   (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				'field', i.field, 'issue', i.issue_type, 'severity', i.severity,
+				'value', i.value, 'message', i.message) ORDER BY i.field)
+		  FROM @extschema@.issue i
+		 WHERE i.batch_id = q.batch_id AND i.row_number = q.row_number) AS issues
+  FROM @extschema@.quarantine_row q
+  JOIN @extschema@.batch b ON b.id = q.batch_id
+  LEFT JOIN dp_raw.rows r ON r.batch_id = q.batch_id AND r.ordinal = q.row_number;
+DROP TABLE dp_raw.rows_0_1;
+
 -- Keep last: wake this database's worker at commit; it waits while the
 -- database holds a version other than its library's, and resumes now.
 SELECT @extschema@.worker_wake();
