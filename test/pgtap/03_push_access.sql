@@ -42,7 +42,7 @@ RESET ROLE;
 
 -- even the owner cannot change raw outside purge_raw
 SELECT throws_ok($$UPDATE dp_raw.rows SET raw = 'x'$$, '42501', 'the raw layer is append-only', 'a superuser cannot UPDATE raw');
-SELECT throws_ok($$TRUNCATE dp_raw.rows$$, '42501', 'the raw layer is append-only', 'a superuser cannot TRUNCATE raw');
+SELECT throws_ok($$TRUNCATE dp_raw.chunk$$, '42501', 'the raw layer is append-only', 'a superuser cannot TRUNCATE raw');
 SELECT is((SELECT count(*)::int FROM dp_clean.a_items), 2, 'the producer''s rows are in clean');
 
 SELECT * FROM finish();

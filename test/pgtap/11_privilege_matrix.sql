@@ -60,7 +60,9 @@ SELECT set_eq(
   ('purge_raw(dataset text, older_than interval)', 'dataplatform_admin'),
   ('push(dataset text, rows jsonb)', 'dataplatform_admin,dataplatform_producer'),
   ('push_csv(dataset text, data text, options jsonb)', 'dataplatform_admin,dataplatform_producer'),
+  ('raw_element(anyarray, integer)', 'dataplatform_admin'),
   ('raw_guard()', ''),
+  ('raw_insert()', ''),
   ('rebuild(dataset text)', 'dataplatform_admin'),
   ('rebuild_changed()', 'dataplatform_admin'),
   ('refresh(name text, "full" boolean)', 'dataplatform_admin'),
@@ -123,6 +125,7 @@ SELECT set_eq(
   ('dataplatform.status', 'dataplatform_admin', ''),
   ('dataplatform.view_column_lineage', 'dataplatform_admin,dataplatform_consumer', ''),
   ('dp_consumer_data.mask_key', '', ''),
+  ('dp_raw.chunk', 'dataplatform_admin', ''),
   ('dp_raw.rows', 'dataplatform_admin', '')$$,
   'SELECT and writes on every relation, for every role: nobody writes a catalog table directly');
 
