@@ -198,7 +198,7 @@ CREATE TABLE dp_raw.chunk (
 	batch_id		bigint NOT NULL,
 	first_ordinal	bigint NOT NULL,
 	n				integer NOT NULL CHECK (n > 0),
-	line_numbers	bigint[],
+	line_numbers	bigint[] COMPRESSION lz4,
 	data			jsonb[] COMPRESSION lz4,
 	raw				text[] COMPRESSION lz4,
 	PRIMARY KEY (batch_id, first_ordinal)

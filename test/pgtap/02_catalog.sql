@@ -25,10 +25,10 @@ SELECT col_type_is('dataplatform', 'spec_version', 'spec', 'jsonb', 'spec_versio
 SELECT is(
   (SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_extension e, unnest(e.extconfig) cfg
      JOIN pg_class c ON c.oid = cfg WHERE e.extname = 'dataplatform'),
-  ARRAY['agreement', 'agreement_id_seq', 'audit_log', 'audit_log_id_seq', 'batch', 'batch_id_seq', 'collection_log', 'collection_log_id_seq',
+  ARRAY['agreement', 'agreement_id_seq', 'audit_log', 'audit_log_id_seq', 'batch', 'batch_id_seq', 'chunk', 'collection_log', 'collection_log_id_seq',
         'config_version', 'consumer_source', 'consumer_view', 'datasets', 'endpoint', 'event', 'fields',
         'issue', 'job', 'job_id_seq', 'mask_key', 'orphan_event', 'producer_grants', 'products', 'quarantine_row',
-        'refresh_log', 'refresh_log_id_seq', 'rows', 'secret', 'spec_version', 'view_column_lineage']::text[],
+        'refresh_log', 'refresh_log_id_seq', 'secret', 'spec_version', 'view_column_lineage']::text[],
   'catalog tables are marked for pg_dump');
 SELECT is_empty($$
   SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'dataplatform'::regnamespace

@@ -278,7 +278,7 @@ CREATE TABLE dp_raw.chunk (
 	batch_id		bigint NOT NULL,
 	first_ordinal	bigint NOT NULL,
 	n				integer NOT NULL CHECK (n > 0),
-	line_numbers	bigint[],
+	line_numbers	bigint[] COMPRESSION lz4,
 	data			jsonb[] COMPRESSION lz4,
 	raw				text[] COMPRESSION lz4,
 	PRIMARY KEY (batch_id, first_ordinal)
@@ -343,6 +343,9 @@ SELECT q.batch_id, b.dataset, q.row_number, q.line_number, r.data, r.raw,
   FROM @extschema@.quarantine_row q
   JOIN @extschema@.batch b ON b.id = q.batch_id
   LEFT JOIN dp_raw.rows r ON r.batch_id = q.batch_id AND r.ordinal = q.row_number;
+-- out of the extension first: that also takes it off pg_dump's config
+-- tables (a plain DROP TABLE would leave its OID there)
+ALTER EXTENSION dataplatform DROP TABLE dp_raw.rows_0_1;
 DROP TABLE dp_raw.rows_0_1;
 
 -- Keep last: wake this database's worker at commit; it waits while the
