@@ -267,3 +267,25 @@ SELECT count(*) AS l_rows, min(name), max(name) FROM dp_clean.block WHERE ref LI
 SELECT name FROM dp_clean.block WHERE ref IN ('L1', 'L2', 'L0') ORDER BY ref;
 SELECT issue_type, count(*) FROM dataplatform.issue WHERE batch_id = :large GROUP BY 1 ORDER BY 1;
 SELECT count(*) AS large_raw FROM dp_raw.rows WHERE batch_id = :large;
+
+-- a flush whose first 64 keys are new writes the rest without probing: a
+-- row whose key turns out to be stored is taken back and upserted, so the
+-- outcome is that of probing every key (changed rows to history, unchanged
+-- ones left alone, no key twice)
+-- (the stored rows pushed again as they were received, from raw; every
+-- second one with a new name)
+SELECT dataplatform.push('block',
+  (SELECT jsonb_agg(d ORDER BY o)
+     FROM (SELECT jsonb_build_object('ref', 'T' || i, 'name', 'Taken ' || i) AS d, i AS o
+             FROM generate_series(1, 70) i
+           UNION ALL
+           SELECT CASE WHEN i % 2 = 0 THEN r.data || jsonb_build_object('name', 'Changed ' || i) ELSE r.data END,
+                  100 + i
+             FROM generate_series(1, 10) i
+             JOIN dp_raw.rows r ON r.batch_id = :large AND r.ordinal = CASE WHEN i <= 2 THEN 45000 + i ELSE i END) x))
+  AS taken \gset
+SELECT rows, loaded, quarantined, errors, warnings FROM dp_test.batch(:taken);
+SELECT count(*) AS keys, count(DISTINCT ref) AS distinct_keys FROM dp_clean.block;
+SELECT ref, name, _batch_id = :taken AS this_batch FROM dp_clean.block
+ WHERE ref IN ('T1', 'T70', 'L1', 'L2', 'L9', 'L10') ORDER BY ref;
+SELECT count(*) AS moved_to_history FROM dp_clean.block_history WHERE _closed_by_batch = :taken;
