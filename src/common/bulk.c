@@ -232,7 +232,6 @@ flush_buffer(DpBulk *b)
 		for (int i = 0; i < b->nslots; i++)
 		{
 			List	   *recheck;
-
 			bool		conflict = false;
 
 			recheck = ExecInsertIndexTuples(b->rri, b->slots[i], estate, false,
