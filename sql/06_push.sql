@@ -289,3 +289,17 @@ SELECT count(*) AS keys, count(DISTINCT ref) AS distinct_keys FROM dp_clean.bloc
 SELECT ref, name, _batch_id = :taken AS this_batch FROM dp_clean.block
  WHERE ref IN ('T1', 'T70', 'L1', 'L2', 'L9', 'L10') ORDER BY ref;
 SELECT count(*) AS moved_to_history FROM dp_clean.block_history WHERE _closed_by_batch = :taken;
+-- a flush whose first 64 keys are all stored goes to the upsert whole,
+-- which inserts the new keys among the rest
+SELECT dataplatform.push('block',
+  (SELECT jsonb_agg(d ORDER BY o)
+     FROM (SELECT jsonb_build_object('ref', 'T' || i, 'name', 'Taken ' || i) AS d, i AS o
+             FROM generate_series(1, 70) i
+           UNION ALL
+           SELECT jsonb_build_object('ref', 'U' || i, 'name', 'Upserted ' || i), 100 + i
+             FROM generate_series(1, 5) i) x)) AS upserted \gset
+SELECT rows, loaded, quarantined, errors, warnings FROM dp_test.batch(:upserted);
+SELECT count(*) AS keys, count(DISTINCT ref) AS distinct_keys FROM dp_clean.block;
+SELECT ref, name, _batch_id = :upserted AS this_batch FROM dp_clean.block
+ WHERE ref IN ('T1', 'T70', 'U1', 'U5') ORDER BY ref;
+SELECT count(*) AS moved_to_history FROM dp_clean.block_history WHERE _closed_by_batch = :upserted;
