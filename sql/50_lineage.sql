@@ -191,7 +191,7 @@ SELECT s.schemaname || '.' || s.relname AS relation, s.seq_scan
   FROM pg_stat_xact_user_tables s
  WHERE (s.schemaname, s.relname) IN (('dp_clean', 'lin_unit'), ('dp_clean', 'lin_unit_history'),
         ('dataplatform', 'event'), ('dataplatform', 'batch'), ('dataplatform', 'issue'),
-        ('dataplatform', 'collection_log'), ('dp_raw', 'rows'))
+        ('dataplatform', 'collection_log'), ('dp_raw', 'chunk'))
  ORDER BY 1;
 COMMIT;
 RESET enable_seqscan;

@@ -11,8 +11,9 @@
 -- sees nothing below it, while an admin, who may read the clean layer,
 -- the batch log and raw, gets the rest.  Every step goes through an index
 -- on what the step before found: a clean table's primary key, its
--- history's key index, batch's primary key, event_processed, dp_raw.rows'
--- batch index, issue's (batch_id, row_number).
+-- history's key index, batch's primary key, event_processed, the primary
+-- key of dp_raw.chunk (behind the view dp_raw.rows), issue's (batch_id,
+-- row_number).
 ------------------------------------------------------------------------------
 
 CREATE TABLE @extschema@.view_column_lineage (
