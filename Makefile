@@ -13,7 +13,7 @@ EXTVERSION = 0.2
 
 # src/lib/ is the pure library (no backend headers); every other folder of
 # src/ is one backend subsystem (see src/README.md for who may use whom).
-SUBSYSTEMS = lib common access catalog ingest events consumer worker
+SUBSYSTEMS = lib common spatial access catalog ingest events consumer worker
 SRCS = src/dataplatform.c $(foreach d,$(SUBSYSTEMS),$(wildcard src/$(d)/*.c))
 OBJS = $(SRCS:.c=.o)
 

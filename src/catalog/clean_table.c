@@ -28,6 +28,7 @@
 
 #include "clean_table.h"
 #include "util.h"
+#include "spatial.h"
 
 static char *
 history_name(const DpSpec *spec)
@@ -126,11 +127,29 @@ set_comments(const DpSpec *spec)
 	pfree(sql.data);
 }
 
+/* A GiST index on every geometry column of the clean table (if missing). */
+static void
+spatial_indexes(const DpSpec *spec)
+{
+	int			i;
+
+	for (i = 0; i < spec->nfields; i++)
+	{
+		const DpField *f = &spec->fields[i];
+
+		if (!dp_datatype_is_spatial(f->datatype))
+			continue;
+		exec_sql(psprintf("CREATE INDEX IF NOT EXISTS %s ON %s USING gist (%s)",
+						  quote_identifier(psprintf("%s_%s_gist", spec->table, f->column)),
+						  qualified(spec->table), quote_identifier(f->column)));
+	}
+}
+
 static void
 append_column(StringInfo buf, const DpField *f, bool not_null)
 {
 	appendStringInfo(buf, "%s %s%s", quote_identifier(f->column),
-					 dp_datatype_sqltype(f->datatype),
+					 dp_sqltype(f->datatype),
 					 not_null && f->required ? " NOT NULL" : "");
 }
 
@@ -264,6 +283,8 @@ dp_clean_table_create(const DpSpec *spec)
 					 qualified(history_name(spec)));
 	exec_sql(sql.data);
 
+	spatial_indexes(spec);
+
 	resetStringInfo(&sql);
 	appendStringInfo(&sql, "GRANT SELECT ON %s, %s TO dataplatform_admin",
 					 qualified(spec->table), qualified(history_name(spec)));
@@ -342,7 +363,7 @@ static Oid
 datatype_oid(DpDatatype dt)
 {
 	return DatumGetObjectId(DirectFunctionCall1(regtypein,
-												CStringGetDatum(dp_datatype_sqltype(dt))));
+												CStringGetDatum(dp_sqltype(dt))));
 }
 
 /*
@@ -381,7 +402,7 @@ sync_columns(const DpSpec *spec, const char *table, bool drop_extra)
 	{
 		const DpField *f = &spec->fields[i];
 		ExistingColumn *c = find_column(cols, f->column);
-		const char *sqltype = dp_datatype_sqltype(f->datatype);
+		const char *sqltype = dp_sqltype(f->datatype);
 
 		resetStringInfo(&sql);
 		if (c == NULL)
@@ -492,6 +513,7 @@ dp_clean_table_migrate(const DpSpec *old, const DpSpec *spec)
 
 	sync_columns(spec, spec->table, true);
 	sync_columns(spec, history_name(spec), false);
+	spatial_indexes(spec);
 
 	for (i = 0; i < spec->nfields; i++)
 	{

@@ -22,6 +22,7 @@
 #include "spec.h"
 #include "spec_internal.h"
 #include "util.h"
+#include "spatial.h"
 
 PG_FUNCTION_INFO_V1(dp_define_dataset);
 PG_FUNCTION_INFO_V1(dp_describe);
@@ -182,6 +183,16 @@ parse_field(DpSpec *spec, DpField *f, json_t *obj, int ordinal, bool allow_unkno
 
 	f->required = get_bool(obj, "required", ds, f->name);
 	f->pii = get_bool(obj, "pii", ds, f->name);
+	if (dp_datatype_is_spatial(f->datatype))
+	{
+		dp_spatial_require(ds, f->name);
+		if (f->pii)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"pii\" does not apply to %s field \"%s\" of dataset \"%s\"",
+							dp_datatype_name(f->datatype), f->name, ds),
+					 errhint("A geometry cannot be obfuscated and stay a geometry; leave it out of the dataset, or keep a coarser one.")));
+	}
 	s = get_string(obj, "description", ds, f->name);
 	f->description = s ? pstrdup(s) : NULL;
 
@@ -191,7 +202,8 @@ parse_field(DpSpec *spec, DpField *f, json_t *obj, int ordinal, bool allow_unkno
 		DpPattern  *re = palloc(dp_pattern_size());
 		char		msg[256];
 
-		if (f->datatype == DP_DT_JSON || f->datatype == DP_DT_FLAG)
+		if (f->datatype == DP_DT_JSON || f->datatype == DP_DT_FLAG ||
+			dp_datatype_is_spatial(f->datatype))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("option \"pattern\" does not apply to %s field \"%s\" of dataset \"%s\"",
@@ -390,6 +402,12 @@ dp_spec_parse_new(Jsonb *jb, bool allow_unknown)
 					 errmsg("key field \"%s\" of dataset \"%s\" cannot be optional",
 							f->name, spec->dataset),
 					 errhint("Key fields are always required; drop \"required\": false.")));
+		if (dp_datatype_is_spatial(f->datatype))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key field \"%s\" of dataset \"%s\" cannot be a %s",
+							f->name, spec->dataset, dp_datatype_name(f->datatype)),
+					 errhint("Key a spatial dataset by its reference; the geometry is a value.")));
 		f->is_key = true;
 		f->required = true;
 		j = f - spec->fields;

@@ -2,9 +2,11 @@
  * export.c
  *		dataplatform.export: a published view's rows as its caller sees them
  *		(read through dp_consumer.<view>, so PII columns are masked for
- *		callers without pii), in key order, as CSV with a header line or as
- *		one JSON object per line; read through a cursor, 10,000 rows at a
- *		time, and audited.
+ *		callers without pii), in key order, as CSV with a header line, as
+ *		one JSON object per line, or as a GeoJSON FeatureCollection (the
+ *		view's first geometry column the geometry, the other columns the
+ *		properties; PostGIS's ST_AsGeoJSON); read through a cursor, 10,000
+ *		rows at a time, and audited.
  */
 #include "postgres.h"
 
@@ -13,6 +15,7 @@
 
 #include "access.h"
 #include "consumer.h"
+#include "spatial.h"
 
 PG_FUNCTION_INFO_V1(dp_export);
 
@@ -51,6 +54,8 @@ dp_export(PG_FUNCTION_ARGS)
 	const char *args[1];
 	char	   *order;
 	bool		csv;
+	bool		geojson = false;
+	char	   *geom = NULL;
 	SPIPlanPtr	plan;
 	Portal		portal;
 	int64		rows = 0;
@@ -67,11 +72,13 @@ dp_export(PG_FUNCTION_ARGS)
 		csv = true;
 	else if (strcmp(format, "json") == 0)
 		csv = false;
+	else if (strcmp(format, "geojson") == 0)
+		csv = false, geojson = true;
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown export format \"%s\"", format),
-				 errhint("Use \"csv\" or \"json\" (one JSON object per line).")));
+				 errhint("Use \"csv\", \"json\" (one JSON object per line) or \"geojson\" (a FeatureCollection).")));
 
 	initStringInfo(&out);		/* in the caller's context: outlives SPI */
 	SPI_connect();
@@ -85,7 +92,32 @@ dp_export(PG_FUNCTION_ARGS)
 				 errhint("dataplatform.consumer_status lists the published views.")));
 	order = pstrdup(dp_spi_getvalue(0, 1));
 
-	if (csv)
+	if (geojson)
+	{
+		const char *nsp;
+
+		if (!dp_spatial_available())
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot export view \"%s\" as GeoJSON: PostGIS is not installed", name),
+					 errhint("Install the Debian package postgresql-15-postgis-3, then run CREATE EXTENSION postgis; in this database.")));
+		nsp = dp_spatial_schema();
+		/* the view's first geometry column */
+		if (dp_spi_exec_text(psprintf("SELECT a.attname::text FROM pg_catalog.pg_attribute a "
+									  "WHERE a.attrelid = ('dp_consumer.' || pg_catalog.quote_ident($1))::regclass "
+									  "AND a.attnum > 0 AND NOT a.attisdropped "
+									  "AND a.atttypid = '%s.geometry'::regtype ORDER BY a.attnum LIMIT 1", nsp),
+							 1, args) > 0)
+			geom = pstrdup(dp_spi_getvalue(0, 1));
+		appendStringInfoString(&out, "{\"type\": \"FeatureCollection\", \"features\": [");
+		plan = SPI_prepare(psprintf("SELECT pg_catalog.json_build_object('type', 'Feature', "
+									"'geometry', %s, 'properties', pg_catalog.to_jsonb(v) - %s)::text "
+									"FROM %s v ORDER BY %s",
+									geom ? psprintf("%s.st_asgeojson(v.%s, 6)::json", nsp, quote_identifier(geom)) : "NULL",
+									quote_literal_cstr(geom ? geom : ""),
+									dp_view_facade_qualified(name), order), 0, NULL);
+	}
+	else if (csv)
 		plan = SPI_prepare(psprintf("SELECT * FROM %s ORDER BY %s", dp_view_facade_qualified(name), order),
 						   0, NULL);
 	else
@@ -124,7 +156,11 @@ dp_export(PG_FUNCTION_ARGS)
 				}
 			}
 			else
+			{
+				if (geojson && rows + r > 0)
+					appendStringInfoChar(&out, ',');
 				appendStringInfoString(&out, SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1));
+			}
 			appendStringInfoChar(&out, '\n');
 		}
 		rows += SPI_processed;
@@ -146,6 +182,8 @@ dp_export(PG_FUNCTION_ARGS)
 		}
 		appendStringInfoChar(&out, '\n');
 	}
+	if (geojson)
+		appendStringInfoString(&out, "]}\n");
 	dp_audit("export", name, psprintf("{\"format\": \"%s\", \"rows\": " INT64_FORMAT "}", format, rows));
 	SPI_finish();
 	result = cstring_to_text_with_len(out.data, out.len);

@@ -13,6 +13,7 @@
 
 #include "events.h"
 #include "util.h"
+#include "spatial.h"
 
 PG_FUNCTION_INFO_V1(dp_as_of);
 PG_FUNCTION_INFO_V1(dp_entity_history);
@@ -154,11 +155,11 @@ dp_entity_history(PG_FUNCTION_ARGS)
 
 		if (JB_ROOT_IS_SCALAR(key))
 			appendStringInfo(&cond, "s.%s = ($1 #>> '{}')::%s", quote_identifier(f->column),
-							 dp_datatype_sqltype(f->datatype));
+							 dp_sqltype(f->datatype));
 		else
 			appendStringInfo(&cond, "%ss.%s = ($1 ->> %s)::%s", i ? " AND " : "",
 							 quote_identifier(f->column), quote_literal_cstr(f->name),
-							 dp_datatype_sqltype(f->datatype));
+							 dp_sqltype(f->datatype));
 	}
 	initStringInfo(&sql);
 	appendStringInfo(&sql,

@@ -19,6 +19,7 @@
 
 #include "events.h"
 #include "util.h"
+#include "spatial.h"
 
 PG_FUNCTION_INFO_V1(dp_load_snapshot);
 
@@ -82,7 +83,7 @@ remove_missing(DpLoad *load, Datum as_of)
 		const DpField *f = &spec->fields[spec->key[i]];
 
 		appendStringInfo(&match, "%so.%s = k.k%d::%s", i ? " AND " : "", quote_identifier(f->column), i,
-						 dp_datatype_sqltype(f->datatype));
+						 dp_sqltype(f->datatype));
 		appendStringInfo(&keyjson, "%s'%s', %s", i ? ", " : "", f->name, quote_identifier(f->column));
 		appendStringInfo(&keyorder, "%s%s", i ? ", " : "", quote_identifier(f->column));
 		types[i] = TEXTARRAYOID;

@@ -15,7 +15,9 @@
  *				 {"pattern": "^unknown$", "replacement": ""}],
  *	 "lookup":  {"ward": {"Hackney Ctrl": "Hackney Central"}},
  *	 "default": {"end-date": {"value": "2099-12-31"}, "name": {"field": "reference"}},
- *	 "strict":  false}
+ *	 "strict":  false,
+ *	 "boundary": "POLYGON ((...))",
+ *	 "point":   [{"field": "point", "x": "Easting", "y": "Northing"}]}
  *
  * Versions: each change of a dataset's configuration is a new integer
  * version in dataplatform.config_version; an identical configuration is a
@@ -32,16 +34,17 @@
 #include "config.h"
 #include "harmonise.h"
 #include "normalise.h"
+#include "spatial.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(dp_configure);
 
 static const char *const config_keys[] = {
 	"column", "skip", "filter", "concat", "patch", "lookup", "default", "strict", "events",
-	"processing"
+	"processing", "boundary", "point"
 };
 
-#define CONFIG_KEYS_TEXT "column, skip, filter, concat, patch, lookup, default, strict, events, processing"
+#define CONFIG_KEYS_TEXT "column, skip, filter, concat, patch, lookup, default, strict, events, processing, boundary, point"
 
 int
 dp_spec_field_index(const DpSpec *spec, const char *ref)
@@ -141,6 +144,80 @@ check_members(const DpSpec *spec, const char *rule, json_t *obj, const char *con
 					 errmsg("unknown key \"%s\" in \"%s\" of the configuration of dataset \"%s\"",
 							key, rule, spec->dataset),
 					 errhint("Known keys: %s.", keys_text)));
+	}
+}
+
+/*
+ * "boundary": WKT (WGS84) of a Polygon or MultiPolygon the dataset's
+ * geometries must start in (the pipeline's per-dataset boundary).
+ */
+static void
+parse_boundary(DpConfig *cfg, const DpSpec *spec, json_t *v)
+{
+	char		err[256];
+
+	if (!json_is_string(v))
+		config_type_error(spec, "boundary", "the WKT of a polygon (WGS84)", v);
+	if (!dp_spatial_boundary_ok(json_string_value(v), err, sizeof(err)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid \"boundary\" in the configuration of dataset \"%s\": %s",
+						spec->dataset, err),
+				 errhint("Give the WKT of a Polygon or MultiPolygon in WGS84 degrees (longitude latitude).")));
+	cfg->boundary = pstrdup(json_string_value(v));
+}
+
+/* The source column of a "point" rule's coordinate, by any of its names. */
+static char *
+point_source(const DpSpec *spec, json_t *rule, const char *a, const char *b, const char *c)
+{
+	json_t	   *v = json_object_get(rule, a);
+
+	if (v == NULL)
+		v = json_object_get(rule, b);
+	if (v == NULL)
+		v = json_object_get(rule, c);
+	if (!json_is_string(v))
+		config_type_error(spec, psprintf("point.%s", a), "a source column name", v ? v : json_null());
+	return pstrdup(json_string_value(v));
+}
+
+/*
+ * "point": [{"field": "point", "x": "Easting", "y": "Northing"}, ...]
+ * (x may be written "longitude" or "easting", y "latitude" or "northing"):
+ * a point field built from two source columns when it has no value.
+ */
+static void
+parse_point(DpConfig *cfg, const DpSpec *spec, json_t *v)
+{
+	size_t		i,
+				n;
+	static const char *const keys[] = {"field", "x", "y", "longitude", "latitude", "easting", "northing"};
+
+	if (!json_is_object(v) && !json_is_array(v))
+		config_type_error(spec, "point", "a list of {\"field\", \"x\", \"y\"}", v);
+	n = json_is_object(v) ? 1 : json_array_size(v);
+	cfg->points = palloc0(sizeof(DpPointRule) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		json_t	   *rule = json_is_object(v) ? v : json_array_get(v, i);
+		DpPointRule *r = &cfg->points[cfg->npoints++];
+		json_t	   *f = json_object_get(rule, "field");
+
+		if (!json_is_object(rule))
+			config_type_error(spec, "point", "a list of {\"field\", \"x\", \"y\"}", rule);
+		check_members(spec, "point", rule, keys, lengthof(keys),
+					  "field, x (or longitude, easting), y (or latitude, northing)");
+		if (!json_is_string(f))
+			config_type_error(spec, "point.field", "a point field", f ? f : json_null());
+		r->field = config_field(spec, "point", json_string_value(f));
+		if (spec->fields[r->field].datatype != DP_DT_POINT)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("\"point\" rule of dataset \"%s\" names field \"%s\", which is not a point",
+							spec->dataset, spec->fields[r->field].name)));
+		r->x = point_source(spec, rule, "x", "longitude", "easting");
+		r->y = point_source(spec, rule, "y", "latitude", "northing");
 	}
 }
 
@@ -526,6 +603,10 @@ dp_config_parse(const DpSpec *spec, Jsonb *config)
 		}
 		else if (strcmp(key, "events") == 0)
 			parse_events(cfg, spec, v);
+		else if (strcmp(key, "boundary") == 0)
+			parse_boundary(cfg, spec, v);
+		else if (strcmp(key, "point") == 0)
+			parse_point(cfg, spec, v);
 		else if (strcmp(key, "processing") == 0)
 		{
 			if (!json_is_string(v) ||

@@ -59,6 +59,14 @@ typedef struct DpDefaultRule
 	int			from_field;		/* another field, or -1 */
 } DpDefaultRule;
 
+/* "point": a point field from two source columns (x, y as the source has them). */
+typedef struct DpPointRule
+{
+	int			field;
+	char	   *x;				/* longitude or easting column */
+	char	   *y;				/* latitude or northing column */
+} DpPointRule;
+
 /* A path into an event envelope: "eventData.newData" -> {"eventData", "newData"}. */
 typedef struct DpPath
 {
@@ -105,6 +113,9 @@ typedef struct DpConfig
 	int			ndefaults;
 	DpDefaultRule *defaults;
 	bool		strict;
+	char	   *boundary;		/* WKT, or NULL: England */
+	int			npoints;
+	DpPointRule *points;
 	bool		async;			/* "processing": "async": pushes only land raw */
 	DpEventsConfig events;
 } DpConfig;

@@ -300,11 +300,12 @@ dp_add_endpoint(PG_FUNCTION_ARGS)
 	if (format == NULL)
 		format = "auto";
 	if (strcmp(format, "csv") != 0 && strcmp(format, "json") != 0 &&
-		strcmp(format, "ndjson") != 0 && strcmp(format, "auto") != 0)
+		strcmp(format, "ndjson") != 0 && strcmp(format, "geojson") != 0 &&
+		strcmp(format, "auto") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown endpoint format \"%s\"", format),
-				 errhint("Use csv, json, ndjson or auto.")));
+				 errhint("Use csv, json, ndjson, geojson or auto.")));
 	schedule = opt_string(opts, "schedule");
 
 	problem = dp_collect_url_problem(url, &sqlstate, NULL, NULL, NULL);

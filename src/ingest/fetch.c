@@ -391,6 +391,8 @@ decide_format(const DpFetch *f, const char *final_url)
 			pg_strncasecmp(ct, "application/jsonl", 17) == 0 ||
 			pg_strncasecmp(ct, "application/x-jsonlines", 23) == 0)
 			return "ndjson";
+		if (pg_strncasecmp(ct, "application/geo+json", 20) == 0)
+			return "geojson";
 		if (pg_strncasecmp(ct, "application/json", 16) == 0)
 			return "json";
 	}
@@ -399,6 +401,8 @@ decide_format(const DpFetch *f, const char *final_url)
 					  pg_strncasecmp(path_end - strlen(s), s, strlen(s)) == 0)
 	if (ENDS_WITH(".csv"))
 		return "csv";
+	if (ENDS_WITH(".geojson"))
+		return "geojson";
 	if (ENDS_WITH(".ndjson") || ENDS_WITH(".jsonl"))
 		return "ndjson";
 	if (ENDS_WITH(".json"))
@@ -416,7 +420,10 @@ decide_format(const DpFetch *f, const char *final_url)
 
 		while (nl && isspace((unsigned char) *nl))
 			nl++;
-		return (nl && *nl == '{') ? "ndjson" : "json";
+		if (nl && *nl == '{')
+			return "ndjson";
+		/* a FeatureCollection names itself near the start */
+		return strstr(pnstrdup(p, Min(strlen(p), 4096)), "\"FeatureCollection\"") ? "geojson" : "json";
 	}
 	return "csv";
 }

@@ -20,6 +20,7 @@
 #include "issue.h"
 #include "normalise.h"
 #include "util.h"
+#include "spatial.h"
 
 PG_FUNCTION_INFO_V1(dp_normalise);
 PG_FUNCTION_INFO_V1(dp_issue_types);
@@ -41,6 +42,7 @@ typedef struct NormaliseCache
 	TupleDesc	tupdesc;
 	char	   *buf;
 	size_t		bufsize;
+	struct DpSpatial *spatial;	/* PostGIS's functions, on first geometry */
 } NormaliseCache;
 
 static void
@@ -255,6 +257,34 @@ dp_normalise(PG_FUNCTION_ARGS)
 		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(cache->tupdesc, values, nulls)));
 	}
 	value = PG_GETARG_TEXT_PP(1);
+	if (dp_datatype_is_spatial(cache->datatype))
+	{
+		DpSpatialResult res;
+		int			i,
+					pick = -1;
+
+		if (cache->spatial == NULL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(mcxt);
+
+			cache->spatial = dp_spatial_begin(NULL);
+			MemoryContextSwitchTo(old);
+		}
+		dp_spatial_harmonise(cache->spatial, cache->datatype, VARDATA_ANY(value),
+							 VARSIZE_ANY_EXHDR(value), false, &res);
+		/* the issue reported: the first error, else the first warning */
+		for (i = 0; i < res.nissues; i++)
+			if (pick < 0 || (strcmp(res.issues[i].severity, "error") == 0 &&
+							 strcmp(res.issues[pick].severity, "error") != 0))
+				pick = i;
+		nulls[0] = res.value == NULL;
+		if (res.value)
+			values[0] = PointerGetDatum(cstring_to_text(res.value));
+		nulls[1] = pick < 0;
+		if (pick >= 0)
+			values[1] = PointerGetDatum(cstring_to_text(res.issues[pick].type));
+		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(cache->tupdesc, values, nulls)));
+	}
 	issue = dp_harmonise_value(cache->datatype, VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value),
 							   &cache->constraints, &cache->buf, &cache->bufsize, mcxt);
 	if (issue == DP_ISSUE_NONE)

@@ -197,6 +197,8 @@ extern void dp_load_csv(DpLoad *load, const char *data, size_t len, const DpCsvO
 
 /* push.c: push() and push_csv() for callers in C, as the current user: batch id */
 extern int64 dp_push_rows(const char *dataset, Jsonb *rows, const DpLoadOptions *opts);
+/* geojson.c: a GeoJSON FeatureCollection (or Feature) pushed as rows */
+extern int64 dp_push_geojson_doc(const char *dataset, Jsonb *doc, const DpLoadOptions *opts);
 extern int64 dp_push_csv_data(const char *dataset, const char *data, size_t len,
 							  Jsonb *csv_options, const DpLoadOptions *opts);
 

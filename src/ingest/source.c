@@ -139,6 +139,8 @@ dp_load_json(DpLoad *load, Jsonb *rows)
 
 	dp_row_builder_fit(&rb, 16);
 	MemoryContextSwitchTo(old);
+	/* JSON rows may carry geometries as GeoJSON objects: not an issue */
+	load->t->geojson_source = true;
 	if (JB_ROOT_IS_OBJECT(rows))
 		dp_load_json_object(load, &rb, &rows->root, 1);
 	else

@@ -110,7 +110,7 @@ ndjson_array(const StringInfo body)
  * Returns the batch id.
  */
 static int64
-push_as(DpFetch *f, const char *owner, text *body, bool csv, Jsonb *csv_options)
+push_as(DpFetch *f, const char *owner, text *body, const char *format, Jsonb *csv_options)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	DpLoadOptions opts = {0};
@@ -123,7 +123,12 @@ push_as(DpFetch *f, const char *owner, text *body, bool csv, Jsonb *csv_options)
 				   true, &sw);
 	PG_TRY();
 	{
-		if (csv)
+		if (strcmp(format, "geojson") == 0)
+			batch_id = dp_push_geojson_doc(f->dataset,
+										   DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																			  CStringGetDatum(text_to_cstring(body)))),
+										   &opts);
+		else if (strcmp(format, "csv") == 0)
 			batch_id = dp_push_csv_data(f->dataset, VARDATA_ANY(body), VARSIZE_ANY_EXHDR(body),
 										csv_options, &opts);
 		else
@@ -171,7 +176,7 @@ dp_collect_store(DpFetch *f, const char *owner, int64 run_id)
 	}
 
 	if (strcmp(f->effective_format, "csv") == 0)
-		batch_id = push_as(f, owner, cstring_to_text_with_len(f->body.data, f->body.len), true,
+		batch_id = push_as(f, owner, cstring_to_text_with_len(f->body.data, f->body.len), "csv",
 						   f->csv_options ?
 						   DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(f->csv_options))) :
 						   NULL);
@@ -181,7 +186,7 @@ dp_collect_store(DpFetch *f, const char *owner, int64 run_id)
 			ndjson_array(&f->body) :
 			cstring_to_text_with_len(f->body.data, f->body.len);
 
-		batch_id = push_as(f, owner, json, false, NULL);
+		batch_id = push_as(f, owner, json, f->effective_format, NULL);
 	}
 	log_run(f, run_id, "stored", batch_id, NULL);
 	{

@@ -15,6 +15,7 @@
 
 #include "issue.h"
 #include "normalise.h"
+#include "spatial.h"
 #include "transform.h"
 #include "util.h"
 
@@ -63,6 +64,13 @@ dp_transform_begin(const DpSpec *spec, const DpConfig *cfg)
 	t->dropped = palloc(sizeof(bool) * spec->nfields);
 	t->mentioned = palloc(sizeof(bool) * spec->nfields);
 	t->deprecated_seen = palloc0(sizeof(bool) * spec->nfields);
+	t->configured = palloc0(sizeof(bool) * spec->nfields);
+	for (i = 0; i < spec->nfields; i++)
+		if (dp_datatype_is_spatial(spec->fields[i].datatype))
+		{
+			t->spatial = dp_spatial_begin(cfg->boundary);
+			break;
+		}
 	t->bufsize = 256;
 	t->buf = palloc(t->bufsize);
 	return t;
@@ -125,6 +133,32 @@ dp_transform_reset_issues(DpTransform *t)
 	t->nissues = 0;
 }
 
+/*
+ * A source column against a "column" rule: equal once case, spaces, "-",
+ * "_" and every other punctuation are folded away, so that the planning-data
+ * pipeline's column.csv (which compares its folded spellings) works as
+ * written.
+ */
+static bool
+rule_matches(const char *a, int alen, const char *b)
+{
+	int			i = 0;
+
+	for (;;)
+	{
+		while (i < alen && !isalnum((unsigned char) a[i]) && !IS_HIGHBIT_SET(a[i]))
+			i++;
+		while (*b && !isalnum((unsigned char) *b) && !IS_HIGHBIT_SET(*b))
+			b++;
+		if (i == alen || *b == '\0')
+			return i == alen && *b == '\0';
+		if (pg_ascii_tolower((unsigned char) a[i]) != pg_ascii_tolower((unsigned char) *b))
+			return false;
+		i++;
+		b++;
+	}
+}
+
 /* Names compare with case folded and spaces, "_", "-" and "." ignored. */
 static bool
 names_match(const char *a, int alen, const char *b)
@@ -151,6 +185,11 @@ used_by_concat(const DpConfig *cfg, const char *name, int len)
 {
 	int			i,
 				j;
+
+	/* the coordinate columns of a "point" rule are used the same way */
+	for (i = 0; i < cfg->npoints; i++)
+		if (rule_matches(name, len, cfg->points[i].x) || rule_matches(name, len, cfg->points[i].y))
+			return true;
 
 	for (i = 0; i < cfg->nconcats; i++)
 		for (j = 0; j < cfg->concats[i].nsources; j++)
@@ -182,15 +221,23 @@ dp_transform_column(DpTransform *t, const char *name, int len)
 	c->len = len;
 	c->field = -1;
 	c->how = DP_COL_UNKNOWN;
+	/* an exact rule first, then one that matches once folded */
 	for (i = 0; i < t->cfg->ncolumns; i++)
-	{
 		if (strcmp(t->cfg->columns[i].source, c->name) == 0)
+			break;
+	if (i == t->cfg->ncolumns)
+		for (i = 0; i < t->cfg->ncolumns; i++)
+			if (rule_matches(name, len, t->cfg->columns[i].source))
+				break;
+	if (i < t->cfg->ncolumns)
+	{
 		{
 			c->field = t->cfg->columns[i].field;
 			c->how = c->field == DP_FIELD_IGNORE ? DP_COL_IGNORED : DP_COL_CONFIG;
 			if (c->field == DP_FIELD_IGNORE)
 				c->field = -1;
-			break;
+			else
+				t->configured[c->field] = true;
 		}
 	}
 	if (c->how == DP_COL_UNKNOWN)
@@ -295,6 +342,18 @@ source_value(DpTransform *t, const DpSourceRow *row, const char *name)
 	return NULL;
 }
 
+/* The value of the source column a point rule names (folded match), or NULL. */
+static char *
+point_value(DpTransform *t, const DpSourceRow *row, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < t->ncolumns && i < row->ncells; i++)
+		if (row->vals[i] != NULL && rule_matches(t->columns[i].name, t->columns[i].len, name))
+			return normalise_cell(row->vals[i], row->lens[i]);
+	return NULL;
+}
+
 bool
 dp_transform_skips(DpTransform *t, const DpSourceRow *row)
 {
@@ -367,12 +426,18 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		return DP_ROW_SKIPPED;
 	}
 
-	/* normalise cells and map columns: the first non-empty value wins */
+	/*
+	 * normalise cells and map columns: the first non-empty value wins; a
+	 * column a "column" rule maps wins over one that only has the field's
+	 * name (as the pipeline's column.csv does)
+	 */
 	for (i = 0; i < row->ncells && i < t->ncolumns; i++)
 	{
 		int			f = t->columns[i].field;
 
 		if (f < 0 || row->vals[i] == NULL)
+			continue;
+		if (t->columns[i].how == DP_COL_MATCHED && t->configured[f])
 			continue;
 		t->mentioned[f] = true;
 		if (t->value[f] != NULL)
@@ -460,6 +525,32 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		}
 	}
 
+	/* point: from two coordinate columns when the field has no value */
+	for (j = 0; j < cfg->npoints; j++)
+	{
+		const DpPointRule *r = &cfg->points[j];
+		char	   *x,
+				   *y;
+
+		if (t->value[r->field] != NULL)
+			continue;
+		x = point_value(t, row, r->x);
+		y = point_value(t, row, r->y);
+		if (x == NULL && y == NULL)
+			continue;
+		t->mentioned[r->field] = true;
+		t->value[r->field] = dp_spatial_point_text(x, y);
+		t->original[r->field] = psprintf("%s, %s", x ? x : "", y ? y : "");
+		if (t->value[r->field] == NULL)
+		{
+			add_issue(t, row, r->field, NULL, "invalid coordinates", "error",
+					  t->original[r->field],
+					  NULL, psprintf("Columns \"%s\" and \"%s\" do not hold a pair of numbers.", r->x, r->y));
+			t->dropped[r->field] = true;
+			row_has_error = true;
+		}
+	}
+
 	/* harmonise each value by its datatype and constraints */
 	for (i = 0; i < spec->nfields; i++)
 	{
@@ -469,6 +560,28 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 
 		if (t->value[i] == NULL)
 			continue;
+		if (dp_datatype_is_spatial(f->datatype))
+		{
+			DpSpatialResult res;
+			int			k;
+
+			dp_spatial_harmonise(t->spatial, f->datatype, t->value[i], strlen(t->value[i]),
+								 t->geojson_source, &res);
+			for (k = 0; k < res.nissues; k++)
+			{
+				bool		error = strcmp(res.issues[k].severity, "error") == 0;
+
+				/* the value as sent only with an error (a geometry is long) */
+				add_issue(t, row, i, NULL, res.issues[k].type, res.issues[k].severity,
+						  error ? pnstrdup(t->original[i], Min(strlen(t->original[i]), 1000)) : NULL,
+						  NULL, res.issues[k].detail);
+				row_has_error |= error;
+			}
+			t->value[i] = res.value;
+			if (res.value == NULL)
+				t->dropped[i] = true;
+			continue;
+		}
 		issue = dp_harmonise_value_noted(f->datatype, t->value[i], strlen(t->value[i]),
 										 &t->constraints[i], &t->buf, &t->bufsize,
 										 t->batch_cxt, &notes);

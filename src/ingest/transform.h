@@ -91,6 +91,11 @@ typedef struct DpTransform
 	 */
 	bool		partial;
 
+	/* geometries: PostGIS's functions and the boundary (NULL: no spatial field) */
+	struct DpSpatial *spatial;
+	bool		geojson_source;	/* values of spatial fields are GeoJSON by design */
+	bool	   *configured;		/* per field: a "column" rule feeds it */
+
 	/* per-row scratch (row_cxt); after dp_transform_row, for the caller */
 	char	  **value;			/* per field: current value, NULL = empty */
 	char	  **original;		/* per field: value as sent */

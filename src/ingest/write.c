@@ -36,6 +36,7 @@
 #include "pipeline.h"
 #include "transform.h"
 #include "util.h"
+#include "spatial.h"
 
 /* keys probed before the rest of a flush are taken to be new (dp_load_flush_rows) */
 #define DP_PROBE_SAMPLE 64
@@ -113,7 +114,7 @@ build_upsert(DpLoad *load)
 	appendStringInfoString(&sql, "WITH incoming AS MATERIALIZED (SELECT ");
 	for (i = 0; i < spec->nfields; i++)
 		appendStringInfo(&sql, "%su.c%d::%s AS %s", i ? ", " : "", i,
-						 dp_datatype_sqltype(spec->fields[i].datatype),
+						 dp_sqltype(spec->fields[i].datatype),
 						 quote_identifier(spec->fields[i].column));
 	appendStringInfoString(&sql, ", u._r");
 	appendStringInfoString(&sql, " FROM ROWS FROM (");

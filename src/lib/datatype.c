@@ -26,7 +26,15 @@ static const DpDatatypeInfo dp_datatypes[DP_DT_COUNT] = {
 	[DP_DT_URL] = {"url", "text", false},
 	[DP_DT_UUID] = {"uuid", "uuid", false},
 	[DP_DT_JSON] = {"json", "jsonb", false},
+	[DP_DT_MULTIPOLYGON] = {"multipolygon", "geometry(MultiPolygon,4326)", false},
+	[DP_DT_POINT] = {"point", "geometry(Point,4326)", false},
 };
+
+bool
+dp_datatype_is_spatial(DpDatatype dt)
+{
+	return dt == DP_DT_MULTIPOLYGON || dt == DP_DT_POINT;
+}
 
 const char *
 dp_datatype_name(DpDatatype dt)
@@ -65,5 +73,5 @@ dp_datatype_lookup(const char *name, DpDatatype *dt)
 const char *
 dp_datatype_list(void)
 {
-	return "string, text, integer, decimal, flag, date, datetime, url, uuid, json";
+	return "string, text, integer, decimal, flag, date, datetime, url, uuid, json, multipolygon, point";
 }

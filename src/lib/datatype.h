@@ -21,13 +21,19 @@ typedef enum DpDatatype
 	DP_DT_URL,
 	DP_DT_UUID,
 	DP_DT_JSON,
+	DP_DT_MULTIPOLYGON,			/* needs PostGIS (src/spatial/) */
+	DP_DT_POINT,				/* needs PostGIS (src/spatial/) */
 	DP_DT_COUNT					/* number of datatypes, not a datatype */
 } DpDatatype;
 
 /* Name as written in a specification ("string", "decimal", ...). */
 extern const char *dp_datatype_name(DpDatatype dt);
 
-/* PostgreSQL column type of a clean table column ("text", "numeric", ...). */
+/*
+ * PostgreSQL column type of a clean table column ("text", "numeric", ...).
+ * The spatial ones are unqualified here ("geometry(MultiPolygon,4326)"):
+ * the backend qualifies them with PostGIS's schema (dp_sqltype).
+ */
 extern const char *dp_datatype_sqltype(DpDatatype dt);
 
 /* Look a spec name up; false when unknown. Exact, case-sensitive match. */
@@ -35,6 +41,9 @@ extern bool dp_datatype_lookup(const char *name, DpDatatype *dt);
 
 /* Comma-separated list of every datatype name, for error hints. */
 extern const char *dp_datatype_list(void);
+
+/* Whether the datatype is a geometry (multipolygon, point): PostGIS's. */
+extern bool dp_datatype_is_spatial(DpDatatype dt);
 
 /* Whether minimum/maximum constraints apply to the datatype. */
 extern bool dp_datatype_is_numeric(DpDatatype dt);

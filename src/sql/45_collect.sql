@@ -17,7 +17,7 @@ CREATE TABLE @extschema@.endpoint (
 	name			text PRIMARY KEY,
 	dataset			text NOT NULL REFERENCES @extschema@.datasets (name),
 	url				text NOT NULL,
-	format			text NOT NULL CHECK (format IN ('csv', 'json', 'ndjson', 'auto')),
+	format			text NOT NULL CHECK (format IN ('csv', 'json', 'ndjson', 'geojson', 'auto')),
 	options			jsonb NOT NULL DEFAULT '{}',
 	job_id			bigint NOT NULL UNIQUE REFERENCES @extschema@.job (id),
 	owner			name NOT NULL,
@@ -73,7 +73,7 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'dp_add_endpoint'
 LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.add_endpoint(text, text, jsonb) IS
-'register an HTTP endpoint the worker collects into a dataset (options: name, format, schedule, headers, timeout_ms, connect_timeout_ms, max_bytes, csv, retries); returns its name';
+'register an HTTP endpoint the worker collects into a dataset (options: name, format (csv, json, ndjson, geojson, auto), schedule, headers, timeout_ms, connect_timeout_ms, max_bytes, csv, retries); returns its name';
 
 CREATE FUNCTION @extschema@.drop_endpoint(name text)
 RETURNS void

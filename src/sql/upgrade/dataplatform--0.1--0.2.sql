@@ -348,6 +348,15 @@ SELECT q.batch_id, b.dataset, q.row_number, q.line_number, r.data, r.raw,
 ALTER EXTENSION dataplatform DROP TABLE dp_raw.rows_0_1;
 DROP TABLE dp_raw.rows_0_1;
 
+-- spatial data (issue 12): collection endpoints of format geojson, and
+-- part 60 whole (push_geojson)
+ALTER TABLE @extschema@.endpoint DROP CONSTRAINT endpoint_format_check;
+ALTER TABLE @extschema@.endpoint ADD CONSTRAINT endpoint_format_check
+	CHECK (format IN ('csv', 'json', 'ndjson', 'geojson', 'auto'));
+COMMENT ON FUNCTION @extschema@.add_endpoint(text, text, jsonb) IS
+'register an HTTP endpoint the worker collects into a dataset (options: name, format (csv, json, ndjson, geojson, auto), schedule, headers, timeout_ms, connect_timeout_ms, max_bytes, csv, retries); returns its name';
+-- @part 60_spatial.sql
+
 -- Keep last: wake this database's worker at commit; it waits while the
 -- database holds a version other than its library's, and resumes now.
 SELECT @extschema@.worker_wake();
