@@ -157,7 +157,7 @@ static bool
 read_number(WktReader *r, double *v)
 {
 	const char *s;
-	char		buf[64];
+	char		buf[512];		/* %.6f of DBL_MAX is 316 bytes */
 	size_t		n;
 	bool		digits = false;
 	char	   *endp;
@@ -708,7 +708,7 @@ static void
 wkt_coords(const DpGeom *g, int digits, DpGeomBuf *b)
 {
 	int			i;
-	char		num[96];
+	char		num[2 * 340 + 4];	/* two %.*f of up to DBL_MAX, digits <= 17 */
 
 	buf_str(b, "(");
 	for (i = 0; i < g->ncoords; i++)
@@ -771,6 +771,7 @@ wkt_body(const DpGeom *g, int digits, DpGeomBuf *b)
 void
 dp_geom_write_wkt(const DpGeom *g, int digits, DpGeomBuf *b)
 {
+	digits = digits < 0 ? 0 : digits > 17 ? 17 : digits;
 	buf_str(b, dp_geom_type_name(g->type));
 	if (g->ncoords == 0 && g->nparts == 0)
 	{
