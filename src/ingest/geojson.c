@@ -19,21 +19,16 @@
 
 PG_FUNCTION_INFO_V1(dp_push_geojson);
 
-/* The spec's field that takes a feature's geometry. */
+/*
+ * The spec's field that takes a feature's geometry; opening a (dry) load
+ * first checks that the caller may push to the dataset at all.
+ */
 static const DpField *
 geometry_field(const char *dataset)
 {
-	const char *args[1] = {dataset};
-	DpSpec	   *spec;
-	bool		isnull;
+	const DpSpec *spec = dp_load_open(dataset, true, NULL)->spec;
 	int			i;
 
-	if (dp_spi_exec_text("SELECT spec FROM dataplatform.datasets WHERE name = $1", 1, args) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("dataset \"%s\" does not exist", dataset)));
-	spec = dp_spec_parse(DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0],
-													  SPI_tuptable->tupdesc, 1, &isnull)));
 	for (i = 0; i < spec->nfields; i++)
 		if (spec->fields[i].datatype == DP_DT_MULTIPOLYGON)
 			return &spec->fields[i];

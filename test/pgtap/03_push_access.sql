@@ -3,7 +3,7 @@ BEGIN;
 SET LOCAL client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION dataplatform;
-SELECT plan(24);
+SELECT plan(26);
 
 CREATE ROLE tap_prod_a;
 CREATE ROLE tap_prod_b;
@@ -24,6 +24,7 @@ SELECT lives_ok($$SELECT dataplatform.check('a-items', '[{"id": 3}]')$$, 'and ch
 SELECT throws_ok($$SELECT dataplatform.push('b-items', '[{"id": 1}]')$$, '42501', NULL, 'a producer of A cannot push to B');
 SELECT throws_ok($$SELECT dataplatform.push_csv('b-items', E'id\n1\n')$$, '42501', NULL, 'nor push CSV to B');
 SELECT throws_ok($$SELECT dataplatform.check('b-items', '[{"id": 1}]')$$, '42501', NULL, 'nor check against B');
+SELECT throws_ok($$SELECT dataplatform.push_geojson('b-items', '{"type": "FeatureCollection", "features": []}')$$, '42501', NULL, 'nor push GeoJSON to B');
 SELECT throws_ok($$SELECT * FROM dp_raw.rows$$, '42501', NULL, 'a producer cannot read raw');
 SELECT throws_ok($$SELECT * FROM dp_clean.a_items$$, '42501', NULL, 'a producer cannot read clean, even its own');
 SELECT throws_ok($$UPDATE dp_raw.rows SET raw = 'x'$$, '42501', NULL, 'a producer cannot UPDATE raw');
@@ -33,6 +34,7 @@ RESET ROLE;
 SET LOCAL ROLE tap_consumer;
 SELECT throws_ok($$SELECT dataplatform.push('a-items', '[{"id": 9}]')$$, '42501', NULL, 'a consumer cannot push');
 SELECT throws_ok($$SELECT dataplatform.check('a-items', '[{"id": 9}]')$$, '42501', NULL, 'a consumer cannot check');
+SELECT throws_ok($$SELECT dataplatform.push_geojson('a-items', '{"type": "FeatureCollection", "features": []}')$$, '42501', NULL, 'nor push GeoJSON');
 SELECT throws_ok($$SELECT * FROM dp_clean.a_items$$, '42501', NULL, 'a consumer cannot read clean');
 RESET ROLE;
 

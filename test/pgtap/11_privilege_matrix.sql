@@ -60,6 +60,7 @@ SELECT set_eq(
   ('purge_raw(dataset text, older_than interval)', 'dataplatform_admin'),
   ('push(dataset text, rows jsonb)', 'dataplatform_admin,dataplatform_producer'),
   ('push_csv(dataset text, data text, options jsonb)', 'dataplatform_admin,dataplatform_producer'),
+  ('push_geojson(dataset text, doc jsonb)', 'dataplatform_admin,dataplatform_producer'),
   ('raw_element(anyarray, integer)', 'dataplatform_admin'),
   ('raw_guard()', ''),
   ('raw_insert()', ''),

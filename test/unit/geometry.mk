@@ -34,7 +34,7 @@ FUZZ_FLAGS	?=
 PG_CONFIG	?= pg_config
 HAVE_PG		:= $(shell command -v $(PG_CONFIG) 2>/dev/null)
 
-LIB_SRCS	:= $(SRC)/geometry.c $(SRC)/geometry_io.c
+LIB_SRCS	:= $(SRC)/geometry.c $(SRC)/geometry_io.c $(SRC)/geometry_out.c
 LIB			:= $(LIB_SRCS) $(SRC)/geometry.h
 
 .PHONY: all check fuzz fuzz-build clean geometry-pgflags
