@@ -219,6 +219,19 @@ field_value(const DpField *f, pg_prng_state *st, int64 row, int seed)
 							(long long) row + 1, PICK(st, words));
 		case DP_DT_TEXT:
 			return text_value(st);
+		case DP_DT_POINT:
+		case DP_DT_MULTIPOLYGON:
+			{
+				/* somewhere in England (inside the default boundary), in WGS84 */
+				double		x = -2.5 + pg_prng_double(st) * 3.0;
+				double		y = 51.0 + pg_prng_double(st) * 2.0;
+				double		d = 0.0005 + pg_prng_double(st) * 0.002;
+
+				if (f->datatype == DP_DT_POINT)
+					return psprintf("POINT (%.6f %.6f)", x, y);
+				return psprintf("MULTIPOLYGON (((%.6f %.6f,%.6f %.6f,%.6f %.6f,%.6f %.6f,%.6f %.6f)))",
+								x, y, x + d, y, x + d, y + d, x, y + d, x, y);
+			}
 		default:
 			if (f->is_key)
 				return psprintf("GEN-%d-%07lld", seed, (long long) row + 1);

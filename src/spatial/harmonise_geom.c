@@ -44,6 +44,7 @@ struct DpSpatial
 	bool		custom;			/* boundary is the dataset's own */
 	DpGeom		work;			/* the value being harmonised */
 	DpGeom		tmp;
+	int			tmp_srid;		/* tmp holds work transformed from it, or 0 */
 	DpGeomBuf	buf;
 };
 
@@ -98,11 +99,36 @@ is_valid_reason(const char *r)
 	return strcmp(r, "Valid Geometry") == 0;
 }
 
-/* DpGeomTransformFn over PostGIS: a point from srid to WGS84. */
+/*
+ * DpGeomTransformFn over PostGIS: a point from srid to WGS84.  When the
+ * point asked for is the value's own first point, the whole value is
+ * transformed into sp->tmp (kept for the reprojection step, which is then
+ * not done twice) and its first point answered.
+ */
+static bool transform_one(DpSpatial *sp, int srid, double *x, double *y);
+
 static bool
 transform_point(void *arg, int srid, double *x, double *y)
 {
 	DpSpatial  *sp = arg;
+	double		fx,
+				fy;
+
+	if (sp->work.type != 0 && dp_geom_first_point(&sp->work, &fx, &fy) == NULL &&
+		fx == *x && fy == *y)
+	{
+		from_postgis(sp, FunctionCall2(&sp->pg.transform, to_postgis(sp, &sp->work, srid),
+									   Int32GetDatum(4326)), &sp->tmp);
+		sp->tmp_srid = srid;
+		return dp_geom_first_point(&sp->tmp, x, y) == NULL && isfinite(*x) && isfinite(*y);
+	}
+	return transform_one(sp, srid, x, y);
+}
+
+/* A single point from srid to WGS84 through PostGIS. */
+static bool
+transform_one(DpSpatial *sp, int srid, double *x, double *y)
+{
 	double		c[2] = {*x, *y};
 	DpGeom		p = {DP_GEOM_POINT, 1, c, 0, NULL};
 	DpGeom		out = {0};
@@ -190,7 +216,7 @@ dp_spatial_begin(const char *boundary_wkt)
 			known_srids[i] == 3857 ? 6711600.07 : 51.5;
 
 		if (known_srids[i] != 4326)
-			(void) transform_point(sp, known_srids[i], &x, &y);
+			(void) transform_one(sp, known_srids[i], &x, &y);
 	}
 	return sp;
 }
@@ -228,17 +254,30 @@ static bool
 polygon_steps(DpSpatial *sp, DpSpatialResult *res, MemoryContext caller)
 {
 	Datum		g = to_postgis(sp, &sp->work, 4326);
-	Datum		s = FunctionCall2(&sp->pg.simplify, g, Float8GetDatum(0.000001));
 	char	   *reason = validity(sp, g);
 	char	   *fix_reason = NULL;
+	Datum		s = FunctionCall2(&sp->pg.simplify, g, Float8GetDatum(0.000001));
 
-	/* keep the simplification unless it made a valid shape invalid */
-	if (!is_valid_reason(reason) || is_valid_reason(validity(sp, s)))
+	/*
+	 * Keep the simplification unless it made a valid shape invalid.  It only
+	 * removes vertices, never moves them, and they are rounded already: when
+	 * it removed none it is the same geometry, and what it keeps needs no
+	 * second rounding (nor a validity check after one).
+	 */
+	from_postgis(sp, s, &sp->tmp);
+	if (dp_geom_count_coords(&sp->tmp) != dp_geom_count_coords(&sp->work))
 	{
-		from_postgis(sp, s, &sp->work);
-		dp_geom_round(&sp->work, 6);
-		g = to_postgis(sp, &sp->work, 4326);
-		reason = validity(sp, g);
+		char	   *sreason = validity(sp, s);
+
+		if (!is_valid_reason(reason) || is_valid_reason(sreason))
+		{
+			DpGeom		t = sp->work;
+
+			sp->work = sp->tmp;
+			sp->tmp = t;
+			g = s;
+			reason = sreason;
+		}
 	}
 	if (!is_valid_reason(reason))
 	{
@@ -289,6 +328,7 @@ dp_spatial_harmonise(DpSpatial *sp, DpDatatype dt, const char *in, size_t len,
 
 	memset(res, 0, sizeof(*res));
 	MemoryContextReset(sp->cxt);
+	sp->tmp_srid = 0;
 
 	if (!dp_geom_parse(in, len, &sp->work, &srid, &geojson, err, sizeof(err)))
 	{
@@ -340,7 +380,15 @@ dp_spatial_harmonise(DpSpatial *sp, DpDatatype dt, const char *in, size_t len,
 			MemoryContextSwitchTo(sp->cxt);
 			if (d.flip)
 				dp_geom_flip(&sp->work);
-			if (d.srid != 4326)
+			if (d.srid != 4326 && !d.flip && sp->tmp_srid == d.srid)
+			{
+				/* transformed whole already, to test its first point */
+				DpGeom		t = sp->work;
+
+				sp->work = sp->tmp;
+				sp->tmp = t;
+			}
+			else if (d.srid != 4326)
 				from_postgis(sp, FunctionCall2(&sp->pg.transform, to_postgis(sp, &sp->work, d.srid),
 											   Int32GetDatum(4326)), &sp->work);
 			dp_geom_round(&sp->work, 6);
