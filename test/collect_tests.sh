@@ -127,6 +127,23 @@ expect "an NDJSON download (format auto, by extension)" ndjson succeeded stored 
 check "NDJSON lines became rows" "SELECT count(*) = 3 FROM dp_clean.ct_item WHERE reference LIKE 'N%'"
 endpoint semi "$BASE/files/semicolon.csv" '"format": "csv", "csv": {"delimiter": ";"}'
 expect "CSV options reach push_csv" semi succeeded stored ''
+# --- GeoJSON (PostGIS in the test database) -----------------------------------------
+printf '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"reference": "G1", "name": "geo one"},
+  "geometry": {"type": "Point", "coordinates": [530015, 180415]}}]}\n' >"$W/places.data"
+cp "$W/places.data" "$W/places2.geojson"
+q "CREATE EXTENSION IF NOT EXISTS postgis"
+q "SELECT dataplatform.define_dataset('{\"dataset\": \"ct-place\", \"product\": \"ct\", \"key\": [\"reference\"],
+    \"fields\": [{\"name\": \"reference\", \"datatype\": \"string\"}, {\"name\": \"name\", \"datatype\": \"string\"},
+                 {\"name\": \"point\", \"datatype\": \"point\"}]}')" >/dev/null
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "SET ROLE dp_ct_admin" \
+    -c "SELECT dataplatform.add_endpoint('ct-place', '$BASE/typed/application~geo+json/places.data', '{\"name\": \"geo\"}')" \
+    -c "SELECT dataplatform.add_endpoint('ct-place', '$BASE/files/places2.geojson', '{\"name\": \"geo2\", \"format\": \"geojson\"}')" >/dev/null
+expect "a GeoJSON download (format auto, by Content-Type application/geo+json)" geo succeeded stored ''
+check "it was read as GeoJSON: the feature is a row, its geometry a point in WGS84" \
+  "SELECT l.format = 'geojson' AND (SELECT ST_Y(point) BETWEEN 51.50 AND 51.51 FROM dp_clean.ct_place WHERE reference = 'G1')
+     FROM dataplatform.collection_log l WHERE l.run_id = $RUN"
+expect "a GeoJSON download (format geojson)" geo2 succeeded stored ''
+check "format geojson is logged" "SELECT format = 'geojson' FROM dataplatform.collection_log WHERE run_id = $RUN"
 # --- the endpoint's own column mapping -----------------------------------------
 printf 'Ref No,Title\nM1,mapped one\nM2,mapped two\n' >"$W/mapped.csv"
 printf '[{"Ref No": "M3", "Title": "mapped three"}]\n' >"$W/mapped.json"

@@ -691,7 +691,8 @@ dp_collect_fetch(DpFetch *f)
 
 	if (ff.message == NULL && f->effective_format)
 	{
-		const char *expected = strcmp(f->effective_format, "csv") == 0 ? "CSV" : "JSON";
+		const char *expected = strcmp(f->effective_format, "csv") == 0 ? "CSV" :
+			strcmp(f->effective_format, "geojson") == 0 ? "GeoJSON" : "JSON";
 
 		if (f->body.len == 0)
 			fail(&ff, ERRCODE_INVALID_TEXT_REPRESENTATION, "An empty download is refused so that a broken source is noticed.",
