@@ -152,3 +152,12 @@ SELECT dp_test.err($$SELECT dataplatform.export('conservation_area', 'shapefile'
 SELECT dataplatform.unpublish('conservation_area');
 SELECT dataplatform.revoke_consumer('dp_s_reader');
 DROP ROLE dp_s_reader;
+
+-- a field that changes between point and multipolygon is retyped (the subtype is in the typmod)
+SELECT dataplatform.define_dataset('{"dataset": "ca-retype", "product": "planning", "key": ["reference"],
+  "fields": [{"name": "reference", "datatype": "string"}, {"name": "g", "datatype": "point"}]}');
+SELECT dataplatform.define_dataset('{"dataset": "ca-retype", "product": "planning", "key": ["reference"],
+  "fields": [{"name": "reference", "datatype": "string"}, {"name": "g", "datatype": "multipolygon"}]}', true);
+SELECT c.relname, pg_catalog.format_type(a.atttypid, a.atttypmod)
+  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+ WHERE c.relnamespace = 'dp_clean'::regnamespace AND c.relname LIKE 'ca_retype%' AND a.attname = 'g' ORDER BY 1;

@@ -136,11 +136,15 @@ spatial_indexes(const DpSpec *spec)
 	for (i = 0; i < spec->nfields; i++)
 	{
 		const DpField *f = &spec->fields[i];
+		const char *args[1];
 
 		if (!dp_datatype_is_spatial(f->datatype))
 			continue;
-		exec_sql(psprintf("CREATE INDEX IF NOT EXISTS %s ON %s USING gist (%s)",
-						  quote_identifier(psprintf("%s_%s_gist", spec->table, f->column)),
+		args[0] = psprintf("%s_%s_gist", spec->table, f->column);
+		if (dp_spi_exec_text("SELECT 1 FROM pg_catalog.pg_class c WHERE c.relname = $1 "
+							 "AND c.relnamespace = 'dp_clean'::regnamespace", 1, args) > 0)
+			continue;
+		exec_sql(psprintf("CREATE INDEX %s ON %s USING gist (%s)", quote_identifier(args[0]),
 						  qualified(spec->table), quote_identifier(f->column)));
 	}
 }
@@ -315,6 +319,7 @@ typedef struct ExistingColumn
 {
 	char	   *name;
 	Oid			type;
+	char	   *formatted;		/* format_type(type, typmod) */
 } ExistingColumn;
 
 static List *
@@ -326,7 +331,8 @@ existing_columns(const char *table)
 	uint64		n;
 
 	args[0] = table;
-	n = dp_spi_exec_text("SELECT a.attname, a.atttypid FROM pg_catalog.pg_attribute a "
+	n = dp_spi_exec_text("SELECT a.attname, a.atttypid, pg_catalog.format_type(a.atttypid, a.atttypmod) "
+						 "FROM pg_catalog.pg_attribute a "
 						 "WHERE a.attrelid = pg_catalog.to_regclass('dp_clean.' || pg_catalog.quote_ident($1)) "
 						 "AND a.attnum > 0 AND NOT a.attisdropped "
 						 "AND a.attname NOT LIKE '\\_%' ORDER BY a.attnum",
@@ -339,6 +345,7 @@ existing_columns(const char *table)
 		c->name = dp_spi_getvalue(i, 1);
 		c->type = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
 												 SPI_tuptable->tupdesc, 2, &isnull));
+		c->formatted = dp_spi_getvalue(i, 3);
 		result = lappend(result, c);
 	}
 	return result;
@@ -413,8 +420,11 @@ sync_columns(const DpSpec *spec, const char *table, bool drop_extra)
 					 psprintf("cannot add field \"%s\" to dataset \"%s\"", f->name, spec->dataset),
 					 NULL);
 		}
-		else if (c->type != datatype_oid(f->datatype))
+		else if (c->type != datatype_oid(f->datatype) ||
+				 (dp_datatype_is_spatial(f->datatype) &&
+				  strstr(c->formatted, dp_datatype_sqltype(f->datatype)) == NULL))
 		{
+			/* a geometry's subtype (Point, MultiPolygon) is in its typmod */
 			appendStringInfo(&sql, "ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::text::%s",
 							 qtable, quote_identifier(f->column), sqltype,
 							 quote_identifier(f->column), sqltype);

@@ -199,6 +199,7 @@ regress_upgraded() {   # the pg_regress suite, every CREATE EXTENSION made at $1
     local dir=$WORK/regress-$v
     mkdir -p "$dir/sql" "$dir/expected"
     chmod -R 755 "$dir"
+    ln -sfn "$ROOT/test" "$dir/test"    # the data files suites read (test/data/)
     local create="CREATE EXTENSION dataplatform;"
     local upgraded="CREATE EXTENSION dataplatform VERSION '$v'; ALTER EXTENSION dataplatform UPDATE;"
     for f in "$ROOT"/sql/*.sql; do
