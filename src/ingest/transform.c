@@ -68,6 +68,8 @@ dp_transform_begin(const DpSpec *spec, const DpConfig *cfg)
 	for (i = 0; i < spec->nfields; i++)
 		if (dp_datatype_is_spatial(spec->fields[i].datatype))
 		{
+			/* PostGIS dropped since the dataset was defined: say which field needs it */
+			dp_spatial_require(spec->dataset, spec->fields[i].name);
 			t->spatial = dp_spatial_begin(cfg->boundary);
 			break;
 		}

@@ -62,8 +62,10 @@ dp_spatial_require(const char *dataset, const char *field)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 dataset && field ?
 			 errmsg("field \"%s\" of dataset \"%s\" is spatial, but PostGIS is not installed in this database",
-					field ? field : "?", dataset ? dataset : "?"),
+					field, dataset) :
+			 errmsg("the spatial datatypes need PostGIS, which is not installed in this database"),
 			 errdetail("The datatypes multipolygon and point are stored as PostGIS geometries."),
 			 errhint("Install the Debian package postgresql-15-postgis-3, then run CREATE EXTENSION postgis; in this database.")));
 }
