@@ -124,6 +124,14 @@ SELECT reference, name, ST_GeometryType(geometry), ST_SRID(geometry), ST_IsValid
 SELECT ST_HausdorffDistance(ST_Transform(geometry, 27700),
                             ST_Transform(ST_GeomFromText(:'calverton_wkt', 4326), 27700)) < 1 AS within_1_m
   FROM dp_clean.conservation_area WHERE reference = '123514';
+-- the same again changes nothing; a new boundary for the key moves the old one to history
+SELECT dataplatform.push_geojson('conservation-area', :'calverton') > 0 AS pushed;
+SELECT dataplatform.push('conservation-area', '[{"KEYVAL": "123514", "TITLE": "CALVERTON C.A.",
+  "geometry": "POLYGON ((-1.09 53.03, -1.08 53.03, -1.08 53.04, -1.09 53.03))"}]') > 0 AS pushed;
+SELECT _operation, ST_NPoints(geometry) > 100 AS detailed FROM dp_clean.conservation_area_history
+ WHERE reference = '123514' ORDER BY _history_id;
+SELECT ST_NPoints(geometry) FROM dp_clean.conservation_area WHERE reference = '123514';
+SELECT dataplatform.push_geojson('conservation-area', :'calverton') > 0 AS pushed;
 SELECT dp_test.err($$SELECT dataplatform.push_geojson('conservation-area', '{"type": "Point", "coordinates": [0, 51]}')$$);
 SELECT dp_test.err($$SELECT dataplatform.push_geojson('conservation-area', '{"type": "FeatureCollection"}')$$);
 -- a legacy "crs" naming British National Grid is honoured (no guessing)

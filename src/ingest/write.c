@@ -85,6 +85,8 @@ build_upsert(DpLoad *load)
 				cols,
 				icols,
 				ocols,
+				icmp,
+				ocmp,
 				sets,
 				keycond;
 	int			i;
@@ -97,6 +99,8 @@ build_upsert(DpLoad *load)
 	initStringInfo(&cols);
 	initStringInfo(&icols);
 	initStringInfo(&ocols);
+	initStringInfo(&ocmp);
+	initStringInfo(&icmp);
 	initStringInfo(&sets);
 	initStringInfo(&keycond);
 	for (i = 0; i < spec->nfields; i++)
@@ -106,6 +110,20 @@ build_upsert(DpLoad *load)
 		appendStringInfo(&cols, "%s%s", i ? ", " : "", c);
 		appendStringInfo(&icols, "%sx.%s", i ? ", " : "", c);
 		appendStringInfo(&ocols, "%s(x._old).%s", i ? ", " : "", c);
+		/*
+		 * compared as bytes: a geometry's "=" is in PostGIS's schema, off the
+		 * pinned search_path (its cast to bytea, EWKB, is found by type)
+		 */
+		if (dp_datatype_is_spatial(spec->fields[i].datatype))
+		{
+			appendStringInfo(&ocmp, "%s(x._old).%s::pg_catalog.bytea", i ? ", " : "", c);
+			appendStringInfo(&icmp, "%sx.%s::pg_catalog.bytea", i ? ", " : "", c);
+		}
+		else
+		{
+			appendStringInfo(&ocmp, "%s(x._old).%s", i ? ", " : "", c);
+			appendStringInfo(&icmp, "%sx.%s", i ? ", " : "", c);
+		}
 		appendStringInfo(&sets, "%s = x.%s, ", c, c);
 		if (spec->fields[i].is_key)
 			appendStringInfo(&keycond, "%so.%s = i.%s", keycond.len ? " AND " : "", c, c);
@@ -135,7 +153,7 @@ build_upsert(DpLoad *load)
 	appendStringInfo(&sql,
 					 "changed AS MATERIALIZED (SELECT * FROM keep x WHERE x._tid IS NOT NULL "
 					 "AND (%s) IS DISTINCT FROM (%s)), ",
-					 ocols.data, icols.data);
+					 ocmp.data, icmp.data);
 	appendStringInfo(&sql,
 					 "moved AS (INSERT INTO %s (%s, _operation, _batch_id, _event_id, _valid_from, _valid_to, "
 					 "_closed_by_batch, _watermark, _row) "
@@ -151,7 +169,7 @@ build_upsert(DpLoad *load)
 					 "touched AS (UPDATE %s o SET _watermark = $%d FROM keep x WHERE $%d IS NOT NULL "
 					 "AND o.ctid = x._tid AND (%s) IS NOT DISTINCT FROM (%s) "
 					 "AND (o._watermark IS NULL OR o._watermark < $%d)), ",
-					 dp_qualified_clean(spec, false), pwm, pwm, ocols.data, icols.data, pwm);
+					 dp_qualified_clean(spec, false), pwm, pwm, ocmp.data, icmp.data, pwm);
 	appendStringInfo(&sql,
 					 "added AS (INSERT INTO %s (%s, _batch_id, _updated_at, _watermark, _row) "
 					 "SELECT %s, $%d, $%d, $%d, x._r FROM keep x WHERE x._tid IS NULL RETURNING 1) ",
