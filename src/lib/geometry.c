@@ -395,16 +395,69 @@ dp_geom_to_multipolygon(DpGeom *g)
 	return true;
 }
 
-/* Twice the signed area of a ring (> 0: counter-clockwise). */
+/* The turn at vertex m of a ring of n positions, from the nearest distinct ones around it. */
 static double
-ring_area2(const DpGeom *r)
+turn_at(const double *c, int n, int m)
 {
-	double		a = 0.0;
-	int			i;
+	int			p,
+				q;
 
-	for (i = 0; i + 1 < r->ncoords; i++)
-		a += r->coords[2 * i] * r->coords[2 * i + 3] - r->coords[2 * i + 2] * r->coords[2 * i + 1];
-	return a;
+	for (p = (m + n - 1) % n; p != m && c[2 * p] == c[2 * m] && c[2 * p + 1] == c[2 * m + 1];)
+		p = (p + n - 1) % n;
+	for (q = (m + 1) % n; q != m && c[2 * q] == c[2 * m] && c[2 * q + 1] == c[2 * m + 1];)
+		q = (q + 1) % n;
+	if (p == m || q == m)
+		return 0.0;
+	return (c[2 * m] - c[2 * p]) * (c[2 * q + 1] - c[2 * m + 1]) -
+		(c[2 * m + 1] - c[2 * p + 1]) * (c[2 * q] - c[2 * m]);
+}
+
+/*
+ * The orientation of a ring: > 0 counter-clockwise, < 0 clockwise, 0 when
+ * undecided.  Taken at its lowest (then leftmost) vertex: the turn from the
+ * nearest distinct vertex before it to the nearest distinct one after it,
+ * for a simple ring the same answer as the signed area.  Reversing the ring
+ * negates every such turn exactly (the same points, the same arithmetic), so
+ * orienting twice changes nothing, even where an area would round or
+ * overflow; a ring that passes its lowest vertex more than once takes the
+ * sharpest turn there, and is left alone when two turns disagree.
+ */
+static double
+ring_turn(const DpGeom *r)
+{
+	int			n = r->ncoords;
+	int			i,
+				m = 0;
+	const double *c = r->coords;
+	double		best = 0.0;
+
+	/* a closed ring repeats its first position last: leave that out */
+	if (n >= 2 && c[0] == c[2 * (n - 1)] && c[1] == c[2 * (n - 1) + 1])
+		n--;
+	if (n < 3)
+		return 0.0;
+	for (i = 1; i < n; i++)
+		if (c[2 * i + 1] < c[2 * m + 1] ||
+			(c[2 * i + 1] == c[2 * m + 1] && c[2 * i] < c[2 * m]))
+			m = i;
+	/* the sharpest turn there, then whether the equally sharp ones agree */
+	for (i = 0; i < n; i++)
+	{
+		double		t;
+
+		if (c[2 * i] != c[2 * m] || c[2 * i + 1] != c[2 * m + 1])
+			continue;
+		t = turn_at(c, n, i);
+		if (isnan(t))
+			return 0.0;
+		if (fabs(t) > fabs(best))
+			best = t;
+	}
+	for (i = 0; i < n; i++)
+		if (c[2 * i] == c[2 * m] && c[2 * i + 1] == c[2 * m + 1] &&
+			turn_at(c, n, i) == -best && best != 0.0)
+			return 0.0;			/* as sharp one way as the other */
+	return best;
 }
 
 static void
@@ -434,7 +487,7 @@ dp_geom_orient(DpGeom *g)
 	{
 		for (i = 0; i < g->nparts; i++)
 		{
-			double		a = ring_area2(&g->parts[i]);
+			double		a = ring_turn(&g->parts[i]);
 
 			if ((i == 0 && a < 0.0) || (i > 0 && a > 0.0))
 				reverse_ring(&g->parts[i]);

@@ -293,6 +293,32 @@ test_steps(void)
 	dp_geom_buf_free(&b);
 	dp_geom_free(&g);
 
+	/* orienting twice changes nothing, also for rings that touch themselves or overflow */
+	{
+		const char *rings[] = {
+			"POLYGON ((0 0, 2 0, 1 1, 0 0, -1 1, -2 0, 0 0))",
+			"POLYGON ((0 0, 1e300 0, 1e300 1e300, 0 0))",
+			"POLYGON ((0 0, 0 0, 1 0, 1 0, 1 1, 0 0))",
+		};
+		int			k;
+
+		for (k = 0; k < 3; k++)
+		{
+			DpGeomBuf	b1 = {0},
+						b2 = {0};
+
+			CHECK(dp_geom_parse(rings[k], strlen(rings[k]), &g, &srid, &gj, err, sizeof(err)));
+			dp_geom_orient(&g);
+			dp_geom_write_wkt(&g, 0, &b1);
+			dp_geom_orient(&g);
+			dp_geom_write_wkt(&g, 0, &b2);
+			CHECK(strcmp(b1.data, b2.data) == 0);
+			dp_geom_buf_free(&b1);
+			dp_geom_buf_free(&b2);
+			dp_geom_free(&g);
+		}
+	}
+
 	/* a point or a line cannot become a MultiPolygon */
 	s = "LINESTRING (0 0, 1 1)";
 	CHECK(dp_geom_parse(s, strlen(s), &g, &srid, &gj, err, sizeof(err)));
