@@ -74,8 +74,30 @@ SET dataplatform.obfuscation_key = 'regress-key-2';
 SELECT dataplatform.push('resident', '{"ref": "R4", "name": "Zebedee Quixotic"}') AS b3 \gset
 SELECT count(DISTINCT name) AS tokens FROM dp_clean.resident WHERE ref IN ('R3', 'R4');
 
--- change events are refused outside production for a dataset with PII fields
-SELECT dp_test.err($$SELECT * FROM dataplatform.apply_events('resident', '[{"id": "e1"}]')$$);
+-- change events outside production: the PII fields of each envelope's new
+-- and old data become the tokens a push gives, before anything is stored
+SELECT ordinal, event_id, outcome FROM dataplatform.apply_events('resident', $$[
+  {"id": "e1", "eventType": "ResidentCreatedEvent", "dateTime": "2026-01-01T10:00:00Z", "entityId": "R6",
+   "eventData": {"newData": {"ref": "R6", "Name": "Zebedee Quixotic", "born": "14/07/1961",
+                             "contacts": {"phones": ["07700 900123"]}, "ward": "Dalston"}}},
+  {"id": "e2", "eventType": "ResidentUpdatedEvent", "dateTime": "2026-01-02T10:00:00Z", "entityId": "R6",
+   "eventData": {"oldData": {"name": "Zebedee Quixotic", "phone": "07700900123"},
+                 "newData": {"email": "zebedee.quixotic", "phone": "07700900123"}}},
+  {"id": "e3", "eventType": "ResidentUpdatedEvent", "dateTime": "2026-01-03T10:00:00Z", "entityId": "R4",
+   "eventData": {"newData": {"born": "the day before yesterday"}}}]$$) ORDER BY ordinal;
+-- the same value, pushed or sent as an event, gives the same token
+SELECT e.name = p.name AS same_token, e.born, e.phone <> 7700900123 AS phone_token,
+       e.email IS NULL AS bad_email_dropped, e.ward
+  FROM dp_clean.resident e, dp_clean.resident p WHERE e.ref = 'R6' AND p.ref = 'R4';
+SELECT count(*) AS versions FROM dp_clean.resident_history WHERE ref = 'R6';
+-- an issue about an event's value names the token
+SELECT field, issue_type, value ~ '^tok_[0-9a-f]{24}$' AS token FROM dataplatform.issue
+ WHERE batch_id = (SELECT max(id) FROM dataplatform.batch WHERE dataset = 'resident') ORDER BY row_number, field;
+-- raw, event log, history, issues, clean: no trace of the values sent
+SELECT * FROM dp_test.find('Zebedee');
+SELECT * FROM dp_test.find('07700');
+SELECT * FROM dp_test.find('14/07/1961');
+SELECT * FROM dp_test.find('day before');
 
 -- production: values are stored as sent
 SET dataplatform.environment = 'production';

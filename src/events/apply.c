@@ -348,14 +348,9 @@ dp_apply_events(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	load = dp_load_open(dataset, false, NULL);
-	if (dp_obfuscation_needed(load->spec))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("change events for dataset \"%s\" cannot be obfuscated", dataset),
-				 errdetail("The dataset has PII fields, and outside production PII is obfuscated before it is stored; "
-						   "event envelopes are not obfuscated yet."),
-				 errhint("Load snapshots (load_snapshot) outside production; apply events in production.")));
 	run = dp_events_run_begin(load);
+	/* outside production, PII is replaced before anything lands (staging.c) */
+	events = dp_events_obfuscate(run, events);
 	dp_load_lock(load, RowExclusiveLock);
 	dp_load_require_no_queue(load);
 	dp_load_create_batch(load, "events", VARSIZE(events) - VARHDRSZ,

@@ -91,8 +91,8 @@ sequence_order_key(const char *raw)
  */
 
 /* The value at a path of an object, or NULL. */
-static JsonbValue *
-path_value(JsonbContainer *obj, const DpPath *path)
+JsonbValue *
+dp_events_path_value(JsonbContainer *obj, const DpPath *path)
 {
 	JsonbContainer *c = obj;
 	JsonbValue *v = NULL;
@@ -119,7 +119,7 @@ path_value(JsonbContainer *obj, const DpPath *path)
 static char *
 path_text(JsonbContainer *obj, const DpPath *path)
 {
-	JsonbValue *v = path_value(obj, path);
+	JsonbValue *v = dp_events_path_value(obj, path);
 
 	if (v == NULL)
 		return NULL;
@@ -252,7 +252,7 @@ dp_events_read_envelope(EventRun *run, Ev *ev, JsonbContainer *env)
 	else
 		ev->kind = EV_UPDATE;
 
-	nd = path_value(env, &ec->new_data);
+	nd = dp_events_path_value(env, &ec->new_data);
 	if (nd != NULL && nd->type == jbvBinary && JsonContainerIsObject(nd->val.binary.data))
 		ev->new_data = nd->val.binary.data;
 	else if (ev->kind != EV_DELETE)

@@ -160,6 +160,9 @@ typedef struct EventRun
 
 /* ---- envelope.c ---- */
 
+/* The value at a path of an object (an envelope), or NULL. */
+extern JsonbValue *dp_events_path_value(JsonbContainer *obj, const DpPath *path);
+
 /*
  * The ordering key of an event time, or NULL when the time does not read;
  * *utc gets the harmonised time (for _updated_at).
@@ -229,6 +232,16 @@ extern List *dp_events_entities_with_orphans(EventRun *run, List *keys);
  * new and replayed orphans; then close the run's probes.
  */
 extern void dp_events_run_write(EventRun *run, List *evs);
+
+/* ---- staging.c ---- */
+
+/*
+ * The events (a JSON array of envelopes) with the PII fields of each
+ * envelope's new and old data (and its entity id, when the key is PII)
+ * replaced by tokens, when this environment obfuscates the dataset; else
+ * the events unchanged.  Allocated in the load's context.
+ */
+extern Jsonb *dp_events_obfuscate(EventRun *run, Jsonb *events);
 
 /* ---- apply.c ---- */
 
