@@ -14,6 +14,20 @@ RESET ROLE;
 SELECT dp_test.err($$SET dataplatform.allowed_hosts = 'bad host/'$$);
 SELECT dp_test.err($$SET dataplatform.allowed_hosts = 'ok.example.org, *.example.com, [::1], *'$$);
 SET dataplatform.allowed_hosts = '127.0.0.1, *.example.org';
+-- address ranges name internal addresses explicitly (a host name or "*" never does)
+SELECT dp_test.err($$SET dataplatform.allowed_hosts = '10.0.0.0/33'$$);
+SELECT dp_test.err($$SET dataplatform.allowed_hosts = 'example.org/8'$$);
+SET dataplatform.allowed_hosts = '10.20.0.0/16, fd00::/8, ::ffff:192.168.0.0/112, 127.0.0.1, *.example.org';
+-- the test resolver (libcurl's CURLOPT_RESOLVE): a superuser's, entries checked
+SET dataplatform.resolve_override = 'api.example.org:443:10.20.0.5, v6.example.org:80:[fd00::5]';
+SELECT dp_test.err($$SET dataplatform.resolve_override = 'api.example.org:443:not-an-address'$$);
+SELECT dp_test.err($$SET dataplatform.resolve_override = 'api.example.org:0:10.0.0.1'$$);
+SELECT dp_test.err($$SET dataplatform.resolve_override = 'api.example.org'$$);
+RESET dataplatform.resolve_override;
+SET ROLE dp_t_admin;
+SELECT dp_test.err($$SET dataplatform.resolve_override = 'api.example.org:443:10.0.0.1'$$);
+RESET ROLE;
+SET dataplatform.allowed_hosts = '127.0.0.1, *.example.org';
 
 -- secrets: admins set them; nobody reads them back
 SET ROLE dp_t_admin;
@@ -38,6 +52,26 @@ SELECT dp_test.err($$SELECT * FROM dataplatform.secret$$);
 SET ROLE dp_t_plain;
 SELECT dp_test.err($$SELECT dataplatform.set_secret('p', 'x')$$);
 RESET ROLE;
+
+-- a secret tied to the origins it may be sent to (normalised: lower case, port written)
+SET ROLE dp_t_admin;
+SELECT dataplatform.set_secret('bound-token', 'Bearer not-a-real-token-3',
+  ARRAY['https://Data.Example.org', 'http://data.example.org:8080/']);
+SELECT dp_test.err($$SELECT dataplatform.set_secret('b2', 'x', ARRAY[]::text[])$$);
+SELECT dp_test.err($$SELECT dataplatform.set_secret('b2', 'x', ARRAY['ftp://data.example.org'])$$);
+SELECT dp_test.err($$SELECT dataplatform.set_secret('b2', 'x', ARRAY['https://data.example.org/path'])$$);
+SELECT dp_test.err($$SELECT dataplatform.set_secret('b2', 'x', ARRAY['https://user@data.example.org'])$$);
+SELECT dp_test.err($$SELECT dataplatform.set_secret('b2', 'x', ARRAY[NULL])$$);
+SELECT dp_test.err($$SELECT dataplatform.add_endpoint('ct-regress', 'http://127.0.0.1/x.csv',
+  '{"name": "x", "headers": {"Authorization": {"secret": "bound-token"}}}')$$);
+SELECT dp_test.err($$SELECT dataplatform.add_endpoint('ct-regress', 'http://data.example.org/x.csv',
+  '{"name": "x", "headers": {"Authorization": {"secret": "bound-token"}}}')$$);
+SELECT dataplatform.add_endpoint('ct-regress', 'https://data.example.org/bound.json',
+  '{"name": "bound", "headers": {"Authorization": {"secret": "bound-token"}}}');
+SELECT dp_test.err($$SELECT dataplatform.set_secret('bound-token', 'x', ARRAY['http://data.example.org:8080'])$$);
+SELECT dataplatform.drop_endpoint('bound');
+RESET ROLE;
+SELECT name, origins FROM dataplatform.secret WHERE name = 'bound-token';
 
 -- add_endpoint: what is known at call time is checked at call time
 SET ROLE dp_t_admin;
@@ -118,6 +152,7 @@ SELECT dataplatform.drop_endpoint('areas-json');
 SELECT dataplatform.drop_endpoint('areas-semicolon');
 SELECT dataplatform.drop_endpoint('ct-regress');
 SELECT dataplatform.drop_secret('api-token');
+SELECT dataplatform.drop_secret('bound-token');
 RESET ROLE;
 SELECT count(*) AS endpoints, (SELECT count(*) FROM dataplatform.job WHERE name LIKE 'collect:%') AS jobs,
        (SELECT count(*) FROM dataplatform.secret) AS secrets

@@ -92,6 +92,13 @@ _PG_init(void)
 							   "under a domain, or \"*\"; empty: no endpoint may be fetched.",
 							   &dp_collect_allowed_hosts, "", PGC_SUSET, GUC_LIST_INPUT,
 							   dp_collect_check_allowed_hosts, NULL, NULL);
+	DefineCustomStringVariable("dataplatform.resolve_override",
+							   "For tests: host names the worker resolves to given addresses.",
+							   "Comma-separated host:port:address entries (libcurl's CURLOPT_RESOLVE); "
+							   "the addresses connected to are checked as any others.",
+							   &dp_collect_resolve_override, "", PGC_SUSET,
+							   GUC_LIST_INPUT | GUC_NOT_IN_SAMPLE,
+							   dp_collect_check_resolve_override, NULL, NULL);
 
 	/* environments and PII obfuscation (src/obfuscate.c) */
 	DefineCustomEnumVariable("dataplatform.environment",

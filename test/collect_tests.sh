@@ -52,7 +52,8 @@ printf 'reference;name\nS1;semi\n' >"$W/semicolon.csv"
 
 export PGOPTIONS=--client-min-messages=warning
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" \
-    -c "ALTER DATABASE $DB SET dataplatform.allowed_hosts = '127.0.0.1, *.invalid'"
+    -c "ALTER DATABASE $DB SET dataplatform.allowed_hosts = '127.0.0.1, *.invalid'" \
+    -c "ALTER DATABASE $DB SET dataplatform.resolve_override = 'pinned.invalid:$PORT:127.0.0.1'"
 q "CREATE EXTENSION dataplatform"
 q "DROP ROLE IF EXISTS dp_ct_admin" 2>/dev/null || true
 q "CREATE ROLE dp_ct_admin LOGIN IN ROLE dataplatform_admin" 2>/dev/null || true
@@ -116,8 +117,10 @@ check "an unchanged download makes no batch" "SELECT count(*) = $nb FROM datapla
 printf 'reference,name\nI1,first\nI2,second\nI3,third\n' >"$W/items.csv"
 expect "a changed download" csv succeeded stored ''
 check "a changed download is a new batch" "SELECT count(*) = $nb + 1 FROM dataplatform.batch"
-grep -q '"User-Agent": "dataplatform/0.1' "$DP_HTTP_LOG" && ok "requests carry User-Agent dataplatform/0.1" \
-  || notok "no dataplatform User-Agent in the request log"
+EXTVERSION=$(q "SELECT extversion FROM pg_extension WHERE extname = 'dataplatform'")
+grep -q "\"User-Agent\": \"dataplatform/$EXTVERSION " "$DP_HTTP_LOG" \
+  && ok "requests carry User-Agent dataplatform/$EXTVERSION (the extension's version)" \
+  || notok "no User-Agent dataplatform/$EXTVERSION in the request log"
 
 # --- formats ------------------------------------------------------------------------
 endpoint json "$BASE/files/items.json"
@@ -267,6 +270,59 @@ out=$(psql -X -q -At -d "$DB" -c "SET ROLE dp_ct_admin" \
   -c "SELECT dataplatform.add_endpoint('ct-item', 'http://localhost:$PORT/files/items.csv', '{\"name\": \"lh\"}')" 2>&1 || true)
 echo "$out" | grep -q 'host "localhost" is not in dataplatform.allowed_hosts' \
   && ok "add_endpoint refuses a host off the allow-list" || notok "add_endpoint accepted a host off the allow-list: $out"
+
+# --- the addresses connected to --------------------------------------------------------
+# A name on the allow-list that resolves to 127.0.0.1, which the list names
+# explicitly: fetched.
+endpoint pinned "http://pinned.invalid:$PORT/files/items.csv"
+expect "a name resolving to an address the allow-list names" pinned succeeded stored ''
+# Another database, whose allow-list has the name but not the address: the
+# name resolves (dataplatform.resolve_override, the test resolver) to
+# loopback, plainly and as an IPv4-mapped IPv6 address; refused before
+# connecting: the server sees no connection at all.
+RB=dp_collect_rebind
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS $RB" -c "CREATE DATABASE $RB" \
+    -c "ALTER DATABASE $RB SET dataplatform.allowed_hosts = '*.invalid, *'" \
+    -c "ALTER DATABASE $RB SET dataplatform.resolve_override = 'rebind.invalid:$PORT:127.0.0.1, mapped.invalid:$PORT:[::ffff:127.0.0.1]'"
+rq() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$RB" -c "$1"; }
+rq "CREATE EXTENSION dataplatform"
+rq "SELECT dataplatform.define_product('rb', '{\"owner\": \"Test\", \"email\": \"t@example.org\", \"description\": \"rebinding\", \"domain\": \"test\"}')" >/dev/null
+rq "SELECT dataplatform.define_dataset('{\"dataset\": \"rb-item\", \"product\": \"rb\", \"key\": [\"reference\"],
+    \"fields\": [{\"name\": \"reference\", \"datatype\": \"string\"}, {\"name\": \"name\", \"datatype\": \"string\"}]}')" >/dev/null
+rq "SELECT dataplatform.set_secret('rb-token', 'Bearer rb-$DP_HTTP_TOKEN')" >/dev/null
+for ep in rebind mapped; do
+    rq "SELECT dataplatform.add_endpoint('rb-item', 'http://$ep.invalid:$PORT/files/items.csv?probe=$ep',
+        '{\"name\": \"$ep\", \"headers\": {\"Authorization\": {\"secret\": \"rb-token\"}}}')" >/dev/null
+    conns=$(grep -c '"connection"' "$DP_HTTP_LOG" || true)
+    r=$(rq "SELECT dataplatform.collect('$ep')")
+    st=$(rq "SELECT dataplatform.wait_for_run($r, '60 seconds')")
+    err=$(rq "SELECT error FROM dataplatform.collection_log WHERE run_id = $r")
+    if [ "$st" = failed ] && echo "$err" | grep -q "host \"$ep.invalid\" resolved to 127.0.0.1, a loopback address that dataplatform.allowed_hosts does not name: refused before connecting"; then
+        ok "$ep.invalid resolving to loopback is refused: $err"
+    else
+        notok "$ep.invalid resolving to loopback: $st: $err"
+    fi
+    if [ "$(grep -c '"connection"' "$DP_HTTP_LOG" || true)" = "$conns" ] && ! grep -q "probe=$ep" "$DP_HTTP_LOG"; then
+        ok "$ep.invalid: no connection was made, no byte sent"
+    else
+        notok "$ep.invalid: the server saw a connection or a request"
+    fi
+done
+psql -X -q -d postgres -c "DROP DATABASE $RB WITH (FORCE)" >/dev/null 2>&1 || true
+# a secret tied to origins goes nowhere else
+out=$(psql -X -q -At -d "$DB" -c "SET ROLE dp_ct_admin" \
+  -c "SELECT dataplatform.set_secret('ct-bound', 'Bearer x', ARRAY['https://api.example.org'])" \
+  -c "SELECT dataplatform.add_endpoint('ct-item', '$BASE/auth/items.json', '{\"name\": \"bound\", \"headers\": {\"Authorization\": {\"secret\": \"ct-bound\"}}}')" 2>&1 || true)
+echo "$out" | grep -q "secret \"ct-bound\" may not be sent to http://127.0.0.1:$PORT (endpoint \"bound\")" \
+  && ok "an endpoint cannot use a secret tied to other origins" || notok "a secret tied to other origins was accepted: $out"
+out=$(psql -X -q -At -d "$DB" -c "SET ROLE dp_ct_admin" \
+  -c "SELECT dataplatform.set_secret('ct-token', '$SECRET', ARRAY['https://elsewhere.example.org'])" 2>&1 || true)
+echo "$out" | grep -q 'secret "ct-token" may not be sent to http://127.0.0.1' \
+  && ok "a secret cannot be tied away from the endpoints using it" || notok "set_secret tied a secret away from its endpoints: $out"
+q "SET ROLE dp_ct_admin; SELECT dataplatform.set_secret('ct-token', '$SECRET', ARRAY['$BASE'])" >/dev/null
+run auth
+[ "$STATUS" = succeeded ] && ok "a secret tied to its endpoint's origin is sent there" \
+  || notok "a secret tied to its endpoint's origin: $STATUS"
 
 # --- a scheduled endpoint; drop_endpoint ---------------------------------------------
 printf 'reference,name\nC1,cron\n' >"$W/sched.csv"

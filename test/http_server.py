@@ -170,6 +170,14 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
 
+    def verify_request(self, request, client_address):
+        # every connection accepted is logged, before a byte is read, so a
+        # test can tell "refused before connecting" from "connected"
+        if ARGS.log:
+            with LOG_LOCK, open(ARGS.log, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"connection": self.server_address[1]}) + "\n")
+        return True
+
     def handle_error(self, request, client_address):
         # a client that stops reading (a size cap, a timeout) is expected
         if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):

@@ -19,6 +19,7 @@ bool		dp_audit_reads = true;
 int			dp_audit_buffer_size = 4096;
 
 char	   *dp_collect_allowed_hosts = NULL;
+char	   *dp_collect_resolve_override = NULL;
 
 int			dp_environment = DP_ENV_DEVELOPMENT;
 char	   *dp_obfuscation_key = NULL;

@@ -28,6 +28,7 @@ extern int	dp_audit_buffer_size;
 
 /* collection from HTTP endpoints (src/ingest/fetch.c) */
 extern char *dp_collect_allowed_hosts;
+extern char *dp_collect_resolve_override;
 
 /* environments and PII obfuscation (src/ingest/obfuscate.c) */
 typedef enum DpEnvironment

@@ -14,7 +14,6 @@
 #include "lib/stringinfo.h"
 #include "utils/guc.h"
 
-#define DP_COLLECT_USER_AGENT	"dataplatform/0.1 (PostgreSQL extension; +https://github.com/dataplatform)"
 #define DP_COLLECT_MAX_REDIRECTS 3
 
 /* One collection run: the endpoint's settings and what the fetch got. */
@@ -54,5 +53,8 @@ extern void dp_collect_forget(DpFetch *f);
 
 /* GUC check hook of dataplatform.allowed_hosts (dataplatform.c). */
 extern bool dp_collect_check_allowed_hosts(char **newval, void **extra, GucSource source);
+
+/* GUC check hook of dataplatform.resolve_override (dataplatform.c). */
+extern bool dp_collect_check_resolve_override(char **newval, void **extra, GucSource source);
 
 #endif							/* DP_COLLECT_H */

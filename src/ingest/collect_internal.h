@@ -13,6 +13,7 @@
 #include "lib/stringinfo.h"
 #include "utils/timestamp.h"
 
+#include "allowlist.h"
 #include "collect.h"
 
 #define DP_COLLECT_DEFAULT_TIMEOUT_MS	30000
@@ -54,10 +55,18 @@ struct DpFetch
 	bool		too_big;
 	bool		out_of_memory;
 	bool		interrupted;
+	bool		refused;		/* the open-socket callback refused an address */
+	DpAddr		refused_addr;	/* ... this one (family 0: not an IP address) */
 };
 
 /* Whether a URL may be fetched (fetch.c): NULL, or why not and its SQLSTATE. */
 extern char *dp_collect_url_problem(const char *url, int *sqlstate, char **scheme,
 									char **host, char **port);
+
+/*
+ * The origin "scheme://host:port" of an http(s) URL (fetch.c), or NULL and
+ * *problem; with bare, the URL must be an origin alone.
+ */
+extern char *dp_collect_origin(const char *url, bool bare, char **problem);
 
 #endif							/* DP_COLLECT_INTERNAL_H */

@@ -13,13 +13,19 @@
  * Secrets: dataplatform.secret has no grants at all (only its owner, the
  * extension's owner, reads it: the SECURITY DEFINER API and the worker).
  * No message shows a secret's value, and audit rows name a secret, never
- * its value.
+ * its value.  A secret may name the origins it may be sent to (set_secret's
+ * origins): an endpoint whose URL has another origin cannot use it
+ * (add_endpoint, alter_endpoint and every fetch check), and the worker
+ * sends it only to the endpoint's own origin, never after a redirect to
+ * another (fetch.c).
  */
 #include "postgres.h"
 
 #include <ctype.h>
 
 #include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -48,6 +54,25 @@ PG_FUNCTION_INFO_V1(dp_collect);
  * json_loads("{}").
  */
 
+/* "a, b and c" of a list of strings */
+static char *
+origins_text(List *origins)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	int			i = 0;
+
+	initStringInfo(&buf);
+	foreach(lc, origins)
+	{
+		if (i > 0)
+			appendStringInfoString(&buf, i == list_length(origins) - 1 ? " and " : ", ");
+		appendStringInfoString(&buf, lfirst(lc));
+		i++;
+	}
+	return buf.data;
+}
+
 static void
 check_name(const char *name, const char *what, int maxlen)
 {
@@ -66,14 +91,89 @@ check_name(const char *name, const char *what, int maxlen)
 					 errdetail("Names may not contain control characters.")));
 }
 
-/* set_secret(name text, value text) RETURNS void */
+/*
+ * 42501 unless endpoint `endpoint` (at url) may use secret `secret`, whose
+ * origins are `origins` (NIL: any).
+ */
+static void
+check_secret_origin(const char *secret, const char *endpoint, const char *url, List *origins)
+{
+	char	   *problem;
+	char	   *origin;
+	ListCell   *lc;
+
+	if (origins == NIL)
+		return;
+	origin = dp_collect_origin(url, false, &problem);
+	if (origin != NULL)
+		foreach(lc, origins)
+			if (strcmp(origin, lfirst(lc)) == 0)
+				return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("secret \"%s\" may not be sent to %s (endpoint \"%s\")", secret,
+					origin ? origin : url, endpoint),
+			 errdetail("The secret may be sent to %s only.", origins_text(origins)),
+			 errhint("Add the origin with dataplatform.set_secret(name, value, origins), or use another secret.")));
+}
+
+/*
+ * The origins argument of set_secret normalised (a text[] datum), or NULL
+ * (no restriction).  22023 for an empty array, a NULL element or anything
+ * that is not an http(s) origin.
+ */
+static Datum
+secret_origins(FunctionCallInfo fcinfo, int argno, const char *name, bool *isnull, List **list)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	Datum	   *out;
+
+	*isnull = PG_ARGISNULL(argno);
+	if (*isnull)
+		return (Datum) 0;
+	arr = PG_GETARG_ARRAYTYPE_P(argno);
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the origins of secret \"%s\" are empty", name),
+				 errhint("Give the origins it may be sent to, e.g. ARRAY['https://api.example.org'], or NULL.")));
+	out = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+	{
+		char	   *problem;
+		char	   *origin;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("an origin of secret \"%s\" is NULL", name)));
+		origin = dp_collect_origin(TextDatumGetCString(elems[i]), true, &problem);
+		if (origin == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid origin for secret \"%s\": %s", name, problem),
+					 errhint("An origin is scheme://host[:port], e.g. https://api.example.org.")));
+		out[i] = CStringGetTextDatum(origin);
+		*list = lappend(*list, origin);
+	}
+	return PointerGetDatum(construct_array(out, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* set_secret(name text, value text, origins text[]) RETURNS void */
 Datum
 dp_set_secret(PG_FUNCTION_ARGS)
 {
 	char	   *name = dp_arg_cstring(fcinfo, 0, "name");
 	text	   *value;
-	Datum		values[3];
-	Oid			types[3] = {TEXTOID, TEXTOID, NAMEOID};
+	Datum		values[4];
+	Oid			types[4] = {TEXTOID, TEXTOID, NAMEOID, TEXTARRAYOID};
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	bool		no_origins;
+	List	   *origins = NIL;
 	NameData	who;
 	const char *v;
 	int			len;
@@ -101,6 +201,9 @@ dp_set_secret(PG_FUNCTION_ARGS)
 					 errmsg("the value of secret \"%s\" contains a control character", name),
 					 errdetail("A secret is sent as (part of) an HTTP header value: line breaks and other control characters are not allowed.")));
 
+	values[3] = secret_origins(fcinfo, 2, name, &no_origins, &origins);
+	if (no_origins)
+		nulls[3] = 'n';
 	namestrcpy(&who, GetUserNameFromId(dp_caller_id(), false));
 	values[0] = CStringGetTextDatum(name);
 	values[1] = PointerGetDatum(value);
@@ -108,11 +211,25 @@ dp_set_secret(PG_FUNCTION_ARGS)
 	SPI_connect();
 	existed = dp_spi_exec("SELECT 1 FROM dataplatform.secret WHERE name = $1 FOR UPDATE",
 						  1, types, values, NULL) > 0;
-	dp_spi_exec("INSERT INTO dataplatform.secret (name, value, updated_by) VALUES ($1, $2, $3) "
+	/* endpoints using it must stay within the origins it now allows */
+	if (!no_origins)
+	{
+		uint64		n = dp_spi_exec("SELECT DISTINCT e.name, e.url "
+									"FROM dataplatform.endpoint e, pg_catalog.jsonb_each(e.options->'headers') h "
+									"WHERE h.value->>'secret' = $1 ORDER BY e.name",
+									1, types, values, NULL);
+
+		for (uint64 i = 0; i < n; i++)
+			check_secret_origin(name, dp_spi_getvalue(i, 1), dp_spi_getvalue(i, 2), origins);
+	}
+	dp_spi_exec("INSERT INTO dataplatform.secret (name, value, updated_by, origins) "
+				"VALUES ($1, $2, $3, $4) "
 				"ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, "
-				"updated_by = EXCLUDED.updated_by, updated_at = pg_catalog.now()",
-				3, types, values, NULL);
-	dp_audit("set_secret", name, existed ? "{\"replaced\": true}" : "{\"replaced\": false}");
+				"updated_by = EXCLUDED.updated_by, updated_at = pg_catalog.now(), "
+				"origins = EXCLUDED.origins",
+				4, types, values, nulls);
+	dp_audit("set_secret", name, existed ? (no_origins ? "{\"replaced\": true}" : "{\"replaced\": true, \"origins\": true}")
+			 : (no_origins ? "{\"replaced\": false}" : "{\"replaced\": false, \"origins\": true}"));
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -175,11 +292,13 @@ opt_string(json_t *opts, const char *key)
 }
 
 /*
- * Validate the headers option; returns it normalised (jansson, new
- * reference).  Secrets referred to must exist.  Connected to SPI.
+ * Validate the headers option of endpoint `endpoint` fetching `url`;
+ * returns it normalised (jansson, new reference).  Secrets referred to must
+ * exist (42704) and may be sent to the URL's origin (42501).  Connected to
+ * SPI.
  */
 static json_t *
-check_headers(json_t *headers)
+check_headers(json_t *headers, const char *endpoint, const char *url)
 {
 	const char *key;
 	json_t	   *v;
@@ -223,13 +342,24 @@ check_headers(json_t *headers)
 		else if (json_is_object(v) && json_object_size(v) == 1 &&
 				 json_is_string(json_object_get(v, "secret")))
 		{
-			const char *args[1] = {json_string_value(json_object_get(v, "secret"))};
+			char	   *problem;
+			const char *args[2] = {json_string_value(json_object_get(v, "secret")),
+			dp_collect_origin(url, false, &problem)};
 
-			if (dp_spi_exec_text("SELECT 1 FROM dataplatform.secret WHERE name = $1", 1, args) == 0)
+			if (dp_spi_exec_text("SELECT COALESCE(origins IS NULL OR $2 = ANY (origins), false), "
+								 "pg_catalog.array_to_string(origins, ', ') "
+								 "FROM dataplatform.secret WHERE name = $1", 2, args) == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_OBJECT),
 						 errmsg("secret \"%s\" does not exist", args[0]),
 						 errhint("Store it first with dataplatform.set_secret.")));
+			if (strcmp(dp_spi_getvalue(0, 1), "t") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("secret \"%s\" may not be sent to %s (endpoint \"%s\")", args[0],
+								args[1] ? args[1] : url, endpoint),
+						 errdetail("The secret may be sent to %s only.", dp_spi_getvalue(0, 2)),
+						 errhint("Add the origin with dataplatform.set_secret(name, value, origins), or use another secret.")));
 		}
 		else
 			ereport(ERROR,
@@ -371,7 +501,7 @@ dp_add_endpoint(PG_FUNCTION_ARGS)
 					 errmsg("endpoint \"%s\" already exists", name),
 					 errhint("Give another \"name\" in the options, or drop it with dataplatform.drop_endpoint.")));
 	}
-	json_object_set_new(norm, "headers", check_headers(json_object_get(opts, "headers")));
+	json_object_set_new(norm, "headers", check_headers(json_object_get(opts, "headers"), name, url));
 
 	/* its job: scheduled, or (no schedule) inactive, run only by collect() */
 	jobname = psprintf("collect:%s", name);

@@ -22,10 +22,22 @@
  * So no HTTP request is ever made in a user's transaction, and none holds a
  * snapshot while it waits on the network.
  *
+ * Addresses: the host of every URL must be on the allow-list, and every
+ * address libcurl connects to (after its own resolution, so a name that
+ * resolves to an internal address, or rebinds to one between two lookups,
+ * is caught) passes the open-socket callback: a public address, or one an
+ * entry of dataplatform.allowed_hosts names explicitly (an address or a
+ * range; src/lib/allowlist.c).  A refused address gets no socket, so not a
+ * byte is sent to it.  dataplatform.resolve_override (superuser, for tests)
+ * pins names to addresses with CURLOPT_RESOLVE; those are checked the same.
+ * Behind a proxy (http_proxy in the server's environment) the address
+ * checked is the proxy's.
+ *
  * libcurl rules: no ereport inside a callback (the write callback sets
  * too_big / out_of_memory, the progress callback notices cancel, die and
- * postmaster death without processing them), and the easy handle and header
- * lists are freed in PG_FINALLY; interrupts are processed after.  The body
+ * postmaster death without processing them, the open-socket callback sets
+ * refused), and the easy handle and header lists are freed in PG_FINALLY;
+ * interrupts are processed after.  The body
  * is collected in the per-run memory context, grown with non-throwing
  * allocations.
  *
@@ -38,6 +50,8 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "access/xact.h"
 #include "executor/spi.h"
@@ -55,6 +69,9 @@
 #include "collect_internal.h"
 #include "guc.h"
 #include "util.h"
+
+/* What every request says it is: the extension and its version. */
+#define DP_COLLECT_USER_AGENT	"dataplatform/" DP_EXTVERSION " (PostgreSQL extension; +https://github.com/dataplatform)"
 
 /* ------------------------------------------------------------------------
  * URLs and the allow-list
@@ -79,10 +96,98 @@ dp_collect_check_allowed_hosts(char **newval, void **extra, GucSource source)
 			return false;
 		case DP_ALLOWLIST_BAD_PATTERN:
 			GUC_check_errdetail("\"%s\" is not a host pattern: use a host name, an IP address, "
-								"\"*.domain\" or \"*\".", item);
+								"an address range (10.20.0.0/16), \"*.domain\" or \"*\".", item);
 			return false;
 	}
 	return false;
+}
+
+/*
+ * GUC check hook of dataplatform.resolve_override: every item
+ * "host:port:address" (an IPv6 address in brackets), as CURLOPT_RESOLVE
+ * takes it.
+ */
+bool
+dp_collect_check_resolve_override(char **newval, void **extra, GucSource source)
+{
+	char	   *copy = pstrdup(*newval ? *newval : "");
+	char	   *save = NULL;
+
+	(void) extra;
+	(void) source;
+	for (char *item = strtok_r(copy, ", \t", &save); item; item = strtok_r(NULL, ", \t", &save))
+	{
+		char	   *c1 = strchr(item, ':');
+		char	   *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		DpAddr		a;
+		char	   *end;
+		long		port;
+
+		if (c1 == NULL || c2 == NULL || c1 == item)
+		{
+			GUC_check_errdetail("\"%s\" is not host:port:address.", item);
+			return false;
+		}
+		port = strtol(c1 + 1, &end, 10);
+		if (end != c2 || port < 1 || port > 65535)
+		{
+			GUC_check_errdetail("\"%s\" has no port from 1 to 65535.", item);
+			return false;
+		}
+		if (!dp_addr_parse(c2 + 1, &a))
+		{
+			GUC_check_errdetail("\"%s\" is not an IP address.", c2 + 1);
+			return false;
+		}
+	}
+	pfree(copy);
+	return true;
+}
+
+/* dataplatform.resolve_override as a CURLOPT_RESOLVE list; NULL if empty or out of memory. */
+static struct curl_slist *
+resolve_list(void)
+{
+	char	   *copy = pstrdup(dp_collect_resolve_override ? dp_collect_resolve_override : "");
+	char	   *save = NULL;
+	struct curl_slist *list = NULL;
+
+	for (char *item = strtok_r(copy, ", \t", &save); item; item = strtok_r(NULL, ", \t", &save))
+	{
+		struct curl_slist *next = curl_slist_append(list, item);
+
+		if (next == NULL)
+			break;
+		list = next;
+	}
+	pfree(copy);
+	return list;
+}
+
+/*
+ * libcurl open-socket callback: a socket only for an address the fetch may
+ * connect to (src/lib/allowlist.c); else CURL_SOCKET_BAD and refused set.
+ * No ereport, no palloc.
+ */
+static curl_socket_t
+opensocket_cb(void *userdata, curlsocktype purpose, struct curl_sockaddr *address)
+{
+	DpFetch    *f = (DpFetch *) userdata;
+	DpAddr		a;
+
+	(void) purpose;
+	memset(&a, 0, sizeof(a));
+	if (address->family == AF_INET)
+		dp_addr_from_bytes((const unsigned char *) &((struct sockaddr_in *) &address->addr)->sin_addr, 4, &a);
+	else if (address->family == AF_INET6)
+		dp_addr_from_bytes((const unsigned char *) &((struct sockaddr_in6 *) &address->addr)->sin6_addr, 16, &a);
+	if (a.family == 0 || !dp_allowlist_address_ok(dp_collect_allowed_hosts, &a))
+	{
+		f->refused = true;
+		f->refused_addr = a;
+		return CURL_SOCKET_BAD;
+	}
+	return socket(address->family, address->socktype, address->protocol);
 }
 
 /*
@@ -168,6 +273,66 @@ done:
 	return problem;
 }
 
+/*
+ * The origin ("scheme://host:port", lower case, the port always written) of
+ * an http or https URL, or NULL with *problem set.  With bare, the URL must
+ * be an origin alone (no path but "/", no query or fragment), as the
+ * origins a secret may be sent to are written.  No allow-list check.
+ */
+char *
+dp_collect_origin(const char *url, bool bare, char **problem)
+{
+	CURLU	   *u = curl_url();
+	char	   *sch = NULL;
+	char	   *hst = NULL;
+	char	   *prt = NULL;
+	char	   *usr = NULL;
+	char	   *pth = NULL;
+	char	   *qry = NULL;
+	char	   *frg = NULL;
+	char	   *origin = NULL;
+
+	*problem = NULL;
+	if (u == NULL)
+	{
+		*problem = pstrdup("out of memory parsing a URL");
+		return NULL;
+	}
+	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
+		*problem = psprintf("\"%s\" is not an absolute URL", url);
+	else
+	{
+		(void) curl_url_get(u, CURLUPART_SCHEME, &sch, 0);
+		(void) curl_url_get(u, CURLUPART_HOST, &hst, 0);
+		(void) curl_url_get(u, CURLUPART_PORT, &prt, CURLU_DEFAULT_PORT);
+		(void) curl_url_get(u, CURLUPART_USER, &usr, 0);
+		(void) curl_url_get(u, CURLUPART_PATH, &pth, 0);
+		(void) curl_url_get(u, CURLUPART_QUERY, &qry, 0);
+		(void) curl_url_get(u, CURLUPART_FRAGMENT, &frg, 0);
+		if (sch == NULL || (pg_strcasecmp(sch, "http") != 0 && pg_strcasecmp(sch, "https") != 0))
+			*problem = psprintf("\"%s\" is not an http or https URL", url);
+		else if (hst == NULL || hst[0] == '\0' || usr != NULL)
+			*problem = psprintf("\"%s\" has no host, or carries a user name", url);
+		else if (bare && ((pth && strcmp(pth, "/") != 0) || qry || frg))
+			*problem = psprintf("\"%s\" is not an origin (scheme://host[:port], without a path)", url);
+		else
+		{
+			origin = psprintf("%s://%s:%s", sch, hst, prt ? prt : "");
+			for (char *c = origin; *c; c++)
+				*c = tolower((unsigned char) *c);
+		}
+	}
+	curl_free(sch);
+	curl_free(hst);
+	curl_free(prt);
+	curl_free(usr);
+	curl_free(pth);
+	curl_free(qry);
+	curl_free(frg);
+	curl_url_cleanup(u);
+	return origin;
+}
+
 /* ------------------------------------------------------------------------
  * The fetch (in the worker)
  * ------------------------------------------------------------------------
@@ -246,16 +411,25 @@ read_endpoint(DpFetch *f)
 				f->headers[i] = MemoryContextStrdup(f->cxt, psprintf("%s: %s", key, json_string_value(v)));
 			else
 			{
-				const char *sargs[1] = {json_string_value(json_object_get(v, "secret"))};
+				const char *sargs[2] = {json_string_value(json_object_get(v, "secret")), NULL};
 				char	   *value;
+				char	   *problem;
 
+				sargs[1] = dp_collect_origin(f->url, false, &problem);
 				if (sargs[0] == NULL ||
-					dp_spi_exec_text("SELECT value FROM dataplatform.secret WHERE name = $1", 1, sargs) == 0)
+					dp_spi_exec_text("SELECT value, COALESCE(origins IS NULL OR $2 = ANY (origins), false) "
+									 "FROM dataplatform.secret WHERE name = $1", 2, sargs) == 0)
 					ereport(ERROR,
 							(errcode(ERRCODE_UNDEFINED_OBJECT),
 							 errmsg("secret \"%s\" of header \"%s\" of endpoint \"%s\" does not exist",
 									sargs[0] ? sargs[0] : "", key, f->endpoint),
 							 errhint("Store it with dataplatform.set_secret.")));
+				if (strcmp(dp_spi_getvalue(0, 2), "t") != 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+							 errmsg("secret \"%s\" of header \"%s\" of endpoint \"%s\" may not be sent to %s",
+									sargs[0], key, f->endpoint, sargs[1] ? sargs[1] : f->url),
+							 errhint("Add the origin to the secret's origins with dataplatform.set_secret.")));
 				value = dp_spi_getvalue(0, 1);
 				f->secrets[f->nsecrets++] = MemoryContextStrdup(f->cxt, value);
 				f->headers[i] = MemoryContextAlloc(f->cxt, strlen(key) + strlen(value) + 3);
@@ -493,6 +667,7 @@ dp_collect_fetch(DpFetch *f)
 	static bool curl_ready = false;
 	CURL	   *volatile curl = NULL;
 	struct curl_slist *volatile hdrs = NULL;
+	struct curl_slist *volatile resolve = NULL;
 	FetchFailure ff = {0};
 	char		errbuf[CURL_ERROR_SIZE];
 	instr_time	start;
@@ -523,6 +698,7 @@ dp_collect_fetch(DpFetch *f)
 		char	   *url = pstrdup(f->url);
 		char	   *origin = NULL;
 
+		resolve = resolve_list();
 		curl = curl_easy_init();
 		if (curl == NULL)
 			fail(&ff, ERRCODE_OUT_OF_MEMORY, NULL, "could not create a libcurl handle");
@@ -581,7 +757,7 @@ dp_collect_fetch(DpFetch *f)
 			errbuf[0] = '\0';
 			f->body.len = 0;
 			f->body.data[0] = '\0';
-			f->too_big = f->out_of_memory = f->interrupted = false;
+			f->too_big = f->out_of_memory = f->interrupted = f->refused = false;
 			curl_easy_setopt(curl, CURLOPT_URL, url);
 			curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 			curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -602,6 +778,10 @@ dp_collect_fetch(DpFetch *f)
 			curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
 			curl_easy_setopt(curl, CURLOPT_XFERINFODATA, f);
 			curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+			curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
+			curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, f);
+			if (resolve)
+				curl_easy_setopt(curl, CURLOPT_RESOLVE, resolve);
 
 			f->requested = true;
 			rc = curl_easy_perform(curl);
@@ -614,6 +794,21 @@ dp_collect_fetch(DpFetch *f)
 
 				if (f->interrupted)
 					fail(&ff, ERRCODE_QUERY_CANCELED, NULL, "the fetch was interrupted");
+				else if (f->refused && f->refused_addr.family != 0)
+				{
+					char		addr[64];
+
+					dp_addr_format(&f->refused_addr, addr, sizeof(addr));
+					fail(&ff, ERRCODE_INSUFFICIENT_PRIVILEGE,
+						 "The worker connects to loopback, private, link-local and other non-public addresses only when "
+						 "dataplatform.allowed_hosts names the address or its range explicitly (e.g. 10.20.0.0/16).",
+						 "host \"%s\" resolved to %s, a %s address that dataplatform.allowed_hosts does not name: "
+						 "refused before connecting", host, addr,
+						 dp_addr_class_name(dp_addr_classify(&f->refused_addr)));
+				}
+				else if (f->refused)
+					fail(&ff, ERRCODE_INSUFFICIENT_PRIVILEGE, NULL,
+						 "host \"%s\" resolved to an address that is not an IP address: refused", host);
 				else if (f->too_big || rc == CURLE_FILESIZE_EXCEEDED)
 					fail(&ff, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
 						 "Raise the endpoint's max_bytes option if the file is meant to be this large.",
@@ -678,6 +873,8 @@ dp_collect_fetch(DpFetch *f)
 			curl_slist_free_all(hdrs);
 		if (curl)
 			curl_easy_cleanup(curl);
+		if (resolve)
+			curl_slist_free_all(resolve);
 	}
 	PG_END_TRY();
 

@@ -8,10 +8,13 @@ CREATE TABLE @extschema@.secret (
 	name			text PRIMARY KEY,
 	value			text NOT NULL,
 	updated_by		name NOT NULL,
-	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
+	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	origins			text[]
 );
 COMMENT ON TABLE @extschema@.secret IS
 'secret header values for endpoints: no role but the extension''s owner can read this table; write with set_secret';
+COMMENT ON COLUMN @extschema@.secret.origins IS
+'the origins (scheme://host:port) the secret may be sent to; NULL: the origin of any endpoint using it';
 
 CREATE TABLE @extschema@.endpoint (
 	name			text PRIMARY KEY,
@@ -54,12 +57,12 @@ REVOKE ALL ON @extschema@.secret FROM dataplatform_admin, dataplatform_producer,
 	dataplatform_consumer, dataplatform_auditor;
 GRANT SELECT ON @extschema@.endpoint, @extschema@.collection_log TO dataplatform_admin;
 
-CREATE FUNCTION @extschema@.set_secret(name text, value text)
+CREATE FUNCTION @extschema@.set_secret(name text, value text, origins text[] DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'dp_set_secret'
 LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION @extschema@.set_secret(text, text) IS
-'store (or replace) a secret for endpoint headers; nobody can read it back';
+COMMENT ON FUNCTION @extschema@.set_secret(text, text, text[]) IS
+'store (or replace) a secret for endpoint headers, optionally with the origins (scheme://host[:port]) it may be sent to; nobody can read it back';
 
 CREATE FUNCTION @extschema@.drop_secret(name text)
 RETURNS void
@@ -89,9 +92,9 @@ LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.collect(text) IS
 'queue a collection run of an endpoint now; returns the run id (see wait_for_run)';
 
-REVOKE ALL ON FUNCTION @extschema@.set_secret(text, text), @extschema@.drop_secret(text),
+REVOKE ALL ON FUNCTION @extschema@.set_secret(text, text, text[]), @extschema@.drop_secret(text),
 	@extschema@.add_endpoint(text, text, jsonb), @extschema@.drop_endpoint(text),
 	@extschema@.collect(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.set_secret(text, text), @extschema@.drop_secret(text),
+GRANT EXECUTE ON FUNCTION @extschema@.set_secret(text, text, text[]), @extschema@.drop_secret(text),
 	@extschema@.add_endpoint(text, text, jsonb), @extschema@.drop_endpoint(text),
 	@extschema@.collect(text) TO dataplatform_admin;

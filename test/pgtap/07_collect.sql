@@ -16,7 +16,7 @@ SELECT columns_are('dataplatform', 'endpoint', ARRAY['name', 'dataset', 'url', '
 SELECT columns_are('dataplatform', 'collection_log', ARRAY['id', 'endpoint', 'run_id', 'started_at',
        'http_status', 'bytes', 'sha256', 'elapsed_ms', 'outcome', 'batch_id', 'format', 'error']);
 
-SELECT function_returns('dataplatform', 'set_secret', ARRAY['text', 'text'], 'void');
+SELECT function_returns('dataplatform', 'set_secret', ARRAY['text', 'text', 'text[]'], 'void');
 SELECT function_returns('dataplatform', 'drop_secret', ARRAY['text'], 'void');
 SELECT function_returns('dataplatform', 'add_endpoint', ARRAY['text', 'text', 'jsonb'], 'text');
 SELECT function_returns('dataplatform', 'drop_endpoint', ARRAY['text'], 'void');
@@ -45,11 +45,11 @@ SELECT is_empty($$SELECT 1 FROM pg_attribute a
   'no column privilege on the secret table either');
 
 -- functions per role
-SELECT ok(has_function_privilege('dataplatform_admin', 'dataplatform.set_secret(text, text)', 'EXECUTE'), 'admins set secrets');
+SELECT ok(has_function_privilege('dataplatform_admin', 'dataplatform.set_secret(text, text, text[])', 'EXECUTE'), 'admins set secrets');
 SELECT ok(has_function_privilege('dataplatform_admin', 'dataplatform.add_endpoint(text, text, jsonb)', 'EXECUTE'), 'admins add endpoints');
 SELECT ok(has_function_privilege('dataplatform_admin', 'dataplatform.collect(text)', 'EXECUTE'), 'admins collect');
 SELECT ok(has_function_privilege('dataplatform_admin', 'dataplatform.drop_endpoint(text)', 'EXECUTE'), 'admins drop endpoints');
-SELECT ok(NOT has_function_privilege('dataplatform_producer', 'dataplatform.set_secret(text, text)', 'EXECUTE'), 'producers do not set secrets');
+SELECT ok(NOT has_function_privilege('dataplatform_producer', 'dataplatform.set_secret(text, text, text[])', 'EXECUTE'), 'producers do not set secrets');
 SELECT ok(NOT has_function_privilege('dataplatform_producer', 'dataplatform.add_endpoint(text, text, jsonb)', 'EXECUTE'), 'producers do not add endpoints');
 SELECT ok(NOT has_function_privilege('dataplatform_consumer', 'dataplatform.collect(text)', 'EXECUTE'), 'consumers do not collect');
 SELECT ok(NOT has_function_privilege('dataplatform_auditor', 'dataplatform.drop_secret(text)', 'EXECUTE'), 'auditors do not drop secrets');

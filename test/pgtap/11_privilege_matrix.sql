@@ -78,7 +78,7 @@ SELECT set_eq(
   ('schedule(name text, schedule text, command text)', 'dataplatform_admin'),
   ('sees_pii()', 'dataplatform_admin,dataplatform_consumer'),
   ('sees_pii(view text)', 'dataplatform_admin,dataplatform_consumer'),
-  ('set_secret(name text, value text)', 'dataplatform_admin'),
+  ('set_secret(name text, value text, origins text[])', 'dataplatform_admin'),
   ('unpublish(name text)', 'dataplatform_admin'),
   ('unschedule(name text)', 'dataplatform_admin'),
   ('view_status()', 'dataplatform_admin,dataplatform_consumer'),

@@ -357,6 +357,21 @@ COMMENT ON FUNCTION @extschema@.add_endpoint(text, text, jsonb) IS
 'register an HTTP endpoint the worker collects into a dataset (options: name, format (csv, json, ndjson, geojson, auto), schedule, headers, timeout_ms, connect_timeout_ms, max_bytes, csv, retries); returns its name';
 -- @part 60_spatial.sql
 
+-- collection security (issue 17): secrets tied to the origins they may be
+-- sent to
+ALTER TABLE @extschema@.secret ADD COLUMN origins text[];
+COMMENT ON COLUMN @extschema@.secret.origins IS
+'the origins (scheme://host:port) the secret may be sent to; NULL: the origin of any endpoint using it';
+DROP FUNCTION @extschema@.set_secret(text, text);
+CREATE FUNCTION @extschema@.set_secret(name text, value text, origins text[] DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dp_set_secret'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.set_secret(text, text, text[]) IS
+'store (or replace) a secret for endpoint headers, optionally with the origins (scheme://host[:port]) it may be sent to; nobody can read it back';
+REVOKE ALL ON FUNCTION @extschema@.set_secret(text, text, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.set_secret(text, text, text[]) TO dataplatform_admin;
+
 -- Keep last: wake this database's worker at commit; it waits while the
 -- database holds a version other than its library's, and resumes now.
 SELECT @extschema@.worker_wake();
