@@ -8,6 +8,13 @@
  * dataplatform.job_run.  This file only writes definitions and queues
  * runs; the worker (src/worker/runner.c) claims and runs them.  A commit
  * that changes what is due wakes the worker (src/common/wake.c).
+ *
+ * A job runs on its schedule (cron in UTC, or in the wall-clock time of its
+ * time zone: src/lib/cron.c's dp_cron_next_local with the server's zone
+ * database), after another job succeeds (after_job: the runner queues it),
+ * or both.  A job with neither a schedule nor a job to run after runs only
+ * when asked.  after_job chains are checked for cycles when written, and a
+ * job others run after cannot be removed.
  */
 #include "postgres.h"
 
@@ -29,6 +36,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
+#include "pgtime.h"
 
 #include "access.h"
 #include "cron.h"
@@ -63,12 +71,98 @@ parse_schedule(const char *schedule, const char *job, DpCron *cron)
 						 "or \"every N seconds|minutes|hours\".")));
 }
 
-static TimestampTz
-next_after(const DpCron *cron, TimestampTz after)
+/*
+ * A job's time zone: NULL for UTC (timezone NULL or empty), else the zone;
+ * 22023 when the zone database does not know it.  *canonical gets the
+ * zone's name as the database spells it.
+ */
+static pg_tz *
+job_zone(const char *timezone, const char *job, const char **canonical)
 {
-	int64_t		next = dp_cron_next(cron, (int64_t) timestamptz_to_time_t(after));
+	pg_tz	   *tz;
 
+	if (canonical)
+		*canonical = NULL;
+	if (timezone == NULL || timezone[0] == '\0')
+		return NULL;
+	tz = pg_tzset(timezone);
+	if (tz == NULL || !pg_tz_acceptable(tz))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 job ? errmsg("unknown time zone \"%s\" for job \"%s\"", timezone, job)
+				 : errmsg("unknown time zone \"%s\"", timezone),
+				 errhint("Use a name of the IANA time zone database, such as Europe/London "
+						 "(see pg_timezone_names).")));
+	if (canonical)
+		*canonical = pstrdup(pg_get_timezone_name(tz));
+	return tz;
+}
+
+/* DpCronOffsetFn over the server's zone database. */
+static int
+zone_offset(int64_t t, void *arg)
+{
+	pg_time_t	pt = (pg_time_t) t;
+	struct pg_tm *tm = pg_localtime(&pt, (const pg_tz *) arg);
+
+	return tm ? (int) tm->tm_gmtoff : 0;
+}
+
+static TimestampTz
+next_after(const DpCron *cron, TimestampTz after, pg_tz *tz)
+{
+	int64_t		t = (int64_t) timestamptz_to_time_t(after);
+	int64_t		next = tz ? dp_cron_next_local(cron, t, zone_offset, tz) : dp_cron_next(cron, t);
+
+	if (next < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the schedule never fires")));
 	return time_t_to_timestamptz((pg_time_t) next);
+}
+
+/*
+ * The job `after` that job `job` is to run after must exist (42704) and
+ * must not lead back to `job` through the jobs it runs after (42P17).
+ * Connected to SPI.
+ */
+static void
+check_after(const char *job, const char *after)
+{
+	StringInfoData chain;
+	const char *cur = after;
+
+	initStringInfo(&chain);
+	appendStringInfo(&chain, "%s -> %s", job, after);
+	if (strcmp(after, job) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("job \"%s\" cannot run after itself", job)));
+	for (int hops = 0; hops < 10000; hops++)
+	{
+		const char *args[1] = {cur};
+		char	   *next;
+
+		if (dp_spi_exec_text("SELECT after_job FROM dataplatform.job WHERE name = $1", 1, args) == 0)
+		{
+			if (cur == after)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_OBJECT),
+						 errmsg("job \"%s\" cannot run after job \"%s\": it does not exist", job, after),
+						 errhint("Define that job first (a collection job is named collect:<endpoint>).")));
+			return;
+		}
+		next = dp_spi_getvalue(0, 1);
+		if (next == NULL)
+			return;
+		appendStringInfo(&chain, " -> %s", next);
+		if (strcmp(next, job) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("job \"%s\" cannot run after job \"%s\": that makes a cycle", job, after),
+					 errdetail("The chain would be %s.", chain.data)));
+		cur = next;
+	}
 }
 
 /* Validate a job name (22023). */
@@ -156,21 +250,39 @@ dp_jobs_for_change(const char *name, const char *action)
  */
 int64
 dp_jobs_create(const char *name, const char *schedule, const char *command,
-			   bool active, const char *action)
+			   bool active, const char *action, const char *timezone, const char *after)
 {
 	DpCron		cron;
 	TimestampTz next;
 	const char *args[1];
-	Datum		values[6];
-	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, NAMEOID, TIMESTAMPTZOID, BOOLOID};
+	Datum		values[8];
+	Oid			types[8] = {TEXTOID, TEXTOID, TEXTOID, NAMEOID, TIMESTAMPTZOID, BOOLOID, TEXTOID, TEXTOID};
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	NameData	owner;
 	int64		id;
 	StringInfoData detail;
+	const char *zone;
+	pg_tz	   *tz;
 
 	check_job_name(name);
-	parse_schedule(schedule, name, &cron);
+	if (after && after[0] == '\0')
+		after = NULL;
+	if (schedule == NULL && after == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("job \"%s\" needs a schedule or a job to run after", name),
+				 errhint("Give a schedule, or after => 'another-job'.")));
+	tz = job_zone(timezone, name, &zone);
+	if (schedule)
+	{
+		parse_schedule(schedule, name, &cron);
+		next = next_after(&cron, GetCurrentTransactionStartTimestamp(), tz);
+	}
+	else
+		next = DT_NOEND;		/* runs after another job only */
 	check_command(command);
-	next = next_after(&cron, GetCurrentTransactionStartTimestamp());
+	if (after)
+		check_after(name, after);
 
 	args[0] = name;
 	if (dp_spi_exec_text("SELECT 1 FROM dataplatform.job WHERE name = $1", 1, args) > 0)
@@ -180,18 +292,39 @@ dp_jobs_create(const char *name, const char *schedule, const char *command,
 				 errhint("Use dataplatform.alter_job to change it, or dataplatform.unschedule to remove it.")));
 	namestrcpy(&owner, GetUserNameFromId(dp_caller_id(), false));
 	values[0] = CStringGetTextDatum(name);
-	values[1] = CStringGetTextDatum(schedule);
 	values[2] = CStringGetTextDatum(command);
 	values[3] = NameGetDatum(&owner);
 	values[4] = TimestampTzGetDatum(next);
 	values[5] = BoolGetDatum(active);
-	dp_spi_exec("INSERT INTO dataplatform.job (name, schedule, command, owner, next_run_at, active) "
-				"VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-				6, types, values, NULL);
+	values[6] = zone ? CStringGetTextDatum(zone) : (Datum) 0;
+	values[7] = after ? CStringGetTextDatum(after) : (Datum) 0;
+	if (schedule == NULL)
+		nulls[1] = 'n';
+	if (zone == NULL)
+		nulls[6] = 'n';
+	if (after == NULL)
+		nulls[7] = 'n';
+	values[1] = schedule ? CStringGetTextDatum(schedule) : (Datum) 0;
+	dp_spi_exec("INSERT INTO dataplatform.job (name, schedule, command, owner, next_run_at, active, "
+				"timezone, after_job) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+				8, types, values, nulls);
 	id = pg_strtoint64(dp_spi_getvalue(0, 1));
 	initStringInfo(&detail);
 	appendStringInfoString(&detail, "{\"schedule\": ");
-	escape_json(&detail, schedule);
+	if (schedule)
+		escape_json(&detail, schedule);
+	else
+		appendStringInfoString(&detail, "null");
+	if (zone)
+	{
+		appendStringInfoString(&detail, ", \"timezone\": ");
+		escape_json(&detail, zone);
+	}
+	if (after)
+	{
+		appendStringInfoString(&detail, ", \"after\": ");
+		escape_json(&detail, after);
+	}
 	appendStringInfoString(&detail, "}");
 	if (action)
 		dp_audit(action, name, detail.data);
@@ -199,20 +332,67 @@ dp_jobs_create(const char *name, const char *schedule, const char *command,
 	return id;
 }
 
-/* schedule(name text, schedule text, command text) RETURNS bigint */
+/*
+ * schedule(name text, schedule text, command text, timezone text, after
+ * text) RETURNS bigint; schedule may be NULL when after is given.
+ */
 Datum
 dp_schedule(PG_FUNCTION_ARGS)
 {
 	char	   *name = dp_arg_cstring(fcinfo, 0, "name");
-	char	   *schedule = dp_arg_cstring(fcinfo, 1, "schedule");
+	char	   *schedule = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *command = dp_arg_cstring(fcinfo, 2, "command");
+	char	   *timezone = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	char	   *after = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
 	int64		id;
 
 	dp_require_admin("schedule jobs");
 	SPI_connect();
-	id = dp_jobs_create(name, schedule, command, true, "schedule");
+	id = dp_jobs_create(name, schedule, command, true, "schedule", timezone, after);
 	SPI_finish();
 	PG_RETURN_INT64(id);
+}
+
+void
+dp_jobs_redefine(const char *name, const char *schedule, bool active,
+				 const char *timezone, const char *after, int retries)
+{
+	DpCron		cron;
+	const char *zone;
+	pg_tz	   *tz;
+	TimestampTz next = DT_NOEND;
+	Datum		values[7];
+	Oid			types[7] = {TEXTOID, TEXTOID, BOOLOID, TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID};
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	if (after && after[0] == '\0')
+		after = NULL;
+	if (schedule == NULL && after == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("job \"%s\" needs a schedule or a job to run after", name)));
+	tz = job_zone(timezone, name, &zone);
+	if (schedule)
+	{
+		parse_schedule(schedule, name, &cron);
+		next = next_after(&cron, GetCurrentTransactionStartTimestamp(), tz);
+	}
+	if (after)
+		check_after(name, after);
+	values[0] = CStringGetTextDatum(name);
+	values[1] = schedule ? CStringGetTextDatum(schedule) : (Datum) 0;
+	nulls[1] = schedule ? ' ' : 'n';
+	values[2] = BoolGetDatum(active);
+	values[3] = zone ? CStringGetTextDatum(zone) : (Datum) 0;
+	nulls[3] = zone ? ' ' : 'n';
+	values[4] = after ? CStringGetTextDatum(after) : (Datum) 0;
+	nulls[4] = after ? ' ' : 'n';
+	values[5] = Int32GetDatum(retries);
+	values[6] = TimestampTzGetDatum(next);
+	dp_spi_exec("UPDATE dataplatform.job SET schedule = $2, active = $3, timezone = $4, after_job = $5, "
+				"retries = $6, next_run_at = $7, updated_at = pg_catalog.now() WHERE name = $1",
+				7, types, values, nulls);
+	dp_wake_at_commit();
 }
 
 /*
@@ -223,6 +403,14 @@ void
 dp_jobs_remove(const char *name)
 {
 	const char *args[1] = {name};
+
+	if (dp_spi_exec_text("SELECT pg_catalog.string_agg(name, ', ' ORDER BY name) FROM dataplatform.job "
+						 "WHERE after_job = $1 HAVING pg_catalog.count(*) > 0", 1, args) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("jobs run after job \"%s\"", name),
+				 errdetail("Jobs: %s.", dp_spi_getvalue(0, 1)),
+				 errhint("Unschedule them, or change what they run after with alter_job(name, after => ...), first.")));
 
 	dp_spi_exec_text("UPDATE dataplatform.job_run r SET status = 'skipped', "
 					 "finished_at = pg_catalog.clock_timestamp(), message = 'the job was unscheduled' "
@@ -255,8 +443,9 @@ dp_unschedule(PG_FUNCTION_ARGS)
 }
 
 /*
- * alter_job(name, schedule, command, active, timeout, retries, retry_delay)
- * RETURNS void; NULL arguments after the name keep the stored value.
+ * alter_job(name, schedule, command, active, timeout, retries, retry_delay,
+ * timezone, after) RETURNS void; NULL arguments after the name keep the
+ * stored value; timezone '' is UTC, after '' runs after no job.
  */
 Datum
 dp_alter_job(PG_FUNCTION_ARGS)
@@ -264,10 +453,14 @@ dp_alter_job(PG_FUNCTION_ARGS)
 	char	   *name = dp_arg_cstring(fcinfo, 0, "name");
 	StringInfoData sql;
 	StringInfoData detail;
-	Datum		values[8];
-	Oid			types[8];
+	Datum		values[12];
+	Oid			types[12];
+	char		nulls[13];
 	int			n = 1;
+	bool		recompute = false;
 
+	memset(nulls, ' ', sizeof(nulls) - 1);
+	nulls[12] = '\0';
 	dp_require_admin("alter jobs");
 	SPI_connect();
 	(void) dp_jobs_for_change(name, "alter");
@@ -283,18 +476,53 @@ dp_alter_job(PG_FUNCTION_ARGS)
 	{
 		char	   *schedule = text_to_cstring(PG_GETARG_TEXT_PP(1));
 		DpCron		cron;
-		TimestampTz next;
 
 		parse_schedule(schedule, name, &cron);
-		next = next_after(&cron, GetCurrentTransactionStartTimestamp());
 		types[n] = TEXTOID;
 		values[n] = CStringGetTextDatum(schedule);
-		types[n + 1] = TIMESTAMPTZOID;
-		values[n + 1] = TimestampTzGetDatum(next);
-		appendStringInfo(&sql, ", schedule = $%d, next_run_at = $%d", n + 1, n + 2);
+		appendStringInfo(&sql, ", schedule = $%d", ++n);
 		appendStringInfoString(&detail, "\"schedule\": ");
 		escape_json(&detail, schedule);
-		n += 2;
+		recompute = true;
+	}
+	if (PG_NARGS() > 7 && !PG_ARGISNULL(7))
+	{
+		const char *zone;
+
+		(void) job_zone(text_to_cstring(PG_GETARG_TEXT_PP(7)), name, &zone);
+		types[n] = TEXTOID;
+		values[n] = zone ? CStringGetTextDatum(zone) : (Datum) 0;
+		nulls[n] = zone ? ' ' : 'n';
+		appendStringInfo(&sql, ", timezone = $%d", ++n);
+		appendStringInfo(&detail, "%s\"timezone\": ", detail.len > 1 ? ", " : "");
+		if (zone)
+			escape_json(&detail, zone);
+		else
+			appendStringInfoString(&detail, "null");
+		recompute = true;
+	}
+	if (PG_NARGS() > 8 && !PG_ARGISNULL(8))
+	{
+		char	   *after = text_to_cstring(PG_GETARG_TEXT_PP(8));
+		const char *args[1] = {name};
+
+		if (after[0] != '\0')
+			check_after(name, after);
+		else if (PG_ARGISNULL(1) &&
+				 dp_spi_exec_text("SELECT 1 FROM dataplatform.job WHERE name = $1 AND schedule IS NULL",
+								  1, args) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("job \"%s\" would have neither a schedule nor a job to run after", name),
+					 errhint("Give it a schedule in the same call, or unschedule it.")));
+		types[n] = TEXTOID;
+		values[n] = CStringGetTextDatum(after);
+		appendStringInfo(&sql, ", after_job = NULLIF($%d, '')", ++n);
+		appendStringInfo(&detail, "%s\"after\": ", detail.len > 1 ? ", " : "");
+		if (after[0])
+			escape_json(&detail, after);
+		else
+			appendStringInfoString(&detail, "null");
 	}
 	if (!PG_ARGISNULL(2))
 	{
@@ -317,8 +545,8 @@ dp_alter_job(PG_FUNCTION_ARGS)
 						 active ? "true" : "false");
 		/* re-activated: the next time counts from now */
 		if (active)
-			appendStringInfoString(&sql, ", next_run_at = CASE WHEN active THEN next_run_at "
-								   "ELSE dataplatform.next_run(schedule, pg_catalog.now()) END");
+			appendStringInfoString(&sql, ", next_run_at = CASE WHEN active OR schedule IS NULL THEN next_run_at "
+								   "ELSE dataplatform.next_run(schedule, pg_catalog.now(), timezone) END");
 	}
 	if (!PG_ARGISNULL(4))
 	{
@@ -357,7 +585,15 @@ dp_alter_job(PG_FUNCTION_ARGS)
 	}
 	appendStringInfoString(&sql, " WHERE name = $1");
 	appendStringInfoChar(&detail, '}');
-	dp_spi_exec(sql.data, n, types, values, NULL);
+	dp_spi_exec(sql.data, n, types, values, nulls);
+	{
+		const char *args[1] = {name};
+
+		if (recompute)
+			dp_spi_exec_text("UPDATE dataplatform.job SET next_run_at = CASE WHEN schedule IS NULL "
+							 "THEN 'infinity' ELSE dataplatform.next_run(schedule, pg_catalog.now(), timezone) END "
+							 "WHERE name = $1", 1, args);
+	}
 	dp_audit("alter_job", name, detail.data);
 	SPI_finish();
 	dp_wake_at_commit();
@@ -469,16 +705,22 @@ dp_wait_for_run(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(result);
 }
 
-/* next_run(schedule text, after timestamptz) RETURNS timestamptz */
+/*
+ * next_run(schedule text, after timestamptz [, timezone text]) RETURNS
+ * timestamptz; a NULL or absent timezone is UTC.
+ */
 Datum
 dp_next_run(PG_FUNCTION_ARGS)
 {
 	char	   *schedule = dp_arg_cstring(fcinfo, 0, "schedule");
 	DpCron		cron;
+	pg_tz	   *tz = NULL;
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						errmsg("argument \"after\" must not be NULL")));
+	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
+		tz = job_zone(text_to_cstring(PG_GETARG_TEXT_PP(2)), NULL, NULL);
 	parse_schedule(schedule, NULL, &cron);
-	PG_RETURN_TIMESTAMPTZ(next_after(&cron, PG_GETARG_TIMESTAMPTZ(1)));
+	PG_RETURN_TIMESTAMPTZ(next_after(&cron, PG_GETARG_TIMESTAMPTZ(1), tz));
 }

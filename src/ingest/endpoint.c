@@ -1,7 +1,8 @@
 /*
  * endpoint.c
  *		The SQL API of collection from HTTP endpoints: secrets (set_secret,
- *		drop_secret), endpoints (add_endpoint, drop_endpoint) and collect(),
+ *		drop_secret), endpoints (add_endpoint, alter_endpoint, drop_endpoint)
+ *		and collect(),
  *		which queues a run of the endpoint's job.  Nothing here makes a
  *		request: the worker fetches (fetch.c) and stores (store.c).
  *
@@ -41,6 +42,7 @@ PG_FUNCTION_INFO_V1(dp_set_secret);
 PG_FUNCTION_INFO_V1(dp_drop_secret);
 PG_FUNCTION_INFO_V1(dp_add_endpoint);
 PG_FUNCTION_INFO_V1(dp_drop_endpoint);
+PG_FUNCTION_INFO_V1(dp_alter_endpoint);
 PG_FUNCTION_INFO_V1(dp_collect);
 
 #define MAX_ENDPOINT_NAME	100
@@ -369,38 +371,34 @@ check_headers(json_t *headers, const char *endpoint, const char *url)
 	return json_incref(headers);
 }
 
-/* add_endpoint(dataset text, url text, options jsonb) RETURNS text */
-Datum
-dp_add_endpoint(PG_FUNCTION_ARGS)
+/* What an endpoint's options say, checked (endpoint_options). */
+typedef struct EndpointSettings
 {
-	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
-	char	   *url = dp_arg_cstring(fcinfo, 1, "url");
-	json_t	   *opts;
+	const char *format;
+	const char *schedule;		/* NULL: none */
+	const char *timezone;		/* NULL: UTC */
+	const char *after;			/* NULL: none */
+	int64		retries;
+	json_t	   *norm;			/* the options stored: defaults filled in */
+} EndpointSettings;
+
+/*
+ * Check the options of endpoint `name` of `dataset` fetching `url` (the
+ * dataset must exist: 42704); fill *es.  Connected to SPI.  Strings in *es
+ * are palloc'd; es->norm is a new jansson reference.
+ */
+static void
+endpoint_options(const char *dataset, const char *name, const char *url, json_t *opts,
+				 EndpointSettings *es)
+{
 	json_t	   *norm;
 	json_t	   *csv;
 	const char *key;
 	json_t	   *v;
-	const char *name;
-	const char *format;
-	const char *schedule;
+	const char *s;
 	char	   *problem;
 	int			sqlstate;
-	char	   *jobname;
-	char	   *command;
-	int64		job_id;
-	int64		retries;
-	StringInfoData detail;
-	Datum		values[7];
-	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, NAMEOID};
-	NameData	owner;
-	char	   *text;
 
-	if (PG_ARGISNULL(2))
-		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						errmsg("argument \"options\" must not be NULL"),
-						errhint("Use '{}' for the defaults.")));
-	dp_require_admin("add endpoints");
-	opts = dp_json_from_jsonb(PG_GETARG_JSONB_P(2), "endpoint options");
 	if (!json_is_object(opts))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -408,7 +406,7 @@ dp_add_endpoint(PG_FUNCTION_ARGS)
 	json_object_foreach(opts, key, v)
 	{
 		static const char *const known[] = {"name", "format", "schedule", "headers", "timeout_ms",
-			"connect_timeout_ms", "max_bytes", "csv", "retries", "column", NULL};
+			"connect_timeout_ms", "max_bytes", "csv", "retries", "column", "timezone", "after", NULL};
 		bool		found = false;
 
 		for (int i = 0; known[i]; i++)
@@ -417,26 +415,23 @@ dp_add_endpoint(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown endpoint option \"%s\"", key),
-					 errhint("Options are name, format, schedule, headers, timeout_ms, connect_timeout_ms, max_bytes, csv, column and retries.")));
+					 errhint("Options are name, format, schedule, timezone, after, headers, timeout_ms, connect_timeout_ms, max_bytes, csv, column and retries.")));
 	}
-
-	name = opt_string(opts, "name");
-	if (name != NULL)
-		name = pstrdup(name);	/* outlives opts, which is freed before the return */
-	if (name == NULL)
-		name = dataset;
-	check_name(name, "endpoint", MAX_ENDPOINT_NAME);
-	format = opt_string(opts, "format");
-	if (format == NULL)
-		format = "auto";
-	if (strcmp(format, "csv") != 0 && strcmp(format, "json") != 0 &&
-		strcmp(format, "ndjson") != 0 && strcmp(format, "geojson") != 0 &&
-		strcmp(format, "auto") != 0)
+	s = opt_string(opts, "format");
+	es->format = pstrdup(s ? s : "auto");
+	if (strcmp(es->format, "csv") != 0 && strcmp(es->format, "json") != 0 &&
+		strcmp(es->format, "ndjson") != 0 && strcmp(es->format, "geojson") != 0 &&
+		strcmp(es->format, "auto") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown endpoint format \"%s\"", format),
+				 errmsg("unknown endpoint format \"%s\"", es->format),
 				 errhint("Use csv, json, ndjson, geojson or auto.")));
-	schedule = opt_string(opts, "schedule");
+	s = opt_string(opts, "schedule");
+	es->schedule = s ? pstrdup(s) : NULL;
+	s = opt_string(opts, "timezone");
+	es->timezone = s ? pstrdup(s) : NULL;
+	s = opt_string(opts, "after");
+	es->after = s && s[0] ? pstrdup(s) : NULL;
 
 	problem = dp_collect_url_problem(url, &sqlstate, NULL, NULL, NULL);
 	if (problem)
@@ -454,7 +449,7 @@ dp_add_endpoint(PG_FUNCTION_ARGS)
 						json_integer(opt_int(opts, "connect_timeout_ms", DP_COLLECT_DEFAULT_CONNECT_MS, 100, 600 * 1000)));
 	json_object_set_new(norm, "max_bytes",
 						json_integer(opt_int(opts, "max_bytes", DP_COLLECT_DEFAULT_MAX_BYTES, 1, DP_COLLECT_MAX_MAX_BYTES)));
-	retries = opt_int(opts, "retries", 0, 0, 100);
+	es->retries = opt_int(opts, "retries", 0, 0, 100);
 	csv = json_object_get(opts, "csv");
 	if (csv != NULL && !json_is_null(csv))
 	{
@@ -472,10 +467,8 @@ dp_add_endpoint(PG_FUNCTION_ARGS)
 		json_object_set(norm, "csv", csv);
 	}
 
-	SPI_connect();
 	{
-		const char *args[2] = {dataset, name};
-
+		const char *args[1] = {dataset};
 		json_t	   *column = json_object_get(opts, "column");
 
 		if (dp_spi_exec_text("SELECT spec FROM dataplatform.datasets WHERE name = $1", 1, args) == 0)
@@ -493,49 +486,33 @@ dp_add_endpoint(PG_FUNCTION_ARGS)
 
 			json_object_set(wrap, "column", column);
 			(void) dp_config_parse(spec, DatumGetJsonbP(dp_json_to_jsonb(wrap)));
+			json_decref(wrap);
 			json_object_set(norm, "column", column);
 		}
-		if (dp_spi_exec_text("SELECT 1 FROM dataplatform.endpoint WHERE name = $1", 1, args + 1) > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DUPLICATE_OBJECT),
-					 errmsg("endpoint \"%s\" already exists", name),
-					 errhint("Give another \"name\" in the options, or drop it with dataplatform.drop_endpoint.")));
 	}
 	json_object_set_new(norm, "headers", check_headers(json_object_get(opts, "headers"), name, url));
+	es->norm = norm;
+}
 
-	/* its job: scheduled, or (no schedule) inactive, run only by collect() */
-	jobname = psprintf("collect:%s", name);
-	{
-		StringInfoData cmd;
+/* The job command of an endpoint's job (never run: the runner collects). */
+static char *
+endpoint_command(const char *name)
+{
+	StringInfoData cmd;
 
-		initStringInfo(&cmd);
-		appendStringInfoString(&cmd, "-- collection of endpoint ");
-		for (const char *c = name; *c; c++)
-			appendStringInfoChar(&cmd, (*c == '\n' || *c == '\r') ? ' ' : *c);
-		appendStringInfoString(&cmd, ", run by the worker\nSELECT NULL");
-		command = cmd.data;
-	}
-	job_id = dp_jobs_create(jobname, schedule ? schedule : "@yearly", command,
-							schedule != NULL, NULL);
-	if (retries > 0)
-	{
-		Datum		a[2] = {Int64GetDatum(job_id), Int32GetDatum((int32) retries)};
-		Oid			t[2] = {INT8OID, INT4OID};
+	initStringInfo(&cmd);
+	appendStringInfoString(&cmd, "-- collection of endpoint ");
+	for (const char *c = name; *c; c++)
+		appendStringInfoChar(&cmd, (*c == '\n' || *c == '\r') ? ' ' : *c);
+	appendStringInfoString(&cmd, ", run by the worker\nSELECT NULL");
+	return cmd.data;
+}
 
-		dp_spi_exec("UPDATE dataplatform.job SET retries = $2 WHERE id = $1", 2, t, a, NULL);
-	}
-
-	text = json_dumps(norm, JSON_SORT_KEYS | JSON_COMPACT);
-	namestrcpy(&owner, GetUserNameFromId(dp_caller_id(), false));
-	values[0] = CStringGetTextDatum(name);
-	values[1] = CStringGetTextDatum(dataset);
-	values[2] = CStringGetTextDatum(url);
-	values[3] = CStringGetTextDatum(format);
-	values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(text));
-	values[5] = Int64GetDatum(job_id);
-	values[6] = NameGetDatum(&owner);
-	dp_spi_exec("INSERT INTO dataplatform.endpoint (name, dataset, url, format, options, job_id, owner) "
-				"VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types, values, NULL);
+/* The audit detail of an endpoint's settings. */
+static char *
+endpoint_detail(const char *dataset, const char *url, const EndpointSettings *es, const char *jobname)
+{
+	StringInfoData detail;
 
 	initStringInfo(&detail);
 	appendStringInfoString(&detail, "{\"dataset\": ");
@@ -543,18 +520,96 @@ dp_add_endpoint(PG_FUNCTION_ARGS)
 	appendStringInfoString(&detail, ", \"url\": ");
 	escape_json(&detail, url);
 	appendStringInfoString(&detail, ", \"format\": ");
-	escape_json(&detail, format);
+	escape_json(&detail, es->format);
 	appendStringInfoString(&detail, ", \"schedule\": ");
-	if (schedule)
-		escape_json(&detail, schedule);
+	if (es->schedule)
+		escape_json(&detail, es->schedule);
 	else
 		appendStringInfoString(&detail, "null");
+	if (es->timezone)
+	{
+		appendStringInfoString(&detail, ", \"timezone\": ");
+		escape_json(&detail, es->timezone);
+	}
+	if (es->after)
+	{
+		appendStringInfoString(&detail, ", \"after\": ");
+		escape_json(&detail, es->after);
+	}
 	appendStringInfoString(&detail, ", \"job\": ");
 	escape_json(&detail, jobname);
 	appendStringInfoChar(&detail, '}');
-	dp_audit("add_endpoint", name, detail.data);
+	return detail.data;
+}
+
+/* add_endpoint(dataset text, url text, options jsonb) RETURNS text */
+Datum
+dp_add_endpoint(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
+	char	   *url = dp_arg_cstring(fcinfo, 1, "url");
+	json_t	   *opts;
+	const char *name;
+	char	   *jobname;
+	int64		job_id;
+	EndpointSettings es;
+	Datum		values[7];
+	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, NAMEOID};
+	NameData	owner;
+	char	   *text;
+
+	if (PG_ARGISNULL(2))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						errmsg("argument \"options\" must not be NULL"),
+						errhint("Use '{}' for the defaults.")));
+	dp_require_admin("add endpoints");
+	opts = dp_json_from_jsonb(PG_GETARG_JSONB_P(2), "endpoint options");
+	name = json_is_object(opts) ? opt_string(opts, "name") : NULL;
+	if (name != NULL)
+		name = pstrdup(name);	/* outlives opts, which is freed before the return */
+	if (name == NULL)
+		name = dataset;
+	check_name(name, "endpoint", MAX_ENDPOINT_NAME);
+
+	SPI_connect();
+	endpoint_options(dataset, name, url, opts, &es);
+	{
+		const char *args[1] = {name};
+
+		if (dp_spi_exec_text("SELECT 1 FROM dataplatform.endpoint WHERE name = $1", 1, args) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("endpoint \"%s\" already exists", name),
+					 errhint("Give another \"name\" in the options, or drop it with dataplatform.drop_endpoint.")));
+	}
+
+	/* its job: scheduled (or run after another job), or inactive, run only by collect() */
+	jobname = psprintf("collect:%s", name);
+	job_id = dp_jobs_create(jobname, es.schedule || es.after ? es.schedule : "@yearly",
+							endpoint_command(name), es.schedule != NULL || es.after != NULL, NULL,
+							es.timezone, es.after);
+	if (es.retries > 0)
+	{
+		Datum		a[2] = {Int64GetDatum(job_id), Int32GetDatum((int32) es.retries)};
+		Oid			t[2] = {INT8OID, INT4OID};
+
+		dp_spi_exec("UPDATE dataplatform.job SET retries = $2 WHERE id = $1", 2, t, a, NULL);
+	}
+
+	text = json_dumps(es.norm, JSON_SORT_KEYS | JSON_COMPACT);
+	namestrcpy(&owner, GetUserNameFromId(dp_caller_id(), false));
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(dataset);
+	values[2] = CStringGetTextDatum(url);
+	values[3] = CStringGetTextDatum(es.format);
+	values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(text));
+	values[5] = Int64GetDatum(job_id);
+	values[6] = NameGetDatum(&owner);
+	dp_spi_exec("INSERT INTO dataplatform.endpoint (name, dataset, url, format, options, job_id, owner) "
+				"VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types, values, NULL);
+	dp_audit("add_endpoint", name, endpoint_detail(dataset, url, &es, jobname));
 	/* jansson's allocations may be in SPI's context: free before it goes */
-	json_decref(norm);
+	json_decref(es.norm);
 	json_decref(opts);
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(name));
@@ -593,6 +648,87 @@ dp_drop_endpoint(PG_FUNCTION_ARGS)
 	dp_spi_exec_text("DELETE FROM dataplatform.endpoint WHERE name = $1", 1, args);
 	dp_jobs_remove(jobname);
 	dp_audit("drop_endpoint", name, NULL);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * alter_endpoint(name text, url text, options jsonb) RETURNS void: a new
+ * URL and/or options merged onto the stored ones (a key set to null goes
+ * back to its default), all checked again as add_endpoint checks them.
+ */
+Datum
+dp_alter_endpoint(PG_FUNCTION_ARGS)
+{
+	char	   *name = dp_arg_cstring(fcinfo, 0, "name");
+	const char *args[1] = {name};
+	char	   *dataset;
+	char	   *url;
+	json_t	   *merged;
+	json_t	   *given = NULL;
+	const char *key;
+	json_t	   *v;
+	EndpointSettings es;
+	char	   *jobname = psprintf("collect:%s", name);
+	char	   *stored;
+	Datum		values[4];
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID};
+
+	if (PG_ARGISNULL(1) && PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("nothing to change for endpoint \"%s\"", name),
+				 errhint("Give a new url, or options to change.")));
+	dp_require_admin("alter endpoints");
+	SPI_connect();
+	(void) endpoint_job(name, "alter the endpoint of");
+	dp_spi_exec_text("SELECT e.dataset, e.url, "
+					 "e.options || pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
+					 "  'format', e.format, 'schedule', CASE WHEN j.active THEN j.schedule END,"
+					 "  'timezone', j.timezone, 'after', j.after_job, 'retries', j.retries)) "
+					 "FROM dataplatform.endpoint e JOIN dataplatform.job j ON j.id = e.job_id "
+					 "WHERE e.name = $1", 1, args);
+	dataset = dp_spi_getvalue(0, 1);
+	url = PG_ARGISNULL(1) ? dp_spi_getvalue(0, 2) : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	merged = dp_json_from_jsonb(DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																   CStringGetDatum(dp_spi_getvalue(0, 3)))),
+								"endpoint options");
+	if (!PG_ARGISNULL(2))
+	{
+		given = dp_json_from_jsonb(PG_GETARG_JSONB_P(2), "endpoint options");
+		if (!json_is_object(given))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("endpoint options must be a JSON object, not %s", dp_json_type_name(given))));
+		json_object_foreach(given, key, v)
+		{
+			if (strcmp(key, "name") == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("endpoint \"%s\" cannot be renamed", name),
+						 errhint("Add an endpoint under the new name and drop this one.")));
+			if (json_is_null(v))
+				json_object_del(merged, key);	/* back to the default */
+			else
+				json_object_set(merged, key, v);
+		}
+	}
+	endpoint_options(dataset, name, url, merged, &es);
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(url);
+	values[2] = CStringGetTextDatum(es.format);
+	stored = json_dumps(es.norm, JSON_SORT_KEYS | JSON_COMPACT);
+	values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(stored));
+	dp_spi_exec("UPDATE dataplatform.endpoint SET url = $2, format = $3, options = $4 WHERE name = $1",
+				4, types, values, NULL);
+	dp_jobs_redefine(jobname, es.schedule || es.after ? es.schedule : "@yearly",
+					 es.schedule != NULL || es.after != NULL, es.timezone, es.after, (int) es.retries);
+	dp_audit("alter_endpoint", name, endpoint_detail(dataset, url, &es, jobname));
+	json_decref(es.norm);
+	json_decref(merged);
+	if (given)
+		json_decref(given);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

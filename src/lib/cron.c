@@ -372,6 +372,74 @@ day_matches(const DpCron *c, int64_t days, int month, int mday)
 	return dom && dow;
 }
 
+/*
+ * The first instant in (lo, hi] at which the offset is `to`, the offset at
+ * lo being another (a clock change in between).
+ */
+static int64_t
+change_instant(int64_t lo, int64_t hi, int to, DpCronOffsetFn offset, void *arg)
+{
+	while (hi - lo > 1)
+	{
+		int64_t		mid = lo + (hi - lo) / 2;
+
+		if (offset(mid, arg) == to)
+			hi = mid;
+		else
+			lo = mid;
+	}
+	return hi;
+}
+
+int64_t
+dp_cron_next_local(const DpCron *c, int64_t after, DpCronOffsetFn offset, void *arg)
+{
+	int64_t		local_after;
+
+	if (c->interval > 0 || offset == NULL)
+		return dp_cron_next(c, after);
+	local_after = after + offset(after, arg);
+	/* a few rounds at most: each skips one local time already passed */
+	for (int round = 0; round < 16; round++)
+	{
+		int64_t		local = dp_cron_next(c, local_after);
+		int			before;
+		int			later;
+		int64_t		best = -1;
+		bool		passed = false;
+
+		if (local < 0)
+			return -1;
+		/* the offsets in force around that wall-clock time */
+		before = offset(local - 86400, arg);
+		later = offset(local + 86400, arg);
+		for (int i = 0; i < 2; i++)
+		{
+			int			o = i == 0 ? before : later;
+			int64_t		u = local - o;
+
+			if (offset(u, arg) != o)
+				continue;		/* not a real instant with that offset */
+			if (u <= after)
+				passed = true;	/* its first occurrence is behind us */
+			else if (best < 0 || u < best)
+				best = u;
+		}
+		if (!passed && best < 0 && before != later)
+		{
+			/* a time the clocks skip: the instant they change */
+			int64_t		u = change_instant(local - later, local - before, later, offset, arg);
+
+			if (u > after)
+				best = u;
+		}
+		if (!passed && best >= 0)
+			return best;
+		local_after = local;
+	}
+	return -1;
+}
+
 int64_t
 dp_cron_next(const DpCron *c, int64_t after)
 {

@@ -45,4 +45,20 @@ extern bool dp_cron_parse(const char *text, DpCron *out, char *err, size_t errle
  */
 extern int64_t dp_cron_next(const DpCron *cron, int64_t after);
 
+/* The UTC offset (seconds east of Greenwich) of a zone at UTC time t. */
+typedef int (*DpCronOffsetFn) (int64_t t, void *arg);
+
+/*
+ * dp_cron_next in the wall-clock time of a zone whose offsets offset(t,
+ * arg) gives: the first UTC time strictly after `after` at which the cron
+ * expression matches the zone's local time.  Across clock changes every
+ * wall-clock time fires once: a time that occurs twice (clocks go back)
+ * fires at its first occurrence only; a time that does not occur (clocks go
+ * forward) fires at the instant of the change, and all the times skipped
+ * fire there once together.  Intervals are not wall-clock times: after +
+ * interval.  -1 as dp_cron_next.
+ */
+extern int64_t dp_cron_next_local(const DpCron *cron, int64_t after,
+								  DpCronOffsetFn offset, void *arg);
+
 #endif							/* DP_CRON_H */

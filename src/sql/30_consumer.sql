@@ -120,6 +120,7 @@ CREATE TABLE @extschema@.refresh_log (
 	refreshed_by	name NOT NULL
 );
 CREATE INDEX ON @extschema@.refresh_log (view, id);
+CREATE INDEX refresh_log_at ON @extschema@.refresh_log (at);
 COMMENT ON TABLE @extschema@.refresh_log IS
 'every publish and refresh that did something: mode, rows inserted/updated/deleted, expectation results, rejections and failures';
 

@@ -5,7 +5,7 @@
 CREATE TABLE @extschema@.job (
 	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	name			text NOT NULL UNIQUE,
-	schedule		text NOT NULL,
+	schedule		text,
 	command			text NOT NULL,
 	owner			name NOT NULL,
 	active			boolean NOT NULL DEFAULT true,
@@ -14,16 +14,23 @@ CREATE TABLE @extschema@.job (
 	retry_delay		interval NOT NULL DEFAULT '30 seconds' CHECK (retry_delay > '0'::interval),
 	next_run_at		timestamptz NOT NULL,
 	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
+	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	timezone		text,
+	after_job		text,
+	CHECK (schedule IS NOT NULL OR after_job IS NOT NULL)
 );
 COMMENT ON TABLE @extschema@.job IS
 'scheduled jobs: SQL the background worker runs as the job''s owner on a cron schedule or interval';
+COMMENT ON COLUMN @extschema@.job.timezone IS
+'the time zone of the cron schedule (NULL: UTC)';
+COMMENT ON COLUMN @extschema@.job.after_job IS
+'the job whose every successful run queues a run of this one (NULL: none)';
 
 CREATE TABLE @extschema@.job_run (
 	run_id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	job_id			bigint NOT NULL,
 	job_name		text NOT NULL,
-	trigger			text NOT NULL CHECK (trigger IN ('schedule', 'manual', 'retry')),
+	trigger			text NOT NULL CHECK (trigger IN ('schedule', 'manual', 'retry', 'after')),
 	attempt			integer NOT NULL DEFAULT 1,
 	status			text NOT NULL
 					CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'timed_out', 'skipped')),
@@ -55,12 +62,20 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.next_run(text, timestamptz) IS
 'the first time after a given time at which a schedule (five cron fields, @daily, ..., or every N seconds|minutes|hours) fires; cron in UTC';
 
-CREATE FUNCTION @extschema@.schedule(name text, schedule text, command text)
+CREATE FUNCTION @extschema@.next_run(schedule text, after timestamptz, timezone text)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'dp_next_run'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.next_run(text, timestamptz, text) IS
+'the first time after a given time at which a schedule fires, cron in the wall-clock time of a time zone (NULL: UTC)';
+
+CREATE FUNCTION @extschema@.schedule(name text, schedule text, command text,
+	timezone text DEFAULT NULL, after text DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'dp_schedule'
 LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION @extschema@.schedule(text, text, text) IS
-'schedule SQL to be run by the background worker as the caller; returns the job id';
+COMMENT ON FUNCTION @extschema@.schedule(text, text, text, text, text) IS
+'schedule SQL to be run by the background worker as the caller, on a schedule (cron in timezone, default UTC) and/or after another job succeeds; returns the job id';
 
 CREATE FUNCTION @extschema@.unschedule(name text)
 RETURNS void
@@ -71,12 +86,13 @@ COMMENT ON FUNCTION @extschema@.unschedule(text) IS
 
 CREATE FUNCTION @extschema@.alter_job(name text, schedule text DEFAULT NULL,
 	command text DEFAULT NULL, active boolean DEFAULT NULL, timeout interval DEFAULT NULL,
-	retries integer DEFAULT NULL, retry_delay interval DEFAULT NULL)
+	retries integer DEFAULT NULL, retry_delay interval DEFAULT NULL,
+	timezone text DEFAULT NULL, after text DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'dp_alter_job'
 LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION @extschema@.alter_job(text, text, text, boolean, interval, integer, interval) IS
-'change a job''s schedule, command, active flag, timeout (0: the default), retries or retry delay; NULL keeps a value';
+COMMENT ON FUNCTION @extschema@.alter_job(text, text, text, boolean, interval, integer, interval, text, text) IS
+'change a job''s schedule, command, active flag, timeout (0: the default), retries, retry delay, time zone (: UTC) or the job it runs after (: none); NULL keeps a value';
 
 CREATE FUNCTION @extschema@.run_now(name text)
 RETURNS bigint
@@ -99,18 +115,19 @@ LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.worker_wake() IS
 'start or wake this database''s background worker when the transaction commits; false if the launcher is not running';
 
-REVOKE ALL ON FUNCTION @extschema@.next_run(text, timestamptz), @extschema@.schedule(text, text, text),
+REVOKE ALL ON FUNCTION @extschema@.next_run(text, timestamptz), @extschema@.next_run(text, timestamptz, text),
+	@extschema@.schedule(text, text, text, text, text),
 	@extschema@.unschedule(text),
-	@extschema@.alter_job(text, text, text, boolean, interval, integer, interval),
+	@extschema@.alter_job(text, text, text, boolean, interval, integer, interval, text, text),
 	@extschema@.run_now(text), @extschema@.wait_for_run(bigint, interval),
 	@extschema@.worker_wake() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.schedule(text, text, text),
+GRANT EXECUTE ON FUNCTION @extschema@.schedule(text, text, text, text, text),
 	@extschema@.unschedule(text),
-	@extschema@.alter_job(text, text, text, boolean, interval, integer, interval),
+	@extschema@.alter_job(text, text, text, boolean, interval, integer, interval, text, text),
 	@extschema@.run_now(text), @extschema@.wait_for_run(bigint, interval),
 	@extschema@.worker_wake()
 	TO dataplatform_admin;
-GRANT EXECUTE ON FUNCTION @extschema@.next_run(text, timestamptz)
+GRANT EXECUTE ON FUNCTION @extschema@.next_run(text, timestamptz), @extschema@.next_run(text, timestamptz, text)
 	TO dataplatform_admin, dataplatform_producer, dataplatform_consumer, dataplatform_auditor;
 
 -- a worker for this database, once CREATE EXTENSION commits

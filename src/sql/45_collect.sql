@@ -44,6 +44,7 @@ CREATE TABLE @extschema@.collection_log (
 	error			text
 );
 CREATE INDEX collection_log_endpoint ON @extschema@.collection_log (endpoint, id);
+CREATE INDEX collection_log_started ON @extschema@.collection_log (started_at);
 COMMENT ON TABLE @extschema@.collection_log IS
 'every collection run of every endpoint: stored (a new batch), unchanged (same sha256 as the last stored download) or failed';
 
@@ -78,6 +79,13 @@ LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.add_endpoint(text, text, jsonb) IS
 'register an HTTP endpoint the worker collects into a dataset (options: name, format (csv, json, ndjson, geojson, auto), schedule, headers, timeout_ms, connect_timeout_ms, max_bytes, csv, retries); returns its name';
 
+CREATE FUNCTION @extschema@.alter_endpoint(name text, url text DEFAULT NULL, options jsonb DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dp_alter_endpoint'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.alter_endpoint(text, text, jsonb) IS
+'change an endpoint''s URL and/or options (merged onto the stored ones; a key set to null takes its default), checked as add_endpoint checks them';
+
 CREATE FUNCTION @extschema@.drop_endpoint(name text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'dp_drop_endpoint'
@@ -93,8 +101,10 @@ COMMENT ON FUNCTION @extschema@.collect(text) IS
 'queue a collection run of an endpoint now; returns the run id (see wait_for_run)';
 
 REVOKE ALL ON FUNCTION @extschema@.set_secret(text, text, text[]), @extschema@.drop_secret(text),
-	@extschema@.add_endpoint(text, text, jsonb), @extschema@.drop_endpoint(text),
+	@extschema@.add_endpoint(text, text, jsonb), @extschema@.alter_endpoint(text, text, jsonb),
+	@extschema@.drop_endpoint(text),
 	@extschema@.collect(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.set_secret(text, text, text[]), @extschema@.drop_secret(text),
-	@extschema@.add_endpoint(text, text, jsonb), @extschema@.drop_endpoint(text),
+	@extschema@.add_endpoint(text, text, jsonb), @extschema@.alter_endpoint(text, text, jsonb),
+	@extschema@.drop_endpoint(text),
 	@extschema@.collect(text) TO dataplatform_admin;

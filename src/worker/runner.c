@@ -10,12 +10,14 @@
  * its own transaction:
  *   1. queue due jobs (a run for each job whose next_run_at has passed,
  *      "skipped" if the job still has a run queued or running) and advance
- *      next_run_at; prune history older than dataplatform.history_days;
+ *      next_run_at (in the job's time zone); prune history older than
+ *      dataplatform.history_days (job_run, collection_log, refresh_log);
  *   2. claim the oldest due queued run (FOR UPDATE SKIP LOCKED; a partial
  *      unique index allows one running run per job) and commit it as
  *      running, so a crash leaves it "running" for dp_jobs_recover;
  *   3. run it in a fresh transaction, as the job's owner, under a timer,
- *      and record success in the same transaction; on error, abort and
+ *      and record success in the same transaction, queueing a run of every
+ *      active job that runs after this one (trigger "after"); on error, abort and
  *      record the failure (and queue a retry with exponential backoff) in
  *      another.
  * Per-run allocations live in a memory context reset after every run.
@@ -125,7 +127,7 @@ queue_due_jobs(void)
 				"   FOR UPDATE OF j SKIP LOCKED),"
 				" advanced AS ("
 				"  UPDATE dataplatform.job j"
-				"     SET next_run_at = dataplatform.next_run(j.schedule, pg_catalog.now())"
+				"     SET next_run_at = dataplatform.next_run(j.schedule, pg_catalog.now(), j.timezone)"
 				"    FROM due WHERE j.id = due.id)"
 				"INSERT INTO dataplatform.job_run (job_id, job_name, trigger, status, scheduled_for,"
 				"                                 started_at, finished_at, message)"
@@ -142,6 +144,13 @@ queue_due_jobs(void)
 		Oid			type = INT4OID;
 
 		dp_spi_exec("DELETE FROM dataplatform.job_run WHERE finished_at < "
+					"pg_catalog.now() - pg_catalog.make_interval(days => $1)",
+					1, &type, &days, NULL);
+		/* the logs of collection and refresh age alike (by their time indexes) */
+		dp_spi_exec("DELETE FROM dataplatform.collection_log WHERE started_at < "
+					"pg_catalog.now() - pg_catalog.make_interval(days => $1)",
+					1, &type, &days, NULL);
+		dp_spi_exec("DELETE FROM dataplatform.refresh_log WHERE at < "
 					"pg_catalog.now() - pg_catalog.make_interval(days => $1)",
 					1, &type, &days, NULL);
 		last_prune = GetCurrentTimestamp();
@@ -285,6 +294,14 @@ execute_run(DpClaimedRun *run)
 		dp_spi_exec("UPDATE dataplatform.job_run SET status = 'succeeded', rows = $2,"
 					" finished_at = pg_catalog.clock_timestamp() WHERE run_id = $1",
 					2, types, args, NULL);
+		/* the jobs that run after this one, in the same transaction */
+		dp_spi_exec("INSERT INTO dataplatform.job_run (job_id, job_name, trigger, status, scheduled_for, message)"
+					" SELECT j.id, j.name, 'after', 'queued', pg_catalog.clock_timestamp(),"
+					"        pg_catalog.format('after job %s succeeded (run %s)', r.job_name, r.run_id)"
+					"   FROM dataplatform.job_run r JOIN dataplatform.job j ON j.after_job = r.job_name"
+					"  WHERE r.run_id = $1 AND j.active AND NOT EXISTS"
+					"        (SELECT 1 FROM dataplatform.job_run q WHERE q.job_id = j.id AND q.status = 'queued')",
+					1, types, args, NULL);
 		end_xact();
 		debug_query_string = NULL;
 		ok = true;

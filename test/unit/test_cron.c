@@ -139,6 +139,95 @@ brute_force(const char *m, const char *h, const char *dom, const char *mon, cons
 	next_is(sched, after, want);
 }
 
+/* Europe/London's rules: BST from 01:00 UTC on the last Sunday of March to
+ * 01:00 UTC on the last Sunday of October. */
+static int64_t
+last_sunday_0100(int y, int month)
+{
+	int64_t		t = utc(y, month, 31, 1, 0);
+	time_t		tt = (time_t) t;
+	struct tm	tm;
+
+	gmtime_r(&tt, &tm);
+	return t - (int64_t) tm.tm_wday * 86400;
+}
+
+static int
+london(int64_t t, void *arg)
+{
+	time_t		tt = (time_t) t;
+	struct tm	tm;
+	int			y;
+
+	(void) arg;
+	gmtime_r(&tt, &tm);
+	y = tm.tm_year + 1900;
+	return (t >= last_sunday_0100(y, 3) && t < last_sunday_0100(y, 10)) ? 3600 : 0;
+}
+
+static int
+kolkata(int64_t t, void *arg)
+{
+	(void) t;
+	(void) arg;
+	return 5 * 3600 + 1800;
+}
+
+/* in a zone: the next time after `after` is `want` */
+static void
+local_next_is(const char *sched, DpCronOffsetFn zone, int64_t after, int64_t want)
+{
+	DpCron		c;
+	char		err[200];
+	int64_t		got;
+
+	checks++;
+	if (!dp_cron_parse(sched, &c, err, sizeof(err)))
+	{
+		printf("FAIL: \"%s\" did not parse: %s\n", sched, err);
+		failures++;
+		return;
+	}
+	got = dp_cron_next_local(&c, after, zone, NULL);
+	if (got != want)
+	{
+		char		a[64], g[64], w[64];
+
+		show(after, a, sizeof(a));
+		show(got, g, sizeof(g));
+		show(want, w, sizeof(w));
+		printf("FAIL: \"%s\" (local) after %s: got %s, want %s\n", sched, a, g, w);
+		failures++;
+	}
+}
+
+/* runs of a schedule in a zone in [from, to): how many */
+static int
+local_runs(const char *sched, DpCronOffsetFn zone, int64_t from, int64_t to)
+{
+	DpCron		c;
+	char		err[200];
+	int			n = 0;
+	int64_t		t = from - 1;
+
+	if (!dp_cron_parse(sched, &c, err, sizeof(err)))
+		return -1;
+	while ((t = dp_cron_next_local(&c, t, zone, NULL)) >= 0 && t < to)
+		n++;
+	return n;
+}
+
+static void
+count_is(const char *what, int got, int want)
+{
+	checks++;
+	if (got != want)
+	{
+		printf("FAIL: %s: %d runs, want %d\n", what, got, want);
+		failures++;
+	}
+}
+
 int
 main(void)
 {
@@ -239,6 +328,32 @@ main(void)
 								brute_force(ms[a], hs[b], doms[c], mons[d], dows[e], afters[f]);
 						}
 	}
+
+	/* time zones: Europe/London in 2026 (clocks forward 29 March, back 25 October) */
+	local_next_is("30 1 * * *", london, utc(2026, 3, 27, 12, 0), utc(2026, 3, 28, 1, 30));
+	/* 01:30 does not exist on 29 March: once, at the change (02:00 BST) */
+	local_next_is("30 1 * * *", london, utc(2026, 3, 28, 1, 30), utc(2026, 3, 29, 1, 0));
+	local_next_is("30 1 * * *", london, utc(2026, 3, 29, 1, 0), utc(2026, 3, 30, 0, 30));
+	/* 01:30 happens twice on 25 October: once, at the first (BST) */
+	local_next_is("30 1 * * *", london, utc(2026, 10, 24, 12, 0), utc(2026, 10, 25, 0, 30));
+	local_next_is("30 1 * * *", london, utc(2026, 10, 25, 0, 30), utc(2026, 10, 26, 1, 30));
+	/* asked between the two: the first is behind, the second is not run */
+	local_next_is("30 1 * * *", london, utc(2026, 10, 25, 1, 10), utc(2026, 10, 26, 1, 30));
+	local_next_is("0 2 * * *", london, utc(2026, 3, 28, 12, 0), utc(2026, 3, 29, 1, 0));
+	local_next_is("0 9 * * *", london, utc(2026, 7, 1, 0, 0), utc(2026, 7, 1, 8, 0));
+	local_next_is("0 9 * * *", london, utc(2026, 12, 1, 0, 0), utc(2026, 12, 1, 9, 0));
+	local_next_is("0 9 * * *", kolkata, utc(2026, 7, 1, 0, 0), utc(2026, 7, 1, 3, 30));
+	local_next_is("0 9 * * *", kolkata, utc(2026, 7, 1, 3, 30), utc(2026, 7, 2, 3, 30));
+	local_next_is("every 10 minutes", london, utc(2026, 3, 29, 0, 55), utc(2026, 3, 29, 1, 5));
+	local_next_is("30 1 * * *", NULL, utc(2026, 3, 28, 12, 0), utc(2026, 3, 29, 1, 30));
+	/* once a day, every day of the year, both change days included */
+	count_is("30 1 * * * in London over 2026", local_runs("30 1 * * *", london, utc(2026, 1, 1, 0, 0), utc(2027, 1, 1, 0, 0)), 365);
+	count_is("30 1 * * * on the spring day", local_runs("30 1 * * *", london, utc(2026, 3, 29, 0, 0), utc(2026, 3, 29, 23, 0)), 1);
+	count_is("30 1 * * * on the autumn day", local_runs("30 1 * * *", london, utc(2026, 10, 24, 23, 0), utc(2026, 10, 26, 0, 0)), 1);
+	/* every quarter hour: the skipped hour fires once at the change (with 02:00, the
+	 * same instant): 96 - 5 + 1; the repeated hour once */
+	count_is("*/15 on the spring day", local_runs("*/15 * * * *", london, utc(2026, 3, 29, 0, 0), utc(2026, 3, 29, 23, 0)), 92);
+	count_is("*/15 on the autumn day", local_runs("*/15 * * * *", london, utc(2026, 10, 24, 23, 0), utc(2026, 10, 26, 0, 0)), 96);
 
 	if (failures)
 	{

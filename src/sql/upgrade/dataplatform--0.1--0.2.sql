@@ -372,6 +372,65 @@ COMMENT ON FUNCTION @extschema@.set_secret(text, text, text[]) IS
 REVOKE ALL ON FUNCTION @extschema@.set_secret(text, text, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.set_secret(text, text, text[]) TO dataplatform_admin;
 
+-- the scheduler (issue 17): time zones, jobs run after another job, an
+-- endpoint changed in place, the logs of collection and refresh pruned by
+-- time
+ALTER TABLE @extschema@.job ALTER COLUMN schedule DROP NOT NULL;
+ALTER TABLE @extschema@.job ADD COLUMN timezone text, ADD COLUMN after_job text,
+	ADD CHECK (schedule IS NOT NULL OR after_job IS NOT NULL);
+COMMENT ON COLUMN @extschema@.job.timezone IS
+'the time zone of the cron schedule (NULL: UTC)';
+COMMENT ON COLUMN @extschema@.job.after_job IS
+'the job whose every successful run queues a run of this one (NULL: none)';
+ALTER TABLE @extschema@.job_run DROP CONSTRAINT job_run_trigger_check,
+	ADD CONSTRAINT job_run_trigger_check CHECK (trigger IN ('schedule', 'manual', 'retry', 'after'));
+CREATE INDEX collection_log_started ON @extschema@.collection_log (started_at);
+CREATE INDEX refresh_log_at ON @extschema@.refresh_log (at);
+
+CREATE FUNCTION @extschema@.next_run(schedule text, after timestamptz, timezone text)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'dp_next_run'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.next_run(text, timestamptz, text) IS
+'the first time after a given time at which a schedule fires, cron in the wall-clock time of a time zone (NULL: UTC)';
+REVOKE ALL ON FUNCTION @extschema@.next_run(text, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.next_run(text, timestamptz, text)
+	TO dataplatform_admin, dataplatform_producer, dataplatform_consumer, dataplatform_auditor;
+
+DROP FUNCTION @extschema@.schedule(text, text, text);
+CREATE FUNCTION @extschema@.schedule(name text, schedule text, command text,
+	timezone text DEFAULT NULL, after text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'dp_schedule'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.schedule(text, text, text, text, text) IS
+'schedule SQL to be run by the background worker as the caller, on a schedule (cron in timezone, default UTC) and/or after another job succeeds; returns the job id';
+REVOKE ALL ON FUNCTION @extschema@.schedule(text, text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.schedule(text, text, text, text, text) TO dataplatform_admin;
+
+DROP FUNCTION @extschema@.alter_job(text, text, text, boolean, interval, integer, interval);
+CREATE FUNCTION @extschema@.alter_job(name text, schedule text DEFAULT NULL,
+	command text DEFAULT NULL, active boolean DEFAULT NULL, timeout interval DEFAULT NULL,
+	retries integer DEFAULT NULL, retry_delay interval DEFAULT NULL,
+	timezone text DEFAULT NULL, after text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dp_alter_job'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.alter_job(text, text, text, boolean, interval, integer, interval, text, text) IS
+'change a job''s schedule, command, active flag, timeout (0: the default), retries, retry delay, time zone (: UTC) or the job it runs after (: none); NULL keeps a value';
+REVOKE ALL ON FUNCTION @extschema@.alter_job(text, text, text, boolean, interval, integer, interval, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.alter_job(text, text, text, boolean, interval, integer, interval, text, text)
+	TO dataplatform_admin;
+
+CREATE FUNCTION @extschema@.alter_endpoint(name text, url text DEFAULT NULL, options jsonb DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dp_alter_endpoint'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.alter_endpoint(text, text, jsonb) IS
+'change an endpoint''s URL and/or options (merged onto the stored ones; a key set to null takes its default), checked as add_endpoint checks them';
+REVOKE ALL ON FUNCTION @extschema@.alter_endpoint(text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.alter_endpoint(text, text, jsonb) TO dataplatform_admin;
+
 -- Keep last: wake this database's worker at commit; it waits while the
 -- database holds a version other than its library's, and resumes now.
 SELECT @extschema@.worker_wake();
