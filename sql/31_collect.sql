@@ -133,15 +133,39 @@ SELECT dp_test.err($$SELECT dataplatform.unschedule('collect:areas-json')$$);
 -- the endpoint's job is changed with alter_job
 SELECT dataplatform.alter_job('collect:areas-json', schedule => '0 4 * * *', retries => 3);
 SELECT name, schedule, retries FROM dataplatform.job WHERE name = 'collect:areas-json';
+-- alter_endpoint: a new URL and options merged onto the stored ones, checked again
+SELECT dataplatform.alter_endpoint('areas-json', 'https://files.example.org/areas.json',
+  '{"schedule": "30 1 * * *", "timezone": "Europe/London", "timeout_ms": 9000, "max_bytes": null}');
+SELECT name, url, format, options FROM dataplatform.endpoint WHERE name = 'areas-json';
+SELECT name, schedule, timezone, active, retries FROM dataplatform.job WHERE name = 'collect:areas-json';
+-- a collection run after another: collect:areas-semicolon after collect:areas-json
+SELECT dataplatform.alter_endpoint('areas-semicolon', options => '{"after": "collect:areas-json"}');
+SELECT name, schedule, active, after_job FROM dataplatform.job WHERE name = 'collect:areas-semicolon';
+SELECT dp_test.err($$SELECT dataplatform.drop_endpoint('areas-json')$$);
+SELECT dataplatform.alter_endpoint('areas-semicolon', options => '{"after": null}');
+SELECT name, schedule, active, after_job FROM dataplatform.job WHERE name = 'collect:areas-semicolon';
+SELECT dp_test.err($$SELECT dataplatform.alter_endpoint('no-such-endpoint', 'http://127.0.0.1/x.csv')$$);
+SELECT dp_test.err($$SELECT dataplatform.alter_endpoint('areas-json')$$);
+SELECT dp_test.err($$SELECT dataplatform.alter_endpoint('areas-json', options => '{"name": "renamed"}')$$);
+SELECT dp_test.err($$SELECT dataplatform.alter_endpoint('areas-json', 'ftp://files.example.org/a.json')$$);
+SELECT dp_test.err($$SELECT dataplatform.alter_endpoint('areas-json', 'https://elsewhere.example.com/a.json')$$);
+SELECT dp_test.err($$SELECT dataplatform.alter_endpoint('areas-json', options => '{"fromat": "csv"}')$$);
+SELECT dp_test.err($$SELECT dataplatform.alter_endpoint('areas-json', options => '{"timezone": "Europe/Atlantis"}')$$);
+SELECT dp_test.err($$SELECT dataplatform.alter_endpoint('areas-json', options => '{"after": "collect:areas-json"}')$$);
+SELECT dp_test.err($$SELECT dataplatform.alter_endpoint('areas-json', options => '[]')$$);
+SELECT dp_test.err($$SELECT dataplatform.alter_endpoint('areas-json', options => '{"headers": {"Authorization": {"secret": "no-such-secret"}}}')$$);
+SELECT url FROM dataplatform.endpoint WHERE name = 'areas-json';   -- unchanged by the failures
 RESET ROLE;
 -- another admin does not own the endpoint
 CREATE ROLE dp_t_admin2 IN ROLE dataplatform_admin;
 SET ROLE dp_t_admin2;
 SELECT dp_test.err($$SELECT dataplatform.collect('ct-regress')$$);
 SELECT dp_test.err($$SELECT dataplatform.drop_endpoint('ct-regress')$$);
+SELECT dp_test.err($$SELECT dataplatform.alter_endpoint('ct-regress', 'http://127.0.0.1/y.csv')$$);
 SET ROLE dp_t_producer31;
 SELECT dp_test.err($$SELECT dataplatform.add_endpoint('ct-regress', 'http://127.0.0.1/x.csv', '{"name": "x"}')$$);
 SELECT dp_test.err($$SELECT dataplatform.collect('ct-regress')$$);
+SELECT dp_test.err($$SELECT dataplatform.alter_endpoint('ct-regress', 'http://127.0.0.1/y.csv')$$);
 SELECT dp_test.err($$SELECT * FROM dataplatform.endpoint$$);
 SELECT dp_test.err($$SELECT * FROM dataplatform.collection_log$$);
 RESET ROLE;

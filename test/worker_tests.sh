@@ -88,6 +88,32 @@ else
     notok "the late mark of fresh-feed stayed after a batch"
 fi
 
+# --- pruning: job_run, collection_log and refresh_log age alike -------------
+# rows older than dataplatform.history_days (30) go, newer ones stay; the
+# worker prunes on its first tick and then once a minute: a new worker now
+q "INSERT INTO dataplatform.job_run (job_id, job_name, trigger, status, scheduled_for, finished_at)
+   VALUES (0, 'old', 'manual', 'succeeded', now() - interval '40 days', now() - interval '40 days'),
+          (0, 'new', 'manual', 'succeeded', now() - interval '20 days', now() - interval '20 days');
+   INSERT INTO dataplatform.collection_log (endpoint, started_at, outcome)
+   VALUES ('old', now() - interval '40 days', 'failed'), ('new', now() - interval '20 days', 'failed');
+   INSERT INTO dataplatform.refresh_log (view, at, mode, status, refreshed_by)
+   VALUES ('old', now() - interval '40 days', 'none', 'failed', current_user),
+          ('new', now() - interval '20 days', 'none', 'failed', current_user)" >/dev/null
+q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'dataplatform worker' AND datname = current_database()" >/dev/null
+if wait_for 30 "SELECT NOT EXISTS (SELECT 1 FROM dataplatform.job_run WHERE job_name = 'old')
+                   AND NOT EXISTS (SELECT 1 FROM dataplatform.collection_log WHERE endpoint = 'old')
+                   AND NOT EXISTS (SELECT 1 FROM dataplatform.refresh_log WHERE view = 'old')
+                   AND EXISTS (SELECT 1 FROM dataplatform.job_run WHERE job_name = 'new')
+                   AND EXISTS (SELECT 1 FROM dataplatform.collection_log WHERE endpoint = 'new')
+                   AND EXISTS (SELECT 1 FROM dataplatform.refresh_log WHERE view = 'new')"; then
+    ok "job_run, collection_log and refresh_log are pruned after dataplatform.history_days"
+else
+    notok "old rows of job_run, collection_log or refresh_log were not pruned (or new ones were)"
+fi
+q "DELETE FROM dataplatform.job_run WHERE job_name = 'new'; DELETE FROM dataplatform.collection_log WHERE endpoint = 'new';
+   DELETE FROM dataplatform.refresh_log WHERE view = 'new'" >/dev/null
+wait_for 20 "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'dataplatform worker' AND datname = current_database()" || true
+
 # --- soak: many short runs, the worker's memory stays flat -------------------
 pid=$(worker_pid)
 # RssAnon: the worker's private memory (VmRSS also counts the shared

@@ -698,14 +698,70 @@ refresh_by_name(const char *name, bool force_full)
 	return result;
 }
 
+/*
+ * Whether a refresh's error is the refresh failing (logged, the others go
+ * on) rather than the session being cancelled or shut down (raised).
+ */
+static bool
+refresh_failure_is_loggable(const ErrorData *e)
+{
+	return e->sqlerrcode != ERRCODE_QUERY_CANCELED &&
+		e->sqlerrcode != ERRCODE_ADMIN_SHUTDOWN &&
+		e->sqlerrcode != ERRCODE_CRASH_SHUTDOWN &&
+		e->sqlerrcode != ERRCODE_OUT_OF_MEMORY;
+}
+
+/*
+ * A failed refresh of view `name` (its subtransaction rolled back): a
+ * refresh_log row, the view's last status, a WARNING; returns the result
+ * (JSON text).  Connected to SPI.
+ */
+static char *
+record_failure(const char *name, const ErrorData *e)
+{
+	StringInfoData buf;
+	const char *args[3];
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"view\": ");
+	escape_json(&buf, name);
+	appendStringInfo(&buf, ", \"status\": \"failed\", \"sqlstate\": \"%s\", \"error\": ",
+					 unpack_sql_state(e->sqlerrcode));
+	escape_json(&buf, e->message);
+	appendStringInfoChar(&buf, '}');
+	args[0] = name;
+	args[1] = psprintf("%s: %s", unpack_sql_state(e->sqlerrcode), e->message);
+	args[2] = GetUserNameFromId(dp_caller_id(), false);
+	dp_spi_exec_text("INSERT INTO dataplatform.refresh_log (view, mode, status, error, refreshed_by) "
+					 "VALUES ($1, 'none', 'failed', $2, $3::name)", 3, args);
+	args[1] = "failed";
+	args[2] = buf.data;
+	dp_spi_exec_text("UPDATE dataplatform.consumer_view SET last_status = $2, last_result = $3::jsonb "
+					 "WHERE name = $1", 3, args);
+	ereport(WARNING,
+			(errmsg("refresh of view \"%s\" failed: %s", name, e->message),
+			 e->detail ? errdetail("%s", e->detail) : 0,
+			 errhint("The previous contents stay published; see dataplatform.refresh_log.")));
+	return buf.data;
+}
+
+/*
+ * refresh(name text, full boolean) RETURNS jsonb.  An unknown view is an
+ * error; a refresh that fails (its subtransaction rolled back) is recorded
+ * as refresh_all records it: a refresh_log row, the view's last status, a
+ * WARNING, and a result with status "failed".
+ */
 Datum
 dp_refresh(PG_FUNCTION_ARGS)
 {
 	char	   *name = dp_arg_cstring(fcinfo, 0, "name");
 	bool		full;
 	MemoryContext result_cxt = CurrentMemoryContext;
-	char	   *result;
+	MemoryContext cxt;
+	ResourceOwner owner = CurrentResourceOwner;
+	char	   *volatile result = NULL;
 	Datum		ret;
+	const char *args[1] = {name};
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -714,7 +770,37 @@ dp_refresh(PG_FUNCTION_ARGS)
 	full = PG_GETARG_BOOL(1);
 	dp_require_admin("refresh a view");
 	SPI_connect();
-	result = refresh_by_name(name, full);
+	if (dp_spi_exec_text("SELECT 1 FROM dataplatform.consumer_view WHERE name = $1", 1, args) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("view \"%s\" is not published", name),
+				 errhint("dataplatform.consumer_status lists the published views.")));
+	cxt = CurrentMemoryContext;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		result = refresh_by_name(name, full);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (!refresh_failure_is_loggable(e))
+			ReThrowError(e);
+		result = record_failure(name, e);
+		FreeErrorData(e);
+	}
+	PG_END_TRY();
 	MemoryContextSwitchTo(result_cxt);
 	ret = DirectFunctionCall1(jsonb_in, CStringGetDatum(result));
 	SPI_finish();
@@ -762,8 +848,6 @@ dp_refresh_all(PG_FUNCTION_ARGS)
 		PG_CATCH();
 		{
 			ErrorData  *e;
-			StringInfoData buf;
-			const char *args[3];
 
 			MemoryContextSwitchTo(cxt);
 			e = CopyErrorData();
@@ -771,28 +855,9 @@ dp_refresh_all(PG_FUNCTION_ARGS)
 			RollbackAndReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(cxt);
 			CurrentResourceOwner = owner;
-
-			initStringInfo(&buf);
-			appendStringInfoString(&buf, "{\"view\": ");
-			escape_json(&buf, names[i]);
-			appendStringInfo(&buf, ", \"status\": \"failed\", \"sqlstate\": \"%s\", \"error\": ",
-							 unpack_sql_state(e->sqlerrcode));
-			escape_json(&buf, e->message);
-			appendStringInfoChar(&buf, '}');
-			result = buf.data;
-			args[0] = names[i];
-			args[1] = psprintf("%s: %s", unpack_sql_state(e->sqlerrcode), e->message);
-			args[2] = GetUserNameFromId(dp_caller_id(), false);
-			dp_spi_exec_text("INSERT INTO dataplatform.refresh_log (view, mode, status, error, refreshed_by) "
-							 "VALUES ($1, 'none', 'failed', $2, $3::name)", 3, args);
-			args[1] = "failed";
-			args[2] = result;
-			dp_spi_exec_text("UPDATE dataplatform.consumer_view SET last_status = $2, last_result = $3::jsonb "
-							 "WHERE name = $1", 3, args);
-			ereport(WARNING,
-					(errmsg("refresh of view \"%s\" failed: %s", names[i], e->message),
-					 e->detail ? errdetail("%s", e->detail) : 0,
-					 errhint("The previous contents stay published; see dataplatform.refresh_log.")));
+			if (!refresh_failure_is_loggable(e))
+				ReThrowError(e);
+			result = record_failure(names[i], e);
 			FreeErrorData(e);
 		}
 		PG_END_TRY();
