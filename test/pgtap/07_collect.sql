@@ -5,12 +5,12 @@ BEGIN;
 SET LOCAL client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION dataplatform;
-SELECT plan(37);
+SELECT plan(42);
 
 SELECT has_table('dataplatform', 'secret', 'table secret');
 SELECT has_table('dataplatform', 'endpoint', 'table endpoint');
 SELECT has_table('dataplatform', 'collection_log', 'table collection_log');
-SELECT columns_are('dataplatform', 'secret', ARRAY['name', 'value', 'updated_by', 'updated_at']);
+SELECT columns_are('dataplatform', 'secret', ARRAY['name', 'value', 'updated_by', 'updated_at', 'origins']);
 SELECT columns_are('dataplatform', 'endpoint', ARRAY['name', 'dataset', 'url', 'format', 'options',
        'job_id', 'owner', 'created_at']);
 SELECT columns_are('dataplatform', 'collection_log', ARRAY['id', 'endpoint', 'run_id', 'started_at',
@@ -20,12 +20,13 @@ SELECT function_returns('dataplatform', 'set_secret', ARRAY['text', 'text', 'tex
 SELECT function_returns('dataplatform', 'drop_secret', ARRAY['text'], 'void');
 SELECT function_returns('dataplatform', 'add_endpoint', ARRAY['text', 'text', 'jsonb'], 'text');
 SELECT function_returns('dataplatform', 'drop_endpoint', ARRAY['text'], 'void');
+SELECT function_returns('dataplatform', 'alter_endpoint', ARRAY['text', 'text', 'jsonb'], 'void');
 SELECT function_returns('dataplatform', 'collect', ARRAY['text'], 'bigint');
 
 SELECT is_empty($$
   SELECT p.oid::regprocedure FROM pg_proc p
    WHERE p.pronamespace = 'dataplatform'::regnamespace
-     AND p.proname IN ('set_secret', 'drop_secret', 'add_endpoint', 'drop_endpoint', 'collect')
+     AND p.proname IN ('set_secret', 'drop_secret', 'add_endpoint', 'alter_endpoint', 'drop_endpoint', 'collect')
      AND NOT (p.prosecdef AND p.proconfig = ARRAY['search_path=pg_catalog, pg_temp'])$$,
   'every collection API function is SECURITY DEFINER with search_path pinned');
 
@@ -49,6 +50,11 @@ SELECT ok(has_function_privilege('dataplatform_admin', 'dataplatform.set_secret(
 SELECT ok(has_function_privilege('dataplatform_admin', 'dataplatform.add_endpoint(text, text, jsonb)', 'EXECUTE'), 'admins add endpoints');
 SELECT ok(has_function_privilege('dataplatform_admin', 'dataplatform.collect(text)', 'EXECUTE'), 'admins collect');
 SELECT ok(has_function_privilege('dataplatform_admin', 'dataplatform.drop_endpoint(text)', 'EXECUTE'), 'admins drop endpoints');
+SELECT ok(has_function_privilege('dataplatform_admin', 'dataplatform.alter_endpoint(text, text, jsonb)', 'EXECUTE'), 'admins alter endpoints');
+SELECT ok(NOT has_function_privilege('dataplatform_producer', 'dataplatform.alter_endpoint(text, text, jsonb)', 'EXECUTE'), 'producers do not alter endpoints');
+SELECT ok(NOT has_function_privilege('dataplatform_consumer', 'dataplatform.alter_endpoint(text, text, jsonb)', 'EXECUTE')
+      AND NOT has_function_privilege('dataplatform_auditor', 'dataplatform.alter_endpoint(text, text, jsonb)', 'EXECUTE'), 'consumers and auditors do not alter endpoints');
+SELECT ok(NOT has_function_privilege('public', 'dataplatform.alter_endpoint(text, text, jsonb)', 'EXECUTE'), 'PUBLIC does not alter endpoints');
 SELECT ok(NOT has_function_privilege('dataplatform_producer', 'dataplatform.set_secret(text, text, text[])', 'EXECUTE'), 'producers do not set secrets');
 SELECT ok(NOT has_function_privilege('dataplatform_producer', 'dataplatform.add_endpoint(text, text, jsonb)', 'EXECUTE'), 'producers do not add endpoints');
 SELECT ok(NOT has_function_privilege('dataplatform_consumer', 'dataplatform.collect(text)', 'EXECUTE'), 'consumers do not collect');
