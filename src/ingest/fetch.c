@@ -126,17 +126,20 @@ dp_collect_check_resolve_override(char **newval, void **extra, GucSource source)
 		if (c1 == NULL || c2 == NULL || c1 == item)
 		{
 			GUC_check_errdetail("\"%s\" is not host:port:address.", item);
+			pfree(copy);
 			return false;
 		}
 		port = strtol(c1 + 1, &end, 10);
 		if (end != c2 || port < 1 || port > 65535)
 		{
 			GUC_check_errdetail("\"%s\" has no port from 1 to 65535.", item);
+			pfree(copy);
 			return false;
 		}
 		if (!dp_addr_parse(c2 + 1, &a))
 		{
 			GUC_check_errdetail("\"%s\" is not an IP address.", c2 + 1);
+			pfree(copy);
 			return false;
 		}
 	}
