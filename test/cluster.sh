@@ -176,6 +176,7 @@ run_unit() {
     make -s -C test/unit fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
     make -s -f test/unit/csv.mk fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
     make -s -f test/unit/geometry.mk fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+    make -s -f test/unit/allowlist.mk fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
 }
 
 cmd=${1:-test}
