@@ -24,10 +24,12 @@ OBJS = $(SRCS:.c=.o)
 # once, for the fresh install and the update alike).
 UPGRADES = $(notdir $(wildcard src/sql/upgrade/dataplatform--*--*.sql))
 DATA_built = dataplatform--$(EXTVERSION).sql $(UPGRADES)
+# the published JSON Schemas import_contract checks documents against
+DATA = $(wildcard src/schemas/dataplatform-*.schema.json)
 # PostgreSQL's headers as system headers: -Wextra then judges our code only
 PG_CPPFLAGS = $(foreach d,$(SUBSYSTEMS),-Isrc/$(d)) -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS = -Wall -Wextra -Werror
-SHLIB_LINK = -ljansson -lcurl
+SHLIB_LINK = -ljansson -lcurl -lyaml
 
 # --- releases (docs/install.md) ---------------------------------------------
 # The library knows the extension version it implements: its worker waits

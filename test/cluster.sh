@@ -172,11 +172,13 @@ run_unit() {
     make -s -f test/unit/cron.mk check PG_CONFIG="$PG_CONFIG"
     make -s -f test/unit/allowlist.mk check PG_CONFIG="$PG_CONFIG"
     make -s -f test/unit/geometry.mk check PG_CONFIG="$PG_CONFIG"
+    make -s -f test/unit/yaml.mk check PG_CONFIG="$PG_CONFIG"
     say "fuzzing (${FUZZ_SECONDS:-20}s per target)"
     make -s -C test/unit fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
     make -s -f test/unit/csv.mk fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
     make -s -f test/unit/geometry.mk fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
     make -s -f test/unit/allowlist.mk fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+    make -s -f test/unit/yaml.mk fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
 }
 
 cmd=${1:-test}

@@ -13,6 +13,7 @@
 
 #include "contract.h"
 #include "contract_int.h"
+#include "jsonschema.h"
 #include "naming.h"
 
 
@@ -377,8 +378,22 @@ dp_contract_map_quality(const json_t *rule, const char *where, const char *table
 
 /* ------------------------------------------------------------ ODCS */
 
+/* the document against its format's schema; false (res failed) when refused */
+static bool
+schema_check(const json_t *doc, const json_t *schema, DpContractResult *res)
+{
+	DpSchemaError err;
+
+	if (schema == NULL || dp_schema_validate(schema, doc, &err))
+		return true;
+	dp_contract_fail(res, DP_CONTRACT_INVALID, "at %s: %s (the %s schema refuses it)",
+					 err.path[0] ? err.path : "the top", err.message,
+					 res->format == DP_CONTRACT_ODCS ? "ODCS" : "Table Schema");
+	return false;
+}
+
 static void
-import_odcs(const json_t *doc, const char *product, DpContractResult *res)
+import_odcs(const json_t *doc, const json_t *schema, const char *product, DpContractResult *res)
 {
 	const char *api = dp_contract_str(doc, "apiVersion");
 	const char *kind = dp_contract_str(doc, "kind");
@@ -403,17 +418,57 @@ import_odcs(const json_t *doc, const char *product, DpContractResult *res)
 		dp_contract_fail(res, DP_CONTRACT_NOT_SUPPORTED, "kind %s is not \"DataContract\"", buf);
 		return;
 	}
-	dp_contract_import_odcs(doc, product, res);
+	/* an unknown type is its own problem, before the schema's verdict */
+	{
+		size_t		i,
+					j;
+		json_t	   *obj,
+				   *prop;
+		static const char *const types[] = {
+			"string", "date", "timestamp", "time", "number", "integer", "object",
+			"array", "boolean", "map", NULL
+		};
+
+		json_array_foreach(json_object_get(doc, "schema"), i, obj)
+		{
+			json_array_foreach(json_object_get(obj, "properties"), j, prop)
+			{
+				const char *lt = dp_contract_str(prop, "logicalType");
+
+				if (lt && !in_list(lt, types))
+				{
+					dp_contract_fail(res, DP_CONTRACT_UNKNOWN_TYPE,
+									 "at /schema/%zu/properties/%zu: logicalType \"%s\" is not an ODCS type (string, date, timestamp, time, number, integer, object, array, boolean, map)",
+									 i, j, lt);
+					return;
+				}
+			}
+		}
+	}
+	if (schema_check(doc, schema, res))
+		dp_contract_import_odcs(doc, product, res);
 }
 
 /* ------------------------------------------------------------ entry */
 
+DpContractFormat
+dp_contract_detect(const json_t *doc)
+{
+	if (!json_is_object(doc))
+		return DP_CONTRACT_UNKNOWN;
+	if (json_object_get(doc, "apiVersion") || json_object_get(doc, "kind"))
+		return DP_CONTRACT_ODCS;
+	if (json_is_array(json_object_get(doc, "fields")))
+		return DP_CONTRACT_TABLE_SCHEMA;
+	return DP_CONTRACT_UNKNOWN;
+}
+
 void
-dp_contract_import(const json_t *doc, const char *product, const char *dataset,
-				   DpContractResult *res)
+dp_contract_import(const json_t *doc, const json_t *schema, const char *product,
+				   const char *dataset, DpContractResult *res)
 {
 	memset(res, 0, sizeof(*res));
-	res->product = json_object();
+	res->product = new_object();
 	res->datasets = json_array();
 	res->notes = json_array();
 	if (!json_is_object(doc))
@@ -422,10 +477,32 @@ dp_contract_import(const json_t *doc, const char *product, const char *dataset,
 			 "the document is not an object: neither an ODCS contract nor a Table Schema");
 		return;
 	}
-	if (json_object_get(doc, "apiVersion") || json_object_get(doc, "kind"))
-		import_odcs(doc, product, res);
-	else if (json_is_array(json_object_get(doc, "fields")))
-		dp_contract_import_table_schema(doc, product, dataset, res);
+	if (dp_contract_detect(doc) == DP_CONTRACT_ODCS)
+		import_odcs(doc, schema, product, res);
+	else if (dp_contract_detect(doc) == DP_CONTRACT_TABLE_SCHEMA)
+	{
+		static const char *const types[] = {
+			"string", "number", "integer", "boolean", "object", "array", "date", "time",
+			"datetime", "year", "yearmonth", "duration", "geopoint", "geojson", "any", NULL
+		};
+		size_t		i;
+		json_t	   *f;
+
+		res->format = DP_CONTRACT_TABLE_SCHEMA;
+		json_array_foreach(json_object_get(doc, "fields"), i, f)
+		{
+			const char *t = dp_contract_str(f, "type");
+
+			if (t && !in_list(t, types))
+			{
+				dp_contract_fail(res, DP_CONTRACT_UNKNOWN_TYPE,
+								 "at /fields/%zu: type \"%s\" is not a Table Schema type", i, t);
+				return;
+			}
+		}
+		if (res->problem == DP_CONTRACT_OK && schema_check(doc, schema, res))
+			dp_contract_import_table_schema(doc, product, dataset, res);
+	}
 	else
 		dp_contract_fail(res, DP_CONTRACT_NOT_SUPPORTED,
 			 "the document is neither an ODCS contract (no apiVersion or kind) nor a Table Schema (no fields)");

@@ -56,12 +56,17 @@ typedef struct DpContractResult
 	json_t	   *notes;			/* about the contract as a whole */
 } DpContractResult;
 
+/* Which format a parsed document is written in (by its members). */
+extern DpContractFormat dp_contract_detect(const json_t *doc);
+
 /*
- * Import a parsed document.  product names the data product (NULL: the
+ * Import a parsed document.  schema: the format's published JSON Schema
+ * (NULL: not checked); a document it refuses is DP_CONTRACT_INVALID, with
+ * the path of the fault.  product names the data product (NULL: the
  * document's own dataProduct/name); dataset names a Table Schema's dataset
  * (NULL: its "name").
  */
-extern void dp_contract_import(const json_t *doc, const char *product,
+extern void dp_contract_import(const json_t *doc, const json_t *schema, const char *product,
 							   const char *dataset, DpContractResult *res);
 
 extern void dp_contract_result_free(DpContractResult *res);

@@ -77,8 +77,8 @@ odcs_property(const json_t *f, const json_t *key)
 	};
 	const char *name = str(f, "name");
 	const char *dt = str(f, "datatype") ? str(f, "datatype") : "string";
-	json_t	   *p = json_object();
-	json_t	   *opts = json_object();
+	json_t	   *p = new_object();
+	json_t	   *opts = new_object();
 	char		column[DP_IDENT_MAX + 1];
 	size_t		i;
 	json_t	   *k;
@@ -293,7 +293,7 @@ dp_contract_export_table_schema(const json_t *spec)
 		"dataset", "product", "title", "description", "key", "fields", "version",
 		"clean_table", NULL
 	};
-	json_t	   *doc = json_object();
+	json_t	   *doc = new_object();
 	json_t	   *fields = json_array();
 	json_t	   *fks = json_array();
 	size_t		i;
@@ -314,7 +314,7 @@ dp_contract_export_table_schema(const json_t *spec)
 		const char *format;
 		json_t	   *tf = json_pack("{s:s?,s:s}", "name", str(f, "name"), "type",
 								   ts_type(dt, &format));
-		json_t	   *c = json_object();
+		json_t	   *c = new_object();
 		const json_t *cl = json_object_get(f, "codelist");
 
 		if (format)

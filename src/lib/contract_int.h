@@ -13,6 +13,17 @@
 /* customProperties of ours in ODCS, members of ours in Table Schema */
 #define DP_CONTRACT_NS "dataplatform."
 
+/*
+ * A new empty object.  Never call jansson's json_object() from code linked
+ * into the server: the server exports an SQL function of that name, which
+ * the dynamic linker binds first (jansson's own calls are internal).
+ */
+static inline json_t *
+new_object(void)
+{
+	return json_pack("{}");
+}
+
 extern void dp_contract_fail(DpContractResult *res, DpContractProblem p, const char *fmt,...)
 			__attribute__((format(printf, 3, 4)));
 extern const char *dp_contract_str(const json_t *obj, const char *member);

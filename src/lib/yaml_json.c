@@ -16,6 +16,16 @@
 
 #include "yaml_json.h"
 
+/*
+ * A new empty object.  Never call jansson's json_object() here: linked into
+ * the server, it binds to the server's SQL function of that name.
+ */
+static json_t *
+new_object(void)
+{
+	return json_pack("{}");
+}
+
 /* ---------------------------------------------------------------- reading */
 
 typedef struct Frame
@@ -334,7 +344,7 @@ handle(Reader *r, const yaml_event_t *ev, int *docs, bool *done)
 							  "nesting deeper than %d levels", DP_YAML_MAX_DEPTH);
 					return false;
 				}
-				c = ev->type == YAML_SEQUENCE_START_EVENT ? json_array() : json_object();
+				c = ev->type == YAML_SEQUENCE_START_EVENT ? json_array() : new_object();
 				if (c == NULL)
 				{
 					set_error(r->err, &ev->start_mark, "out of memory");

@@ -5,9 +5,10 @@
  *
  * On every input: the reader either refuses it with a message or returns a
  * value; a value is written as YAML, which must read back to the same
- * value; and the value goes through the contract mapping (ODCS or Table
- * Schema, whichever it looks like), which must return specs or an error
- * message, never crash or leak (ASan's leak check runs at exit).
+ * value; and the value goes through the JSON Schema check (ODCS) and the
+ * contract mapping (ODCS or Table Schema, whichever it looks like), which
+ * must return specs or an error message, never crash or leak (ASan's leak
+ * check runs at exit).
  *
  * Build and run with "make -f test/unit/yaml.mk fuzz" from the repo root.
  */
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "contract.h"
+#include "jsonschema.h"
 #include "yaml_json.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -61,7 +63,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		DpContractResult res;
 
-		dp_contract_import(v, NULL, &res);
+		static json_t *schema;
+		static bool loaded;
+
+		/* the ODCS schema, from the test tree, when run from the repository root */
+		if (!loaded)
+		{
+			schema = json_load_file("test/contracts/schemas/odcs-json-schema-v3.2.0.json", 0, NULL);
+			loaded = true;
+		}
+		dp_contract_import(v, dp_contract_detect(v) == DP_CONTRACT_ODCS ? schema : NULL,
+						   NULL, NULL, &res);
 		dp_contract_result_free(&res);
 	}
 	json_decref(v);

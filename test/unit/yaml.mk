@@ -1,8 +1,8 @@
 #
 # test/unit/yaml.mk
 #	Builds and runs the pure-C tests of the YAML reader and writer
-#	(src/lib/yaml_json.c) and the contract mapping (src/lib/contract*.c),
-#	outside PostgreSQL.  Standalone: independent of test/unit/Makefile.
+#	(src/lib/yaml_json.c), the JSON Schema validator (jsonschema.c) and the
+#	contract mapping (src/lib/contract*.c), outside PostgreSQL.  Standalone: independent of test/unit/Makefile.
 #
 #	make -f test/unit/yaml.mk check	unit tests (gcc -Werror -O2), again
 #					under ASan+UBSan (leaks included), and a compile
@@ -28,7 +28,7 @@ CSTD		:= -std=gnu11
 WARN		:= -Wall -Wextra -Werror -Wmissing-prototypes \
 			   -Wdeclaration-after-statement -Wimplicit-fallthrough=3
 CPPFLAGS	:= -I$(SRC)
-LIBS		:= -lyaml -ljansson
+LIBS		:= -lyaml -ljansson -lm
 SANITIZE	:= -fsanitize=address,undefined -fno-sanitize-recover=all \
 			   -fno-omit-frame-pointer
 FUZZ_SECONDS ?= 30
@@ -38,8 +38,9 @@ HAVE_PG		:= $(shell command -v $(PG_CONFIG) 2>/dev/null)
 
 LIB_SRCS	:= $(SRC)/yaml_json.c $(SRC)/contract.c $(SRC)/contract_odcs.c \
 			   $(SRC)/contract_table.c $(SRC)/contract_export.c $(SRC)/naming.c \
-			   $(SRC)/datatype.c
-LIB			:= $(LIB_SRCS) $(SRC)/yaml_json.h $(SRC)/contract.h $(SRC)/contract_int.h
+			   $(SRC)/datatype.c $(SRC)/jsonschema.c
+LIB			:= $(LIB_SRCS) $(SRC)/yaml_json.h $(SRC)/contract.h $(SRC)/contract_int.h \
+			   $(SRC)/jsonschema.h
 
 .PHONY: all check fuzz fuzz-build clean yaml-pgflags
 

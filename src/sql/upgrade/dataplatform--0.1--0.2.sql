@@ -431,6 +431,9 @@ COMMENT ON FUNCTION @extschema@.alter_endpoint(text, text, jsonb) IS
 REVOKE ALL ON FUNCTION @extschema@.alter_endpoint(text, text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.alter_endpoint(text, text, jsonb) TO dataplatform_admin;
 
+-- data contracts in and out (issue 15)
+-- @part 62_contracts.sql
+
 -- Keep last: wake this database's worker at commit; it waits while the
 -- database holds a version other than its library's, and resumes now.
 SELECT @extschema@.worker_wake();
