@@ -82,8 +82,8 @@ read_document(const char *text, size_t len)
 		if (doc == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("contract is not valid JSON: %s", jerr.text),
-					 errdetail("At line %d, column %d.", jerr.line, jerr.column)));
+					 errmsg("contract is not valid JSON at line %d, column %d: %s",
+							jerr.line, jerr.column, jerr.text)));
 		return doc;
 	}
 	{
@@ -95,8 +95,8 @@ read_document(const char *text, size_t len)
 			if (yerr.line > 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-						 errmsg("contract is not valid YAML: %s", yerr.message),
-						 errdetail("At line %zu, column %zu.", yerr.line, yerr.column)));
+						 errmsg("contract is not valid YAML at line %zu, column %zu: %s",
+								yerr.line, yerr.column, yerr.message)));
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("contract is not valid YAML: %s", yerr.message)));
