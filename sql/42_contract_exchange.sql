@@ -172,6 +172,7 @@ RESET ROLE;
 SELECT dataplatform.grant_producer('tenancy-data', 'dp_t_producer');
 SET ROLE dp_t_producer;
 SELECT length(dataplatform.export_contract('tenure')) > 0 AS exported;
+SELECT dataplatform.import_contract(:'c1');
 RESET ROLE;
 SET ROLE dp_t_plain;
 SELECT dataplatform.export_contract('tenure');

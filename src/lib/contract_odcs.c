@@ -115,7 +115,10 @@ interval_text(const json_t *value, const char *unit, char *buf, size_t size)
 	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
 		if (strcasecmp(unit, units[i][0]) == 0)
 		{
-			snprintf(buf, size, "%g %s", json_number_value(value), units[i][1]);
+			if (json_number_value(value) == 1)
+				snprintf(buf, size, "1 %.*s", (int) strlen(units[i][1]) - 1, units[i][1]);
+			else
+				snprintf(buf, size, "%g %s", json_number_value(value), units[i][1]);
 			return buf;
 		}
 	return NULL;
