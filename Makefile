@@ -25,7 +25,7 @@ OBJS = $(SRCS:.c=.o)
 UPGRADES = $(notdir $(wildcard src/sql/upgrade/dataplatform--*--*.sql))
 DATA_built = dataplatform--$(EXTVERSION).sql $(UPGRADES)
 # the published JSON Schemas import_contract checks documents against
-DATA = $(wildcard src/schemas/dataplatform-*.schema.json)
+DATA = $(wildcard standards/dataplatform-*.schema.json)
 # PostgreSQL's headers as system headers: -Wextra then judges our code only
 PG_CPPFLAGS = $(foreach d,$(SUBSYSTEMS),-Isrc/$(d)) -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS = -Wall -Wextra -Werror
