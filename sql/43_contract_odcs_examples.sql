@@ -7,8 +7,15 @@
 -- Where an example leaves out what a dataset needs (a primary key) or
 -- refers to a table it does not describe, it is imported a second time
 -- with the option that supplies it.
+-- In a database of its own: the examples' table names (person, product,
+-- ...) must not meet the other suites' datasets.
 \set VERBOSITY terse
 SET client_min_messages = warning;
+CREATE DATABASE dp_odcs_examples;
+\c dp_odcs_examples
+SET client_min_messages = warning;
+CREATE EXTENSION dataplatform;
+CREATE SCHEMA dp_test;
 CREATE FUNCTION dp_test.try_import(contract text, options jsonb DEFAULT '{"product": "odcs-examples"}')
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
@@ -153,3 +160,5 @@ SELECT 'synonym-missing-term.odcs.yaml' AS negative_test, dp_test.try_import(:'c
 
 -- nothing stayed behind
 SELECT count(*) AS datasets FROM dataplatform.dataset WHERE product = 'odcs-examples';
+\c contrib_regression
+DROP DATABASE dp_odcs_examples WITH (FORCE);

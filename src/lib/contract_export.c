@@ -152,20 +152,24 @@ odcs_property(const json_t *f, const json_t *key)
 	{
 		const json_t *r = json_object_get(f, "references");
 		char		to[600];
+		bool		plain = json_object_size(r) == 2;
 
 		snprintf(to, sizeof(to), "%s.%s", str(r, "dataset") ? str(r, "dataset") : "",
 				 str(r, "field") ? str(r, "field") : "");
-		json_object_set_new(p, "relationships",
-							json_pack("[{s:s,s:s}]", "type", "foreignKey", "to", to));
-		json_object_foreach((json_t *) r, m, v)
-		{
-			if (strcmp(m, "dataset") != 0 && strcmp(m, "field") != 0)
-			{
-				/* e.g. the severity of an unknown reference */
-				custom(p, "references", r);
-				break;
-			}
-		}
+		/* ODCS's shorthand reference is identifier.identifier */
+		for (i = 0; to[i] && plain; i++)
+			if (!((to[i] >= 'a' && to[i] <= 'z') || (to[i] >= 'A' && to[i] <= 'Z') ||
+				  (to[i] >= '0' && to[i] <= '9') || to[i] == '_' || to[i] == '.'))
+				plain = false;
+		if (plain && (to[0] == '.' || (to[0] >= '0' && to[0] <= '9') ||
+					  strchr(to, '.') != strrchr(to, '.') || strchr(to, '.')[1] == '\0' ||
+					  (strchr(to, '.')[1] >= '0' && strchr(to, '.')[1] <= '9')))
+			plain = false;
+		if (plain)
+			json_object_set_new(p, "relationships",
+								json_pack("[{s:s,s:s}]", "type", "foreignKey", "to", to));
+		else
+			custom(p, "references", r);	/* a severity, or names ODCS cannot write */
 	}
 	json_object_foreach((json_t *) f, m, v)
 	{

@@ -20,7 +20,7 @@ SELECT functions_are('dataplatform', ARRAY['define_product', 'grant_producer', '
        'raw_element', 'raw_insert',
        'dataset_status', 'load_snapshot', 'apply_events', 'as_of', 'entity_history', 'resync_report',
        'schedule', 'unschedule', 'alter_job', 'run_now', 'wait_for_run', 'next_run', 'worker_wake',
-       'process_queued', 'rebuild_changed', 'check_freshness',
+       'process_queued', 'rebuild_changed', 'check_freshness', 'import_contract', 'export_contract',
        'set_secret', 'drop_secret', 'add_endpoint', 'alter_endpoint', 'drop_endpoint', 'collect', 'generate', 'mask', 'sees_pii',
        'publish', 'unpublish', 'refresh', 'refresh_all', 'export', 'view_status',
        'request_access', 'approve_access', 'reject_access', 'revoke_access', 'access_review',
