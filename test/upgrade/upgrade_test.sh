@@ -198,6 +198,8 @@ regress_upgraded() {   # the pg_regress suite, every CREATE EXTENSION made at $1
     local v=$1
     local dir=$WORK/regress-$v
     mkdir -p "$dir/sql" "$dir/expected"
+    # suites read files of the test tree (test/contracts/) from the current directory
+    ln -sfn "$ROOT/test" "$dir/test"
     chmod -R 755 "$dir"
     ln -sfn "$ROOT/test" "$dir/test"    # the data files suites read (test/data/)
     local create="CREATE EXTENSION dataplatform;"
