@@ -73,6 +73,16 @@ else
     done
 fi
 
+# 2b. nothing calls jansson's json_object(): in the server the dynamic linker
+# binds that name to PostgreSQL's SQL function json_object, and the backend
+# crashes (use json_pack("{}") or dp_json_new_object())
+if [ -z "${missing:-}" ]; then
+    for o in "${objects[@]}"; do
+        nm --undefined-only "$o" | awk '{print $2}' | grep -qx json_object \
+            && bad "${o%.o}.c calls json_object(), which binds to the server's SQL function: use json_pack(\"{}\")"
+    done
+fi
+
 # 3. the pure library stays pure
 for f in src/lib/*.c src/lib/*.h; do
     while read -r inc; do
