@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "contract.h"
+#include "jsonschema.h"
 #include "yaml_json.h"
 
 static json_t *odcs_schema;
@@ -278,9 +279,50 @@ walk(const char *dir, bool valid)
 	printf("# %s: %d documents read and mapped, %d imported\n", dir, n, ok);
 }
 
+/* the JSON Schema validator on its own: valid or not, and the path reported */
+static void
+schema_case(const char *schema, const char *doc, bool valid, const char *path)
+{
+	json_t	   *s = json_loads(schema, 0, NULL);
+	json_t	   *d = json_loads(doc, JSON_DECODE_ANY, NULL);
+	DpSchemaError err;
+	bool		ok = dp_schema_validate(s, d, &err);
+
+	CHECK(ok == valid && (valid || strcmp(err.path, path) == 0),
+		  "schema %s on %s: %s at \"%s\" (%s)", schema, doc, ok ? "valid" : "invalid", err.path,
+		  err.message);
+	json_decref(s);
+	json_decref(d);
+}
+
+static void
+test_schema(void)
+{
+	const char *uneval = "{\"$defs\": {\"base\": {\"properties\": {\"a\": {\"type\": \"string\"}}}},"
+		" \"allOf\": [{\"$ref\": \"#/$defs/base\"}], \"properties\": {\"b\": true},"
+		" \"unevaluatedProperties\": false}";
+
+	schema_case(uneval, "{\"a\": \"x\", \"b\": 1}", true, "");
+	schema_case(uneval, "{\"a\": \"x\", \"c\": 1}", false, "");
+	schema_case(uneval, "{\"a\": 1}", false, "/a");
+	schema_case("{\"items\": [{\"type\": \"integer\"}], \"additionalItems\": {\"type\": \"string\"}}",
+				"[1, \"x\", 2]", false, "/2");
+	schema_case("{\"oneOf\": [{\"required\": [\"a\"]}, {\"required\": [\"b\"]}]}", "{\"a\": 1, \"b\": 2}",
+				false, "");
+	schema_case("{\"anyOf\": [{\"type\": \"string\"}, {\"type\": \"integer\"}], \"minimum\": 2}", "3", true, "");
+	schema_case("{\"if\": {\"properties\": {\"t\": {\"const\": \"sql\"}}}, \"then\": {\"required\": [\"query\"]}}",
+				"{\"t\": \"sql\"}", false, "");
+	schema_case("{\"properties\": {\"v\": {\"pattern\": \"^(?:ab)+$\", \"enum\": [\"abab\", \"ab\"]}}}",
+				"{\"v\": \"abab\"}", true, "");
+	schema_case("{\"type\": \"array\", \"uniqueItems\": true}", "[1, 1.0]", false, "");
+	schema_case("{\"$ref\": \"#/definitions/x\", \"definitions\": {\"x\": {\"maxLength\": 2}}}", "\"abc\"",
+				false, "");
+}
+
 int
 main(int argc, char **argv)
 {
+	test_schema();
 	test_odcs();
 	refuses("apiVersion: v4.0.0\nkind: DataContract\nid: x\nversion: 1\n",
 			DP_CONTRACT_NOT_SUPPORTED, "apiVersion");
