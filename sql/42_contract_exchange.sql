@@ -55,6 +55,15 @@ SELECT jsonb_pretty(dataplatform.import_contract('{
   "missingValues": ["", "n/a"]}', '{"product": "ct-assets", "dataset": "ct-zone"}'));
 SELECT name, datatype, is_key, required, options FROM dataplatform.field
  WHERE dataset = 'ct-zone' ORDER BY ordinal;
+-- a Table Schema's foreign key and example
+SELECT x ->> 'dataset' AS dataset, x ->> 'version' AS version, x -> 'notes' AS notes
+  FROM jsonb_array_elements(dataplatform.import_contract('{"name": "ct_visit",
+    "fields": [{"name": "id", "type": "integer"}, {"name": "who", "type": "string", "format": "uuid", "example": "7d3f5a2e-1b4c-4d6e-8f90-a1b2c3d4e5f6"},
+               {"name": "at", "type": "datetime"}],
+    "primaryKey": ["id"],
+    "foreignKeys": [{"fields": "who", "reference": {"resource": "ct_person", "fields": "id"}}]}',
+    '{"product": "ct-tenancies"}') -> 'datasets') x;
+SELECT name, datatype, options FROM dataplatform.field WHERE dataset = 'ct_visit' ORDER BY ordinal;
 
 -- round trips: export, validate against the published schema, import back:
 -- the same spec (define_dataset finds no change: the version stays)

@@ -481,7 +481,9 @@ map_property(const json_t *prop, size_t idx, const char *objwhere, const char *t
 			;					/* the key: below */
 		else if (strcmp(k, "unique") == 0 && json_is_boolean(v))
 		{
-			if (json_is_true(v))
+			if (json_is_true(v) && strcmp(dt, "json") == 0)
+				note(notes, "%s: unique on a json field not kept", where);
+			else if (json_is_true(v))
 				json_object_set_new(field, "unique", json_true());
 		}
 		else if (strcmp(k, "description") == 0 && json_is_string(v))
