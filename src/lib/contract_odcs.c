@@ -678,6 +678,15 @@ map_object(const json_t *obj, size_t idx, const json_t *doc, const char *product
 		note(res->notes, "%s has no properties: not imported", where);
 		return;
 	}
+	json_array_foreach(res->datasets, i, v)
+	{
+		if (strcmp(str(json_object_get(v, "spec"), "dataset"), name) == 0)
+		{
+			dp_contract_fail(res, DP_CONTRACT_INVALID, "schema[%zu]: table \"%s\" is described twice",
+							 idx, name);
+			return;
+		}
+	}
 	if (dp_snake_case(name, table) != DP_NAME_OK)
 		snprintf(table, sizeof(table), "%s", name);
 	spec = json_pack("{s:s,s:s?,s:[]}", "dataset", name, "product", product, "fields");

@@ -336,6 +336,9 @@ main(int argc, char **argv)
 			DP_CONTRACT_UNKNOWN_TYPE, "decimal128");
 	refuses("apiVersion: v3.0.2\nkind: DataContract\nid: x\nversion: 1\n",
 			DP_CONTRACT_NO_TABLE, "no table");
+	refuses("apiVersion: v3.0.2\nkind: DataContract\nid: x\nversion: 1\n"
+			"schema: [{name: t, properties: [{name: a}]}, {name: t, properties: [{name: b}]}]\n",
+			DP_CONTRACT_INVALID, "described twice");
 	refuses("name: t\nfields: [{name: a, type: varchar}]\n", DP_CONTRACT_UNKNOWN_TYPE, "varchar");
 	refuses("[1, 2]\n", DP_CONTRACT_NOT_SUPPORTED, "not an object");
 	refuses("a: 1\n", DP_CONTRACT_NOT_SUPPORTED, "neither");
