@@ -4,8 +4,15 @@
 -- formats (the export validated against the published JSON Schemas), bad
 -- documents with their SQLSTATEs and nothing half-defined, options, and who
 -- may call.
+-- In a database of its own, so that what it defines and publishes meets no
+-- other suite's datasets, views or catalogue.
 \set VERBOSITY terse
 SET client_min_messages = warning;
+CREATE DATABASE dp_contract_exchange;
+\c dp_contract_exchange
+SET client_min_messages = warning;
+CREATE EXTENSION dataplatform;
+CREATE SCHEMA dp_test;
 
 -- a contract in ODCS v3 YAML: two tables (one referencing the other) and a topic
 \set c1 'apiVersion: v3.1.0\nkind: DataContract\nid: housing-tenancies\nversion: 1.2.0\nstatus: active\nname: tenancies\ndataProduct: CT Tenancies\ndomain: housing\ndescription:\n  purpose: Tenancies and the people in them\n  usage: Rent accounting\nteam:\n  name: Housing Data Team\nsupport:\n  - channel: mail\n    tool: email\n    url: mailto:housing-data@example.gov.uk\n  - channel: "#housing-data"\n    tool: slack\n    url: https://example.slack.com/housing-data\nslaProperties:\n  - property: frequency\n    value: 1\n    unit: d\n  - property: latency\n    value: 26\n    unit: h\n    element: ct_tenure\ntags: [housing]\nservers:\n  - server: prod\n    type: postgres\n    host: db.example\n    port: 5432\n    database: housing\n    schema: public\nschema:\n  - name: ct_person\n    physicalType: table\n    description: People\n    properties:\n      - {name: id, logicalType: string, logicalTypeOptions: {format: uuid}, primaryKey: true, primaryKeyPosition: 1}\n      - {name: email, logicalType: string, unique: true, classification: confidential}\n  - name: ct_tenure\n    physicalName: ct_tenure\n    physicalType: table\n    businessName: Tenure\n    description: Tenancies and leases\n    dataGranularityDescription: one row per tenancy\n    quality:\n      - {type: library, metric: rowCount, mustBeBetween: [1, 100000]}\n      - {type: sql, query: "SELECT count(*) FROM ${object} WHERE rent > 1000", mustBeLessThan: 5}\n      - {type: custom, engine: soda, implementation: "checks: []"}\n    properties:\n      - name: id\n        logicalType: string\n        logicalTypeOptions: {format: uuid}\n        primaryKey: true\n        primaryKeyPosition: 1\n        description: Tenancy id\n      - name: paymentReference\n        logicalType: string\n        required: true\n        unique: true\n        examples: ["1000123456"]\n        logicalTypeOptions: {pattern: "^[0-9]{10}$", minLength: 10, maxLength: 10}\n        quality: [{metric: duplicateValues, mustBe: 0}]\n      - name: tenure-type\n        logicalType: string\n        enum:\n          - {value: SEC, label: Secure}\n          - {value: FLT, label: Fixed term, description: ends on a date}\n        quality: [{metric: invalidValues, arguments: {validValues: [SEC, FLT]}, mustBe: 0}]\n      - name: rent\n        logicalType: number\n        logicalTypeOptions: {minimum: 0, maximum: 2000}\n        quality: [{metric: nullValues, mustBe: 0}, {metric: nullValues, mustBeLessThan: 5, unit: percent}]\n      - name: rooms\n        logicalType: integer\n        logicalTypeOptions: {exclusiveMinimum: 0, exclusiveMaximum: 20}\n      - name: start\n        logicalType: date\n      - name: updated\n        logicalType: timestamp\n      - name: furnished\n        logicalType: boolean\n      - name: household\n        logicalType: array\n        classification: restricted\n      - name: tenant\n        logicalType: string\n        logicalTypeOptions: {format: uuid}\n        relationships: [{to: ct_person.id, type: foreignKey}]\n      - name: checkin\n        logicalType: time\n      - name: website\n        logicalType: string\n        logicalTypeOptions: {format: uri}\n        tags: [web]\n      - name: note\n        logicalType: string\n        physicalType: varchar(200)\n        customProperties:\n          - {property: dataplatform.deprecated, value: true}\n          - {property: lineage, value: crm}\n  - name: tenure-events\n    physicalType: topic\n    properties: [{name: id, logicalType: string}]\n'
@@ -189,3 +196,5 @@ RESET ROLE;
 SELECT dataplatform.revoke_producer('ct-tenancies', 'ct_contract_producer');
 DROP ROLE ct_contract_producer;
 DROP ROLE ct_contract_plain;
+\c contrib_regression
+DROP DATABASE dp_contract_exchange WITH (FORCE);
