@@ -491,6 +491,7 @@ dp_refresh_publish_done(DpRefresh *r, json_t *expect)
 	ms = elapsed_ms(r);
 	result = result_json(r, "ok", r->ins, ex.data, ms);
 	record(r, "ok", r->ins, ex.data, result, ms, true);
+	dp_refresh_openlineage(r, "ok", r->ins, ex.data, ms);
 	UnregisterSnapshot(r->snap);
 	return result;
 }
@@ -572,6 +573,7 @@ refresh_view(DpView *view, json_t *expect, bool force_full, int64 rows_before)
 	{
 		result = result_json(r, "rejected", rows_before, ex.data, ms);
 		record(r, "rejected", rows_before, ex.data, result, ms, false);
+		dp_refresh_openlineage(r, "rejected", rows_before, ex.data, ms);
 		ereport(WARNING,
 				(errmsg("refresh of view \"%s\" rejected: an expectation failed", view->name),
 				 errdetail("Results: %s", ex.data),
@@ -581,6 +583,7 @@ refresh_view(DpView *view, json_t *expect, bool force_full, int64 rows_before)
 	{
 		result = result_json(r, "ok", rows, ex.data, ms);
 		record(r, "ok", rows, ex.data, result, ms, true);
+		dp_refresh_openlineage(r, "ok", rows, ex.data, ms);
 	}
 	UnregisterSnapshot(r->snap);
 	return result;
@@ -749,6 +752,7 @@ dp_refresh_all(PG_FUNCTION_ARGS)
 		char	   *result = NULL;
 		Datum		values[2];
 		bool		nulls[2] = {false, false};
+		TimestampTz started = GetCurrentTimestamp();
 
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(cxt);
@@ -789,6 +793,7 @@ dp_refresh_all(PG_FUNCTION_ARGS)
 			args[2] = result;
 			dp_spi_exec_text("UPDATE dataplatform.consumer_view SET last_status = $2, last_result = $3::jsonb "
 							 "WHERE name = $1", 3, args);
+			dp_refresh_openlineage_failed(names[i], started, e->message);
 			ereport(WARNING,
 					(errmsg("refresh of view \"%s\" failed: %s", names[i], e->message),
 					 e->detail ? errdetail("%s", e->detail) : 0,

@@ -56,8 +56,5 @@ struct DpFetch
 	bool		interrupted;
 };
 
-/* Whether a URL may be fetched (fetch.c): NULL, or why not and its SQLSTATE. */
-extern char *dp_collect_url_problem(const char *url, int *sqlstate, char **scheme,
-									char **host, char **port);
 
 #endif							/* DP_COLLECT_INTERNAL_H */

@@ -52,6 +52,7 @@
 
 #include "access.h"
 #include "collect.h"
+#include "openlineage.h"
 #include "util.h"
 #include "wake.h"
 #include "worker.h"
@@ -246,6 +247,65 @@ exec_as(const char *owner, const char *sql)
 }
 
 /*
+ * The OpenLineage run of a job run (in a transaction, connected to SPI):
+ * job "job.<name>", or "collect.<endpoint>" for a collection run with its
+ * URL, raw output and collection facet; COMPLETE, or FAIL with error.
+ */
+static void
+job_openlineage(DpClaimedRun *run, DpFetch *fetch, TimestampTz started, uint64 rows,
+				const char *error)
+{
+	DpOlRun    *ol = dp_ol_begin(fetch ? "collect" : "job", fetch ? run->endpoint : run->job_name,
+								 started);
+	MemoryContext old;
+
+	if (ol == NULL)
+		return;
+	if (fetch)
+		dp_collect_openlineage(fetch, run->run_id, ol);
+	old = MemoryContextSwitchTo(ol->cxt);
+	dp_ol_facet(ol, NULL, NULL, "dataplatform_job", DP_OL_FACET_DOC "#dataplatform_job",
+				json_pack("{s:I, s:s, s:i, s:I}", "jobRunId", (json_int_t) run->run_id,
+						  "job", run->job_name, "attempt", run->attempt,
+						  "rows", (json_int_t) rows));
+	MemoryContextSwitchTo(old);
+	dp_ol_finish(ol, error);
+}
+
+/*
+ * A failed run's FAIL event, in a transaction of its own after the failure
+ * is recorded: an error here loses the event, never the record.
+ */
+static void
+job_openlineage_failed(DpClaimedRun *run, DpFetch *fetch, TimestampTz started, const char *error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (!dp_ol_enabled())
+		return;
+	PG_TRY();
+	{
+		begin_xact("dataplatform: record a failed run's OpenLineage event");
+		job_openlineage(run, fetch, started, 0, error);
+		end_xact();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(WARNING,
+				(errmsg("dataplatform worker: the OpenLineage event of failed run %lld was not recorded: %s",
+						(long long) run->run_id, edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
+/*
  * Step 3: run a claimed run and record its outcome.  A collection run
  * (src/ingest/fetch.c) fetches first, outside any transaction, under the
  * run's time limit; then stores what it fetched (src/ingest/store.c) in the
@@ -285,6 +345,7 @@ execute_run(DpClaimedRun *run)
 		dp_spi_exec("UPDATE dataplatform.job_run SET status = 'succeeded', rows = $2,"
 					" finished_at = pg_catalog.clock_timestamp() WHERE run_id = $1",
 					2, types, args, NULL);
+		job_openlineage(run, fetch, started, rows, NULL);
 		end_xact();
 		debug_query_string = NULL;
 		ok = true;
@@ -344,6 +405,7 @@ execute_run(DpClaimedRun *run)
 		if (fetch)
 			dp_collect_log_failure(fetch, run->run_id, msg.data);
 		end_xact();
+		job_openlineage_failed(run, fetch, started, msg.data);
 	}
 	if (fetch)
 		dp_collect_forget(fetch);
