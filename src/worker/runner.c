@@ -250,6 +250,7 @@ exec_as(const char *owner, const char *sql)
  * The OpenLineage run of a job run (in a transaction, connected to SPI):
  * job "job.<name>", or "collect.<endpoint>" for a collection run with its
  * URL, raw output and collection facet; COMPLETE, or FAIL with error.
+ * Emitted for every collection run and for failed job runs.
  */
 static void
 job_openlineage(DpClaimedRun *run, DpFetch *fetch, TimestampTz started, uint64 rows,
@@ -345,7 +346,14 @@ execute_run(DpClaimedRun *run)
 		dp_spi_exec("UPDATE dataplatform.job_run SET status = 'succeeded', rows = $2,"
 					" finished_at = pg_catalog.clock_timestamp() WHERE run_id = $1",
 					2, types, args, NULL);
-		job_openlineage(run, fetch, started, rows, NULL);
+		/*
+		 * a collection run is a run of its own; a plain job's work (push,
+		 * refresh, process_queued ...) emits its runs itself, so a job that
+		 * succeeded adds none (a job every few seconds would flood the
+		 * receiver); a failed job's FAIL is the only trace of its work
+		 */
+		if (fetch)
+			job_openlineage(run, fetch, started, rows, NULL);
 		end_xact();
 		debug_query_string = NULL;
 		ok = true;
