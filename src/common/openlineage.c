@@ -32,6 +32,12 @@
 #include "guc.h"
 #include "openlineage.h"
 
+/*
+ * The outbox insert, planned once per backend (the plan cache re-plans it
+ * after DDL, and re-resolves the table after DROP and CREATE EXTENSION).
+ */
+static SPIPlanPtr insert_plan = NULL;
+
 bool
 dp_ol_enabled(void)
 {
@@ -216,7 +222,11 @@ dp_ol_facet(DpOlRun *run, json_t *target, const char *where, const char *name,
 	MemoryContextSwitchTo(old);
 }
 
-/* The START event: the run's job and datasets, without run-time facets. */
+/*
+ * The START event: the run's job, run facets and dataset names; the
+ * datasets' facets (schema, column lineage, statistics) are COMPLETE's,
+ * which keeps START small.
+ */
 static json_t *
 start_event(DpOlRun *run)
 {
@@ -228,9 +238,15 @@ start_event(DpOlRun *run)
 	json_object_set_new(ev, "eventType", json_string("START"));
 	json_object_set_new(ev, "eventTime", json_string(iso_time(run->started)));
 	json_array_foreach(json_object_get(ev, "inputs"), i, ds)
+	{
 		json_object_del(ds, "inputFacets");
+		json_object_del(ds, "facets");
+	}
 	json_array_foreach(json_object_get(ev, "outputs"), i, ds)
+	{
 		json_object_del(ds, "outputFacets");
+		json_object_del(ds, "facets");
+	}
 	facets = json_object_get(json_object_get(ev, "run"), "facets");
 	if (facets)
 		json_object_del(facets, "errorMessage");
@@ -244,7 +260,8 @@ dp_ol_finish(DpOlRun *run, const char *error)
 	json_t	   *runobj;
 	char	   *start_text;
 	char	   *end_text;
-	const char *args[5];
+	Datum		args[5];
+	int			rc;
 
 	if (run == NULL)
 		return;
@@ -263,14 +280,28 @@ dp_ol_finish(DpOlRun *run, const char *error)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory writing the OpenLineage events of run %s", run->run_id)));
-	args[0] = run->run_id;
-	args[1] = run->job_name;
-	args[2] = start_text;
-	args[3] = error ? "FAIL" : "COMPLETE";
-	args[4] = end_text;
-	dp_spi_exec_text("INSERT INTO dataplatform.openlineage_outbox (run_id, event_type, job_name, event) "
-					 "VALUES ($1::uuid, 'START', $2, $3::jsonb), ($1::uuid, $4, $2, $5::jsonb)",
-					 5, args);
+	args[0] = CStringGetTextDatum(run->run_id);
+	args[1] = CStringGetTextDatum(run->job_name);
+	args[2] = CStringGetTextDatum(start_text);
+	args[3] = CStringGetTextDatum(error ? "FAIL" : "COMPLETE");
+	args[4] = CStringGetTextDatum(end_text);
+	if (insert_plan == NULL)
+	{
+		Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("INSERT INTO dataplatform.openlineage_outbox (run_id, event_type, job_name, event) "
+						   "VALUES ($1::uuid, 'START', $2, $3::jsonb), ($1::uuid, $4, $2, $5::jsonb)",
+						   5, types);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		insert_plan = plan;
+	}
+	rc = SPI_execute_plan(insert_plan, args, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not write OpenLineage events: %s", SPI_result_code_string(rc));
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(run->cxt);
 	pfree(run);

@@ -12,7 +12,7 @@ CREATE TABLE @extschema@.openlineage_outbox (
 	run_id			uuid NOT NULL,
 	event_type		text NOT NULL CHECK (event_type IN ('START', 'COMPLETE', 'FAIL')),
 	job_name		text NOT NULL,
-	event			jsonb NOT NULL,
+	event			jsonb COMPRESSION lz4 NOT NULL,
 	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	status			text NOT NULL DEFAULT 'pending'
 					CHECK (status IN ('pending', 'delivered', 'rejected')),
