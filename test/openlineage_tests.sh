@@ -102,6 +102,7 @@ q "CREATE EXTENSION dataplatform"
 
 # --- a scripted run: every kind of run ---------------------------------------
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+SET client_min_messages = error;
 SELECT dataplatform.define_product('ol', '{"owner": "Test", "email": "t@example.org"}');
 SELECT dataplatform.define_dataset('{"dataset": "ol-item", "product": "ol", "key": ["reference"],
   "fields": [{"name": "reference", "datatype": "string"}, {"name": "name", "datatype": "string", "required": true},

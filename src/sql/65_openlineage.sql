@@ -26,5 +26,8 @@ CREATE INDEX openlineage_outbox_created ON @extschema@.openlineage_outbox (creat
 CREATE INDEX openlineage_outbox_run ON @extschema@.openlineage_outbox (run_id);
 COMMENT ON TABLE @extschema@.openlineage_outbox IS
 'OpenLineage run events waiting for the worker to post them to dataplatform.openlineage_url (pending), posted (delivered) or refused by the receiver (rejected); pruned after dataplatform.history_days';
+-- dumped, so that events not yet delivered survive a dump and restore
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.openlineage_outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.openlineage_outbox_id_seq', '');
 REVOKE ALL ON @extschema@.openlineage_outbox FROM PUBLIC;
 GRANT SELECT ON @extschema@.openlineage_outbox TO dataplatform_admin, dataplatform_auditor;
