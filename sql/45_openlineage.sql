@@ -141,7 +141,9 @@ TRUNCATE dataplatform.openlineage_outbox;
 SELECT dataplatform.publish('olr_names', 'SELECT reference, name FROM dp_clean.olr_item') ->> 'status' AS published;
 ALTER TABLE dp_consumer_data.olr_names ADD CONSTRAINT olr_no_d CHECK (reference <> 'D1');
 SELECT dataplatform.push('olr-item', '[{"reference": "D1", "name": "d"}]') > 0 AS pushed;
+SET client_min_messages = error;
 SELECT view, result ->> 'status' AS status FROM dataplatform.refresh_all() WHERE view LIKE 'olr%' ORDER BY 1;
+SET client_min_messages = warning;
 SELECT job_name, events, inputs, outputs FROM dp_test.ol_runs WHERE job_name LIKE 'refresh.olr_names';
 SELECT job_name, event -> 'run' -> 'facets' -> 'errorMessage' ->> 'message' AS message
   FROM dataplatform.openlineage_outbox WHERE event_type = 'FAIL' AND job_name LIKE 'refresh.olr%' ORDER BY id;
