@@ -77,7 +77,9 @@ SELECT (event -> 'run' -> 'facets' -> 'dataplatform_batch') - '_producer'::text 
   FROM dataplatform.openlineage_outbox WHERE event_type = 'COMPLETE';
 TRUNCATE dataplatform.openlineage_outbox;
 
--- work that rolls back leaves no event; a call that fails leaves none either
+-- work that rolls back leaves no event; a call that fails leaves none in
+-- its transaction (its FAIL waits in shared memory for the worker, which
+-- sends nothing here: test/openlineage_tests.sh checks it)
 BEGIN;
 SELECT dataplatform.push('olr-item', '[{"reference": "R1", "name": "rolled back"}]') > 0 AS pushed;
 SELECT count(*) AS events_inside FROM dataplatform.openlineage_outbox;

@@ -21,6 +21,7 @@
 #include "events.h"
 #include "guc.h"
 #include "obfuscate.h"
+#include "openlineage.h"
 #include "util.h"
 #include "worker.h"
 
@@ -188,6 +189,10 @@ _PG_init(void)
 	 * query ids (EnableQueryId: compute_query_id = auto turns them on)
 	 */
 	dp_audit_init(process_shared_preload_libraries_in_progress);
+
+	/* the FAIL events of failed SQL calls wait in shared memory for the worker */
+	if (process_shared_preload_libraries_in_progress)
+		dp_ol_fail_init();
 
 	/* no jobs while pg_upgrade runs the server */
 	if (process_shared_preload_libraries_in_progress && !IsBinaryUpgrade)

@@ -132,9 +132,20 @@ run=$(q "SELECT dataplatform.collect('ol-source')")
 q "SELECT dataplatform.wait_for_run($run, '20 seconds')" >/dev/null
 run=$(q "SELECT dataplatform.run_now('ol-broken')")
 q "SELECT dataplatform.wait_for_run($run, '20 seconds')" >/dev/null
+# a call that fails: its FAIL outlives the rolled-back transaction (shared
+# memory, written by the worker)
+q "SELECT dataplatform.push_csv('ol-item', E'reference,name\\n\"broken\\n')" >/dev/null 2>&1 \
+    && notok "a malformed CSV was accepted" || true
 # a push rolled back leaves no event
 q "BEGIN; SELECT dataplatform.push('ol-item', '[{\"reference\": \"R\", \"name\": \"rolled back\"}]'); ROLLBACK" >/dev/null
 
+for _ in $(seq 50); do   # the failed call's FAIL: written by the worker
+    [ "$(q "SELECT count(*) FROM dataplatform.openlineage_outbox WHERE job_name = 'push_csv.ol-item' AND event_type = 'FAIL'")" = 1 ] && break
+    sleep 0.2
+done
+check "the failed push_csv left START and FAIL in the outbox, written by the worker" \
+    "SELECT count(*) = 2 FROM dataplatform.openlineage_outbox WHERE job_name = 'push_csv.ol-item' AND run_id IN
+       (SELECT run_id FROM dataplatform.openlineage_outbox WHERE event_type = 'FAIL' AND event::text LIKE '%unterminated%')"
 check "the scripted run wrote its events to the outbox" \
     "SELECT count(*) >= 26 FROM dataplatform.openlineage_outbox"
 if wait_delivered 20; then ok "the worker delivered every event"; else notok "events still pending: $(q "SELECT string_agg(id || ' ' || coalesce(last_error, ''), '; ') FROM dataplatform.openlineage_outbox WHERE status = 'pending'")"; fi
@@ -145,7 +156,7 @@ n=$(q "SELECT count(*) FROM dataplatform.openlineage_outbox")
 [ "$(get duplicates)" = 0 ] && ok "each event arrived once" || notok "$(get duplicates) events arrived more than once"
 [ "$(get incomplete_runs)" = 0 ] && ok "every run has a START and one COMPLETE or FAIL" || notok "$(get incomplete_runs) runs are incomplete"
 jobs=$(get jobs)
-for want in push:COMPLETE push_csv:COMPLETE process_queued:COMPLETE snapshot:COMPLETE events:COMPLETE \
+for want in push:COMPLETE push_csv:COMPLETE push_csv:FAIL process_queued:COMPLETE snapshot:COMPLETE events:COMPLETE \
             publish:COMPLETE refresh:COMPLETE refresh:FAIL collect:COMPLETE job:FAIL; do
     [[ ",$jobs," == *",$want,"* ]] && ok "a $want run" || notok "no $want run (runs: $jobs)"
 done
@@ -154,7 +165,7 @@ for want in schema columnLineage dataQualityMetrics dataplatform_quality outputS
     [[ ",$facets," == *",$want,"* ]] && ok "push_csv's events carry the $want facet" || notok "no $want facet (facets: $facets)"
 done
 read -r with_msg nfail <<<"$(get fail_messages)"
-[ "$with_msg" = "$nfail" ] && [ "$nfail" -ge 2 ] && ok "each FAIL event carries its error message ($nfail)" \
+[ "$with_msg" = "$nfail" ] && [ "$nfail" -ge 3 ] && ok "each FAIL event carries its error message ($nfail)" \
     || notok "FAIL events with a message: $with_msg of $nfail"
 names=$(get names)
 [[ " $names " == *" postgres://db.example.org:5432/$DB.dp_clean.ol_item "* ]] && \

@@ -18,6 +18,7 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
 #include "utils/timestamp.h"
 
 #include "util.h"
@@ -77,5 +78,18 @@ extern void dp_ol_finish(DpOlRun *run, const char *error);
 
 /* Free a run without writing it (NULL: nothing). */
 extern void dp_ol_discard(DpOlRun *run);
+
+/*
+ * openlineage_fail.c: FAIL events of SQL calls that raise an error (their
+ * transaction rolls back): remembered in shared memory by dp_ol_call, the
+ * SQL entry point's wrapper (kind: the job's kind; argument 0, a text, the
+ * object), and written to the outbox by the database's worker
+ * (dp_ol_fail_drain, in its transaction; returns the runs written).
+ * dp_ol_fail_init requests the shared memory (_PG_init, when preloaded).
+ */
+extern void dp_ol_fail_init(void);
+extern Datum dp_ol_call(FunctionCallInfo fcinfo, PGFunction fn, const char *kind);
+extern int	dp_ol_fail_drain(void);
+extern bool dp_ol_fail_waiting(void);	/* outside a transaction: any to drain? */
 
 #endif							/* DP_OPENLINEAGE_H */

@@ -61,6 +61,7 @@
 
 #include "access.h"
 #include "consumer.h"
+#include "openlineage.h"
 
 PG_FUNCTION_INFO_V1(dp_refresh);
 PG_FUNCTION_INFO_V1(dp_refresh_all);
@@ -701,8 +702,8 @@ refresh_by_name(const char *name, bool force_full)
 	return result;
 }
 
-Datum
-dp_refresh(PG_FUNCTION_ARGS)
+static Datum
+refresh_call(PG_FUNCTION_ARGS)
 {
 	char	   *name = dp_arg_cstring(fcinfo, 0, "name");
 	bool		full;
@@ -722,6 +723,13 @@ dp_refresh(PG_FUNCTION_ARGS)
 	ret = DirectFunctionCall1(jsonb_in, CStringGetDatum(result));
 	SPI_finish();
 	PG_RETURN_DATUM(ret);
+}
+
+/* the SQL function: a failed call leaves its OpenLineage FAIL (openlineage_fail.c) */
+Datum
+dp_refresh(PG_FUNCTION_ARGS)
+{
+	return dp_ol_call(fcinfo, refresh_call, "refresh");
 }
 
 /*

@@ -6,6 +6,8 @@
  *		and prunes the outbox.
  *
  * Each tick (dp_openlineage_deliver, outside any transaction):
+ *   0. write the FAIL events of failed SQL calls kept in shared memory
+ *      (src/common/openlineage_fail.c) to the outbox;
  *   1. prune, at most once a minute: delivered and rejected events, and
  *      pending ones, older than dataplatform.history_days (pending ones
  *      dropped so are counted in the server log);
@@ -257,6 +259,14 @@ dp_openlineage_deliver(long *sleep_ms)
 	if (!dp_ol_enabled())
 		return;
 	old = MemoryContextSwitchTo(send_cxt);
+	/* the FAIL events of failed SQL calls (openlineage_fail.c) join the outbox */
+	if (dp_ol_fail_waiting())
+	{
+		begin_xact("dataplatform: write the OpenLineage events of failed calls");
+		(void) dp_ol_fail_drain();
+		end_xact();
+	}
+
 	problem = dp_collect_url_problem(dp_ol_url, &sqlstate, NULL, NULL, NULL);
 	if (problem)
 	{

@@ -251,6 +251,7 @@ $upgrade$;
 -- rebuild replays snapshots and change events too (issue 17, point 6)
 COMMENT ON FUNCTION @extschema@.rebuild_changed() IS
 'rebuild the datasets whose spec or configuration changed since their batches were processed (the nightly batch run)';
+
 -- OpenLineage run events (issue 16): part 65 whole, new in 0.2
 -- @part 65_openlineage.sql
 
