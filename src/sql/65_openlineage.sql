@@ -21,9 +21,9 @@ CREATE TABLE @extschema@.openlineage_outbox (
 	delivered_at	timestamptz,
 	last_error		text
 );
+-- the only other index: every run writes two rows, so each index costs the
+-- data path (pruning walks the primary key from its oldest end)
 CREATE INDEX openlineage_outbox_pending ON @extschema@.openlineage_outbox (id) WHERE status = 'pending';
-CREATE INDEX openlineage_outbox_created ON @extschema@.openlineage_outbox (created_at);
-CREATE INDEX openlineage_outbox_run ON @extschema@.openlineage_outbox (run_id);
 COMMENT ON TABLE @extschema@.openlineage_outbox IS
 'OpenLineage run events waiting for the worker to post them to dataplatform.openlineage_url (pending), posted (delivered) or refused by the receiver (rejected); pruned after dataplatform.history_days';
 -- dumped, so that events not yet delivered survive a dump and restore

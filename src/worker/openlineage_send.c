@@ -127,12 +127,20 @@ prune(void)
 		return;
 	last_prune = GetCurrentTimestamp();
 	begin_xact("dataplatform: prune the OpenLineage outbox");
-	dp_spi_exec("DELETE FROM dataplatform.openlineage_outbox WHERE status <> 'pending' AND "
-				"created_at < pg_catalog.now() - pg_catalog.make_interval(days => $1)",
+	/*
+	 * ids follow the time of writing: walk the primary key from the oldest
+	 * end to the first event young enough to keep (no index on created_at,
+	 * which every run would pay for)
+	 */
+	dp_spi_exec("WITH bound AS (SELECT COALESCE((SELECT o.id FROM dataplatform.openlineage_outbox o"
+				"   WHERE o.created_at >= pg_catalog.now() - pg_catalog.make_interval(days => $1)"
+				"   ORDER BY o.id LIMIT 1), pg_catalog.max(m.id) + 1) AS id"
+				"   FROM dataplatform.openlineage_outbox m),"
+				" gone AS (DELETE FROM dataplatform.openlineage_outbox o USING bound"
+				"   WHERE o.id < bound.id RETURNING o.status)"
+				" SELECT pg_catalog.count(*) FILTER (WHERE status = 'pending') FROM gone",
 				1, &type, &days, NULL);
-	dropped = dp_spi_exec("DELETE FROM dataplatform.openlineage_outbox WHERE status = 'pending' AND "
-						  "created_at < pg_catalog.now() - pg_catalog.make_interval(days => $1)",
-						  1, &type, &days, NULL);
+	dropped = pg_strtoint64(dp_spi_getvalue(0, 1));
 	end_xact();
 	if (dropped > 0)
 		ereport(LOG,
