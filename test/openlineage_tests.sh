@@ -209,6 +209,21 @@ n=$(q "SELECT count(*) FROM dataplatform.openlineage_outbox")
 check "the outbox says each event was delivered once" \
     "SELECT bool_and(status = 'delivered' AND delivered_at IS NOT NULL) FROM dataplatform.openlineage_outbox"
 
+# --- memory: the worker's private memory over many deliveries -----------------
+wpid=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'dataplatform worker' AND datname = current_database()")
+rss() { awk '/^RssAnon:/ { print $2 }' "/proc/$wpid/status" 2>/dev/null || echo 0; }
+q "SELECT count(dataplatform.push('ol-item', jsonb_build_object('reference', 'W' || i, 'name', 'warm'))) FROM generate_series(1, 50) i" >/dev/null
+wait_delivered 20 || true
+before=$(rss)
+q "SELECT count(dataplatform.push('ol-item', jsonb_build_object('reference', 'M' || i, 'name', 'many'))) FROM generate_series(1, 300) i" >/dev/null
+if wait_delivered 30; then ok "600 more events delivered"; else notok "events still pending after 600 more"; fi
+after=$(rss)
+echo "# worker private RSS (RssAnon) $before kB -> $after kB over 600 deliveries"
+[ -n "$before" ] && [ "$before" -gt 0 ] && [ $((after - before)) -lt 2048 ] \
+    && ok "the worker's private memory grew by $((after - before)) kB over 600 deliveries (< 2 MB)" \
+    || notok "the worker's private memory grew from $before kB to $after kB"
+[ "$(get duplicates)" = 0 ] && ok "still each event once" || notok "$(get duplicates) events arrived more than once"
+
 # --- the URL off the allow-list: kept, not sent ---------------------------------
 psql -X -q -d postgres -c "ALTER DATABASE $DB SET dataplatform.allowed_hosts = 'example.org'" >/dev/null
 q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'dataplatform worker' AND datname = current_database()" >/dev/null
