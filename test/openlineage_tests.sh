@@ -82,6 +82,9 @@ push = [e["event"] for e in events if e["event"]["job"]["name"] == "push_csv.ol-
 print("push_facets", ",".join(sorted(facets(push[0]))) if push else "")
 fail = [e["event"] for e in events if e["event"]["eventType"] == "FAIL"]
 print("fail_messages", sum(1 for f in fail if f["run"]["facets"].get("errorMessage", {}).get("message")), len(fail))
+collect_ids = {e["event"]["run"]["runId"] for e in events if e["event"]["job"]["name"] == "collect.ol-source"}
+children = [e["event"] for e in events if e["event"]["run"].get("facets", {}).get("parent", {}).get("run", {}).get("runId") in collect_ids]
+print("collect_children", ",".join(sorted({c["job"]["name"] + ":" + c["eventType"] for c in children})))
 names = sorted({d["namespace"] + "/" + d["name"] for e in events for d in e["event"].get("inputs", []) + e["event"].get("outputs", []) if d["namespace"].startswith("postgres://")})
 print("names", " ".join(names))
 PY
@@ -167,6 +170,9 @@ done
 read -r with_msg nfail <<<"$(get fail_messages)"
 [ "$with_msg" = "$nfail" ] && [ "$nfail" -ge 3 ] && ok "each FAIL event carries its error message ($nfail)" \
     || notok "FAIL events with a message: $with_msg of $nfail"
+[ "$(get collect_children)" = "push_csv.ol-item:COMPLETE,push_csv.ol-item:START" ] \
+    && ok "the collection's push_csv names the collection run as its parent" \
+    || notok "children of the collection run: $(get collect_children)"
 names=$(get names)
 [[ " $names " == *" postgres://db.example.org:5432/$DB.dp_clean.ol_item "* ]] && \
     [[ " $names " == *" postgres://db.example.org:5432/$DB.dp_consumer.ol_items "* ]] && \

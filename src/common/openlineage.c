@@ -68,8 +68,8 @@ iso_time(TimestampTz t)
 }
 
 /* A UUIDv7 (time-ordered, as OpenLineage recommends for run ids). */
-static void
-uuid_v7(TimestampTz now, char *out)
+void
+dp_ol_new_run_id(TimestampTz now, char *out)
 {
 	uint8		b[16];
 	uint64		ms = (uint64) (timestamptz_to_time_t(now)) * 1000 + (uint64) ((now % USECS_PER_SEC) / 1000);
@@ -118,8 +118,30 @@ dp_ol_dataset_name(const char *schema, const char *table)
 	return psprintf("%s.%s.%s", db ? db : "postgres", schema, table);
 }
 
+/* the parent run of the runs begun now (dp_ol_set_parent) */
+static char parent_run_id[37];
+static char parent_job[256];
+
+void
+dp_ol_set_parent(const char *run_id, const char *kind, const char *object)
+{
+	if (run_id == NULL)
+	{
+		parent_run_id[0] = '\0';
+		return;
+	}
+	strlcpy(parent_run_id, run_id, sizeof(parent_run_id));
+	snprintf(parent_job, sizeof(parent_job), "%s.%s", kind, object);
+}
+
 DpOlRun *
 dp_ol_begin(const char *kind, const char *object, TimestampTz started)
+{
+	return dp_ol_begin_id(kind, object, started, NULL);
+}
+
+DpOlRun *
+dp_ol_begin_id(const char *kind, const char *object, TimestampTz started, const char *run_id)
 {
 	DpOlRun    *run;
 	MemoryContext old;
@@ -134,7 +156,10 @@ dp_ol_begin(const char *kind, const char *object, TimestampTz started)
 									 ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(run->cxt);
 	run->started = started;
-	uuid_v7(started, run->run_id);
+	if (run_id)
+		strlcpy(run->run_id, run_id, sizeof(run->run_id));
+	else
+		dp_ol_new_run_id(started, run->run_id);
 	run->job_name = object ? psprintf("%s.%s", kind, object) : pstrdup(kind);
 	run->event = dp_json_new_object();
 	run->inputs = json_array();
@@ -160,6 +185,18 @@ dp_ol_begin(const char *kind, const char *object, TimestampTz started)
 	json_object_set(run->event, "inputs", run->inputs);
 	json_object_set(run->event, "outputs", run->outputs);
 	MemoryContextSwitchTo(old);
+	if (parent_run_id[0] && strcmp(parent_run_id, run->run_id) != 0)
+	{
+		old = MemoryContextSwitchTo(run->cxt);
+		dp_ol_facet(run, NULL, NULL, "parent",
+					"https://openlineage.io/spec/facets/1-0-1/ParentRunFacet.json#/$defs/ParentRunFacet",
+					json_pack("{s:{s:s}, s:{s:s, s:s}}",
+							  "run", "runId", parent_run_id,
+							  "job", "namespace",
+							  dp_ol_namespace && dp_ol_namespace[0] ? dp_ol_namespace : "dataplatform",
+							  "name", parent_job));
+		MemoryContextSwitchTo(old);
+	}
 	return run;
 }
 

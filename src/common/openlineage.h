@@ -51,6 +51,21 @@ extern bool dp_ol_enabled(void);
 extern DpOlRun *dp_ol_begin(const char *kind, const char *object, TimestampTz started);
 
 /*
+ * The same with a run id made beforehand by dp_ol_new_run_id (into a
+ * 37-byte buffer), so that runs started inside it can name it as their
+ * parent.
+ */
+extern DpOlRun *dp_ol_begin_id(const char *kind, const char *object, TimestampTz started,
+							   const char *run_id);
+extern void dp_ol_new_run_id(TimestampTz now, char *out);
+
+/*
+ * While set, every run begun gets a "parent" run facet naming this run
+ * (a collection run's pushes); NULL clears.  Backend-local.
+ */
+extern void dp_ol_set_parent(const char *run_id, const char *kind, const char *object);
+
+/*
  * Add an input or output dataset in this database (schema.table, unquoted
  * names) or, with dp_ol_dataset_ns, any namespace and name.  Returns the
  * dataset object (owned by the run) for dp_ol_facet.

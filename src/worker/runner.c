@@ -254,10 +254,10 @@ exec_as(const char *owner, const char *sql)
  */
 static void
 job_openlineage(DpClaimedRun *run, DpFetch *fetch, TimestampTz started, uint64 rows,
-				const char *error)
+				const char *error, const char *run_id)
 {
-	DpOlRun    *ol = dp_ol_begin(fetch ? "collect" : "job", fetch ? run->endpoint : run->job_name,
-								 started);
+	DpOlRun    *ol = dp_ol_begin_id(fetch ? "collect" : "job", fetch ? run->endpoint : run->job_name,
+									started, run_id);
 	MemoryContext old;
 
 	if (ol == NULL)
@@ -278,7 +278,8 @@ job_openlineage(DpClaimedRun *run, DpFetch *fetch, TimestampTz started, uint64 r
  * is recorded: an error here loses the event, never the record.
  */
 static void
-job_openlineage_failed(DpClaimedRun *run, DpFetch *fetch, TimestampTz started, const char *error)
+job_openlineage_failed(DpClaimedRun *run, DpFetch *fetch, TimestampTz started, const char *error,
+					   const char *run_id)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 
@@ -287,7 +288,7 @@ job_openlineage_failed(DpClaimedRun *run, DpFetch *fetch, TimestampTz started, c
 	PG_TRY();
 	{
 		begin_xact("dataplatform: record a failed run's OpenLineage event");
-		job_openlineage(run, fetch, started, 0, error);
+		job_openlineage(run, fetch, started, 0, error, run_id);
 		end_xact();
 	}
 	PG_CATCH();
@@ -321,6 +322,9 @@ execute_run(DpClaimedRun *run)
 	volatile bool timed_out = false;
 	DpFetch    *volatile fetch = NULL;
 	TimestampTz started = GetCurrentTimestamp();
+	char		ol_run_id[37];
+
+	dp_ol_new_run_id(started, ol_run_id);
 
 	PG_TRY();
 	{
@@ -336,8 +340,13 @@ execute_run(DpClaimedRun *run)
 		}
 		begin_xact(run->command);
 		debug_query_string = run->command;
+		/* the collection's pushes name its run as their parent */
 		if (fetch)
+		{
+			dp_ol_set_parent(ol_run_id, "collect", run->endpoint);
 			rows = dp_collect_store(fetch, run->owner, run->run_id);
+			dp_ol_set_parent(NULL, NULL, NULL);
+		}
 		else
 			rows = exec_as(run->owner, run->command);
 		disable_timeout(STATEMENT_TIMEOUT, false);
@@ -353,7 +362,7 @@ execute_run(DpClaimedRun *run)
 		 * receiver); a failed job's FAIL is the only trace of its work
 		 */
 		if (fetch)
-			job_openlineage(run, fetch, started, rows, NULL);
+			job_openlineage(run, fetch, started, rows, NULL, ol_run_id);
 		end_xact();
 		debug_query_string = NULL;
 		ok = true;
@@ -369,6 +378,7 @@ execute_run(DpClaimedRun *run)
 												run->timeout_ms - 1));
 		disable_timeout(STATEMENT_TIMEOUT, false);
 		debug_query_string = NULL;
+		dp_ol_set_parent(NULL, NULL, NULL);
 		AbortCurrentTransaction();
 		SetCurrentRoleId(InvalidOid, false);
 	}
@@ -413,7 +423,7 @@ execute_run(DpClaimedRun *run)
 		if (fetch)
 			dp_collect_log_failure(fetch, run->run_id, msg.data);
 		end_xact();
-		job_openlineage_failed(run, fetch, started, msg.data);
+		job_openlineage_failed(run, fetch, started, msg.data, ol_run_id);
 	}
 	if (fetch)
 		dp_collect_forget(fetch);
