@@ -138,6 +138,18 @@ SELECT job_name, event_type,
   FROM dataplatform.openlineage_outbox WHERE event_type <> 'START' ORDER BY id;
 TRUNCATE dataplatform.openlineage_outbox;
 
+-- a view's column lineage (dataplatform.view_column_lineage), with how
+SELECT dataplatform.publish('olr_sizes', 'SELECT upper(name) AS label, sum(size) AS total FROM dp_clean.olr_item GROUP BY upper(name)') ->> 'status' AS published;
+SELECT k AS column, f ->> 'name' AS from_table, f ->> 'field' AS from_column,
+       f -> 'transformations' -> 0 ->> 'type' AS type, f -> 'transformations' -> 0 ->> 'subtype' AS subtype,
+       f -> 'transformations' -> 0 ->> 'description' AS description
+  FROM dataplatform.openlineage_outbox,
+       jsonb_each(event -> 'outputs' -> 0 -> 'facets' -> 'columnLineage' -> 'fields') AS c(k, v),
+       jsonb_array_elements(v -> 'inputFields') f
+ WHERE job_name = 'publish.olr_sizes' AND event_type = 'COMPLETE' ORDER BY 1, 3;
+SELECT dataplatform.unpublish('olr_sizes');
+TRUNCATE dataplatform.openlineage_outbox;
+
 -- a refresh failing inside refresh_all: FAIL, written after its
 -- subtransaction rolled back
 SELECT dataplatform.publish('olr_names', 'SELECT reference, name FROM dp_clean.olr_item') ->> 'status' AS published;

@@ -4,7 +4,8 @@
  *		(src/common/openlineage.c builds and writes the events): job
  *		"refresh.<view>" or "publish.<view>", inputs the clean tables of the
  *		view's datasets, output the published view dp_consumer.<view> with
- *		its schema and outputStatistics, run facet dataplatform_refresh
+ *		its schema, column lineage (dataplatform.view_column_lineage) and
+ *		outputStatistics, run facet dataplatform_refresh
  *		(mode, method, rows inserted, updated, deleted, expectations).  A
  *		refresh rejected by its expectations is a FAIL, written with the
  *		refresh_log row; a refresh that failed inside refresh_all is a FAIL
@@ -13,10 +14,68 @@
  */
 #include "postgres.h"
 
+#include "executor/spi.h"
+
 #include "consumer.h"
 #include "openlineage.h"
 
 #define FACET(name) "https://openlineage.io/spec/facets/" name
+
+/*
+ * columnLineage of the view from dataplatform.view_column_lineage (stored
+ * at publish, src/consumer/lineage.c): each column from the clean (or
+ * history) table columns it reads, with how (identity, expression,
+ * aggregate); constants have no inputs and are left out.
+ */
+static void
+column_lineage(DpOlRun *run, const DpView *view, json_t *out)
+{
+	const char *args[1] = {view->name};
+	json_t	   *fields = dp_json_new_object();
+	json_t	   *in;
+	uint64		n;
+
+	n = dp_spi_exec_text("SELECT l.column_name, d.table_name || CASE WHEN l.history THEN '_history' ELSE '' END, "
+						 "l.source_column, l.transformation, l.expression "
+						 "FROM dataplatform.view_column_lineage l JOIN dataplatform.datasets d ON d.name = l.dataset "
+						 "WHERE l.view = $1 AND l.source_column IS NOT NULL ORDER BY l.ordinal, l.dataset, l.field",
+						 1, args);
+	if (n == 0)
+	{
+		json_decref(fields);
+		return;
+	}
+	/* the namespace of this database's tables, as the inputs have it */
+	in = json_array_get(run->inputs, 0);
+	for (uint64 i = 0; i < n; i++)
+	{
+		char	   *col = dp_spi_getvalue(i, 1);
+		char	   *how = dp_spi_getvalue(i, 4);
+		char	   *expr = dp_spi_getvalue(i, 5);
+		json_t	   *c = json_object_get(fields, col);
+		json_t	   *t;
+
+		if (c == NULL)
+		{
+			c = json_pack("{s:[]}", "inputFields");
+			json_object_set_new(fields, col, c);
+		}
+		t = json_pack("{s:s, s:s}", "type", "DIRECT",
+					  "subtype", strcmp(how, "identity") == 0 ? "IDENTITY" :
+					  strcmp(how, "aggregate") == 0 ? "AGGREGATION" : "TRANSFORMATION");
+		if (expr)
+			json_object_set_new(t, "description", json_string(expr));
+		json_array_append_new(json_object_get(c, "inputFields"),
+							  json_pack("{s:O, s:s, s:s, s:[o]}",
+										"namespace", json_object_get(in, "namespace"),
+										"name", dp_ol_dataset_name("dp_clean", dp_spi_getvalue(i, 2)),
+										"field", dp_spi_getvalue(i, 3),
+										"transformations", t));
+	}
+	dp_ol_facet(run, out, "facets", "columnLineage",
+				FACET("1-2-0/ColumnLineageDatasetFacet.json#/$defs/ColumnLineageDatasetFacet"),
+				json_pack("{s:o}", "fields", fields));
+}
 
 static void
 add_view(DpOlRun *run, const DpView *view, int64 rows, bool with_stats)
@@ -38,6 +97,8 @@ add_view(DpOlRun *run, const DpView *view, int64 rows, bool with_stats)
 	dp_ol_facet(run, out, "facets", "schema",
 				FACET("1-1-1/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet"),
 				json_pack("{s:o}", "fields", fields));
+	if (view->nsources > 0)
+		column_lineage(run, view, out);
 	if (with_stats)
 		dp_ol_facet(run, out, "outputFacets", "outputStatistics",
 					FACET("1-0-2/OutputStatisticsOutputDatasetFacet.json#/$defs/OutputStatisticsOutputDatasetFacet"),
