@@ -21,12 +21,56 @@
 #include "events.h"
 #include "guc.h"
 #include "obfuscate.h"
+#include "openlineage.h"
 #include "util.h"
 #include "worker.h"
 
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
+
+/*
+ * dataplatform.openlineage_url: empty, or an http or https URL.  Its host is
+ * checked against dataplatform.allowed_hosts at each delivery (the list may
+ * change meanwhile), by the worker.
+ */
+static bool
+check_openlineage_url(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval ? *newval : "";
+
+	(void) extra;
+	(void) source;
+	if (v[0] == '\0')
+		return true;
+	if (pg_strncasecmp(v, "http://", 7) != 0 && pg_strncasecmp(v, "https://", 8) != 0)
+	{
+		GUC_check_errdetail("The OpenLineage URL must be an http or https URL, or empty.");
+		return false;
+	}
+	for (const char *c = v; *c; c++)
+		if ((unsigned char) *c <= ' ')
+		{
+			GUC_check_errdetail("The OpenLineage URL must not contain spaces or control characters.");
+			return false;
+		}
+	return true;
+}
+
+/* dataplatform.openlineage_dataset_namespace: empty or postgres://host:port */
+static bool
+check_openlineage_dataset_namespace(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval ? *newval : "";
+
+	(void) extra;
+	(void) source;
+	if (v[0] == '\0' || (strncmp(v, "postgres://", 11) == 0 && strchr(v + 11, ':') != NULL &&
+						 strchr(v + 11, '/') == NULL))
+		return true;
+	GUC_check_errdetail("OpenLineage names PostgreSQL datasets in the namespace postgres://host:port.");
+	return false;
+}
 
 void
 _PG_init(void)
@@ -100,6 +144,28 @@ _PG_init(void)
 							   GUC_LIST_INPUT | GUC_NOT_IN_SAMPLE,
 							   dp_collect_check_resolve_override, NULL, NULL);
 
+	/* OpenLineage events (src/common/openlineage.c, src/worker/openlineage_send.c) */
+	DefineCustomStringVariable("dataplatform.openlineage_url",
+							   "Where the background worker sends OpenLineage run events (empty: none are recorded).",
+							   "An http or https URL, e.g. http://marquez:5000/api/v1/lineage; its host must be "
+							   "in dataplatform.allowed_hosts.",
+							   &dp_ol_url, "", PGC_SUSET, 0,
+							   check_openlineage_url, NULL, NULL);
+	DefineCustomStringVariable("dataplatform.openlineage_namespace",
+							   "The OpenLineage job namespace of this platform's runs.",
+							   NULL, &dp_ol_namespace, "dataplatform", PGC_SUSET, 0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("dataplatform.openlineage_dataset_namespace",
+							   "The OpenLineage namespace of this database's tables, postgres://host:port.",
+							   "Empty: this server's host name and port.  Set it to the address clients use, "
+							   "so that the catalogue matches the tables other tools report.",
+							   &dp_ol_dataset_namespace, "", PGC_SUSET, 0,
+							   check_openlineage_dataset_namespace, NULL, NULL);
+	DefineCustomIntVariable("dataplatform.openlineage_timeout",
+							"Time limit of one delivery of an OpenLineage event.",
+							NULL, &dp_ol_timeout_ms, 5000, 100, 300000, PGC_SUSET,
+							GUC_UNIT_MS, NULL, NULL, NULL);
+
 	/* environments and PII obfuscation (src/obfuscate.c) */
 	DefineCustomEnumVariable("dataplatform.environment",
 							 "What data this database may hold: development, staging or production.",
@@ -130,6 +196,10 @@ _PG_init(void)
 	 * query ids (EnableQueryId: compute_query_id = auto turns them on)
 	 */
 	dp_audit_init(process_shared_preload_libraries_in_progress);
+
+	/* the FAIL events of failed SQL calls wait in shared memory for the worker */
+	if (process_shared_preload_libraries_in_progress)
+		dp_ol_fail_init();
 
 	/* no jobs while pg_upgrade runs the server */
 	if (process_shared_preload_libraries_in_progress && !IsBinaryUpgrade)

@@ -223,6 +223,9 @@ case "$cmd" in
         DP_SERVER_LOG="$PGDIR/server.log" bash test/collect_tests.sh || rc=1
         stop_http
         server_alive || rc=1
+        say "OpenLineage events to a loopback receiver (test/openlineage_tests.sh)"
+        bash test/openlineage_tests.sh || rc=1
+        server_alive || rc=1
         say "docs examples (test/docs_tests.sh)"
         bash test/docs_tests.sh || rc=1
         server_alive || rc=1

@@ -21,6 +21,11 @@ int			dp_audit_buffer_size = 4096;
 char	   *dp_collect_allowed_hosts = NULL;
 char	   *dp_collect_resolve_override = NULL;
 
+char	   *dp_ol_url = NULL;
+char	   *dp_ol_namespace = NULL;
+char	   *dp_ol_dataset_namespace = NULL;
+int			dp_ol_timeout_ms = 5000;
+
 int			dp_environment = DP_ENV_DEVELOPMENT;
 char	   *dp_obfuscation_key = NULL;
 char	   *dp_catalogue_url = NULL;

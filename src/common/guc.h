@@ -30,6 +30,12 @@ extern int	dp_audit_buffer_size;
 extern char *dp_collect_allowed_hosts;
 extern char *dp_collect_resolve_override;
 
+/* OpenLineage events (src/common/openlineage.c, src/worker/openlineage_send.c) */
+extern char *dp_ol_url;
+extern char *dp_ol_namespace;
+extern char *dp_ol_dataset_namespace;
+extern int	dp_ol_timeout_ms;
+
 /* environments and PII obfuscation (src/ingest/obfuscate.c) */
 typedef enum DpEnvironment
 {

@@ -23,6 +23,7 @@
 #include "nodes/pg_list.h"
 #include "portability/instr_time.h"
 #include "utils/snapshot.h"
+#include "utils/timestamp.h"
 
 #include "util.h"
 
@@ -331,5 +332,15 @@ typedef uint64 (*DpExecFn) (void *arg, const char *sql, bool as_reader);
 extern bool dp_expect_evaluate(json_t *expect, const DpView *view, const char *qtable,
 							   const char *changed, int64 rows_before, int64 rows_after,
 							   DpExecFn exec, void *arg, StringInfo out);
+
+/* ---- openlineage_refresh.c ---- */
+
+/*
+ * The OpenLineage run of a refresh or publish recorded with status "ok" or
+ * "rejected" (FAIL), and of a refresh that failed inside refresh_all.
+ */
+extern void dp_refresh_openlineage(DpRefresh *r, const char *status, int64 rows,
+								   const char *expectations, double ms);
+extern void dp_refresh_openlineage_failed(const char *name, TimestampTz started, const char *error);
 
 #endif							/* DP_CONSUMER_H */

@@ -61,6 +61,7 @@
 
 #include "access.h"
 #include "consumer.h"
+#include "openlineage.h"
 
 PG_FUNCTION_INFO_V1(dp_refresh);
 PG_FUNCTION_INFO_V1(dp_refresh_all);
@@ -491,6 +492,7 @@ dp_refresh_publish_done(DpRefresh *r, json_t *expect)
 	ms = elapsed_ms(r);
 	result = result_json(r, "ok", r->ins, ex.data, ms);
 	record(r, "ok", r->ins, ex.data, result, ms, true);
+	dp_refresh_openlineage(r, "ok", r->ins, ex.data, ms);
 	UnregisterSnapshot(r->snap);
 	return result;
 }
@@ -572,6 +574,7 @@ refresh_view(DpView *view, json_t *expect, bool force_full, int64 rows_before)
 	{
 		result = result_json(r, "rejected", rows_before, ex.data, ms);
 		record(r, "rejected", rows_before, ex.data, result, ms, false);
+		dp_refresh_openlineage(r, "rejected", rows_before, ex.data, ms);
 		ereport(WARNING,
 				(errmsg("refresh of view \"%s\" rejected: an expectation failed", view->name),
 				 errdetail("Results: %s", ex.data),
@@ -581,6 +584,7 @@ refresh_view(DpView *view, json_t *expect, bool force_full, int64 rows_before)
 	{
 		result = result_json(r, "ok", rows, ex.data, ms);
 		record(r, "ok", rows, ex.data, result, ms, true);
+		dp_refresh_openlineage(r, "ok", rows, ex.data, ms);
 	}
 	UnregisterSnapshot(r->snap);
 	return result;
@@ -717,7 +721,7 @@ refresh_failure_is_loggable(const ErrorData *e)
  * (JSON text).  Connected to SPI.
  */
 static char *
-record_failure(const char *name, const ErrorData *e)
+record_failure(const char *name, const ErrorData *e, TimestampTz started)
 {
 	StringInfoData buf;
 	const char *args[3];
@@ -738,6 +742,7 @@ record_failure(const char *name, const ErrorData *e)
 	args[2] = buf.data;
 	dp_spi_exec_text("UPDATE dataplatform.consumer_view SET last_status = $2, last_result = $3::jsonb "
 					 "WHERE name = $1", 3, args);
+	dp_refresh_openlineage_failed(name, started, e->message);
 	ereport(WARNING,
 			(errmsg("refresh of view \"%s\" failed: %s", name, e->message),
 			 e->detail ? errdetail("%s", e->detail) : 0,
@@ -749,10 +754,10 @@ record_failure(const char *name, const ErrorData *e)
  * refresh(name text, full boolean) RETURNS jsonb.  An unknown view is an
  * error; a refresh that fails (its subtransaction rolled back) is recorded
  * as refresh_all records it: a refresh_log row, the view's last status, a
- * WARNING, and a result with status "failed".
+ * WARNING, a FAIL run event, and a result with status "failed".
  */
-Datum
-dp_refresh(PG_FUNCTION_ARGS)
+static Datum
+refresh_call(PG_FUNCTION_ARGS)
 {
 	char	   *name = dp_arg_cstring(fcinfo, 0, "name");
 	bool		full;
@@ -762,6 +767,7 @@ dp_refresh(PG_FUNCTION_ARGS)
 	char	   *volatile result = NULL;
 	Datum		ret;
 	const char *args[1] = {name};
+	TimestampTz started = GetCurrentTimestamp();
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -797,7 +803,7 @@ dp_refresh(PG_FUNCTION_ARGS)
 		CurrentResourceOwner = owner;
 		if (!refresh_failure_is_loggable(e))
 			ReThrowError(e);
-		result = record_failure(name, e);
+		result = record_failure(name, e, started);
 		FreeErrorData(e);
 	}
 	PG_END_TRY();
@@ -805,6 +811,13 @@ dp_refresh(PG_FUNCTION_ARGS)
 	ret = DirectFunctionCall1(jsonb_in, CStringGetDatum(result));
 	SPI_finish();
 	PG_RETURN_DATUM(ret);
+}
+
+/* the SQL function: a failed call leaves its OpenLineage FAIL (openlineage_fail.c) */
+Datum
+dp_refresh(PG_FUNCTION_ARGS)
+{
+	return dp_ol_call(fcinfo, refresh_call, "refresh");
 }
 
 /*
@@ -835,6 +848,7 @@ dp_refresh_all(PG_FUNCTION_ARGS)
 		char	   *result = NULL;
 		Datum		values[2];
 		bool		nulls[2] = {false, false};
+		TimestampTz started = GetCurrentTimestamp();
 
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(cxt);
@@ -857,7 +871,7 @@ dp_refresh_all(PG_FUNCTION_ARGS)
 			CurrentResourceOwner = owner;
 			if (!refresh_failure_is_loggable(e))
 				ReThrowError(e);
-			result = record_failure(names[i], e);
+			result = record_failure(names[i], e, started);
 			FreeErrorData(e);
 		}
 		PG_END_TRY();

@@ -24,6 +24,7 @@
 #include "events.h"
 #include "issue.h"
 #include "obfuscate.h"
+#include "openlineage.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(dp_apply_events);
@@ -315,8 +316,8 @@ processed:
  * ------------------------------------------------------------------------
  */
 
-Datum
-dp_apply_events(PG_FUNCTION_ARGS)
+static Datum
+apply_events_call(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
@@ -480,4 +481,11 @@ dp_events_apply(EventRun *run, Jsonb *events)
 		dp_spi_exec_text("UPDATE dataplatform.batch SET result = $2::jsonb WHERE id = $1::bigint", 2, args);
 	}
 	return evs;
+}
+
+/* the SQL function: a failed call leaves its OpenLineage FAIL (openlineage_fail.c) */
+Datum
+dp_apply_events(PG_FUNCTION_ARGS)
+{
+	return dp_ol_call(fcinfo, apply_events_call, "events");
 }

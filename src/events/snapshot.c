@@ -18,6 +18,7 @@
 #include "utils/memutils.h"
 
 #include "events.h"
+#include "openlineage.h"
 #include "util.h"
 #include "spatial.h"
 
@@ -206,8 +207,8 @@ dp_snapshot_apply(DpLoad *load, Jsonb *rows, Datum as_of, const char *as_of_text
 	}
 }
 
-Datum
-dp_load_snapshot(PG_FUNCTION_ARGS)
+static Datum
+load_snapshot_call(PG_FUNCTION_ARGS)
 {
 	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
 	Jsonb	   *rows;
@@ -267,4 +268,11 @@ dp_load_snapshot(PG_FUNCTION_ARGS)
 	batch_id = load->batch_id;
 	SPI_finish();
 	PG_RETURN_INT64(batch_id);
+}
+
+/* the SQL function: a failed call leaves its OpenLineage FAIL (openlineage_fail.c) */
+Datum
+dp_load_snapshot(PG_FUNCTION_ARGS)
+{
+	return dp_ol_call(fcinfo, load_snapshot_call, "snapshot");
 }

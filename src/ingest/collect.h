@@ -11,6 +11,8 @@
 
 #include "postgres.h"
 
+#include <curl/curl.h>
+
 #include "lib/stringinfo.h"
 #include "utils/guc.h"
 
@@ -50,6 +52,37 @@ extern void dp_collect_redact(DpFetch *f, StringInfo msg);
 
 /* Wipe the run's secret values from memory (before its context goes). */
 extern void dp_collect_forget(DpFetch *f);
+
+/*
+ * For every HTTP request of the worker (collection, OpenLineage delivery;
+ * fetch.c): whether a URL may be requested (http or https, no credentials,
+ * host on dataplatform.allowed_hosts): NULL, or why not (palloc'd) with
+ * its SQLSTATE; the lower-cased scheme, host and port when wanted.  No
+ * ereport.
+ */
+extern char *dp_collect_url_problem(const char *url, int *sqlstate, char **scheme,
+									char **host, char **port);
+
+/* libcurl set up once per process (ERROR if it cannot be). */
+extern void dp_collect_curl_init(void);
+
+/*
+ * The options every request of the worker has, on a handle just reset:
+ * protocols, no redirects, no signals, time limits, user agent, the
+ * interrupt-noticing progress callback (sets *interrupted; no ereport
+ * inside it), the error buffer (CURL_ERROR_SIZE bytes).
+ */
+extern void dp_collect_curl_setup(CURL *curl, const char *url, long connect_ms, long timeout_ms,
+								  bool *interrupted, char *errbuf);
+
+/*
+ * The OpenLineage description of collection run run_id (store.c, in a
+ * transaction, connected to SPI): its input (the URL without its query),
+ * its output (dp_raw.rows) and a dataplatform_collection run facet
+ * (endpoint, HTTP status, bytes, sha256, outcome, batch).  run may be NULL.
+ */
+struct DpOlRun;
+extern void dp_collect_openlineage(DpFetch *f, int64 run_id, struct DpOlRun *run);
 
 /* GUC check hook of dataplatform.allowed_hosts (dataplatform.c). */
 extern bool dp_collect_check_allowed_hosts(char **newval, void **extra, GucSource source);

@@ -59,9 +59,6 @@ struct DpFetch
 	DpAddr		refused_addr;	/* ... this one (family 0: not an IP address) */
 };
 
-/* Whether a URL may be fetched (fetch.c): NULL, or why not and its SQLSTATE. */
-extern char *dp_collect_url_problem(const char *url, int *sqlstate, char **scheme,
-									char **host, char **port);
 
 /*
  * The origin "scheme://host:port" of an http(s) URL (fetch.c), or NULL and

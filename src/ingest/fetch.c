@@ -488,12 +488,15 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-/* libcurl progress callback: abort on cancel, die, postmaster death. */
+/*
+ * libcurl progress callback: abort on cancel, die, postmaster death,
+ * setting the caller's flag (userdata: bool *); no ereport.
+ */
 static int
 xferinfo_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
 			curl_off_t ultotal, curl_off_t ulnow)
 {
-	DpFetch    *f = (DpFetch *) userdata;
+	bool	   *interrupted = (bool *) userdata;
 
 	(void) dltotal;
 	(void) dlnow;
@@ -502,10 +505,54 @@ xferinfo_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
 
 	if (QueryCancelPending || ProcDiePending || !PostmasterIsAlive())
 	{
-		f->interrupted = true;
+		*interrupted = true;
 		return 1;
 	}
 	return 0;
+}
+
+/*
+ * The options every request of the worker has (collection and OpenLineage
+ * delivery): the URL, http and https only, no redirect followed by libcurl,
+ * no signals, the connect and total time limits, the user agent, no proxy
+ * for loopback, the progress callback that notices interrupts (setting
+ * *interrupted) and the error buffer.  Call after curl_easy_reset.
+ */
+void
+dp_collect_curl_setup(CURL *curl, const char *url, long connect_ms, long timeout_ms,
+					  bool *interrupted, char *errbuf)
+{
+	errbuf[0] = '\0';
+	*interrupted = false;
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, Min(connect_ms, timeout_ms));
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, DP_COLLECT_USER_AGENT);
+	curl_easy_setopt(curl, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
+	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, interrupted);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+}
+
+/* curl_global_init once per process (before the first handle). */
+void
+dp_collect_curl_init(void)
+{
+	static bool curl_ready = false;
+
+	if (!curl_ready)
+	{
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_SYSTEM_ERROR),
+					 errmsg("could not initialise libcurl")));
+		curl_ready = true;
+	}
 }
 
 static const char *
@@ -667,7 +714,6 @@ build_headers(DpFetch *f, bool with_secrets)
 void
 dp_collect_fetch(DpFetch *f)
 {
-	static bool curl_ready = false;
 	CURL	   *volatile curl = NULL;
 	struct curl_slist *volatile hdrs = NULL;
 	struct curl_slist *volatile resolve = NULL;
@@ -687,14 +733,7 @@ dp_collect_fetch(DpFetch *f)
 	f->body.len = 0;
 	f->body.data[0] = '\0';
 
-	if (!curl_ready)
-	{
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_SYSTEM_ERROR),
-					 errmsg("could not initialise libcurl")));
-		curl_ready = true;
-	}
+	dp_collect_curl_init();
 
 	PG_TRY();
 	{
@@ -757,30 +796,17 @@ dp_collect_fetch(DpFetch *f)
 			}
 
 			curl_easy_reset(curl);
-			errbuf[0] = '\0';
 			f->body.len = 0;
 			f->body.data[0] = '\0';
-			f->too_big = f->out_of_memory = f->interrupted = f->refused = false;
-			curl_easy_setopt(curl, CURLOPT_URL, url);
-			curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-			curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-			curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-			curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+			f->too_big = f->out_of_memory = f->refused = false;
+			dp_collect_curl_setup(curl, url, f->connect_timeout_ms, remaining,
+								  &f->interrupted, errbuf);
 			curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-			curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-							 (long) Min(f->connect_timeout_ms, remaining));
-			curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, remaining);
 			curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) f->max_bytes);
-			curl_easy_setopt(curl, CURLOPT_USERAGENT, DP_COLLECT_USER_AGENT);
 			curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
-			curl_easy_setopt(curl, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
 			curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
 			curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_cb);
 			curl_easy_setopt(curl, CURLOPT_WRITEDATA, f);
-			curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-			curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
-			curl_easy_setopt(curl, CURLOPT_XFERINFODATA, f);
-			curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 			curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
 			curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, f);
 			if (resolve)

@@ -116,6 +116,7 @@ dp_load_open(const char *dataset, bool dry_run, const DpLoadOptions *opts)
 	args[1] = opts ? opts->column_override : NULL;
 	load->column_override = args[1] ? pstrdup(args[1]) : NULL;
 	load->synthetic = opts ? opts->synthetic : false;
+	load->run_started = GetCurrentTimestamp();
 	if (dp_spi_exec_text("SELECT product, spec, CASE WHEN $2::jsonb IS NULL THEN config "
 						 "  ELSE COALESCE(config, '{}') || pg_catalog.jsonb_build_object('column', "
 						 "       COALESCE(config -> 'column', '{}') || $2::jsonb) END, "
@@ -390,6 +391,8 @@ dp_load_create_batch(DpLoad *load, const char *kind, size_t bytes, const char *s
 					 "ELSE pg_catalog.jsonb_build_object('column', $7::jsonb) END, "
 					 "pg_catalog.clock_timestamp()) RETURNING id, received_at", 7, args);
 	load->batch_id = pg_strtoint64(dp_spi_getvalue(0, 1));
+	load->run_kind = MemoryContextStrdup(load->cxt, kind);
+	load->bytes = (int64) bytes;
 	load->received_at = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 }
 
@@ -467,6 +470,7 @@ dp_load_finish(DpLoad *load, instr_time start)
 					 "column_mapping = $13::jsonb, rows_replaced = $14::bigint, rows_orphaned = $15::bigint, "
 					 "status = 'done', processed_at = pg_catalog.clock_timestamp() "
 					 "WHERE id = $1::bigint", 15, args);
+	dp_load_openlineage(load);
 }
 
 void
@@ -491,6 +495,7 @@ dp_load_queue_batch(DpLoad *load, int64 rows)
 	args[1] = psprintf("%lld", (long long) rows);
 	dp_spi_exec_text("UPDATE dataplatform.batch SET status = 'queued', rows = $2::bigint, "
 					 "spec_version = NULL WHERE id = $1::bigint", 2, args);
+	dp_load_openlineage_queued(load, rows);
 }
 
 /* The payload with PII values replaced by tokens, when this environment wants it. */

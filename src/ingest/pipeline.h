@@ -29,6 +29,7 @@
 #include "storage/lockdefs.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 #include "config.h"
 #include "csv.h"
@@ -115,6 +116,11 @@ typedef struct DpLoad
 				n_newer;
 
 	DpContract *contract;		/* unique and references checks, or NULL */
+
+	/* its OpenLineage run (openlineage_load.c) */
+	const char *run_kind;		/* job kind: the batch's kind, process_queued, rebuild */
+	TimestampTz run_started;
+	int64		bytes;			/* the batch's bytes as received (0: unknown) */
 } DpLoad;
 
 typedef struct DpRowBuilder
@@ -208,7 +214,16 @@ extern int64 dp_push_csv_data(const char *dataset, const char *data, size_t len,
  * load's context.
  */
 extern DpLoad *dp_replay_batch(const char *dataset, int64 batch_id, const char *kind,
-							   const char *source, Datum received);
+							   const char *source, Datum received, const char *run_kind);
+
+/*
+ * openlineage_load.c: the load's OpenLineage run (START and COMPLETE or
+ * FAIL in the outbox; nothing when dataplatform.openlineage_url is unset)
+ */
+extern void dp_load_openlineage(DpLoad *load);
+extern void dp_load_openlineage_queued(DpLoad *load, int64 rows);
+extern void dp_load_openlineage_failed(const char *kind, const char *dataset, int64 batch_id,
+									   TimestampTz started, const char *error);
 
 /*
  * Snapshot and events batches are replayed by src/events/ (which depends on

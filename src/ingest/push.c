@@ -16,6 +16,7 @@
 
 #include "csv.h"
 #include "obfuscate.h"
+#include "openlineage.h"
 #include "pipeline.h"
 #include "transform.h"
 #include "util.h"
@@ -76,8 +77,8 @@ dp_push_rows(const char *dataset, Jsonb *rows, const DpLoadOptions *opts)
 	return batch_id;
 }
 
-Datum
-dp_push(PG_FUNCTION_ARGS)
+static Datum
+push_call(PG_FUNCTION_ARGS)
 {
 	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
 
@@ -86,6 +87,13 @@ dp_push(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("rows pushed to dataset \"%s\" must not be null", dataset)));
 	PG_RETURN_INT64(dp_push_rows(dataset, PG_GETARG_JSONB_P(1), opts_none));
+}
+
+/* the SQL function: a failed call leaves its OpenLineage FAIL (openlineage_fail.c) */
+Datum
+dp_push(PG_FUNCTION_ARGS)
+{
+	return dp_ol_call(fcinfo, push_call, "push");
 }
 
 /*
@@ -138,8 +146,8 @@ dp_push_csv_data(const char *dataset, const char *data, size_t len, Jsonb *csv_o
 	return batch_id;
 }
 
-Datum
-dp_push_csv(PG_FUNCTION_ARGS)
+static Datum
+push_csv_call(PG_FUNCTION_ARGS)
 {
 	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
 	text	   *data;
@@ -151,6 +159,13 @@ dp_push_csv(PG_FUNCTION_ARGS)
 	data = PG_GETARG_TEXT_PP(1);
 	PG_RETURN_INT64(dp_push_csv_data(dataset, VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
 									 PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), opts_none));
+}
+
+/* the SQL function: a failed call leaves its OpenLineage FAIL (openlineage_fail.c) */
+Datum
+dp_push_csv(PG_FUNCTION_ARGS)
+{
+	return dp_ol_call(fcinfo, push_csv_call, "push_csv");
 }
 
 /* The dry-run report. */

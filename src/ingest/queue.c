@@ -52,6 +52,7 @@ dp_process_queued(PG_FUNCTION_ARGS)
 		Datum		received;
 		bool		isnull;
 		MemoryContext spi_cxt = CurrentMemoryContext;
+		TimestampTz started;
 
 		args[0] = dataset;
 		if (dp_spi_exec_text("SELECT b.id, b.dataset, b.kind, b.source::text, b.received_at "
@@ -69,6 +70,7 @@ dp_process_queued(PG_FUNCTION_ARGS)
 		args[0] = psprintf("%lld", (long long) id);
 		dp_spi_exec_text("UPDATE dataplatform.batch SET status = 'processing' WHERE id = $1::bigint", 1, args);
 
+		started = GetCurrentTimestamp();
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(spi_cxt);
 		PG_TRY();
@@ -76,7 +78,7 @@ dp_process_queued(PG_FUNCTION_ARGS)
 			DpLoad	   *load = dp_load_open(ds, false, NULL);
 
 			dp_load_lock(load, RowExclusiveLock);
-			load = dp_replay_batch(ds, id, kind, source, received);
+			load = dp_replay_batch(ds, id, kind, source, received, "process_queued");
 			dp_audit("process_queued", ds,
 					 psprintf("{\"batch_id\": %lld, \"rows\": %lld, \"loaded\": %lld, \"quarantined\": %lld}",
 							  (long long) id, (long long) load->rows_in,
@@ -101,6 +103,7 @@ dp_process_queued(PG_FUNCTION_ARGS)
 			fargs[1] = e->message;
 			dp_spi_exec_text("UPDATE dataplatform.batch SET status = 'failed', processed_at = pg_catalog.clock_timestamp(), "
 							 "result = pg_catalog.jsonb_build_object('error', $2) WHERE id = $1::bigint", 2, fargs);
+			dp_load_openlineage_failed("process_queued", ds, id, started, e->message);
 			ereport(WARNING,
 					(errmsg("batch %lld of dataset \"%s\" failed: %s", (long long) id, ds, e->message)));
 		}

@@ -48,7 +48,7 @@ dp_replay_register(DpReplayFunction fn)
  */
 DpLoad *
 dp_replay_batch(const char *dataset, int64 batch_id, const char *kind, const char *source,
-			 Datum received)
+			 Datum received, const char *run_kind)
 {
 	DpLoad	   *load;
 	DpLoadOptions opts = {0};
@@ -71,6 +71,7 @@ dp_replay_batch(const char *dataset, int64 batch_id, const char *kind, const cha
 	load = dp_load_open(dataset, false, &opts);
 
 	INSTR_TIME_SET_CURRENT(start);
+	load->run_kind = run_kind;
 	load->batch_id = batch_id;
 	load->received_at = received;
 	{
@@ -191,7 +192,7 @@ dp_rebuild(PG_FUNCTION_ARGS)
 
 	for (b = 0; b < nbatches; b++)
 	{
-		DpLoad	   *load = dp_replay_batch(dataset, ids[b], kinds[b], sources[b], received[b]);
+		DpLoad	   *load = dp_replay_batch(dataset, ids[b], kinds[b], sources[b], received[b], "rebuild");
 
 		total_rows += load->rows_in;
 		total_loaded += load->loaded;

@@ -19,6 +19,7 @@
 
 #include "access.h"
 #include "collect_internal.h"
+#include "openlineage.h"
 #include "pipeline.h"
 #include "util.h"
 
@@ -204,4 +205,55 @@ void
 dp_collect_log_failure(DpFetch *f, int64 run_id, const char *message)
 {
 	log_run(f, run_id, "failed", 0, message);
+}
+
+void
+dp_collect_openlineage(DpFetch *f, int64 run_id, struct DpOlRun *run)
+{
+	MemoryContext old;
+	json_t	   *facet;
+	Datum		arg = Int64GetDatum(run_id);
+	Oid			type = INT8OID;
+	char	   *scheme = NULL;
+	char	   *host = NULL;
+	char	   *port = NULL;
+	int			sqlstate;
+
+	if (run == NULL)
+		return;
+	old = MemoryContextSwitchTo(run->cxt);
+	facet = json_pack("{s:s, s:s}", "endpoint", f->endpoint, "dataset", f->dataset ? f->dataset : "");
+	if (f->url && dp_collect_url_problem(f->url, &sqlstate, &scheme, &host, &port) == NULL)
+	{
+		/* the path alone: a query may carry a token */
+		const char *p = strstr(f->url, "://");
+		char	   *path;
+
+		p = p ? strchr(p + 3, '/') : NULL;
+		path = pstrdup(p ? p : "/");
+		path[strcspn(path, "?#")] = '\0';
+		(void) dp_ol_dataset_ns(run, false, psprintf("%s://%s:%s", scheme, host, port), path);
+	}
+	if (f->requested)
+		json_object_set_new(facet, "httpStatus", json_integer(f->http_status));
+	if (f->body.data && f->body.len > 0)
+		json_object_set_new(facet, "bytes", json_integer(f->body.len));
+	if (f->sha256)
+		json_object_set_new(facet, "sha256", json_string(f->sha256));
+	if (f->effective_format)
+		json_object_set_new(facet, "format", json_string(f->effective_format));
+	if (dp_spi_exec("SELECT outcome, batch_id FROM dataplatform.collection_log WHERE run_id = $1 "
+					"ORDER BY id DESC LIMIT 1", 1, &type, &arg, NULL) > 0)
+	{
+		char	   *batch = dp_spi_getvalue(0, 2);
+
+		json_object_set_new(facet, "outcome", json_string(dp_spi_getvalue(0, 1)));
+		if (batch)
+			json_object_set_new(facet, "batchId", json_integer(pg_strtoint64(batch)));
+		if (batch)
+			(void) dp_ol_dataset(run, true, "dp_raw", "rows");
+	}
+	dp_ol_facet(run, NULL, NULL, "dataplatform_collection", DP_OL_FACET_DOC "#dataplatform_collection",
+				facet);
+	MemoryContextSwitchTo(old);
 }

@@ -54,6 +54,7 @@
 
 #include "access.h"
 #include "collect.h"
+#include "openlineage.h"
 #include "util.h"
 #include "wake.h"
 #include "worker.h"
@@ -255,6 +256,67 @@ exec_as(const char *owner, const char *sql)
 }
 
 /*
+ * The OpenLineage run of a job run (in a transaction, connected to SPI):
+ * job "job.<name>", or "collect.<endpoint>" for a collection run with its
+ * URL, raw output and collection facet; COMPLETE, or FAIL with error.
+ * Emitted for every collection run and for failed job runs.
+ */
+static void
+job_openlineage(DpClaimedRun *run, DpFetch *fetch, TimestampTz started, uint64 rows,
+				const char *error, const char *run_id)
+{
+	DpOlRun    *ol = dp_ol_begin_id(fetch ? "collect" : "job", fetch ? run->endpoint : run->job_name,
+									started, run_id);
+	MemoryContext old;
+
+	if (ol == NULL)
+		return;
+	if (fetch)
+		dp_collect_openlineage(fetch, run->run_id, ol);
+	old = MemoryContextSwitchTo(ol->cxt);
+	dp_ol_facet(ol, NULL, NULL, "dataplatform_job", DP_OL_FACET_DOC "#dataplatform_job",
+				json_pack("{s:I, s:s, s:i, s:I}", "jobRunId", (json_int_t) run->run_id,
+						  "job", run->job_name, "attempt", run->attempt,
+						  "rows", (json_int_t) rows));
+	MemoryContextSwitchTo(old);
+	dp_ol_finish(ol, error);
+}
+
+/*
+ * A failed run's FAIL event, in a transaction of its own after the failure
+ * is recorded: an error here loses the event, never the record.
+ */
+static void
+job_openlineage_failed(DpClaimedRun *run, DpFetch *fetch, TimestampTz started, const char *error,
+					   const char *run_id)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (!dp_ol_enabled())
+		return;
+	PG_TRY();
+	{
+		begin_xact("dataplatform: record a failed run's OpenLineage event");
+		job_openlineage(run, fetch, started, 0, error, run_id);
+		end_xact();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(WARNING,
+				(errmsg("dataplatform worker: the OpenLineage event of failed run %lld was not recorded: %s",
+						(long long) run->run_id, edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
+/*
  * Step 3: run a claimed run and record its outcome.  A collection run
  * (src/ingest/fetch.c) fetches first, outside any transaction, under the
  * run's time limit; then stores what it fetched (src/ingest/store.c) in the
@@ -269,6 +331,9 @@ execute_run(DpClaimedRun *run)
 	volatile bool timed_out = false;
 	DpFetch    *volatile fetch = NULL;
 	TimestampTz started = GetCurrentTimestamp();
+	char		ol_run_id[37];
+
+	dp_ol_new_run_id(started, ol_run_id);
 
 	PG_TRY();
 	{
@@ -284,8 +349,13 @@ execute_run(DpClaimedRun *run)
 		}
 		begin_xact(run->command);
 		debug_query_string = run->command;
+		/* the collection's pushes name its run as their parent */
 		if (fetch)
+		{
+			dp_ol_set_parent(ol_run_id, "collect", run->endpoint);
 			rows = dp_collect_store(fetch, run->owner, run->run_id);
+			dp_ol_set_parent(NULL, NULL, NULL);
+		}
 		else
 			rows = exec_as(run->owner, run->command);
 		disable_timeout(STATEMENT_TIMEOUT, false);
@@ -302,6 +372,14 @@ execute_run(DpClaimedRun *run)
 					"  WHERE r.run_id = $1 AND j.active AND NOT EXISTS"
 					"        (SELECT 1 FROM dataplatform.job_run q WHERE q.job_id = j.id AND q.status = 'queued')",
 					1, types, args, NULL);
+		/*
+		 * a collection run is a run of its own; a plain job's work (push,
+		 * refresh, process_queued ...) emits its runs itself, so a job that
+		 * succeeded adds none (a job every few seconds would flood the
+		 * receiver); a failed job's FAIL is the only trace of its work
+		 */
+		if (fetch)
+			job_openlineage(run, fetch, started, rows, NULL, ol_run_id);
 		end_xact();
 		debug_query_string = NULL;
 		ok = true;
@@ -317,6 +395,7 @@ execute_run(DpClaimedRun *run)
 												run->timeout_ms - 1));
 		disable_timeout(STATEMENT_TIMEOUT, false);
 		debug_query_string = NULL;
+		dp_ol_set_parent(NULL, NULL, NULL);
 		AbortCurrentTransaction();
 		SetCurrentRoleId(InvalidOid, false);
 	}
@@ -361,6 +440,7 @@ execute_run(DpClaimedRun *run)
 		if (fetch)
 			dp_collect_log_failure(fetch, run->run_id, msg.data);
 		end_xact();
+		job_openlineage_failed(run, fetch, started, msg.data, ol_run_id);
 	}
 	if (fetch)
 		dp_collect_forget(fetch);

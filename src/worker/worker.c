@@ -706,6 +706,9 @@ dp_worker_main(Datum main_arg)
 				}
 				if (dp_worker_enabled)
 					dp_jobs_tick(&sleep_ms);
+				/* OpenLineage events: outbound HTTP stops with the kill switch too */
+				if (dp_worker_enabled)
+					dp_openlineage_deliver(&sleep_ms);
 				backoff_ms = 0;
 			}
 			PG_CATCH();

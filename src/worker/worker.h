@@ -20,4 +20,10 @@ extern void dp_worker_preload_init(void);
 extern void dp_jobs_recover(void);
 extern int	dp_jobs_tick(long *sleep_ms);
 
+/*
+ * openlineage_send.c: post the pending OpenLineage events (own
+ * transactions; lowers *sleep_ms when more are due or a retry falls due)
+ */
+extern void dp_openlineage_deliver(long *sleep_ms);
+
 #endif							/* DP_WORKER_H */

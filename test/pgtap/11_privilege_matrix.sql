@@ -118,6 +118,7 @@ SELECT set_eq(
   ('dataplatform.job_run', 'dataplatform_admin', ''),
   ('dataplatform.job', 'dataplatform_admin', ''),
   ('dataplatform.late', 'dataplatform_admin', ''),
+  ('dataplatform.openlineage_outbox', 'dataplatform_admin,dataplatform_auditor', ''),
   ('dataplatform.orphan_event', 'dataplatform_admin', ''),
   ('dataplatform.producer_grants', 'dataplatform_admin', ''),
   ('dataplatform.products', 'dataplatform_admin', ''),

@@ -252,6 +252,9 @@ $upgrade$;
 COMMENT ON FUNCTION @extschema@.rebuild_changed() IS
 'rebuild the datasets whose spec or configuration changed since their batches were processed (the nightly batch run)';
 
+-- OpenLineage run events (issue 16): part 65 whole, new in 0.2
+-- @part 65_openlineage.sql
+
 -- consumer_source.batch_stamp is now when the newest done batch up to the
 -- view's watermark was processed (read through the batch index), no longer
 -- the newest processed time of every batch up to it.  Restamped where the
