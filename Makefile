@@ -27,9 +27,9 @@ DATA_built = dataplatform--$(EXTVERSION).sql $(UPGRADES)
 # the published JSON Schemas import_contract checks documents against
 DATA = $(wildcard standards/dataplatform-*.schema.json)
 # PostgreSQL's headers as system headers: -Wextra then judges our code only
-PG_CPPFLAGS = $(foreach d,$(SUBSYSTEMS),-Isrc/$(d)) -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CPPFLAGS = $(foreach d,$(SUBSYSTEMS),-Isrc/$(d)) -isystem $(shell $(PG_CONFIG) --includedir-server) -isystem $(shell $(PG_CONFIG) --includedir)
 PG_CFLAGS = -Wall -Wextra -Werror
-SHLIB_LINK = -ljansson -lcurl -lyaml
+SHLIB_LINK = -ljansson -lcurl -lyaml -lpq
 
 # --- releases (docs/install.md) ---------------------------------------------
 # The library knows the extension version it implements: its worker waits

@@ -128,6 +128,13 @@ _PG_init(void)
 								&dp_audit_buffer_size, 4096, 16, 262144, PGC_POSTMASTER,
 								0, NULL, NULL, NULL);
 	}
+	DefineCustomStringVariable("dataplatform.audit_primary_conninfo",
+							   "On a standby: the libpq connection string to the primary its reads are audited on.",
+							   "The standby's worker ships buffered reads of dp_consumer to "
+							   "dataplatform.audit_receive on the primary, connecting as a member of "
+							   "dataplatform_audit_shipper; empty: reads on a standby go to the server log.",
+							   &dp_audit_primary_conninfo, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
 
 	/* collection from HTTP endpoints (src/ingest/fetch.c, src/lib/allowlist.c) */
 	DefineCustomStringVariable("dataplatform.allowed_hosts",

@@ -52,6 +52,10 @@
  * slot found at the start of a drain was left by a previous worker that
  * died: it is taken again.
  *
+ * On a standby with dataplatform.audit_primary_conninfo set, reads are
+ * buffered the same way and the standby's worker ships them to the
+ * primary's audit_log (audit_ship.c) instead of inserting them.
+ *
  * Window of loss: buffered reads live in shared memory only, so a server
  * crash, an immediate shutdown, or the postmaster's reinitialisation after
  * any backend crash loses the reads not yet drained (at most
@@ -493,7 +497,7 @@ record_read(const DpAuditKey *key, const char *text)
 	bool		wake = false;
 
 	current_statement(&stmt);
-	if (audit_shared == NULL || RecoveryInProgress())
+	if (audit_shared == NULL || (RecoveryInProgress() && !dp_audit_shipping()))
 	{
 		e = palloc(sizeof(DpAuditEntry));
 		fill_entry(e, key, text, now, &stmt);
@@ -900,6 +904,12 @@ dp_audit_drain(void)
 		values[7] = PointerGetDatum(construct_array(cols[7], n, INT8OID, sizeof(int64),
 													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 
+		if (RecoveryInProgress())
+		{
+			/* a standby: to the primary (audit_ship.c) */
+			dp_audit_ship(DRAIN_COLS, types, values, n);
+			goto shipped;
+		}
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		SPI_connect();
@@ -920,6 +930,7 @@ dp_audit_drain(void)
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+shipped:
 		pgstat_report_activity(STATE_IDLE, NULL);
 	}
 	PG_CATCH();

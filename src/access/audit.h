@@ -38,6 +38,18 @@ extern void dp_audit_statement_id(char *buf);
  */
 extern int	dp_audit_drain(void);
 
+/*
+ * audit_ship.c: whether this server ships its reads to a primary
+ * (dataplatform.audit_primary_conninfo is set), and the shipping of one
+ * drained batch: DP_AUDIT_SHIP_COLS arrays of n entries (the columns of
+ * dp_audit_drain's insert), sent to dataplatform.audit_receive on the
+ * primary.  Called outside a transaction; ERROR when the primary did not
+ * take them all.
+ */
+#define DP_AUDIT_SHIP_COLS 8
+extern bool dp_audit_shipping(void);
+extern void dp_audit_ship(int ncols, const Oid *types, const Datum *values, int n);
+
 /* True while dataplatform.purge_audit deletes (the guard lets it). */
 extern bool dp_audit_purging;
 

@@ -17,6 +17,7 @@ int			dp_worker_max_databases = 32;
 
 bool		dp_audit_reads = true;
 int			dp_audit_buffer_size = 4096;
+char	   *dp_audit_primary_conninfo = NULL;
 
 char	   *dp_collect_allowed_hosts = NULL;
 char	   *dp_collect_resolve_override = NULL;

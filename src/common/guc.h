@@ -25,6 +25,8 @@ extern int	dp_worker_max_databases;
 /* the audit trail of consumer reads (src/access/audit.c) */
 extern bool dp_audit_reads;
 extern int	dp_audit_buffer_size;
+/* a standby ships its reads to the primary (src/access/audit_ship.c) */
+extern char *dp_audit_primary_conninfo;
 
 /* collection from HTTP endpoints (src/ingest/fetch.c) */
 extern char *dp_collect_allowed_hosts;

@@ -343,4 +343,11 @@ extern void dp_refresh_openlineage(DpRefresh *r, const char *status, int64 rows,
 								   const char *expectations, double ms);
 extern void dp_refresh_openlineage_failed(const char *name, TimestampTz started, const char *error);
 
+/*
+ * replicate.c: make the consumer layer's publications (replicate_consumer)
+ * list the published views' tables as they are now.  Caller is connected
+ * to SPI; publish and unpublish call it after their catalog change.
+ */
+extern void dp_replication_sync(void);
+
 #endif							/* DP_CONSUMER_H */

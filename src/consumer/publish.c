@@ -602,6 +602,8 @@ dp_publish(PG_FUNCTION_ARGS)
 
 	/* expectations see the table under its name, as every refresh will */
 	result = dp_refresh_publish_done(fill, expect);
+	/* the new table in the consumer layer's publications (replicate.c) */
+	dp_replication_sync();
 
 	initStringInfo(&detail);
 	appendStringInfo(&detail, "{\"method\": \"%s\", \"key\": %s, \"replaced\": %s, \"source\": ",
@@ -642,6 +644,7 @@ dp_unpublish(PG_FUNCTION_ARGS)
 	drop_table(dp_view_state_qualified(name));
 	drop_view_indexes(name);
 	dp_spi_exec_text("DELETE FROM dataplatform.consumer_view WHERE name = $1", 1, args);
+	dp_replication_sync();
 	dp_audit("unpublish", name, NULL);
 	SPI_finish();
 	PG_RETURN_VOID();

@@ -11,7 +11,10 @@
  * dataplatform.worker_wake()), schedule() or run_now(), each at commit.  A
  * worker that dies of an error is restarted with exponential backoff (1 s up
  * to 5 min), so nothing crash-loops.  On a standby the launcher starts no
- * worker, and a worker that finds itself in recovery runs nothing.
+ * worker, unless dataplatform.audit_primary_conninfo is set: then each
+ * worker only ships its database's reads to the primary (audit_ship.c) and
+ * runs no job.  After a promotion the workers go on as a primary's: runs
+ * left running are failed as interrupted (dp_jobs_recover), then jobs run.
  *
  * DROP DATABASE, ALTER DATABASE and CREATE DATABASE ... TEMPLATE need the
  * database free of connections: a ProcessUtility hook holds the database's
@@ -309,7 +312,8 @@ dp_worker_preload_init(void)
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	/* on a hot standby too: its workers ship reads to the primary */
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
 	worker.bgw_restart_time = 10;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "dataplatform");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "dp_launcher_main");
@@ -363,7 +367,7 @@ start_worker(Oid dboid)
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "dataplatform");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "dp_worker_main");
@@ -509,7 +513,8 @@ dp_launcher_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		if (!RecoveryInProgress())
+		/* a standby's workers only ship reads: none without a primary to ship to */
+		if (!RecoveryInProgress() || dp_audit_shipping())
 			launcher_pass(handles, pass_cxt);
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -662,9 +667,9 @@ dp_worker_main(Datum main_arg)
 		my_slot->wake_pending = false;
 		LWLockRelease(dp_shared->lock);
 
-		if (RecoveryInProgress())
+		if (RecoveryInProgress() && !dp_audit_shipping())
 		{
-			/* a standby runs nothing; it may be promoted */
+			/* a standby runs no job; it may be promoted */
 		}
 		else if ((ext = extension_state(installed, dbname)) == EXT_ABSENT)
 			worker_exit_clean("the extension is not installed in this database");
@@ -697,18 +702,23 @@ dp_worker_main(Datum main_arg)
 			PG_TRY();
 			{
 				dp_audit_drain();
-				dp_agreement_expire();
-				dp_freshness_mark();
-				if (dp_worker_enabled && !recovered)
+				/* a standby only ships its reads (audit_ship.c): no job */
+				if (!RecoveryInProgress())
 				{
-					dp_jobs_recover();
-					recovered = true;
+					dp_agreement_expire();
+					dp_freshness_mark();
+					/* runs left running by a crash, or by the old primary */
+					if (dp_worker_enabled && !recovered)
+					{
+						dp_jobs_recover();
+						recovered = true;
+					}
+					if (dp_worker_enabled)
+						dp_jobs_tick(&sleep_ms);
+					/* OpenLineage events: outbound HTTP stops with the kill switch too */
+					if (dp_worker_enabled)
+						dp_openlineage_deliver(&sleep_ms);
 				}
-				if (dp_worker_enabled)
-					dp_jobs_tick(&sleep_ms);
-				/* OpenLineage events: outbound HTTP stops with the kill switch too */
-				if (dp_worker_enabled)
-					dp_openlineage_deliver(&sleep_ms);
 				backoff_ms = 0;
 			}
 			PG_CATCH();

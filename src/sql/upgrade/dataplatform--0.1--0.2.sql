@@ -437,6 +437,9 @@ GRANT EXECUTE ON FUNCTION @extschema@.alter_endpoint(text, text, jsonb) TO datap
 -- data contracts in and out (issue 15)
 -- @part 62_contracts.sql
 
+-- read replicas and the reporting server (part 65)
+-- @part 65_replicas.sql
+
 -- Keep last: wake this database's worker at commit; it waits while the
 -- database holds a version other than its library's, and resumes now.
 SELECT @extschema@.worker_wake();
