@@ -216,6 +216,8 @@ case "$cmd" in
         say "background worker (test/worker_tests.sh)"
         bash test/worker_tests.sh || rc=1
         server_alive || rc=1
+        say "read replicas and a reporting server (test/replica_tests.sh)"
+        bash test/replica_tests.sh || rc=1
         say "autovacuum under back-to-back pushes (test/vacuum_test.sh)"
         bash test/vacuum_test.sh || rc=1
         say "collection from HTTP endpoints (test/collect_tests.sh)"
