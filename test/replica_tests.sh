@@ -5,7 +5,8 @@
 # pg_basebackup, and a reporting server subscribing to the consumer layer.
 #
 #   - a consumer reads on the standby; its reads reach the primary's
-#     audit_log (shipped by the standby's worker), the standby named;
+#     audit_log (shipped by the standby's worker), the standby named; reads
+#     the primary refuses fall back to the standby's log, counted;
 #   - the standby's worker runs no job;
 #   - the standby is promoted: its worker fails the run left running and
 #     runs the queued one;
@@ -120,11 +121,21 @@ else
 fi
 check "no read of the standby fell back to its server log" \
     "$(grep -c 'dataplatform audit: read of' "$S/server.log" || true)" 0
-sleep 2
+# a primary that refuses the shipper: the reads fall back to the standby's log, counted
+q "$S" dp "ALTER SYSTEM SET dataplatform.audit_primary_conninfo = 'host=$P port=6101 dbname=dp user=bi'" >/dev/null
+q "$S" dp "SELECT pg_reload_conf()" >/dev/null
+sleep 1.5
+PGHOST=$S PGPORT=6102 PGUSER=bi "$TC_BINDIR/psql" -X -q -At -d dp -c "SELECT count(*) FROM dp_consumer.tenant" >/dev/null
+deadline=$((SECONDS + 20))
+until grep -q 'could not ship 1 reads to the primary' "$S/server.log" || [ $SECONDS -ge $deadline ]; do sleep 0.2; done
+check "reads the primary refuses fall back to the standby's log, counted, each entry logged" \
+    "$(grep -c 'could not ship 1 reads to the primary' "$S/server.log" || true):$(grep -c 'dataplatform audit: read of dp_consumer.tenant by role bi' "$S/server.log" || true)" 1:1
+q "$S" dp "ALTER SYSTEM RESET dataplatform.audit_primary_conninfo" >/dev/null
+q "$S" dp "SELECT pg_reload_conf()" >/dev/null
 check "the standby's worker runs no job (the queued run is still queued)" \
     "$(q "$S" dp "SELECT string_agg(job_name || ':' || status, ',' ORDER BY run_id) FROM dataplatform.job_run")" \
     "tick:queued,old:running"
-check "the standby's worker logged no error" "$(grep -c 'dataplatform worker:' "$S/server.log" || true)" 0
+check "the standby's worker logged no error of its own" "$(grep -c 'dataplatform worker:' "$S/server.log" || true)" 0
 
 # --- a reporting server, by logical replication --------------------------------
 tc_init "$R" 6103

@@ -210,6 +210,10 @@ BEGIN
 		RAISE EXCEPTION 'publication "%" is not a publication of the consumer layer', publication
 			USING ERRCODE = 'undefined_object', HINT = 'Create it with dataplatform.replicate_consumer.';
 	END IF;
+	IF pii THEN
+		-- the role the views show PII columns to, made when missing
+		out := out || E'DO $dp$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ''dataplatform_consumer_pii'') THEN CREATE ROLE dataplatform_consumer_pii NOLOGIN; END IF; END$dp$;\n';
+	END IF;
 	FOR t IN SELECT p.tablename, p.attnames, c.key
 			   FROM pg_catalog.pg_publication_tables p
 			   JOIN @extschema@.consumer_view c ON c.name = p.tablename::text
