@@ -8,7 +8,7 @@ SELECT plan(21);
 SELECT tables_are('dataplatform', ARRAY['products', 'producer_grants', 'datasets',
        'spec_version', 'fields', 'audit_log', 'config_version', 'batch', 'issue', 'quarantine_row',
        'event', 'orphan_event', 'job', 'job_run', 'consumer_view', 'consumer_source', 'refresh_log',
-       'secret', 'endpoint', 'collection_log', 'agreement', 'view_column_lineage', 'openlineage_outbox']);
+       'secret', 'endpoint', 'collection_log', 'agreement', 'view_column_lineage', 'openlineage_outbox', 'consumer_replication']);
 SELECT tables_are('dp_raw', ARRAY['chunk']);
 SELECT views_are('dp_raw', ARRAY['rows']);
 SELECT views_are('dataplatform', ARRAY['product', 'dataset', 'field', 'issue_type', 'quarantine', 'status',
@@ -26,7 +26,7 @@ SELECT is(
   (SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_extension e, unnest(e.extconfig) cfg
      JOIN pg_class c ON c.oid = cfg WHERE e.extname = 'dataplatform'),
   ARRAY['agreement', 'agreement_id_seq', 'audit_log', 'audit_log_id_seq', 'batch', 'batch_id_seq', 'chunk', 'collection_log', 'collection_log_id_seq',
-        'config_version', 'consumer_source', 'consumer_view', 'datasets', 'endpoint', 'event', 'fields',
+        'config_version', 'consumer_replication', 'consumer_source', 'consumer_view', 'datasets', 'endpoint', 'event', 'fields',
         'issue', 'job', 'job_id_seq', 'mask_key', 'openlineage_outbox', 'openlineage_outbox_id_seq',
         'orphan_event', 'producer_grants', 'products', 'quarantine_row',
         'refresh_log', 'refresh_log_id_seq', 'secret', 'spec_version', 'view_column_lineage']::text[],
