@@ -179,6 +179,14 @@ tc_psql "$R" -d reporting -c "ALTER SUBSCRIPTION dp_reporting REFRESH PUBLICATIO
 check "the subscriber receives an unpublish (its subscription no longer has the table)" \
     "$(q "$R" reporting "SELECT string_agg(srrelid::regclass::text, ',') FROM pg_subscription_rel")" dp_consumer_data.tenant
 tc_psql "$R" -d reporting -c "DROP SUBSCRIPTION dp_reporting"
+q "$P" dp "SELECT dataplatform.publish('tenant', 'tenant', '{\"replace\": true}') ->> 'status'" >/dev/null
+check "publish(..., replace) keeps the publication true" \
+    "$(q "$P" dp "SELECT string_agg(tablename || attnames::text, ',') FROM pg_publication_tables WHERE pubname = 'dp_reporting'")" "tenant{id,ward}"
+q "$P" dp "SELECT dataplatform.replicate_consumer('dp_pii', '{\"pii\": true}')" >/dev/null
+check "with {\"pii\": true} the publication carries the PII column" \
+    "$(q "$P" dp "SELECT attnames::text FROM pg_publication_tables WHERE pubname = 'dp_pii'")" "{id,name,ward}"
+check "... and the subscriber's view shows it only to dataplatform_consumer_pii" \
+    "$(q "$P" dp "SELECT dataplatform.replication_subscriber_sql('dp_pii') LIKE '%CREATE ROLE dataplatform_consumer_pii%pg_has_role(''dataplatform_consumer_pii'', ''MEMBER'') THEN d.name END AS name%'")" t
 
 # --- promotion --------------------------------------------------------------------
 tc_stop "$P"
