@@ -40,7 +40,7 @@ PACKAGES=(make gcc clang libclang-rt-14-dev valgrind
           postgresql-$PGVER postgresql-server-dev-$PGVER postgresql-$PGVER-pgtap
           libtap-parser-sourcehandler-pgtap-perl
           libjansson-dev libcurl4-openssl-dev python3
-          postgresql-$PGVER-postgis-3 libyaml-dev python3-jsonschema python3-yaml
+          postgresql-$PGVER-postgis-3 libyaml-dev libpq-dev python3-jsonschema python3-yaml
           debhelper dpkg-dev build-essential postgresql-server-dev-all)
 
 say() { printf '\n== %s\n' "$*"; }
