@@ -16,6 +16,8 @@
 #include "lib/stringinfo.h"
 #include "utils/guc.h"
 
+#include "allowlist.h"
+
 #define DP_COLLECT_MAX_REDIRECTS 3
 
 /* One collection run: the endpoint's settings and what the fetch got. */
@@ -66,14 +68,23 @@ extern char *dp_collect_url_problem(const char *url, int *sqlstate, char **schem
 /* libcurl set up once per process (ERROR if it cannot be). */
 extern void dp_collect_curl_init(void);
 
+/* What the open-socket check refused: an address (family 0: not an IP address). */
+typedef struct DpSocketGuard
+{
+	bool		refused;
+	DpAddr		addr;
+} DpSocketGuard;
+
 /*
  * The options every request of the worker has, on a handle just reset:
  * protocols, no redirects, no signals, time limits, user agent, the
  * interrupt-noticing progress callback (sets *interrupted; no ereport
- * inside it), the error buffer (CURL_ERROR_SIZE bytes).
+ * inside it), the error buffer (CURL_ERROR_SIZE bytes), and the check of
+ * every address connected to against dataplatform.allowed_hosts (a refused
+ * one gets no socket; *guard says which).
  */
 extern void dp_collect_curl_setup(CURL *curl, const char *url, long connect_ms, long timeout_ms,
-								  bool *interrupted, char *errbuf);
+								  bool *interrupted, char *errbuf, DpSocketGuard *guard);
 
 /*
  * The OpenLineage description of collection run run_id (store.c, in a

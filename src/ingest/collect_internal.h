@@ -55,8 +55,7 @@ struct DpFetch
 	bool		too_big;
 	bool		out_of_memory;
 	bool		interrupted;
-	bool		refused;		/* the open-socket callback refused an address */
-	DpAddr		refused_addr;	/* ... this one (family 0: not an IP address) */
+	DpSocketGuard guard;		/* what the open-socket callback refused */
 };
 
 

@@ -175,7 +175,7 @@ resolve_list(void)
 static curl_socket_t
 opensocket_cb(void *userdata, curlsocktype purpose, struct curl_sockaddr *address)
 {
-	DpFetch    *f = (DpFetch *) userdata;
+	DpSocketGuard *guard = (DpSocketGuard *) userdata;
 	DpAddr		a;
 
 	(void) purpose;
@@ -186,8 +186,8 @@ opensocket_cb(void *userdata, curlsocktype purpose, struct curl_sockaddr *addres
 		dp_addr_from_bytes((const unsigned char *) &((struct sockaddr_in6 *) &address->addr)->sin6_addr, 16, &a);
 	if (a.family == 0 || !dp_allowlist_address_ok(dp_collect_allowed_hosts, &a))
 	{
-		f->refused = true;
-		f->refused_addr = a;
+		guard->refused = true;
+		guard->addr = a;
 		return CURL_SOCKET_BAD;
 	}
 	return socket(address->family, address->socktype, address->protocol);
@@ -520,10 +520,11 @@ xferinfo_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
  */
 void
 dp_collect_curl_setup(CURL *curl, const char *url, long connect_ms, long timeout_ms,
-					  bool *interrupted, char *errbuf)
+					  bool *interrupted, char *errbuf, DpSocketGuard *guard)
 {
 	errbuf[0] = '\0';
 	*interrupted = false;
+	guard->refused = false;
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -537,6 +538,8 @@ dp_collect_curl_setup(CURL *curl, const char *url, long connect_ms, long timeout
 	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
 	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, interrupted);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
+	curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, guard);
 }
 
 /* curl_global_init once per process (before the first handle). */
@@ -798,17 +801,15 @@ dp_collect_fetch(DpFetch *f)
 			curl_easy_reset(curl);
 			f->body.len = 0;
 			f->body.data[0] = '\0';
-			f->too_big = f->out_of_memory = f->refused = false;
+			f->too_big = f->out_of_memory = false;
 			dp_collect_curl_setup(curl, url, f->connect_timeout_ms, remaining,
-								  &f->interrupted, errbuf);
+								  &f->interrupted, errbuf, &f->guard);
 			curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
 			curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) f->max_bytes);
 			curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
 			curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
 			curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_cb);
 			curl_easy_setopt(curl, CURLOPT_WRITEDATA, f);
-			curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
-			curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, f);
 			if (resolve)
 				curl_easy_setopt(curl, CURLOPT_RESOLVE, resolve);
 
@@ -823,19 +824,19 @@ dp_collect_fetch(DpFetch *f)
 
 				if (f->interrupted)
 					fail(&ff, ERRCODE_QUERY_CANCELED, NULL, "the fetch was interrupted");
-				else if (f->refused && f->refused_addr.family != 0)
+				else if (f->guard.refused && f->guard.addr.family != 0)
 				{
 					char		addr[64];
 
-					dp_addr_format(&f->refused_addr, addr, sizeof(addr));
+					dp_addr_format(&f->guard.addr, addr, sizeof(addr));
 					fail(&ff, ERRCODE_INSUFFICIENT_PRIVILEGE,
 						 "The worker connects to loopback, private, link-local and other non-public addresses only when "
 						 "dataplatform.allowed_hosts names the address or its range explicitly (e.g. 10.20.0.0/16).",
 						 "host \"%s\" resolved to %s, a %s address that dataplatform.allowed_hosts does not name: "
 						 "refused before connecting", host, addr,
-						 dp_addr_class_name(dp_addr_classify(&f->refused_addr)));
+						 dp_addr_class_name(dp_addr_classify(&f->guard.addr)));
 				}
-				else if (f->refused)
+				else if (f->guard.refused)
 					fail(&ff, ERRCODE_INSUFFICIENT_PRIVILEGE, NULL,
 						 "host \"%s\" resolved to an address that is not an IP address: refused", host);
 				else if (f->too_big || rc == CURLE_FILESIZE_EXCEEDED)

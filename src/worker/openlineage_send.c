@@ -219,12 +219,13 @@ post(CURL *curl, struct curl_slist *hdrs, const Pending *p, char **error)
 {
 	char		errbuf[CURL_ERROR_SIZE];
 	bool		interrupted = false;
+	DpSocketGuard guard;
 	Response	resp = {{0}, 0};
 	CURLcode	rc;
 	long		status = 0;
 
 	curl_easy_reset(curl);
-	dp_collect_curl_setup(curl, dp_ol_url, DP_OL_CONNECT_MS, dp_ol_timeout_ms, &interrupted, errbuf);
+	dp_collect_curl_setup(curl, dp_ol_url, DP_OL_CONNECT_MS, dp_ol_timeout_ms, &interrupted, errbuf, &guard);
 	curl_easy_setopt(curl, CURLOPT_POST, 1L);
 	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, p->body);
 	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) p->len);
@@ -236,6 +237,17 @@ post(CURL *curl, struct curl_slist *hdrs, const Pending *p, char **error)
 	/* cancel, die: processed now, outside the callback */
 	if (interrupted)
 		CHECK_FOR_INTERRUPTS();
+	if (rc != CURLE_OK && guard.refused)
+	{
+		char		addr[64] = "?";
+
+		if (guard.addr.family != 0)
+			dp_addr_format(&guard.addr, addr, sizeof(addr));
+		*error = psprintf("address %s (%s) refused before connecting: internal addresses need an "
+						  "entry of dataplatform.allowed_hosts naming them",
+						  addr, guard.addr.family != 0 ? dp_addr_class_name(dp_addr_classify(&guard.addr)) : "not an IP address");
+		return 0;
+	}
 	if (rc != CURLE_OK)
 	{
 		*error = psprintf("%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
