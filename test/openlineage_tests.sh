@@ -241,6 +241,22 @@ check "a URL whose host is not in allowed_hosts gets nothing; the events wait" \
 before=$(get events)
 [ "$before" = "$(( $(q "SELECT count(*) FROM dataplatform.openlineage_outbox") - 2 ))" ] && ok "nothing was posted to a host off the list" || notok "the receiver got $before events"
 
+# --- a name that resolves to an internal address: refused before connecting ---
+# (dataplatform.resolve_override, superuser only, stands in for DNS)
+psql -X -q -d postgres \
+    -c "ALTER DATABASE $DB SET dataplatform.openlineage_url = 'http://rebind.invalid:$PORT/api/v1/lineage'" \
+    -c "ALTER DATABASE $DB SET dataplatform.allowed_hosts = 'rebind.invalid'" \
+    -c "ALTER DATABASE $DB SET dataplatform.resolve_override = 'rebind.invalid:$PORT:127.0.0.1'" >/dev/null
+q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'dataplatform worker' AND datname = current_database()" >/dev/null
+q "SELECT dataplatform.worker_wake()" >/dev/null
+for _ in $(seq 30); do
+    [ "$(q "SELECT count(*) > 0 FROM dataplatform.openlineage_outbox WHERE status = 'pending' AND last_error LIKE '%refused before connecting%'")" = t ] && break
+    sleep 0.5
+done
+check "a host name resolving to a loopback address the allow-list does not name: the delivery is refused, the events wait" \
+    "SELECT count(*) > 0 FROM dataplatform.openlineage_outbox WHERE status = 'pending' AND last_error LIKE '%127.0.0.1%refused before connecting%'"
+[ "$(get events)" = "$before" ] && ok "not a byte reached the receiver through the rebound name" || notok "the receiver got $(get events) events, $before before"
+
 # --- unset: nothing recorded ------------------------------------------------------
 n0=$(q "SELECT count(*) FROM dataplatform.openlineage_outbox")
 q "SET dataplatform.openlineage_url = ''; SELECT dataplatform.push('ol-item', '[{\"reference\": \"K\", \"name\": \"off\"}]')" >/dev/null

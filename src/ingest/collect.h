@@ -83,6 +83,9 @@ typedef struct DpSocketGuard
  * every address connected to against dataplatform.allowed_hosts (a refused
  * one gets no socket; *guard says which).
  */
+/* dataplatform.resolve_override as a CURLOPT_RESOLVE list (NULL: none); the caller frees it. */
+extern struct curl_slist *dp_collect_resolve_list(void);
+
 extern void dp_collect_curl_setup(CURL *curl, const char *url, long connect_ms, long timeout_ms,
 								  bool *interrupted, char *errbuf, DpSocketGuard *guard);
 

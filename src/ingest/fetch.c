@@ -148,8 +148,8 @@ dp_collect_check_resolve_override(char **newval, void **extra, GucSource source)
 }
 
 /* dataplatform.resolve_override as a CURLOPT_RESOLVE list; NULL if empty or out of memory. */
-static struct curl_slist *
-resolve_list(void)
+struct curl_slist *
+dp_collect_resolve_list(void)
 {
 	char	   *copy = pstrdup(dp_collect_resolve_override ? dp_collect_resolve_override : "");
 	char	   *save = NULL;
@@ -743,7 +743,7 @@ dp_collect_fetch(DpFetch *f)
 		char	   *url = pstrdup(f->url);
 		char	   *origin = NULL;
 
-		resolve = resolve_list();
+		resolve = dp_collect_resolve_list();
 		curl = curl_easy_init();
 		if (curl == NULL)
 			fail(&ff, ERRCODE_OUT_OF_MEMORY, NULL, "could not create a libcurl handle");

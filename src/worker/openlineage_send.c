@@ -215,7 +215,7 @@ record(const Pending *p, const char *status, const char *error)
  * failed, why in *error (palloc'd).  No transaction is open.
  */
 static long
-post(CURL *curl, struct curl_slist *hdrs, const Pending *p, char **error)
+post(CURL *curl, struct curl_slist *hdrs, struct curl_slist *resolve, const Pending *p, char **error)
 {
 	char		errbuf[CURL_ERROR_SIZE];
 	bool		interrupted = false;
@@ -230,6 +230,8 @@ post(CURL *curl, struct curl_slist *hdrs, const Pending *p, char **error)
 	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, p->body);
 	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) p->len);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+	if (resolve)
+		curl_easy_setopt(curl, CURLOPT_RESOLVE, resolve);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, keep_cb);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
 	rc = curl_easy_perform(curl);
@@ -268,6 +270,7 @@ dp_openlineage_deliver(long *sleep_ms)
 	char	   *problem;
 	CURL	   *volatile curl = NULL;
 	struct curl_slist *volatile hdrs = NULL;
+	struct curl_slist *volatile resolve = NULL;
 	MemoryContext old;
 	volatile int done = 0;
 
@@ -322,6 +325,7 @@ dp_openlineage_deliver(long *sleep_ms)
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("could not create a libcurl handle")));
+		resolve = dp_collect_resolve_list();
 		for (int i = 0; i < due; i++)
 		{
 			Pending    *p = &pending[i];
@@ -335,7 +339,7 @@ dp_openlineage_deliver(long *sleep_ms)
 											   p->len, DP_OL_MAX_EVENT));
 				continue;
 			}
-			status = post(curl, hdrs, p, &error);
+			status = post(curl, hdrs, resolve, p, &error);
 			if (status >= 200 && status <= 299)
 				record(p, "delivered", NULL);
 			else if (status >= 400 && status <= 499 && status != 408 && status != 429)
@@ -361,9 +365,12 @@ dp_openlineage_deliver(long *sleep_ms)
 		/* an error recording an outcome: log it, end the tick, go on */
 		if (hdrs)
 			curl_slist_free_all(hdrs);
+		if (resolve)
+			curl_slist_free_all(resolve);
 		if (curl)
 			curl_easy_cleanup(curl);
 		hdrs = NULL;
+		resolve = NULL;
 		curl = NULL;
 		MemoryContextSwitchTo(send_cxt);
 		edata = CopyErrorData();
@@ -376,6 +383,8 @@ dp_openlineage_deliver(long *sleep_ms)
 	PG_END_TRY();
 	if (hdrs)
 		curl_slist_free_all(hdrs);
+	if (resolve)
+		curl_slist_free_all(resolve);
 	if (curl)
 		curl_easy_cleanup(curl);
 	/* a full batch delivered: more may wait */
