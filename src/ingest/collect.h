@@ -83,6 +83,9 @@ typedef struct DpSocketGuard
  * every address connected to against dataplatform.allowed_hosts (a refused
  * one gets no socket; *guard says which).
  */
+/* Why the open-socket check refused host's address (guard->refused set); palloc'd. */
+extern char *dp_collect_refusal(const DpSocketGuard *guard, const char *host);
+
 /* dataplatform.resolve_override as a CURLOPT_RESOLVE list (NULL: none); the caller frees it. */
 extern struct curl_slist *dp_collect_resolve_list(void);
 

@@ -194,6 +194,23 @@ opensocket_cb(void *userdata, curlsocktype purpose, struct curl_sockaddr *addres
 }
 
 /*
+ * Why the open-socket check refused host's address (guard->refused set),
+ * palloc'd: collection's failures and OpenLineage deliveries say the same.
+ */
+char *
+dp_collect_refusal(const DpSocketGuard *guard, const char *host)
+{
+	char		addr[64];
+
+	if (guard->addr.family == 0)
+		return psprintf("host \"%s\" resolved to an address that is not an IP address: refused", host);
+	dp_addr_format(&guard->addr, addr, sizeof(addr));
+	return psprintf("host \"%s\" resolved to %s, a %s address that dataplatform.allowed_hosts does not name: "
+					"refused before connecting", host, addr,
+					dp_addr_class_name(dp_addr_classify(&guard->addr)));
+}
+
+/*
  * Check a URL for a fetch: absolute, http or https, no user name or
  * password in it, host on the allow-list.  Returns NULL when fine (with
  * the lower-cased scheme, host and port in scheme, host and port, palloc'd,
@@ -824,21 +841,12 @@ dp_collect_fetch(DpFetch *f)
 
 				if (f->interrupted)
 					fail(&ff, ERRCODE_QUERY_CANCELED, NULL, "the fetch was interrupted");
-				else if (f->guard.refused && f->guard.addr.family != 0)
-				{
-					char		addr[64];
-
-					dp_addr_format(&f->guard.addr, addr, sizeof(addr));
-					fail(&ff, ERRCODE_INSUFFICIENT_PRIVILEGE,
-						 "The worker connects to loopback, private, link-local and other non-public addresses only when "
-						 "dataplatform.allowed_hosts names the address or its range explicitly (e.g. 10.20.0.0/16).",
-						 "host \"%s\" resolved to %s, a %s address that dataplatform.allowed_hosts does not name: "
-						 "refused before connecting", host, addr,
-						 dp_addr_class_name(dp_addr_classify(&f->guard.addr)));
-				}
 				else if (f->guard.refused)
-					fail(&ff, ERRCODE_INSUFFICIENT_PRIVILEGE, NULL,
-						 "host \"%s\" resolved to an address that is not an IP address: refused", host);
+					fail(&ff, ERRCODE_INSUFFICIENT_PRIVILEGE,
+						 f->guard.addr.family != 0 ?
+						 "The worker connects to loopback, private, link-local and other non-public addresses only when "
+						 "dataplatform.allowed_hosts names the address or its range explicitly (e.g. 10.20.0.0/16)." : NULL,
+						 "%s", dp_collect_refusal(&f->guard, host));
 				else if (f->too_big || rc == CURLE_FILESIZE_EXCEEDED)
 					fail(&ff, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
 						 "Raise the endpoint's max_bytes option if the file is meant to be this large.",

@@ -215,7 +215,8 @@ record(const Pending *p, const char *status, const char *error)
  * failed, why in *error (palloc'd).  No transaction is open.
  */
 static long
-post(CURL *curl, struct curl_slist *hdrs, struct curl_slist *resolve, const Pending *p, char **error)
+post(CURL *curl, struct curl_slist *hdrs, struct curl_slist *resolve, const char *host,
+	 const Pending *p, char **error)
 {
 	char		errbuf[CURL_ERROR_SIZE];
 	bool		interrupted = false;
@@ -241,13 +242,7 @@ post(CURL *curl, struct curl_slist *hdrs, struct curl_slist *resolve, const Pend
 		CHECK_FOR_INTERRUPTS();
 	if (rc != CURLE_OK && guard.refused)
 	{
-		char		addr[64] = "?";
-
-		if (guard.addr.family != 0)
-			dp_addr_format(&guard.addr, addr, sizeof(addr));
-		*error = psprintf("address %s (%s) refused before connecting: internal addresses need an "
-						  "entry of dataplatform.allowed_hosts naming them",
-						  addr, guard.addr.family != 0 ? dp_addr_class_name(dp_addr_classify(&guard.addr)) : "not an IP address");
+		*error = dp_collect_refusal(&guard, host);
 		return 0;
 	}
 	if (rc != CURLE_OK)
@@ -268,6 +263,7 @@ dp_openlineage_deliver(long *sleep_ms)
 	long		wait_ms = 0;
 	int			sqlstate;
 	char	   *problem;
+	char	   *host = NULL;
 	CURL	   *volatile curl = NULL;
 	struct curl_slist *volatile hdrs = NULL;
 	struct curl_slist *volatile resolve = NULL;
@@ -290,7 +286,7 @@ dp_openlineage_deliver(long *sleep_ms)
 		end_xact();
 	}
 
-	problem = dp_collect_url_problem(dp_ol_url, &sqlstate, NULL, NULL, NULL);
+	problem = dp_collect_url_problem(dp_ol_url, &sqlstate, NULL, &host, NULL);
 	if (problem)
 	{
 		if (TimestampDifferenceExceeds(last_url_warning, GetCurrentTimestamp(), 300 * 1000))
@@ -339,7 +335,7 @@ dp_openlineage_deliver(long *sleep_ms)
 											   p->len, DP_OL_MAX_EVENT));
 				continue;
 			}
-			status = post(curl, hdrs, resolve, p, &error);
+			status = post(curl, hdrs, resolve, host, p, &error);
 			if (status >= 200 && status <= 299)
 				record(p, "delivered", NULL);
 			else if (status >= 400 && status <= 499 && status != 408 && status != 429)
