@@ -38,6 +38,17 @@ static const char *const outcomes[] = {
  * ------------------------------------------------------------------------
  */
 
+Datum
+dp_events_outcome_datum(EventRun *run, const char *outcome)
+{
+	int			i;
+
+	for (i = 0; i < (int) lengthof(outcomes); i++)
+		if (outcome == outcomes[i] || strcmp(outcomes[i], outcome) == 0)
+			return dp_events_text_datum(run, &run->outcome_d[i], outcomes[i]);
+	return CStringGetTextDatum(outcome);
+}
+
 static void
 count_outcome(EventRun *run, const char *outcome)
 {
@@ -80,12 +91,23 @@ close_version(EventRun *run, Entity *e, const char *operation, Ev *ev)
 	h->operation = operation;
 	h->batch_id = e->batch_id;
 	h->event_id = e->event_id;
+	h->event_id_d = e->event_id_d;
 	h->row = e->row;
 	h->valid_from = e->updated_at;
 	h->valid_to = change_time(run, e, ev);
 	h->closed_by_event = ev->id;
+	h->closed_by_event_d = ev->id_d;
 	/* a tombstone keeps the delete's ordering key: older events are stale */
-	h->watermark = strcmp(operation, "delete") == 0 ? ev->order_key : e->watermark;
+	if (strcmp(operation, "delete") == 0)
+	{
+		h->watermark = ev->order_key;
+		h->watermark_d = ev->key_d;
+	}
+	else
+	{
+		h->watermark = e->watermark;
+		h->watermark_d = e->watermark_d;
+	}
 	run->hist = lappend(run->hist, h);
 }
 
@@ -186,14 +208,14 @@ apply_one(EventRun *run, Ev *ev)
 
 	if (!ev->replay)
 	{
-		if (dp_events_entity_get(run->processed, ev->id, false, 0) != NULL)
+		if (dp_events_entity_lookup(run->processed, ev->id, ev->id_hash, false, 0, NULL) != NULL)
 		{
 			ev->outcome = "duplicate";
 			ev->detail = "the event id was processed before";
 			return;
 		}
 	}
-	e = dp_events_entity_get(run->entities, ev->entity, true, spec->nfields);
+	e = dp_events_entity_lookup(run->entities, ev->entity, ev->entity_hash, true, spec->nfields, NULL);
 	if (e->watermark && strcmp(ev->order_key, e->watermark) <= 0)
 	{
 		ev->outcome = "stale";
@@ -216,6 +238,7 @@ apply_one(EventRun *run, Ev *ev)
 		e->exists = false;
 		touch(run, e);
 		e->watermark = ev->order_key;
+		e->watermark_d = ev->key_d;
 		ev->outcome = "deleted";
 		goto processed;
 	}
@@ -294,8 +317,10 @@ apply_one(EventRun *run, Ev *ev)
 	e->exists = true;
 	touch(run, e);
 	e->watermark = ev->order_key;
+	e->watermark_d = ev->key_d;
 	e->batch_id = run->load->batch_id;
 	e->event_id = ev->id;
+	e->event_id_d = ev->id_d;
 	e->row = 0;					/* an event's raw row: through dataplatform.event */
 	e->updated_at = change_time(run, e, ev);
 	if (errors > 0)
@@ -303,7 +328,7 @@ apply_one(EventRun *run, Ev *ev)
 
 processed:
 	if (!ev->replay)
-		(void) dp_events_entity_get(run->processed, ev->id, true, 0);
+		(void) dp_events_entity_lookup(run->processed, ev->id, ev->id_hash, true, 0, NULL);
 	if (strcmp(ev->outcome, "orphan") == 0 && !ev->replay)
 		run->orphans = lappend(run->orphans, ev);
 	/* the entity came into being: its orphans newer than now apply */
@@ -377,12 +402,13 @@ apply_events_call(PG_FUNCTION_ARGS)
 
 			values[0] = Int32GetDatum(ev->ordinal);
 			nulls[1] = ev->id == NULL;
-			values[1] = ev->id ? CStringGetTextDatum(ev->id) : (Datum) 0;
+			values[1] = ev->id ? dp_events_text_datum(run, &ev->id_d, ev->id) : (Datum) 0;
 			nulls[2] = ev->entity == NULL && ev->entity_raw == NULL;
-			values[2] = nulls[2] ? (Datum) 0 : CStringGetTextDatum(ev->entity ? ev->entity : ev->entity_raw);
+			values[2] = nulls[2] ? (Datum) 0 : ev->entity ?
+				dp_events_text_datum(run, &ev->entity_d, ev->entity) : CStringGetTextDatum(ev->entity_raw);
 			nulls[3] = ev->type == NULL;
-			values[3] = ev->type ? CStringGetTextDatum(ev->type) : (Datum) 0;
-			values[4] = CStringGetTextDatum(ev->outcome);
+			values[3] = ev->type ? dp_events_text_datum(run, &ev->type_d, ev->type) : (Datum) 0;
+			values[4] = dp_events_outcome_datum(run, ev->outcome);
 			nulls[5] = detail == NULL;
 			values[5] = detail ? CStringGetTextDatum(detail) : (Datum) 0;
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
@@ -410,7 +436,6 @@ dp_events_apply(EventRun *run, Jsonb *events)
 	JsonbValue	v;
 	List	   *evs = NIL;
 	List	   *entity_keys = NIL;
-	List	   *ids = NIL;
 	ListCell   *lc;
 	int			ordinal = 0;
 	StringInfoData result;
@@ -430,8 +455,10 @@ dp_events_apply(EventRun *run, Jsonb *events)
 		ev->ordinal = ++ordinal;
 		if (v.type == jbvBinary)
 		{
-			ev->envelope = JsonbValueToJsonb(&v);
-			dp_events_read_envelope(run, ev, &ev->envelope->root);
+			/* read in place; a copy of its own only if it is kept (an orphan) */
+			ev->env = v.val.binary.data;
+			ev->env_len = v.val.binary.len;
+			dp_events_read_envelope(run, ev, ev->env);
 		}
 		else
 		{
@@ -439,15 +466,12 @@ dp_events_apply(EventRun *run, Jsonb *events)
 			ev->detail = "the event is not a JSON object";
 		}
 		if (ev->outcome == NULL)
-		{
 			entity_keys = lappend(entity_keys, ev->entity);
-			ids = lappend(ids, ev->id);
-		}
 		evs = lappend(evs, ev);
 		MemoryContextSwitchTo(old);
 	}
 	dp_events_load_state(run, entity_keys);
-	dp_events_load_processed(run, ids);
+	dp_events_load_processed(run, evs);
 
 	foreach(lc, evs)
 	{

@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "utils/memutils.h"
 
 #include "events.h"
 #include "harmonise.h"
@@ -178,6 +179,18 @@ dp_events_read_envelope(EventRun *run, Ev *ev, JsonbContainer *env)
 	ev->id = path_text(env, &ec->id);
 	ev->entity_raw = path_text(env, &ec->entity);
 	ev->type = path_text(env, &ec->type);
+	if (ev->type)
+	{
+		/* a feed repeats a few types: one copy and one text datum each */
+		if (run->last_type == NULL || strcmp(run->last_type, ev->type) != 0)
+		{
+			run->last_type = MemoryContextStrdup(run->load->cxt, ev->type);
+			run->last_type_d = (Datum) 0;
+		}
+		pfree(ev->type);
+		ev->type = run->last_type;
+		ev->type_d = dp_events_text_datum(run, &run->last_type_d, run->last_type);
+	}
 	ev->time_raw = path_text(env, &ec->time);
 	if (ev->id == NULL || ev->id[0] == '\0')
 	{
@@ -263,4 +276,11 @@ dp_events_read_envelope(EventRun *run, Ev *ev, JsonbContainer *env)
 			psprintf("new data at \"%s\" is not a JSON object", ec->new_data.text);
 		return;
 	}
+
+	/* what the rows of the event store, made once (beside the strings) */
+	ev->entity_hash = dp_events_key_hash(ev->entity);
+	ev->id_hash = dp_events_key_hash(ev->id);
+	ev->id_d = CStringGetTextDatum(ev->id);
+	ev->entity_d = CStringGetTextDatum(ev->entity);
+	ev->key_d = CStringGetTextDatum(ev->order_key);
 }

@@ -77,7 +77,16 @@ typedef struct Ev
 	char	   *order_key;
 	EvKind		kind;
 	JsonbContainer *new_data;	/* NULL when absent */
-	Jsonb	   *envelope;
+	Jsonb	   *envelope;		/* as stored (an orphan's), or NULL: made
+								 * from env when needed (dp_events_envelope) */
+	JsonbContainer *env;		/* the envelope within the call's array */
+	int			env_len;
+	uint64		entity_hash;	/* of entity (dp_events_key_hash) */
+	uint64		id_hash;		/* of id */
+	Datum		id_d;			/* id, entity, order_key as text datums, */
+	Datum		entity_d;		/* made once and shared by the rows that */
+	Datum		key_d;			/* store them; 0 until made */
+	Datum		type_d;
 	const char *outcome;
 	char	   *detail;
 	bool		replay;			/* an orphan being replayed */
@@ -109,8 +118,10 @@ typedef struct Entity
 	bool		key_identical;	/* the stored key is the key's text read as its type */
 	Cell	   *values;			/* nfields */
 	char	   *watermark;		/* NULL: none */
+	Datum		watermark_d;	/* its text datum, or 0: made when written */
 	int64		batch_id;
 	char	   *event_id;
+	Datum		event_id_d;		/* its text datum, or 0 */
 	int64		row;			/* _row: the raw row of a pushed version; 0 none */
 	TimestampTz updated_at;		/* the version's _updated_at; for an entity
 								 * with no current row, when its last
@@ -132,11 +143,14 @@ typedef struct HistRow
 	const char *operation;
 	int64		batch_id;
 	char	   *event_id;
+	Datum		event_id_d;		/* text datums of the strings, or 0 */
 	int64		row;			/* _row, 0 none */
 	TimestampTz valid_from;
 	TimestampTz valid_to;
 	char	   *closed_by_event;
+	Datum		closed_by_event_d;
 	char	   *watermark;
+	Datum		watermark_d;
 } HistRow;
 
 typedef struct EventRun
@@ -156,6 +170,9 @@ typedef struct EventRun
 	TimestampTz batch_time;		/* the batch's time */
 	FmgrInfo   *outputs;		/* nfields: text of stored values (set by the first load) */
 	int64		counts[7];
+	Datum		outcome_d[7];	/* the outcomes as text datums, made on first use */
+	char	   *last_type;		/* the event type last read, and its datum: */
+	Datum		last_type_d;	/* a feed repeats a few types */
 } EventRun;
 
 /* ---- envelope.c ---- */
@@ -191,6 +208,26 @@ extern HTAB *dp_events_entity_table(const char *name, MemoryContext cxt);
 extern Entity *dp_events_entity_get(HTAB *table, const char *key, bool create, int nfields);
 
 /*
+ * The same with the key's hash given (dp_events_key_hash); *found (when
+ * not NULL) says whether it was there before.
+ */
+extern uint64 dp_events_key_hash(const char *key);
+extern Entity *dp_events_entity_lookup(HTAB *table, const char *key, uint64 hash, bool create,
+									   int nfields, bool *found);
+
+/*
+ * A string of the run as a text datum: *cache when made, else made (in
+ * the load's context) and kept there.  s must not be NULL.
+ */
+extern Datum dp_events_text_datum(EventRun *run, Datum *cache, const char *s);
+
+/* An outcome ("inserted", ...) as a text datum, made once per run. */
+extern Datum dp_events_outcome_datum(EventRun *run, const char *outcome);
+
+/* An event's envelope as a jsonb value of its own (made on first use). */
+extern Jsonb *dp_events_envelope(EventRun *run, Ev *ev);
+
+/*
  * The text of a field's value (NULL for SQL NULL), made from the stored
  * datum on first use and kept in the cell; whether two values are equal
  * (as text, as the spec compares values).
@@ -203,11 +240,12 @@ extern TimestampTz dp_events_time(EventRun *run, Ev *ev);
 
 /*
  * Load the current state (and the tombstone watermarks) of the entities
- * with these keys (harmonised text), and which of these event ids were
- * processed before, through the indexes.  The clean table is locked.
+ * with these keys (harmonised text), and which event ids of these events
+ * (Ev *; those read without a problem) were processed before, through the
+ * indexes.  The clean table is locked.
  */
 extern void dp_events_load_state(EventRun *run, List *keys);
-extern void dp_events_load_processed(EventRun *run, List *ids);
+extern void dp_events_load_processed(EventRun *run, List *evs);
 
 /*
  * The orphans waiting for this entity with an ordering key above after

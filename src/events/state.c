@@ -20,10 +20,12 @@
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
+#include "utils/datetime.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+#include "utils/uuid.h"
 
 #include "events.h"
 #include "normalise.h"
@@ -33,6 +35,17 @@
  * Entity state
  * ------------------------------------------------------------------------
  */
+
+/* A lower-case hex digit's value, or -1. */
+static inline int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
 
 static uint32
 bucket_hash(const void *key, Size keysize)
@@ -54,33 +67,118 @@ dp_events_entity_table(const char *name, MemoryContext cxt)
 	return hash_create(name, 1024, &ctl, HASH_ELEM | HASH_FUNCTION | HASH_CONTEXT);
 }
 
-/* The entity with this key; created (empty, not existing) if create. */
-Entity *
-dp_events_entity_get(HTAB *table, const char *key, bool create, int nfields)
+uint64
+dp_events_key_hash(const char *key)
 {
-	uint64		h = hash_bytes_extended((const unsigned char *) key, strlen(key), 0);
+	return hash_bytes_extended((const unsigned char *) key, strlen(key), 0);
+}
+
+Entity *
+dp_events_entity_lookup(HTAB *table, const char *key, uint64 hash, bool create, int nfields,
+						bool *found)
+{
 	EntityBucket *b;
 	Entity	   *e;
-	bool		found;
+	bool		bfound;
 
-	b = hash_search(table, &h, create ? HASH_ENTER : HASH_FIND, &found);
+	if (found)
+		*found = false;
+	b = hash_search(table, &hash, create ? HASH_ENTER : HASH_FIND, &bfound);
 	if (b == NULL)
 		return NULL;
-	if (!found)
+	if (!bfound)
 		b->list = NULL;
 	for (e = b->list; e; e = e->next)
 		if (strcmp(e->key, key) == 0)
+		{
+			if (found)
+				*found = true;
 			return e;
+		}
 	if (!create)
 		return NULL;
 	e = palloc0(sizeof(Entity));
 	e->key = pstrdup(key);
-	e->values = palloc0(sizeof(Cell) * nfields);
-	for (int i = 0; i < nfields; i++)
-		e->values[i].isnull = true;
+	if (nfields > 0)
+	{
+		e->values = palloc0(sizeof(Cell) * nfields);
+		for (int i = 0; i < nfields; i++)
+			e->values[i].isnull = true;
+	}
 	e->next = b->list;
 	b->list = e;
 	return e;
+}
+
+/* The entity with this key; created (empty, not existing) if create. */
+Entity *
+dp_events_entity_get(HTAB *table, const char *key, bool create, int nfields)
+{
+	return dp_events_entity_lookup(table, key, dp_events_key_hash(key), create, nfields, NULL);
+}
+
+Datum
+dp_events_text_datum(EventRun *run, Datum *cache, const char *s)
+{
+	if (*cache == (Datum) 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(run->load->cxt);
+
+		*cache = CStringGetTextDatum(s);
+		MemoryContextSwitchTo(old);
+	}
+	return *cache;
+}
+
+Jsonb *
+dp_events_envelope(EventRun *run, Ev *ev)
+{
+	if (ev->envelope == NULL)
+	{
+		Jsonb	   *j = MemoryContextAlloc(run->load->cxt, VARHDRSZ + ev->env_len);
+
+		SET_VARSIZE(j, VARHDRSZ + ev->env_len);
+		memcpy(VARDATA(j), ev->env, ev->env_len);
+		ev->envelope = j;
+	}
+	return ev->envelope;
+}
+
+/*
+ * A key's datum from its harmonised text: a uuid (harmonised: lower-case
+ * 8-4-4-4-12) read directly, anything else by the type's input function
+ * (through the probe), which a uuid not in that form also takes.
+ */
+static Datum
+key_datum(DpProbe *p, Oid type, const char *key)
+{
+	if (type == UUIDOID && strlen(key) == 36)
+	{
+		pg_uuid_t  *u = palloc(sizeof(pg_uuid_t));
+		int			n = 0;
+		bool		ok = true;
+
+		for (int i = 0; i < 36 && ok; i++)
+		{
+			int			hi,
+						lo;
+
+			if (i == 8 || i == 13 || i == 18 || i == 23)
+			{
+				ok = key[i] == '-';
+				continue;
+			}
+			hi = hex_digit(key[i]);
+			lo = hex_digit(key[i + 1]);
+			ok = hi >= 0 && lo >= 0;
+			u->data[n++] = (unsigned char) (hi << 4 | lo);
+			i++;
+		}
+		if (ok && n == UUID_LEN)
+			return UUIDPGetDatum(u);
+		pfree(u);
+	}
+	return dp_probe_input(p, 0, key);
 }
 
 /* ------------------------------------------------------------------------
@@ -113,6 +211,7 @@ dp_events_load_state(EventRun *run, List *keys)
 	ListCell   *lc;
 	int16	   *typlen;
 	bool	   *typbyval;
+	Oid			keytype;
 
 	if (keys == NIL)
 		return;
@@ -142,6 +241,7 @@ dp_events_load_state(EventRun *run, List *keys)
 		getTypeOutputInfo(type, &func, &varlena);
 		fmgr_info_cxt(func, &run->outputs[i], run->load->cxt);
 	}
+	keytype = dp_probe_atttype(p, atts[run->keyfield]);
 	foreach(lc, keys)
 	{
 		const char *key = lfirst(lc);
@@ -149,12 +249,13 @@ dp_events_load_state(EventRun *run, List *keys)
 		TupleTableSlot *slot;
 		Entity	   *e;
 		bool		isnull;
+		bool		found;
 		Datum		b;
 
-		if (dp_events_entity_get(run->entities, key, false, nf) != NULL)
+		e = dp_events_entity_lookup(run->entities, key, dp_events_key_hash(key), true, nf, &found);
+		if (found)
 			continue;			/* named twice */
-		e = dp_events_entity_get(run->entities, key, true, nf);
-		k = dp_probe_input(p, 0, key);
+		k = key_datum(p, keytype, key);
 		slot = dp_probe_fetch(p, &k);
 		if (slot == NULL)
 		{
@@ -228,33 +329,39 @@ dp_events_load_state(EventRun *run, List *keys)
 }
 
 /*
- * Event ids of this dataset already processed, among these: one probe each
- * of dataplatform.event's unique index of processed ids (event_processed,
+ * Event ids of this dataset already processed, among those of these
+ * events (Ev * read without a problem): one probe each of
+ * dataplatform.event's unique index of processed ids (event_processed,
  * which holds exactly the processed ones).
  */
 void
-dp_events_load_processed(EventRun *run, List *ids)
+dp_events_load_processed(EventRun *run, List *evs)
 {
-	DpProbe    *p;
+	DpProbe    *p = NULL;
 	Datum		key[2];
 	ListCell   *lc;
 
-	if (ids == NIL)
-		return;
-	p = dp_probe_begin_index("dataplatform", "event_processed", 2);
-	key[0] = CStringGetTextDatum(run->load->dataset);
-	foreach(lc, ids)
+	foreach(lc, evs)
 	{
-		const char *id = lfirst(lc);
+		Ev		   *ev = lfirst(lc);
+		bool		found;
 
-		if (dp_events_entity_get(run->processed, id, false, 0) != NULL)
+		if (ev->outcome != NULL)
 			continue;
-		key[1] = CStringGetTextDatum(id);
+		if (p == NULL)
+		{
+			p = dp_probe_begin_index("dataplatform", "event_processed", 2);
+			key[0] = CStringGetTextDatum(run->load->dataset);
+		}
+		(void) dp_events_entity_lookup(run->processed, ev->id, ev->id_hash, false, 0, &found);
+		if (found)
+			continue;
+		key[1] = dp_events_text_datum(run, &ev->id_d, ev->id);
 		if (dp_probe_exists(p, key))
-			(void) dp_events_entity_get(run->processed, id, true, 0);
-		pfree(DatumGetPointer(key[1]));
+			(void) dp_events_entity_lookup(run->processed, ev->id, ev->id_hash, true, 0, NULL);
 	}
-	dp_probe_end(p);
+	if (p != NULL)
+		dp_probe_end(p);
 }
 
 /* A waiting orphan as read, before its envelope is. */
@@ -444,6 +551,63 @@ dp_events_set_batch_time(EventRun *run)
 	run->batch_time = DatumGetTimestampTz(run->load->received_at);
 }
 
+/* n decimal digits at s as a number, or -1. */
+static int
+digits(const char *s, int n)
+{
+	int			v = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/*
+ * A harmonised time (YYYY-MM-DDTHH:MM:SS[.ffffff]Z, UTC, year 1 to 9999:
+ * dp_harmonise_norm_datetime) read directly; false when it is not in that
+ * form, for timestamptz_in to read.
+ */
+static bool
+utc_time(const char *t, TimestampTz *ts)
+{
+	int			y,
+				mo,
+				d,
+				h,
+				mi,
+				sec,
+				usec = 0;
+	const char *p = t + 19;
+
+	if (strlen(t) < 20 || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' ||
+		t[16] != ':')
+		return false;
+	y = digits(t, 4);
+	mo = digits(t + 5, 2);
+	d = digits(t + 8, 2);
+	h = digits(t + 11, 2);
+	mi = digits(t + 14, 2);
+	sec = digits(t + 17, 2);
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 ||
+		mi < 0 || mi > 59 || sec < 0 || sec > 59)
+		return false;
+	if (*p == '.')
+	{
+		if (strlen(p) < 8 || (usec = digits(p + 1, 6)) < 0)
+			return false;
+		p += 7;
+	}
+	if (strcmp(p, "Z") != 0)
+		return false;
+	*ts = ((TimestampTz) (date2j(y, mo, d) - POSTGRES_EPOCH_JDATE) * SECS_PER_DAY +
+		   (h * MINS_PER_HOUR + mi) * SECS_PER_MINUTE + sec) * USECS_PER_SEC + usec;
+	return true;
+}
+
 TimestampTz
 dp_events_time(EventRun *run, Ev *ev)
 {
@@ -451,9 +615,10 @@ dp_events_time(EventRun *run, Ev *ev)
 		return run->batch_time;
 	if (!ev->time_read)
 	{
-		ev->time_ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(ev->time_utc),
-															  ObjectIdGetDatum(InvalidOid),
-															  Int32GetDatum(-1)));
+		if (!utc_time(ev->time_utc, &ev->time_ts))
+			ev->time_ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(ev->time_utc),
+																  ObjectIdGetDatum(InvalidOid),
+																  Int32GetDatum(-1)));
 		ev->time_read = true;
 	}
 	return ev->time_ts;

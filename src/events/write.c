@@ -34,6 +34,13 @@ typedef struct CleanAtts
 				row;
 } CleanAtts;
 
+/* A string as a text datum: the one made before, or made now. */
+static inline Datum
+text_datum(Datum made, const char *s)
+{
+	return made != (Datum) 0 ? made : CStringGetTextDatum(s);
+}
+
 /* A field's value into the current slot of b: the stored datum, or read from text. */
 static void
 set_cell(DpBulk *b, AttrNumber att, const Cell *c)
@@ -54,9 +61,9 @@ set_current_row(DpBulk *b, const CleanAtts *a, int nf, Entity *e, int64 batch_id
 		set_cell(b, a->fields[i], &e->values[i]);
 	dp_bulk_set_datum(b, a->batch, Int64GetDatum(batch_id));
 	if (e->event_id)
-		dp_bulk_set_datum(b, a->event, CStringGetTextDatum(e->event_id));
+		dp_bulk_set_datum(b, a->event, text_datum(e->event_id_d, e->event_id));
 	if (e->watermark)
-		dp_bulk_set_datum(b, a->watermark, CStringGetTextDatum(e->watermark));
+		dp_bulk_set_datum(b, a->watermark, text_datum(e->watermark_d, e->watermark));
 	dp_bulk_set_datum(b, a->updated, TimestampTzGetDatum(e->updated_at));
 	if (e->row)
 		dp_bulk_set_datum(b, a->row, Int64GetDatum(e->row));
@@ -144,6 +151,7 @@ write_history(EventRun *run)
 				a_row,
 				a_closed_batch;
 	Datum		closed_batch = Int64GetDatum(load->batch_id);
+	Datum		op_d[2] = {0, 0};	/* "update", "delete" */
 	ListCell   *lc;
 
 	if (run->hist == NIL)
@@ -169,17 +177,25 @@ write_history(EventRun *run)
 		(void) dp_bulk_slot(b);
 		for (int i = 0; i < nf; i++)
 			set_cell(b, atts[i], &h->values[i]);
-		dp_bulk_set_datum(b, a_op, CStringGetTextDatum(h->operation));
+		{
+			int			o = strcmp(h->operation, "update") == 0 ? 0 :
+				strcmp(h->operation, "delete") == 0 ? 1 : -1;
+
+			if (o < 0)
+				dp_bulk_set_datum(b, a_op, CStringGetTextDatum(h->operation));
+			else
+				dp_bulk_set_datum(b, a_op, dp_events_text_datum(run, &op_d[o], h->operation));
+		}
 		if (h->batch_id)
 			dp_bulk_set_datum(b, a_batch, Int64GetDatum(h->batch_id));
 		if (h->event_id)
-			dp_bulk_set_datum(b, a_event, CStringGetTextDatum(h->event_id));
+			dp_bulk_set_datum(b, a_event, text_datum(h->event_id_d, h->event_id));
 		dp_bulk_set_datum(b, a_from, TimestampTzGetDatum(h->valid_from));
 		dp_bulk_set_datum(b, a_to, TimestampTzGetDatum(h->valid_to));
 		if (h->closed_by_event)
-			dp_bulk_set_datum(b, a_closed_event, CStringGetTextDatum(h->closed_by_event));
+			dp_bulk_set_datum(b, a_closed_event, text_datum(h->closed_by_event_d, h->closed_by_event));
 		if (h->watermark)
-			dp_bulk_set_datum(b, a_wm, CStringGetTextDatum(h->watermark));
+			dp_bulk_set_datum(b, a_wm, text_datum(h->watermark_d, h->watermark));
 		dp_bulk_set_datum(b, a_closed_batch, closed_batch);
 		if (h->row)
 			dp_bulk_set_datum(b, a_row, Int64GetDatum(h->row));
@@ -235,12 +251,18 @@ write_event_log(EventRun *run, List *evs)
 		dp_bulk_set_datum(b, a_dataset, dataset);
 		dp_bulk_set_datum(b, a_batch, Int64GetDatum(load->batch_id));
 		dp_bulk_set_datum(b, a_ord, Int32GetDatum(ev->ordinal));
-		set_text_or_null(b, a_id, ev->id);
-		set_text_or_null(b, a_entity, ev->entity ? ev->entity : ev->entity_raw);
-		set_text_or_null(b, a_type, ev->type);
+		if (ev->id)
+			dp_bulk_set_datum(b, a_id, text_datum(ev->id_d, ev->id));
+		if (ev->entity)
+			dp_bulk_set_datum(b, a_entity, text_datum(ev->entity_d, ev->entity));
+		else
+			set_text_or_null(b, a_entity, ev->entity_raw);
+		if (ev->type)
+			dp_bulk_set_datum(b, a_type, text_datum(ev->type_d, ev->type));
 		set_text_or_null(b, a_time, ev->time_raw);
-		set_text_or_null(b, a_key, ev->order_key);
-		set_text_or_null(b, a_outcome, ev->outcome);
+		if (ev->order_key)
+			dp_bulk_set_datum(b, a_key, text_datum(ev->key_d, ev->order_key));
+		dp_bulk_set_datum(b, a_outcome, dp_events_outcome_datum(run, ev->outcome));
 		set_text_or_null(b, a_detail, ev->replayed_as ?
 						 psprintf("replayed in this call: %s", ev->replayed_as->outcome) : ev->detail);
 		dp_bulk_store(b);
@@ -290,11 +312,11 @@ write_orphans(EventRun *run)
 
 		(void) dp_bulk_slot(b);
 		dp_bulk_set_datum(b, a_dataset, dataset);
-		dp_bulk_set_datum(b, a_id, CStringGetTextDatum(ev->id));
-		dp_bulk_set_datum(b, a_entity, CStringGetTextDatum(ev->entity));
-		dp_bulk_set_datum(b, a_key, CStringGetTextDatum(ev->order_key));
+		dp_bulk_set_datum(b, a_id, text_datum(ev->id_d, ev->id));
+		dp_bulk_set_datum(b, a_entity, text_datum(ev->entity_d, ev->entity));
+		dp_bulk_set_datum(b, a_key, text_datum(ev->key_d, ev->order_key));
 		set_text_or_null(b, a_type, ev->type);
-		dp_bulk_set_datum(b, a_env, JsonbPGetDatum(ev->envelope));
+		dp_bulk_set_datum(b, a_env, JsonbPGetDatum(dp_events_envelope(run, ev)));
 		dp_bulk_set_datum(b, a_batch, Int64GetDatum(load->batch_id));
 		dp_bulk_set_datum(b, a_ord, Int32GetDatum(ev->ordinal));
 		if (ev->replayed_as)
