@@ -67,20 +67,25 @@ median() { python3 -c "import sys, statistics; print(statistics.median(map(float
 scan_snapshot() {
     run -c "DROP TABLE IF EXISTS scan_before;
             CREATE TABLE scan_before AS
-            SELECT relid, seq_scan, seq_tup_read, coalesce(idx_tup_fetch, 0) AS idx_tup_fetch, blks
+            SELECT relid, seq_scan, seq_tup_read, coalesce(idx_tup_fetch, 0) AS idx_tup_fetch, blks, missed
               FROM pg_stat_user_tables JOIN (SELECT relid, coalesce(heap_blks_hit, 0) + coalesce(heap_blks_read, 0)
                      + coalesce(idx_blks_hit, 0) + coalesce(idx_blks_read, 0) + coalesce(toast_blks_hit, 0)
-                     + coalesce(toast_blks_read, 0) + coalesce(tidx_blks_hit, 0) + coalesce(tidx_blks_read, 0) AS blks
+                     + coalesce(toast_blks_read, 0) + coalesce(tidx_blks_hit, 0) + coalesce(tidx_blks_read, 0) AS blks,
+                     coalesce(heap_blks_read, 0) + coalesce(idx_blks_read, 0) + coalesce(toast_blks_read, 0)
+                     + coalesce(tidx_blks_read, 0) AS missed
                      FROM pg_statio_user_tables) io USING (relid)" >/dev/null
 }
-# since the snapshot: "table seq_scans seq_tuples idx_fetches blocks", most blocks first
+# since the snapshot: "table seq_scans seq_tuples idx_fetches blocks missed", most
+# blocks first (missed: blocks not found in shared_buffers)
 scan_delta() {
     run -F ' ' -c "SELECT s.schemaname || '.' || s.relname, s.seq_scan - b.seq_scan, s.seq_tup_read - b.seq_tup_read,
-                          coalesce(s.idx_tup_fetch, 0) - b.idx_tup_fetch, io.blks - b.blks
+                          coalesce(s.idx_tup_fetch, 0) - b.idx_tup_fetch, io.blks - b.blks, io.missed - b.missed
                    FROM pg_stat_user_tables s JOIN scan_before b USING (relid)
                    JOIN (SELECT relid, coalesce(heap_blks_hit, 0) + coalesce(heap_blks_read, 0)
                      + coalesce(idx_blks_hit, 0) + coalesce(idx_blks_read, 0) + coalesce(toast_blks_hit, 0)
-                     + coalesce(toast_blks_read, 0) + coalesce(tidx_blks_hit, 0) + coalesce(tidx_blks_read, 0) AS blks
+                     + coalesce(toast_blks_read, 0) + coalesce(tidx_blks_hit, 0) + coalesce(tidx_blks_read, 0) AS blks,
+                     coalesce(heap_blks_read, 0) + coalesce(idx_blks_read, 0) + coalesce(toast_blks_read, 0)
+                     + coalesce(tidx_blks_read, 0) AS missed
                      FROM pg_statio_user_tables) io USING (relid)
                    WHERE io.blks - b.blks > 0 AND s.relname NOT IN ('scan_before', 'batches')
                    ORDER BY 5 DESC"
@@ -94,10 +99,10 @@ job() {
     t=$(timed "$sql")
     sleep 0.3  # the session's statistics reach the shared ones when it ends
     d=$(scan_delta)
-    blocks=$(awk '{s += $5} END {print s + 0}' <<<"$d")
+    blocks=$(awk '{s += $5; m += $6} END {print s + 0, m + 0}' <<<"$d")
     eval "$label+=(\"\$t \$blocks\")"
     if [ "$SCANS" = 1 ]; then
-        awk -v l="$label" 'NR <= 6 || $2 > 0 {printf "    %-14s %-44s seq_scans %s seq_tuples %s idx_fetches %s blocks %s\n", l, $1, $2, $3, $4, $5}' <<<"$d" >&2
+        awk -v l="$label" 'NR <= 6 || $2 > 0 {printf "    %-14s %-44s seq_scans %s seq_tuples %s idx_fetches %s blocks %s missed %s\n", l, $1, $2, $3, $4, $5, $6}' <<<"$d" >&2
     fi
 }
 
@@ -194,10 +199,10 @@ SQL
     done
     local k
     for k in push push1 check refresh_proj refresh_group events copy; do
-        local vals=() walls=() cpus=() blks=() x w c b
+        local vals=() walls=() cpus=() blks=() miss=() x w c b m
         eval "vals=(\"\${$k[@]}\")"
-        for x in "${vals[@]}"; do read -r w c b <<<"$x"; walls+=("$w"); cpus+=("$c"); blks+=("$b"); done
-        echo "$k $(median "${walls[@]}") $(median "${cpus[@]}") $(median "${blks[@]}")"
+        for x in "${vals[@]}"; do read -r w c b m <<<"$x"; walls+=("$w"); cpus+=("$c"); blks+=("$b"); miss+=("$m"); done
+        echo "$k $(median "${walls[@]}") $(median "${cpus[@]}") $(median "${blks[@]}") $(median "${miss[@]}")"
     done
 }
 
@@ -222,13 +227,14 @@ def ratio(k, i):
     return g[k][i] / max(s[k][i], 0.001)
 print(f"{'job':36s} {'CPU ms, ' + size(small_n):>13s} {size(large_n):>7s} {'ratio':>6s}"
       f" {'blocks, ' + size(small_n):>13s} {size(large_n):>7s} {'ratio':>6s}"
-      f" {'wall ms, ' + size(small_n):>14s} {size(large_n):>7s} {'ratio':>6s}")
+      f" {'missed':>13s} {'wall ms, ' + size(small_n):>14s} {size(large_n):>7s} {'ratio':>6s}")
 for k, label in names.items():
     print(f"{label:36s} {s[k][1]:13.1f} {g[k][1]:7.1f} {ratio(k, 1):5.2f}x"
-          f" {s[k][2]:13.0f} {g[k][2]:7.0f} {ratio(k, 2):5.2f}x"
+          f" {s[k][2]:13.0f} {g[k][2]:7.0f} {ratio(k, 2):5.2f}x {str(int(s[k][3])) + '/' + str(int(g[k][3])):>13s}"
           f" {s[k][0]:14.1f} {g[k][0]:7.1f} {ratio(k, 0):5.2f}x")
 print(f"large/small target <= 1.3x, judged beside plain COPY's own: CPU {ratio('copy', 1):.2f}x, "
-      f"blocks {ratio('copy', 2):.2f}x (blocks: buffers of user tables read, hit or not)")
+      f"blocks {ratio('copy', 2):.2f}x (blocks: buffers of user tables read, hit or not; missed: of those, "
+      f"not in shared_buffers, small/large)")
 if summary:
     with open(summary, "a") as f:
         for k, label in names.items():
