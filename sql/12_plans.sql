@@ -129,3 +129,28 @@ SELECT name_group, items, rent, min_rent, max_rent FROM dp_consumer.plan_groups
 -- unpublish drops the view's index on the dataset's table
 SELECT dataplatform.unpublish('plan_items'), dataplatform.unpublish('plan_groups');
 SELECT count(*) AS view_indexes_left FROM pg_indexes WHERE schemaname = 'dp_clean' AND indexname LIKE '\_dpv\_%';
+
+-- freshness marks (the worker on every wake-up, and check_freshness()):
+-- each dataset with a fresh_within reads its newest batch through the
+-- (dataset, id) index, also when other datasets' batches are newer than
+-- its last one or it has none (walking the batch log's primary key down
+-- from the newest batch of any dataset reads all of those)
+SELECT dataplatform.define_dataset('{"dataset": "plan-quiet", "product": "plans", "key": ["ref"],
+  "fresh_within": "1 day", "fields": [{"name": "ref", "datatype": "string"}]}');
+ANALYZE dataplatform.batch;
+SELECT pg_stat_force_next_flush();
+SELECT pg_stat_clear_snapshot();
+CREATE TEMP TABLE fresh_before AS
+  SELECT relid, schemaname || '.' || relname AS rel, seq_scan,
+         coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS tup_read
+    FROM pg_stat_user_tables WHERE schemaname = 'dataplatform' AND relname = 'batch';
+SELECT dataplatform.check_freshness() AS newly_late;
+SELECT pg_stat_force_next_flush();
+SELECT pg_stat_clear_snapshot();
+SELECT b.rel || CASE WHEN s.seq_scan > b.seq_scan THEN ': whole-table scan'
+                    ELSE ': ' || (coalesce(s.seq_tup_read, 0) + coalesce(s.idx_tup_fetch, 0) - b.tup_read) || ' tuples read' END
+       AS scanned
+  FROM fresh_before b JOIN pg_stat_user_tables s USING (relid)
+ WHERE s.seq_scan > b.seq_scan
+    OR coalesce(s.seq_tup_read, 0) + coalesce(s.idx_tup_fetch, 0) - b.tup_read > 100;
+SELECT count(*) AS late FROM dataplatform.late WHERE dataset = 'plan-quiet';

@@ -7,7 +7,13 @@
  *		check_freshness() does the same from SQL.
  *
  * Cost: one index probe of dataplatform.batch (dataset, id) per dataset
- * with a fresh_within; rows are written only when a mark changes.  A
+ * with a fresh_within; rows are written only when a mark changes.  The
+ * probe bounds the dataset by a range and orders by (dataset, id), which
+ * only that index gives: with "dataset = name ORDER BY id DESC LIMIT 1"
+ * the planner walks the primary key backwards from the newest batch of
+ * any dataset, through every batch newer than this dataset's last (all of
+ * them for a dataset without batches), and the worker runs this on every
+ * wake-up.  A
  * dataset whose catalog row a running push holds is skipped (SKIP LOCKED)
  * and looked at again at the next wake-up: a push is a batch arriving.
  */
@@ -36,8 +42,9 @@ update_marks(void)
 	n = dp_spi_exec_text(
 		"WITH due AS (SELECT d.name, d.late_since AS was, "
 		"    CASE WHEN d.spec ? 'fresh_within' THEN "
-		"      COALESCE((SELECT b.received_at FROM dataplatform.batch b WHERE b.dataset = d.name "
-		"                ORDER BY b.id DESC LIMIT 1), d.created_at) "
+		"      COALESCE((SELECT b.received_at FROM dataplatform.batch b "
+		"                WHERE b.dataset >= d.name AND b.dataset <= d.name "
+		"                ORDER BY b.dataset DESC, b.id DESC LIMIT 1), d.created_at) "
 		"      + (d.spec ->> 'fresh_within')::interval END AS due "
 		"  FROM dataplatform.datasets d), "
 		"changing AS (SELECT d.name FROM dataplatform.datasets d JOIN due USING (name) "
