@@ -154,3 +154,5 @@ SELECT b.rel || CASE WHEN s.seq_scan > b.seq_scan THEN ': whole-table scan'
  WHERE s.seq_scan > b.seq_scan
     OR coalesce(s.seq_tup_read, 0) + coalesce(s.idx_tup_fetch, 0) - b.tup_read > 100;
 SELECT count(*) AS late FROM dataplatform.late WHERE dataset = 'plan-quiet';
+-- the view of late datasets reads their newest batch the same way
+EXPLAIN (COSTS OFF) SELECT dataset, last_batch_at FROM dataplatform.late;

@@ -15,10 +15,15 @@ COMMENT ON FUNCTION @extschema@.check_freshness() IS
 REVOKE ALL ON FUNCTION @extschema@.check_freshness() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.check_freshness() TO dataplatform_admin;
 
+-- The newest batch through the (dataset, id) index: a range and that
+-- index's order, as freshness.c reads it (with "dataset = name ORDER BY id
+-- DESC" the planner walks the batch log's primary key down from the newest
+-- batch of any dataset: a late dataset's last batch is old).
 CREATE VIEW @extschema@.late AS
 SELECT d.name AS dataset, d.product, d.spec ->> 'fresh_within' AS fresh_within,
 	   (SELECT b.received_at FROM @extschema@.batch b
-		 WHERE b.dataset = d.name ORDER BY b.id DESC LIMIT 1) AS last_batch_at,
+		 WHERE b.dataset >= d.name AND b.dataset <= d.name
+		 ORDER BY b.dataset DESC, b.id DESC LIMIT 1) AS last_batch_at,
 	   d.late_since
   FROM @extschema@.datasets d
  WHERE d.late_since IS NOT NULL;
