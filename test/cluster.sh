@@ -8,7 +8,8 @@
 #                           cluster, pg_regress + isolation, pgTAP; then the
 #                           upgrade from released versions and the Debian
 #                           package, each in clusters of their own
-#   test/cluster.sh bench   deps, build, install, cluster, test/bench/*.sh
+#   test/cluster.sh bench   deps, build, install, cluster (shared_buffers 2GB), test/bench/*.sh
+#                           (BENCH="growth push" runs only those)
 #   test/cluster.sh shell   deps, build, install, cluster, then an interactive psql
 #
 # The cluster lives in a fresh temp dir, listens only on a unix socket there,
@@ -132,6 +133,7 @@ timezone = 'UTC'
 log_min_messages = warning
 dataplatform.naptime = '1s'
 dataplatform.allowed_hosts = '127.0.0.1'
+${EXTRA_CONF:-}
 CONF
     as_server "$BINDIR/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w start >/dev/null 9>&- \
         || { cat "$PGDIR/server.log"; exit 1; }
@@ -245,10 +247,18 @@ case "$cmd" in
         [ $rc -eq 0 ] || echo "make test: FAILED (see the failures above)"
         exit $rc ;;
     bench)
+        # sized as a production server would be (the default 128 MB makes
+        # the benchmarks measure cache misses at a few million rows):
+        # BENCH_SHARED_BUFFERS changes it; BENCH="growth push" runs only those
+        EXTRA_CONF="shared_buffers = ${BENCH_SHARED_BUFFERS:-2GB}"
         deps; build_install; start_cluster; start_http
         export BENCH_SUMMARY="$PGDIR/summary"
         : > "$BENCH_SUMMARY"
-        for b in test/bench/*.sh; do [ -f "$b" ] && { say "$b"; bash "$b"; }; done
+        for b in test/bench/*.sh; do
+            [ -f "$b" ] || continue
+            if [ -n "${BENCH:-}" ] && ! [[ " $BENCH " == *" $(basename "$b" .sh) "* ]]; then continue; fi
+            say "$b"; bash "$b"
+        done
         say "summary: each path against plain PostgreSQL doing the same work in the same run"
         printf '%-78s %10s  %s\n' "path" "ratio" "target"
         while IFS='|' read -r path ratio target; do
