@@ -19,6 +19,7 @@
 #include "utils/timestamp.h"
 
 #include "access.h"
+#include "partition.h"
 #include "audit.h"
 #include "util.h"
 
@@ -94,9 +95,12 @@ purge_dataset(DpRetentionTarget *t, StringInfo report)
 }
 
 /*
- * dataplatform.apply_retention() RETURNS jsonb: for every dataset of every
+ * dataplatform.apply_retention() RETURNS jsonb: detach and drop the
+ * partitions of raw runs and issues all of whose batches are past their
+ * product's retention ("partitions"); then for every dataset of every
  * product with retention_days > 0, purge raw rows, closed history versions,
- * issues and quarantine marks older than the retention.  Admins only.
+ * issues and quarantine marks older than the retention that are left
+ * ("datasets").  Admins only.
  */
 Datum
 dp_apply_retention(PG_FUNCTION_ARGS)
@@ -124,7 +128,21 @@ dp_apply_retention(PG_FUNCTION_ARGS)
 		targets[i].cutoff = dp_spi_getvalue(i, 5);
 	}
 	initStringInfo(&report);
-	appendStringInfoString(&report, "{\"datasets\": [");
+
+	/*
+	 * Whole partitions first: dropping one is a catalog change, however many
+	 * rows it holds; what is left past retention (the partial edge) goes row
+	 * by row below.
+	 */
+	{
+		StringInfoData parts;
+
+		initStringInfo(&parts);
+		if (dp_partition_drop_expired(&parts) > 0)
+			dp_audit("drop_partitions", NULL, psprintf("{\"partitions\": %s}", parts.data));
+		appendStringInfo(&report, "{\"partitions\": %s, ", parts.data);
+	}
+	appendStringInfoString(&report, "\"datasets\": [");
 	for (uint64 i = 0; i < n; i++)
 	{
 		if (i > 0)

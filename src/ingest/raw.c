@@ -36,6 +36,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "partition.h"
 #include "pipeline.h"
 #include "util.h"
 
@@ -66,6 +67,8 @@ store_chunk(int64 batch_id, int64 first_ordinal, int n, Datum line_numbers, Datu
 	for (int i = 3; i < 6; i++)
 		if (values[i] == (Datum) 0)
 			nulls[i] = 'n';
+	/* a relcache lookup when the batch's partition is there */
+	dp_partition_ensure("dp_raw", "chunk", batch_id);
 	dp_spi_exec("INSERT INTO dp_raw.chunk (batch_id, first_ordinal, n, line_numbers, data, raw) "
 				"VALUES ($1, $2, $3, $4, $5, $6)", 6, types, values, nulls);
 }

@@ -33,6 +33,7 @@
 #include "utils/memutils.h"
 
 #include "bulk.h"
+#include "partition.h"
 #include "pipeline.h"
 #include "transform.h"
 #include "util.h"
@@ -544,6 +545,7 @@ dp_load_flush_issues(DpLoad *load)
 	values[2] = dp_int8_array(lines, n);
 	for (k = 0; k < 6; k++)
 		values[3 + k] = dp_text_array(cols[k], n, 1);
+	dp_partition_ensure("dataplatform", "issue", load->batch_id);
 	dp_spi_exec("INSERT INTO dataplatform.issue (batch_id, row_number, line_number, field, "
 				"issue_type, severity, value, normalised_value, message) "
 				"SELECT $1, NULLIF(u.r, 0), NULLIF(u.l, 0), u.f, u.t, u.s, u.v, u.n, u.m "

@@ -177,9 +177,9 @@ CREATE TABLE @extschema@.issue (
 	value				text,
 	normalised_value	text,
 	message				text
-);
+) PARTITION BY RANGE (batch_id);
 CREATE INDEX ON @extschema@.issue (batch_id, row_number);
-COMMENT ON TABLE @extschema@.issue IS 'the issue log: one finding about one value of one row of one batch';
+COMMENT ON TABLE @extschema@.issue IS 'the issue log: one finding about one value of one row of one batch; partitioned by batch-id range (dataplatform.partition_rule)';
 
 CREATE TABLE @extschema@.quarantine_row (
 	batch_id	bigint NOT NULL,
@@ -202,8 +202,8 @@ CREATE TABLE dp_raw.chunk (
 	data			jsonb[] COMPRESSION lz4,
 	raw				text[] COMPRESSION lz4,
 	PRIMARY KEY (batch_id, first_ordinal)
-);
-COMMENT ON TABLE dp_raw.chunk IS 'the raw layer''s storage: runs of up to 1,000 consecutive rows of a batch (read them through dp_raw.rows); append-only';
+) PARTITION BY RANGE (batch_id);
+COMMENT ON TABLE dp_raw.chunk IS 'the raw layer''s storage: runs of up to 1,000 consecutive rows of a batch (read them through dp_raw.rows); append-only; partitioned by batch-id range (dataplatform.partition_rule)';
 
 CREATE FUNCTION @extschema@.raw_element(anyarray, integer) RETURNS anyelement
 AS 'MODULE_PATHNAME', 'dp_raw_element' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

@@ -71,6 +71,7 @@
 #include "agreement.h"
 #include "audit.h"
 #include "freshness.h"
+#include "partition.h"
 #include "wake.h"
 #include "worker.h"
 
@@ -707,6 +708,8 @@ dp_worker_main(Datum main_arg)
 				{
 					dp_agreement_expire();
 					dp_freshness_mark();
+					/* partitions ahead of the batches (src/common/partition.c) */
+					(void) dp_partition_create_ahead();
 					/* runs left running by a crash, or by the old primary */
 					if (dp_worker_enabled && !recovered)
 					{

@@ -269,6 +269,42 @@ UPDATE @extschema@.consumer_source s
        (SELECT EXTRACT(epoch FROM pg_catalog.max(b.processed_at))::text FROM @extschema@.batch b
          WHERE b.dataset = s.dataset AND b.id <= s.last_batch);
 
+-- Append-only tables partitioned by batch-id range (issue 13, part 66):
+-- 0.1's issue table, renamed, becomes the partition from MINVALUE up to
+-- the next 100,000 past the last batch id handed out (attached, not
+-- copied), or goes when it is empty; it leaves the extension (partitions
+-- are not members) and pg_dump's config tables, the new parent joins both.
+ALTER TABLE @extschema@.issue RENAME TO issue_min;
+ALTER INDEX @extschema@.issue_batch_id_row_number_idx RENAME TO issue_min_batch_id_row_number_idx;
+COMMENT ON TABLE @extschema@.issue_min IS NULL;
+ALTER EXTENSION dataplatform DROP TABLE @extschema@.issue_min;
+CREATE TABLE @extschema@.issue (
+	batch_id			bigint NOT NULL,
+	row_number			bigint,
+	line_number			bigint,
+	field				text,
+	issue_type			text NOT NULL,
+	severity			text NOT NULL CHECK (severity IN ('error', 'warning', 'info')),
+	value				text,
+	normalised_value	text,
+	message				text
+) PARTITION BY RANGE (batch_id);
+CREATE INDEX ON @extschema@.issue (batch_id, row_number);
+COMMENT ON TABLE @extschema@.issue IS 'the issue log: one finding about one value of one row of one batch; partitioned by batch-id range (dataplatform.partition_rule)';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.issue', '');
+REVOKE ALL ON @extschema@.issue FROM PUBLIC;
+GRANT SELECT ON @extschema@.issue TO dataplatform_admin;
+DO $issue$
+BEGIN
+	IF EXISTS (SELECT 1 FROM @extschema@.issue_min) THEN
+		EXECUTE pg_catalog.format('ALTER TABLE @extschema@.issue ATTACH PARTITION @extschema@.issue_min FOR VALUES FROM (MINVALUE) TO (%s)',
+			((SELECT s.last_value FROM @extschema@.batch_id_seq s) / 100000 + 1) * 100000);
+	ELSE
+		DROP TABLE @extschema@.issue_min;
+	END IF;
+END
+$issue$;
+
 -- Raw rows in runs (issue 11 point 3, issue 17 point 3): dp_raw.rows
 -- becomes a view over dp_raw.chunk, with the same columns and rows.  The
 -- rows of 0.1 are carried over as runs of consecutive ordinals (at most
@@ -285,8 +321,24 @@ CREATE TABLE dp_raw.chunk (
 	data			jsonb[] COMPRESSION lz4,
 	raw				text[] COMPRESSION lz4,
 	PRIMARY KEY (batch_id, first_ordinal)
-);
-COMMENT ON TABLE dp_raw.chunk IS 'the raw layer''s storage: runs of up to 1,000 consecutive rows of a batch (read them through dp_raw.rows); append-only';
+) PARTITION BY RANGE (batch_id);
+COMMENT ON TABLE dp_raw.chunk IS 'the raw layer''s storage: runs of up to 1,000 consecutive rows of a batch (read them through dp_raw.rows); append-only; partitioned by batch-id range (dataplatform.partition_rule)';
+-- the rows of 0.1 land in one partition from MINVALUE up to the next
+-- 100,000 past the last batch id handed out (issue 13, part 66), not a
+-- member of the extension, with the guards every partition has
+DO $chunk$
+BEGIN
+	IF EXISTS (SELECT 1 FROM dp_raw.rows_0_1) THEN
+		EXECUTE pg_catalog.format('CREATE TABLE dp_raw.chunk_min PARTITION OF dp_raw.chunk FOR VALUES FROM (MINVALUE) TO (%s)',
+			((SELECT s.last_value FROM @extschema@.batch_id_seq s) / 100000 + 1) * 100000);
+		CREATE TRIGGER raw_append_only BEFORE UPDATE OR DELETE ON dp_raw.chunk_min
+			FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.raw_guard();
+		CREATE TRIGGER raw_no_truncate BEFORE TRUNCATE ON dp_raw.chunk_min
+			FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.raw_guard();
+		ALTER EXTENSION dataplatform DROP TABLE dp_raw.chunk_min;
+	END IF;
+END
+$chunk$;
 INSERT INTO dp_raw.chunk (batch_id, first_ordinal, n, line_numbers, data, raw)
 SELECT r.batch_id, pg_catalog.min(r.ordinal), pg_catalog.count(*)::integer,
 	   CASE WHEN pg_catalog.bool_or(r.line_number IS NOT NULL)
@@ -439,6 +491,9 @@ GRANT EXECUTE ON FUNCTION @extschema@.alter_endpoint(text, text, jsonb) TO datap
 
 -- read replicas and the reporting server (part 65)
 -- @part 65_replicas.sql
+
+-- append-only tables partitioned by batch-id range (issue 13): part 66 whole
+-- @part 66_partitions.sql
 
 -- Keep last: wake this database's worker at commit; it waits while the
 -- database holds a version other than its library's, and resumes now.

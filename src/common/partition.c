@@ -1,0 +1,486 @@
+/*
+ * partition.c
+ *		The append-only tables partitioned by range of batch id (the rows
+ *		of dataplatform.partition_rule: dp_raw.chunk and dataplatform.issue):
+ *
+ *		- dp_partition_ensure: the writer makes the partition its batch
+ *		  lands in when there is none (a push never fails for lack of one);
+ *		- dp_partition_create_ahead: the worker makes the current and the
+ *		  next partition, so writers seldom have to;
+ *		- dp_partition_drop_expired: apply_retention detaches and drops the
+ *		  partitions all of whose batches are past retention;
+ *		- dp_partition_guard: the event trigger that refuses DROP TABLE and
+ *		  ALTER TABLE ... DETACH PARTITION of one of those partitions
+ *		  anywhere else.
+ *
+ * A partition covers [k * width, (k + 1) * width) of the key, clamped to
+ * the gap between its neighbours (a table converted by the 0.1 -> 0.2
+ * update keeps its rows in one partition from MINVALUE up), and is named
+ * <table>_<lower bound> ("m" for a minus sign).  It is created as a plain
+ * table LIKE its parent and attached (ShareUpdateExclusiveLock on the
+ * parent, so pushes and readers go on; creators queue on that lock and
+ * look again once they hold it), owned by the parent's owner, with the
+ * parent's statement-level triggers (the append-only guards: a statement
+ * on a partition does not fire its parent's).  Everything is
+ * transactional: a crash leaves a partition made and attached, or none.
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_type.h"
+#include "commands/event_trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "partitioning/partbounds.h"
+#include "partitioning/partdesc.h"
+#include "pgstat.h"
+#include "access/xact.h"
+#include "storage/lmgr.h"
+#include "utils/lsyscache.h"
+#include "utils/partcache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "partition.h"
+#include "util.h"
+
+PG_FUNCTION_INFO_V1(dp_partition_guard);
+PG_FUNCTION_INFO_V1(dp_create_partitions);
+
+/* set only while dp_partition_drop_expired detaches and drops */
+static bool dp_partition_retiring = false;
+
+/*
+ * The gap of parent's range bounds holding value: *lo, *hi (with *lo_inf,
+ * *hi_inf when unbounded).  False when a partition holds value.
+ */
+static bool
+find_gap(Relation rel, int64 value, int64 *lo, bool *lo_inf, int64 *hi, bool *hi_inf)
+{
+	PartitionKey key = RelationGetPartitionKey(rel);
+	PartitionDesc pd = RelationGetPartitionDesc(rel, false);
+	PartitionBoundInfo bi = pd->boundinfo;
+	Datum		v = Int64GetDatum(value);
+	bool		equal;
+	int			off;
+
+	if (key->strategy != PARTITION_STRATEGY_RANGE || key->partnatts != 1 ||
+		key->parttypid[0] != INT8OID)
+		elog(ERROR, "\"%s\" is not partitioned by range of one bigint column",
+			 RelationGetRelationName(rel));
+	*lo_inf = *hi_inf = true;
+	if (bi == NULL || bi->ndatums == 0)
+		return true;
+	off = partition_range_datum_bsearch(key->partsupfunc, key->partcollation, bi, 1, &v, &equal);
+	if (bi->indexes[off + 1] >= 0)
+		return false;
+	if (off >= 0 && bi->kind[off][0] == PARTITION_RANGE_DATUM_VALUE)
+	{
+		*lo = DatumGetInt64(bi->datums[off][0]);
+		*lo_inf = false;
+	}
+	if (off + 1 < bi->ndatums && bi->kind[off + 1][0] == PARTITION_RANGE_DATUM_VALUE)
+	{
+		*hi = DatumGetInt64(bi->datums[off + 1][0]);
+		*hi_inf = false;
+	}
+	return true;
+}
+
+static int64
+rule_width(const char *schema, const char *table)
+{
+	const char *args[2] = {schema, table};
+
+	if (dp_spi_exec_text("SELECT width FROM dataplatform.partition_rule "
+						 "WHERE table_schema = $1 AND table_name = $2", 2, args) == 0)
+		elog(ERROR, "no partition rule for %s.%s", schema, table);
+	return pg_strtoint64(dp_spi_getvalue(0, 1));
+}
+
+/* floor division, for negative keys too */
+static int64
+floor_div(int64 a, int64 b)
+{
+	int64		q = a / b;
+
+	if ((a % b != 0) && ((a < 0) != (b < 0)))
+		q--;
+	return q;
+}
+
+/* create and attach schema.table's partition [lo, hi); connected to SPI */
+static void
+create_partition(const char *schema, const char *table, int64 lo, int64 hi)
+{
+	char	   *name = psprintf("%s_%s%lld", table, lo < 0 ? "m" : "",
+								(long long) (lo < 0 ? -lo : lo));
+	char	   *qparent = quote_qualified_identifier(schema, table);
+	char	   *qpart = quote_qualified_identifier(schema, name);
+	const char *args[3];
+	uint64		n;
+
+	dp_spi_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+						 "INCLUDING STORAGE INCLUDING COMPRESSION)", qpart, qparent),
+				0, NULL, NULL, NULL);
+	dp_spi_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%lld) TO (%lld)",
+						 qparent, qpart, (long long) lo, (long long) hi),
+				0, NULL, NULL, NULL);
+	/* the parent's owner and statement-level triggers (the guards) */
+	args[0] = qparent;
+	args[1] = qpart;
+	dp_spi_exec_text("SELECT pg_catalog.format('ALTER TABLE %s OWNER TO %I', $2, "
+					 "c.relowner::pg_catalog.regrole) FROM pg_catalog.pg_class c "
+					 "WHERE c.oid = $1::pg_catalog.regclass "
+					 "UNION ALL "
+					 "SELECT pg_catalog.replace(pg_catalog.pg_get_triggerdef(t.oid), "
+					 "' ON ' || $1 || ' ', ' ON ' || $2 || ' ') "
+					 "FROM pg_catalog.pg_trigger t WHERE t.tgrelid = $1::pg_catalog.regclass "
+					 "AND NOT t.tgisinternal AND (t.tgtype & 1) = 0", 2, args);
+	n = SPI_processed;
+	{
+		char	  **stmts = palloc(sizeof(char *) * (n + 1));
+
+		for (uint64 i = 0; i < n; i++)
+			stmts[i] = dp_spi_getvalue(i, 1);
+		for (uint64 i = 0; i < n; i++)
+			dp_spi_exec(stmts[i], 0, NULL, NULL, NULL);
+	}
+}
+
+void
+dp_partition_ensure(const char *schema, const char *table, int64 value)
+{
+	Oid			nsp = get_namespace_oid(schema, false);
+	Oid			relid = get_relname_relid(table, nsp);
+	Relation	rel;
+	int64		lo = 0,
+				hi = 0,
+				width,
+				plo,
+				phi;
+	bool		lo_inf,
+				hi_inf;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation %s.%s does not exist", schema, table);
+	rel = table_open(relid, AccessShareLock);
+	if (!find_gap(rel, value, &lo, &lo_inf, &hi, &hi_inf))
+	{
+		table_close(rel, NoLock);
+		return;
+	}
+	table_close(rel, NoLock);
+
+	/* creators queue here (ATTACH takes it too); then look again */
+	LockRelationOid(relid, ShareUpdateExclusiveLock);
+	rel = table_open(relid, NoLock);
+	if (!find_gap(rel, value, &lo, &lo_inf, &hi, &hi_inf))
+	{
+		table_close(rel, NoLock);
+		return;
+	}
+	table_close(rel, NoLock);
+
+	width = rule_width(schema, table);
+	plo = floor_div(value, width) * width;
+	phi = plo + width;
+	if (!lo_inf && plo < lo)
+		plo = lo;
+	if (!hi_inf && phi > hi)
+		phi = hi;
+	create_partition(schema, table, plo, phi);
+}
+
+/* one pass over the rules: the partitions of the last batch id and the next */
+static int
+create_ahead(void)
+{
+	char	   *last;
+	int64		next;
+	uint64		nrules;
+	char	  **schemas;
+	char	  **tables;
+	int64	   *widths;
+	int			created = 0;
+
+	dp_spi_exec("SELECT last_value FROM dataplatform.batch_id_seq WHERE is_called", 0, NULL, NULL, NULL);
+	if (SPI_processed == 0)
+		return 0;				/* no batch yet: nothing to be ahead of */
+	last = dp_spi_getvalue(0, 1);
+	next = pg_strtoint64(last);
+	nrules = dp_spi_exec("SELECT table_schema::text, table_name::text, width FROM dataplatform.partition_rule "
+						 "ORDER BY table_schema, table_name", 0, NULL, NULL, NULL);
+	schemas = palloc(sizeof(char *) * (nrules + 1));
+	tables = palloc(sizeof(char *) * (nrules + 1));
+	widths = palloc(sizeof(int64) * (nrules + 1));
+	for (uint64 i = 0; i < nrules; i++)
+	{
+		schemas[i] = dp_spi_getvalue(i, 1);
+		tables[i] = dp_spi_getvalue(i, 2);
+		widths[i] = pg_strtoint64(dp_spi_getvalue(i, 3));
+	}
+	for (uint64 i = 0; i < nrules; i++)
+	{
+		for (int k = 0; k < 2; k++)
+		{
+			Oid			relid = get_relname_relid(tables[i], get_namespace_oid(schemas[i], false));
+			Relation	rel = table_open(relid, AccessShareLock);
+			int64		lo,
+						hi;
+			bool		lo_inf,
+						hi_inf;
+			bool		missing = find_gap(rel, next + k * widths[i], &lo, &lo_inf, &hi, &hi_inf);
+
+			table_close(rel, NoLock);
+			if (missing)
+			{
+				dp_partition_ensure(schemas[i], tables[i], next + k * widths[i]);
+				created++;
+			}
+		}
+	}
+	return created;
+}
+
+int
+dp_partition_create_ahead(void)
+{
+	int			n;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "dataplatform: create partitions ahead");
+	n = create_ahead();
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return n;
+}
+
+/*
+ * dataplatform.create_partitions() RETURNS integer: the worker's pass, on
+ * demand (admins; the function is granted to them only).
+ */
+Datum
+dp_create_partitions(PG_FUNCTION_ARGS)
+{
+	int			n;
+
+	SPI_connect();
+	n = create_ahead();
+	SPI_finish();
+	PG_RETURN_INT32(n);
+}
+
+/*
+ * Is every batch of [lo, hi) past its product's retention, with at least
+ * one batch, and the whole range handed out?  lo NULL: from MINVALUE.
+ * Rows are written only in their batch's transaction, so the batches are
+ * all the rows.  Connected to SPI.
+ */
+static bool
+range_expired(const char *lo, const char *hi)
+{
+	const char *a[2] = {lo, hi};
+	char	   *v;
+
+	dp_spi_exec_text("SELECT pg_catalog.count(*) > 0 "
+					 "AND pg_catalog.bool_and(COALESCE(p.retention_days > 0 AND b.received_at < "
+					 "pg_catalog.now() - pg_catalog.make_interval(days => p.retention_days), false)) "
+					 "AND $2::bigint - 1 <= (SELECT s.last_value FROM dataplatform.batch_id_seq s) "
+					 "FROM dataplatform.batch b "
+					 "LEFT JOIN dataplatform.datasets d ON d.name = b.dataset "
+					 "LEFT JOIN dataplatform.products p ON p.name = d.product "
+					 "WHERE ($1::bigint IS NULL OR b.id >= $1::bigint) AND b.id < $2::bigint",
+					 2, a);
+	v = dp_spi_getvalue(0, 1);
+	return v != NULL && strcmp(v, "t") == 0;
+}
+
+int
+dp_partition_drop_expired(StringInfo report)
+{
+	uint64		n;
+	char	  **parents;
+	char	  **parts;
+	char	  **bounds;
+	volatile int dropped = 0;
+
+	/*
+	 * Candidates: every partition of every rule whose range lies wholly at
+	 * or below the last batch id handed out (no new batch can land in it),
+	 * lowest first.  lo is NULL for MINVALUE.
+	 */
+	n = dp_spi_exec("SELECT pg_catalog.format('%I.%I', r.table_schema, r.table_name), "
+					"pg_catalog.format('%I.%I', pn.nspname, pc.relname), "
+					"pg_catalog.pg_get_expr(pc.relpartbound, pc.oid) "
+					"FROM dataplatform.partition_rule r "
+					"JOIN pg_catalog.pg_namespace n ON n.nspname = r.table_schema "
+					"JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = r.table_name "
+					"JOIN pg_catalog.pg_inherits i ON i.inhparent = c.oid "
+					"JOIN pg_catalog.pg_class pc ON pc.oid = i.inhrelid "
+					"JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace "
+					"ORDER BY r.table_schema, r.table_name, pc.relname",
+					0, NULL, NULL, NULL);
+	parents = palloc(sizeof(char *) * (n + 1));
+	parts = palloc(sizeof(char *) * (n + 1));
+	bounds = palloc(sizeof(char *) * (n + 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		parents[i] = dp_spi_getvalue(i, 1);
+		parts[i] = dp_spi_getvalue(i, 2);
+		bounds[i] = dp_spi_getvalue(i, 3);
+	}
+	appendStringInfoChar(report, '[');
+	for (uint64 i = 0; i < n; i++)
+	{
+		const char *args[1];
+		char	   *lo;
+		char	   *hi;
+
+		/* FOR VALUES FROM ('0') TO ('100000') or FROM (MINVALUE) TO (...) */
+		args[0] = bounds[i];
+		dp_spi_exec_text("SELECT NULLIF(pg_catalog.substring($1, 'FROM \\(''?([^'')]*)''?\\)'), 'MINVALUE'), "
+						 "NULLIF(pg_catalog.substring($1, 'TO \\(''?([^'')]*)''?\\)'), 'MAXVALUE')",
+						 1, args);
+		lo = dp_spi_getvalue(0, 1);
+		hi = dp_spi_getvalue(0, 2);
+		if (hi == NULL)
+			continue;
+
+		/* look first, then lock (writers take RowExclusiveLock) and look again */
+		if (!range_expired(lo, hi))
+			continue;
+		dp_spi_exec(psprintf("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", parts[i]), 0, NULL, NULL, NULL);
+		if (!range_expired(lo, hi))
+			continue;
+		PG_TRY();
+		{
+			dp_partition_retiring = true;
+			dp_spi_exec(psprintf("ALTER TABLE %s DETACH PARTITION %s", parents[i], parts[i]),
+						0, NULL, NULL, NULL);
+			dp_spi_exec(psprintf("DROP TABLE %s", parts[i]), 0, NULL, NULL, NULL);
+		}
+		PG_FINALLY();
+		{
+			dp_partition_retiring = false;
+		}
+		PG_END_TRY();
+		if (dropped > 0)
+			appendStringInfoString(report, ", ");
+		appendStringInfoString(report, "{\"table\": ");
+		escape_json(report, parents[i]);
+		appendStringInfoString(report, ", \"partition\": ");
+		escape_json(report, parts[i]);
+		appendStringInfo(report, ", \"from_batch\": %s, \"to_batch\": %s}",
+						 lo ? lo : "null", hi);
+		dropped++;
+	}
+	appendStringInfoChar(report, ']');
+	return dropped;
+}
+
+/*
+ * Is relid a partition of a table under a partition rule?  Sets *parent.
+ * Connected to SPI.
+ */
+static bool
+is_rule_partition(Oid relid, char **parent)
+{
+	Oid			parentid;
+	const char *args[2];
+
+	if (!get_rel_relispartition(relid))
+		return false;
+	parentid = get_partition_parent(relid, true);
+	args[0] = get_namespace_name(get_rel_namespace(parentid));
+	args[1] = get_rel_name(parentid);
+	if (args[0] == NULL || args[1] == NULL)
+		return false;
+	if (dp_spi_exec_text("SELECT 1 FROM dataplatform.partition_rule "
+						 "WHERE table_schema = $1 AND table_name = $2", 2, args) == 0)
+		return false;
+	*parent = quote_qualified_identifier(args[0], args[1]);
+	return true;
+}
+
+static void
+refuse(const char *what, Oid relid, const char *parent)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("cannot %s partition %s of append-only table %s", what,
+					quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											   get_rel_name(relid)), parent),
+			 errdetail("Partitions of %s are removed only by dataplatform.apply_retention(), once every batch in them is past retention.",
+					   parent),
+			 errhint("Run dataplatform.apply_retention(), which records what it drops in the audit log.")));
+}
+
+/*
+ * Event trigger (ddl_command_start, DROP TABLE and ALTER TABLE): refuse
+ * dropping or detaching a partition of a table under a partition rule,
+ * unless apply_retention is doing it.  Superusers included.
+ */
+Datum
+dp_partition_guard(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata;
+	Node	   *tree;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("partition_guard must be called as an event trigger")));
+	if (dp_partition_retiring)
+		PG_RETURN_VOID();
+	trigdata = (EventTriggerData *) fcinfo->context;
+	tree = trigdata->parsetree;
+	if (IsA(tree, DropStmt) && ((DropStmt *) tree)->removeType == OBJECT_TABLE)
+	{
+		ListCell   *lc;
+
+		SPI_connect();
+		foreach(lc, ((DropStmt *) tree)->objects)
+		{
+			RangeVar   *rv = makeRangeVarFromNameList((List *) lfirst(lc));
+			Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+			char	   *parent;
+
+			if (OidIsValid(relid) && is_rule_partition(relid, &parent))
+				refuse("drop", relid, parent);
+		}
+		SPI_finish();
+	}
+	else if (IsA(tree, AlterTableStmt))
+	{
+		AlterTableStmt *stmt = (AlterTableStmt *) tree;
+		ListCell   *lc;
+
+		foreach(lc, stmt->cmds)
+		{
+			AlterTableCmd *cmd = (AlterTableCmd *) lfirst(lc);
+			PartitionCmd *pc;
+			Oid			relid;
+			char	   *parent;
+
+			if (cmd->subtype != AT_DetachPartition && cmd->subtype != AT_DetachPartitionFinalize)
+				continue;
+			pc = (PartitionCmd *) cmd->def;
+			relid = RangeVarGetRelid(pc->name, NoLock, true);
+			SPI_connect();
+			if (OidIsValid(relid) && is_rule_partition(relid, &parent))
+				refuse("detach", relid, parent);
+			SPI_finish();
+		}
+	}
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,38 @@
+/*
+ * partition.h
+ *		The append-only tables partitioned by batch-id range
+ *		(dataplatform.partition_rule): their partitions made on demand by
+ *		the writer, ahead by the worker, dropped whole by retention, and
+ *		the event trigger that refuses dropping or detaching one otherwise.
+ */
+#ifndef DP_PARTITION_H
+#define DP_PARTITION_H
+
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+
+/*
+ * Make sure schema.table (partitioned by range of one bigint column) has a
+ * partition holding value; creates it (ShareUpdateExclusiveLock on the
+ * parent until the end of the transaction) when it has none.  Connected
+ * to SPI.  Costs a relcache lookup when the partition exists.
+ */
+extern void dp_partition_ensure(const char *schema, const char *table, int64 value);
+
+/*
+ * The worker's pass: for every rule, the partition holding the last batch
+ * id handed out and the next one.  Starts and commits its own transaction.
+ * Returns how many partitions it created.
+ */
+extern int	dp_partition_create_ahead(void);
+
+/*
+ * apply_retention's pass (connected to SPI): detach and drop every
+ * partition of every rule whose whole batch-id range was handed out and
+ * whose batches are all past their product's retention; appends a JSON
+ * array of what it dropped to report.  Returns the count dropped.
+ */
+extern int	dp_partition_drop_expired(StringInfo report);
+
+#endif							/* DP_PARTITION_H */
