@@ -222,6 +222,8 @@ case "$cmd" in
         bash test/replica_tests.sh || rc=1
         say "autovacuum under back-to-back pushes (test/vacuum_test.sh)"
         bash test/vacuum_test.sh || rc=1
+        say "a crash while making or dropping partitions (test/partition_crash_test.sh)"
+        bash test/partition_crash_test.sh || rc=1
         say "collection from HTTP endpoints (test/collect_tests.sh)"
         start_http
         DP_SERVER_LOG="$PGDIR/server.log" bash test/collect_tests.sh || rc=1

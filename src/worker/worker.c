@@ -708,8 +708,12 @@ dp_worker_main(Datum main_arg)
 				{
 					dp_agreement_expire();
 					dp_freshness_mark();
-					/* partitions ahead of the batches (src/common/partition.c) */
-					(void) dp_partition_create_ahead();
+					/*
+					 * partitions ahead of the batches (src/common/partition.c);
+					 * with the kill switch off writers make their own
+					 */
+					if (dp_worker_enabled)
+						(void) dp_partition_create_ahead();
 					/* runs left running by a crash, or by the old primary */
 					if (dp_worker_enabled && !recovered)
 					{

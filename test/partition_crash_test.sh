@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# test/partition_crash_test.sh — a crash (pg_ctl -m immediate) while a push
+# makes partitions, or while apply_retention drops them, loses nothing and
+# duplicates nothing (issue 13, point 1).
+#
+# A cluster of its own (test/throwaway_cluster.sh, synchronous_commit on so
+# that what committed before the crash is there after it); partitions of 10
+# batch ids; 25 pushes.  Then:
+#   1. a push that needs new partitions is held half-way (its raw partition
+#      made, its issue partition waiting on a lock another session holds)
+#      and the server is killed: after recovery the rows, their checksum and
+#      the partitions are what they were, and the same push then works;
+#   2. apply_retention is held half-way (the issue partition dropped, the
+#      raw partition waiting on a reader) and the server is killed: after
+#      recovery nothing is gone; apply_retention then drops exactly the
+#      expired partition and edge, and what is left is unchanged row for row;
+#      a push works.
+# Prints "ok - ..." / "not ok - ..." lines; exits non-zero on a failure.
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+source test/throwaway_cluster.sh
+DIR=$(mktemp -d /tmp/dp-partcrash.XXXXXX)
+PORT=${PARTITION_CRASH_PORT:-54351}
+PIDS=()
+fails=0
+ok() { echo "ok - $*"; }
+notok() { echo "not ok - $*"; fails=$((fails + 1)); }
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    tc_stop "$DIR"
+    rm -rf "$DIR"
+}
+trap cleanup EXIT
+q() { tc_psql "$DIR" -d postgres -At "$@"; }
+
+tc_init "$DIR" "$PORT" || exit 1
+# the worker's pass would make the partitions ahead that this test needs
+# a push to make: its kill switch leaves that to the writers
+cat >>"$DIR/data/postgresql.conf" <<CONF
+synchronous_commit = on
+dataplatform.enabled = off
+CONF
+tc_start "$DIR" || exit 1
+q >/dev/null <<'SQL' || exit 1
+CREATE EXTENSION dataplatform;
+UPDATE dataplatform.partition_rule SET width = 10;
+SELECT 1 FROM dataplatform.define_product('crash', '{"retention_days": 30}');
+SELECT dataplatform.define_dataset('{"dataset": "crash-item", "product": "crash", "key": ["id"],
+  "fields": [{"name": "id", "datatype": "integer"}, {"name": "size", "datatype": "decimal"}]}');
+SELECT count(dataplatform.push('crash-item', format('[{"id": %s, "size": "%s"}, {"id": %s, "size": "bad"}]',
+	   i, i, i + 1000)::jsonb)) FROM generate_series(1, 25) i;
+SQL
+
+# rows, checksum and partitions of the raw layer and the issue log
+state() {
+    q <<'SQL'
+SELECT 'raw ' || count(*) || ' ' || md5(coalesce(string_agg(batch_id || ':' || ordinal || ':' || data::text, ',' ORDER BY batch_id, ordinal), ''))
+  FROM dp_raw.rows;
+SELECT 'issues ' || count(*) || ' ' || md5(coalesce(string_agg(batch_id || ':' || row_number || ':' || issue_type, ',' ORDER BY batch_id, row_number, issue_type), ''))
+  FROM dataplatform.issue;
+SELECT 'batches ' || count(*) FROM dataplatform.batch;
+SELECT 'partitions ' || string_agg(c.relname || ' ' || pg_get_expr(c.relpartbound, c.oid), ', ' ORDER BY c.relname)
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+ WHERE i.inhparent IN ('dp_raw.chunk'::regclass, 'dataplatform.issue'::regclass);
+SQL
+}
+# wait (up to 30 s) until a backend running $1 waits on a lock
+wait_blocked() {
+    for _ in $(seq 300); do
+        [ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%$1%' AND pid <> pg_backend_pid()")" -ge 1 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+crash_and_recover() {
+    tc_as_server "$TC_BINDIR/pg_ctl" -D "$DIR/data" -m immediate -w stop >/dev/null 2>&1
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    PIDS=()
+    tc_start "$DIR" || { notok "server restarts after the crash"; exit 1; }
+}
+
+# 1. a crash while a push makes its partitions
+q -c "SELECT setval('dataplatform.batch_id_seq', 1000)" >/dev/null
+before=$(state)
+# a session holds the issue log's SHARE UPDATE EXCLUSIVE lock: the push
+# makes its raw partition, then waits to make its issue partition
+{ echo "BEGIN; LOCK TABLE dataplatform.issue IN SHARE UPDATE EXCLUSIVE MODE; SELECT pg_sleep(60);"; } \
+    | tc_psql "$DIR" -d postgres >/dev/null 2>&1 &
+PIDS+=($!)
+sleep 0.5
+echo "SELECT dataplatform.push('crash-item', '[{\"id\": 5000, \"size\": \"bad\"}]') AS crash_push_1;" \
+    | tc_psql "$DIR" -d postgres >/dev/null 2>&1 &
+PIDS+=($!)
+if wait_blocked crash_push_1; then
+    mid=$(q -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                 WHERE a.query LIKE '%crash_push_1%' AND l.relation = 'dataplatform.issue'::regclass AND NOT l.granted")
+    [ "$mid" = 1 ] && ok "push held half-way through making its partitions" \
+        || notok "push held half-way through making its partitions (waiting: $mid)"
+else
+    notok "push held half-way through making its partitions (it never waited)"
+fi
+crash_and_recover
+after=$(state)
+if [ "$before" = "$after" ]; then
+    ok "crash while making partitions: same rows, checksums and partitions after recovery"
+else
+    notok "crash while making partitions: state changed"; diff <(echo "$before") <(echo "$after")
+fi
+id=$(q -c "SELECT dataplatform.push('crash-item', '[{\"id\": 5000, \"size\": \"bad\"}]')")
+n=$(q -c "SELECT count(*) FROM dp_raw.rows WHERE batch_id = $id")
+ni=$(q -c "SELECT count(*) FROM dataplatform.issue WHERE batch_id = $id")
+[ "$id" -gt 1000 ] && [ "$n" = 1 ] && [ "$ni" = 1 ] && ok "a push after recovery makes the partitions and lands" \
+    || notok "a push after recovery makes the partitions and lands (batch $id: $n raw rows, $ni issues)"
+
+# 2. a crash while apply_retention drops partitions: batches 1..15 expire
+# (the partition [10, 20) keeps newer batches: its 10..15 are the edge)
+q -c "UPDATE dataplatform.batch SET received_at = now() - interval '60 days' WHERE id <= 15" >/dev/null
+before=$(state)
+expect_raw=$(q -c "SELECT count(*) || ' ' || md5(coalesce(string_agg(batch_id || ':' || ordinal || ':' || data::text, ',' ORDER BY batch_id, ordinal), ''))
+                   FROM dp_raw.rows WHERE batch_id > 15")
+# a reader of the raw partition [0, 10): retention drops the issue
+# partition first, then waits for it
+{ echo "BEGIN; SELECT count(*) FROM dp_raw.chunk_0; SELECT pg_sleep(60);"; } \
+    | tc_psql "$DIR" -d postgres >/dev/null 2>&1 &
+PIDS+=($!)
+sleep 0.5
+echo "SELECT dataplatform.apply_retention() AS crash_retention_1;" | tc_psql "$DIR" -d postgres >/dev/null 2>&1 &
+PIDS+=($!)
+if wait_blocked crash_retention_1; then
+    gone=$(q -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                 WHERE a.query LIKE '%crash_retention_1%' AND l.locktype = 'relation' AND l.granted
+                   AND l.mode = 'AccessExclusiveLock' AND l.relation <> 'dp_raw.chunk_0'::regclass")
+    [ "$gone" -ge 1 ] && ok "apply_retention held half-way (a partition already dropped)" \
+        || notok "apply_retention held half-way (a partition already dropped)"
+else
+    notok "apply_retention held half-way (it never waited)"
+fi
+crash_and_recover
+after=$(state)
+if [ "$before" = "$after" ]; then
+    ok "crash during retention: same rows, checksums and partitions after recovery"
+else
+    notok "crash during retention: state changed"; diff <(echo "$before") <(echo "$after")
+fi
+report=$(q -c "SELECT jsonb_path_query_array(dataplatform.apply_retention(), '\$.partitions[*].partition')")
+[ "$report" = '["dataplatform.issue_0", "dp_raw.chunk_0"]' ] && ok "apply_retention then drops the expired partitions" \
+    || notok "apply_retention then drops the expired partitions ($report)"
+left=$(q -c "SELECT count(*) FROM dp_raw.rows WHERE batch_id <= 15")
+got_raw=$(q -c "SELECT count(*) || ' ' || md5(coalesce(string_agg(batch_id || ':' || ordinal || ':' || data::text, ',' ORDER BY batch_id, ordinal), ''))
+                FROM dp_raw.rows WHERE batch_id > 15")
+[ "$left" = 0 ] && [ "$got_raw" = "$expect_raw" ] \
+    && ok "retention removed the expired rows (partition and edge) and nothing else" \
+    || notok "retention removed the expired rows and nothing else ($left expired left; $got_raw vs $expect_raw)"
+gaps=$(q -c "SELECT count(*) FROM dataplatform.batch b WHERE b.id > 15 AND b.raw_purged_at IS NULL
+              AND NOT EXISTS (SELECT 1 FROM dp_raw.rows r WHERE r.batch_id = b.id)")
+[ "$gaps" = 0 ] && ok "every kept batch has its raw rows" || notok "every kept batch has its raw rows ($gaps without)"
+id=$(q -c "SELECT dataplatform.push('crash-item', '[{\"id\": 6000, \"size\": \"6\"}]')")
+n=$(q -c "SELECT count(*) FROM dp_raw.rows WHERE batch_id = $id")
+[ "$n" = 1 ] && ok "a push after retention lands" || notok "a push after retention lands ($n rows)"
+
+exit $((fails > 0))
