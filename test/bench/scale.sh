@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Scale: the same fixed jobs with a base and a large amount stored across
+# partitions (issue 13, point 4).
+#
+# Stored, at each size: RAW raw rows (base SCALE_BASE_RAW 1,000,000, large
+# SCALE_RAW 50,000,000) in BATCHES batches (default 52) received over
+# MONTHS + 1 months (default 12 + 1), partitions of BATCHES / (MONTHS + 1)
+# batch ids, so one partition is about a month; and HIST history rows
+# (base SCALE_BASE_HISTORY 1,000,000, large SCALE_HISTORY 20,000,000: half
+# the keys with a closed and a current version) with the current state
+# beside them.  How the rows are made, honestly: each batch is a real
+# one-row push (the partition made on demand by the push, its batch logged),
+# then its other raw rows are appended as runs of 1,000 to dp_raw.chunk
+# (what landing writes, without transforming them); history and current
+# rows are inserted in bulk as a push would leave them.  The product keeps
+# MONTHS * 30 days, so the oldest month is past retention.
+#
+# Timed (median of REPEAT, default 3, each in its own transaction):
+#   push      one 10,000-row push of new keys
+#   push 1    one 1-row push
+#   refresh   refresh() of a published projection after the 10,000-row push
+#   as-of     entity_history() of one key, and as_of() restricted to one key
+#   raw read  dp_raw.rows of one batch (a lookup that prunes to a partition)
+#   plain     INSERT of 10,000 rows into a plain table holding HIST rows
+# and, once per size, apply_retention() dropping the oldest month (its
+# partitions), then again with nothing to drop (the difference is the drop),
+# against a DELETE of the same month's rows from a plain copy of them (the
+# row-by-row way).  Prints large/base per job; appends
+# "scale: <job>|<ratio>|<target>" lines to $BENCH_SUMMARY when set.  Asserts
+# nothing.  Expects PG* to point at a cluster with the extension installed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BASE_RAW=${SCALE_BASE_RAW:-1000000}
+LARGE_RAW=${SCALE_RAW:-50000000}
+BASE_HIST=${SCALE_BASE_HISTORY:-1000000}
+LARGE_HIST=${SCALE_HISTORY:-20000000}
+BATCHES=${SCALE_BATCHES:-52}
+MONTHS=${SCALE_MONTHS:-12}
+REPEAT=${SCALE_REPEAT:-3}
+export PGOPTIONS=--client-min-messages=warning
+DB=dp_bench_scale
+run() { psql -X -q -At -v ON_ERROR_STOP=1 -d $DB "$@"; }
+
+# milliseconds of one SQL statement, run in its own transaction
+timed() {
+    run -c "DO \$\$ DECLARE t timestamptz := clock_timestamp(); BEGIN $1; RAISE WARNING 'ms=%', round(extract(epoch FROM clock_timestamp() - t) * 1000, 1); END \$\$" 2>&1 \
+        | sed -n 's/.*ms=\([0-9.]*\).*/\1/p'
+}
+median() { python3 -c "import sys, statistics; print(statistics.median(map(float, sys.argv[1:])))" "$@"; }
+rows_sql() {                      # rows with keys [from, to) as a jsonb array
+    echo "(SELECT jsonb_agg(jsonb_build_object('id', i, 'v', 'value ' || i, 'n', i % 100) ORDER BY i) FROM generate_series($1, $2 - 1) i)"
+}
+
+measure() {                       # $1 raw rows, $2 history rows; prints "job ms" lines
+    local nraw=$1 nhist=$2
+    local per=$(( nraw / BATCHES )) width=$(( BATCHES / (MONTHS + 1) ))
+    [ "$width" -ge 1 ] || width=1
+    local keys=$(( nhist / 2 ))
+    psql -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null
+    run >/dev/null <<SQL
+CREATE EXTENSION dataplatform;
+UPDATE dataplatform.partition_rule SET width = $width;
+SELECT 1 FROM dataplatform.define_product('scale', '{"retention_days": $(( MONTHS * 30 ))}');
+SELECT dataplatform.define_dataset('{"dataset": "item", "product": "scale", "key": ["id"], "fields": [
+  {"name": "id", "datatype": "integer"}, {"name": "v", "datatype": "string"}, {"name": "n", "datatype": "integer"}]}');
+SQL
+    # the batches: a real one-row push each, then the rest of its rows as runs
+    local b
+    for b in $(seq 1 "$BATCHES"); do
+        run >/dev/null <<SQL
+SELECT dataplatform.push('item', '[{"id": -$b, "v": "batch $b", "n": 0}]') AS id \gset
+INSERT INTO dp_raw.chunk (batch_id, first_ordinal, n, data)
+SELECT :id, 2 + r * 1000, least(1000, $per - 1 - r * 1000),
+       (SELECT array_agg(jsonb_build_object('id', :id * 10000000 + i, 'v', 'value ' || i, 'n', i % 100) ORDER BY i)
+          FROM generate_series(2 + r * 1000, 1 + r * 1000 + least(1000, $per - 1 - r * 1000)) i)
+  FROM generate_series(0, ($per - 2) / 1000) r WHERE $per - 1 - r * 1000 > 0;
+UPDATE dataplatform.batch SET rows = $per,
+       received_at = now() - make_interval(days => ($(( (MONTHS + 1) * 30 )) * ($BATCHES - $b + 0.5) / $BATCHES)::int)
+ WHERE id = :id;
+SQL
+    done
+    # history: keys 1..keys, a version closed 10 days ago (inside retention:
+    # the month dropped is raw rows and issues) and a current one each
+    run >/dev/null <<SQL
+INSERT INTO dp_clean.item_history (id, v, n, _operation, _batch_id, _valid_from, _valid_to, _closed_by_batch)
+SELECT i, 'old ' || i, i % 100, 'insert', 1, timestamptz '2024-01-01' + i * interval '1 second',
+       now() - interval '10 days' + i * interval '1 millisecond', 2
+  FROM generate_series(1, $keys) i;
+INSERT INTO dp_clean.item_history (id, v, n, _operation, _batch_id, _valid_from)
+SELECT i, 'value ' || i, i % 100, 'update', 2, now() - interval '10 days' + i * interval '1 millisecond'
+  FROM generate_series(1, $keys) i;
+INSERT INTO dp_clean.item (id, v, n, _batch_id, _updated_at)
+SELECT i, 'value ' || i, i % 100, 2, timestamptz '2024-06-01' + i * interval '1 second'
+  FROM generate_series(1, $keys) i;
+CREATE TABLE plain (id bigint PRIMARY KEY, v text, n int, at timestamptz);
+INSERT INTO plain SELECT i, 'value ' || i, i % 100, now() FROM generate_series(1, $nhist) i;
+SELECT dataplatform.publish('scale_proj', 'SELECT id, v FROM item WHERE n > 10');
+VACUUM ANALYZE;
+SQL
+    local r push=() push1=() proj=() hist=() asof=() rawr=() plain=()
+    local mid=$(( BATCHES / 2 ))
+    for r in $(seq 1 "$REPEAT"); do
+        local a=$(( 900000000 + (r - 1) * 10000 )) z=$(( 900000000 + r * 10000 ))
+        push+=("$(timed "PERFORM dataplatform.push('item', $(rows_sql $a $z))")")
+        proj+=("$(timed "PERFORM dataplatform.refresh('scale_proj')")")
+        push1+=("$(timed "PERFORM dataplatform.push('item', $(rows_sql $((z + 500000)) $((z + 500001))))")")
+        hist+=("$(timed "PERFORM count(*) FROM dataplatform.entity_history('item', jsonb_build_object('id', $(( keys / 2 + r ))))")")
+        asof+=("$(timed "PERFORM count(*) FROM dp_clean.item_history h WHERE h.id = $(( keys / 3 + r )) AND h._valid_from <= '2024-03-01' AND (h._valid_to IS NULL OR h._valid_to > '2024-03-01')")")
+        rawr+=("$(timed "PERFORM count(*), sum(length(data::text)) FROM dp_raw.rows WHERE batch_id = $(( mid + r ))")")
+        plain+=("$(timed "INSERT INTO plain SELECT i, 'value ' || i, i % 100, now() FROM generate_series($a, $z - 1) i")")
+    done
+    # a month: the oldest partition; against a DELETE of the same rows from a plain copy
+    run -c "CREATE TABLE month_copy AS SELECT * FROM dp_raw.rows WHERE batch_id < $width" >/dev/null
+    run -c "CREATE INDEX ON month_copy (batch_id); ANALYZE month_copy" >/dev/null
+    local month_rows ret ret2 del
+    month_rows=$(run -c "SELECT count(*) FROM month_copy")
+    ret=$(timed "PERFORM dataplatform.apply_retention()")
+    # the same pass again drops nothing but reads as much (the per-dataset
+    # row-by-row part: history by _valid_to, issues, quarantine): the
+    # difference is what dropping the month cost
+    ret2=$(timed "PERFORM dataplatform.apply_retention()")
+    del=$(timed "DELETE FROM month_copy")
+    local dropped
+    dropped=$(run -c "SELECT detail -> 'partitions' FROM dataplatform.audit_log WHERE action = 'drop_partitions' ORDER BY id DESC LIMIT 1")
+    echo "push $(median "${push[@]}")"
+    echo "push1 $(median "${push1[@]}")"
+    echo "refresh $(median "${proj[@]}")"
+    echo "history $(median "${hist[@]}")"
+    echo "asof $(median "${asof[@]}")"
+    echo "raw_read $(median "${rawr[@]}")"
+    echo "plain $(median "${plain[@]}")"
+    echo "retention $ret"
+    echo "retention_again $ret2"
+    echo "drop_month $(python3 -c "print(max(0.0, $ret - $ret2))")"
+    echo "delete_month $del"
+    echo "month_rows $month_rows"
+    echo "partitions $(run -c "SELECT count(*) FROM pg_inherits WHERE inhparent = 'dp_raw.chunk'::regclass")"
+    echo "dropped $(echo "$dropped" | tr -d ' ' | tr ',' ';')" >&2
+}
+
+echo "scale: $BASE_RAW raw rows, $BASE_HIST history rows ..."
+base=$(measure "$BASE_RAW" "$BASE_HIST")
+echo "scale: $LARGE_RAW raw rows, $LARGE_HIST history rows ..."
+large=$(measure "$LARGE_RAW" "$LARGE_HIST")
+psql -X -q -c "DROP DATABASE $DB"
+
+python3 - "$BASE_RAW" "$LARGE_RAW" "$BASE_HIST" "$LARGE_HIST" "$base" "$large" "${BENCH_SUMMARY:-}" <<'PY'
+import sys
+braw, lraw, bhist, lhist, base, large, summary = sys.argv[1:]
+s = dict(l.split() for l in base.splitlines())
+g = dict(l.split() for l in large.splitlines())
+def n(x):
+    x = int(x)
+    return f"{x / 1e6:g}M" if x >= 1e6 else f"{x / 1e3:g}k"
+size = f"{n(lraw)} raw + {n(lhist)} history / {n(braw)} + {n(bhist)}"
+names = {"push": "push, 10,000 new rows", "push1": "push, 1 row",
+         "refresh": "refresh, projection, 10,000 changed", "history": "entity_history, 1 key",
+         "asof": "as-of lookup of 1 key in history", "raw_read": "dp_raw.rows of one batch",
+         "plain": "plain INSERT of 10,000 rows (PK)",
+         "retention": "apply_retention, dropping a month", "retention_again": "apply_retention, nothing to drop",
+         "drop_month": "dropping the month (the difference)", "delete_month": "plain DELETE of that month's rows"}
+print(f"{'job':40s} {'base':>12s} {'large':>12s}   large/base   ({size}; partitions {s['partitions']} / {g['partitions']})")
+for k, label in names.items():
+    r = float(g[k]) / max(float(s[k]), 0.001)
+    print(f"{label:40s} {float(s[k]):9.1f} ms {float(g[k]):9.1f} ms   {r:6.2f}x")
+    if summary and k not in ("plain", "delete_month", "retention_again", "drop_month"):
+        with open(summary, "a") as f:
+            f.write(f"scale: {label} ({size})|{r:.2f}x|<= 1.3x\n")
+print(f"a month: {int(s['month_rows']):,} / {int(g['month_rows']):,} raw rows; "
+      f"apply_retention {float(s['retention']):.1f} / {float(g['retention']):.1f} ms "
+      f"(dropping the month {float(s['drop_month']):.1f} / {float(g['drop_month']):.1f} ms), "
+      f"a plain DELETE of them {float(s['delete_month']):.1f} / {float(g['delete_month']):.1f} ms")
+if summary:
+    with open(summary, "a") as f:
+        f.write(f"scale: apply_retention dropping a month of {int(g['month_rows']):,} raw rows vs DELETE of them|"
+                f"{float(g['drop_month']) / max(float(g['delete_month']), 0.001):.3f}x|ms, not minutes\n")
+PY
