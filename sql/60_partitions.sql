@@ -53,8 +53,8 @@ SELECT dataplatform.create_partitions() >= 0 AS ran;
 SELECT dataplatform.create_partitions() AS created_again;
 SELECT * FROM dp_test.parts(1000000) WHERE partition !~ '_5000000$';
 -- rows went where their batch id says, and read back the same
-SELECT tableoid::regclass, count(*) AS runs FROM dp_raw.chunk WHERE batch_id > 1000000 GROUP BY 1 ORDER BY 1;
-SELECT tableoid::regclass, count(*) AS issues FROM dataplatform.issue WHERE batch_id > 1000000 GROUP BY 1 ORDER BY 1;
+SELECT tableoid::regclass, count(*) AS runs FROM dp_raw.chunk WHERE batch_id > 1000000 GROUP BY 1 ORDER BY tableoid::regclass::text;
+SELECT tableoid::regclass, count(*) AS issues FROM dataplatform.issue WHERE batch_id > 1000000 GROUP BY 1 ORDER BY tableoid::regclass::text;
 SELECT batch_id - :first_batch AS batch, ordinal, data FROM dp_raw.rows WHERE batch_id = :first_batch ORDER BY ordinal;
 -- a lookup by batch reads one partition
 EXPLAIN (COSTS OFF) SELECT * FROM dp_raw.chunk WHERE batch_id = 1000005;

@@ -20,7 +20,10 @@
  * table LIKE its parent and attached (ShareUpdateExclusiveLock on the
  * parent, so pushes and readers go on; creators queue on that lock and
  * look again once they hold it), owned by the parent's owner, with the
- * parent's statement-level triggers (the append-only guards: a statement
+ * indexes its rule lists (the parent has none: pg_dump restores a
+ * partition, then its indexes, into a parent CREATE EXTENSION made, so an
+ * index of the parent would be made twice) and the parent's statement-level
+ * triggers (the append-only guards: a statement
  * on a partition does not fire its parent's).  Everything is
  * transactional: a crash leaves a partition made and attached, or none.
  */
@@ -130,6 +133,27 @@ create_partition(const char *schema, const char *table, int64 lo, int64 hi)
 	dp_spi_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%lld) TO (%lld)",
 						 qparent, qpart, (long long) lo, (long long) hi),
 				0, NULL, NULL, NULL);
+	/* its indexes (the parent has none: see partition_rule) */
+	args[0] = schema;
+	args[1] = table;
+	dp_spi_exec_text("SELECT pg_catalog.unnest(indexes) FROM dataplatform.partition_rule "
+					 "WHERE table_schema = $1 AND table_name = $2", 2, args);
+	n = SPI_processed;
+	{
+		char	  **defs = palloc(sizeof(char *) * (n + 1));
+
+		for (uint64 i = 0; i < n; i++)
+			defs[i] = dp_spi_getvalue(i, 1);
+		for (uint64 i = 0; i < n; i++)
+		{
+			if (pg_strncasecmp(defs[i], "PRIMARY KEY", 11) == 0)
+				dp_spi_exec(psprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", qpart,
+									 quote_identifier(psprintf("%s_pkey", name)), defs[i]),
+							0, NULL, NULL, NULL);
+			else
+				dp_spi_exec(psprintf("CREATE INDEX ON %s %s", qpart, defs[i]), 0, NULL, NULL, NULL);
+		}
+	}
 	/* the parent's owner and statement-level triggers (the guards) */
 	args[0] = qparent;
 	args[1] = qpart;

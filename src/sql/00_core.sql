@@ -178,7 +178,7 @@ CREATE TABLE @extschema@.issue (
 	normalised_value	text,
 	message				text
 ) PARTITION BY RANGE (batch_id);
-CREATE INDEX ON @extschema@.issue (batch_id, row_number);
+-- each partition has its index on (batch_id, row_number) (partition_rule)
 COMMENT ON TABLE @extschema@.issue IS 'the issue log: one finding about one value of one row of one batch; partitioned by batch-id range (dataplatform.partition_rule)';
 
 CREATE TABLE @extschema@.quarantine_row (
@@ -200,9 +200,12 @@ CREATE TABLE dp_raw.chunk (
 	n				integer NOT NULL CHECK (n > 0),
 	line_numbers	bigint[] COMPRESSION lz4,
 	data			jsonb[] COMPRESSION lz4,
-	raw				text[] COMPRESSION lz4,
-	PRIMARY KEY (batch_id, first_ordinal)
+	raw				text[] COMPRESSION lz4
 ) PARTITION BY RANGE (batch_id);
+-- each partition has its primary key (batch_id, first_ordinal): indexes of
+-- the parent would be made again by pg_dump's restore of the partitions
+-- (the parent is the extension's, made by CREATE EXTENSION), see
+-- partition_rule
 COMMENT ON TABLE dp_raw.chunk IS 'the raw layer''s storage: runs of up to 1,000 consecutive rows of a batch (read them through dp_raw.rows); append-only; partitioned by batch-id range (dataplatform.partition_rule)';
 
 CREATE FUNCTION @extschema@.raw_element(anyarray, integer) RETURNS anyelement

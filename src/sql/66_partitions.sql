@@ -12,13 +12,16 @@ CREATE TABLE @extschema@.partition_rule (
 	table_name		name NOT NULL,
 	key_column		name NOT NULL,
 	width			bigint NOT NULL CHECK (width > 0),
+	-- each partition's indexes: "PRIMARY KEY (...)" or "(...)" (a btree);
+	-- the parent has none, as pg_dump restores partitions with their own
+	indexes			text[] NOT NULL DEFAULT '{}',
 	PRIMARY KEY (table_schema, table_name)
 );
 COMMENT ON TABLE @extschema@.partition_rule IS
-'the tables partitioned by range of batch id: a partition covers width batch ids (a new width applies to partitions made from then on)';
+'the tables partitioned by range of batch id: a partition covers width batch ids (a new width applies to partitions made from then on) and has the indexes listed';
 INSERT INTO @extschema@.partition_rule VALUES
-	('dp_raw', 'chunk', 'batch_id', 100000),
-	('@extschema@', 'issue', 'batch_id', 100000);
+	('dp_raw', 'chunk', 'batch_id', 100000, '{"PRIMARY KEY (batch_id, first_ordinal)"}'),
+	('@extschema@', 'issue', 'batch_id', 100000, '{"(batch_id, row_number)"}');
 REVOKE ALL ON @extschema@.partition_rule FROM PUBLIC;
 GRANT SELECT ON @extschema@.partition_rule TO dataplatform_admin;
 

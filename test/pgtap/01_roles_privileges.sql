@@ -28,7 +28,7 @@ SELECT functions_are('dataplatform', ARRAY['define_product', 'grant_producer', '
        'audit_guard', 'apply_retention', 'purge_audit',
        'lineage', 'lineage_of_record', 'lineage_of_batch', 'catalogue', 'catalogue_frequency', 'catalogue_licence',
        'catalogue_dcat_ap', 'audit_receive', 'replicate_consumer', 'replication_apply', 'replication_columns',
-       'replication_subscriber_sql', 'replication_sync']);
+       'replication_subscriber_sql', 'replication_sync', 'create_partitions', 'partition_guard']);
 SELECT has_function('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb']);
 SELECT isnt_definer('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb'], 'normalise writes nothing and runs as the caller');
 SELECT function_privs_are('dataplatform', 'normalise', ARRAY['text', 'text', 'jsonb'], 'dataplatform_consumer', ARRAY['EXECUTE']);

@@ -289,7 +289,7 @@ CREATE TABLE @extschema@.issue (
 	normalised_value	text,
 	message				text
 ) PARTITION BY RANGE (batch_id);
-CREATE INDEX ON @extschema@.issue (batch_id, row_number);
+-- each partition has its index on (batch_id, row_number) (partition_rule)
 COMMENT ON TABLE @extschema@.issue IS 'the issue log: one finding about one value of one row of one batch; partitioned by batch-id range (dataplatform.partition_rule)';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.issue', '');
 REVOKE ALL ON @extschema@.issue FROM PUBLIC;
@@ -319,9 +319,12 @@ CREATE TABLE dp_raw.chunk (
 	n				integer NOT NULL CHECK (n > 0),
 	line_numbers	bigint[] COMPRESSION lz4,
 	data			jsonb[] COMPRESSION lz4,
-	raw				text[] COMPRESSION lz4,
-	PRIMARY KEY (batch_id, first_ordinal)
+	raw				text[] COMPRESSION lz4
 ) PARTITION BY RANGE (batch_id);
+-- each partition has its primary key (batch_id, first_ordinal): indexes of
+-- the parent would be made again by pg_dump's restore of the partitions
+-- (the parent is the extension's, made by CREATE EXTENSION), see
+-- partition_rule
 COMMENT ON TABLE dp_raw.chunk IS 'the raw layer''s storage: runs of up to 1,000 consecutive rows of a batch (read them through dp_raw.rows); append-only; partitioned by batch-id range (dataplatform.partition_rule)';
 -- the rows of 0.1 land in one partition from MINVALUE up to the next
 -- 100,000 past the last batch id handed out (issue 13, part 66), not a
@@ -331,6 +334,7 @@ BEGIN
 	IF EXISTS (SELECT 1 FROM dp_raw.rows_0_1) THEN
 		EXECUTE pg_catalog.format('CREATE TABLE dp_raw.chunk_min PARTITION OF dp_raw.chunk FOR VALUES FROM (MINVALUE) TO (%s)',
 			((SELECT s.last_value FROM @extschema@.batch_id_seq s) / 100000 + 1) * 100000);
+		ALTER TABLE dp_raw.chunk_min ADD PRIMARY KEY (batch_id, first_ordinal);
 		CREATE TRIGGER raw_append_only BEFORE UPDATE OR DELETE ON dp_raw.chunk_min
 			FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.raw_guard();
 		CREATE TRIGGER raw_no_truncate BEFORE TRUNCATE ON dp_raw.chunk_min
