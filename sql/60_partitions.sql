@@ -73,6 +73,18 @@ CREATE TABLE dp_test.scratch (a int) PARTITION BY RANGE (a);
 CREATE TABLE dp_test.scratch_1 PARTITION OF dp_test.scratch FOR VALUES FROM (1) TO (10);
 ALTER TABLE dp_test.scratch DETACH PARTITION dp_test.scratch_1;
 DROP TABLE dp_test.scratch_1, dp_test.scratch;
+-- nor anyone's own partitions
+CREATE ROLE dp_t13_plain;
+CREATE SCHEMA dp_t13 AUTHORIZATION dp_t13_plain;
+SET ROLE dp_t13_plain;
+CREATE TABLE dp_t13.s (a int) PARTITION BY RANGE (a);
+CREATE TABLE dp_t13.s_1 PARTITION OF dp_t13.s FOR VALUES FROM (1) TO (10);
+CREATE TABLE dp_t13.s_2 PARTITION OF dp_t13.s FOR VALUES FROM (10) TO (20);
+ALTER TABLE dp_t13.s DETACH PARTITION dp_t13.s_2;
+DROP TABLE dp_t13.s_1, dp_t13.s_2, dp_t13.s;
+RESET ROLE;
+DROP SCHEMA dp_t13;
+DROP ROLE dp_t13_plain;
 
 -- retention: batches 1,000,001 .. 1,000,011 are 60 days old (the product
 -- keeps 30): the partition [1000000, 1000010) goes whole, in both tables;

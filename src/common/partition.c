@@ -429,6 +429,9 @@ is_rule_partition(Oid relid, char **parent)
 	args[1] = get_rel_name(parentid);
 	if (args[0] == NULL || args[1] == NULL)
 		return false;
+	/* only our schemas hold ruled tables (anyone's own DROP reads nothing) */
+	if (strcmp(args[0], "dp_raw") != 0 && strcmp(args[0], "dataplatform") != 0)
+		return false;
 	if (dp_spi_exec_text("SELECT 1 FROM dataplatform.partition_rule "
 						 "WHERE table_schema = $1 AND table_name = $2", 2, args) == 0)
 		return false;

@@ -276,6 +276,9 @@ UPDATE @extschema@.consumer_source s
 -- are not members) and pg_dump's config tables, the new parent joins both.
 ALTER TABLE @extschema@.issue RENAME TO issue_min;
 ALTER INDEX @extschema@.issue_batch_id_row_number_idx RENAME TO issue_min_batch_id_row_number_idx;
+-- out of the way of the new table's CHECK name (chosen unique in the
+-- schema), and back after it: ATTACH matches CHECK constraints by name
+ALTER TABLE @extschema@.issue_min RENAME CONSTRAINT issue_severity_check TO issue_min_severity_check;
 COMMENT ON TABLE @extschema@.issue_min IS NULL;
 ALTER EXTENSION dataplatform DROP TABLE @extschema@.issue_min;
 CREATE TABLE @extschema@.issue (
@@ -294,6 +297,7 @@ COMMENT ON TABLE @extschema@.issue IS 'the issue log: one finding about one valu
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.issue', '');
 REVOKE ALL ON @extschema@.issue FROM PUBLIC;
 GRANT SELECT ON @extschema@.issue TO dataplatform_admin;
+ALTER TABLE @extschema@.issue_min RENAME CONSTRAINT issue_min_severity_check TO issue_severity_check;
 DO $issue$
 BEGIN
 	IF EXISTS (SELECT 1 FROM @extschema@.issue_min) THEN
