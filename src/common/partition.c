@@ -94,14 +94,16 @@ find_gap(Relation rel, int64 value, int64 *lo, bool *lo_inf, int64 *hi, bool *hi
 	return true;
 }
 
+/* the rule's width; its key column in *key_column */
 static int64
-rule_width(const char *schema, const char *table)
+rule_width(const char *schema, const char *table, char **key_column)
 {
 	const char *args[2] = {schema, table};
 
-	if (dp_spi_exec_text("SELECT width FROM dataplatform.partition_rule "
+	if (dp_spi_exec_text("SELECT width, key_column::text FROM dataplatform.partition_rule "
 						 "WHERE table_schema = $1 AND table_name = $2", 2, args) == 0)
 		elog(ERROR, "no partition rule for %s.%s", schema, table);
+	*key_column = dp_spi_getvalue(0, 2);
 	return pg_strtoint64(dp_spi_getvalue(0, 1));
 }
 
@@ -189,6 +191,7 @@ dp_partition_ensure(const char *schema, const char *table, int64 value)
 				phi;
 	bool		lo_inf,
 				hi_inf;
+	char	   *key_column;
 
 	if (!OidIsValid(relid))
 		elog(ERROR, "relation %s.%s does not exist", schema, table);
@@ -210,13 +213,46 @@ dp_partition_ensure(const char *schema, const char *table, int64 value)
 	}
 	table_close(rel, NoLock);
 
-	width = rule_width(schema, table);
+	width = rule_width(schema, table, &key_column);
 	plo = floor_div(value, width) * width;
 	phi = plo + width;
 	if (!lo_inf && plo < lo)
 		plo = lo;
 	if (!hi_inf && phi > hi)
 		phi = hi;
+
+	/*
+	 * A DEFAULT partition (issue's holds the rows of a 0.1 database or dump)
+	 * must hold none of the new range: start the range past its rows, or,
+	 * when it has rows at or past value, let the row go there too.
+	 */
+	{
+		Oid			defid = get_default_partition_oid(relid);
+
+		if (OidIsValid(defid))
+		{
+			const char *args[2];
+			char	   *max;
+
+			args[0] = psprintf("%lld", (long long) plo);
+			args[1] = psprintf("%lld", (long long) phi);
+			dp_spi_exec_text(psprintf("SELECT pg_catalog.max(%s) FROM %s WHERE %s >= $1::bigint AND %s < $2::bigint",
+									  quote_identifier(key_column),
+									  quote_qualified_identifier(get_namespace_name(get_rel_namespace(defid)),
+																 get_rel_name(defid)),
+									  quote_identifier(key_column), quote_identifier(key_column)),
+							 2, args);
+			max = dp_spi_getvalue(0, 1);
+			if (max != NULL)
+			{
+				int64		m = pg_strtoint64(max);
+
+				if (m >= value)
+					return;
+				plo = m + 1;
+			}
+		}
+	}
 	create_partition(schema, table, plo, phi);
 }
 

@@ -179,6 +179,25 @@ CREATE TABLE @extschema@.issue (
 	message				text
 ) PARTITION BY RANGE (batch_id);
 -- each partition has its index on (batch_id, row_number) (partition_rule)
+-- The DEFAULT partition holds the issues of a 0.1 database updated, or of a
+-- 0.1 dump restored (COPY into the parent, before any partition is made);
+-- writers keep it empty otherwise, making the partition of their batch id.
+-- (Made as a table of its own and attached, as the 0.1 -> 0.2 update makes
+-- it from 0.1's table: its columns and CHECK are its own as well.)
+CREATE TABLE @extschema@.issue_default (
+	batch_id			bigint NOT NULL,
+	row_number			bigint,
+	line_number			bigint,
+	field				text,
+	issue_type			text NOT NULL,
+	severity			text NOT NULL CONSTRAINT issue_severity_check CHECK (severity IN ('error', 'warning', 'info')),
+	value				text,
+	normalised_value	text,
+	message				text
+);
+CREATE INDEX ON @extschema@.issue_default (batch_id, row_number);
+ALTER TABLE @extschema@.issue ATTACH PARTITION @extschema@.issue_default DEFAULT;
+COMMENT ON TABLE @extschema@.issue_default IS 'the issues of a 0.1 database (updated or restored from a dump), before the issue log was partitioned; empty otherwise';
 COMMENT ON TABLE @extschema@.issue IS 'the issue log: one finding about one value of one row of one batch; partitioned by batch-id range (dataplatform.partition_rule)';
 
 CREATE TABLE @extschema@.quarantine_row (
@@ -274,6 +293,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.config_version', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.batch', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.batch_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.issue', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.issue_default', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.quarantine_row', '');
 SELECT pg_catalog.pg_extension_config_dump('dp_raw.chunk', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.audit_log_id_seq', '');

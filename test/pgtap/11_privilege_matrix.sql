@@ -124,6 +124,7 @@ SELECT set_eq(
   ('dataplatform.field', 'dataplatform_admin,dataplatform_producer', ''),
   ('dataplatform.issue_type', 'dataplatform_admin,dataplatform_auditor,dataplatform_consumer,dataplatform_producer', ''),
   ('dataplatform.issue', 'dataplatform_admin', ''),
+  ('dataplatform.issue_default', 'dataplatform_admin', ''),
   ('dataplatform.job_run', 'dataplatform_admin', ''),
   ('dataplatform.job', 'dataplatform_admin', ''),
   ('dataplatform.late', 'dataplatform_admin', ''),

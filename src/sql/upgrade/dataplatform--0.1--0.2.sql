@@ -270,17 +270,15 @@ UPDATE @extschema@.consumer_source s
          WHERE b.dataset = s.dataset AND b.id <= s.last_batch);
 
 -- Append-only tables partitioned by batch-id range (issue 13, part 66):
--- 0.1's issue table, renamed, becomes the partition from MINVALUE up to
--- the next 100,000 past the last batch id handed out (attached, not
--- copied), or goes when it is empty; it leaves the extension (partitions
--- are not members) and pg_dump's config tables, the new parent joins both.
-ALTER TABLE @extschema@.issue RENAME TO issue_min;
-ALTER INDEX @extschema@.issue_batch_id_row_number_idx RENAME TO issue_min_batch_id_row_number_idx;
+-- 0.1's issue table, renamed, becomes the DEFAULT partition of the new one
+-- (attached, not copied: below, once the view quarantine reads the new
+-- table), which stays a member of the extension and a config table.
+ALTER TABLE @extschema@.issue RENAME TO issue_default;
+ALTER INDEX @extschema@.issue_batch_id_row_number_idx RENAME TO issue_default_batch_id_row_number_idx;
 -- out of the way of the new table's CHECK name (chosen unique in the
 -- schema), and back after it: ATTACH matches CHECK constraints by name
-ALTER TABLE @extschema@.issue_min RENAME CONSTRAINT issue_severity_check TO issue_min_severity_check;
-COMMENT ON TABLE @extschema@.issue_min IS NULL;
-ALTER EXTENSION dataplatform DROP TABLE @extschema@.issue_min;
+ALTER TABLE @extschema@.issue_default RENAME CONSTRAINT issue_severity_check TO issue_default_severity_check;
+COMMENT ON TABLE @extschema@.issue_default IS 'the issues of a 0.1 database (updated or restored from a dump), before the issue log was partitioned; empty otherwise';
 CREATE TABLE @extschema@.issue (
 	batch_id			bigint NOT NULL,
 	row_number			bigint,
@@ -297,17 +295,7 @@ COMMENT ON TABLE @extschema@.issue IS 'the issue log: one finding about one valu
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.issue', '');
 REVOKE ALL ON @extschema@.issue FROM PUBLIC;
 GRANT SELECT ON @extschema@.issue TO dataplatform_admin;
-ALTER TABLE @extschema@.issue_min RENAME CONSTRAINT issue_min_severity_check TO issue_severity_check;
-DO $issue$
-BEGIN
-	IF EXISTS (SELECT 1 FROM @extschema@.issue_min) THEN
-		EXECUTE pg_catalog.format('ALTER TABLE @extschema@.issue ATTACH PARTITION @extschema@.issue_min FOR VALUES FROM (MINVALUE) TO (%s)',
-			((SELECT s.last_value FROM @extschema@.batch_id_seq s) / 100000 + 1) * 100000);
-	ELSE
-		DROP TABLE @extschema@.issue_min;
-	END IF;
-END
-$issue$;
+ALTER TABLE @extschema@.issue_default RENAME CONSTRAINT issue_default_severity_check TO issue_severity_check;
 
 -- Raw rows in runs (issue 11 point 3, issue 17 point 3): dp_raw.rows
 -- becomes a view over dp_raw.chunk, with the same columns and rows.  The
@@ -410,6 +398,9 @@ SELECT q.batch_id, b.dataset, q.row_number, q.line_number, r.data, r.raw,
 -- tables (a plain DROP TABLE would leave its OID there)
 ALTER EXTENSION dataplatform DROP TABLE dp_raw.rows_0_1;
 DROP TABLE dp_raw.rows_0_1;
+-- 0.1's issues (issue 13, above): the DEFAULT partition, now that the
+-- view quarantine reads the new table
+ALTER TABLE @extschema@.issue ATTACH PARTITION @extschema@.issue_default DEFAULT;
 
 -- spatial data (issue 12): collection endpoints of format geojson, and
 -- part 60 whole (push_geojson)
