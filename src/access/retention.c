@@ -15,6 +15,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "portability/instr_time.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 
@@ -136,10 +137,19 @@ dp_apply_retention(PG_FUNCTION_ARGS)
 	 */
 	{
 		StringInfoData parts;
+		instr_time	start;
+		instr_time	took;
 
 		initStringInfo(&parts);
+		INSTR_TIME_SET_CURRENT(start);
 		if (dp_partition_drop_expired(&parts) > 0)
-			dp_audit("drop_partitions", NULL, psprintf("{\"partitions\": %s}", parts.data));
+		{
+			INSTR_TIME_SET_CURRENT(took);
+			INSTR_TIME_SUBTRACT(took, start);
+			dp_audit("drop_partitions", NULL,
+					 psprintf("{\"partitions\": %s, \"elapsed_ms\": %.3f}", parts.data,
+							  INSTR_TIME_GET_MILLISEC(took)));
+		}
 		appendStringInfo(&report, "{\"partitions\": %s, ", parts.data);
 	}
 	appendStringInfoString(&report, "\"datasets\": [");
