@@ -321,6 +321,28 @@ dp_refresh_check_keys(DpRefresh *r, const char *table)
 				 errhint("Name columns that identify a row with the \"key\" option, or change the query so that the key is unique.")));
 }
 
+static int
+carried_count(DpRefresh *r, int n)
+{
+	ArrayType  *a = DatumGetArrayTypeP(r->params[n - 1]);
+
+	return ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+}
+
+/*
+ * Whether no key of the view can have left, read from the carried arrays
+ * (so that the DELETE is not even planned): no affected key, or, for an
+ * aggregate view, whose new rows ($1) are those of its affected groups ($2,
+ * one element per group) that still have rows, a new row for every group.
+ */
+static bool
+none_left(DpRefresh *r)
+{
+	int			naff = carried_count(r, 2);
+
+	return naff == 0 || (r->view->method == DP_VIEW_AGGREGATE && carried_count(r, 1) == naff);
+}
+
 /*
  * Run a MERGE (no RETURNING) with the refresh's snapshot and parameters,
  * as the current user; returns the rows it inserted and updated, read from
@@ -378,7 +400,7 @@ exec_merge(DpRefresh *r, const char *sql, int64 *inserted, int64 *updated)
 /*
  * Apply the new rows (r->new_from) to the view: for the affected keys
  * (r->aff_from, all keys when NULL), delete rows with no new row (one
- * statement); then one MERGE on the view's key, in key order, that inserts
+ * statement, skipped when the carried arrays show that no key left); then one MERGE on the view's key, in key order, that inserts
  * new keys and updates only rows that differ.  MERGE rather than INSERT ...
  * ON CONFLICT: it joins the new rows to the view once and updates the
  * matched rows without the speculative insertion and the row lock (and its
@@ -405,7 +427,9 @@ dp_refresh_apply_diff(DpRefresh *r)
 		return;
 	}
 	initStringInfo(&sql);
-	if (r->aff_from)
+	if (r->aff_from && r->nparams == 2 && none_left(r))
+		;						/* no statement */
+	else if (r->aff_from)
 		appendStringInfo(&sql, "DELETE FROM %s v USING (SELECT %s FROM %s a WHERE NOT EXISTS "
 						 "(SELECT 1 FROM %s n WHERE %s) ORDER BY %s) d WHERE %s",
 						 r->qtable, dp_refresh_key_list(view, "a."), r->aff_from, r->new_from,
@@ -414,7 +438,8 @@ dp_refresh_apply_diff(DpRefresh *r)
 	else
 		appendStringInfo(&sql, "DELETE FROM %s v WHERE NOT EXISTS (SELECT 1 FROM %s n WHERE %s)",
 						 r->qtable, r->new_from, dp_refresh_key_match(view, "v", "n"));
-	r->del += dp_refresh_exec(r, sql.data, false);
+	if (sql.len > 0)
+		r->del += dp_refresh_exec(r, sql.data, false);
 
 	resetStringInfo(&sql);
 	appendStringInfo(&sql, "MERGE INTO %s v USING (SELECT * FROM %s%s%s) n ON %s",
