@@ -7,7 +7,9 @@
  *		or max, and _dirty), computed from the dataset (publish, full
  *		refresh, groups whose min or max lost its holders), moved by the
  *		deltas of the changed rows (incremental refresh), and turned into the
- *		view's rows in pg_temp.dp_new for the diff (diff.c).
+ *		view's rows for the diff (diff.c): carried in arrays by an
+ *		incremental refresh (the groups' new state, the recomputed state of
+ *		dirty groups, the view rows), in pg_temp.dp_new by a full one.
  *
  * Runs inside a refresh begun by refresh.c, every statement through
  * dp_refresh_exec under the refresh's snapshot.
@@ -139,16 +141,16 @@ dp_aggregate_new_rows(DpRefresh *r)
 /*
  * The number of rows holding each group's min/max (so that removing one
  * holder does not force a recompute while others remain): one scan of the
- * dataset joined to the fresh groups in pg_temp.dp_fresh.
+ * dataset joined to the fresh groups of fresh (a table or CTE with the state
+ * table's columns).  Returns the SELECT (grouping columns and _k<i>), or
+ * NULL when the view has no min or max.
  */
-static void
-count_holders(DpRefresh *r)
+static char *
+holders_select(const DpView *view, const char *fresh)
 {
-	DpView	   *view = r->view;
-	DpViewSource *s = &view->sources[view->driver];
+	const DpViewSource *s = &view->sources[view->driver];
 	StringInfoData sql,
 				sel,
-				set,
 				on,
 				at_extreme;
 	int			i,
@@ -157,7 +159,6 @@ count_holders(DpRefresh *r)
 
 	initStringInfo(&at_extreme);
 	initStringInfo(&sel);
-	initStringInfo(&set);
 	initStringInfo(&on);
 	for (k = 0; k < view->nkey; k++)
 		appendStringInfo(&on, "%s(%s) = f.%s", k ? " AND " : "", view->cols[view->key[k]].gexpr,
@@ -170,18 +171,112 @@ count_holders(DpRefresh *r)
 			continue;
 		appendStringInfo(&sel, ", pg_catalog.count(*)%s AS _k%d", agg_filter(c, psprintf("(%s) = f._m%d", c->arg, i)), i);
 		appendStringInfo(&at_extreme, "%s(%s) = f._m%d", any ? " OR " : "", c->arg, i);
-		appendStringInfo(&set, "%s_k%d = c._k%d", any ? ", " : "", i, i);
 		any = true;
 	}
 	if (!any)
-		return;
+		return NULL;
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "UPDATE pg_temp.dp_fresh u SET %s FROM (SELECT %s%s FROM dp_clean.%s s "
-					 "JOIN pg_temp.dp_fresh f ON %s WHERE (%s) AND (%s) GROUP BY %s) c WHERE %s",
-					 set.data, dp_refresh_key_list(view, "f."), sel.data, quote_identifier(s->table), on.data,
-					 view->quals ? view->quals : "true", at_extreme.data, dp_refresh_key_list(view, "f."),
-					 dp_refresh_key_match(view, "u", "c"));
+	appendStringInfo(&sql, "SELECT %s%s FROM dp_clean.%s s JOIN %s f ON %s WHERE (%s) AND (%s) GROUP BY %s",
+					 dp_refresh_key_list(view, "f."), sel.data, quote_identifier(s->table), fresh, on.data,
+					 view->quals ? view->quals : "true", at_extreme.data, dp_refresh_key_list(view, "f."));
+	return sql.data;
+}
+
+/* The holder counts of pg_temp.dp_fresh (full recompute). */
+static void
+count_holders(DpRefresh *r)
+{
+	DpView	   *view = r->view;
+	char	   *sel = holders_select(view, "pg_temp.dp_fresh");
+	StringInfoData set;
+	int			i;
+
+	if (sel == NULL)
+		return;
+	initStringInfo(&set);
+	for (i = 0; i < view->ncols; i++)
+		if (view->cols[i].agg == DP_AGG_MIN || view->cols[i].agg == DP_AGG_MAX)
+			appendStringInfo(&set, "%s_k%d = c._k%d", set.len ? ", " : "", i, i);
+	dp_refresh_exec(r, psprintf("UPDATE pg_temp.dp_fresh u SET %s FROM (%s) c WHERE %s",
+								set.data, sel, dp_refresh_key_match(view, "u", "c")), true);
+}
+
+/*
+ * The state table's columns in its order (publish.c's): their names
+ * (prefix NULL), or the expressions of a state row of fresh groups f whose
+ * holder counts come from c.
+ */
+static char *
+state_columns(const DpView *view, bool fresh_row)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s, %s_rows", dp_refresh_key_list(view, fresh_row ? "f." : NULL), fresh_row ? "f." : "");
+	for (i = 0; i < view->ncols; i++)
+	{
+		const char *f = fresh_row ? "f." : "";
+
+		switch (view->cols[i].agg)
+		{
+			case DP_AGG_COUNT_STAR:
+			case DP_AGG_COUNT:
+				appendStringInfo(&buf, ", %s_c%d", f, i);
+				break;
+			case DP_AGG_SUM:
+			case DP_AGG_AVG:
+				appendStringInfo(&buf, ", %s_s%d, %s_n%d", f, i, f, i);
+				break;
+			case DP_AGG_MIN:
+			case DP_AGG_MAX:
+				if (fresh_row)
+					appendStringInfo(&buf, ", f._m%d, COALESCE(c._k%d, 0)", i, i);
+				else
+					appendStringInfo(&buf, ", _m%d, _k%d", i, i);
+				break;
+			case DP_AGG_NONE:
+				break;
+		}
+	}
+	appendStringInfo(&buf, ", %s_dirty", fresh_row ? "f." : "");
+	return buf.data;
+}
+
+/*
+ * Incremental: recompute the state of the groups marked dirty, carried as
+ * an array of state rows in $1 (no temporary table): one statement computes
+ * the groups and their holder counts, then the dirty rows are replaced.
+ * $1 is free here (apply_delta sets it to the view rows afterwards).
+ */
+static void
+recompute_dirty(DpRefresh *r)
+{
+	DpView	   *view = r->view;
+	DpViewSource *s = &view->sources[view->driver];
+	char	   *holders;
+	StringInfoData sql;
+	int			k;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "WITH f(%s) AS MATERIALIZED (SELECT %s FROM dp_clean.%s s WHERE %s AND (",
+					 state_columns(view, false), state_select_full(view), quote_identifier(s->table),
+					 view->quals ? view->quals : "true");
+	for (k = 0; k < view->nkey; k++)
+		appendStringInfo(&sql, "%s%s", k ? ", " : "", view->cols[view->key[k]].gexpr);
+	appendStringInfo(&sql, ") IN (SELECT %s FROM %s WHERE _dirty) GROUP BY %s)",
+					 dp_refresh_key_list(view, NULL), r->qstate, group_positions(view));
+	holders = holders_select(view, "f");
+	if (holders)
+		appendStringInfo(&sql, ", c AS (%s)", holders);
+	appendStringInfo(&sql, " SELECT pg_catalog.array_agg(ROW(%s)::%s) FROM f%s%s",
+					 state_columns(view, true), r->qstate, holders ? " LEFT JOIN c ON " : "",
+					 holders ? dp_refresh_key_match(view, "c", "f") : "");
 	dp_refresh_exec(r, sql.data, true);
+	dp_refresh_keep_array(r, 1, 1);
+	dp_refresh_check_null_keys(r, r->new_from);
+	dp_refresh_exec(r, psprintf("DELETE FROM %s WHERE _dirty", r->qstate), false);
+	dp_refresh_exec(r, psprintf("INSERT INTO %s SELECT * FROM %s", r->qstate, r->new_from), false);
 }
 
 /* Whether every min and max of the view is read through an index (publish.c). */
@@ -203,35 +298,28 @@ extremes_indexed(const DpView *view)
 	return any;
 }
 
-/* Recompute the state of the groups marked dirty (or of every group: all). */
+/*
+ * Recompute the state of the groups marked dirty (or of every group: all,
+ * for a full refresh or publish, through a temporary table).
+ */
 void
 dp_aggregate_recompute(DpRefresh *r, bool all)
 {
 	DpView	   *view = r->view;
 	DpViewSource *s = &view->sources[view->driver];
-	StringInfoData sql;
-	int			k;
 
-	dp_refresh_temp_table(r, "dp_fresh", psprintf("(LIKE %s)", r->qstate));
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "INSERT INTO pg_temp.dp_fresh SELECT %s FROM dp_clean.%s s WHERE %s",
-					 state_select_full(view), quote_identifier(s->table),
-					 view->quals ? view->quals : "true");
 	if (!all)
 	{
-		appendStringInfoString(&sql, " AND (");
-		for (k = 0; k < view->nkey; k++)
-			appendStringInfo(&sql, "%s%s", k ? ", " : "", view->cols[view->key[k]].gexpr);
-		appendStringInfo(&sql, ") IN (SELECT %s FROM %s WHERE _dirty)", dp_refresh_key_list(view, NULL), r->qstate);
+		recompute_dirty(r);
+		return;
 	}
-	appendStringInfo(&sql, " GROUP BY %s", group_positions(view));
-	dp_refresh_exec(r, sql.data, true);
+	dp_refresh_temp_table(r, "dp_fresh", psprintf("(LIKE %s)", r->qstate));
+	dp_refresh_exec(r, psprintf("INSERT INTO pg_temp.dp_fresh SELECT %s FROM dp_clean.%s s WHERE %s GROUP BY %s",
+								state_select_full(view), quote_identifier(s->table),
+								view->quals ? view->quals : "true", group_positions(view)), true);
 	dp_refresh_check_null_keys(r, "pg_temp.dp_fresh");
 	count_holders(r);
-	if (all)
-		dp_refresh_exec(r, psprintf("DELETE FROM %s", r->qstate), false);
-	else
-		dp_refresh_exec(r, psprintf("DELETE FROM %s WHERE _dirty", r->qstate), false);
+	dp_refresh_exec(r, psprintf("DELETE FROM %s", r->qstate), false);
 	dp_refresh_exec(r, psprintf("INSERT INTO %s SELECT * FROM pg_temp.dp_fresh", r->qstate), false);
 }
 
@@ -408,11 +496,12 @@ dp_aggregate_apply_delta(DpRefresh *r)
 	}
 	appendStringInfoString(&set, ", _dirty = excluded._dirty");
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT pg_catalog.array_agg(ROW(%s, false%s)::%s), "
+	/* a group without state that loses rows (inconsistent) is dirty too */
+	appendStringInfo(&sql, "SELECT pg_catalog.array_agg(ROW(%s, (t.%s IS NULL AND d._minus > 0)%s)::%s), "
 					 "COALESCE(pg_catalog.bool_or(t.%s IS NULL AND d._minus > 0), false), "
 					 "COALESCE(pg_catalog.bool_or(false%s), false) FROM (SELECT %s FROM (SELECT s.*",
-					 row.data, dirty.data, r->qstate, quote_identifier(view->cols[view->key[0]].name),
-					 dirty.data, sel.data);
+					 row.data, quote_identifier(view->cols[view->key[0]].name), dirty.data, r->qstate,
+					 quote_identifier(view->cols[view->key[0]].name), dirty.data, sel.data);
 	for (k = 0; k < view->nkey; k++)
 		appendStringInfo(&sql, ", %s AS _g%d", view->cols[view->key[k]].gexpr, k);
 
