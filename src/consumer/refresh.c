@@ -291,17 +291,21 @@ refresh_begin(DpRefresh *r)
 		 * the rebuild stamp now and at that watermark.  The stamp is when the
 		 * newest done batch up to the watermark was processed: rebuild
 		 * replays every done batch, so it changes exactly when the dataset
-		 * was rebuilt since (a later batch never changes it).
+		 * was rebuilt since (a later batch never changes it).  The dataset is
+		 * bounded by a range and the order is (dataset, id), which only that
+		 * index gives: with "dataset = name ORDER BY id DESC" the planner may
+		 * walk the primary key down through other datasets' newer batches
+		 * (as freshness.c explains).
 		 */
 		if (dp_refresh_exec(r, psprintf("SELECT COALESCE(LEAST("
-										"(SELECT b.id FROM dataplatform.batch b WHERE b.dataset = d.name "
-										"ORDER BY b.id DESC LIMIT 1), "
+										"(SELECT b.id FROM dataplatform.batch b WHERE b.dataset >= d.name AND b.dataset <= d.name "
+										"ORDER BY b.dataset DESC, b.id DESC LIMIT 1), "
 										"(SELECT b.id FROM dataplatform.batch b WHERE b.dataset = d.name "
 										"AND b.status IN ('queued', 'processing') ORDER BY b.id LIMIT 1) - 1), 0), d.major, "
 										"s.view IS NOT NULL, s.last_batch, s.spec_major, s.batch_stamp, "
 										"(SELECT EXTRACT(epoch FROM b.processed_at)::text FROM dataplatform.batch b "
-										"WHERE b.dataset = d.name AND b.id <= s.last_batch AND b.status = 'done' "
-										"ORDER BY b.id DESC LIMIT 1) "
+										"WHERE b.dataset >= d.name AND b.dataset <= d.name AND b.id <= s.last_batch AND b.status = 'done' "
+										"ORDER BY b.dataset DESC, b.id DESC LIMIT 1) "
 										"FROM dataplatform.datasets d LEFT JOIN dataplatform.consumer_source s "
 										"ON s.dataset = d.name AND s.view = %s WHERE d.name = %s",
 										literal(view->name), ds), false) == 0)
@@ -450,8 +454,8 @@ record(DpRefresh *r, const char *status, int64 rows, const char *expectations,
 		args[3] = psprintf("%d", r->major[i]);
 		dp_spi_exec_text("INSERT INTO dataplatform.consumer_source (view, dataset, last_batch, batch_stamp, spec_major) "
 						 "VALUES ($1, $2, $3::bigint, (SELECT EXTRACT(epoch FROM b.processed_at)::text "
-						 "FROM dataplatform.batch b WHERE b.dataset = $2 AND b.id <= $3::bigint AND b.status = 'done' "
-						 "ORDER BY b.id DESC LIMIT 1), $4::integer) ON CONFLICT (view, dataset) DO UPDATE "
+						 "FROM dataplatform.batch b WHERE b.dataset >= $2 AND b.dataset <= $2 AND b.id <= $3::bigint "
+						 "AND b.status = 'done' ORDER BY b.dataset DESC, b.id DESC LIMIT 1), $4::integer) ON CONFLICT (view, dataset) DO UPDATE "
 						 "SET last_batch = excluded.last_batch, batch_stamp = excluded.batch_stamp, "
 						 "spec_major = excluded.spec_major", 4, args);
 	}
