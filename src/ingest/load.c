@@ -161,20 +161,34 @@ dp_load_open(const char *dataset, bool dry_run, const DpLoadOptions *opts)
  * ------------------------------------------------------------------------
  */
 
+/*
+ * The key's text (its fields joined by \x1f), allocated to size: one per
+ * row, so no StringInfo's kilobyte.
+ */
 static char *
 key_text(const DpSpec *spec, char **out)
 {
-	StringInfoData buf;
+	size_t		len = 0;
+	char	   *key,
+			   *p;
 	int			i;
 
-	initStringInfo(&buf);
+	if (spec->nkey == 1)
+		return pstrdup(out[spec->key[0]]);
+	for (i = 0; i < spec->nkey; i++)
+		len += strlen(out[spec->key[i]]) + 1;
+	key = p = palloc(len);
 	for (i = 0; i < spec->nkey; i++)
 	{
+		size_t		n = strlen(out[spec->key[i]]);
+
 		if (i > 0)
-			appendStringInfoChar(&buf, '\x1f');
-		appendStringInfoString(&buf, out[spec->key[i]]);
+			*p++ = '\x1f';
+		memcpy(p, out[spec->key[i]], n);
+		p += n;
 	}
-	return buf.data;
+	*p = '\0';
+	return key;
 }
 
 static void

@@ -63,6 +63,7 @@ dp_transform_begin(const DpSpec *spec, const DpConfig *cfg)
 	t->original = palloc(sizeof(char *) * spec->nfields);
 	t->dropped = palloc(sizeof(bool) * spec->nfields);
 	t->mentioned = palloc(sizeof(bool) * spec->nfields);
+	t->in_caller = palloc(sizeof(bool) * spec->nfields);
 	t->deprecated_seen = palloc0(sizeof(bool) * spec->nfields);
 	t->configured = palloc0(sizeof(bool) * spec->nfields);
 	for (i = 0; i < spec->nfields; i++)
@@ -420,6 +421,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 	memset(t->original, 0, sizeof(char *) * spec->nfields);
 	memset(t->dropped, 0, sizeof(bool) * spec->nfields);
 	memset(t->mentioned, 0, sizeof(bool) * spec->nfields);
+	memset(t->in_caller, 0, sizeof(bool) * spec->nfields);
 
 	/* skip */
 	if (dp_transform_skips(t, row))
@@ -597,7 +599,9 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		}
 		else
 		{
-			t->value[i] = t->buf[0] ? pstrdup(t->buf) : NULL;
+			/* straight into the caller's context: the copy out is not made again */
+			t->value[i] = t->buf[0] ? MemoryContextStrdup(caller, t->buf) : NULL;
+			t->in_caller[i] = t->value[i] != NULL;
 			if (f->deprecated && t->value[i] && !t->deprecated_seen[i])
 			{
 				/* once per batch: the producer should move, not be flooded */
@@ -660,7 +664,8 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 
 	MemoryContextSwitchTo(caller);
 	for (i = 0; i < spec->nfields; i++)
-		out[i] = t->value[i] ? pstrdup(t->value[i]) : NULL;
+		out[i] = t->value[i] == NULL ? NULL :
+			t->in_caller[i] ? t->value[i] : pstrdup(t->value[i]);
 	return status;
 }
 
