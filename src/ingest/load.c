@@ -61,7 +61,7 @@ check_producer(const DpLoad *load)
 	if (dp_caller_has_role(DP_ROLE_ADMIN))
 		return;
 	args[0] = load->product;
-	n = dp_spi_exec_text("SELECT role_name::text FROM dataplatform.producer_grants WHERE product = $1",
+	n = dp_spi_exec_text_kept("SELECT role_name::text FROM dataplatform.producer_grants WHERE product = $1",
 						 1, args);
 	for (i = 0; i < n; i++)
 	{
@@ -117,7 +117,7 @@ dp_load_open(const char *dataset, bool dry_run, const DpLoadOptions *opts)
 	load->column_override = args[1] ? pstrdup(args[1]) : NULL;
 	load->synthetic = opts ? opts->synthetic : false;
 	load->run_started = GetCurrentTimestamp();
-	if (dp_spi_exec_text("SELECT product, spec, CASE WHEN $2::jsonb IS NULL THEN config "
+	if (dp_spi_exec_text_kept("SELECT product, spec, CASE WHEN $2::jsonb IS NULL THEN config "
 						 "  ELSE COALESCE(config, '{}') || pg_catalog.jsonb_build_object('column', "
 						 "       COALESCE(config -> 'column', '{}') || $2::jsonb) END, "
 						 "major, minor, config_version "
@@ -399,7 +399,7 @@ dp_load_create_batch(DpLoad *load, const char *kind, size_t bytes, const char *s
 	args[5] = source;
 	args[6] = load->column_override;
 	/* received_at: the clock under the dataset lock (see the file header) */
-	dp_spi_exec_text("INSERT INTO dataplatform.batch (dataset, kind, pushed_by, bytes, rows, sha256, "
+	dp_spi_exec_text_kept("INSERT INTO dataplatform.batch (dataset, kind, pushed_by, bytes, rows, sha256, "
 					 "status, source, received_at) VALUES ($1, $2, $3::name, $4::bigint, 0, $5, 'processing', "
 					 "$6::jsonb || CASE WHEN $7::jsonb IS NULL THEN '{}' "
 					 "ELSE pg_catalog.jsonb_build_object('column', $7::jsonb) END, "
@@ -436,7 +436,7 @@ dp_load_queued_behind(DpLoad *load)
 		return true;
 	args[0] = load->dataset;
 	args[1] = psprintf("%lld", (long long) load->batch_id);	/* 0 before the batch exists */
-	return dp_spi_exec_text("SELECT 1 FROM dataplatform.batch WHERE dataset = $1 AND id <> $2::bigint "
+	return dp_spi_exec_text_kept("SELECT 1 FROM dataplatform.batch WHERE dataset = $1 AND id <> $2::bigint "
 							"AND status IN ('queued', 'processing') LIMIT 1", 2, args) > 0;
 }
 
@@ -477,7 +477,7 @@ dp_load_finish(DpLoad *load, instr_time start)
 	args[12] = dp_transform_mapping_json(load->t);
 	args[13] = psprintf("%lld", (long long) load->replaced);
 	args[14] = psprintf("%lld", (long long) load->orphaned);
-	dp_spi_exec_text("UPDATE dataplatform.batch SET rows = $2::bigint, rows_loaded = $3::bigint, "
+	dp_spi_exec_text_kept("UPDATE dataplatform.batch SET rows = $2::bigint, rows_loaded = $3::bigint, "
 					 "rows_quarantined = $4::bigint, rows_skipped = $5::bigint, rows_filtered = $6::bigint, "
 					 "issues_error = $7::bigint, issues_warning = $8::bigint, issues_info = $9::bigint, "
 					 "elapsed_ms = $10::numeric, spec_version = $11, config_version = $12::integer, "
@@ -507,7 +507,7 @@ dp_load_queue_batch(DpLoad *load, int64 rows)
 
 	args[0] = psprintf("%lld", (long long) load->batch_id);
 	args[1] = psprintf("%lld", (long long) rows);
-	dp_spi_exec_text("UPDATE dataplatform.batch SET status = 'queued', rows = $2::bigint, "
+	dp_spi_exec_text_kept("UPDATE dataplatform.batch SET status = 'queued', rows = $2::bigint, "
 					 "spec_version = NULL WHERE id = $1::bigint", 2, args);
 	dp_load_openlineage_queued(load, rows);
 }

@@ -66,7 +66,7 @@ store_chunk(int64 batch_id, int64 first_ordinal, int n, Datum line_numbers, Datu
 	for (int i = 3; i < 6; i++)
 		if (values[i] == (Datum) 0)
 			nulls[i] = 'n';
-	dp_spi_exec("INSERT INTO dp_raw.chunk (batch_id, first_ordinal, n, line_numbers, data, raw) "
+	dp_spi_exec_kept("INSERT INTO dp_raw.chunk (batch_id, first_ordinal, n, line_numbers, data, raw) "
 				"VALUES ($1, $2, $3, $4, $5, $6)", 6, types, values, nulls);
 }
 

@@ -63,7 +63,6 @@ dp_transform_begin(const DpSpec *spec, const DpConfig *cfg)
 	t->original = palloc(sizeof(char *) * spec->nfields);
 	t->dropped = palloc(sizeof(bool) * spec->nfields);
 	t->mentioned = palloc(sizeof(bool) * spec->nfields);
-	t->in_caller = palloc(sizeof(bool) * spec->nfields);
 	t->deprecated_seen = palloc0(sizeof(bool) * spec->nfields);
 	t->configured = palloc0(sizeof(bool) * spec->nfields);
 	for (i = 0; i < spec->nfields; i++)
@@ -421,7 +420,6 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 	memset(t->original, 0, sizeof(char *) * spec->nfields);
 	memset(t->dropped, 0, sizeof(bool) * spec->nfields);
 	memset(t->mentioned, 0, sizeof(bool) * spec->nfields);
-	memset(t->in_caller, 0, sizeof(bool) * spec->nfields);
 
 	/* skip */
 	if (dp_transform_skips(t, row))
@@ -599,9 +597,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		}
 		else
 		{
-			/* straight into the caller's context: the copy out is not made again */
-			t->value[i] = t->buf[0] ? MemoryContextStrdup(caller, t->buf) : NULL;
-			t->in_caller[i] = t->value[i] != NULL;
+			t->value[i] = t->buf[0] ? pstrdup(t->buf) : NULL;
 			if (f->deprecated && t->value[i] && !t->deprecated_seen[i])
 			{
 				/* once per batch: the producer should move, not be flooded */
@@ -662,10 +658,30 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 	if (cfg->strict && row_has_error)
 		status = DP_ROW_QUARANTINED;
 
-	MemoryContextSwitchTo(caller);
-	for (i = 0; i < spec->nfields; i++)
-		out[i] = t->value[i] == NULL ? NULL :
-			t->in_caller[i] ? t->value[i] : pstrdup(t->value[i]);
+	/* the row's values, copied out in one allocation */
+	{
+		size_t		total = 0;
+		size_t	   *lens;
+		char	   *p;
+
+		lens = palloc(sizeof(size_t) * spec->nfields);
+		for (i = 0; i < spec->nfields; i++)
+			if (t->value[i])
+				total += (lens[i] = strlen(t->value[i])) + 1;
+		MemoryContextSwitchTo(caller);
+		p = total ? palloc(total) : NULL;
+		for (i = 0; i < spec->nfields; i++)
+		{
+			if (t->value[i] == NULL)
+			{
+				out[i] = NULL;
+				continue;
+			}
+			memcpy(p, t->value[i], lens[i] + 1);
+			out[i] = p;
+			p += lens[i] + 1;
+		}
+	}
 	return status;
 }
 

@@ -101,7 +101,6 @@ typedef struct DpTransform
 	char	  **original;		/* per field: value as sent */
 	bool	   *dropped;		/* per field: harmonising dropped it */
 	bool	   *mentioned;		/* per field: the row has a column for it */
-	bool	   *in_caller;		/* per field: value is in the caller's context */
 	bool	   *deprecated_seen;	/* per field: "deprecated field" reported in this batch */
 	char	   *buf;
 	size_t		bufsize;
