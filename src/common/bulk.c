@@ -8,7 +8,8 @@
  * rows with new keys, raw rows, history rows, the event log; updates and
  * deletes of rows found by a probe (current state written back by events).
  * Values come either as datums or as text, converted by the column type's
- * input function (the path COPY takes); columns asked for get their
+ * input function (the path COPY takes; the spellings the data path's
+ * harmonised values have are read directly, bulk_input.c); columns asked for get their
  * default (an identity, a clock) as COPY gives it.  Constraints (NOT NULL,
  * CHECK) are checked as the executor would; the table must have no
  * triggers for what is done to it (ours have none), so none are skipped
@@ -34,20 +35,13 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
-#include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
 #include "rewrite/rewriteHandler.h"
-#include "utils/builtins.h"
-#include "utils/date.h"
-#include "utils/datetime.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
-#include "utils/timestamp.h"
-#include "utils/uuid.h"
 
 #include "bulk.h"
 
@@ -59,7 +53,7 @@ typedef struct DpInput
 	FmgrInfo	fn;
 	Oid			ioparam;
 	int32		typmod;
-	Oid			typid;			/* the column's type (fast_input) */
+	Oid			typid;			/* the column's type (dp_bulk_fast_input) */
 } DpInput;
 
 struct DpBulk
@@ -133,187 +127,6 @@ attnum_of(TupleDesc desc, const char *column)
 	return InvalidAttrNumber;
 }
 
-/* ------------------------------------------------------------------------
- * Input: the canonical spellings read directly
- * ------------------------------------------------------------------------
- */
-
-static inline int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* n digits at s as a number, or -1 when one is not a digit */
-static inline int
-digits_value(const char *s, int n)
-{
-	int			v = 0;
-
-	for (int i = 0; i < n; i++)
-	{
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
-/* YYYY-MM-DD (year 1..9999, a real day) as days since 2000-01-01 */
-static bool
-fast_date(const char *s, int32 *days)
-{
-	int			y = digits_value(s, 4),
-				m = digits_value(s + 5, 2),
-				d = digits_value(s + 8, 2);
-
-	if (s[4] != '-' || s[7] != '-' || y < 1 || m < 1 || m > 12 || d < 1 ||
-		d > day_tab[isleap(y)][m - 1])
-		return false;
-	*days = date2j(y, m, d) - POSTGRES_EPOCH_JDATE;
-	return true;
-}
-
-/*
- * A value of the column's type read without its input function, for the
- * spellings the harmonised values have (harmonise.c) and only those:
- * uuid 8-4-4-4-12 hex digits; date YYYY-MM-DD; timestamptz
- * YYYY-MM-DDTHH:MM:SS[.F{1,6}]Z; boolean true/false; bigint (its input
- * function's own reader); numeric [-]D+[.D+] of at most 15 digits; text.
- * Each gives exactly the datum the input function gives for that text
- * (the type modifier must be -1); anything else returns false and goes
- * through the input function, errors included.
- */
-static bool
-fast_input(DpInput *in, const char *text, Datum *result)
-{
-	size_t		len;
-
-	if (in->typmod != -1)
-		return false;
-	switch (in->typid)
-	{
-		case TEXTOID:
-			*result = PointerGetDatum(cstring_to_text(text));
-			return true;
-		case INT8OID:
-			*result = Int64GetDatum(pg_strtoint64(text));
-			return true;
-		case BOOLOID:
-			if (strcmp(text, "true") == 0 || strcmp(text, "false") == 0)
-			{
-				*result = BoolGetDatum(text[0] == 't');
-				return true;
-			}
-			return false;
-		case UUIDOID:
-			{
-				pg_uuid_t  *u;
-				int			k = 0;
-
-				if (strlen(text) != 36 || text[8] != '-' || text[13] != '-' ||
-					text[18] != '-' || text[23] != '-')
-					return false;
-				u = palloc(sizeof(pg_uuid_t));
-				for (int i = 0; i < 36; i++)
-				{
-					int			hi,
-								lo;
-
-					if (i == 8 || i == 13 || i == 18 || i == 23)
-						continue;
-					hi = hex_value(text[i]);
-					lo = hex_value(text[i + 1]);
-					if (hi < 0 || lo < 0)
-					{
-						pfree(u);
-						return false;
-					}
-					u->data[k++] = (unsigned char) (hi << 4 | lo);
-					i++;
-				}
-				*result = UUIDPGetDatum(u);
-				return true;
-			}
-		case DATEOID:
-			{
-				int32		days;
-
-				if (strlen(text) != 10 || !fast_date(text, &days))
-					return false;
-				*result = DateADTGetDatum(days);
-				return true;
-			}
-		case TIMESTAMPTZOID:
-			{
-				int32		days;
-				int			h,
-							mi,
-							sec,
-							nfrac = 0;
-				int64		frac = 0;
-
-				len = strlen(text);
-				if (len < 20 || text[len - 1] != 'Z' || text[10] != 'T' ||
-					text[13] != ':' || text[16] != ':' || !fast_date(text, &days))
-					return false;
-				h = digits_value(text + 11, 2);
-				mi = digits_value(text + 14, 2);
-				sec = digits_value(text + 17, 2);
-				if (h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59)
-					return false;
-				if (len > 20)
-				{
-					nfrac = (int) len - 21;
-					if (text[19] != '.' || nfrac < 1 || nfrac > 6 ||
-						(frac = digits_value(text + 20, nfrac)) < 0)
-						return false;
-					for (int i = nfrac; i < 6; i++)
-						frac *= 10;
-				}
-				*result = TimestampTzGetDatum(days * USECS_PER_DAY +
-											  ((h * INT64CONST(60) + mi) * 60 + sec) * USECS_PER_SEC + frac);
-				return true;
-			}
-		case NUMERICOID:
-			{
-				const char *p = text;
-				int64		v = 0;
-				int			ndigits = 0,
-							scale = -1;
-
-				if (*p == '-')
-					p++;
-				for (; *p; p++)
-				{
-					if (*p == '.' && scale < 0 && ndigits > 0)
-						scale = 0;
-					else if (*p >= '0' && *p <= '9' && ndigits < 15)
-					{
-						v = v * 10 + (*p - '0');
-						ndigits++;
-						if (scale >= 0)
-							scale++;
-					}
-					else
-						return false;
-				}
-				if (ndigits == 0 || scale == 0)
-					return false;
-				*result = NumericGetDatum(int64_div_fast_to_numeric(text[0] == '-' ? -v : v,
-																	scale < 0 ? 0 : scale));
-				return true;
-			}
-	}
-	return false;
-}
-
 static Datum
 input_value(DpInput *in, Form_pg_attribute attr, const char *text)
 {
@@ -329,7 +142,7 @@ input_value(DpInput *in, Form_pg_attribute attr, const char *text)
 		in->typid = attr->atttypid;
 		in->ready = true;
 	}
-	if (fast_input(in, text, &d))
+	if (dp_bulk_fast_input(in->typid, in->typmod, text, &d))
 		return d;
 	return InputFunctionCall(&in->fn, (char *) text, in->ioparam, in->typmod);
 }

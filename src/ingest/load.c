@@ -226,6 +226,8 @@ dp_load_check_rows_json(DpLoad *load)
 		}
 		appendStringInfoChar(&load->rows_json, '}');
 	}
+	/* the keys' slots are gone (as after a flush: a later row of a key is new) */
+	load->flush_gen++;
 	load->nslots = 0;
 	MemoryContextReset(load->rows_cxt);
 }
@@ -329,7 +331,7 @@ dp_load_row(DpLoad *load, const DpSourceRow *row)
 										   out[spec->key[0]], NULL,
 										   psprintf("Row %lld has the same key and replaces this row.",
 													(long long) row->row_number));
-				if (found && e->slot >= 0)
+				if (found && e->slot >= 0 && e->gen == load->flush_gen)
 				{
 					/* last one wins: overwrite the earlier row's slot */
 					memcpy(load->values + (Size) e->slot * spec->nfields, out,
@@ -339,6 +341,7 @@ dp_load_row(DpLoad *load, const DpSourceRow *row)
 				else
 				{
 					e->slot = load->nslots++;
+					e->gen = load->flush_gen;
 					memcpy(load->values + (Size) e->slot * spec->nfields, out,
 						   sizeof(char *) * spec->nfields);
 					load->slot_row[e->slot] = row->row_number;

@@ -43,7 +43,9 @@ typedef struct KeyEntry
 	uint64		hash;			/* hash key */
 	int64		row_number;		/* the row that holds the key now */
 	int64		line_number;
-	int			slot;			/* its buffer slot, or -1 once flushed */
+	int			slot;			/* its buffer slot, or -1: valid only while
+								 * gen is the load's flush_gen */
+	uint32		gen;			/* the flush its slot belongs to */
 	bool		valid;			/* a valid row had the key (else only a
 								 * quarantined one: remember_key) */
 	char	   *key;			/* the key text, to tell collisions apart */
@@ -73,6 +75,7 @@ typedef struct DpLoad
 
 	/* valid rows waiting to be written: slot-major, nfields values each */
 	int			nslots;
+	uint32		flush_gen;		/* counts flushes: older slots are gone */
 	char	  **values;
 	int64	   *slot_row;
 	HTAB	   *keys;
