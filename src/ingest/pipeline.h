@@ -2,8 +2,8 @@
  * pipeline.h
  *		The load of one batch, the main data path: push / push_csv ->
  *		dp_raw (untouched) -> transform (transform.c) -> dp_clean.<dataset>
- *		(new keys inserted as COPY does, stored keys by a keyed upsert that
- *		moves replaced versions to _history) with every issue in
+ *		(new keys inserted as COPY does, stored keys updated by key with
+ *		replaced versions moved to _history) with every issue in
  *		dataplatform.issue; the dry runs check / check_csv; rebuild;
  *		purge_raw and the raw guard trigger.  Queued (asynchronous) batches
  *		are processed by queue.c; snapshots and events (src/events/) load

@@ -2,8 +2,11 @@
  * write.c
  *		The writing side of a load: buffered valid rows into
  *		dp_clean.<dataset> (rows with new keys the way COPY writes them,
- *		through common/bulk.c; rows whose key is stored through one keyed
- *		upsert that moves replaced versions to <dataset>_history), issues
+ *		through common/bulk.c; rows of a push whose key is stored found
+ *		through the primary key and, when changed, updated in place with
+ *		the replaced version moved to <dataset>_history, in C as well;
+ *		snapshots and spatial datasets through one keyed upsert statement
+ *		that does the same with watermarks), issues
  *		into dataplatform.issue and quarantined rows into
  *		dataplatform.quarantine_row (one statement over arrays each), a
  *		flush of up to DP_FLUSH_ROWS rows at a time; and the array helpers
