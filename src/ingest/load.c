@@ -162,11 +162,12 @@ dp_load_open(const char *dataset, bool dry_run, const DpLoadOptions *opts)
  */
 
 /*
- * The key's text (its fields joined by \x1f), allocated to size: one per
- * row, so no StringInfo's kilobyte.
+ * The key's text (its fields joined by \x1f; a NULL field as empty),
+ * allocated to size in CurrentMemoryContext: one per row, so no
+ * StringInfo's kilobyte.
  */
-static char *
-key_text(const DpSpec *spec, char **out)
+char *
+dp_load_key_text(const DpSpec *spec, char **out)
 {
 	size_t		len = 0;
 	char	   *key,
@@ -174,17 +175,18 @@ key_text(const DpSpec *spec, char **out)
 	int			i;
 
 	if (spec->nkey == 1)
-		return pstrdup(out[spec->key[0]]);
+		return pstrdup(out[spec->key[0]] ? out[spec->key[0]] : "");
 	for (i = 0; i < spec->nkey; i++)
-		len += strlen(out[spec->key[i]]) + 1;
+		len += (out[spec->key[i]] ? strlen(out[spec->key[i]]) : 0) + 1;
 	key = p = palloc(len);
 	for (i = 0; i < spec->nkey; i++)
 	{
-		size_t		n = strlen(out[spec->key[i]]);
+		const char *v = out[spec->key[i]] ? out[spec->key[i]] : "";
+		size_t		n = strlen(v);
 
 		if (i > 0)
 			*p++ = '\x1f';
-		memcpy(p, out[spec->key[i]], n);
+		memcpy(p, v, n);
 		p += n;
 	}
 	*p = '\0';
@@ -249,7 +251,7 @@ remember_key(DpLoad *load, char **out, const DpSourceRow *row)
 	for (i = 0; i < spec->nkey; i++)
 		if (out[spec->key[i]] == NULL)
 			return;
-	key = key_text(spec, out);
+	key = dp_load_key_text(spec, out);
 	h = hash_bytes_extended((const unsigned char *) key, strlen(key), 0);
 	for (;;)
 	{
@@ -312,7 +314,7 @@ dp_load_row(DpLoad *load, const DpSourceRow *row)
 			break;
 		case DP_ROW_LOADED:
 			{
-				char	   *key = key_text(spec, out);
+				char	   *key = dp_load_key_text(spec, out);
 				uint64		h = hash_bytes_extended((const unsigned char *) key, strlen(key), 0);
 				KeyEntry   *e;
 				bool		found;

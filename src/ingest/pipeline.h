@@ -148,6 +148,8 @@ typedef struct DpLoadOptions
 /* load.c: opening a load (caller connected to SPI), routing rows, the batch */
 extern DpLoad *dp_load_open(const char *dataset, bool dry_run, const DpLoadOptions *opts);
 extern void dp_load_row(DpLoad *load, const DpSourceRow *row);
+/* a row's key as one text (fields joined by \x1f, NULL as empty) */
+extern char *dp_load_key_text(const DpSpec *spec, char **out);
 /* a dry run: append the buffered rows to load->rows_json and drop them */
 extern void dp_load_check_rows_json(DpLoad *load);
 extern void dp_load_create_batch(DpLoad *load, const char *kind, size_t bytes,
