@@ -8,7 +8,8 @@
  * rows with new keys, raw rows, history rows, the event log; updates and
  * deletes of rows found by a probe (current state written back by events).
  * Values come either as datums or as text, converted by the column type's
- * input function (the path COPY takes); columns asked for get their
+ * input function (the path COPY takes; the spellings the data path's
+ * harmonised values have are read directly, bulk_input.c); columns asked for get their
  * default (an identity, a clock) as COPY gives it.  Constraints (NOT NULL,
  * CHECK) are checked as the executor would; the table must have no
  * triggers for what is done to it (ours have none), so none are skipped
@@ -52,6 +53,7 @@ typedef struct DpInput
 	FmgrInfo	fn;
 	Oid			ioparam;
 	int32		typmod;
+	Oid			typid;			/* the column's type (dp_bulk_fast_input) */
 } DpInput;
 
 struct DpBulk
@@ -128,6 +130,8 @@ attnum_of(TupleDesc desc, const char *column)
 static Datum
 input_value(DpInput *in, Form_pg_attribute attr, const char *text)
 {
+	Datum		d;
+
 	if (!in->ready)
 	{
 		Oid			func;
@@ -135,8 +139,11 @@ input_value(DpInput *in, Form_pg_attribute attr, const char *text)
 		getTypeInputInfo(attr->atttypid, &func, &in->ioparam);
 		fmgr_info(func, &in->fn);
 		in->typmod = attr->atttypmod;
+		in->typid = attr->atttypid;
 		in->ready = true;
 	}
+	if (dp_bulk_fast_input(in->typid, in->typmod, text, &d))
+		return d;
 	return InputFunctionCall(&in->fn, (char *) text, in->ioparam, in->typmod);
 }
 

@@ -52,6 +52,15 @@ extern void dp_bulk_store(DpBulk *b);
 extern Datum dp_bulk_input(DpBulk *b, AttrNumber att, const char *text);
 
 /*
+ * The same without the input function, for the canonical spellings of
+ * uuid, date, timestamptz, boolean, bigint, numeric and text with type
+ * modifier -1 (bulk_input.c): true and *result exactly what the input
+ * function gives, or false (the caller uses the input function).  Memory
+ * in CurrentMemoryContext.
+ */
+extern bool dp_bulk_fast_input(Oid typid, int32 typmod, const char *text, Datum *result);
+
+/*
  * A column that takes its default (an identity, a clock) in every row
  * stored from now on where no value was set, as COPY fills the columns it
  * is not sent.

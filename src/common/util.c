@@ -112,6 +112,77 @@ dp_spi_exec(const char *sql, int nargs, Oid *types, Datum *values,
 	return SPI_processed;
 }
 
+/* Plans kept by dp_spi_exec_kept: the statement's text, its types, the plan. */
+#define DP_KEPT_PLANS 48
+
+typedef struct KeptPlan
+{
+	char	   *sql;
+	int			nargs;
+	Oid		   *types;
+	SPIPlanPtr	plan;
+} KeptPlan;
+
+static KeptPlan kept_plans[DP_KEPT_PLANS];
+static int	nkept_plans = 0;
+
+uint64
+dp_spi_exec_kept(const char *sql, int nargs, Oid *types, Datum *values,
+				 const char *nulls)
+{
+	KeptPlan   *k = NULL;
+	int			rc;
+
+	for (int i = 0; i < nkept_plans; i++)
+		if (kept_plans[i].nargs == nargs && strcmp(kept_plans[i].sql, sql) == 0 &&
+			memcmp(kept_plans[i].types, types, sizeof(Oid) * nargs) == 0)
+		{
+			k = &kept_plans[i];
+			break;
+		}
+	if (k == NULL)
+	{
+		SPIPlanPtr	plan;
+
+		if (nkept_plans == DP_KEPT_PLANS)
+			return dp_spi_exec(sql, nargs, types, values, nulls);
+		plan = SPI_prepare(sql, nargs, types);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed (%s): %s", SPI_result_code_string(SPI_result), sql);
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed: %s", sql);
+		k = &kept_plans[nkept_plans];
+		k->sql = MemoryContextStrdup(TopMemoryContext, sql);
+		k->nargs = nargs;
+		k->types = MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * Max(nargs, 1));
+		memcpy(k->types, types, sizeof(Oid) * nargs);
+		k->plan = plan;
+		nkept_plans++;
+	}
+	rc = SPI_execute_plan(k->plan, values, nulls, false, 0);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed (%s): %s", SPI_result_code_string(rc), sql);
+	return SPI_processed;
+}
+
+uint64
+dp_spi_exec_text_kept(const char *sql, int nargs, const char **args)
+{
+	Oid			types[FUNC_MAX_ARGS];
+	Datum		values[FUNC_MAX_ARGS];
+	char		nulls[FUNC_MAX_ARGS + 1];
+
+	Assert(nargs <= FUNC_MAX_ARGS);
+	for (int i = 0; i < nargs; i++)
+	{
+		types[i] = TEXTOID;
+		values[i] = args[i] ? CStringGetTextDatum(args[i]) : (Datum) 0;
+		nulls[i] = args[i] ? ' ' : 'n';
+	}
+	nulls[nargs] = '\0';
+	return dp_spi_exec_kept(sql, nargs, types, values, nulls);
+}
+
 uint64
 dp_spi_exec_text(const char *sql, int nargs, const char **args)
 {

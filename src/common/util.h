@@ -61,6 +61,16 @@ extern uint64 dp_spi_exec(const char *sql, int nargs, Oid *types,
 /* Same, all parameters text (NULL pointers become SQL NULLs). */
 extern uint64 dp_spi_exec_text(const char *sql, int nargs, const char **args);
 
+/*
+ * The same two for a statement the data path runs on every call: its plan
+ * is prepared once per backend and kept (SPI_keepplan; the plan cache
+ * re-plans it after DDL).  Only for constant SQL text (a literal): a
+ * backend keeps at most a few dozen such plans, other texts run unkept.
+ */
+extern uint64 dp_spi_exec_kept(const char *sql, int nargs, Oid *types,
+							   Datum *values, const char *nulls);
+extern uint64 dp_spi_exec_text_kept(const char *sql, int nargs, const char **args);
+
 /* Text value of column col (1-based) of result row row; NULL if SQL NULL. */
 extern char *dp_spi_getvalue(uint64 row, int col);
 

@@ -177,22 +177,6 @@ dp_contract_close(DpLoad *load)
 		}
 }
 
-static char *
-row_key_text(const DpSpec *spec, char **out)
-{
-	StringInfoData buf;
-	int			i;
-
-	initStringInfo(&buf);
-	for (i = 0; i < spec->nkey; i++)
-	{
-		if (i > 0)
-			appendStringInfoChar(&buf, '\x1f');
-		appendStringInfoString(&buf, out[spec->key[i]] ? out[spec->key[i]] : "");
-	}
-	return buf.data;
-}
-
 /* The batch's earlier row holding value in field, or NULL; enter it when asked. */
 static SeenValue *
 seen_lookup(DpContract *c, int field, const char *value, bool enter)
@@ -358,7 +342,7 @@ dp_contract_row(DpLoad *load, const DpSourceRow *row, char **out)
 		if (out[u->field] == NULL)
 			continue;
 		if (key == NULL)
-			key = row_key_text(spec, out);
+			key = dp_load_key_text(spec, out);
 		e = seen_lookup(c, u->field, out[u->field], false);
 		if (e != NULL)
 			dup = strcmp(e->key, key) != 0;
@@ -401,7 +385,7 @@ dp_contract_row(DpLoad *load, const DpSourceRow *row, char **out)
 			if (out[u->field] == NULL)
 				continue;
 			if (key == NULL)
-				key = row_key_text(spec, out);
+				key = dp_load_key_text(spec, out);
 			e = seen_lookup(c, u->field, out[u->field], true);
 			if (e == NULL)
 			{

@@ -61,7 +61,7 @@ check_producer(const DpLoad *load)
 	if (dp_caller_has_role(DP_ROLE_ADMIN))
 		return;
 	args[0] = load->product;
-	n = dp_spi_exec_text("SELECT role_name::text FROM dataplatform.producer_grants WHERE product = $1",
+	n = dp_spi_exec_text_kept("SELECT role_name::text FROM dataplatform.producer_grants WHERE product = $1",
 						 1, args);
 	for (i = 0; i < n; i++)
 	{
@@ -117,7 +117,7 @@ dp_load_open(const char *dataset, bool dry_run, const DpLoadOptions *opts)
 	load->column_override = args[1] ? pstrdup(args[1]) : NULL;
 	load->synthetic = opts ? opts->synthetic : false;
 	load->run_started = GetCurrentTimestamp();
-	if (dp_spi_exec_text("SELECT product, spec, CASE WHEN $2::jsonb IS NULL THEN config "
+	if (dp_spi_exec_text_kept("SELECT product, spec, CASE WHEN $2::jsonb IS NULL THEN config "
 						 "  ELSE COALESCE(config, '{}') || pg_catalog.jsonb_build_object('column', "
 						 "       COALESCE(config -> 'column', '{}') || $2::jsonb) END, "
 						 "major, minor, config_version "
@@ -161,20 +161,36 @@ dp_load_open(const char *dataset, bool dry_run, const DpLoadOptions *opts)
  * ------------------------------------------------------------------------
  */
 
-static char *
-key_text(const DpSpec *spec, char **out)
+/*
+ * The key's text (its fields joined by \x1f; a NULL field as empty),
+ * allocated to size in CurrentMemoryContext: one per row, so no
+ * StringInfo's kilobyte.
+ */
+char *
+dp_load_key_text(const DpSpec *spec, char **out)
 {
-	StringInfoData buf;
+	size_t		len = 0;
+	char	   *key,
+			   *p;
 	int			i;
 
-	initStringInfo(&buf);
+	if (spec->nkey == 1)
+		return pstrdup(out[spec->key[0]] ? out[spec->key[0]] : "");
+	for (i = 0; i < spec->nkey; i++)
+		len += (out[spec->key[i]] ? strlen(out[spec->key[i]]) : 0) + 1;
+	key = p = palloc(len);
 	for (i = 0; i < spec->nkey; i++)
 	{
+		const char *v = out[spec->key[i]] ? out[spec->key[i]] : "";
+		size_t		n = strlen(v);
+
 		if (i > 0)
-			appendStringInfoChar(&buf, '\x1f');
-		appendStringInfoString(&buf, out[spec->key[i]]);
+			*p++ = '\x1f';
+		memcpy(p, v, n);
+		p += n;
 	}
-	return buf.data;
+	*p = '\0';
+	return key;
 }
 
 static void
@@ -212,6 +228,8 @@ dp_load_check_rows_json(DpLoad *load)
 		}
 		appendStringInfoChar(&load->rows_json, '}');
 	}
+	/* the keys' slots are gone (as after a flush: a later row of a key is new) */
+	load->flush_gen++;
 	load->nslots = 0;
 	MemoryContextReset(load->rows_cxt);
 }
@@ -233,7 +251,7 @@ remember_key(DpLoad *load, char **out, const DpSourceRow *row)
 	for (i = 0; i < spec->nkey; i++)
 		if (out[spec->key[i]] == NULL)
 			return;
-	key = key_text(spec, out);
+	key = dp_load_key_text(spec, out);
 	h = hash_bytes_extended((const unsigned char *) key, strlen(key), 0);
 	for (;;)
 	{
@@ -296,7 +314,7 @@ dp_load_row(DpLoad *load, const DpSourceRow *row)
 			break;
 		case DP_ROW_LOADED:
 			{
-				char	   *key = key_text(spec, out);
+				char	   *key = dp_load_key_text(spec, out);
 				uint64		h = hash_bytes_extended((const unsigned char *) key, strlen(key), 0);
 				KeyEntry   *e;
 				bool		found;
@@ -315,7 +333,7 @@ dp_load_row(DpLoad *load, const DpSourceRow *row)
 										   out[spec->key[0]], NULL,
 										   psprintf("Row %lld has the same key and replaces this row.",
 													(long long) row->row_number));
-				if (found && e->slot >= 0)
+				if (found && e->slot >= 0 && e->gen == load->flush_gen)
 				{
 					/* last one wins: overwrite the earlier row's slot */
 					memcpy(load->values + (Size) e->slot * spec->nfields, out,
@@ -325,6 +343,7 @@ dp_load_row(DpLoad *load, const DpSourceRow *row)
 				else
 				{
 					e->slot = load->nslots++;
+					e->gen = load->flush_gen;
 					memcpy(load->values + (Size) e->slot * spec->nfields, out,
 						   sizeof(char *) * spec->nfields);
 					load->slot_row[e->slot] = row->row_number;
@@ -385,7 +404,7 @@ dp_load_create_batch(DpLoad *load, const char *kind, size_t bytes, const char *s
 	args[5] = source;
 	args[6] = load->column_override;
 	/* received_at: the clock under the dataset lock (see the file header) */
-	dp_spi_exec_text("INSERT INTO dataplatform.batch (dataset, kind, pushed_by, bytes, rows, sha256, "
+	dp_spi_exec_text_kept("INSERT INTO dataplatform.batch (dataset, kind, pushed_by, bytes, rows, sha256, "
 					 "status, source, received_at) VALUES ($1, $2, $3::name, $4::bigint, 0, $5, 'processing', "
 					 "$6::jsonb || CASE WHEN $7::jsonb IS NULL THEN '{}' "
 					 "ELSE pg_catalog.jsonb_build_object('column', $7::jsonb) END, "
@@ -422,7 +441,7 @@ dp_load_queued_behind(DpLoad *load)
 		return true;
 	args[0] = load->dataset;
 	args[1] = psprintf("%lld", (long long) load->batch_id);	/* 0 before the batch exists */
-	return dp_spi_exec_text("SELECT 1 FROM dataplatform.batch WHERE dataset = $1 AND id <> $2::bigint "
+	return dp_spi_exec_text_kept("SELECT 1 FROM dataplatform.batch WHERE dataset = $1 AND id <> $2::bigint "
 							"AND status IN ('queued', 'processing') LIMIT 1", 2, args) > 0;
 }
 
@@ -463,7 +482,7 @@ dp_load_finish(DpLoad *load, instr_time start)
 	args[12] = dp_transform_mapping_json(load->t);
 	args[13] = psprintf("%lld", (long long) load->replaced);
 	args[14] = psprintf("%lld", (long long) load->orphaned);
-	dp_spi_exec_text("UPDATE dataplatform.batch SET rows = $2::bigint, rows_loaded = $3::bigint, "
+	dp_spi_exec_text_kept("UPDATE dataplatform.batch SET rows = $2::bigint, rows_loaded = $3::bigint, "
 					 "rows_quarantined = $4::bigint, rows_skipped = $5::bigint, rows_filtered = $6::bigint, "
 					 "issues_error = $7::bigint, issues_warning = $8::bigint, issues_info = $9::bigint, "
 					 "elapsed_ms = $10::numeric, spec_version = $11, config_version = $12::integer, "
@@ -493,7 +512,7 @@ dp_load_queue_batch(DpLoad *load, int64 rows)
 
 	args[0] = psprintf("%lld", (long long) load->batch_id);
 	args[1] = psprintf("%lld", (long long) rows);
-	dp_spi_exec_text("UPDATE dataplatform.batch SET status = 'queued', rows = $2::bigint, "
+	dp_spi_exec_text_kept("UPDATE dataplatform.batch SET status = 'queued', rows = $2::bigint, "
 					 "spec_version = NULL WHERE id = $1::bigint", 2, args);
 	dp_load_openlineage_queued(load, rows);
 }

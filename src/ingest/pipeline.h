@@ -2,8 +2,8 @@
  * pipeline.h
  *		The load of one batch, the main data path: push / push_csv ->
  *		dp_raw (untouched) -> transform (transform.c) -> dp_clean.<dataset>
- *		(new keys inserted as COPY does, stored keys by a keyed upsert that
- *		moves replaced versions to _history) with every issue in
+ *		(new keys inserted as COPY does, stored keys updated by key with
+ *		replaced versions moved to _history) with every issue in
  *		dataplatform.issue; the dry runs check / check_csv; rebuild;
  *		purge_raw and the raw guard trigger.  Queued (asynchronous) batches
  *		are processed by queue.c; snapshots and events (src/events/) load
@@ -43,7 +43,9 @@ typedef struct KeyEntry
 	uint64		hash;			/* hash key */
 	int64		row_number;		/* the row that holds the key now */
 	int64		line_number;
-	int			slot;			/* its buffer slot, or -1 once flushed */
+	int			slot;			/* its buffer slot, or -1: valid only while
+								 * gen is the load's flush_gen */
+	uint32		gen;			/* the flush its slot belongs to */
 	bool		valid;			/* a valid row had the key (else only a
 								 * quarantined one: remember_key) */
 	char	   *key;			/* the key text, to tell collisions apart */
@@ -73,6 +75,7 @@ typedef struct DpLoad
 
 	/* valid rows waiting to be written: slot-major, nfields values each */
 	int			nslots;
+	uint32		flush_gen;		/* counts flushes: older slots are gone */
 	char	  **values;
 	int64	   *slot_row;
 	HTAB	   *keys;
@@ -145,6 +148,8 @@ typedef struct DpLoadOptions
 /* load.c: opening a load (caller connected to SPI), routing rows, the batch */
 extern DpLoad *dp_load_open(const char *dataset, bool dry_run, const DpLoadOptions *opts);
 extern void dp_load_row(DpLoad *load, const DpSourceRow *row);
+/* a row's key as one text (fields joined by \x1f, NULL as empty) */
+extern char *dp_load_key_text(const DpSpec *spec, char **out);
 /* a dry run: append the buffered rows to load->rows_json and drop them */
 extern void dp_load_check_rows_json(DpLoad *load);
 extern void dp_load_create_batch(DpLoad *load, const char *kind, size_t bytes,

@@ -133,7 +133,7 @@ dp_push_csv_data(const char *dataset, const char *data, size_t len, Jsonb *csv_o
 		dp_load_csv(load, data, len, &opt, true, NULL, NULL, 0, &header);
 		args[0] = psprintf("%lld", (long long) load->batch_id);
 		args[1] = header;
-		dp_spi_exec_text("UPDATE dataplatform.batch SET source = source || "
+		dp_spi_exec_text_kept("UPDATE dataplatform.batch SET source = source || "
 						 "pg_catalog.jsonb_build_object('header', $2) WHERE id = $1::bigint", 2, args);
 	}
 	if (load->raw_only)

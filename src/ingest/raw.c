@@ -69,7 +69,7 @@ store_chunk(int64 batch_id, int64 first_ordinal, int n, Datum line_numbers, Datu
 			nulls[i] = 'n';
 	/* a relcache lookup when the batch's partition is there */
 	dp_partition_ensure("dp_raw", "chunk", batch_id);
-	dp_spi_exec("INSERT INTO dp_raw.chunk (batch_id, first_ordinal, n, line_numbers, data, raw) "
+	dp_spi_exec_kept("INSERT INTO dp_raw.chunk (batch_id, first_ordinal, n, line_numbers, data, raw) "
 				"VALUES ($1, $2, $3, $4, $5, $6)", 6, types, values, nulls);
 }
 

@@ -658,9 +658,30 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 	if (cfg->strict && row_has_error)
 		status = DP_ROW_QUARANTINED;
 
-	MemoryContextSwitchTo(caller);
-	for (i = 0; i < spec->nfields; i++)
-		out[i] = t->value[i] ? pstrdup(t->value[i]) : NULL;
+	/* the row's values, copied out in one allocation */
+	{
+		size_t		total = 0;
+		size_t	   *lens;
+		char	   *p;
+
+		lens = palloc(sizeof(size_t) * spec->nfields);
+		for (i = 0; i < spec->nfields; i++)
+			if (t->value[i])
+				total += (lens[i] = strlen(t->value[i])) + 1;
+		MemoryContextSwitchTo(caller);
+		p = total ? palloc(total) : NULL;
+		for (i = 0; i < spec->nfields; i++)
+		{
+			if (t->value[i] == NULL)
+			{
+				out[i] = NULL;
+				continue;
+			}
+			memcpy(p, t->value[i], lens[i] + 1);
+			out[i] = p;
+			p += lens[i] + 1;
+		}
+	}
 	return status;
 }
 

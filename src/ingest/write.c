@@ -2,8 +2,11 @@
  * write.c
  *		The writing side of a load: buffered valid rows into
  *		dp_clean.<dataset> (rows with new keys the way COPY writes them,
- *		through common/bulk.c; rows whose key is stored through one keyed
- *		upsert that moves replaced versions to <dataset>_history), issues
+ *		through common/bulk.c; rows of a push whose key is stored found
+ *		through the primary key and, when changed, updated in place with
+ *		the replaced version moved to <dataset>_history, in C as well;
+ *		snapshots and spatial datasets through one keyed upsert statement
+ *		that does the same with watermarks), issues
  *		into dataplatform.issue and quarantined rows into
  *		dataplatform.quarantine_row (one statement over arrays each), a
  *		flush of up to DP_FLUSH_ROWS rows at a time; and the array helpers
@@ -23,6 +26,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/array.h"
@@ -30,6 +34,7 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 #include "utils/hsearch.h"
+#include "utils/typcache.h"
 #include "utils/memutils.h"
 
 #include "bulk.h"
@@ -308,6 +313,225 @@ upsert_rows(DpLoad *load, const int *slots, int n)
 }
 
 /*
+ * Copy a column of the row a probe holds into the row being filled (NULL
+ * stays unset): the value copied into CurrentMemoryContext, which outlives
+ * both.  typlen and typbyval per attribute of the (same) table.
+ */
+static void
+copy_probed(DpProbe *p, DpBulk *b, AttrNumber from, AttrNumber to, const int16 *typlen,
+			const bool *typbyval)
+{
+	bool		isnull;
+	Datum		d = dp_probe_datum(p, from, &isnull);
+
+	if (!isnull)
+		dp_bulk_set_datum(b, to, datumCopy(d, typbyval[from - 1], typlen[from - 1]));
+}
+
+/*
+ * Rows of a push whose key may be stored, written without SQL: each key is
+ * found through the primary key; a stored row whose values all equal the
+ * new ones (each type's equality, as IS DISTINCT FROM compares) is left
+ * alone; a changed one moves its version to _history (closed by this
+ * batch) and is updated in place (bulk.c), as the upsert statement does
+ * for a push (build_upsert: no watermark).  Keys not stored after all are
+ * inserted as new.  Returns false, having written nothing, where the
+ * statement is needed: snapshots (watermarks), spatial fields (compared as
+ * EWKB), a type without an equality.
+ */
+static bool
+update_stored_rows(DpLoad *load, const int *slots, int n)
+{
+	const DpSpec *spec = load->spec;
+	int			nf = spec->nfields;
+	DpProbe    *p;
+	DpBulk	   *cur,
+			   *hist = NULL;
+	int			nkeys;
+	int		   *key_field;
+	Datum	   *key;
+	AttrNumber *atts;
+	AttrNumber	a_batch,
+				a_event,
+				a_watermark,
+				a_updated,
+				a_row;
+	AttrNumber *hatts = NULL;
+	AttrNumber	h_op = 0,
+				h_batch = 0,
+				h_event = 0,
+				h_from = 0,
+				h_to = 0,
+				h_closed = 0,
+				h_wm = 0,
+				h_row = 0;
+	FmgrInfo   *eq;
+	Oid		   *coll;
+	bool	   *unchanged;
+	int16	   *typlen;
+	bool	   *typbyval;
+	Datum	   *newv;
+	bool	   *newnull;
+	int		   *fresh;
+	int			nfresh = 0;
+	TimestampTz time = DatumGetTimestampTz(load->received_at);
+
+	if (load->watermark != NULL || load->snapshot)
+		return false;
+	for (int i = 0; i < nf; i++)
+		if (dp_datatype_is_spatial(spec->fields[i].datatype))
+			return false;
+
+	p = dp_probe_begin("dp_clean", spec->table);
+	eq = palloc(sizeof(FmgrInfo) * nf);
+	coll = palloc(sizeof(Oid) * nf);
+	atts = palloc(sizeof(AttrNumber) * nf);
+	for (int i = 0; i < nf; i++)
+	{
+		Oid			type;
+		TypeCacheEntry *tc;
+
+		atts[i] = dp_probe_attnum(p, spec->fields[i].column);
+		type = dp_probe_atttype(p, atts[i]);
+		tc = lookup_type_cache(type, TYPECACHE_EQ_OPR_FINFO);
+		if (!OidIsValid(tc->eq_opr_finfo.fn_oid))
+		{
+			dp_probe_end(p);
+			return false;
+		}
+		fmgr_info_copy(&eq[i], &tc->eq_opr_finfo, CurrentMemoryContext);
+		coll[i] = get_typcollation(type) != InvalidOid ? DEFAULT_COLLATION_OID : InvalidOid;
+	}
+	nkeys = dp_probe_nkeys(p);
+	key_field = palloc(sizeof(int) * nkeys);
+	key = palloc(sizeof(Datum) * nkeys);
+	for (int k = 0; k < nkeys; k++)
+	{
+		const char *col = dp_probe_key_column(p, k);
+
+		key_field[k] = -1;
+		for (int f = 0; f < nf; f++)
+			if (strcmp(spec->fields[f].column, col) == 0)
+				key_field[k] = f;
+		if (key_field[k] < 0)
+			elog(ERROR, "key column \"%s\" of dataset \"%s\" is not a field", col, load->dataset);
+	}
+
+	cur = dp_bulk_begin("dp_clean", spec->table);
+	a_batch = dp_bulk_attnum(cur, "_batch_id");
+	a_event = dp_bulk_attnum(cur, "_event_id");
+	a_watermark = dp_bulk_attnum(cur, "_watermark");
+	a_updated = dp_bulk_attnum(cur, "_updated_at");
+	a_row = dp_bulk_attnum(cur, "_row");
+	unchanged = palloc(sizeof(bool) * dp_bulk_natts(cur));
+	typlen = palloc(sizeof(int16) * dp_bulk_natts(cur));
+	typbyval = palloc(sizeof(bool) * dp_bulk_natts(cur));
+	{
+		AttrNumber	copied[4] = {a_batch, a_event, a_watermark, a_row};
+
+		for (int i = 0; i < nf; i++)
+			get_typlenbyval(dp_probe_atttype(p, atts[i]), &typlen[atts[i] - 1], &typbyval[atts[i] - 1]);
+		for (int i = 0; i < 4; i++)
+			get_typlenbyval(dp_probe_atttype(p, copied[i]), &typlen[copied[i] - 1], &typbyval[copied[i] - 1]);
+	}
+	newv = palloc(sizeof(Datum) * nf);
+	newnull = palloc(sizeof(bool) * nf);
+	fresh = palloc(sizeof(int) * n);
+
+	for (int k = 0; k < n; k++)
+	{
+		char	  **v = load->values + (Size) slots[k] * nf;
+		TupleTableSlot *old;
+		bool		changed = false;
+		ItemPointerData tid;
+		bool		isnull;
+		Datum		old_updated;
+		TimestampTz since;
+
+		for (int i = 0; i < nkeys; i++)
+			key[i] = dp_probe_input(p, i, v[key_field[i]]);
+		old = dp_probe_fetch(p, key);
+		if (old == NULL)
+		{
+			fresh[nfresh++] = slots[k];
+			continue;
+		}
+		memset(unchanged, 0, sizeof(bool) * dp_bulk_natts(cur));
+		for (int i = 0; i < nf; i++)
+		{
+			Datum		o = dp_probe_datum(p, atts[i], &isnull);
+
+			newnull[i] = v[i] == NULL;
+			newv[i] = newnull[i] ? (Datum) 0 : dp_bulk_input(cur, atts[i], v[i]);
+			if (isnull || newnull[i])
+				unchanged[atts[i] - 1] = isnull && newnull[i];
+			else
+				unchanged[atts[i] - 1] =
+					DatumGetBool(FunctionCall2Coll(&eq[i], coll[i], o, newv[i]));
+			changed |= !unchanged[atts[i] - 1];
+		}
+		if (!changed)
+		{
+			load->n_unchanged++;
+			continue;
+		}
+
+		/* the stored version goes to _history, closed by this batch */
+		if (hist == NULL)
+		{
+			hist = dp_bulk_begin("dp_clean", psprintf("%s_history", spec->table));
+			hatts = palloc(sizeof(AttrNumber) * nf);
+			for (int i = 0; i < nf; i++)
+				hatts[i] = dp_bulk_attnum(hist, spec->fields[i].column);
+			h_op = dp_bulk_attnum(hist, "_operation");
+			h_batch = dp_bulk_attnum(hist, "_batch_id");
+			h_event = dp_bulk_attnum(hist, "_event_id");
+			h_from = dp_bulk_attnum(hist, "_valid_from");
+			h_to = dp_bulk_attnum(hist, "_valid_to");
+			h_closed = dp_bulk_attnum(hist, "_closed_by_batch");
+			h_wm = dp_bulk_attnum(hist, "_watermark");
+			h_row = dp_bulk_attnum(hist, "_row");
+			dp_bulk_default(hist, dp_bulk_attnum(hist, "_history_id"));
+			dp_bulk_default(hist, dp_bulk_attnum(hist, "_recorded_at"));
+		}
+		(void) dp_bulk_slot(hist);
+		for (int i = 0; i < nf; i++)
+			copy_probed(p, hist, atts[i], hatts[i], typlen, typbyval);
+		dp_bulk_set_datum(hist, h_op, CStringGetTextDatum("update"));
+		copy_probed(p, hist, a_batch, h_batch, typlen, typbyval);
+		copy_probed(p, hist, a_event, h_event, typlen, typbyval);
+		old_updated = dp_probe_datum(p, a_updated, &isnull);
+		since = DatumGetTimestampTz(old_updated);
+		dp_bulk_set_datum(hist, h_from, old_updated);
+		dp_bulk_set_datum(hist, h_to, TimestampTzGetDatum(Max(time, since)));
+		dp_bulk_set_datum(hist, h_closed, Int64GetDatum(load->batch_id));
+		copy_probed(p, hist, a_watermark, h_wm, typlen, typbyval);
+		copy_probed(p, hist, a_row, h_row, typlen, typbyval);
+		dp_bulk_store(hist);
+
+		/* the new version in its place */
+		tid = old->tts_tid;
+		(void) dp_bulk_slot(cur);
+		for (int i = 0; i < nf; i++)
+			if (!newnull[i])
+				dp_bulk_set_datum(cur, atts[i], newv[i]);
+		dp_bulk_set_datum(cur, a_batch, Int64GetDatum(load->batch_id));
+		dp_bulk_set_datum(cur, a_updated, TimestampTzGetDatum(Max(time, since)));
+		copy_probed(p, cur, a_watermark, a_watermark, typlen, typbyval);
+		dp_bulk_set_datum(cur, a_row, Int64GetDatum(load->slot_row[slots[k]]));
+		dp_bulk_update(cur, &tid, unchanged);
+		load->n_changed++;
+	}
+	dp_probe_end(p);
+	if (hist)
+		(void) dp_bulk_end(hist);
+	(void) dp_bulk_end(cur);
+	if (nfresh > 0)
+		insert_new_rows(load, fresh, NULL, nfresh, NULL, NULL);
+	return true;
+}
+
+/*
  * Snapshots: a key with no current row may have had one (a delete or a
  * resync left its last version in _history).  Walks the key's versions
  * through _history's key index (hp: a probe on the first key column; the
@@ -368,8 +592,6 @@ dp_load_flush_rows(DpLoad *load)
 {
 	const DpSpec *spec = load->spec;
 	int			nf = spec->nfields;
-	HASH_SEQ_STATUS seq;
-	KeyEntry   *e;
 	MemoryContext flush_cxt,
 				old;
 	DpProbe    *probe;
@@ -482,12 +704,12 @@ dp_load_flush_rows(DpLoad *load)
 		int			ntaken;
 
 		insert_new_rows(load, fresh, times, nfresh, &taken, &ntaken);
-		if (ntaken > 0)
+		if (ntaken > 0 && !update_stored_rows(load, taken, ntaken))
 			upsert_rows(load, taken, ntaken);
 	}
 	else
 	{
-		if (nstored > 0)
+		if (nstored > 0 && !update_stored_rows(load, stored, nstored))
 			upsert_rows(load, stored, nstored);
 		if (nfresh > 0)
 			insert_new_rows(load, fresh, times, nfresh, NULL, NULL);
@@ -495,10 +717,11 @@ dp_load_flush_rows(DpLoad *load)
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(flush_cxt);
 
-	/* the keys stay known (for duplicate warnings) but their slots are gone */
-	hash_seq_init(&seq, load->keys);
-	while ((e = hash_seq_search(&seq)) != NULL)
-		e->slot = -1;
+	/*
+	 * the keys stay known (for duplicate warnings) but their slots are gone:
+	 * a new generation, not a walk over every key of the batch per flush
+	 */
+	load->flush_gen++;
 	load->nslots = 0;
 	MemoryContextReset(load->rows_cxt);
 }
