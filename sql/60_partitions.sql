@@ -1,5 +1,5 @@
--- Partitioned append-only tables (dataplatform.partition_rule): raw runs
--- and issues by batch-id range; partitions made by the writer on demand
+-- Partitioned append-only tables (dataplatform.partition_rule): raw runs,
+-- issues and the event log by batch-id range, the audit log by month; partitions made by the writer on demand
 -- and ahead by create_partitions() (the worker's pass); apply_retention
 -- drops a partition whose batches are all past retention and deletes the
 -- edge row by row; the guards refuse DROP, DETACH, TRUNCATE and DELETE of
@@ -7,7 +7,7 @@
 \set VERBOSITY terse
 SET client_min_messages = warning;
 
-SELECT table_schema, table_name, key_column, width FROM dataplatform.partition_rule ORDER BY 1, 2;
+SELECT table_schema, table_name, key_column, key_kind, width, width_interval FROM dataplatform.partition_rule ORDER BY 1, 2;
 -- every partition of a ruled table, and its range
 CREATE FUNCTION dp_test.parts(lo bigint) RETURNS TABLE (partition text, bound text) LANGUAGE sql AS $f$
 	SELECT c.oid::regclass::text, pg_get_expr(c.relpartbound, c.oid)
@@ -20,7 +20,7 @@ CREATE FUNCTION dp_test.parts(lo bigint) RETURNS TABLE (partition text, bound te
 $f$;
 
 -- small partitions for the test, from batch id 1,000,000 on
-UPDATE dataplatform.partition_rule SET width = 10;
+UPDATE dataplatform.partition_rule SET width = 10 WHERE key_kind = 'batch';
 SELECT setval('dataplatform.batch_id_seq', 1000000) > 0 AS moved;
 SELECT (dataplatform.define_product('pt13', '{"retention_days": 30, "owner": "partition test"}')).retention_days;
 SELECT dataplatform.define_dataset('{"dataset": "pt13-item", "product": "pt13", "key": ["id"],
@@ -41,6 +41,19 @@ SELECT c.relowner = p.relowner AS same_owner FROM pg_class c, pg_class p
 -- partitions are not members of the extension
 SELECT count(*) AS members FROM pg_depend
  WHERE objid = 'dp_raw.chunk_5000000'::regclass AND deptype = 'e';
+
+-- the event log: a call's events land in the partition of its batch,
+-- made by the call; its processed ids in event_processed (not
+-- partitioned), so idempotency holds across partitions and outlives them
+CREATE FUNCTION dp_test.pev(id text, entity int) RETURNS jsonb LANGUAGE sql AS $$
+  SELECT jsonb_build_object('id', id, 'eventType', 'ItemCreatedEvent', 'dateTime', '2026-01-01T00:00:00Z',
+         'entityId', entity::text, 'eventData', jsonb_build_object('newData', jsonb_build_object('size', entity))) $$;
+SELECT ordinal, event_id, outcome FROM dataplatform.apply_events('pt13-item',
+  jsonb_build_array(dp_test.pev('pe1', 101), dp_test.pev('pe2', 102), dp_test.pev('pe1', 103)));
+SELECT tableoid::regclass, batch_id, event_id, outcome FROM dataplatform.event
+ WHERE dataset = 'pt13-item' ORDER BY batch_id, ordinal;
+SELECT event_id FROM dataplatform.event_processed WHERE dataset = 'pt13-item' ORDER BY 1;
+SELECT indexrelid::regclass FROM pg_index WHERE indrelid = 'dataplatform.event_1000000'::regclass ORDER BY 1;
 
 -- pushes: each lands in the partition of its batch id, made by the push
 -- or ahead by the worker, whichever came first
@@ -65,6 +78,8 @@ SELECT dp_test.err($$DROP TABLE dp_raw.chunk_1000000$$);
 SELECT dp_test.err($$DROP TABLE IF EXISTS public.nothing, dataplatform.issue_1000010$$);
 SELECT dp_test.err($$ALTER TABLE dp_raw.chunk DETACH PARTITION dp_raw.chunk_1000000$$);
 SELECT dp_test.err($$ALTER TABLE dataplatform.issue DETACH PARTITION dataplatform.issue_1000000$$);
+SELECT dp_test.err($$DROP TABLE dataplatform.event_1000000$$);
+SELECT dp_test.err($$ALTER TABLE dataplatform.event DETACH PARTITION dataplatform.event_1000000$$);
 SELECT dp_test.err($$TRUNCATE dp_raw.chunk_1000000$$);
 SELECT dp_test.err($$DELETE FROM dp_raw.chunk_1000000$$);
 SELECT dp_test.err($$UPDATE dp_raw.chunk_1000010 SET n = n$$);
@@ -116,12 +131,74 @@ SELECT count(*) AS clean_rows FROM dp_clean.pt13_item;
 -- recorded
 SELECT action, detail -> 'partitions' -> 0 ->> 'partition' AS first
   FROM dataplatform.audit_log WHERE action = 'drop_partitions' ORDER BY id;
+-- the event log's partition went with its batch; its ids stay processed:
+-- delivered again (into a partition of its own), the event is a duplicate
+SELECT count(*) AS left_expired_events FROM dataplatform.event WHERE batch_id BETWEEN 1000001 AND 1000011;
+SELECT ordinal, event_id, outcome FROM dataplatform.apply_events('pt13-item',
+  jsonb_build_array(dp_test.pev('pe2', 102), dp_test.pev('pe3', 104)));
+SELECT event_id FROM dataplatform.event_processed WHERE dataset = 'pt13-item' ORDER BY 1;
 -- a second run drops nothing
 SELECT dataplatform.apply_retention() -> 'partitions' AS partitions;
 -- and pushing goes on
 SELECT dataplatform.push('pt13-item', '[{"id": 99, "size": "9"}]') > 1000000 AS pushed;
 
+-- the audit log, by month of at (a time rule): create_partitions (the
+-- worker's pass) makes the partition of this month and of the next; a row
+-- of a time no partition covers lands in the DEFAULT partition, so
+-- writing to the audit log never fails for lack of a partition
+SELECT dataplatform.create_partitions() >= 0 AS ran;
+SELECT 'dataplatform.audit_log_' || to_char(date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month', 'YYYYMMDD') AS next_month \gset
+INSERT INTO dataplatform.audit_log (at, role_name, session_role, action, object) VALUES
+	(now(), 'pt13', 'pt13', 'pt13_probe', 'this month'),
+	((date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC', 'pt13', 'pt13', 'pt13_probe', 'next month'),
+	(now() - interval '10 years', 'pt13', 'pt13', 'pt13_probe', 'long ago');
+SELECT object, CASE WHEN tableoid = 'dataplatform.audit_log_default'::regclass THEN 'default'
+	WHEN tableoid = :'next_month'::regclass THEN 'next month'
+	WHEN tableoid::regclass::text ~ '^dataplatform\.audit_log_\d{8}' THEN 'this month' END AS partition
+  FROM dataplatform.audit_log WHERE action = 'pt13_probe' ORDER BY at;
+-- a month's partition has its parent's guards, its indexes and owner
+SELECT tgname FROM pg_trigger WHERE tgrelid = :'next_month'::regclass ORDER BY 1;
+SELECT regexp_replace(indexrelid::regclass::text, '\d{8}', 'YYYYMMDD') AS index
+  FROM pg_index WHERE indrelid = :'next_month'::regclass ORDER BY 1;
+SELECT c.relowner = p.relowner AS same_owner FROM pg_class c, pg_class p
+ WHERE c.oid = :'next_month'::regclass AND p.oid = 'dataplatform.audit_log'::regclass;
+-- the guards: dropped or detached only by purge_audit, append-only
+SELECT regexp_replace(dp_test.err(format('DROP TABLE %s', :'next_month')), '\d{8}', 'YYYYMMDD', 'g') AS err;
+SELECT regexp_replace(dp_test.err(format('ALTER TABLE dataplatform.audit_log DETACH PARTITION %s', :'next_month')),
+	'\d{8}', 'YYYYMMDD', 'g') AS err;
+SELECT regexp_replace(dp_test.err(format('DELETE FROM %s', :'next_month')), '\d{8}', 'YYYYMMDD', 'g') AS err;
+SELECT dp_test.err($$DROP TABLE dataplatform.audit_log_default$$);
+
+-- retention by month: purge_audit drops a partition all of whose range is
+-- older than it keeps, whole (here one made by hand for a month six years
+-- ago: the guard does not refuse making one), then deletes the rows left
+-- older (the DEFAULT partition's)
+SELECT date_trunc('month', now() AT TIME ZONE 'UTC' - interval '6 years') AT TIME ZONE 'UTC' AS old_lo \gset
+DO $d$
+BEGIN
+	EXECUTE format('CREATE TABLE dataplatform.audit_log_old PARTITION OF dataplatform.audit_log FOR VALUES FROM (%L) TO (%L)',
+		date_trunc('month', now() AT TIME ZONE 'UTC' - interval '6 years') AT TIME ZONE 'UTC',
+		(date_trunc('month', now() AT TIME ZONE 'UTC' - interval '6 years') + interval '1 month') AT TIME ZONE 'UTC');
+END
+$d$;
+INSERT INTO dataplatform.audit_log (at, role_name, session_role, action, object) VALUES
+	(:'old_lo'::timestamptz + interval '1 day', 'pt13', 'pt13', 'pt13_old', 'in the old month'),
+	(:'old_lo'::timestamptz + interval '2 days', 'pt13', 'pt13', 'pt13_old', 'in the old month'),
+	(:'old_lo'::timestamptz + interval '1 month 1 day', 'pt13', 'pt13', 'pt13_old', 'past it');
+SELECT object, tableoid::regclass FROM dataplatform.audit_log WHERE action = 'pt13_old' ORDER BY at;
+SELECT count(*) AS older_than_5_years FROM dataplatform.audit_log WHERE at < now() - interval '5 years';
+SELECT dataplatform.purge_audit('5 years') AS removed;
+SELECT count(*) AS left_older FROM dataplatform.audit_log WHERE at < now() - interval '5 years';
+SELECT object FROM dataplatform.audit_log WHERE action = 'pt13_probe' ORDER BY at;
+SELECT to_regclass('dataplatform.audit_log_old') AS old_partition;
+SELECT detail -> 'partitions' -> 0 ->> 'partition' AS partition, detail -> 'partitions' -> 0 ->> 'rows' AS rows,
+	   detail ->> 'rows_deleted' AS removed
+  FROM dataplatform.audit_log WHERE action = 'purge_audit' ORDER BY id DESC LIMIT 1;
+-- a second purge drops nothing
+SELECT dataplatform.purge_audit('5 years') AS removed_again;
+
 -- clean up (the partitions stay: the guard keeps them)
-UPDATE dataplatform.partition_rule SET width = 100000;
+UPDATE dataplatform.partition_rule SET width = 100000 WHERE key_kind = 'batch';
 DROP TABLE dp_test.raw_before;
 DROP FUNCTION dp_test.parts(bigint);
+DROP FUNCTION dp_test.pev(text, integer);

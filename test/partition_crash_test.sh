@@ -14,7 +14,11 @@
 #      raw partition waiting on a reader) and the server is killed: after
 #      recovery nothing is gone; apply_retention then drops exactly the
 #      expired partition and edge, and what is left is unchanged row for row;
-#      a push works.
+#      a push works;
+#   3. apply_events is held half-way (its raw partition made, its event log
+#      partition waiting on a lock) and the server is killed: after recovery
+#      the event log, the processed ids and the partitions are unchanged,
+#      and the event then applies once and is a duplicate after.
 # Prints "ok - ..." / "not ok - ..." lines; exits non-zero on a failure.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -44,7 +48,7 @@ CONF
 tc_start "$DIR" || exit 1
 q >/dev/null <<'SQL' || exit 1
 CREATE EXTENSION dataplatform;
-UPDATE dataplatform.partition_rule SET width = 10;
+UPDATE dataplatform.partition_rule SET width = 10 WHERE key_kind = 'batch';
 SELECT 1 FROM dataplatform.define_product('crash', '{"retention_days": 30}');
 SELECT dataplatform.define_dataset('{"dataset": "crash-item", "product": "crash", "key": ["id"],
   "fields": [{"name": "id", "datatype": "integer"}, {"name": "size", "datatype": "decimal"}]}');
@@ -158,5 +162,43 @@ gaps=$(q -c "SELECT count(*) FROM dataplatform.batch b WHERE b.id > 15 AND b.raw
 id=$(q -c "SELECT dataplatform.push('crash-item', '[{\"id\": 6000, \"size\": \"6\"}]')")
 n=$(q -c "SELECT count(*) FROM dp_raw.rows WHERE batch_id = $id")
 [ "$n" = 1 ] && ok "a push after retention lands" || notok "a push after retention lands ($n rows)"
+
+# 3. a crash while apply_events makes its partition of the event log: its
+# raw partition made, its event log partition waiting on a lock
+q -c "SELECT setval('dataplatform.batch_id_seq', 2000)" >/dev/null
+ev_state() {
+    q <<'SQL'
+SELECT 'events ' || count(*) || ' ' || md5(coalesce(string_agg(batch_id || ':' || ordinal || ':' || coalesce(event_id, '') || ':' || outcome, ',' ORDER BY batch_id, ordinal), ''))
+  FROM dataplatform.event;
+SELECT 'processed ' || count(*) || ' ' || md5(coalesce(string_agg(dataset || ':' || event_id, ',' ORDER BY dataset, event_id), ''))
+  FROM dataplatform.event_processed;
+SELECT 'partitions ' || coalesce(string_agg(c.relname || ' ' || pg_get_expr(c.relpartbound, c.oid), ', ' ORDER BY c.relname), '')
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'dataplatform.event'::regclass;
+SQL
+}
+ev='[{"id": "crash-e1", "eventType": "ItemCreatedEvent", "dateTime": "2026-01-01T00:00:00Z", "entityId": "7001", "eventData": {"newData": {"size": 1}}}]'
+before=$(ev_state)
+{ echo "BEGIN; LOCK TABLE dataplatform.event IN SHARE UPDATE EXCLUSIVE MODE; SELECT pg_sleep(60);"; } \
+    | tc_psql "$DIR" -d postgres >/dev/null 2>&1 &
+PIDS+=($!)
+sleep 0.5
+echo "SELECT outcome AS crash_events_1 FROM dataplatform.apply_events('crash-item', '$ev');" \
+    | tc_psql "$DIR" -d postgres >/dev/null 2>&1 &
+PIDS+=($!)
+wait_blocked crash_events_1 && ok "apply_events held half-way through making its event log partition" \
+    || notok "apply_events held half-way through making its event log partition (it never waited)"
+crash_and_recover
+after=$(ev_state)
+if [ "$before" = "$after" ]; then
+    ok "crash while making an event log partition: same events, processed ids and partitions after recovery"
+else
+    notok "crash while making an event log partition: state changed"; diff <(echo "$before") <(echo "$after")
+fi
+first=$(q -c "SELECT string_agg(outcome, ',') FROM dataplatform.apply_events('crash-item', '$ev')")
+again=$(q -c "SELECT string_agg(outcome, ',') FROM dataplatform.apply_events('crash-item', '$ev')")
+n=$(q -c "SELECT count(*) FROM dataplatform.event_processed WHERE event_id = 'crash-e1'")
+[ "$first" = inserted ] && [ "$again" = duplicate ] && [ "$n" = 1 ] \
+    && ok "after recovery the event applies once, then is a duplicate" \
+    || notok "after recovery the event applies once, then is a duplicate ($first, $again, $n processed)"
 
 exit $((fails > 0))

@@ -19,11 +19,13 @@
 #include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "access.h"
 #include "agreement.h"
 #include "audit.h"
 #include "naming.h"
+#include "partition.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(dp_grant_producer);
@@ -65,8 +67,9 @@ dp_require_admin(const char *action)
 void
 dp_audit(const char *action, const char *object, const char *detail_json)
 {
-	const char *args[6];
+	const char *args[7];
 	char		statement_id[DP_AUDIT_STATEMENT_ID_LEN];
+	TimestampTz at = GetCurrentTimestamp();
 
 	dp_audit_statement_id(statement_id);
 	args[0] = GetUserNameFromId(dp_caller_id(), false);
@@ -75,11 +78,20 @@ dp_audit(const char *action, const char *object, const char *detail_json)
 	args[3] = object;
 	args[4] = detail_json ? detail_json : "{}";
 	args[5] = statement_id;
+	/* ISO 8601 with its offset: read back the same whatever DateStyle */
+	args[6] = pstrdup(timestamptz_to_str(at));
+
+	/*
+	 * The partition of this month (the worker makes it ahead): made here
+	 * when missing, so a partition being attached meanwhile is never one
+	 * this row should have gone to (the DEFAULT partition would refuse it).
+	 */
+	dp_partition_ensure("dataplatform", "audit_log", at);
 	dp_spi_exec_text("INSERT INTO dataplatform.audit_log "
-					 "(role_name, session_role, client_addr, action, object, detail, statement_id) "
+					 "(role_name, session_role, client_addr, action, object, detail, statement_id, at) "
 					 "VALUES ($1::name, $2::name, pg_catalog.inet_client_addr(), "
-					 "$3, $4, $5::jsonb, $6)",
-					 6, args);
+					 "$3, $4, $5::jsonb, $6, $7::timestamptz)",
+					 7, args);
 }
 
 /*

@@ -104,6 +104,7 @@
 
 #include "agreement.h"
 #include "audit.h"
+#include "partition.h"
 #include "wake.h"
 
 PG_FUNCTION_INFO_V1(dp_audit_guard);
@@ -915,6 +916,9 @@ dp_audit_drain(void)
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "dataplatform: write buffered audit entries");
+		/* the partitions of their months, made when missing (see dp_audit) */
+		for (int i = 0; i < n; i++)
+			dp_partition_ensure("dataplatform", "audit_log", entries[order[i].index].at);
 		rc = SPI_execute_with_args("INSERT INTO dataplatform.audit_log "
 								   "(at, role_name, session_role, client_addr, action, object, detail, "
 								   "statement_id, query_id) "

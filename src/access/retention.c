@@ -15,6 +15,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "access/xact.h"
 #include "portability/instr_time.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
@@ -167,9 +168,11 @@ dp_apply_retention(PG_FUNCTION_ARGS)
 }
 
 /*
- * dataplatform.purge_audit(older_than interval) RETURNS bigint: delete
- * audit rows older than older_than; auditors and superusers only.  The
- * purge itself is recorded (after the delete, so it stays).
+ * dataplatform.purge_audit(older_than interval) RETURNS bigint: remove
+ * audit rows older than older_than, whole monthly partitions by detaching
+ * and dropping them, the rest by deleting; auditors and superusers only.
+ * Returns the rows removed.  The purge itself is recorded (after the
+ * delete, so it stays), with the partitions it dropped.
  */
 Datum
 dp_purge_audit(PG_FUNCTION_ARGS)
@@ -179,6 +182,10 @@ dp_purge_audit(PG_FUNCTION_ARGS)
 	Datum		value;
 	uint64		n = 0;
 	char	   *text;
+	StringInfoData parts;
+	TimestampTz cutoff;
+	int			ndropped;
+	int64		in_parts = 0;
 
 	if (!dp_caller_has_role(DP_ROLE_AUDITOR))
 		ereport(ERROR,
@@ -203,6 +210,17 @@ dp_purge_audit(PG_FUNCTION_ARGS)
 				 errhint("Give an interval such as '7 years'.")));
 
 	SPI_connect();
+
+	/*
+	 * Whole months first (partition_rule): every partition whose range ends
+	 * by the cutoff is detached and dropped; the rows left older than the
+	 * cutoff (the partial edge, and the DEFAULT partition's) row by row.
+	 */
+	initStringInfo(&parts);
+	cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+													 TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+													 value));
+	ndropped = dp_partition_drop_before("dataplatform", "audit_log", cutoff, &parts, &in_parts);
 	PG_TRY();
 	{
 		dp_audit_purging = true;
@@ -214,9 +232,15 @@ dp_purge_audit(PG_FUNCTION_ARGS)
 		dp_audit_purging = false;
 	}
 	PG_END_TRY();
-	dp_audit("purge_audit", NULL,
-			 psprintf("{\"older_than\": \"%s\", \"rows_deleted\": %llu}",
-					  text, (unsigned long long) n));
+	n += (uint64) in_parts;
+	if (ndropped > 0)
+		dp_audit("purge_audit", NULL,
+				 psprintf("{\"older_than\": \"%s\", \"rows_deleted\": %llu, \"partitions\": %s}",
+						  text, (unsigned long long) n, parts.data));
+	else
+		dp_audit("purge_audit", NULL,
+				 psprintf("{\"older_than\": \"%s\", \"rows_deleted\": %llu}",
+						  text, (unsigned long long) n));
 	SPI_finish();
 	PG_RETURN_INT64((int64) n);
 }

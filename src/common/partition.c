@@ -43,10 +43,12 @@
 #include "pgstat.h"
 #include "access/xact.h"
 #include "storage/lmgr.h"
+#include "utils/datetime.h"
 #include "utils/lsyscache.h"
 #include "utils/partcache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "partition.h"
 #include "util.h"
@@ -64,16 +66,21 @@ static bool dp_partition_retiring = false;
 static bool
 find_gap(Relation rel, int64 value, int64 *lo, bool *lo_inf, int64 *hi, bool *hi_inf)
 {
-	PartitionKey key = RelationGetPartitionKey(rel);
-	PartitionDesc pd = RelationGetPartitionDesc(rel, false);
-	PartitionBoundInfo bi = pd->boundinfo;
+	PartitionKey key;
+	PartitionDesc pd;
+	PartitionBoundInfo bi;
 	Datum		v = Int64GetDatum(value);
 	bool		equal;
 	int			off;
 
-	if (key->strategy != PARTITION_STRATEGY_RANGE || key->partnatts != 1 ||
-		key->parttypid[0] != INT8OID)
-		elog(ERROR, "\"%s\" is not partitioned by range of one bigint column",
+	if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		elog(ERROR, "\"%s\" is not partitioned", RelationGetRelationName(rel));
+	key = RelationGetPartitionKey(rel);
+	pd = RelationGetPartitionDesc(rel, false);
+	bi = pd->boundinfo;
+	if (key == NULL || key->strategy != PARTITION_STRATEGY_RANGE || key->partnatts != 1 ||
+		(key->parttypid[0] != INT8OID && key->parttypid[0] != TIMESTAMPTZOID))
+		elog(ERROR, "\"%s\" is not partitioned by range of one bigint or timestamptz column",
 			 RelationGetRelationName(rel));
 	*lo_inf = *hi_inf = true;
 	if (bi == NULL || bi->ndatums == 0)
@@ -94,17 +101,37 @@ find_gap(Relation rel, int64 value, int64 *lo, bool *lo_inf, int64 *hi, bool *hi
 	return true;
 }
 
-/* the rule's width; its key column in *key_column */
-static int64
-rule_width(const char *schema, const char *table, char **key_column)
+/*
+ * A table's rule: its key, a batch id (bigint) or a time (timestamptz, the
+ * width an interval: whole months, or a fixed length); both are int64
+ * (a timestamptz is microseconds from 2000-01-01 UTC).
+ */
+typedef struct Rule
+{
+	char	   *key_column;
+	bool		time;
+	int64		width;			/* batch ids, or microseconds (time, no months) */
+	int32		months;			/* months of a time width; 0 when none */
+} Rule;
+
+static void
+read_rule(const char *schema, const char *table, Rule *r)
 {
 	const char *args[2] = {schema, table};
 
-	if (dp_spi_exec_text("SELECT width, key_column::text FROM dataplatform.partition_rule "
+	if (dp_spi_exec_text("SELECT key_column::text, key_kind = 'time', "
+						 "COALESCE(width, (EXTRACT(EPOCH FROM width_interval) * 1000000)::bigint), "
+						 "COALESCE((EXTRACT(YEAR FROM width_interval) * 12 "
+						 "+ EXTRACT(MONTH FROM width_interval))::integer, 0) "
+						 "FROM dataplatform.partition_rule "
 						 "WHERE table_schema = $1 AND table_name = $2", 2, args) == 0)
 		elog(ERROR, "no partition rule for %s.%s", schema, table);
-	*key_column = dp_spi_getvalue(0, 2);
-	return pg_strtoint64(dp_spi_getvalue(0, 1));
+	r->key_column = dp_spi_getvalue(0, 1);
+	r->time = strcmp(dp_spi_getvalue(0, 2), "t") == 0;
+	r->width = pg_strtoint64(dp_spi_getvalue(0, 3));
+	r->months = pg_strtoint32(dp_spi_getvalue(0, 4));
+	if (r->width <= 0 && r->months <= 0)
+		elog(ERROR, "partition rule for %s.%s has no width", schema, table);
 }
 
 /* floor division, for negative keys too */
@@ -118,12 +145,101 @@ floor_div(int64 a, int64 b)
 	return q;
 }
 
+/* the UTC fields of a time key */
+static void
+time_fields(int64 v, struct pg_tm *tm, fsec_t *fsec)
+{
+	if (TIMESTAMP_NOT_FINITE(v) || timestamp2tm(v, NULL, tm, fsec, NULL, NULL) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range for a partition")));
+}
+
+/* the start of month k counted from January 2000, UTC */
+static int64
+month_start(int64 k)
+{
+	struct pg_tm tm;
+	Timestamp	ts;
+
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = 2000 + (int) floor_div(k, 12);
+	tm.tm_mon = (int) (k - floor_div(k, 12) * 12) + 1;
+	tm.tm_mday = 1;
+	if (tm2timestamp(&tm, 0, NULL, &ts) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range for a partition")));
+	return ts;
+}
+
+/* the rule's range [*lo, *hi) holding value */
+static void
+rule_range(const Rule *r, int64 value, int64 *lo, int64 *hi)
+{
+	if (r->time && r->months > 0)
+	{
+		struct pg_tm tm;
+		fsec_t		fsec;
+		int64		k;
+
+		time_fields(value, &tm, &fsec);
+		k = floor_div((int64) (tm.tm_year - 2000) * 12 + tm.tm_mon - 1, r->months) * r->months;
+		*lo = month_start(k);
+		*hi = month_start(k + r->months);
+		return;
+	}
+	*lo = floor_div(value, r->width) * r->width;
+	*hi = *lo + r->width;
+}
+
+/* a key as text: 42, or 2026-12-01 00:00:00.000000+00 (ISO 8601, UTC) */
+static char *
+key_text(const Rule *r, int64 v)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (!r->time)
+		return psprintf("%lld", (long long) v);
+	time_fields(v, &tm, &fsec);
+	return psprintf("%04d-%02d-%02d %02d:%02d:%02d.%06d+00", tm.tm_year, tm.tm_mon, tm.tm_mday,
+					tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+}
+
+/* a key as an SQL literal */
+static char *
+key_literal(const Rule *r, int64 v)
+{
+	return r->time ? psprintf("'%s'", key_text(r, v)) : key_text(r, v);
+}
+
+/* a partition's name: <table>_<lower bound>, m for a minus; 20261201 for a time */
+static char *
+partition_name(const Rule *r, const char *table, int64 lo)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	StringInfoData name;
+
+	if (!r->time)
+		return psprintf("%s_%s%lld", table, lo < 0 ? "m" : "",
+						(long long) (lo < 0 ? -lo : lo));
+	time_fields(lo, &tm, &fsec);
+	initStringInfo(&name);
+	appendStringInfo(&name, "%s_%04d%02d%02d", table, tm.tm_year, tm.tm_mon, tm.tm_mday);
+	if (tm.tm_hour != 0 || tm.tm_min != 0 || tm.tm_sec != 0 || fsec != 0)
+		appendStringInfo(&name, "_%02d%02d%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
+	if (fsec != 0)
+		appendStringInfo(&name, "_%06d", (int) fsec);
+	return name.data;
+}
+
 /* create and attach schema.table's partition [lo, hi); connected to SPI */
 static void
-create_partition(const char *schema, const char *table, int64 lo, int64 hi)
+create_partition(const char *schema, const char *table, const Rule *r, int64 lo, int64 hi)
 {
-	char	   *name = psprintf("%s_%s%lld", table, lo < 0 ? "m" : "",
-								(long long) (lo < 0 ? -lo : lo));
+	char	   *name = partition_name(r, table, lo);
 	char	   *qparent = quote_qualified_identifier(schema, table);
 	char	   *qpart = quote_qualified_identifier(schema, name);
 	const char *args[3];
@@ -132,8 +248,8 @@ create_partition(const char *schema, const char *table, int64 lo, int64 hi)
 	dp_spi_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
 						 "INCLUDING STORAGE INCLUDING COMPRESSION)", qpart, qparent),
 				0, NULL, NULL, NULL);
-	dp_spi_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%lld) TO (%lld)",
-						 qparent, qpart, (long long) lo, (long long) hi),
+	dp_spi_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%s) TO (%s)",
+						 qparent, qpart, key_literal(r, lo), key_literal(r, hi)),
 				0, NULL, NULL, NULL);
 	/* its indexes (the parent has none: see partition_rule) */
 	args[0] = schema;
@@ -186,12 +302,11 @@ dp_partition_ensure(const char *schema, const char *table, int64 value)
 	Relation	rel;
 	int64		lo = 0,
 				hi = 0,
-				width,
 				plo,
 				phi;
 	bool		lo_inf,
 				hi_inf;
-	char	   *key_column;
+	Rule		r;
 
 	if (!OidIsValid(relid))
 		elog(ERROR, "relation %s.%s does not exist", schema, table);
@@ -213,9 +328,8 @@ dp_partition_ensure(const char *schema, const char *table, int64 value)
 	}
 	table_close(rel, NoLock);
 
-	width = rule_width(schema, table, &key_column);
-	plo = floor_div(value, width) * width;
-	phi = plo + width;
+	read_rule(schema, table, &r);
+	rule_range(&r, value, &plo, &phi);
 	if (!lo_inf && plo < lo)
 		plo = lo;
 	if (!hi_inf && phi > hi)
@@ -231,21 +345,24 @@ dp_partition_ensure(const char *schema, const char *table, int64 value)
 
 		if (OidIsValid(defid))
 		{
-			const char *args[2];
-			char	   *max;
+			Oid			types[2];
+			Datum		vals[2];
+			bool		isnull;
+			Datum		max;
 
-			args[0] = psprintf("%lld", (long long) plo);
-			args[1] = psprintf("%lld", (long long) phi);
-			dp_spi_exec_text(psprintf("SELECT pg_catalog.max(%s) FROM %s WHERE %s >= $1::bigint AND %s < $2::bigint",
-									  quote_identifier(key_column),
-									  quote_qualified_identifier(get_namespace_name(get_rel_namespace(defid)),
-																 get_rel_name(defid)),
-									  quote_identifier(key_column), quote_identifier(key_column)),
-							 2, args);
-			max = dp_spi_getvalue(0, 1);
-			if (max != NULL)
+			types[0] = types[1] = r.time ? TIMESTAMPTZOID : INT8OID;
+			vals[0] = Int64GetDatum(plo);
+			vals[1] = Int64GetDatum(phi);
+			dp_spi_exec(psprintf("SELECT pg_catalog.max(%s) FROM %s WHERE %s >= $1 AND %s < $2",
+								 quote_identifier(r.key_column),
+								 quote_qualified_identifier(get_namespace_name(get_rel_namespace(defid)),
+															get_rel_name(defid)),
+								 quote_identifier(r.key_column), quote_identifier(r.key_column)),
+						2, types, vals, NULL);
+			max = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+			if (!isnull)
 			{
-				int64		m = pg_strtoint64(max);
+				int64		m = DatumGetInt64(max);
 
 				if (m >= value)
 					return;
@@ -253,55 +370,118 @@ dp_partition_ensure(const char *schema, const char *table, int64 value)
 			}
 		}
 	}
-	create_partition(schema, table, plo, phi);
+	create_partition(schema, table, &r, plo, phi);
 }
 
-/* one pass over the rules: the partitions of the last batch id and the next */
+/*
+ * The partition of schema.table a row keyed value lands in, made when
+ * there is none (dp_partition_ensure): its name (in schema), the DEFAULT
+ * partition's when it takes the row.  For writers that store rows into the
+ * partition itself (common/bulk.c writes one table, without routing).
+ * Connected to SPI.
+ */
+char *
+dp_partition_for(const char *schema, const char *table, int64 value)
+{
+	Oid			relid;
+	Relation	rel;
+	PartitionKey key;
+	PartitionDesc pd;
+	PartitionBoundInfo bi;
+	Datum		v = Int64GetDatum(value);
+	bool		equal;
+	int			off;
+	Oid			partid = InvalidOid;
+
+	dp_partition_ensure(schema, table, value);
+	relid = get_relname_relid(table, get_namespace_oid(schema, false));
+	rel = table_open(relid, AccessShareLock);
+	key = RelationGetPartitionKey(rel);
+	pd = RelationGetPartitionDesc(rel, false);
+	bi = pd->boundinfo;
+	if (bi != NULL && bi->ndatums > 0)
+	{
+		off = partition_range_datum_bsearch(key->partsupfunc, key->partcollation, bi, 1, &v, &equal);
+		if (bi->indexes[off + 1] >= 0)
+			partid = pd->oids[bi->indexes[off + 1]];
+	}
+	if (!OidIsValid(partid))
+		partid = get_default_partition_oid(relid);
+	table_close(rel, NoLock);
+	if (!OidIsValid(partid))
+		elog(ERROR, "no partition of %s.%s holds %lld", schema, table, (long long) value);
+	return get_rel_name(partid);
+}
+
+/*
+ * One pass over the rules: the partition of the last batch id handed out
+ * (of now, for a time rule) and the next one.
+ */
 static int
 create_ahead(void)
 {
-	char	   *last;
-	int64		next;
+	bool		have_batch;
+	int64		last_batch = 0;
 	uint64		nrules;
 	char	  **schemas;
 	char	  **tables;
-	int64	   *widths;
 	int			created = 0;
 
 	dp_spi_exec("SELECT last_value FROM dataplatform.batch_id_seq WHERE is_called", 0, NULL, NULL, NULL);
-	if (SPI_processed == 0)
-		return 0;				/* no batch yet: nothing to be ahead of */
-	last = dp_spi_getvalue(0, 1);
-	next = pg_strtoint64(last);
-	nrules = dp_spi_exec("SELECT table_schema::text, table_name::text, width FROM dataplatform.partition_rule "
+	have_batch = SPI_processed > 0;
+	if (have_batch)
+		last_batch = pg_strtoint64(dp_spi_getvalue(0, 1));
+	nrules = dp_spi_exec("SELECT table_schema::text, table_name::text FROM dataplatform.partition_rule "
 						 "ORDER BY table_schema, table_name", 0, NULL, NULL, NULL);
 	schemas = palloc(sizeof(char *) * (nrules + 1));
 	tables = palloc(sizeof(char *) * (nrules + 1));
-	widths = palloc(sizeof(int64) * (nrules + 1));
 	for (uint64 i = 0; i < nrules; i++)
 	{
 		schemas[i] = dp_spi_getvalue(i, 1);
 		tables[i] = dp_spi_getvalue(i, 2);
-		widths[i] = pg_strtoint64(dp_spi_getvalue(i, 3));
 	}
 	for (uint64 i = 0; i < nrules; i++)
 	{
+		Rule		r;
+		int64		v;
+		int64		lo,
+					hi;
+
+		read_rule(schemas[i], tables[i], &r);
+		if (r.time)
+		{
+			/*
+			 * Once the table has a row: its first writer makes its own, and
+			 * a database being restored gets its partitions from the dump
+			 * (pg_restore would find one made here, by the same name).
+			 */
+			if (dp_spi_exec(psprintf("SELECT 1 FROM %s LIMIT 1",
+									 quote_qualified_identifier(schemas[i], tables[i])),
+							0, NULL, NULL, NULL) == 0)
+				continue;
+			v = GetCurrentTransactionStartTimestamp();
+		}
+		else if (have_batch)
+			v = last_batch;
+		else
+			continue;			/* no batch yet: nothing to be ahead of */
 		for (int k = 0; k < 2; k++)
 		{
 			Oid			relid = get_relname_relid(tables[i], get_namespace_oid(schemas[i], false));
 			Relation	rel = table_open(relid, AccessShareLock);
-			int64		lo,
-						hi;
 			bool		lo_inf,
 						hi_inf;
-			bool		missing = find_gap(rel, next + k * widths[i], &lo, &lo_inf, &hi, &hi_inf);
+			bool		missing = find_gap(rel, v, &lo, &lo_inf, &hi, &hi_inf);
 
 			table_close(rel, NoLock);
 			if (missing)
 			{
-				dp_partition_ensure(schemas[i], tables[i], next + k * widths[i]);
+				dp_partition_ensure(schemas[i], tables[i], v);
 				created++;
 			}
+			/* the next: the rule's range after the one holding v */
+			rule_range(&r, v, &lo, &hi);
+			v = hi;
 		}
 	}
 	return created;
@@ -365,6 +545,24 @@ range_expired(const char *lo, const char *hi)
 	return v != NULL && strcmp(v, "t") == 0;
 }
 
+/* detach and drop a partition (its parent and it schema-qualified, quoted) */
+static void
+retire(const char *parent, const char *part)
+{
+	PG_TRY();
+	{
+		dp_partition_retiring = true;
+		dp_spi_exec(psprintf("ALTER TABLE %s DETACH PARTITION %s", parent, part),
+					0, NULL, NULL, NULL);
+		dp_spi_exec(psprintf("DROP TABLE %s", part), 0, NULL, NULL, NULL);
+	}
+	PG_FINALLY();
+	{
+		dp_partition_retiring = false;
+	}
+	PG_END_TRY();
+}
+
 int
 dp_partition_drop_expired(StringInfo report)
 {
@@ -388,6 +586,7 @@ dp_partition_drop_expired(StringInfo report)
 					"JOIN pg_catalog.pg_inherits i ON i.inhparent = c.oid "
 					"JOIN pg_catalog.pg_class pc ON pc.oid = i.inhrelid "
 					"JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace "
+					"WHERE r.key_kind = 'batch' "
 					"ORDER BY r.table_schema, r.table_name, pc.relname",
 					0, NULL, NULL, NULL);
 	parents = palloc(sizeof(char *) * (n + 1));
@@ -422,18 +621,7 @@ dp_partition_drop_expired(StringInfo report)
 		dp_spi_exec(psprintf("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", parts[i]), 0, NULL, NULL, NULL);
 		if (!range_expired(lo, hi))
 			continue;
-		PG_TRY();
-		{
-			dp_partition_retiring = true;
-			dp_spi_exec(psprintf("ALTER TABLE %s DETACH PARTITION %s", parents[i], parts[i]),
-						0, NULL, NULL, NULL);
-			dp_spi_exec(psprintf("DROP TABLE %s", parts[i]), 0, NULL, NULL, NULL);
-		}
-		PG_FINALLY();
-		{
-			dp_partition_retiring = false;
-		}
-		PG_END_TRY();
+		retire(parents[i], parts[i]);
 		if (dropped > 0)
 			appendStringInfoString(report, ", ");
 		appendStringInfoString(report, "{\"table\": ");
@@ -448,12 +636,85 @@ dp_partition_drop_expired(StringInfo report)
 	return dropped;
 }
 
+int
+dp_partition_drop_before(const char *schema, const char *table, int64 cutoff, StringInfo report,
+						 int64 *rows)
+{
+	Oid			relid = get_relname_relid(table, get_namespace_oid(schema, false));
+	Relation	rel;
+	PartitionDesc pd;
+	PartitionBoundInfo bi;
+	Rule		r;
+	int			n = 0;
+	Oid		   *oids;
+	int64	   *los;
+	bool	   *lo_inf;
+	int64	   *his;
+	char	   *qparent = quote_qualified_identifier(schema, table);
+
+	read_rule(schema, table, &r);
+	/* the partitions whose upper bound is at or before cutoff, from the bounds */
+	rel = table_open(relid, AccessShareLock);
+	if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE || !r.time)
+		elog(ERROR, "\"%s\" is not partitioned by time", table);
+	pd = RelationGetPartitionDesc(rel, false);
+	bi = pd->boundinfo;
+	oids = palloc(sizeof(Oid) * (pd->nparts + 1));
+	los = palloc(sizeof(int64) * (pd->nparts + 1));
+	lo_inf = palloc(sizeof(bool) * (pd->nparts + 1));
+	his = palloc(sizeof(int64) * (pd->nparts + 1));
+	for (int i = 0; bi != NULL && i + 1 < bi->ndatums; i++)
+	{
+		int			idx = bi->indexes[i + 1];
+
+		if (idx < 0 || bi->kind[i + 1][0] != PARTITION_RANGE_DATUM_VALUE ||
+			DatumGetInt64(bi->datums[i + 1][0]) > cutoff)
+			continue;
+		oids[n] = pd->oids[idx];
+		lo_inf[n] = bi->kind[i][0] != PARTITION_RANGE_DATUM_VALUE;
+		los[n] = lo_inf[n] ? 0 : DatumGetInt64(bi->datums[i][0]);
+		his[n] = DatumGetInt64(bi->datums[i + 1][0]);
+		n++;
+	}
+	table_close(rel, NoLock);
+
+	appendStringInfoChar(report, '[');
+	for (int i = 0; i < n; i++)
+	{
+		char	   *part = quote_qualified_identifier(schema, get_rel_name(oids[i]));
+		int64		nrows;
+
+		/* the rows it held (counted under the lock that detaching takes) */
+		dp_spi_exec(psprintf("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", qparent), 0, NULL, NULL, NULL);
+		dp_spi_exec(psprintf("SELECT pg_catalog.count(*) FROM %s", part), 0, NULL, NULL, NULL);
+		nrows = pg_strtoint64(dp_spi_getvalue(0, 1));
+		*rows += nrows;
+		retire(qparent, part);
+		if (i > 0)
+			appendStringInfoString(report, ", ");
+		appendStringInfoString(report, "{\"table\": ");
+		escape_json(report, qparent);
+		appendStringInfoString(report, ", \"partition\": ");
+		escape_json(report, part);
+		appendStringInfoString(report, ", \"from\": ");
+		if (lo_inf[i])
+			appendStringInfoString(report, "null");
+		else
+			escape_json(report, key_text(&r, los[i]));
+		appendStringInfoString(report, ", \"to\": ");
+		escape_json(report, key_text(&r, his[i]));
+		appendStringInfo(report, ", \"rows\": %lld}", (long long) nrows);
+	}
+	appendStringInfoChar(report, ']');
+	return n;
+}
+
 /*
  * Is relid a partition of a table under a partition rule?  Sets *parent.
  * Connected to SPI.
  */
 static bool
-is_rule_partition(Oid relid, char **parent)
+is_rule_partition(Oid relid, char **parent, bool *time)
 {
 	Oid			parentid;
 	const char *args[2];
@@ -468,21 +729,30 @@ is_rule_partition(Oid relid, char **parent)
 	/* only our schemas hold ruled tables (anyone's own DROP reads nothing) */
 	if (strcmp(args[0], "dp_raw") != 0 && strcmp(args[0], "dataplatform") != 0)
 		return false;
-	if (dp_spi_exec_text("SELECT 1 FROM dataplatform.partition_rule "
+	if (dp_spi_exec_text("SELECT key_kind = 'time' FROM dataplatform.partition_rule "
 						 "WHERE table_schema = $1 AND table_name = $2", 2, args) == 0)
 		return false;
+	*time = strcmp(dp_spi_getvalue(0, 1), "t") == 0;
 	*parent = quote_qualified_identifier(args[0], args[1]);
 	return true;
 }
 
 static void
-refuse(const char *what, Oid relid, const char *parent)
+refuse(const char *what, Oid relid, const char *parent, bool time)
 {
+	char	   *part = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+												  get_rel_name(relid));
+
+	if (time)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot %s partition %s of append-only table %s", what, part, parent),
+				 errdetail("Partitions of %s are removed only by dataplatform.purge_audit(), once every row in them is older than it keeps.",
+						   parent),
+				 errhint("Run dataplatform.purge_audit(older_than), which records what it drops in the audit log.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("cannot %s partition %s of append-only table %s", what,
-					quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-											   get_rel_name(relid)), parent),
+			 errmsg("cannot %s partition %s of append-only table %s", what, part, parent),
 			 errdetail("Partitions of %s are removed only by dataplatform.apply_retention(), once every batch in them is past retention.",
 					   parent),
 			 errhint("Run dataplatform.apply_retention(), which records what it drops in the audit log.")));
@@ -517,9 +787,10 @@ dp_partition_guard(PG_FUNCTION_ARGS)
 			RangeVar   *rv = makeRangeVarFromNameList((List *) lfirst(lc));
 			Oid			relid = RangeVarGetRelid(rv, NoLock, true);
 			char	   *parent;
+			bool		time;
 
-			if (OidIsValid(relid) && is_rule_partition(relid, &parent))
-				refuse("drop", relid, parent);
+			if (OidIsValid(relid) && is_rule_partition(relid, &parent, &time))
+				refuse("drop", relid, parent, time);
 		}
 		SPI_finish();
 	}
@@ -534,14 +805,15 @@ dp_partition_guard(PG_FUNCTION_ARGS)
 			PartitionCmd *pc;
 			Oid			relid;
 			char	   *parent;
+			bool		time;
 
 			if (cmd->subtype != AT_DetachPartition && cmd->subtype != AT_DetachPartitionFinalize)
 				continue;
 			pc = (PartitionCmd *) cmd->def;
 			relid = RangeVarGetRelid(pc->name, NoLock, true);
 			SPI_connect();
-			if (OidIsValid(relid) && is_rule_partition(relid, &parent))
-				refuse("detach", relid, parent);
+			if (OidIsValid(relid) && is_rule_partition(relid, &parent, &time))
+				refuse("detach", relid, parent, time);
 			SPI_finish();
 		}
 	}

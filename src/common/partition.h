@@ -1,6 +1,6 @@
 /*
  * partition.h
- *		The append-only tables partitioned by batch-id range
+ *		The append-only tables partitioned by batch-id or time range
  *		(dataplatform.partition_rule): their partitions made on demand by
  *		the writer, ahead by the worker, dropped whole by retention, and
  *		the event trigger that refuses dropping or detaching one otherwise.
@@ -21,6 +21,12 @@
 extern void dp_partition_ensure(const char *schema, const char *table, int64 value);
 
 /*
+ * The partition a row keyed value lands in (made when there is none): its
+ * name, in schema.  Connected to SPI.
+ */
+extern char *dp_partition_for(const char *schema, const char *table, int64 value);
+
+/*
  * The worker's pass: for every rule, the partition holding the last batch
  * id handed out and the next one.  Starts and commits its own transaction.
  * Returns how many partitions it created.
@@ -34,5 +40,14 @@ extern int	dp_partition_create_ahead(void);
  * array of what it dropped to report.  Returns the count dropped.
  */
 extern int	dp_partition_drop_expired(StringInfo report);
+
+/*
+ * purge_audit's pass for a table partitioned by time (connected to SPI):
+ * detach and drop every partition whose range ends at or before cutoff (a
+ * timestamptz); appends a JSON array of what it dropped to report and
+ * adds the rows they held to *rows.  Returns the count dropped.
+ */
+extern int	dp_partition_drop_before(const char *schema, const char *table, int64 cutoff,
+									 StringInfo report, int64 *rows);
 
 #endif							/* DP_PARTITION_H */

@@ -8,8 +8,8 @@
  * Concurrency: like a push, apply_events takes the dataset lock
  * (common/dataset_lock.h) before reading any state and before taking its
  * batch id, so calls on one dataset run one after another.  Idempotency:
- * dataplatform.event has a unique index on the processed event ids of each
- * dataset.  Reading envelopes is in envelope.c, loading and writing the
+ * dataplatform.event_processed has the processed event ids of each dataset
+ * as its primary key.  Reading envelopes is in envelope.c, loading and writing the
  * state in state.c.
  */
 #include "postgres.h"

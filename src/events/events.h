@@ -25,8 +25,9 @@
  * batch's when it has none), but never before the entity's current version
  * started or its last version ended: no version ends before it begins, and
  * versions of an entity never overlap.
- * Idempotency: dataplatform.event has a unique index on the processed
- * event ids of each dataset.
+ * Idempotency: dataplatform.event_processed holds the processed event ids
+ * of each dataset (primary key; not partitioned, unlike the event log, so
+ * it outlives the partitions retention drops).
  *
  * Memory: the state of the entities one call touches is loaded once into a
  * hash table in the load's context, changed in memory event by event, and
@@ -35,7 +36,7 @@
  * Cost follows the call: stored state is read only through indexes, one
  * probe per key or event id the call brings (common/bulk.c: the clean
  * table's primary key, _history's key index for tombstones,
- * dataplatform.event's unique index of processed ids, orphan_event's index
+ * event_processed's primary key, orphan_event's index
  * of waiting orphans), never a scan of a table; changes are written
  * without SQL: updates and deletes by the row's address, new rows,
  * history, the event log and orphans the way COPY writes them.

@@ -17,6 +17,8 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
@@ -24,6 +26,8 @@
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "storage/bufmgr.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
@@ -330,14 +334,17 @@ dp_events_load_state(EventRun *run, List *keys)
 
 /*
  * Event ids of this dataset already processed, among those of these
- * events (Ev * read without a problem): one probe each of
- * dataplatform.event's unique index of processed ids (event_processed,
- * which holds exactly the processed ones).
+ * events (Ev * read without a problem): one probe each of event_processed's
+ * primary key (the ids of the event log's partitions, kept when retention
+ * drops them), and, while the event log's DEFAULT partition holds rows (a
+ * 0.1 database updated or restored), of its unique index of processed ids
+ * (event_default_processed).
  */
 void
 dp_events_load_processed(EventRun *run, List *evs)
 {
 	DpProbe    *p = NULL;
+	DpProbe    *d = NULL;
 	Datum		key[2];
 	ListCell   *lc;
 
@@ -350,18 +357,31 @@ dp_events_load_processed(EventRun *run, List *evs)
 			continue;
 		if (p == NULL)
 		{
-			p = dp_probe_begin_index("dataplatform", "event_processed", 2);
+			Oid			defid;
+
+			p = dp_probe_begin("dataplatform", "event_processed");
+			defid = get_relname_relid("event_default", get_namespace_oid("dataplatform", false));
+			if (OidIsValid(defid))
+			{
+				Relation	def = table_open(defid, AccessShareLock);
+
+				if (RelationGetNumberOfBlocks(def) > 0)
+					d = dp_probe_begin_index("dataplatform", "event_default_processed", 2);
+				table_close(def, NoLock);
+			}
 			key[0] = CStringGetTextDatum(run->load->dataset);
 		}
 		(void) dp_events_entity_lookup(run->processed, ev->id, ev->id_hash, false, 0, &found);
 		if (found)
 			continue;
 		key[1] = dp_events_text_datum(run, &ev->id_d, ev->id);
-		if (dp_probe_exists(p, key))
+		if (dp_probe_exists(p, key) || (d != NULL && dp_probe_exists(d, key)))
 			(void) dp_events_entity_lookup(run->processed, ev->id, ev->id_hash, true, 0, NULL);
 	}
 	if (p != NULL)
 		dp_probe_end(p);
+	if (d != NULL)
+		dp_probe_end(d);
 }
 
 /* A waiting orphan as read, before its envelope is. */

@@ -19,6 +19,7 @@
 #include "utils/timestamp.h"
 
 #include "events.h"
+#include "partition.h"
 
 /*
  * Set the fields and lineage of an entity's current row in the current
@@ -211,12 +212,21 @@ set_text_or_null(DpBulk *b, AttrNumber att, const char *s)
 		dp_bulk_set_datum(b, att, CStringGetTextDatum(s));
 }
 
-/* The event log: every event of the call with its outcome, in order. */
+/*
+ * The event log: every event of the call with its outcome, in order, into
+ * the partition of the batch (made when there is none: partition_rule);
+ * the ids processed, into event_processed (not partitioned: idempotency
+ * outlives the partitions retention drops; its primary key refuses an id
+ * processed twice, as event_processed's unique index did in 0.1).
+ */
 static void
 write_event_log(EventRun *run, List *evs)
 {
 	DpLoad	   *load = run->load;
 	DpBulk	   *b;
+	DpBulk	   *pb;
+	AttrNumber	p_dataset,
+				p_id;
 	AttrNumber	a_dataset,
 				a_batch,
 				a_ord,
@@ -232,7 +242,10 @@ write_event_log(EventRun *run, List *evs)
 
 	if (evs == NIL)
 		return;
-	b = dp_bulk_begin("dataplatform", "event");
+	b = dp_bulk_begin("dataplatform", dp_partition_for("dataplatform", "event", load->batch_id));
+	pb = dp_bulk_begin("dataplatform", "event_processed");
+	p_dataset = dp_bulk_attnum(pb, "dataset");
+	p_id = dp_bulk_attnum(pb, "event_id");
 	a_dataset = dp_bulk_attnum(b, "dataset");
 	a_batch = dp_bulk_attnum(b, "batch_id");
 	a_ord = dp_bulk_attnum(b, "ordinal");
@@ -266,8 +279,18 @@ write_event_log(EventRun *run, List *evs)
 		set_text_or_null(b, a_detail, ev->replayed_as ?
 						 psprintf("replayed in this call: %s", ev->replayed_as->outcome) : ev->detail);
 		dp_bulk_store(b);
+		/* processed: what the event log's index event_processed held in 0.1 */
+		if (ev->id != NULL && ev->outcome != NULL && strcmp(ev->outcome, "duplicate") != 0 &&
+			strcmp(ev->outcome, "rejected") != 0)
+		{
+			(void) dp_bulk_slot(pb);
+			dp_bulk_set_datum(pb, p_dataset, dataset);
+			dp_bulk_set_datum(pb, p_id, text_datum(ev->id_d, ev->id));
+			dp_bulk_store(pb);
+		}
 	}
 	(void) dp_bulk_end(b);
+	(void) dp_bulk_end(pb);
 }
 
 /*

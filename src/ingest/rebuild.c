@@ -185,6 +185,13 @@ dp_rebuild(PG_FUNCTION_ARGS)
 	dp_spi_exec_text("DELETE FROM dataplatform.quarantine_row q USING dataplatform.batch b "
 					 "WHERE b.id = q.batch_id AND b.dataset = $1", 1, args);
 	/* snapshots and events: their log and their orphans are made again */
+	/*
+	 * the ids processed by the batches replayed are processed again; those
+	 * of batches whose event log partition retention dropped stay processed
+	 */
+	dp_spi_exec_text("DELETE FROM dataplatform.event_processed p USING dataplatform.event e "
+					 "WHERE p.dataset = $1 AND e.dataset = $1 AND p.event_id = e.event_id "
+					 "AND e.outcome NOT IN ('duplicate', 'rejected')", 1, args);
 	dp_spi_exec_text("DELETE FROM dataplatform.event WHERE dataset = $1", 1, args);
 	dp_spi_exec_text("DELETE FROM dataplatform.orphan_event WHERE dataset = $1", 1, args);
 	dp_spi_exec(psprintf("TRUNCATE %s, %s", dp_qualified_clean(first->spec, false),

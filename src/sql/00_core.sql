@@ -265,7 +265,7 @@ CREATE TRIGGER raw_insert INSTEAD OF INSERT ON dp_raw.rows
 	FOR EACH ROW EXECUTE FUNCTION @extschema@.raw_insert();
 
 CREATE TABLE @extschema@.audit_log (
-	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	id				bigint GENERATED ALWAYS AS IDENTITY,
 	at				timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
 	role_name		name NOT NULL,
 	session_role	name NOT NULL,
@@ -277,11 +277,37 @@ CREATE TABLE @extschema@.audit_log (
 	-- reads: the top-level statement's query id (compute_query_id), by
 	-- which repeated reads were grouped; NULL without one
 	query_id		bigint
-);
--- rows arrive in time order (reads within a naptime of it): BRIN is enough
-CREATE INDEX audit_log_at ON @extschema@.audit_log USING brin (at);
+) PARTITION BY RANGE (at);
+-- Partitioned by month of at (issue 13; partition_rule, part 66): each
+-- partition has its primary key (id), a BRIN index on at (rows arrive in
+-- time order, reads within a naptime of it) and the index of reads by
+-- agreement; the parent has none (see partition_rule).  The worker makes
+-- this month's partition and the next; a row with no partition of its
+-- month (the worker off, a read shipped late) lands in the DEFAULT one,
+-- so writing to the audit log never fails for lack of a partition.
 COMMENT ON TABLE @extschema@.audit_log IS
-'every API write and every read of a dp_consumer relation: who, from where, in which statement, and when; append-only';
+'every API write and every read of a dp_consumer relation: who, from where, in which statement, and when; append-only; partitioned by month (dataplatform.partition_rule)';
+-- (Made as a table and attached, as the 0.1 -> 0.2 update makes it from
+-- 0.1's table, whose identity the parent's goes on from.)
+CREATE TABLE @extschema@.audit_log_default (
+	id				bigint NOT NULL,
+	at				timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	role_name		name NOT NULL,
+	session_role	name NOT NULL,
+	client_addr		inet,
+	action			text NOT NULL,
+	object			text,
+	detail			jsonb NOT NULL DEFAULT '{}',
+	statement_id	text,
+	query_id		bigint,
+	CONSTRAINT audit_log_default_pkey PRIMARY KEY (id)
+);
+CREATE INDEX audit_log_default_at ON @extschema@.audit_log_default USING brin (at);
+CREATE INDEX audit_log_default_agreements ON @extschema@.audit_log_default
+	USING gin ((detail -> 'agreements') jsonb_path_ops) WHERE action = 'read';
+ALTER TABLE @extschema@.audit_log ATTACH PARTITION @extschema@.audit_log_default DEFAULT;
+COMMENT ON TABLE @extschema@.audit_log_default IS
+'the audit rows of a 0.1 database, and those of a time no partition of the audit log covers (written while the worker was off, shipped late, restored)';
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.products', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.producer_grants', '');
@@ -289,6 +315,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.datasets', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.spec_version', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.fields', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.audit_log_default', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.config_version', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.batch', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.batch_id_seq', '');
@@ -302,8 +329,8 @@ REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM PUBLIC;
 GRANT SELECT ON ALL TABLES IN SCHEMA @extschema@ TO dataplatform_admin;
 REVOKE ALL ON dp_raw.chunk, dp_raw.rows FROM PUBLIC;
 GRANT SELECT ON dp_raw.chunk, dp_raw.rows TO dataplatform_admin;
-REVOKE SELECT ON @extschema@.audit_log FROM dataplatform_admin;
-GRANT SELECT ON @extschema@.audit_log TO dataplatform_auditor;
+REVOKE SELECT ON @extschema@.audit_log, @extschema@.audit_log_default FROM dataplatform_admin;
+GRANT SELECT ON @extschema@.audit_log, @extschema@.audit_log_default TO dataplatform_auditor;
 
 ------------------------------------------------------------------------------
 -- Catalog views

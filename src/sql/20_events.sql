@@ -18,13 +18,47 @@ CREATE TABLE @extschema@.event (
 	outcome		text NOT NULL CHECK (outcome IN ('inserted', 'applied', 'deleted', 'duplicate',
 											  'stale', 'orphan', 'rejected')),
 	detail		text
+) PARTITION BY RANGE (batch_id);
+-- Partitioned by batch-id range (issue 13; partition_rule, part 66): each
+-- partition has a BRIN index on batch_id ((batch_id, ordinal) is unique by
+-- construction; batch ids only grow) and an index of its processed ids
+-- (lineage finds an event by dataset and id).  A unique index across
+-- partitions would have to include batch_id: the processed ids are kept
+-- in event_processed instead, which retention never drops.
+COMMENT ON TABLE @extschema@.event IS 'every change event received, with its outcome (the event log); partitioned by batch-id range (dataplatform.partition_rule)';
+-- The DEFAULT partition holds the event log of a 0.1 database updated, or
+-- of a 0.1 dump restored, with 0.1's unique index of processed ids (read
+-- by apply_events while it holds rows); writers keep it empty otherwise.
+-- (Made as a table and attached, as the 0.1 -> 0.2 update makes it.)
+CREATE TABLE @extschema@.event_default (
+	dataset		text NOT NULL,
+	batch_id	bigint NOT NULL,
+	ordinal		integer NOT NULL,
+	event_id	text,
+	entity_id	text,
+	event_type	text,
+	event_time	text,
+	order_key	text,
+	outcome		text NOT NULL CONSTRAINT event_outcome_check
+				CHECK (outcome IN ('inserted', 'applied', 'deleted', 'duplicate',
+								   'stale', 'orphan', 'rejected')),
+	detail		text
 );
--- (batch_id, ordinal) is unique by construction; batch ids only grow, so a
--- BRIN index finds a batch's events at a fraction of a btree's insert cost
-CREATE INDEX event_batch ON @extschema@.event USING brin (batch_id) WITH (pages_per_range = 16);
-CREATE UNIQUE INDEX event_processed ON @extschema@.event (dataset, event_id)
+CREATE INDEX event_default_batch ON @extschema@.event_default USING brin (batch_id) WITH (pages_per_range = 16);
+CREATE UNIQUE INDEX event_default_processed ON @extschema@.event_default (dataset, event_id)
 	WHERE outcome NOT IN ('duplicate', 'rejected') AND event_id IS NOT NULL;
-COMMENT ON TABLE @extschema@.event IS 'every change event received, with its outcome (the idempotency log)';
+ALTER TABLE @extschema@.event ATTACH PARTITION @extschema@.event_default DEFAULT;
+COMMENT ON TABLE @extschema@.event_default IS 'the event log of a 0.1 database (updated or restored from a dump), before the event log was partitioned; empty otherwise';
+
+-- The event ids processed (applied, inserted, deleted, stale or an
+-- orphan) of each dataset: a later delivery of one is a duplicate, however
+-- long ago its partition of the event log was dropped.
+CREATE TABLE @extschema@.event_processed (
+	dataset		text NOT NULL,
+	event_id	text NOT NULL,
+	PRIMARY KEY (dataset, event_id)
+);
+COMMENT ON TABLE @extschema@.event_processed IS 'the event ids processed per dataset (the idempotency log; not partitioned: it outlives the event log''s partitions)';
 
 -- Updates and deletes for entities with no state, kept for replay when a
 -- snapshot or a create brings the entity.
@@ -46,9 +80,13 @@ CREATE INDEX orphan_event_waiting ON @extschema@.orphan_event (dataset, entity_i
 COMMENT ON TABLE @extschema@.orphan_event IS 'events for entities with no state yet, replayed when the entity arrives';
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.event', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.event_default', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.event_processed', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.orphan_event', '');
-REVOKE ALL ON @extschema@.event, @extschema@.orphan_event FROM PUBLIC;
-GRANT SELECT ON @extschema@.event, @extschema@.orphan_event TO dataplatform_admin;
+REVOKE ALL ON @extschema@.event, @extschema@.event_default, @extschema@.event_processed,
+	@extschema@.orphan_event FROM PUBLIC;
+GRANT SELECT ON @extschema@.event, @extschema@.event_default, @extschema@.event_processed,
+	@extschema@.orphan_event TO dataplatform_admin;
 
 CREATE FUNCTION @extschema@.load_snapshot(dataset text, rows jsonb, as_of timestamptz,
 										  mode text DEFAULT 'replace')

@@ -11,6 +11,12 @@ CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON @extschema@.audit_lo
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.audit_guard();
 CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON @extschema@.audit_log
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.audit_guard();
+-- a statement on a partition does not fire its parent's triggers: each
+-- partition has them too (src/common/partition.c copies them)
+CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON @extschema@.audit_log_default
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.audit_guard();
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON @extschema@.audit_log_default
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.audit_guard();
 
 CREATE FUNCTION @extschema@.apply_retention()
 RETURNS jsonb
@@ -26,7 +32,7 @@ AS 'MODULE_PATHNAME', 'dp_purge_audit'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.purge_audit(interval) IS
-'delete audit rows older than older_than (auditors and superusers; the purge is recorded); returns the rows deleted';
+'remove audit rows older than older_than, whole months by dropping their partitions, the rest by deleting (auditors and superusers; the purge is recorded); returns the rows removed';
 
 REVOKE ALL ON FUNCTION @extschema@.audit_guard(), @extschema@.apply_retention(),
 	@extschema@.purge_audit(interval) FROM PUBLIC;

@@ -11,7 +11,8 @@
 -- sees nothing below it, while an admin, who may read the clean layer,
 -- the batch log and raw, gets the rest.  Every step goes through an index
 -- on what the step before found: a clean table's primary key, its
--- history's key index, batch's primary key, event_processed, the primary
+-- history's key index, batch's primary key, the event log's index of
+-- processed ids (one per partition), the primary
 -- key of dp_raw.chunk (behind the view dp_raw.rows), issue's (batch_id,
 -- row_number).
 ------------------------------------------------------------------------------

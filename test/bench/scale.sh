@@ -59,7 +59,7 @@ measure() {                       # $1 raw rows, $2 history rows; prints "job ms
     psql -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null
     run >/dev/null <<SQL
 CREATE EXTENSION dataplatform;
-UPDATE dataplatform.partition_rule SET width = $width;
+UPDATE dataplatform.partition_rule SET width = $width WHERE key_kind = 'batch';
 SELECT 1 FROM dataplatform.define_product('scale', '{"retention_days": $(( MONTHS * 30 ))}');
 SELECT dataplatform.define_dataset('{"dataset": "item", "product": "scale", "key": ["id"], "fields": [
   {"name": "id", "datatype": "integer"}, {"name": "v", "datatype": "string"}, {"name": "n", "datatype": "integer"}]}');

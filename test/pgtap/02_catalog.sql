@@ -6,8 +6,8 @@ CREATE EXTENSION dataplatform;
 SELECT plan(21);
 
 SELECT tables_are('dataplatform', ARRAY['products', 'producer_grants', 'datasets',
-       'spec_version', 'fields', 'audit_log', 'config_version', 'batch', 'issue', 'issue_default', 'quarantine_row',
-       'event', 'orphan_event', 'job', 'job_run', 'consumer_view', 'consumer_source', 'refresh_log',
+       'spec_version', 'fields', 'audit_log', 'audit_log_default', 'config_version', 'batch', 'issue', 'issue_default', 'quarantine_row',
+       'event', 'event_default', 'event_processed', 'orphan_event', 'job', 'job_run', 'consumer_view', 'consumer_source', 'refresh_log',
        'secret', 'endpoint', 'collection_log', 'agreement', 'view_column_lineage', 'openlineage_outbox', 'consumer_replication', 'partition_rule']);
 SELECT tables_are('dp_raw', ARRAY['chunk']);
 SELECT views_are('dp_raw', ARRAY['rows']);
@@ -25,8 +25,8 @@ SELECT col_type_is('dataplatform', 'spec_version', 'spec', 'jsonb', 'spec_versio
 SELECT is(
   (SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_extension e, unnest(e.extconfig) cfg
      JOIN pg_class c ON c.oid = cfg WHERE e.extname = 'dataplatform'),
-  ARRAY['agreement', 'agreement_id_seq', 'audit_log', 'audit_log_id_seq', 'batch', 'batch_id_seq', 'chunk', 'collection_log', 'collection_log_id_seq',
-        'config_version', 'consumer_replication', 'consumer_source', 'consumer_view', 'datasets', 'endpoint', 'event', 'fields',
+  ARRAY['agreement', 'agreement_id_seq', 'audit_log', 'audit_log_default', 'audit_log_id_seq', 'batch', 'batch_id_seq', 'chunk', 'collection_log', 'collection_log_id_seq',
+        'config_version', 'consumer_replication', 'consumer_source', 'consumer_view', 'datasets', 'endpoint', 'event', 'event_default', 'event_processed', 'fields',
         'issue', 'issue_default', 'job', 'job_id_seq', 'mask_key', 'openlineage_outbox', 'openlineage_outbox_id_seq',
         'orphan_event', 'producer_grants', 'products', 'quarantine_row',
         'refresh_log', 'refresh_log_id_seq', 'secret', 'spec_version', 'view_column_lineage']::text[],

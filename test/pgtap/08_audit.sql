@@ -14,7 +14,8 @@ SELECT columns_are('dataplatform', 'audit_log', ARRAY['id', 'at', 'role_name', '
 SELECT col_type_is('dataplatform', 'audit_log', 'detail', 'jsonb', 'audit detail is jsonb');
 SELECT col_type_is('dataplatform', 'audit_log', 'client_addr', 'inet', 'client address is inet');
 SELECT col_type_is('dataplatform', 'audit_log', 'query_id', 'bigint', 'query id is bigint, as pg_stat_activity.query_id');
-SELECT has_index('dataplatform', 'audit_log', 'audit_log_at', 'audit_log is indexed by time');
+SELECT has_index('dataplatform', 'audit_log_default', 'audit_log_default_at',
+  'audit_log is indexed by time (its DEFAULT partition, and every partition by partition_rule)');
 SELECT has_trigger('dataplatform', 'audit_log', 'audit_append_only', 'UPDATE/DELETE guard');
 SELECT has_trigger('dataplatform', 'audit_log', 'audit_no_truncate', 'TRUNCATE guard');
 

@@ -62,6 +62,48 @@ COMMENT ON FUNCTION @extschema@.grant_consumer(name, boolean) IS
 COMMENT ON FUNCTION @extschema@.revoke_consumer(name) IS
 'revoke a role''s unrestricted agreement (grant_consumer) and, unless other agreements of the role hold, its consumer membership';
 
+-- The audit log partitioned by month (issue 13, part 00; before part 55,
+-- whose view reads the new table): 0.1's table, renamed, becomes the
+-- DEFAULT partition; the parent's identity goes on from 0.1's sequence,
+-- and 0.1's identity, no longer used, goes.  (query_id is added below,
+-- to the parent and so to its partitions.)
+ALTER TABLE @extschema@.audit_log RENAME TO audit_log_default;
+ALTER INDEX @extschema@.audit_log_pkey RENAME TO audit_log_default_pkey;
+ALTER INDEX @extschema@.audit_log_at RENAME TO audit_log_default_at;
+ALTER SEQUENCE @extschema@.audit_log_id_seq RENAME TO audit_log_default_id_seq;
+COMMENT ON TABLE @extschema@.audit_log_default IS
+'the audit rows of a 0.1 database, and those of a time no partition of the audit log covers (written while the worker was off, shipped late, restored)';
+CREATE INDEX audit_log_default_agreements ON @extschema@.audit_log_default
+	USING gin ((detail -> 'agreements') jsonb_path_ops) WHERE action = 'read';
+CREATE TABLE @extschema@.audit_log (
+	id				bigint GENERATED ALWAYS AS IDENTITY,
+	at				timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	role_name		name NOT NULL,
+	session_role	name NOT NULL,
+	client_addr		inet,
+	action			text NOT NULL,
+	object			text,
+	detail			jsonb NOT NULL DEFAULT '{}',
+	statement_id	text
+) PARTITION BY RANGE (at);
+COMMENT ON TABLE @extschema@.audit_log IS
+'every API write and every read of a dp_consumer relation: who, from where, in which statement, and when; append-only; partitioned by month (dataplatform.partition_rule)';
+SELECT pg_catalog.setval('@extschema@.audit_log_id_seq', s.last_value, s.is_called)
+  FROM @extschema@.audit_log_default_id_seq s;
+ALTER EXTENSION dataplatform DROP SEQUENCE @extschema@.audit_log_default_id_seq;
+ALTER TABLE @extschema@.audit_log_default ALTER COLUMN id DROP IDENTITY;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.audit_log_id_seq', '');
+REVOKE ALL ON @extschema@.audit_log FROM PUBLIC;
+GRANT SELECT ON @extschema@.audit_log TO dataplatform_auditor;
+CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON @extschema@.audit_log
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.audit_guard();
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON @extschema@.audit_log
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.audit_guard();
+ALTER TABLE @extschema@.audit_log ATTACH PARTITION @extschema@.audit_log_default DEFAULT;
+COMMENT ON FUNCTION @extschema@.purge_audit(interval) IS
+'remove audit rows older than older_than, whole months by dropping their partitions, the rest by deleting (auditors and superusers; the purge is recorded); returns the rows removed';
+
 -- Part 55 whole (access agreements): new in 0.2, written once, in src/sql/;
 -- the Makefile puts it here.
 -- @part 55_agreements.sql
@@ -490,6 +532,44 @@ GRANT EXECUTE ON FUNCTION @extschema@.alter_endpoint(text, text, jsonb) TO datap
 
 -- read replicas and the reporting server (part 65)
 -- @part 65_replicas.sql
+
+-- The event log partitioned by batch-id range (issue 13, part 20): 0.1's
+-- table, renamed, becomes the DEFAULT partition of the new one, keeping
+-- its unique index of processed ids (apply_events reads it while the
+-- partition holds rows); new processed ids go to event_processed.
+ALTER TABLE @extschema@.event RENAME TO event_default;
+ALTER INDEX @extschema@.event_batch RENAME TO event_default_batch;
+ALTER INDEX @extschema@.event_processed RENAME TO event_default_processed;
+ALTER TABLE @extschema@.event_default RENAME CONSTRAINT event_outcome_check TO event_default_outcome_check;
+COMMENT ON TABLE @extschema@.event_default IS 'the event log of a 0.1 database (updated or restored from a dump), before the event log was partitioned; empty otherwise';
+CREATE TABLE @extschema@.event (
+	dataset		text NOT NULL,
+	batch_id	bigint NOT NULL,
+	ordinal		integer NOT NULL,
+	event_id	text,
+	entity_id	text,
+	event_type	text,
+	event_time	text,
+	order_key	text,
+	outcome		text NOT NULL CHECK (outcome IN ('inserted', 'applied', 'deleted', 'duplicate',
+											  'stale', 'orphan', 'rejected')),
+	detail		text
+) PARTITION BY RANGE (batch_id);
+COMMENT ON TABLE @extschema@.event IS 'every change event received, with its outcome (the event log); partitioned by batch-id range (dataplatform.partition_rule)';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.event', '');
+REVOKE ALL ON @extschema@.event FROM PUBLIC;
+GRANT SELECT ON @extschema@.event TO dataplatform_admin;
+ALTER TABLE @extschema@.event_default RENAME CONSTRAINT event_default_outcome_check TO event_outcome_check;
+ALTER TABLE @extschema@.event ATTACH PARTITION @extschema@.event_default DEFAULT;
+CREATE TABLE @extschema@.event_processed (
+	dataset		text NOT NULL,
+	event_id	text NOT NULL,
+	PRIMARY KEY (dataset, event_id)
+);
+COMMENT ON TABLE @extschema@.event_processed IS 'the event ids processed per dataset (the idempotency log; not partitioned: it outlives the event log''s partitions)';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.event_processed', '');
+REVOKE ALL ON @extschema@.event_processed FROM PUBLIC;
+GRANT SELECT ON @extschema@.event_processed TO dataplatform_admin;
 
 -- append-only tables partitioned by batch-id range (issue 13): part 66 whole
 -- @part 66_partitions.sql
