@@ -615,9 +615,14 @@ dp_partition_drop_expired(StringInfo report)
 		if (hi == NULL)
 			continue;
 
-		/* look first, then lock (writers take RowExclusiveLock) and look again */
+		/*
+		 * look first, then lock and look again; the parent before the
+		 * partition, in the order writers and readers take them (locking the
+		 * partition first could deadlock with a reader of the parent)
+		 */
 		if (!range_expired(lo, hi))
 			continue;
+		dp_spi_exec(psprintf("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", parents[i]), 0, NULL, NULL, NULL);
 		dp_spi_exec(psprintf("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", parts[i]), 0, NULL, NULL, NULL);
 		if (!range_expired(lo, hi))
 			continue;
