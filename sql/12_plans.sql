@@ -156,3 +156,17 @@ SELECT b.rel || CASE WHEN s.seq_scan > b.seq_scan THEN ': whole-table scan'
 SELECT count(*) AS late FROM dataplatform.late WHERE dataset = 'plan-quiet';
 -- the view of late datasets reads their newest batch the same way
 EXPLAIN (COSTS OFF) SELECT dataset, last_batch_at FROM dataplatform.late;
+-- retention deletes a history table's closed versions by _valid_to through
+-- its BRIN range index (the planner's choice at this size is its own: what
+-- is checked is that every history table has the index and that it serves
+-- the statement retention runs)
+SELECT count(*) AS history_tables_without_valid_to_index
+  FROM dataplatform.datasets d
+ WHERE NOT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                     JOIN pg_am a ON a.oid = c.relam JOIN pg_attribute t ON t.attrelid = i.indrelid AND t.attnum = i.indkey[0]
+                    WHERE i.indrelid = format('dp_clean.%I', d.table_name || '_history')::regclass
+                      AND a.amname = 'brin' AND t.attname = '_valid_to');
+BEGIN;
+SET LOCAL enable_seqscan = off;
+EXPLAIN (COSTS OFF) DELETE FROM dp_clean.plan_item_history WHERE _valid_to < '2000-01-01'::timestamptz;
+ROLLBACK;

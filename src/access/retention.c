@@ -66,7 +66,19 @@ purge_dataset(DpRetentionTarget *t, StringInfo report)
 	dp_spi_exec_text("SELECT dataplatform.purge_raw($1, $2::interval)", 2, args);
 	raw_rows = first_int8();
 
-	/* closed versions only: the current state is the clean table */
+	/*
+	 * closed versions only: the current state is the clean table.  Found
+	 * through the history's _valid_to range index, whose pages written
+	 * since it was last summarised are summarised first (unsummarised
+	 * ranges are always read).
+	 */
+	initStringInfo(&sql);
+	dp_append_qualified(&sql, "dp_clean", psprintf("%s_history", t->table_name));
+	args[1] = sql.data;
+	dp_spi_exec_text("SELECT pg_catalog.brin_summarize_new_values(i.indexrelid) "
+					 "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+					 "JOIN pg_catalog.pg_am a ON a.oid = c.relam "
+					 "WHERE a.amname = 'brin' AND i.indrelid = $1::pg_catalog.regclass", 1, &args[1]);
 	args[1] = t->cutoff;
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "DELETE FROM ");

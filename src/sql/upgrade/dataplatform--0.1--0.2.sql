@@ -574,6 +574,21 @@ GRANT SELECT ON @extschema@.event_processed TO dataplatform_admin;
 -- append-only tables partitioned by batch-id range (issue 13): part 66 whole
 -- @part 66_partitions.sql
 
+-- every history table: a BRIN index on _valid_to, through which retention
+-- deletes old closed versions (clean_table.c makes it with the table)
+DO $hist$
+DECLARE
+	t text;
+BEGIN
+	FOR t IN SELECT d.table_name FROM @extschema@.datasets d
+			  WHERE pg_catalog.to_regclass(pg_catalog.format('dp_clean.%I', d.table_name || '_history')) IS NOT NULL
+			  ORDER BY 1 LOOP
+		EXECUTE pg_catalog.format('CREATE INDEX %I ON dp_clean.%I USING brin (_valid_to) WITH (autosummarize = on)',
+								  t || '_history_valid_to', t || '_history');
+	END LOOP;
+END
+$hist$;
+
 -- Keep last: wake this database's worker at commit; it waits while the
 -- database holds a version other than its library's, and resumes now.
 SELECT @extschema@.worker_wake();
