@@ -24,9 +24,13 @@
  *      other failure (connection, timeout, 5xx, 408, 429) stays pending
  *      with next_attempt_at backed off (1 s, 2 s, 4 s ... at most 5
  *      minutes) and the tick stops.
- * An event is posted again only if the worker stops between the
- * receiver's answer and that commit (at least once; OpenLineage receivers
- * key events by run id and event type).
+ * Delivery is at least once: an event is posted again when an attempt
+ * got no answer (a timeout, a connection lost) although the receiver may
+ * have kept it, or when the worker stops between the receiver's answer and
+ * that commit (OpenLineage receivers key events by run id, event type and
+ * event time).  A 2xx whose recording fails (e.g. lock_timeout) is kept in
+ * accepted_unrecorded and recorded at the next tick, before any post.  A
+ * delivered event keeps the last_error of its last failed attempt.
  *
  * libcurl: the shared set-up of fetch.c (protocols, no redirects, time
  * limits, no signals, interrupt-noticing progress callback); the write
@@ -64,6 +68,12 @@
 static MemoryContext send_cxt = NULL;
 static TimestampTz last_prune = 0;
 static TimestampTz last_url_warning = 0;
+/*
+ * an event the receiver accepted (2xx) whose recording failed (e.g. the
+ * lock_timeout): recorded first at the next tick, so that it is not posted
+ * again; 0: none
+ */
+static int64 accepted_unrecorded = 0;
 
 typedef struct Pending
 {
@@ -200,8 +210,9 @@ record(const Pending *p, const char *status, const char *error)
 	nulls[2] = error ? ' ' : 'n';
 	v[3] = Float8GetDatum(Min(pow(2.0, p->attempts), (double) DP_OL_MAX_BACKOFF_S));
 	begin_xact("dataplatform: record an OpenLineage delivery");
+	/* delivered: last_error keeps why the last failed attempt failed */
 	dp_spi_exec("UPDATE dataplatform.openlineage_outbox SET status = $2, attempts = attempts + 1, "
-				"last_error = $3, "
+				"last_error = CASE WHEN $2 = 'delivered' THEN last_error ELSE $3 END, "
 				"delivered_at = CASE WHEN $2 = 'delivered' THEN pg_catalog.clock_timestamp() END, "
 				"next_attempt_at = CASE WHEN $2 = 'pending' "
 				"  THEN pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $4) "
@@ -269,6 +280,7 @@ dp_openlineage_deliver(long *sleep_ms)
 	struct curl_slist *volatile resolve = NULL;
 	MemoryContext old;
 	volatile int done = 0;
+	volatile int64 accepted = 0;
 
 	if (send_cxt == NULL)
 		send_cxt = AllocSetContextCreate(TopMemoryContext, "dataplatform openlineage",
@@ -284,6 +296,18 @@ dp_openlineage_deliver(long *sleep_ms)
 		begin_xact("dataplatform: write the OpenLineage events of failed calls");
 		(void) dp_ol_fail_drain();
 		end_xact();
+	}
+
+	/*
+	 * an event the receiver accepted whose outcome the last tick failed to
+	 * record (an error here ends the tick: it is kept for the next)
+	 */
+	if (accepted_unrecorded != 0)
+	{
+		Pending		p = {accepted_unrecorded, 0, NULL, 0};
+
+		record(&p, "delivered", NULL);
+		accepted_unrecorded = 0;
 	}
 
 	problem = dp_collect_url_problem(dp_ol_url, &sqlstate, NULL, &host, NULL);
@@ -337,7 +361,11 @@ dp_openlineage_deliver(long *sleep_ms)
 			}
 			status = post(curl, hdrs, resolve, host, p, &error);
 			if (status >= 200 && status <= 299)
+			{
+				accepted = p->id;
 				record(p, "delivered", NULL);
+				accepted = 0;
+			}
 			else if (status >= 400 && status <= 499 && status != 408 && status != 429)
 			{
 				record(p, "rejected", error);
@@ -358,7 +386,13 @@ dp_openlineage_deliver(long *sleep_ms)
 	{
 		ErrorData  *edata;
 
-		/* an error recording an outcome: log it, end the tick, go on */
+		/*
+		 * an error recording an outcome: log it, end the tick, go on; an
+		 * event the receiver accepted is recorded at the next tick, not
+		 * posted again
+		 */
+		if (accepted != 0)
+			accepted_unrecorded = accepted;
 		if (hdrs)
 			curl_slist_free_all(hdrs);
 		if (resolve)
