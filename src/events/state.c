@@ -22,14 +22,12 @@
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
-#include "utils/datetime.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "storage/bufmgr.h"
 #include "utils/timestamp.h"
-#include "utils/uuid.h"
 
 #include "events.h"
 #include "normalise.h"
@@ -39,17 +37,6 @@
  * Entity state
  * ------------------------------------------------------------------------
  */
-
-/* A lower-case hex digit's value, or -1. */
-static inline int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 static uint32
 bucket_hash(const void *key, Size keysize)
@@ -148,43 +135,6 @@ dp_events_envelope(EventRun *run, Ev *ev)
 	return ev->envelope;
 }
 
-/*
- * A key's datum from its harmonised text: a uuid (harmonised: lower-case
- * 8-4-4-4-12) read directly, anything else by the type's input function
- * (through the probe), which a uuid not in that form also takes.
- */
-static Datum
-key_datum(DpProbe *p, Oid type, const char *key)
-{
-	if (type == UUIDOID && strlen(key) == 36)
-	{
-		pg_uuid_t  *u = palloc(sizeof(pg_uuid_t));
-		int			n = 0;
-		bool		ok = true;
-
-		for (int i = 0; i < 36 && ok; i++)
-		{
-			int			hi,
-						lo;
-
-			if (i == 8 || i == 13 || i == 18 || i == 23)
-			{
-				ok = key[i] == '-';
-				continue;
-			}
-			hi = hex_digit(key[i]);
-			lo = hex_digit(key[i + 1]);
-			ok = hi >= 0 && lo >= 0;
-			u->data[n++] = (unsigned char) (hi << 4 | lo);
-			i++;
-		}
-		if (ok && n == UUID_LEN)
-			return UUIDPGetDatum(u);
-		pfree(u);
-	}
-	return dp_probe_input(p, 0, key);
-}
-
 /* ------------------------------------------------------------------------
  * Loading state through the indexes
  * ------------------------------------------------------------------------
@@ -215,7 +165,6 @@ dp_events_load_state(EventRun *run, List *keys)
 	ListCell   *lc;
 	int16	   *typlen;
 	bool	   *typbyval;
-	Oid			keytype;
 
 	if (keys == NIL)
 		return;
@@ -245,7 +194,6 @@ dp_events_load_state(EventRun *run, List *keys)
 		getTypeOutputInfo(type, &func, &varlena);
 		fmgr_info_cxt(func, &run->outputs[i], run->load->cxt);
 	}
-	keytype = dp_probe_atttype(p, atts[run->keyfield]);
 	foreach(lc, keys)
 	{
 		const char *key = lfirst(lc);
@@ -259,7 +207,7 @@ dp_events_load_state(EventRun *run, List *keys)
 		e = dp_events_entity_lookup(run->entities, key, dp_events_key_hash(key), true, nf, &found);
 		if (found)
 			continue;			/* named twice */
-		k = key_datum(p, keytype, key);
+		k = dp_probe_input(p, 0, key);	/* a harmonised uuid read directly */
 		slot = dp_probe_fetch(p, &k);
 		if (slot == NULL)
 		{
@@ -571,63 +519,6 @@ dp_events_set_batch_time(EventRun *run)
 	run->batch_time = DatumGetTimestampTz(run->load->received_at);
 }
 
-/* n decimal digits at s as a number, or -1. */
-static int
-digits(const char *s, int n)
-{
-	int			v = 0;
-
-	for (int i = 0; i < n; i++)
-	{
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
-/*
- * A harmonised time (YYYY-MM-DDTHH:MM:SS[.ffffff]Z, UTC, year 1 to 9999:
- * dp_harmonise_norm_datetime) read directly; false when it is not in that
- * form, for timestamptz_in to read.
- */
-static bool
-utc_time(const char *t, TimestampTz *ts)
-{
-	int			y,
-				mo,
-				d,
-				h,
-				mi,
-				sec,
-				usec = 0;
-	const char *p = t + 19;
-
-	if (strlen(t) < 20 || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' ||
-		t[16] != ':')
-		return false;
-	y = digits(t, 4);
-	mo = digits(t + 5, 2);
-	d = digits(t + 8, 2);
-	h = digits(t + 11, 2);
-	mi = digits(t + 14, 2);
-	sec = digits(t + 17, 2);
-	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 ||
-		mi < 0 || mi > 59 || sec < 0 || sec > 59)
-		return false;
-	if (*p == '.')
-	{
-		if (strlen(p) < 8 || (usec = digits(p + 1, 6)) < 0)
-			return false;
-		p += 7;
-	}
-	if (strcmp(p, "Z") != 0)
-		return false;
-	*ts = ((TimestampTz) (date2j(y, mo, d) - POSTGRES_EPOCH_JDATE) * SECS_PER_DAY +
-		   (h * MINS_PER_HOUR + mi) * SECS_PER_MINUTE + sec) * USECS_PER_SEC + usec;
-	return true;
-}
-
 TimestampTz
 dp_events_time(EventRun *run, Ev *ev)
 {
@@ -635,10 +526,13 @@ dp_events_time(EventRun *run, Ev *ev)
 		return run->batch_time;
 	if (!ev->time_read)
 	{
-		if (!utc_time(ev->time_utc, &ev->time_ts))
-			ev->time_ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(ev->time_utc),
-																  ObjectIdGetDatum(InvalidOid),
-																  Int32GetDatum(-1)));
+		Datum		d;
+
+		/* harmonised (YYYY-MM-DDTHH:MM:SS[.ffffff]Z): read directly */
+		if (!dp_bulk_fast_input(TIMESTAMPTZOID, -1, ev->time_utc, &d))
+			d = DirectFunctionCall3(timestamptz_in, CStringGetDatum(ev->time_utc),
+									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		ev->time_ts = DatumGetTimestampTz(d);
 		ev->time_read = true;
 	}
 	return ev->time_ts;

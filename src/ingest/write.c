@@ -313,6 +313,32 @@ upsert_rows(DpLoad *load, const int *slots, int n)
 }
 
 /*
+ * The field of each key column of a probe of the clean table's primary
+ * key, in the key's order (*nkeys of them; palloc'd).
+ */
+static int *
+key_fields(DpLoad *load, DpProbe *p, int *nkeys)
+{
+	const DpSpec *spec = load->spec;
+	int		   *key_field;
+
+	*nkeys = dp_probe_nkeys(p);
+	key_field = palloc(sizeof(int) * *nkeys);
+	for (int k = 0; k < *nkeys; k++)
+	{
+		const char *col = dp_probe_key_column(p, k);
+
+		key_field[k] = -1;
+		for (int f = 0; f < spec->nfields; f++)
+			if (strcmp(spec->fields[f].column, col) == 0)
+				key_field[k] = f;
+		if (key_field[k] < 0)
+			elog(ERROR, "key column \"%s\" of dataset \"%s\" is not a field", col, load->dataset);
+	}
+	return key_field;
+}
+
+/*
  * Copy a column of the row a probe holds into the row being filled (NULL
  * stays unset): the value copied into CurrentMemoryContext, which outlives
  * both.  typlen and typbyval per attribute of the (same) table.
@@ -402,20 +428,8 @@ update_stored_rows(DpLoad *load, const int *slots, int n)
 		fmgr_info_copy(&eq[i], &tc->eq_opr_finfo, CurrentMemoryContext);
 		coll[i] = get_typcollation(type) != InvalidOid ? DEFAULT_COLLATION_OID : InvalidOid;
 	}
-	nkeys = dp_probe_nkeys(p);
-	key_field = palloc(sizeof(int) * nkeys);
+	key_field = key_fields(load, p, &nkeys);
 	key = palloc(sizeof(Datum) * nkeys);
-	for (int k = 0; k < nkeys; k++)
-	{
-		const char *col = dp_probe_key_column(p, k);
-
-		key_field[k] = -1;
-		for (int f = 0; f < nf; f++)
-			if (strcmp(spec->fields[f].column, col) == 0)
-				key_field[k] = f;
-		if (key_field[k] < 0)
-			elog(ERROR, "key column \"%s\" of dataset \"%s\" is not a field", col, load->dataset);
-	}
 
 	cur = dp_bulk_begin("dp_clean", spec->table);
 	a_batch = dp_bulk_attnum(cur, "_batch_id");
@@ -617,20 +631,8 @@ dp_load_flush_rows(DpLoad *load)
 
 	/* which keys are stored already: one primary key probe each */
 	probe = dp_probe_begin("dp_clean", spec->table);
-	nkeys = dp_probe_nkeys(probe);
-	key_field = palloc(sizeof(int) * nkeys);
+	key_field = key_fields(load, probe, &nkeys);
 	key = palloc(sizeof(Datum) * nkeys);
-	for (int i = 0; i < nkeys; i++)
-	{
-		const char *col = dp_probe_key_column(probe, i);
-
-		key_field[i] = -1;
-		for (int f = 0; f < nf; f++)
-			if (strcmp(spec->fields[f].column, col) == 0)
-				key_field[i] = f;
-		if (key_field[i] < 0)
-			elog(ERROR, "key column \"%s\" of dataset \"%s\" is not a field", col, load->dataset);
-	}
 	fresh = palloc(sizeof(int) * load->nslots);
 	stored = palloc(sizeof(int) * load->nslots);
 	if (load->snapshot)
