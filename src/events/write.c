@@ -141,65 +141,43 @@ write_history(EventRun *run)
 	const DpSpec *spec = load->spec;
 	int			nf = spec->nfields;
 	DpBulk	   *b;
-	AttrNumber *atts = palloc(sizeof(AttrNumber) * nf);
-	AttrNumber	a_op,
-				a_batch,
-				a_event,
-				a_from,
-				a_to,
-				a_closed_event,
-				a_wm,
-				a_row,
-				a_closed_batch;
+	DpHistoryAtts a;
 	Datum		closed_batch = Int64GetDatum(load->batch_id);
 	Datum		op_d[2] = {0, 0};	/* "update", "delete" */
 	ListCell   *lc;
 
 	if (run->hist == NIL)
 		return;
-	b = dp_bulk_begin("dp_clean", psprintf("%s_history", spec->table));
-	for (int i = 0; i < nf; i++)
-		atts[i] = dp_bulk_attnum(b, spec->fields[i].column);
-	a_op = dp_bulk_attnum(b, "_operation");
-	a_batch = dp_bulk_attnum(b, "_batch_id");
-	a_event = dp_bulk_attnum(b, "_event_id");
-	a_from = dp_bulk_attnum(b, "_valid_from");
-	a_to = dp_bulk_attnum(b, "_valid_to");
-	a_closed_event = dp_bulk_attnum(b, "_closed_by_event");
-	a_wm = dp_bulk_attnum(b, "_watermark");
-	a_closed_batch = dp_bulk_attnum(b, "_closed_by_batch");
-	a_row = dp_bulk_attnum(b, "_row");
-	dp_bulk_default(b, dp_bulk_attnum(b, "_history_id"));
-	dp_bulk_default(b, dp_bulk_attnum(b, "_recorded_at"));
+	b = dp_load_history_begin(spec, &a);
 	foreach(lc, run->hist)
 	{
 		HistRow    *h = lfirst(lc);
 
 		(void) dp_bulk_slot(b);
 		for (int i = 0; i < nf; i++)
-			set_cell(b, atts[i], &h->values[i]);
+			set_cell(b, a.fields[i], &h->values[i]);
 		{
 			int			o = strcmp(h->operation, "update") == 0 ? 0 :
 				strcmp(h->operation, "delete") == 0 ? 1 : -1;
 
 			if (o < 0)
-				dp_bulk_set_datum(b, a_op, CStringGetTextDatum(h->operation));
+				dp_bulk_set_datum(b, a.operation, CStringGetTextDatum(h->operation));
 			else
-				dp_bulk_set_datum(b, a_op, dp_events_text_datum(run, &op_d[o], h->operation));
+				dp_bulk_set_datum(b, a.operation, dp_events_text_datum(run, &op_d[o], h->operation));
 		}
 		if (h->batch_id)
-			dp_bulk_set_datum(b, a_batch, Int64GetDatum(h->batch_id));
+			dp_bulk_set_datum(b, a.batch_id, Int64GetDatum(h->batch_id));
 		if (h->event_id)
-			dp_bulk_set_datum(b, a_event, text_datum(h->event_id_d, h->event_id));
-		dp_bulk_set_datum(b, a_from, TimestampTzGetDatum(h->valid_from));
-		dp_bulk_set_datum(b, a_to, TimestampTzGetDatum(h->valid_to));
+			dp_bulk_set_datum(b, a.event_id, text_datum(h->event_id_d, h->event_id));
+		dp_bulk_set_datum(b, a.valid_from, TimestampTzGetDatum(h->valid_from));
+		dp_bulk_set_datum(b, a.valid_to, TimestampTzGetDatum(h->valid_to));
 		if (h->closed_by_event)
-			dp_bulk_set_datum(b, a_closed_event, text_datum(h->closed_by_event_d, h->closed_by_event));
+			dp_bulk_set_datum(b, a.closed_by_event, text_datum(h->closed_by_event_d, h->closed_by_event));
 		if (h->watermark)
-			dp_bulk_set_datum(b, a_wm, text_datum(h->watermark_d, h->watermark));
-		dp_bulk_set_datum(b, a_closed_batch, closed_batch);
+			dp_bulk_set_datum(b, a.watermark, text_datum(h->watermark_d, h->watermark));
+		dp_bulk_set_datum(b, a.closed_by_batch, closed_batch);
 		if (h->row)
-			dp_bulk_set_datum(b, a_row, Int64GetDatum(h->row));
+			dp_bulk_set_datum(b, a.row, Int64GetDatum(h->row));
 		dp_bulk_store(b);
 	}
 	(void) dp_bulk_end(b);

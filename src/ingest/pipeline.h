@@ -31,6 +31,7 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "bulk.h"
 #include "config.h"
 #include "csv.h"
 #include "spec.h"
@@ -174,6 +175,29 @@ extern void dp_load_flush_rows(DpLoad *load);
 extern void dp_load_flush_issues(DpLoad *load);
 extern void dp_load_flush_quarantine(DpLoad *load);
 extern char *dp_qualified_clean(const DpSpec *spec, bool history);
+
+/*
+ * The columns of dp_clean.<dataset>_history that a writer of versions
+ * sets: the fields' (fields, one per spec field) and the bookkeeping ones.
+ * dp_load_history_begin opens a bulk insertion into the table, fills them
+ * in (palloc'd in CurrentMemoryContext) and lets _history_id and
+ * _recorded_at take their defaults.
+ */
+typedef struct DpHistoryAtts
+{
+	AttrNumber *fields;
+	AttrNumber	operation,
+				batch_id,
+				event_id,
+				valid_from,
+				valid_to,
+				closed_by_batch,
+				closed_by_event,
+				watermark,
+				row;
+} DpHistoryAtts;
+
+extern DpBulk *dp_load_history_begin(const DpSpec *spec, DpHistoryAtts *a);
 extern Datum dp_text_array(char **strings, int n, int stride);
 extern Datum dp_int8_array(int64 *v, int n);
 

@@ -312,6 +312,28 @@ upsert_rows(DpLoad *load, const int *slots, int n)
 	load->n_newer += pg_strtoint64(dp_spi_getvalue(0, 4));
 }
 
+DpBulk *
+dp_load_history_begin(const DpSpec *spec, DpHistoryAtts *a)
+{
+	DpBulk	   *b = dp_bulk_begin("dp_clean", psprintf("%s_history", spec->table));
+
+	a->fields = palloc(sizeof(AttrNumber) * spec->nfields);
+	for (int i = 0; i < spec->nfields; i++)
+		a->fields[i] = dp_bulk_attnum(b, spec->fields[i].column);
+	a->operation = dp_bulk_attnum(b, "_operation");
+	a->batch_id = dp_bulk_attnum(b, "_batch_id");
+	a->event_id = dp_bulk_attnum(b, "_event_id");
+	a->valid_from = dp_bulk_attnum(b, "_valid_from");
+	a->valid_to = dp_bulk_attnum(b, "_valid_to");
+	a->closed_by_batch = dp_bulk_attnum(b, "_closed_by_batch");
+	a->closed_by_event = dp_bulk_attnum(b, "_closed_by_event");
+	a->watermark = dp_bulk_attnum(b, "_watermark");
+	a->row = dp_bulk_attnum(b, "_row");
+	dp_bulk_default(b, dp_bulk_attnum(b, "_history_id"));
+	dp_bulk_default(b, dp_bulk_attnum(b, "_recorded_at"));
+	return b;
+}
+
 /*
  * The field of each key column of a probe of the clean table's primary
  * key, in the key's order (*nkeys of them; palloc'd).
@@ -382,15 +404,7 @@ update_stored_rows(DpLoad *load, const int *slots, int n)
 				a_watermark,
 				a_updated,
 				a_row;
-	AttrNumber *hatts = NULL;
-	AttrNumber	h_op = 0,
-				h_batch = 0,
-				h_event = 0,
-				h_from = 0,
-				h_to = 0,
-				h_closed = 0,
-				h_wm = 0,
-				h_row = 0;
+	DpHistoryAtts h;
 	FmgrInfo   *eq;
 	Oid		   *coll;
 	bool	   *unchanged;
@@ -492,35 +506,20 @@ update_stored_rows(DpLoad *load, const int *slots, int n)
 
 		/* the stored version goes to _history, closed by this batch */
 		if (hist == NULL)
-		{
-			hist = dp_bulk_begin("dp_clean", psprintf("%s_history", spec->table));
-			hatts = palloc(sizeof(AttrNumber) * nf);
-			for (int i = 0; i < nf; i++)
-				hatts[i] = dp_bulk_attnum(hist, spec->fields[i].column);
-			h_op = dp_bulk_attnum(hist, "_operation");
-			h_batch = dp_bulk_attnum(hist, "_batch_id");
-			h_event = dp_bulk_attnum(hist, "_event_id");
-			h_from = dp_bulk_attnum(hist, "_valid_from");
-			h_to = dp_bulk_attnum(hist, "_valid_to");
-			h_closed = dp_bulk_attnum(hist, "_closed_by_batch");
-			h_wm = dp_bulk_attnum(hist, "_watermark");
-			h_row = dp_bulk_attnum(hist, "_row");
-			dp_bulk_default(hist, dp_bulk_attnum(hist, "_history_id"));
-			dp_bulk_default(hist, dp_bulk_attnum(hist, "_recorded_at"));
-		}
+			hist = dp_load_history_begin(spec, &h);
 		(void) dp_bulk_slot(hist);
 		for (int i = 0; i < nf; i++)
-			copy_probed(p, hist, atts[i], hatts[i], typlen, typbyval);
-		dp_bulk_set_datum(hist, h_op, CStringGetTextDatum("update"));
-		copy_probed(p, hist, a_batch, h_batch, typlen, typbyval);
-		copy_probed(p, hist, a_event, h_event, typlen, typbyval);
+			copy_probed(p, hist, atts[i], h.fields[i], typlen, typbyval);
+		dp_bulk_set_datum(hist, h.operation, CStringGetTextDatum("update"));
+		copy_probed(p, hist, a_batch, h.batch_id, typlen, typbyval);
+		copy_probed(p, hist, a_event, h.event_id, typlen, typbyval);
 		old_updated = dp_probe_datum(p, a_updated, &isnull);
 		since = DatumGetTimestampTz(old_updated);
-		dp_bulk_set_datum(hist, h_from, old_updated);
-		dp_bulk_set_datum(hist, h_to, TimestampTzGetDatum(Max(time, since)));
-		dp_bulk_set_datum(hist, h_closed, Int64GetDatum(load->batch_id));
-		copy_probed(p, hist, a_watermark, h_wm, typlen, typbyval);
-		copy_probed(p, hist, a_row, h_row, typlen, typbyval);
+		dp_bulk_set_datum(hist, h.valid_from, old_updated);
+		dp_bulk_set_datum(hist, h.valid_to, TimestampTzGetDatum(Max(time, since)));
+		dp_bulk_set_datum(hist, h.closed_by_batch, Int64GetDatum(load->batch_id));
+		copy_probed(p, hist, a_watermark, h.watermark, typlen, typbyval);
+		copy_probed(p, hist, a_row, h.row, typlen, typbyval);
 		dp_bulk_store(hist);
 
 		/* the new version in its place */
