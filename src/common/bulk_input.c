@@ -1,13 +1,15 @@
 /*
  * bulk_input.c
  *		Values of the common column types read from text without the type's
- *		input function (dp_bulk_fast_input), for bulk.c: the data path
- *		stores harmonised values (src/lib/harmonise*.c), whose spellings are
- *		canonical, and reading those directly costs a fraction of the input
- *		functions' general parsers.  Only exact canonical spellings are read
- *		here, each to exactly the datum the input function gives; anything
- *		else is left to the input function (errors included), so the result
- *		never depends on which path read it.
+ *		input function (dp_bulk_fast_input): the data path stores harmonised
+ *		values (src/lib/harmonise*.c), whose spellings are canonical, and
+ *		reading those directly costs a fraction of the input functions'
+ *		general parsers.  The one such reader: bulk.c's values and probe keys
+ *		(dp_probe_input, the events' entity keys too) and the events' UTC
+ *		times (dp_events_time) come through it.  Only exact canonical
+ *		spellings are read here, each to exactly the datum the input
+ *		function gives; anything else is left to the input function (errors
+ *		included), so the result never depends on which path read it.
  */
 #include "postgres.h"
 
