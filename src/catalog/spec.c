@@ -880,3 +880,18 @@ dp_describe(PG_FUNCTION_ARGS)
 	SPI_finish();
 	PG_RETURN_JSONB_P(result);
 }
+
+DpSpec *
+dp_spec_of(const char *dataset)
+{
+	const char *args[1] = {dataset};
+	bool		isnull;
+
+	if (dp_spi_exec_text("SELECT spec FROM dataplatform.datasets WHERE name = $1", 1, args) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("dataset \"%s\" does not exist", dataset),
+				 errhint("dataplatform.dataset lists the defined datasets.")));
+	return dp_spec_parse(DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 1, &isnull)));
+}

@@ -82,6 +82,12 @@ typedef struct DpSpec
 extern DpSpec *dp_spec_parse(Jsonb *spec);
 extern DpSpec *dp_spec_parse_new(Jsonb *spec, bool allow_unknown);
 
+/*
+ * The stored specification of a dataset, parsed (dp_spec_parse); an ERROR
+ * when there is no such dataset.  SPI must be connected.
+ */
+extern DpSpec *dp_spec_of(const char *dataset);
+
 /* A field's classification in force: its own, or "confidential" for PII. */
 extern const char *dp_spec_field_classification(const DpField *f);
 

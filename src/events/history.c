@@ -41,23 +41,6 @@ fields_json(const DpSpec *spec, const char *alias)
 	return buf.data;
 }
 
-/* The dataset's spec, for a read-only query; admins only (checked by GRANT). */
-static DpSpec *
-spec_of(const char *dataset)
-{
-	const char *args[1];
-	bool		isnull;
-
-	args[0] = dataset;
-	if (dp_spi_exec_text("SELECT spec FROM dataplatform.datasets WHERE name = $1", 1, args) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("dataset \"%s\" does not exist", dataset),
-				 errhint("dataplatform.dataset lists the defined datasets.")));
-	return dp_spec_parse(DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0],
-													  SPI_tuptable->tupdesc, 1, &isnull)));
-}
-
 /* Run a query returning one jsonb column into the SRF's tuplestore. */
 static void
 jsonb_rows_out(FunctionCallInfo fcinfo, const char *sql, int nargs, Oid *types, Datum *values)
@@ -93,7 +76,7 @@ dp_as_of(PG_FUNCTION_ARGS)
 				 errmsg("at must not be null")));
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	SPI_connect();
-	spec = spec_of(dataset);
+	spec = dp_spec_of(dataset);	/* admins only (checked by GRANT) */
 	initStringInfo(&sql);
 	{
 		StringInfoData k;
@@ -137,7 +120,7 @@ dp_entity_history(PG_FUNCTION_ARGS)
 	key = PG_GETARG_JSONB_P(1);
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	SPI_connect();
-	spec = spec_of(dataset);
+	spec = dp_spec_of(dataset);	/* admins only (checked by GRANT) */
 	/* a scalar names a single-field key; an object names each key field */
 	if (JB_ROOT_IS_SCALAR(key) && spec->nkey != 1)
 		ereport(ERROR,

@@ -245,14 +245,12 @@ dp_generate(PG_FUNCTION_ARGS)
 	char	   *dataset = dp_arg_cstring(fcinfo, 0, "dataset");
 	int32		n = PG_ARGISNULL(1) ? -1 : PG_GETARG_INT32(1);
 	int32		seed = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
-	const char *args[1];
 	DpLoadOptions opts = {0};
 	DpSpec	   *spec;
 	pg_prng_state st;
 	DpPattern **patterns;
 	StringInfoData rows;
 	int64		batch_id;
-	bool		isnull;
 	int			i;
 	int64		r;
 
@@ -274,14 +272,7 @@ dp_generate(PG_FUNCTION_ARGS)
 				 errhint("Generate dummy data in development or staging databases.")));
 
 	SPI_connect();
-	args[0] = dataset;
-	if (dp_spi_exec_text("SELECT spec FROM dataplatform.datasets WHERE name = $1", 1, args) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("dataset \"%s\" does not exist", dataset),
-				 errhint("dataplatform.dataset lists the defined datasets.")));
-	spec = dp_spec_parse(DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-													   1, &isnull)));
+	spec = dp_spec_of(dataset);
 	patterns = palloc0(sizeof(DpPattern *) * Max(spec->nfields, 1));
 	for (i = 0; i < spec->nfields; i++)
 		if (spec->fields[i].pattern)
