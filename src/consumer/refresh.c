@@ -755,37 +755,18 @@ record_failure(const char *name, const ErrorData *e, TimestampTz started)
 }
 
 /*
- * refresh(name text, full boolean) RETURNS jsonb.  An unknown view is an
- * error; a refresh that fails (its subtransaction rolled back) is recorded
- * as refresh_all records it: a refresh_log row, the view's last status, a
- * WARNING, a FAIL run event, and a result with status "failed".
+ * Refresh one view in a subtransaction of its own, in the SPI connection
+ * and memory context current at the call: a failure that may be logged
+ * (not a cancel) is rolled back and recorded (record_failure), and its
+ * result returned as a refresh's; any other error is raised again.
  */
-static Datum
-refresh_call(PG_FUNCTION_ARGS)
+static char *
+refresh_guarded(const char *name, bool full, TimestampTz started)
 {
-	char	   *name = dp_arg_cstring(fcinfo, 0, "name");
-	bool		full;
-	MemoryContext result_cxt = CurrentMemoryContext;
-	MemoryContext cxt;
+	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	char	   *volatile result = NULL;
-	Datum		ret;
-	const char *args[1] = {name};
-	TimestampTz started = GetCurrentTimestamp();
 
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("full must not be null")));
-	full = PG_GETARG_BOOL(1);
-	dp_require_admin("refresh a view");
-	SPI_connect();
-	if (dp_spi_exec_text("SELECT 1 FROM dataplatform.consumer_view WHERE name = $1", 1, args) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("view \"%s\" is not published", name),
-				 errhint("dataplatform.consumer_status lists the published views.")));
-	cxt = CurrentMemoryContext;
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
@@ -811,6 +792,39 @@ refresh_call(PG_FUNCTION_ARGS)
 		FreeErrorData(e);
 	}
 	PG_END_TRY();
+	return result;
+}
+
+/*
+ * refresh(name text, full boolean) RETURNS jsonb.  An unknown view is an
+ * error; a refresh that fails (its subtransaction rolled back) is recorded
+ * as refresh_all records it: a refresh_log row, the view's last status, a
+ * WARNING, a FAIL run event, and a result with status "failed".
+ */
+static Datum
+refresh_call(PG_FUNCTION_ARGS)
+{
+	char	   *name = dp_arg_cstring(fcinfo, 0, "name");
+	bool		full;
+	MemoryContext result_cxt = CurrentMemoryContext;
+	char	   *result;
+	Datum		ret;
+	const char *args[1] = {name};
+	TimestampTz started = GetCurrentTimestamp();
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("full must not be null")));
+	full = PG_GETARG_BOOL(1);
+	dp_require_admin("refresh a view");
+	SPI_connect();
+	if (dp_spi_exec_text("SELECT 1 FROM dataplatform.consumer_view WHERE name = $1", 1, args) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("view \"%s\" is not published", name),
+				 errhint("dataplatform.consumer_status lists the published views.")));
+	result = refresh_guarded(name, full, started);
 	MemoryContextSwitchTo(result_cxt);
 	ret = DirectFunctionCall1(jsonb_in, CStringGetDatum(result));
 	SPI_finish();
@@ -833,8 +847,6 @@ Datum
 dp_refresh_all(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	MemoryContext cxt;
-	ResourceOwner owner = CurrentResourceOwner;
 	uint64		n,
 				i;
 	char	  **names;
@@ -842,7 +854,6 @@ dp_refresh_all(PG_FUNCTION_ARGS)
 	dp_require_admin("refresh views");
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
-	cxt = CurrentMemoryContext;
 	n = dp_spi_exec("SELECT name FROM dataplatform.consumer_view ORDER BY name", 0, NULL, NULL, NULL);
 	names = palloc(sizeof(char *) * Max(n, 1));
 	for (i = 0; i < n; i++)
@@ -854,31 +865,7 @@ dp_refresh_all(PG_FUNCTION_ARGS)
 		bool		nulls[2] = {false, false};
 		TimestampTz started = GetCurrentTimestamp();
 
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(cxt);
-		PG_TRY();
-		{
-			result = refresh_by_name(names[i], false);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *e;
-
-			MemoryContextSwitchTo(cxt);
-			e = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-			if (!refresh_failure_is_loggable(e))
-				ReThrowError(e);
-			result = record_failure(names[i], e, started);
-			FreeErrorData(e);
-		}
-		PG_END_TRY();
+		result = refresh_guarded(names[i], false, started);
 		if (strstr(result, "\"status\": \"unchanged\"") != NULL)
 			continue;
 		values[0] = CStringGetTextDatum(names[i]);
