@@ -60,9 +60,13 @@ for f in "$DATA"/part.??; do cat "$DATA/header" "$f" > "$f.csv"; done
 now() { date +%s.%N; }
 rate() { python3 -c "import sys; print(f'{$N/($2-$1):,.0f}')" "$@"; }
 
-# the payloads: 100 jsonb arrays of 10,000 rows, built server-side (timed on the push alone)
+# the payloads: 100 jsonb arrays of 10,000 rows, built server-side (timed on
+# the push alone: stored uncompressed, as a producer's parameter arrives, so
+# that reading one back is not a decompression COPY's file read does not have)
 run <<SQL
-CREATE TABLE payloads AS
+CREATE TABLE payloads (chunk int, rows jsonb);
+ALTER TABLE payloads ALTER rows SET STORAGE EXTERNAL;
+INSERT INTO payloads
 SELECT (i - 1) / $CHUNK AS chunk,
        jsonb_agg(jsonb_build_object('id', id, 'paymentReference', payment_reference,
          'tenureType', tenure_type, 'startDate', start_date, 'endDate', end_date,
@@ -72,7 +76,7 @@ SELECT (i - 1) / $CHUNK AS chunk,
 SQL
 # the CSV chunks go into a table first, so the timing is of push_csv alone
 # (as for push, whose payloads are built beforehand)
-run -c "CREATE TABLE csv_chunks (n int, data text)"
+run -c "CREATE TABLE csv_chunks (n int, data text)" -c "ALTER TABLE csv_chunks ALTER data SET STORAGE EXTERNAL"
 n=0
 for f in "$DATA"/part.*.csv; do
   printf '\\set content `cat %s`\nINSERT INTO csv_chunks VALUES (%d, :%s);\n' "$f" "$n" "'content'" | run >/dev/null
