@@ -8,9 +8,11 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 
 #include "pattern.h"
 #include "util.h"
@@ -295,4 +297,34 @@ dp_json_new_object(void)
 	if (o == NULL)
 		elog(ERROR, "could not create a JSON object");
 	return o;
+}
+
+ErrorData *
+dp_try_in_subxact(bool (*fn) (void *arg), void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile error = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		if (fn(arg))
+			ReleaseCurrentSubTransaction();
+		else
+			RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		/* leave no subtransaction open behind the error */
+		MemoryContextSwitchTo(cxt);
+		error = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return error;
 }

@@ -90,6 +90,19 @@ struct DpPattern;
 extern struct DpPattern *dp_pattern_in_context(const char *regex, bool icase, bool capture,
 											   char *errbuf, size_t errlen);
 
+/*
+ * Run fn(arg) in a subtransaction of its own, with CurrentMemoryContext
+ * (the caller's) current inside it.  fn returns true to keep its work (the
+ * subtransaction is released) or false to undo it (rolled back).  On an
+ * ERROR the subtransaction is rolled back and the error, copied into the
+ * caller's memory context, is returned (the error state is flushed; the
+ * caller records, frees or re-throws it); NULL when fn returned.  Either
+ * way the caller's memory context and resource owner are current again.
+ * The caller's SPI connection stays open (one made inside fn and left open
+ * by an error is closed by the rollback).
+ */
+extern ErrorData *dp_try_in_subxact(bool (*fn) (void *arg), void *arg);
+
 /* Append "schema"."name" quoted. */
 extern void dp_append_qualified(StringInfo buf, const char *schema, const char *name);
 

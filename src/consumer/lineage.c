@@ -21,7 +21,6 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "access/xact.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -31,7 +30,6 @@
 #include "parser/parsetree.h"
 #include "rewrite/rewriteManip.h"
 #include "utils/lsyscache.h"
-#include "utils/resowner.h"
 #include "utils/ruleutils.h"
 
 #include "consumer.h"
@@ -311,6 +309,14 @@ dp_view_store_column_lineage(const DpView *view)
 	}
 }
 
+/* one view's column lineage, in the backfill's subtransaction for it */
+static bool
+store_column_lineage_call(void *arg)
+{
+	dp_view_store_column_lineage((DpView *) arg);
+	return true;
+}
+
 /*
  * dataplatform.view_lineage_backfill(), for the 0.1 -> 0.2 update script
  * only (created, called and dropped there): the column lineage of every
@@ -324,12 +330,11 @@ Datum
 dp_view_lineage_backfill(PG_FUNCTION_ARGS)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
 	uint64		n,
 				i;
 	char	  **names;
 	char	  **defs;
-	volatile int32 done = 0;
+	int32		done = 0;
 
 	SPI_connect();
 	n = dp_spi_exec("SELECT v.name, v.definition FROM dataplatform.consumer_view v "
@@ -344,27 +349,17 @@ dp_view_lineage_backfill(PG_FUNCTION_ARGS)
 	}
 	for (i = 0; i < n; i++)
 	{
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(cxt);
-		PG_TRY();
-		{
-			DpView		view = {0};
+		DpView		view = {0};
+		ErrorData  *e;
 
-			view.name = names[i];
-			view.definition = defs[i];
-			dp_view_store_column_lineage(&view);
-			ReleaseCurrentSubTransaction();
-			done++;
-		}
-		PG_CATCH();
-		{
-			MemoryContextSwitchTo(cxt);
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-		}
-		PG_END_TRY();
+		view.name = names[i];
+		view.definition = defs[i];
 		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+		e = dp_try_in_subxact(store_column_lineage_call, &view);
+		if (e == NULL)
+			done++;
+		else
+			FreeErrorData(e);
 	}
 	SPI_finish();
 	PG_RETURN_INT32(done);

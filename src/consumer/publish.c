@@ -650,6 +650,26 @@ dp_unpublish(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* one view of dp_consumer_index_views, in its subtransaction */
+typedef struct IndexViewCall
+{
+	const char *name;
+	const char *definition;
+	const char *refresh;
+	List	   *key;
+} IndexViewCall;
+
+static bool
+index_view_call(void *arg)
+{
+	IndexViewCall *one = arg;
+	DpView	   *view = dp_view_analyze(one->name, one->definition, false);
+
+	dp_view_choose(view, one->key, one->refresh);
+	create_view_indexes(view);
+	return true;
+}
+
 /*
  * The indexes of every published aggregate view, for a database whose views
  * were published before publish made them (the 0.1 -> 0.2 update script
@@ -660,7 +680,6 @@ Datum
 dp_consumer_index_views(PG_FUNCTION_ARGS)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
 	uint64		n,
 				i;
 	char	  **names;
@@ -682,7 +701,9 @@ dp_consumer_index_views(PG_FUNCTION_ARGS)
 	for (i = 0; i < n; i++)
 	{
 		const char *args[1];
-		List	   *volatile key = NIL;
+		List	   *key = NIL;
+		IndexViewCall one;
+		ErrorData  *e;
 		uint64		nk,
 					j;
 
@@ -691,25 +712,14 @@ dp_consumer_index_views(PG_FUNCTION_ARGS)
 							  "WHERE name = $1 ORDER BY o", 1, args);
 		for (j = 0; j < nk; j++)
 			key = lappend(key, dp_spi_getvalue(j, 1));
-		BeginInternalSubTransaction(NULL);
+		one.name = names[i];
+		one.definition = defs[i];
+		one.refresh = refresh[i];
+		one.key = key;
 		MemoryContextSwitchTo(cxt);
-		PG_TRY();
-		{
-			DpView	   *view = dp_view_analyze(names[i], defs[i], false);
-
-			dp_view_choose(view, key, refresh[i]);
-			create_view_indexes(view);
-			ReleaseCurrentSubTransaction();
-		}
-		PG_CATCH();
-		{
-			MemoryContextSwitchTo(cxt);
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-		}
-		PG_END_TRY();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+		e = dp_try_in_subxact(index_view_call, &one);
+		if (e != NULL)
+			FreeErrorData(e);
 	}
 	SPI_finish();
 	PG_RETURN_VOID();

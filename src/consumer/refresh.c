@@ -56,7 +56,6 @@
 #include "utils/array.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
-#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
 #include "access.h"
@@ -501,6 +500,37 @@ dp_refresh_publish_done(DpRefresh *r, json_t *expect)
 	return result;
 }
 
+/* refresh_view's work in its subtransaction: the new contents, then the expectations */
+typedef struct ApplyAttempt
+{
+	DpRefresh  *r;
+	json_t	   *expect;
+	int64		rows_before;
+	int64		rows;			/* out: the rows after */
+	bool		passed;			/* out: every expectation held */
+	StringInfoData ex;			/* out: the expectations' results */
+} ApplyAttempt;
+
+/*
+ * Apply the changes and evaluate the expectations; true (keep the new
+ * contents) when they passed, false (roll them back) when one failed.
+ */
+static bool
+apply_and_expect(void *arg)
+{
+	ApplyAttempt *a = arg;
+	DpRefresh  *r = a->r;
+
+	apply(r);
+	a->rows = a->rows_before + r->ins - r->del;
+	initStringInfo(&a->ex);
+	a->passed = dp_expect_evaluate(a->expect, r->view, r->qtable, r->changed, a->rows_before,
+								   a->rows, expect_exec, r, &a->ex);
+	if (a->passed)
+		drop_temps(r);
+	return a->passed;
+}
+
 /*
  * Refresh one view (caller is connected to SPI and holds its catalog row
  * lock).  Returns the result as JSON text.
@@ -510,7 +540,8 @@ refresh_view(DpView *view, json_t *expect, bool force_full, int64 rows_before)
 {
 	DpRefresh  *r = palloc0(sizeof(DpRefresh));
 	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	ApplyAttempt attempt;
+	ErrorData  *e;
 	StringInfoData ex;
 	bool		passed;
 	int64		rows;
@@ -539,38 +570,16 @@ refresh_view(DpView *view, json_t *expect, bool force_full, int64 rows_before)
 	}
 
 	/* the new contents, and their expectations, in a subtransaction */
-	BeginInternalSubTransaction(NULL);
+	attempt.r = r;
+	attempt.expect = expect;
+	attempt.rows_before = rows_before;
 	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		apply(r);
-		rows = rows_before + r->ins - r->del;
-		initStringInfo(&ex);
-		passed = dp_expect_evaluate(expect, view, r->qtable, r->changed, rows_before, rows,
-									expect_exec, r, &ex);
-		if (passed)
-			drop_temps(r);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *e;
-
-		/* leave no subtransaction open behind the error */
-		MemoryContextSwitchTo(cxt);
-		e = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+	e = dp_try_in_subxact(apply_and_expect, &attempt);
+	if (e != NULL)
 		ReThrowError(e);
-	}
-	PG_END_TRY();
-	if (passed)
-		ReleaseCurrentSubTransaction();
-	else
-		RollbackAndReleaseCurrentSubTransaction();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
+	passed = attempt.passed;
+	rows = attempt.rows;
+	ex = attempt.ex;
 	r->temps = NIL;
 
 	ms = elapsed_ms(r);
@@ -754,6 +763,23 @@ record_failure(const char *name, const ErrorData *e, TimestampTz started)
 	return buf.data;
 }
 
+/* refresh_guarded's call in its subtransaction */
+typedef struct GuardedRefresh
+{
+	const char *name;
+	bool		full;
+	char	   *result;			/* out: refresh_by_name's */
+} GuardedRefresh;
+
+static bool
+refresh_by_name_call(void *arg)
+{
+	GuardedRefresh *g = arg;
+
+	g->result = refresh_by_name(g->name, g->full);
+	return true;
+}
+
 /*
  * Refresh one view in a subtransaction of its own, in the SPI connection
  * and memory context current at the call: a failure that may be logged
@@ -763,35 +789,17 @@ record_failure(const char *name, const ErrorData *e, TimestampTz started)
 static char *
 refresh_guarded(const char *name, bool full, TimestampTz started)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	char	   *volatile result = NULL;
+	GuardedRefresh g = {name, full, NULL};
+	ErrorData  *e;
+	char	   *result;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		result = refresh_by_name(name, full);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *e;
-
-		MemoryContextSwitchTo(cxt);
-		e = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (!refresh_failure_is_loggable(e))
-			ReThrowError(e);
-		result = record_failure(name, e, started);
-		FreeErrorData(e);
-	}
-	PG_END_TRY();
+	e = dp_try_in_subxact(refresh_by_name_call, &g);
+	if (e == NULL)
+		return g.result;
+	if (!refresh_failure_is_loggable(e))
+		ReThrowError(e);
+	result = record_failure(name, e, started);
+	FreeErrorData(e);
 	return result;
 }
 

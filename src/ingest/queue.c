@@ -8,12 +8,10 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 
 #include "access.h"
 #include "pipeline.h"
@@ -21,6 +19,33 @@
 
 PG_FUNCTION_INFO_V1(dp_process_queued);
 PG_FUNCTION_INFO_V1(dp_rebuild_changed);
+
+/* one queued batch, processed in a subtransaction of its own */
+typedef struct QueuedBatch
+{
+	const char *dataset;
+	int64		id;
+	const char *kind;
+	const char *source;
+	Datum		received;
+} QueuedBatch;
+
+/* Replay the batch into its dataset and audit it. */
+static bool
+process_batch(void *arg)
+{
+	QueuedBatch *b = arg;
+	DpLoad	   *load = dp_load_open(b->dataset, false, NULL);
+
+	dp_load_lock(load, RowExclusiveLock);
+	load = dp_replay_batch(b->dataset, b->id, b->kind, b->source, b->received, "process_queued");
+	dp_audit("process_queued", b->dataset,
+			 psprintf("{\"batch_id\": %lld, \"rows\": %lld, \"loaded\": %lld, \"quarantined\": %lld}",
+					  (long long) b->id, (long long) load->rows_in,
+					  (long long) load->loaded, (long long) load->quarantined));
+	MemoryContextDelete(load->cxt);
+	return true;
+}
 
 /*
  * process_queued(dataset, max_batches): transform queued batches (from
@@ -38,7 +63,6 @@ dp_process_queued(PG_FUNCTION_ARGS)
 	int			max_batches = PG_ARGISNULL(1) ? 10 : PG_GETARG_INT32(1);
 	int			done = 0;
 	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
 
 	dp_require_admin("process queued batches");
 	SPI_connect();
@@ -51,7 +75,8 @@ dp_process_queued(PG_FUNCTION_ARGS)
 		char	   *source;
 		Datum		received;
 		bool		isnull;
-		MemoryContext spi_cxt = CurrentMemoryContext;
+		QueuedBatch batch;
+		ErrorData  *e;
 		TimestampTz started;
 
 		args[0] = dataset;
@@ -71,34 +96,16 @@ dp_process_queued(PG_FUNCTION_ARGS)
 		dp_spi_exec_text("UPDATE dataplatform.batch SET status = 'processing' WHERE id = $1::bigint", 1, args);
 
 		started = GetCurrentTimestamp();
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(spi_cxt);
-		PG_TRY();
+		batch.dataset = ds;
+		batch.id = id;
+		batch.kind = kind;
+		batch.source = source;
+		batch.received = received;
+		e = dp_try_in_subxact(process_batch, &batch);
+		if (e != NULL)
 		{
-			DpLoad	   *load = dp_load_open(ds, false, NULL);
-
-			dp_load_lock(load, RowExclusiveLock);
-			load = dp_replay_batch(ds, id, kind, source, received, "process_queued");
-			dp_audit("process_queued", ds,
-					 psprintf("{\"batch_id\": %lld, \"rows\": %lld, \"loaded\": %lld, \"quarantined\": %lld}",
-							  (long long) id, (long long) load->rows_in,
-							  (long long) load->loaded, (long long) load->quarantined));
-			MemoryContextDelete(load->cxt);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(spi_cxt);
-			CurrentResourceOwner = owner;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *e;
 			const char *fargs[2];
 
-			MemoryContextSwitchTo(spi_cxt);
-			e = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(spi_cxt);
-			CurrentResourceOwner = owner;
 			fargs[0] = args[0];
 			fargs[1] = e->message;
 			dp_spi_exec_text("UPDATE dataplatform.batch SET status = 'failed', processed_at = pg_catalog.clock_timestamp(), "
@@ -107,7 +114,6 @@ dp_process_queued(PG_FUNCTION_ARGS)
 			ereport(WARNING,
 					(errmsg("batch %lld of dataset \"%s\" failed: %s", (long long) id, ds, e->message)));
 		}
-		PG_END_TRY();
 		done++;
 	}
 	SPI_finish();
