@@ -37,6 +37,8 @@ if [ -n "${DP_PGROOT:-}" ]; then
     PG_CONFIG=$DP_PGROOT/usr/lib/postgresql/$PGVER/bin/pg_config
 fi
 export PG_CONFIG TC_PG_CONFIG=$PG_CONFIG
+# the clusters' set-up (tc_init, tc_start, tc_stop), shared with the suites
+source test/throwaway_cluster.sh
 PACKAGES=(make gcc clang libclang-rt-14-dev valgrind
           postgresql-$PGVER postgresql-server-dev-$PGVER postgresql-$PGVER-pgtap
           libtap-parser-sourcehandler-pgtap-perl
@@ -74,10 +76,6 @@ build_install() {
     fi
 }
 
-as_server() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
 PGDIR=""
 HTTP_PID=""
 # the loopback HTTP server the collection tests fetch from (test/http_server.py)
@@ -101,7 +99,7 @@ stop_http() {
 stop_cluster() {
     stop_http
     [ -n "$PGDIR" ] || return 0
-    as_server "$BINDIR/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null 2>&1 || true
+    tc_stop "$PGDIR"
     if [ "${KEEP_CLUSTER:-0}" = 1 ]; then
         echo "cluster kept in $PGDIR"
     else
@@ -110,33 +108,15 @@ stop_cluster() {
 }
 
 start_cluster() {
-    BINDIR=$($PG_CONFIG --bindir)
+    TC_BINDIR=$($PG_CONFIG --bindir)
     PGDIR=$(mktemp -d /tmp/dataplatform.XXXXXX)
-    chmod 755 "$PGDIR"
-    [ "$(id -u)" -eq 0 ] && chown postgres: "$PGDIR"
     trap stop_cluster EXIT
     say "starting a throwaway cluster in $PGDIR"
-    as_server "$BINDIR/initdb" -D "$PGDIR/data" -U postgres -A trust -E UTF8 \
-        --locale=C.UTF-8 --no-sync >"$PGDIR/initdb.log" 2>&1 \
-        || { cat "$PGDIR/initdb.log"; exit 1; }
-    cat >>"$PGDIR/data/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$PGDIR'
-port = 54329
-shared_preload_libraries = 'dataplatform'
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-max_connections = 50
-max_worker_processes = 16
-timezone = 'UTC'
-log_min_messages = warning
-dataplatform.naptime = '1s'
-dataplatform.allowed_hosts = '127.0.0.1'
-${EXTRA_CONF:-}
-CONF
-    as_server "$BINDIR/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w start >/dev/null 9>&- \
-        || { cat "$PGDIR/server.log"; exit 1; }
+    tc_init "$PGDIR" 54329 || exit 1
+    if [ -n "${EXTRA_CONF:-}" ]; then
+        echo "$EXTRA_CONF" >>"$PGDIR/data/postgresql.conf"
+    fi
+    tc_start "$PGDIR" || exit 1
     export PGHOST="$PGDIR" PGPORT=54329 PGUSER=postgres PGDATABASE=postgres
 }
 

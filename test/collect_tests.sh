@@ -14,17 +14,10 @@
 # "not ok - ..." lines; exits non-zero on any failure.  Every wait is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ok, notok, and q and check against $DB
+source test/throwaway_cluster.sh
 
 DB=dp_collect_test
-fails=0
-ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; fails=$((fails + 1)); }
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
-check() {   # check <description> <sql returning t>
-    local got
-    got=$(psql -X -q -At -d "$DB" -c "$2" 2>&1 || true)
-    if [ "$got" = "t" ]; then ok "$1"; else notok "$1 (got: $got)"; fi
-}
 
 own_server=""
 if [ -z "${DP_HTTP_PORT_FILE:-}" ]; then

@@ -16,17 +16,10 @@
 # any failure.  Every wait is bounded; the whole takes about 40 seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ok, notok, and q and check against $DB
+source test/throwaway_cluster.sh
 
 DB=dp_openlineage_test
-fails=0
-ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; fails=$((fails + 1)); }
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
-check() {   # check <description> <sql returning t>
-    local got
-    got=$(psql -X -q -At -d "$DB" -c "$2" 2>&1 || true)
-    if [ "$got" = "t" ]; then ok "$1"; else notok "$1 (got: $got)"; fi
-}
 
 TMP=$(mktemp -d /tmp/dp_openlineage.XXXXXX)
 LOG=$TMP/events.log

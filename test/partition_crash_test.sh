@@ -24,21 +24,8 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 source test/throwaway_cluster.sh
-DIR=$(mktemp -d /tmp/dp-partcrash.XXXXXX)
-PORT=${PARTITION_CRASH_PORT:-54351}
-PIDS=()
-fails=0
-ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; fails=$((fails + 1)); }
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    tc_stop "$DIR"
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
+tc_own dp-partcrash "${PARTITION_CRASH_PORT:-54351}" || exit 1
 q() { tc_psql "$DIR" -d postgres -At "$@"; }
-
-tc_init "$DIR" "$PORT" || exit 1
 # the worker's pass would make the partitions ahead that this test needs
 # a push to make: its kill switch leaves that to the writers
 cat >>"$DIR/data/postgresql.conf" <<CONF

@@ -20,9 +20,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/throwaway_cluster.sh
 
-fails=0
-ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; fails=$((fails + 1)); }
 check() { if [ "$2" = "$3" ]; then ok "$1"; else notok "$1 (got '$2', expected '$3')"; fi; }
 
 BASE=$(mktemp -d /tmp/dp-replica.XXXXXX)

@@ -1,20 +1,36 @@
-# test/throwaway_cluster.sh — sourced by the tests that need clusters of
-# their own beside the harness's (test/upgrade/upgrade_test.sh,
-# test/package_test.sh).  A cluster is a directory: the data directory in
-# DIR/data, the unix socket in DIR (no TCP), the log in DIR/server.log, set
-# up like test/cluster.sh's (extension preloaded, naptime 1 s, loopback
-# hosts allowed).  As root the server runs as `postgres`; clients connect as
-# `postgres`.  These scripts run under the harness's machine-wide lock and
-# take no lock themselves.
+# test/throwaway_cluster.sh — the shell suites' shared pieces, sourced by
+# test/cluster.sh (the harness's own cluster) and by the suites under test/
+# (test/*.sh, test/upgrade/upgrade_test.sh).  A cluster is a directory: the
+# data directory in DIR/data, the unix socket in DIR (no TCP), the log in
+# DIR/server.log, set up the one way every suite uses (extension preloaded,
+# naptime 1 s, loopback hosts allowed, fsync off).  As root the server runs
+# as `postgres`; clients connect as `postgres`.  The suites run under the
+# harness's install lock and take no lock themselves.
 #
-#   tc_init DIR PORT     initdb and configure (not started)
+#   tc_init DIR PORT     initdb and configure (not started); append more
+#                        settings to DIR/data/postgresql.conf before tc_start
 #   tc_start DIR         start (waits until it accepts connections)
 #   tc_stop DIR          stop (fast), if running
 #   tc_env DIR           print PGHOST/PGPORT/PGUSER for eval
 #   tc_psql DIR ARGS...  psql -X against the cluster (ON_ERROR_STOP on)
+#   tc_own PREFIX PORT   a suite's own cluster: DIR a new /tmp/PREFIX.XXXXXX,
+#                        initialised (tc_init); on exit the background jobs
+#                        listed in PIDS are killed, the cluster stopped and
+#                        DIR removed
+#
+# and a suite's report: ok / notok print "ok - ..." / "not ok - ..." lines
+# (notok counts them in fails); for a suite against the harness's cluster
+# (PG* set) and a database DB of its own, q SQL prints one result and
+# check DESCRIPTION SQL passes when SQL returns t (a suite with other
+# needs defines its own q and check after sourcing this file).
+#
+# The server binaries are those of TC_PG_CONFIG (test/cluster.sh exports
+# it; default the system's PostgreSQL 15).
 
 TC_PG_CONFIG=${TC_PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-TC_BINDIR=$("$TC_PG_CONFIG" --bindir)
+# empty while no server is installed (test/cluster.sh sources this before
+# installing one, and sets it again before its cluster starts)
+TC_BINDIR=$("$TC_PG_CONFIG" --bindir 2>/dev/null || true)
 
 tc_as_server() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -70,4 +86,28 @@ tc_psql() {
     PGHOST=$dir PGPORT=$(cat "$dir/port") PGUSER=postgres \
         PGOPTIONS="${PGOPTIONS:---client-min-messages=warning}" \
         "$TC_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
+tc_own() {
+    local prefix=$1 port=$2
+    DIR=$(mktemp -d "/tmp/$prefix.XXXXXX")
+    PIDS=()
+    trap tc_own_cleanup EXIT
+    tc_init "$DIR" "$port"
+}
+
+tc_own_cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+    tc_stop "$DIR"
+    rm -rf "$DIR"
+}
+
+fails=0
+ok() { echo "ok - $*"; }
+notok() { echo "not ok - $*"; fails=$((fails + 1)); }
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
+check() {   # check <description> <sql returning t>
+    local got
+    got=$(psql -X -q -At -d "$DB" -c "$2" 2>&1 || true)
+    if [ "$got" = "t" ]; then ok "$1"; else notok "$1 (got: $got)"; fi
 }

@@ -20,20 +20,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 source test/throwaway_cluster.sh
 LIMIT=${VACUUM_TEST_SECONDS:-30}
-DIR=$(mktemp -d /tmp/dp-vacuum.XXXXXX)
-PORT=${VACUUM_TEST_PORT:-54341}
-PIDS=()
-fails=0
-ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; fails=$((fails + 1)); }
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    tc_stop "$DIR"
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-
-tc_init "$DIR" "$PORT" || exit 1
+tc_own dp-vacuum "${VACUUM_TEST_PORT:-54341}" || exit 1
 cat >>"$DIR/data/postgresql.conf" <<CONF
 autovacuum_naptime = 1s
 autovacuum_vacuum_cost_delay = 0

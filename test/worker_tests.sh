@@ -12,11 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SOAK_RUNS=${SOAK_RUNS:-2000}
+# ok, notok, q against $DB; the private cluster's set-up (tc_init ...)
+source test/throwaway_cluster.sh
 DB=dp_worker_test
-fails=0
-ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; fails=$((fails + 1)); }
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 
 # wait_for <seconds> <sql returning t>: poll every 0.1 s
 wait_for() {
@@ -161,24 +159,15 @@ psql -X -q -d postgres -c "DROP DATABASE $DB" && ok "DROP DATABASE with a runnin
                                            || notok "DROP DATABASE failed"
 
 # --- kill -9 mid-run, in a private cluster -------------------------------------
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-BINDIR=$($PG_CONFIG --bindir)
-as_server() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-CDIR=$(mktemp -d /tmp/dp_crash.XXXXXX)
-chmod 755 "$CDIR"; [ "$(id -u)" -eq 0 ] && chown postgres: "$CDIR"
-cleanup() { as_server "$BINDIR/pg_ctl" -D "$CDIR/data" -m immediate -w stop >/dev/null 2>&1 || true; rm -rf "$CDIR"; }
-trap cleanup EXIT
-as_server "$BINDIR/initdb" -D "$CDIR/data" -U postgres -A trust --no-sync >/dev/null
+# (synchronous_commit on: what committed before a kill -9 is there after the
+# crash restart)
+tc_own dp_crash 54339
+CDIR=$DIR
 cat >>"$CDIR/data/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$CDIR'
-port = 54339
-shared_preload_libraries = 'dataplatform'
-dataplatform.naptime = '1s'
-fsync = off
+synchronous_commit = on
 restart_after_crash = on
 CONF
-as_server "$BINDIR/pg_ctl" -D "$CDIR/data" -l "$CDIR/server.log" -w start >/dev/null
+tc_start "$CDIR"
 (
     export PGHOST=$CDIR PGPORT=54339 PGUSER=postgres DB=postgres
     DB=postgres
@@ -241,7 +230,7 @@ as_server "$BINDIR/pg_ctl" -D "$CDIR/data" -l "$CDIR/server.log" -w start >/dev/
         && echo "ok - kill -9 mid-batch: the interrupted run is marked failed, the batch processed exactly once ($N rows)" \
         || { echo "not ok - after kill -9 mid-batch: clean rows, rows_loaded, failed runs = $got"; exit 1; }
     # a postmaster restart: the worker comes back
-    as_server "$BINDIR/pg_ctl" -D "$CDIR/data" -l "$CDIR/server.log" -m fast -w restart >/dev/null
+    tc_as_server "$TC_BINDIR/pg_ctl" -D "$CDIR/data" -l "$CDIR/server.log" -m fast -w restart >/dev/null
     run3=$(q "SELECT dataplatform.run_now('long')")
     [ "$(q "SELECT dataplatform.wait_for_run($run3, '30 s')")" = succeeded ] \
         && echo "ok - after a postmaster restart the worker runs jobs" \
