@@ -245,8 +245,12 @@ dp_purge_raw(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		dp_raw_purging = true;
+		/*
+		 * batches whose raw rows are gone already (an earlier purge, a
+		 * partition retention dropped) are not looked for again
+		 */
 		dp_spi_exec("WITH gone AS (DELETE FROM dp_raw.chunk r USING dataplatform.batch b "
-					"WHERE b.id = r.batch_id AND b.dataset = $1 "
+					"WHERE b.id = r.batch_id AND b.dataset = $1 AND b.raw_purged_at IS NULL "
 					"AND b.received_at < pg_catalog.now() - $2 RETURNING r.n) "
 					"SELECT COALESCE(pg_catalog.sum(n), 0)::bigint FROM gone",
 					2, types, values, NULL);
