@@ -6,14 +6,17 @@
 # SCALE_RAW 50,000,000) in BATCHES batches (default 52) received over
 # MONTHS + 1 months (default 12 + 1), partitions of BATCHES / (MONTHS + 1)
 # batch ids, so one partition is about a month; and HIST history rows
-# (base SCALE_BASE_HISTORY 1,000,000, large SCALE_HISTORY 20,000,000: half
-# the keys with a closed and a current version) with the current state
-# beside them.  How the rows are made, honestly: each batch is a real
-# one-row push (the partition made on demand by the push, its batch logged),
-# then its other raw rows are appended as runs of 1,000 to dp_raw.chunk
-# (what landing writes, without transforming them); history and current
-# rows are inserted in bulk as a push would leave them.  The product keeps
-# MONTHS * 30 days, so the oldest month is past retention.
+# (base SCALE_BASE_HISTORY 1,000,000, large SCALE_HISTORY 20,000,000:
+# HIST / 2 keys with two closed versions each, closed by the batches in
+# turn at their batch's time, so history's partitions follow the raw
+# rows' months) with the current state beside them.  How the rows are made,
+# honestly: each batch is a real one-row push (the partitions made on
+# demand by the push, its batch logged), then its other raw rows are
+# appended as runs of 1,000 to dp_raw.chunk (what landing writes, without
+# transforming them); history and current rows are inserted in bulk as
+# pushes would leave them.  The product keeps MONTHS * 30 days, so the
+# oldest month (raw rows, issues and the versions its batches closed) is
+# past retention.
 #
 # Timed (median of REPEAT, default 3, each in its own transaction):
 #   push      one 10,000-row push of new keys
@@ -59,16 +62,18 @@ measure() {                       # $1 raw rows, $2 history rows; prints "job ms
     psql -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null
     run >/dev/null <<SQL
 CREATE EXTENSION dataplatform;
-UPDATE dataplatform.partition_rule SET width = $width WHERE key_kind = 'batch';
 SELECT 1 FROM dataplatform.define_product('scale', '{"retention_days": $(( MONTHS * 30 ))}');
 SELECT dataplatform.define_dataset('{"dataset": "item", "product": "scale", "key": ["id"], "fields": [
   {"name": "id", "datatype": "integer"}, {"name": "v", "datatype": "string"}, {"name": "n", "datatype": "integer"}]}');
+UPDATE dataplatform.partition_rule SET width = $width WHERE key_kind = 'batch';
 SQL
-    # the batches: a real one-row push each, then the rest of its rows as runs
+    # the batches: a real one-row push each (each a new version of key 0,
+    # so that every batch but the first closes one and its history
+    # partition is made as a push makes it), then the rest of its rows as runs
     local b
     for b in $(seq 1 "$BATCHES"); do
         run >/dev/null <<SQL
-SELECT dataplatform.push('item', '[{"id": -$b, "v": "batch $b", "n": 0}]') AS id \gset
+SELECT dataplatform.push('item', '[{"id": 0, "v": "batch $b", "n": 0}]') AS id \gset
 INSERT INTO dp_raw.chunk (batch_id, first_ordinal, n, data)
 SELECT :id, 2 + r * 1000, least(1000, $per - 1 - r * 1000),
        (SELECT array_agg(jsonb_build_object('id', :id * 10000000 + i, 'v', 'value ' || i, 'n', i % 100) ORDER BY i)
@@ -79,16 +84,23 @@ UPDATE dataplatform.batch SET rows = $per,
  WHERE id = :id;
 SQL
     done
-    # history: keys 1..keys, a version closed 10 days ago (inside retention:
-    # the month dropped is raw rows and issues) and a current one each
+    # history: keys 1..keys, two closed versions each, closed by the
+    # batches in turn (keys in runs, as pushes write them: a batch's
+    # versions lie together) at their batch's time (its partition: the
+    # closing batch's), and a current row each
     run >/dev/null <<SQL
+WITH b AS (SELECT array_agg(id ORDER BY id) AS ids, array_agg(received_at ORDER BY id) AS ats, count(*)::int AS n
+             FROM dataplatform.batch WHERE dataset = 'item'),
+     v AS (SELECT (r + 1) / 2 AS k, 2 - r % 2 AS g, 1 + ((r - 1) * b.n) / (2 * $keys) AS j, b.*
+             FROM b, generate_series(1, 2 * $keys) r)
 INSERT INTO dp_clean.item_history (id, v, n, _operation, _batch_id, _valid_from, _valid_to, _closed_by_batch)
-SELECT i, 'old ' || i, i % 100, 'insert', 1, timestamptz '2024-01-01' + i * interval '1 second',
-       now() - interval '10 days' + i * interval '1 millisecond', 2
-  FROM generate_series(1, $keys) i;
-INSERT INTO dp_clean.item_history (id, v, n, _operation, _batch_id, _valid_from)
-SELECT i, 'value ' || i, i % 100, 'update', 2, now() - interval '10 days' + i * interval '1 millisecond'
-  FROM generate_series(1, $keys) i;
+SELECT k, 'version ' || g || ' of ' || k, k % 100, CASE g WHEN 1 THEN 'insert' ELSE 'update' END,
+       ids[j], ats[j] - make_interval(days => 30 / g), ats[j], ids[j]
+  FROM v;
+-- key 0's versions, closed by the one-row pushes, ended when their batch
+-- was received (as the rest of the batch's history)
+UPDATE dp_clean.item_history h SET _valid_from = b.received_at - interval '1 day', _valid_to = b.received_at
+  FROM dataplatform.batch b WHERE b.id = h._closed_by_batch AND h.id = 0;
 INSERT INTO dp_clean.item (id, v, n, _batch_id, _updated_at)
 SELECT i, 'value ' || i, i % 100, 2, timestamptz '2024-06-01' + i * interval '1 second'
   FROM generate_series(1, $keys) i;
@@ -135,6 +147,8 @@ SQL
     echo "delete_month $del"
     echo "month_rows $month_rows"
     echo "partitions $(run -c "SELECT count(*) FROM pg_inherits WHERE inhparent = 'dp_raw.chunk'::regclass")"
+    echo "history_partitions $(run -c "SELECT count(*) FROM pg_inherits WHERE inhparent = 'dp_clean.item_history'::regclass")"
+    echo "history_rows_left $(run -c "SELECT count(*) FROM dp_clean.item_history")"
     echo "dropped $(echo "$dropped" | tr -d ' ' | tr ',' ';')" >&2
 }
 
@@ -159,7 +173,7 @@ names = {"push": "push, 10,000 new rows", "push1": "push, 1 row",
          "plain": "plain INSERT of 10,000 rows (PK)",
          "retention": "apply_retention, dropping a month", "retention_again": "apply_retention, nothing to drop",
          "drop_month": "detaching and dropping the month", "delete_month": "plain DELETE of that month's rows"}
-print(f"{'job':40s} {'base':>12s} {'large':>12s}   large/base   ({size}; partitions {s['partitions']} / {g['partitions']})")
+print(f"{'job':40s} {'base':>12s} {'large':>12s}   large/base   ({size}; partitions of raw {s['partitions']} / {g['partitions']}, of history {s['history_partitions']} / {g['history_partitions']})")
 for k, label in names.items():
     r = float(g[k]) / max(float(s[k]), 0.001)
     print(f"{label:40s} {float(s[k]):9.1f} ms {float(g[k]):9.1f} ms   {r:6.2f}x")
@@ -169,7 +183,9 @@ for k, label in names.items():
 print(f"a month: {int(s['month_rows']):,} / {int(g['month_rows']):,} raw rows; "
       f"apply_retention {float(s['retention']):.1f} / {float(g['retention']):.1f} ms "
       f"(detaching and dropping the month {float(s['drop_month']):.1f} / {float(g['drop_month']):.1f} ms), "
-      f"a plain DELETE of them {float(s['delete_month']):.1f} / {float(g['delete_month']):.1f} ms")
+      f"a plain DELETE of them {float(s['delete_month']):.1f} / {float(g['delete_month']):.1f} ms; "
+      f"history rows left after retention {int(s['history_rows_left']):,} / {int(g['history_rows_left']):,} "
+      f"of {int(bhist):,} / {int(lhist):,}")
 if summary:
     with open(summary, "a") as f:
         f.write(f"scale: apply_retention dropping a month of {int(g['month_rows']):,} raw rows vs DELETE of them|"
