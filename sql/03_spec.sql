@@ -123,7 +123,7 @@ SELECT dp_test.err($$SELECT dataplatform.define_dataset(NULL)$$);
 -- nothing half-written
 SELECT name FROM dataplatform.dataset ORDER BY 1;
 SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = 'dp_clean' AND c.relkind = 'r' ORDER BY 1;
+ WHERE n.nspname = 'dp_clean' AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1;
 
 -- only admins define datasets; producers may describe
 SET ROLE dp_t_plain;

@@ -157,14 +157,15 @@ SELECT count(*) AS late FROM dataplatform.late WHERE dataset = 'plan-quiet';
 -- the view of late datasets reads their newest batch the same way
 EXPLAIN (COSTS OFF) SELECT dataset, last_batch_at FROM dataplatform.late;
 -- retention deletes a history table's closed versions by _valid_to through
--- its BRIN range index (the planner's choice at this size is its own: what
+-- each partition's BRIN range index (the planner's choice at this size is its own: what
 -- is checked is that every history table has the index and that it serves
 -- the statement retention runs)
-SELECT count(*) AS history_tables_without_valid_to_index
+SELECT count(*) AS history_partitions_without_valid_to_index
   FROM dataplatform.datasets d
+  JOIN pg_inherits h ON h.inhparent = format('dp_clean.%I', d.table_name || '_history')::regclass
  WHERE NOT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
                      JOIN pg_am a ON a.oid = c.relam JOIN pg_attribute t ON t.attrelid = i.indrelid AND t.attnum = i.indkey[0]
-                    WHERE i.indrelid = format('dp_clean.%I', d.table_name || '_history')::regclass
+                    WHERE i.indrelid = h.inhrelid
                       AND a.amname = 'brin' AND t.attname = '_valid_to');
 BEGIN;
 SET LOCAL enable_seqscan = off;

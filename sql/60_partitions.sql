@@ -7,7 +7,11 @@
 \set VERBOSITY terse
 SET client_min_messages = warning;
 
-SELECT table_schema, table_name, key_column, key_kind, width, width_interval FROM dataplatform.partition_rule ORDER BY 1, 2;
+SELECT table_schema, table_name, key_column, key_kind, width, width_interval FROM dataplatform.partition_rule
+ WHERE table_schema <> 'dp_clean' ORDER BY 1, 2;
+-- and one per dataset's history table (below)
+SELECT count(*) = (SELECT count(*) FROM dataplatform.datasets) AS one_per_history
+  FROM dataplatform.partition_rule WHERE table_schema = 'dp_clean';
 -- every partition of a ruled table, and its range
 CREATE FUNCTION dp_test.parts(lo bigint) RETURNS TABLE (partition text, bound text) LANGUAGE sql AS $f$
 	SELECT c.oid::regclass::text, pg_get_expr(c.relpartbound, c.oid)
@@ -25,6 +29,13 @@ SELECT setval('dataplatform.batch_id_seq', 1000000) > 0 AS moved;
 SELECT (dataplatform.define_product('pt13', '{"retention_days": 30, "owner": "partition test"}')).retention_days;
 SELECT dataplatform.define_dataset('{"dataset": "pt13-item", "product": "pt13", "key": ["id"],
   "fields": [{"name": "id", "datatype": "integer"}, {"name": "size", "datatype": "decimal"}]}');
+-- its history is partitioned by the batch that closed a version: a rule
+-- made with the dataset, its partitions' indexes listed (the parent has none)
+SELECT key_column, key_kind, width, indexes FROM dataplatform.partition_rule
+ WHERE table_schema = 'dp_clean' AND table_name = 'pt13_item_history';
+SELECT relkind, (SELECT count(*) FROM pg_index WHERE indrelid = c.oid) AS indexes
+  FROM pg_class c WHERE oid = 'dp_clean.pt13_item_history'::regclass;
+UPDATE dataplatform.partition_rule SET width = 10 WHERE table_schema = 'dp_clean' AND table_name = 'pt13_item_history';
 
 -- on demand: a write past every partition makes its own (here a row
 -- restored through the view, far ahead of any batch, where the worker,
@@ -72,6 +83,74 @@ SELECT batch_id - :first_batch AS batch, ordinal, data FROM dp_raw.rows WHERE ba
 -- a lookup by batch reads one partition
 EXPLAIN (COSTS OFF) SELECT * FROM dp_raw.chunk WHERE batch_id = 1000005;
 
+-- history: a push and apply_events write the versions they close into the
+-- partition of their batch (made by the writer; the worker makes none
+-- ahead for history)
+SELECT count(*) AS history_partitions FROM pg_inherits WHERE inhparent = 'dp_clean.pt13_item_history'::regclass;
+SELECT dataplatform.push('pt13-item', '[{"id": 3, "size": "30"}, {"id": 4, "size": "40"}]') AS hist_batch \gset
+-- index scans of the history's partitions counted by this backend since
+-- its stats were last flushed (never within a transaction): compared
+-- before and after a call in one transaction
+CREATE FUNCTION dp_test.history_scans() RETURNS bigint LANGUAGE sql AS $$
+  SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_xact_user_tables
+   WHERE relid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'dp_clean.pt13_item_history'::regclass) $$;
+CREATE FUNCTION dp_test.pev2(id text, type text, at text, entity int, size int) RETURNS jsonb LANGUAGE sql AS $$
+  SELECT jsonb_build_object('id', id, 'eventType', type, 'dateTime', at,
+         'entityId', entity::text, 'eventData', jsonb_build_object('newData', jsonb_build_object('size', size))) $$;
+SELECT ordinal, event_id, outcome FROM dataplatform.apply_events('pt13-item', jsonb_build_array(
+  dp_test.pev2('ph1', 'ItemUpdatedEvent', '2026-02-01T00:00:00Z', 102, 1020),
+  dp_test.pev2('ph2', 'ItemDeletedEvent', '2026-03-01T00:00:00Z', 101, 0)));
+SELECT tableoid::regclass, _closed_by_batch - :hist_batch AS closed_by, id, size, _operation
+  FROM dp_clean.pt13_item_history ORDER BY _history_id;
+SELECT * FROM dp_test.parts(1000000) WHERE partition ~ '^dp_clean\.';
+-- each partition has the rule's indexes and its parent's owner, and no
+-- grants (admins read history through the parent, as every partition)
+SELECT regexp_replace(pg_get_indexdef(indexrelid), 'INDEX \S+ ', 'INDEX ') AS index
+  FROM pg_index WHERE indrelid = 'dp_clean.pt13_item_history_1000010'::regclass ORDER BY 1;
+SELECT c.relowner = p.relowner AS same_owner, c.relacl IS NULL AS owner_only FROM pg_class c, pg_class p
+ WHERE c.oid = 'dp_clean.pt13_item_history_1000010'::regclass AND p.oid = 'dp_clean.pt13_item_history'::regclass;
+-- the removed keys: those a delete or a resync closed
+SELECT id FROM dp_clean.pt13_item_removed ORDER BY 1;
+-- a deleted entity created again still meets its tombstone, in whichever
+-- partition it lies: older than the delete, stale; newer, created, its
+-- version starting no earlier than the last one ended
+BEGIN;
+SELECT dp_test.history_scans() AS before \gset
+SELECT ordinal, event_id, outcome FROM dataplatform.apply_events('pt13-item', jsonb_build_array(
+  dp_test.pev2('ph3', 'ItemCreatedEvent', '2026-02-15T00:00:00Z', 101, 1)));
+-- the removed key walked the key index of each history partition
+SELECT dp_test.history_scans() - :before AS history_scans;
+COMMIT;
+SELECT ordinal, event_id, outcome FROM dataplatform.apply_events('pt13-item', jsonb_build_array(
+  dp_test.pev2('ph4', 'ItemCreatedEvent', '2026-04-01T00:00:00Z', 101, 2)));
+SELECT h._valid_to <= c._updated_at AS starts_after_tombstone
+  FROM dp_clean.pt13_item c, dp_clean.pt13_item_history h
+ WHERE c.id = 101 AND h.id = 101 AND h._operation = 'delete';
+-- a brand-new entity (not among the removed keys) walks no history at all:
+-- no index of any history partition is scanned
+BEGIN;
+SELECT dp_test.history_scans() AS before \gset
+SELECT ordinal, event_id, outcome FROM dataplatform.apply_events('pt13-item', jsonb_build_array(
+  dp_test.pev2('ph5', 'ItemCreatedEvent', '2026-04-01T00:00:00Z', 777, 7)));
+SELECT dp_test.history_scans() - :before AS history_scans;
+COMMIT;
+-- nor does a snapshot's new key; a removed one is looked up: a snapshot
+-- older than the delete does not bring it back
+BEGIN;
+SELECT dp_test.history_scans() AS before \gset
+SELECT dataplatform.load_snapshot('pt13-item', '[{"id": 888, "size": "8"}]', '2026-04-15 00:00:00+00', 'merge') > 0 AS snapshot;
+SELECT dp_test.history_scans() - :before AS history_scans;
+COMMIT;
+SELECT ordinal, event_id, outcome FROM dataplatform.apply_events('pt13-item', jsonb_build_array(
+  dp_test.pev2('ph6', 'ItemDeletedEvent', '2026-05-01T00:00:00Z', 777, 0)));
+BEGIN;
+SELECT dp_test.history_scans() AS before \gset
+SELECT dataplatform.load_snapshot('pt13-item', '[{"id": 777, "size": "7"}]', '2026-04-15 00:00:00+00', 'merge') AS snap \gset
+SELECT dataplatform.resync_report(:snap) ->> 'added' AS added, dataplatform.resync_report(:snap) ->> 'skipped_newer' AS skipped_newer;
+SELECT dp_test.history_scans() - :before AS history_scans;
+COMMIT;
+SELECT count(*) AS current_777 FROM dp_clean.pt13_item WHERE id = 777;
+
 -- the guards: a partition is dropped or detached only by apply_retention,
 -- and is append-only as its parent is, superusers included
 SELECT dp_test.err($$DROP TABLE dp_raw.chunk_1000000$$);
@@ -83,6 +162,8 @@ SELECT dp_test.err($$ALTER TABLE dataplatform.event DETACH PARTITION dataplatfor
 SELECT dp_test.err($$TRUNCATE dp_raw.chunk_1000000$$);
 SELECT dp_test.err($$DELETE FROM dp_raw.chunk_1000000$$);
 SELECT dp_test.err($$UPDATE dp_raw.chunk_1000010 SET n = n$$);
+SELECT dp_test.err($$DROP TABLE dp_clean.pt13_item_history_1000010$$);
+SELECT dp_test.err($$ALTER TABLE dp_clean.pt13_item_history DETACH PARTITION dp_clean.pt13_item_history_1000010$$);
 -- other tables are none of its business
 CREATE TABLE dp_test.scratch (a int) PARTITION BY RANGE (a);
 CREATE TABLE dp_test.scratch_1 PARTITION OF dp_test.scratch FOR VALUES FROM (1) TO (10);
@@ -106,6 +187,15 @@ DROP ROLE dp_t13_plain;
 -- the edge (1,000,010 and 1,000,011, beside newer batches) row by row
 UPDATE dataplatform.batch SET received_at = now() - interval '60 days'
  WHERE id BETWEEN 1000001 AND 1000011;
+-- history goes by when versions ended: every version in the partition
+-- [1000010, 1000020) ended 60 days ago (it goes whole), one in the next
+-- did (deleted row by row; the other, and the removed keys, stay)
+SELECT dataplatform.push('pt13-item', '[{"id": 5, "size": "50"}]') > 0 AS pushed;
+UPDATE dp_clean.pt13_item_history
+   SET _valid_from = least(_valid_from, now() - interval '61 days'), _valid_to = now() - interval '60 days'
+ WHERE tableoid = 'dp_clean.pt13_item_history_1000010'::regclass OR (id = 777 AND _operation = 'delete');
+SELECT tableoid::regclass, count(*) AS versions, count(*) FILTER (WHERE _valid_to < now() - interval '30 days') AS expired
+  FROM dp_clean.pt13_item_history GROUP BY 1 ORDER BY 1;
 CREATE TABLE dp_test.raw_before AS
 SELECT batch_id, ordinal, md5(coalesce(data::text, raw)) AS sum FROM dp_raw.rows WHERE batch_id > 1000000;
 SELECT count(*) AS raw_rows, count(*) FILTER (WHERE batch_id <= 1000011) AS expired FROM dp_test.raw_before;
@@ -126,8 +216,10 @@ SELECT count(*) = :other_raw_rows AS other_raw_kept FROM dp_raw.rows WHERE batch
 SELECT count(*) = :other_issues AS other_issues_kept FROM dataplatform.issue WHERE batch_id < 1000000;
 SELECT count(*) FILTER (WHERE raw_purged_at IS NOT NULL) AS purged, count(*) AS batches
   FROM dataplatform.batch WHERE id > 1000000;
--- the current state is untouched
+-- the current state is untouched; history keeps the versions not expired
 SELECT count(*) AS clean_rows FROM dp_clean.pt13_item;
+SELECT tableoid::regclass, id, _operation FROM dp_clean.pt13_item_history ORDER BY _history_id;
+SELECT count(*) AS removed_keys FROM dp_clean.pt13_item_removed;
 -- recorded
 SELECT action, detail -> 'partitions' -> 0 ->> 'partition' AS first
   FROM dataplatform.audit_log WHERE action = 'drop_partitions' ORDER BY id;
@@ -202,3 +294,5 @@ UPDATE dataplatform.partition_rule SET width = 100000 WHERE key_kind = 'batch';
 DROP TABLE dp_test.raw_before;
 DROP FUNCTION dp_test.parts(bigint);
 DROP FUNCTION dp_test.pev(text, integer);
+DROP FUNCTION dp_test.pev2(text, text, text, integer, integer);
+DROP FUNCTION dp_test.history_scans();

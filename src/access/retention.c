@@ -67,10 +67,12 @@ purge_dataset(DpRetentionTarget *t, StringInfo report)
 	raw_rows = first_int8();
 
 	/*
-	 * closed versions only: the current state is the clean table.  Found
-	 * through the history's _valid_to range index, whose pages written
-	 * since it was last summarised are summarised first (unsummarised
-	 * ranges are always read).
+	 * closed versions only: the current state is the clean table.  What is
+	 * left of them once apply_retention dropped the partitions holding
+	 * nothing newer (dp_partition_drop_expired), found through each
+	 * partition's _valid_to range index, whose pages written since it was
+	 * last summarised are summarised first (unsummarised ranges are always
+	 * read).
 	 */
 	initStringInfo(&sql);
 	dp_append_qualified(&sql, "dp_clean", psprintf("%s_history", t->table_name));
@@ -78,7 +80,9 @@ purge_dataset(DpRetentionTarget *t, StringInfo report)
 	dp_spi_exec_text("SELECT pg_catalog.brin_summarize_new_values(i.indexrelid) "
 					 "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
 					 "JOIN pg_catalog.pg_am a ON a.oid = c.relam "
-					 "WHERE a.amname = 'brin' AND i.indrelid = $1::pg_catalog.regclass", 1, &args[1]);
+					 "WHERE a.amname = 'brin' AND (i.indrelid = $1::pg_catalog.regclass "
+					 "OR i.indrelid IN (SELECT h.inhrelid FROM pg_catalog.pg_inherits h "
+					 "WHERE h.inhparent = $1::pg_catalog.regclass))", 1, &args[1]);
 	args[1] = t->cutoff;
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "DELETE FROM ");
@@ -110,8 +114,9 @@ purge_dataset(DpRetentionTarget *t, StringInfo report)
 
 /*
  * dataplatform.apply_retention() RETURNS jsonb: detach and drop the
- * partitions of raw runs and issues all of whose batches are past their
- * product's retention ("partitions"); then for every dataset of every
+ * partitions of raw runs, issues and the event log all of whose batches
+ * are past their product's retention, and of history that hold no version
+ * ending after it ("partitions"); then for every dataset of every
  * product with retention_days > 0, purge raw rows, closed history versions,
  * issues and quarantine marks older than the retention that are left
  * ("datasets").  Admins only.

@@ -13,7 +13,18 @@
  *								(what wrote the version), _valid_from,
  *								_valid_to, _closed_by_batch, _closed_by_event
  *								(what replaced or removed it), _watermark,
- *								_recorded_at, _row (as in the clean table).
+ *								_recorded_at, _row (as in the clean table);
+ *								partitioned by range of _closed_by_batch
+ *								(its row of dataplatform.partition_rule
+ *								lists each partition's indexes: the key
+ *								index, _closed_by_batch, BRIN on _valid_to).
+ *		dp_clean.<t>_removed	the keys ever removed (a version closed by
+ *								a delete or a resync): a key with no
+ *								current row that is not here has no
+ *								history, so its tombstone is not looked for.
+ *								False positives are harmless; a key that
+ *								has versions and no current row is always
+ *								here.
  *
  * Column names starting with "_" are the platform's; spec columns never
  * start with "_" (see naming.c).  All generated SQL quotes identifiers and
@@ -22,11 +33,15 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "executor/spi.h"
+#include "fmgr.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "access.h"
 #include "clean_table.h"
+#include "partition.h"
 #include "util.h"
 #include "spatial.h"
 
@@ -34,6 +49,12 @@ static char *
 history_name(const DpSpec *spec)
 {
 	return psprintf("%s_history", spec->table);
+}
+
+static char *
+removed_name(const DpSpec *spec)
+{
+	return psprintf("%s_removed", spec->table);
 }
 
 static char *
@@ -157,17 +178,111 @@ append_column(StringInfo buf, const DpField *f, bool not_null)
 					 not_null && f->required ? " NOT NULL" : "");
 }
 
+/*
+ * The history table's row of dataplatform.partition_rule (made, or its
+ * key index brought to spec's key): batch-id ranges of _closed_by_batch,
+ * each partition with the key index through which tombstones are looked
+ * up (key columns, _valid_from), the lineage index on _closed_by_batch
+ * (which versions a batch closed: consumer refreshes; btree, as history
+ * only grows in batch order, so its inserts go to the rightmost leaf) and
+ * a BRIN range index on _valid_to, through which retention finds old
+ * versions (versions end roughly in the order history is written).
+ */
 static void
-create_history_index(const DpSpec *spec)
+history_rule(const DpSpec *spec)
 {
-	StringInfoData sql;
+	const char *args[2];
+
+	args[0] = history_name(spec);
+	args[1] = psprintf("(%s, _valid_from)", key_columns(spec));
+	dp_spi_exec_text("INSERT INTO dataplatform.partition_rule AS r "
+					 "(table_schema, table_name, key_column, key_kind, width, indexes) "
+					 "VALUES ('dp_clean', $1::name, '_closed_by_batch', 'batch', 100000, "
+					 "ARRAY[$2, '(_closed_by_batch)', 'USING brin (_valid_to) WITH (autosummarize = on)']) "
+					 "ON CONFLICT (table_schema, table_name) DO UPDATE SET indexes = "
+					 "pg_catalog.array_prepend($2, r.indexes[2:])", 2, args);
+}
+
+/*
+ * Give every partition of the history table the key index of spec's key,
+ * dropping the old one (the only index holding _valid_from).
+ */
+static void
+history_key_indexes(const DpSpec *spec)
+{
+	const char *args[2];
+	uint64		n;
+	char	  **stmts;
+
+	args[0] = qualified(history_name(spec));
+	args[1] = psprintf("(%s, _valid_from)", key_columns(spec));
+	n = dp_spi_exec_text("SELECT pg_catalog.format('DROP INDEX %s', i.indexrelid::pg_catalog.regclass) "
+						 "FROM pg_catalog.pg_inherits h JOIN pg_catalog.pg_index i ON i.indrelid = h.inhrelid "
+						 "JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attname = '_valid_from' "
+						 "WHERE h.inhparent = $1::pg_catalog.regclass AND a.attnum = ANY (i.indkey) "
+						 "UNION ALL "
+						 "SELECT pg_catalog.format('CREATE INDEX ON %s %s', h.inhrelid::pg_catalog.regclass, $2) "
+						 "FROM pg_catalog.pg_inherits h WHERE h.inhparent = $1::pg_catalog.regclass",
+						 2, args);
+	stmts = palloc(sizeof(char *) * (n + 1));
+	for (uint64 i = 0; i < n; i++)
+		stmts[i] = dp_spi_getvalue(i, 1);
+	for (uint64 i = 0; i < n; i++)
+		exec_sql(stmts[i]);
+}
+
+/*
+ * The removed keys of the dataset (see the header), made anew for spec's
+ * key and filled from history: every key of a version closed by a delete
+ * or a resync, and every key of a version with no current row (whatever
+ * closed it: a superset, so no key that has versions and no current row
+ * is missed).  Reads the whole history: run it when the key changes, not
+ * on a data path.
+ */
+static void
+create_removed(const DpSpec *spec)
+{
+	StringInfoData sql,
+				cols,
+				match,
+				notnull;
+	char	   *qremoved = qualified(removed_name(spec));
 
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "CREATE INDEX %s ON %s (%s, _valid_from)",
-					 quote_identifier(psprintf("%s_key", history_name(spec))),
-					 qualified(history_name(spec)), key_columns(spec));
+	initStringInfo(&cols);
+	initStringInfo(&match);
+	initStringInfo(&notnull);
+	if (OidIsValid(get_relname_relid(removed_name(spec), get_namespace_oid("dp_clean", false))))
+		exec_sql(psprintf("DROP TABLE %s", qremoved));
+	appendStringInfo(&sql, "CREATE TABLE %s (", qremoved);
+	for (int i = 0; i < spec->nkey; i++)
+	{
+		const DpField *f = &spec->fields[spec->key[i]];
+		const char *c = quote_identifier(f->column);
+
+		appendStringInfo(&sql, "%s %s NOT NULL, ", c, dp_sqltype(f->datatype));
+		appendStringInfo(&cols, "%s%s", i ? ", " : "", c);
+		appendStringInfo(&match, "%sc.%s = h.%s", i ? " AND " : "", c, c);
+		appendStringInfo(&notnull, "h.%s IS NOT NULL AND ", c);
+	}
+	appendStringInfo(&sql, "CONSTRAINT %s PRIMARY KEY (%s))",
+					 quote_identifier(psprintf("%s_pkey", removed_name(spec))), cols.data);
 	exec_sql(sql.data);
-	pfree(sql.data);
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "GRANT SELECT ON %s TO dataplatform_admin", qremoved);
+	exec_sql(sql.data);
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "COMMENT ON TABLE %s IS %s", qremoved,
+					 quote_literal_cstr(psprintf("keys of dataset %s ever removed (closed by a delete or a resync): only these are looked up in its history when they have no current row",
+												 spec->dataset)));
+	exec_sql(sql.data);
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO %s (%s) SELECT DISTINCT %s FROM %s h WHERE %s"
+					 "(h._operation IN ('delete', 'resync') OR NOT EXISTS (SELECT 1 FROM %s c WHERE %s)) "
+					 "ON CONFLICT DO NOTHING",
+					 qremoved, cols.data, cols.data, qualified(history_name(spec)), notnull.data,
+					 qualified(spec->table), match.data);
+	exec_sql(sql.data);
 }
 
 /*
@@ -248,8 +363,13 @@ dp_clean_table_create(const DpSpec *spec)
 	exec_sql(sql.data);
 
 	resetStringInfo(&sql);
-	/* _history_id orders versions; no index: lookups go by key (below) */
-	appendStringInfo(&sql, "CREATE TABLE %s (_history_id bigint GENERATED ALWAYS AS IDENTITY, ",
+
+	/*
+	 * _history_id orders versions; no index: lookups go by key.  A
+	 * sequence's default, not an identity (a partitioned table has none),
+	 * named as the identity's was (<t>_history__history_id_seq).
+	 */
+	appendStringInfo(&sql, "CREATE TABLE %s (_history_id bigserial, ",
 					 qualified(history_name(spec)));
 	for (i = 0; i < spec->nfields; i++)
 	{
@@ -266,38 +386,19 @@ dp_clean_table_create(const DpSpec *spec)
 						   "_closed_by_event text, "
 						   "_watermark text, "
 						   "_recorded_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(), "
-						   "_row bigint)");
+						   "_row bigint) PARTITION BY RANGE (_closed_by_batch)");
 	exec_sql(sql.data);
-	create_history_index(spec);
+	/* its partitions' indexes (the parent has none, see partition_rule) */
+	history_rule(spec);
 
 	/*
-	 * Lineage indexes, for consumer refreshes: which current rows a batch
-	 * wrote (btree: updates scatter them), which versions a batch closed
-	 * (btree too: history only grows, in batch order, so its inserts go to
-	 * the rightmost leaf; a BRIN range made a refresh after a small change
-	 * read a whole block range of history, as much as a scan of a small one).
+	 * Lineage index, for consumer refreshes: which current rows a batch
+	 * wrote (btree: updates scatter them); the versions a batch closed are
+	 * found through each history partition's index (history_rule).
 	 */
 	resetStringInfo(&sql);
 	appendStringInfo(&sql, "CREATE INDEX %s ON %s (_batch_id)",
 					 quote_identifier(psprintf("%s_batch", spec->table)), qualified(spec->table));
-	exec_sql(sql.data);
-	resetStringInfo(&sql);
-	appendStringInfo(&sql, "CREATE INDEX %s ON %s (_closed_by_batch)",
-					 quote_identifier(psprintf("%s_closed", history_name(spec))),
-					 qualified(history_name(spec)));
-	exec_sql(sql.data);
-
-	/*
-	 * Retention deletes closed versions by _valid_to, which versions
-	 * follow roughly in the order history is written: a BRIN range index
-	 * (summarised as pages fill, and by retention before it deletes) lets
-	 * it read the old end of history, not all of it, for almost nothing
-	 * per row written.
-	 */
-	resetStringInfo(&sql);
-	appendStringInfo(&sql, "CREATE INDEX %s ON %s USING brin (_valid_to) WITH (autosummarize = on)",
-					 quote_identifier(psprintf("%s_valid_to", history_name(spec))),
-					 qualified(history_name(spec)));
 	exec_sql(sql.data);
 
 	spatial_indexes(spec);
@@ -308,7 +409,118 @@ dp_clean_table_create(const DpSpec *spec)
 	exec_sql(sql.data);
 	sync_unique_indexes(spec, NULL);
 	set_comments(spec);
+	create_removed(spec);
 	pfree(sql.data);
+}
+
+/*
+ * A history table of version 0.1 (an identity, not partitioned) made
+ * partitioned as dp_clean_table_create makes it: the table, renamed
+ * <t>_history_min, becomes the partition of its rows from MINVALUE to past
+ * the last batch that closed one (an empty one is dropped); the identity's
+ * sequence is made again under its name, where it stood, as the default of
+ * both; the rule row, the missing BRIN index and the removed keys are
+ * made.  Nothing to do for a partitioned one (a syscache lookup).  Used by
+ * the 0.1 -> 0.2 update and by writers of a dataset restored from a 0.1
+ * dump.  Connected to SPI; the caller holds the dataset lock (or is the
+ * update).
+ */
+void
+dp_clean_table_partition_history(const DpSpec *spec)
+{
+	char	   *hist = history_name(spec);
+	Oid			relid = get_relname_relid(hist, get_namespace_oid("dp_clean", false));
+	char	   *qhist;
+	char	   *min;
+	char	   *qmin;
+	const char *args[3];
+	char	   *seq;
+	char	   *qseq;
+	char	   *last;
+	char	   *called;
+	char	   *max;
+	char	   *owner;
+	char	   *comment;
+
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION)
+		return;
+	qhist = qualified(hist);
+	min = dp_partition_name(hist, "_min");
+	qmin = qualified(min);
+	args[0] = qhist;
+	dp_spi_exec_text("SELECT c.relname::text, c.relowner::pg_catalog.regrole::text, "
+					 "pg_catalog.obj_description($1::pg_catalog.regclass, 'pg_class') "
+					 "FROM pg_catalog.pg_class c "
+					 "WHERE c.oid = pg_catalog.pg_get_serial_sequence($1, '_history_id')::pg_catalog.regclass",
+					 1, args);
+	if (SPI_processed != 1)
+		elog(ERROR, "history table %s has no sequence for _history_id", qhist);
+	seq = dp_spi_getvalue(0, 1);
+	owner = dp_spi_getvalue(0, 2);
+	comment = dp_spi_getvalue(0, 3);
+	qseq = qualified(seq);
+	dp_spi_exec(psprintf("SELECT s.last_value, s.is_called, "
+						 "(SELECT pg_catalog.max(h._closed_by_batch) FROM %s h), "
+						 "EXISTS (SELECT 1 FROM %s h WHERE h._closed_by_batch IS NULL) FROM %s s",
+						 qhist, qhist, qseq), 0, NULL, NULL, NULL);
+	last = dp_spi_getvalue(0, 1);
+	called = dp_spi_getvalue(0, 2);
+	max = dp_spi_getvalue(0, 3);
+	if (strcmp(dp_spi_getvalue(0, 4), "t") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot partition the history of dataset \"%s\"", spec->dataset),
+				 errdetail("Some versions in %s have no _closed_by_batch, by which history is partitioned.", qhist),
+				 errhint("Set _closed_by_batch of those versions to the batch that closed them (their _valid_to tells when), then try again.")));
+
+	exec_sql(psprintf("ALTER TABLE %s RENAME TO %s", qhist, quote_identifier(min)));
+	exec_sql(psprintf("ALTER TABLE %s ALTER COLUMN _history_id DROP IDENTITY", qmin));
+	exec_sql(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+					  "INCLUDING STORAGE INCLUDING COMPRESSION) PARTITION BY RANGE (_closed_by_batch)",
+					  qhist, qmin));
+	exec_sql(psprintf("CREATE SEQUENCE %s OWNED BY %s._history_id", qseq, qhist));
+	exec_sql(psprintf("SELECT pg_catalog.setval(%s, %s, %s)", quote_literal_cstr(qseq), last,
+					  strcmp(called, "t") == 0 ? "true" : "false"));
+	exec_sql(psprintf("ALTER TABLE %s ALTER COLUMN _history_id SET DEFAULT pg_catalog.nextval(%s::pg_catalog.regclass)",
+					  qhist, quote_literal_cstr(qseq)));
+	exec_sql(psprintf("ALTER TABLE %s ALTER COLUMN _history_id SET DEFAULT pg_catalog.nextval(%s::pg_catalog.regclass)",
+					  qmin, quote_literal_cstr(qseq)));
+	exec_sql(psprintf("ALTER TABLE %s OWNER TO %s", qhist, quote_identifier(owner)));
+	exec_sql(psprintf("GRANT SELECT ON %s TO dataplatform_admin", qhist));
+	if (comment)
+		exec_sql(psprintf("COMMENT ON TABLE %s IS %s", qhist, quote_literal_cstr(comment)));
+	history_rule(spec);
+	if (max == NULL)
+		exec_sql(psprintf("DROP TABLE %s", qmin));
+	else
+	{
+		/* a 0.1 table restored from a dump lacks the BRIN index */
+		args[0] = qmin;
+		if (dp_spi_exec_text("SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+							 "JOIN pg_catalog.pg_am m ON m.oid = c.relam "
+							 "WHERE i.indrelid = $1::pg_catalog.regclass AND m.amname = 'brin'", 1, args) == 0)
+			exec_sql(psprintf("CREATE INDEX ON %s USING brin (_valid_to) WITH (autosummarize = on)", qmin));
+		exec_sql(psprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (MINVALUE) TO (%lld)",
+						  qhist, qmin, (long long) pg_strtoint64(max) + 1));
+	}
+	create_removed(spec);
+}
+
+PG_FUNCTION_INFO_V1(dp_partition_history);
+
+/*
+ * The 0.1 -> 0.2 update's call of dp_clean_table_partition_history for
+ * one dataset (the update makes a function of it for the time it runs).
+ */
+Datum
+dp_partition_history(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	SPI_connect();
+	dp_clean_table_partition_history(dp_spec_of(dataset));
+	SPI_finish();
+	PG_RETURN_VOID();
 }
 
 void
@@ -325,6 +537,8 @@ dp_clean_table_ensure_lineage(const DpSpec *spec)
 			exec_sql(psprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS _row bigint",
 							  qualified(tables[i])));
 	}
+	/* and a 0.1 history table becomes partitioned */
+	dp_clean_table_partition_history(spec);
 }
 
 /* The spec columns (not starting with "_") of a dp_clean table, and types. */
@@ -490,6 +704,21 @@ same_key(const DpSpec *old, const DpSpec *spec)
 	return true;
 }
 
+/* Does a key field change datatype (same key)? */
+static bool
+key_types_change(const DpSpec *old, const DpSpec *spec)
+{
+	for (int i = 0; i < spec->nkey; i++)
+	{
+		const DpField *f = &spec->fields[spec->key[i]];
+		const DpField *o = dp_spec_field_by_column(old, f->column);
+
+		if (o == NULL || o->datatype != f->datatype)
+			return true;
+	}
+	return false;
+}
+
 void
 dp_clean_table_migrate(const DpSpec *old, const DpSpec *spec)
 {
@@ -499,14 +728,12 @@ dp_clean_table_migrate(const DpSpec *old, const DpSpec *spec)
 	int			i;
 
 	initStringInfo(&sql);
+	/* a history table restored from a 0.1 dump, first */
+	dp_clean_table_partition_history(old);
 	if (key_changes)
 	{
 		appendStringInfo(&sql, "ALTER TABLE %s DROP CONSTRAINT %s", table,
 						 quote_identifier(psprintf("%s_pkey", spec->table)));
-		exec_sql(sql.data);
-		resetStringInfo(&sql);
-		appendStringInfo(&sql, "DROP INDEX dp_clean.%s",
-						 quote_identifier(psprintf("%s_key", history_name(spec))));
 		exec_sql(sql.data);
 	}
 
@@ -567,8 +794,12 @@ dp_clean_table_migrate(const DpSpec *old, const DpSpec *spec)
 				 psprintf("cannot change the key of dataset \"%s\" to %s",
 						  spec->dataset, dp_spec_key_text(spec)),
 				 "Two records share the new key; make the key unique first.");
-		create_history_index(spec);
+		history_rule(spec);
+		history_key_indexes(spec);
 	}
+	/* the removed keys, by the new key or of the new type */
+	if (key_changes || key_types_change(old, spec))
+		create_removed(spec);
 	sync_unique_indexes(spec, old);
 	set_comments(spec);
 	pfree(sql.data);

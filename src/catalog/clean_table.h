@@ -1,7 +1,8 @@
 /*
  * clean_table.h
- *		DDL of a dataset's clean table dp_clean.<t> and history table
- *		dp_clean.<t>_history.
+ *		DDL of a dataset's clean table dp_clean.<t>, history table
+ *		dp_clean.<t>_history (partitioned) and removed keys
+ *		dp_clean.<t>_removed.
  */
 #ifndef DP_CLEAN_TABLE_H
 #define DP_CLEAN_TABLE_H
@@ -28,5 +29,13 @@ extern void dp_clean_table_migrate(const DpSpec *old, const DpSpec *spec);
  * lock.
  */
 extern void dp_clean_table_ensure_lineage(const DpSpec *spec);
+
+/*
+ * Make a history table of version 0.1 (an identity, not partitioned)
+ * partitioned by range of _closed_by_batch, its rows in one partition
+ * from MINVALUE; nothing when it is partitioned already.  Caller is
+ * connected to SPI and holds the dataset lock.
+ */
+extern void dp_clean_table_partition_history(const DpSpec *spec);
 
 #endif							/* DP_CLEAN_TABLE_H */

@@ -35,6 +35,8 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_inherits.h"
+#include "access/tupconvert.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
 #include "rewrite/rewriteHandler.h"
@@ -99,6 +101,18 @@ struct DpProbe
 	bool	   *output_ready;
 	ScanDirection direction;
 	MemoryContext cxt;			/* where the DpProbe lives */
+
+	/*
+	 * A partitioned table (dp_probe_begin_on): no index of its own (idx is
+	 * NULL) but one probe per leaf, walked in turn; each row found is put
+	 * in slot in the parent's row type.
+	 */
+	int			nleaves;
+	struct DpProbe **leaves;
+	TupleConversionMap **maps;	/* a leaf's row to the parent's; NULL: alike */
+	int			leaf;			/* the leaf being walked */
+	bool		leaf_started;
+	Datum		leaf_key;		/* the key being looked for */
 };
 
 static Relation
@@ -676,15 +690,10 @@ dp_probe_begin_index(const char *schema, const char *index, int nkeys)
 	return probe_open(rel, index_open(idxid, AccessShareLock), nkeys);
 }
 
-/*
- * A probe of schema.table through a btree index that leads with column
- * (not partial, valid), matching that column only: the versions of one
- * key in a table that has no unique index on it.
- */
-DpProbe *
-dp_probe_begin_on(const char *schema, const char *table, const char *column)
+/* A probe of rel (open) through a btree index that leads with column. */
+static DpProbe *
+probe_on(Relation rel, const char *schema, const char *column)
 {
-	Relation	rel = open_table(schema, table, AccessShareLock);
 	AttrNumber	att = attnum_of(RelationGetDescr(rel), column);
 	List	   *indexes = RelationGetIndexList(rel);
 	ListCell   *lc;
@@ -703,8 +712,96 @@ dp_probe_begin_on(const char *schema, const char *table, const char *column)
 		index_close(idx, AccessShareLock);
 	}
 	elog(ERROR, "relation \"%s.%s\" has no btree index that leads with \"%s\"",
-		 schema, table, column);
+		 schema, RelationGetRelationName(rel), column);
 	return NULL;				/* keep the compiler quiet */
+}
+
+/*
+ * A probe of schema.table through a btree index that leads with column
+ * (not partial, valid), matching that column only: the versions of one
+ * key in a table that has no unique index on it.  A partitioned table is
+ * walked leaf by leaf (each through its own such index), its rows given
+ * in the parent's row type: one index probe per leaf and key, so callers
+ * walk one only for the keys that need it.
+ */
+DpProbe *
+dp_probe_begin_on(const char *schema, const char *table, const char *column)
+{
+	Relation	rel = open_table(schema, table, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	DpProbe    *p;
+	List	   *oids;
+	ListCell   *lc;
+
+	if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		return probe_on(rel, schema, column);
+
+	p = palloc0(sizeof(DpProbe));
+	p->rel = rel;
+	p->cxt = CurrentMemoryContext;
+	p->nkeys = 1;
+	p->heap_atts = palloc0(sizeof(AttrNumber));
+	p->heap_atts[0] = attnum_of(desc, column);
+	if (p->heap_atts[0] == InvalidAttrNumber)
+		elog(ERROR, "column \"%s\" of relation \"%s.%s\" does not exist", column, schema, table);
+	p->skeys = palloc0(sizeof(ScanKeyData));
+	p->inputs = palloc0(sizeof(DpInput));
+	p->slot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+	p->direction = ForwardScanDirection;
+	p->outputs = palloc0(sizeof(FmgrInfo) * desc->natts);
+	p->output_ready = palloc0(sizeof(bool) * desc->natts);
+	oids = find_all_inheritors(RelationGetRelid(rel), AccessShareLock, NULL);
+	p->leaves = palloc0(sizeof(DpProbe *) * (list_length(oids) + 1));
+	p->maps = palloc0(sizeof(TupleConversionMap *) * (list_length(oids) + 1));
+	foreach(lc, oids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		Relation	leaf;
+
+		if (get_rel_relkind(relid) != RELKIND_RELATION)
+			continue;
+		leaf = table_open(relid, AccessShareLock);
+		p->maps[p->nleaves] = convert_tuples_by_name(RelationGetDescr(leaf), desc);
+		p->leaves[p->nleaves++] = probe_on(leaf, schema, column);
+	}
+	list_free(oids);
+	return p;
+}
+
+/* The next row of a partitioned table's walk (dp_probe_begin_on), or NULL. */
+static TupleTableSlot *
+leaves_next(DpProbe *p)
+{
+	while (p->leaf < p->nleaves)
+	{
+		DpProbe    *lp = p->leaves[p->leaf];
+		TupleTableSlot *found;
+
+		found = p->leaf_started ? dp_probe_next(lp) : dp_probe_fetch(lp, &p->leaf_key);
+		p->leaf_started = true;
+		if (found == NULL)
+		{
+			p->leaf++;
+			p->leaf_started = false;
+			continue;
+		}
+		if (p->maps[p->leaf])
+			execute_attr_map_slot(p->maps[p->leaf]->attrMap, found, p->slot);
+		else
+		{
+			int			natts = RelationGetDescr(p->rel)->natts;
+
+			ExecClearTuple(p->slot);
+			slot_getallattrs(found);
+			memcpy(p->slot->tts_values, found->tts_values, sizeof(Datum) * natts);
+			memcpy(p->slot->tts_isnull, found->tts_isnull, sizeof(bool) * natts);
+			ExecStoreVirtualTuple(p->slot);
+		}
+		p->slot->tts_tid = found->tts_tid;
+		return p->slot;
+	}
+	ExecClearTuple(p->slot);
+	return NULL;
 }
 
 int
@@ -743,6 +840,13 @@ dp_probe_exists(DpProbe *p, const Datum *key)
 TupleTableSlot *
 dp_probe_fetch(DpProbe *p, const Datum *key)
 {
+	if (p->leaves)
+	{
+		p->leaf_key = key[0];
+		p->leaf = 0;
+		p->leaf_started = false;
+		return leaves_next(p);
+	}
 	for (int i = 0; i < p->nkeys; i++)
 		p->skeys[i].sk_argument = key[i];
 	index_rescan(p->scan, p->skeys, p->nkeys, NULL, 0);
@@ -752,6 +856,8 @@ dp_probe_fetch(DpProbe *p, const Datum *key)
 TupleTableSlot *
 dp_probe_next(DpProbe *p)
 {
+	if (p->leaves)
+		return leaves_next(p);
 	if (index_getnext_slot(p->scan, p->direction, p->slot))
 		return p->slot;
 	ExecClearTuple(p->slot);
@@ -812,9 +918,23 @@ dp_probe_datum(DpProbe *p, AttrNumber att, bool *isnull)
 void
 dp_probe_end(DpProbe *p)
 {
-	index_endscan(p->scan);
+	if (p->leaves)
+	{
+		for (int i = 0; i < p->nleaves; i++)
+		{
+			dp_probe_end(p->leaves[i]);
+			if (p->maps[i])
+				free_conversion_map(p->maps[i]);
+		}
+		pfree(p->leaves);
+		pfree(p->maps);
+	}
+	else
+	{
+		index_endscan(p->scan);
+		index_close(p->idx, NoLock);
+	}
 	ExecDropSingleTupleTableSlot(p->slot);
-	index_close(p->idx, NoLock);
 	table_close(p->rel, NoLock);
 	pfree(p->skeys);
 	pfree(p->heap_atts);

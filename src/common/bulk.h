@@ -103,7 +103,8 @@ extern uint64 dp_bulk_end_taken_back(DpBulk *b, int **tags, int *ntags);
  * Probes of schema.table's primary key, of any btree index schema.index
  * on its first nkeys key columns (0: all; a partial index finds only the
  * rows that match its predicate), or of a btree index of schema.table that
- * leads with column, on that column.  Probes see committed
+ * leads with column, on that column (a partitioned table: every leaf's
+ * such index in turn, the rows in the parent's row type).  Probes see committed
  * rows and the transaction's own earlier writes (the caller holds a lock
  * that keeps other writers out).  Keys are given in the order of the
  * index's columns, as datums (dp_probe_input: from text).

@@ -1,14 +1,21 @@
 /*
  * partition.c
  *		The append-only tables partitioned by range of batch id (the rows
- *		of dataplatform.partition_rule: dp_raw.chunk and dataplatform.issue):
+ *		of dataplatform.partition_rule: dp_raw.chunk, dataplatform.issue,
+ *		dataplatform.event and every dataset's dp_clean.<t>_history, whose
+ *		key is _closed_by_batch, the batch that closed the version):
  *
  *		- dp_partition_ensure: the writer makes the partition its batch
  *		  lands in when there is none (a push never fails for lack of one);
  *		- dp_partition_create_ahead: the worker makes the current and the
- *		  next partition, so writers seldom have to;
+ *		  next partition, so writers seldom have to (not for history
+ *		  tables: a dataset's writer holds its dataset lock, so making its
+ *		  own partition waits for nobody, and datasets that are not written
+ *		  get no empty partitions);
  *		- dp_partition_drop_expired: apply_retention detaches and drops the
- *		  partitions all of whose batches are past retention;
+ *		  partitions all of whose batches are past retention (a history
+ *		  partition: whose range was handed out and which holds no version
+ *		  that ended at or after its dataset's retention cutoff);
  *		- dp_partition_guard: the event trigger that refuses DROP TABLE and
  *		  ALTER TABLE ... DETACH PARTITION of one of those partitions
  *		  anywhere else.
@@ -16,7 +23,8 @@
  * A partition covers [k * width, (k + 1) * width) of the key, clamped to
  * the gap between its neighbours (a table converted by the 0.1 -> 0.2
  * update keeps its rows in one partition from MINVALUE up), and is named
- * <table>_<lower bound> ("m" for a minus sign).  It is created as a plain
+ * <table>_<lower bound> ("m" for a minus sign; the table's name cut short
+ * when the whole would pass NAMEDATALEN).  It is created as a plain
  * table LIKE its parent and attached (ShareUpdateExclusiveLock on the
  * parent, so pushes and readers go on; creators queue on that lock and
  * look again once they hold it), owned by the parent's owner, with the
@@ -43,7 +51,9 @@
 #include "pgstat.h"
 #include "access/xact.h"
 #include "storage/lmgr.h"
+#include "mb/pg_wchar.h"
 #include "utils/datetime.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/partcache.h"
 #include "utils/rel.h"
@@ -222,17 +232,39 @@ partition_name(const Rule *r, const char *table, int64 lo)
 	fsec_t		fsec;
 	StringInfoData name;
 
+	char	   *suffix;
+
 	if (!r->time)
-		return psprintf("%s_%s%lld", table, lo < 0 ? "m" : "",
-						(long long) (lo < 0 ? -lo : lo));
-	time_fields(lo, &tm, &fsec);
-	initStringInfo(&name);
-	appendStringInfo(&name, "%s_%04d%02d%02d", table, tm.tm_year, tm.tm_mon, tm.tm_mday);
-	if (tm.tm_hour != 0 || tm.tm_min != 0 || tm.tm_sec != 0 || fsec != 0)
-		appendStringInfo(&name, "_%02d%02d%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
-	if (fsec != 0)
-		appendStringInfo(&name, "_%06d", (int) fsec);
-	return name.data;
+		suffix = psprintf("_%s%lld", lo < 0 ? "m" : "", (long long) (lo < 0 ? -lo : lo));
+	else
+	{
+		time_fields(lo, &tm, &fsec);
+		initStringInfo(&name);
+		appendStringInfo(&name, "_%04d%02d%02d", tm.tm_year, tm.tm_mon, tm.tm_mday);
+		if (tm.tm_hour != 0 || tm.tm_min != 0 || tm.tm_sec != 0 || fsec != 0)
+			appendStringInfo(&name, "_%02d%02d%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
+		if (fsec != 0)
+			appendStringInfo(&name, "_%06d", (int) fsec);
+		suffix = name.data;
+	}
+	return dp_partition_name(table, suffix);
+}
+
+/*
+ * <table><suffix>, the table's name cut short (on a character boundary)
+ * so that the whole fits in NAMEDATALEN - 1 bytes, where the server would
+ * cut the suffix instead (two partitions of a long-named table would get
+ * one name).
+ */
+char *
+dp_partition_name(const char *table, const char *suffix)
+{
+	int			room = NAMEDATALEN - 1 - (int) strlen(suffix);
+	int			len = (int) strlen(table);
+
+	if (len > room)
+		len = pg_mbcliplen(table, len, room);
+	return psprintf("%.*s%s", len, table, suffix);
 }
 
 /* create and attach schema.table's partition [lo, hi); connected to SPI */
@@ -431,7 +463,9 @@ create_ahead(void)
 	have_batch = SPI_processed > 0;
 	if (have_batch)
 		last_batch = pg_strtoint64(dp_spi_getvalue(0, 1));
+	/* not the history tables: their writers make their own (see the header) */
 	nrules = dp_spi_exec("SELECT table_schema::text, table_name::text FROM dataplatform.partition_rule "
+						 "WHERE table_schema <> 'dp_clean' "
 						 "ORDER BY table_schema, table_name", 0, NULL, NULL, NULL);
 	schemas = palloc(sizeof(char *) * (nrules + 1));
 	tables = palloc(sizeof(char *) * (nrules + 1));
@@ -550,6 +584,47 @@ range_expired(const char *lo, const char *hi)
 	return v != NULL && strcmp(v, "t") == 0;
 }
 
+/*
+ * A history partition (part, schema-qualified and quoted) of
+ * dp_clean.table: is its range [.., hi) handed out, does its dataset's
+ * product keep versions for a number of days, and has no version in it an
+ * end (_valid_to) at or after that retention's cutoff, nor none?  Found
+ * through the partition's BRIN index on _valid_to (summarised first), not
+ * by reading it.  Connected to SPI.
+ */
+static bool
+history_expired(const char *table, const char *part, const char *hi)
+{
+	const char *a[2] = {table, hi};
+	char	   *cutoff;
+	char	   *v;
+	int			nest;
+
+	if (dp_spi_exec_text("SELECT (pg_catalog.now() - pg_catalog.make_interval(days => p.retention_days))::text "
+						 "FROM dataplatform.datasets d JOIN dataplatform.products p ON p.name = d.product "
+						 "WHERE d.table_name::text || '_history' = $1 AND p.retention_days > 0 "
+						 "AND $2::bigint - 1 <= (SELECT s.last_value FROM dataplatform.batch_id_seq s)",
+						 2, a) == 0)
+		return false;
+	cutoff = dp_spi_getvalue(0, 1);
+	a[0] = part;
+	dp_spi_exec_text("SELECT pg_catalog.brin_summarize_new_values(i.indexrelid) "
+					 "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+					 "JOIN pg_catalog.pg_am m ON m.oid = c.relam "
+					 "WHERE m.amname = 'brin' AND i.indrelid = $1::pg_catalog.regclass", 1, a);
+	/* through the index, however the planner weighs it */
+	nest = NewGUCNestLevel();
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	a[0] = cutoff;
+	dp_spi_exec_text(psprintf("SELECT NOT EXISTS (SELECT 1 FROM %s h "
+							  "WHERE h._valid_to >= $1::timestamptz OR h._valid_to IS NULL)", part),
+					 1, a);
+	v = dp_spi_getvalue(0, 1);
+	AtEOXact_GUC(true, nest);
+	return v != NULL && strcmp(v, "t") == 0;
+}
+
 /* detach and drop a partition (its parent and it schema-qualified, quoted) */
 static void
 retire(const char *parent, const char *part)
@@ -575,6 +650,7 @@ dp_partition_drop_expired(StringInfo report)
 	char	  **parents;
 	char	  **parts;
 	char	  **bounds;
+	char	  **histories;
 	volatile int dropped = 0;
 
 	/*
@@ -584,7 +660,8 @@ dp_partition_drop_expired(StringInfo report)
 	 */
 	n = dp_spi_exec("SELECT pg_catalog.format('%I.%I', r.table_schema, r.table_name), "
 					"pg_catalog.format('%I.%I', pn.nspname, pc.relname), "
-					"pg_catalog.pg_get_expr(pc.relpartbound, pc.oid) "
+					"pg_catalog.pg_get_expr(pc.relpartbound, pc.oid), "
+					"CASE WHEN r.table_schema = 'dp_clean' THEN r.table_name::text END "
 					"FROM dataplatform.partition_rule r "
 					"JOIN pg_catalog.pg_namespace n ON n.nspname = r.table_schema "
 					"JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = r.table_name "
@@ -597,11 +674,13 @@ dp_partition_drop_expired(StringInfo report)
 	parents = palloc(sizeof(char *) * (n + 1));
 	parts = palloc(sizeof(char *) * (n + 1));
 	bounds = palloc(sizeof(char *) * (n + 1));
+	histories = palloc(sizeof(char *) * (n + 1));
 	for (uint64 i = 0; i < n; i++)
 	{
 		parents[i] = dp_spi_getvalue(i, 1);
 		parts[i] = dp_spi_getvalue(i, 2);
 		bounds[i] = dp_spi_getvalue(i, 3);
+		histories[i] = dp_spi_getvalue(i, 4);
 	}
 	appendStringInfoChar(report, '[');
 	for (uint64 i = 0; i < n; i++)
@@ -625,11 +704,11 @@ dp_partition_drop_expired(StringInfo report)
 		 * partition, in the order writers and readers take them (locking the
 		 * partition first could deadlock with a reader of the parent)
 		 */
-		if (!range_expired(lo, hi))
+		if (histories[i] ? !history_expired(histories[i], parts[i], hi) : !range_expired(lo, hi))
 			continue;
 		dp_spi_exec(psprintf("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", parents[i]), 0, NULL, NULL, NULL);
 		dp_spi_exec(psprintf("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", parts[i]), 0, NULL, NULL, NULL);
-		if (!range_expired(lo, hi))
+		if (histories[i] ? !history_expired(histories[i], parts[i], hi) : !range_expired(lo, hi))
 			continue;
 		retire(parents[i], parts[i]);
 		if (dropped > 0)
@@ -737,7 +816,8 @@ is_rule_partition(Oid relid, char **parent, bool *time)
 	if (args[0] == NULL || args[1] == NULL)
 		return false;
 	/* only our schemas hold ruled tables (anyone's own DROP reads nothing) */
-	if (strcmp(args[0], "dp_raw") != 0 && strcmp(args[0], "dataplatform") != 0)
+	if (strcmp(args[0], "dp_raw") != 0 && strcmp(args[0], "dataplatform") != 0 &&
+		strcmp(args[0], "dp_clean") != 0)
 		return false;
 	if (dp_spi_exec_text("SELECT key_kind = 'time' FROM dataplatform.partition_rule "
 						 "WHERE table_schema = $1 AND table_name = $2", 2, args) == 0)

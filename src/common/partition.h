@@ -36,7 +36,9 @@ extern int	dp_partition_create_ahead(void);
 /*
  * apply_retention's pass (connected to SPI): detach and drop every
  * partition of every rule whose whole batch-id range was handed out and
- * whose batches are all past their product's retention; appends a JSON
+ * whose batches are all past their product's retention (a history
+ * table's: that holds no version ending at or after its dataset's
+ * retention cutoff); appends a JSON
  * array of what it dropped to report.  Returns the count dropped.
  */
 extern int	dp_partition_drop_expired(StringInfo report);
@@ -49,5 +51,11 @@ extern int	dp_partition_drop_expired(StringInfo report);
  */
 extern int	dp_partition_drop_before(const char *schema, const char *table, int64 cutoff,
 									 StringInfo report, int64 *rows);
+
+/*
+ * <table><suffix> as a relation name: the table's name cut short so that
+ * the whole fits in NAMEDATALEN - 1 bytes.  palloc'd.
+ */
+extern char *dp_partition_name(const char *table, const char *suffix);
 
 #endif							/* DP_PARTITION_H */

@@ -89,6 +89,7 @@ close_version(EventRun *run, Entity *e, const char *operation, Ev *ev)
 	h->values = palloc(sizeof(Cell) * nf);
 	memcpy(h->values, e->values, sizeof(Cell) * nf);
 	h->operation = operation;
+	h->key = e->key;
 	h->batch_id = e->batch_id;
 	h->event_id = e->event_id;
 	h->event_id_d = e->event_id_d;

@@ -142,6 +142,7 @@ typedef struct HistRow
 {
 	Cell	   *values;
 	const char *operation;
+	char	   *key;			/* the entity's (Entity.key) */
 	int64		batch_id;
 	char	   *event_id;
 	Datum		event_id_d;		/* text datums of the strings, or 0 */

@@ -19,6 +19,7 @@
 
 #include "events.h"
 #include "openlineage.h"
+#include "partition.h"
 #include "util.h"
 #include "spatial.h"
 
@@ -32,7 +33,7 @@ PG_FUNCTION_INFO_V1(dp_load_snapshot);
 /*
  * Replace mode: close every entity of the dataset the snapshot does not
  * hold (unless it has a newer watermark).  Returns {"count", "keys"}; the
- * closed versions go to _history, and the first 1,000 to the keys, in key
+ * closed versions go to _history, their keys to the removed keys, and the first 1,000 to the keys, in key
  * order (not in the order rows happen to sit in the table).
  */
 static char *
@@ -103,14 +104,17 @@ remove_missing(DpLoad *load, Datum as_of)
 					 "moved AS (INSERT INTO %s (%s, _operation, _batch_id, _event_id, _valid_from, _valid_to, "
 					 "_closed_by_batch, _watermark, _row) SELECT %s, 'resync', _batch_id, _event_id, _updated_at, "
 					 "GREATEST($%d, _updated_at), "
-					 "$%d, COALESCE($%d, _watermark), _row FROM gone ORDER BY %s) "
+					 "$%d, COALESCE($%d, _watermark), _row FROM gone ORDER BY %s), "
+					 "removed AS (INSERT INTO dp_clean.%s (%s) SELECT DISTINCT %s FROM gone ON CONFLICT DO NOTHING) "
 					 "SELECT pg_catalog.jsonb_build_object('count', (SELECT count(*) FROM gone), "
 					 "'keys', COALESCE((SELECT pg_catalog.jsonb_agg(s._k ORDER BY %s) FROM (SELECT "
 					 "pg_catalog.jsonb_build_object(%s) AS _k, %s FROM gone ORDER BY %s LIMIT 1000) s), "
 					 "'[]'))::text",
 					 dp_qualified_clean(spec, false), match.data, nk + 1, nk + 1,
 					 dp_qualified_clean(spec, true), cols.data, cols.data, nk + 2, nk + 3, nk + 1,
-					 keyorder.data, keyorder.data, keyjson.data, keyorder.data, keyorder.data);
+					 keyorder.data, quote_identifier(psprintf("%s_removed", spec->table)),
+					 keyorder.data, keyorder.data,
+					 keyorder.data, keyjson.data, keyorder.data, keyorder.data);
 	types[nk] = TEXTOID;
 	values[nk] = load->watermark ? CStringGetTextDatum(load->watermark) : (Datum) 0;
 	nulls[nk] = load->watermark ? ' ' : 'n';
@@ -121,6 +125,8 @@ remove_missing(DpLoad *load, Datum as_of)
 	values[nk + 2] = Int64GetDatum(load->batch_id);
 	nulls[nk + 2] = ' ';
 	nulls[nk + 3] = '\0';
+	/* the partition of _history the closed versions go to */
+	dp_partition_ensure("dp_clean", psprintf("%s_history", spec->table), load->batch_id);
 	dp_spi_exec(sql.data, nk + 3, types, values, nulls);
 	return dp_spi_getvalue(0, 1);
 }

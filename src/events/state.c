@@ -143,8 +143,9 @@ dp_events_envelope(EventRun *run, Ev *ev)
 /*
  * Load the current state (and the tombstone watermark of deleted ones) of
  * the entities these events name: one probe of the clean table's primary
- * key per key, and for the keys with no current row one walk of their
- * versions through _history's key index.
+ * key per key; for the keys with no current row one probe of the removed
+ * keys, and for those among them one walk of their versions through the
+ * key index of each partition of _history.
  */
 void
 dp_events_load_state(EventRun *run, List *keys)
@@ -241,8 +242,39 @@ dp_events_load_state(EventRun *run, List *keys)
 		return;
 
 	/*
+	 * Only keys ever removed can have versions and no current row (the
+	 * dataset's removed keys, <t>_removed): the others, brand-new
+	 * entities, have no history to walk.
+	 */
+	{
+		DpProbe    *fp = dp_load_removed_begin(spec);
+		List	   *removed = NIL;
+
+		foreach(lc, absent)
+		{
+			Entity	   *e = lfirst(lc);
+			Datum		k;
+
+			if (fp == NULL)
+			{
+				removed = lappend(removed, e);
+				continue;
+			}
+			k = dp_probe_input(fp, 0, e->key);
+			if (dp_load_was_removed(fp, &k))
+				removed = lappend(removed, e);
+		}
+		if (fp)
+			dp_probe_end(fp);
+		absent = removed;
+		if (absent == NIL)
+			return;
+	}
+
+	/*
 	 * tombstones: the watermark of the latest delete or resync; and when
-	 * the entity's last version ended (a new one starts no earlier)
+	 * the entity's last version ended (a new one starts no earlier), from
+	 * every partition of _history
 	 */
 	p = dp_probe_begin_on("dp_clean", history, spec->fields[run->keyfield].column);
 	a_wm = dp_probe_attnum(p, "_watermark");

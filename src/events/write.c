@@ -145,10 +145,13 @@ write_history(EventRun *run)
 	Datum		closed_batch = Int64GetDatum(load->batch_id);
 	Datum		op_d[2] = {0, 0};	/* "update", "delete" */
 	ListCell   *lc;
+	char	  **removed;
+	int			nremoved = 0;
 
 	if (run->hist == NIL)
 		return;
-	b = dp_load_history_begin(spec, &a);
+	removed = palloc(sizeof(char *) * list_length(run->hist));
+	b = dp_load_history_begin(spec, load->batch_id, &a);
 	foreach(lc, run->hist)
 	{
 		HistRow    *h = lfirst(lc);
@@ -164,6 +167,8 @@ write_history(EventRun *run)
 				dp_bulk_set_datum(b, a.operation, CStringGetTextDatum(h->operation));
 			else
 				dp_bulk_set_datum(b, a.operation, dp_events_text_datum(run, &op_d[o], h->operation));
+			if (o != 0)
+				removed[nremoved++] = h->key;
 		}
 		if (h->batch_id)
 			dp_bulk_set_datum(b, a.batch_id, Int64GetDatum(h->batch_id));
@@ -181,6 +186,8 @@ write_history(EventRun *run)
 		dp_bulk_store(b);
 	}
 	(void) dp_bulk_end(b);
+	/* the keys removed, whose tombstones a later create must find */
+	dp_load_record_removed(spec, removed, nremoved);
 }
 
 static void

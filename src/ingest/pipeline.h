@@ -179,8 +179,10 @@ extern char *dp_qualified_clean(const DpSpec *spec, bool history);
 /*
  * The columns of dp_clean.<dataset>_history that a writer of versions
  * sets: the fields' (fields, one per spec field) and the bookkeeping ones.
- * dp_load_history_begin opens a bulk insertion into the table, fills them
- * in (palloc'd in CurrentMemoryContext) and lets _history_id and
+ * dp_load_history_begin opens a bulk insertion into the partition of
+ * batch_id (made when there is none; every version a call writes is closed
+ * by its batch, so _closed_by_batch must be batch_id), fills them in
+ * (palloc'd in CurrentMemoryContext) and lets _history_id and
  * _recorded_at take their defaults.
  */
 typedef struct DpHistoryAtts
@@ -197,7 +199,23 @@ typedef struct DpHistoryAtts
 				row;
 } DpHistoryAtts;
 
-extern DpBulk *dp_load_history_begin(const DpSpec *spec, DpHistoryAtts *a);
+extern DpBulk *dp_load_history_begin(const DpSpec *spec, int64 batch_id, DpHistoryAtts *a);
+
+/*
+ * Record keys removed by a delete (n keys of the dataset's single key
+ * field, as text) in dp_clean.<dataset>_removed (clean_table.c), so that
+ * their tombstones are looked up when they come back.  One statement.
+ */
+extern void dp_load_record_removed(const DpSpec *spec, char **keys, int n);
+
+/*
+ * Is a key with no current row (datums in the primary key's order) among
+ * the dataset's removed keys?  A probe of <t>_removed's primary key (fp,
+ * from dp_load_removed_begin; NULL when the dataset has no such table, a
+ * table restored from an older dump: then every key may be, true).
+ */
+extern DpProbe *dp_load_removed_begin(const DpSpec *spec);
+extern bool dp_load_was_removed(DpProbe *fp, const Datum *key);
 extern Datum dp_text_array(char **strings, int n, int stride);
 extern Datum dp_int8_array(int64 *v, int n);
 

@@ -194,8 +194,11 @@ dp_rebuild(PG_FUNCTION_ARGS)
 					 "AND e.outcome NOT IN ('duplicate', 'rejected')", 1, args);
 	dp_spi_exec_text("DELETE FROM dataplatform.event WHERE dataset = $1", 1, args);
 	dp_spi_exec_text("DELETE FROM dataplatform.orphan_event WHERE dataset = $1", 1, args);
-	dp_spi_exec(psprintf("TRUNCATE %s, %s", dp_qualified_clean(first->spec, false),
-						 dp_qualified_clean(first->spec, true)), 0, NULL, NULL, NULL);
+	/* the removed keys too: the replay records them again */
+	dp_spi_exec(psprintf("TRUNCATE %s, %s, dp_clean.%s", dp_qualified_clean(first->spec, false),
+						 dp_qualified_clean(first->spec, true),
+						 quote_identifier(psprintf("%s_removed", first->spec->table))),
+				0, NULL, NULL, NULL);
 
 	for (b = 0; b < nbatches; b++)
 	{

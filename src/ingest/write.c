@@ -26,6 +26,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -304,6 +305,8 @@ upsert_rows(DpLoad *load, const int *slots, int n)
 	values[nf + 1] = load->received_at;
 	values[nf + 2] = load->watermark ? CStringGetTextDatum(load->watermark) : (Datum) 0;
 	values[nf + 3] = dp_int8_array(rows, n);
+	/* the partition of _history the replaced versions go to */
+	dp_partition_ensure("dp_clean", psprintf("%s_history", load->spec->table), load->batch_id);
 	dp_spi_exec(load->upsert_sql, nf + 4, load->upsert_types, values,
 				load->watermark ? NULL : psprintf("%*s%s ", nf + 2, "", "n"));
 	load->n_added += pg_strtoint64(dp_spi_getvalue(0, 1));
@@ -313,9 +316,13 @@ upsert_rows(DpLoad *load, const int *slots, int n)
 }
 
 DpBulk *
-dp_load_history_begin(const DpSpec *spec, DpHistoryAtts *a)
+dp_load_history_begin(const DpSpec *spec, int64 batch_id, DpHistoryAtts *a)
 {
-	DpBulk	   *b = dp_bulk_begin("dp_clean", psprintf("%s_history", spec->table));
+	char	   *history = psprintf("%s_history", spec->table);
+	DpBulk	   *b;
+
+	/* the partition of the batch, which closes every version of the call */
+	b = dp_bulk_begin("dp_clean", dp_partition_for("dp_clean", history, batch_id));
 
 	a->fields = palloc(sizeof(AttrNumber) * spec->nfields);
 	for (int i = 0; i < spec->nfields; i++)
@@ -332,6 +339,41 @@ dp_load_history_begin(const DpSpec *spec, DpHistoryAtts *a)
 	dp_bulk_default(b, dp_bulk_attnum(b, "_history_id"));
 	dp_bulk_default(b, dp_bulk_attnum(b, "_recorded_at"));
 	return b;
+}
+
+void
+dp_load_record_removed(const DpSpec *spec, char **keys, int n)
+{
+	const DpField *f = &spec->fields[spec->key[0]];
+	Oid			type = TEXTARRAYOID;
+	Datum		arr;
+
+	if (n == 0)
+		return;
+	if (spec->nkey != 1)
+		elog(ERROR, "dataset \"%s\" has more than one key field", spec->dataset);
+	arr = dp_text_array(keys, n, 1);
+	dp_spi_exec(psprintf("INSERT INTO dp_clean.%s (%s) SELECT DISTINCT k::%s FROM pg_catalog.unnest($1) k "
+						 "ON CONFLICT DO NOTHING",
+						 quote_identifier(psprintf("%s_removed", spec->table)),
+						 quote_identifier(f->column), dp_sqltype(f->datatype)),
+				1, &type, &arr, NULL);
+}
+
+DpProbe *
+dp_load_removed_begin(const DpSpec *spec)
+{
+	char	   *removed = psprintf("%s_removed", spec->table);
+
+	if (!OidIsValid(get_relname_relid(removed, get_namespace_oid("dp_clean", false))))
+		return NULL;
+	return dp_probe_begin("dp_clean", removed);
+}
+
+bool
+dp_load_was_removed(DpProbe *fp, const Datum *key)
+{
+	return fp == NULL || dp_probe_exists(fp, key);
 }
 
 /*
@@ -506,7 +548,7 @@ update_stored_rows(DpLoad *load, const int *slots, int n)
 
 		/* the stored version goes to _history, closed by this batch */
 		if (hist == NULL)
-			hist = dp_load_history_begin(spec, &h);
+			hist = dp_load_history_begin(spec, load->batch_id, &h);
 		(void) dp_bulk_slot(hist);
 		for (int i = 0; i < nf; i++)
 			copy_probed(p, hist, atts[i], h.fields[i], typlen, typbyval);
@@ -616,6 +658,7 @@ dp_load_flush_rows(DpLoad *load)
 	int			nfresh = 0,
 				nstored = 0;
 	TimestampTz *times = NULL;
+	DpProbe    *fp = NULL;
 	DpProbe    *hp = NULL;
 	AttrNumber *hkey = NULL;
 	int16	   *typlen = NULL;
@@ -636,17 +679,15 @@ dp_load_flush_rows(DpLoad *load)
 	stored = palloc(sizeof(int) * load->nslots);
 	if (load->snapshot)
 	{
-		/* snapshots: keys with no current row are looked up in _history */
-		hp = dp_probe_begin_on("dp_clean", psprintf("%s_history", spec->table), dp_probe_key_column(probe, 0));
+		/*
+		 * snapshots: keys with no current row that were ever removed are
+		 * looked up in _history (walked, every partition, on the first)
+		 */
+		fp = dp_load_removed_begin(spec);
 		times = palloc(sizeof(TimestampTz) * load->nslots);
 		hkey = palloc(sizeof(AttrNumber) * nkeys);
 		typlen = palloc(sizeof(int16) * nkeys);
 		typbyval = palloc(sizeof(bool) * nkeys);
-		for (int i = 0; i < nkeys; i++)
-		{
-			hkey[i] = dp_probe_attnum(hp, dp_probe_key_column(probe, i));
-			get_typlenbyval(dp_probe_atttype(hp, hkey[i]), &typlen[i], &typbyval[i]);
-		}
 	}
 	for (int s = 0; s < load->nslots; s++)
 	{
@@ -661,14 +702,14 @@ dp_load_flush_rows(DpLoad *load)
 		 * insert_new_rows).  When all of them are stored, every row goes to
 		 * the upsert, which probes each key itself and inserts the new ones.
 		 */
-		if (s == DP_PROBE_SAMPLE && hp == NULL && nstored == 0)
+		if (s == DP_PROBE_SAMPLE && !load->snapshot && nstored == 0)
 		{
 			for (int r = s; r < load->nslots; r++)
 				fresh[nfresh++] = r;
 			optimistic = true;
 			break;
 		}
-		if (s == DP_PROBE_SAMPLE && hp == NULL && nstored == s)
+		if (s == DP_PROBE_SAMPLE && !load->snapshot && nstored == s)
 		{
 			for (int r = s; r < load->nslots; r++)
 				stored[nstored++] = r;
@@ -684,18 +725,34 @@ dp_load_flush_rows(DpLoad *load)
 		}
 		if (known && dp_probe_exists(probe, key))
 			stored[nstored++] = s;
-		else if (!known || hp == NULL)
+		else if (!known || !load->snapshot || !dp_load_was_removed(fp, key))
 		{
 			if (times)
 				times[nfresh] = DatumGetTimestampTz(load->received_at);
 			fresh[nfresh++] = s;
 		}
-		else if (fresh_key_allowed(load, hp, hkey, typlen, typbyval, nkeys, key, &times[nfresh]))
-			fresh[nfresh++] = s;
 		else
-			load->n_newer++;	/* removed later than the snapshot's time */
+		{
+			/* the first removed key opens the walk of _history's partitions */
+			if (hp == NULL)
+			{
+				hp = dp_probe_begin_on("dp_clean", psprintf("%s_history", spec->table),
+									   dp_probe_key_column(probe, 0));
+				for (int i = 0; i < nkeys; i++)
+				{
+					hkey[i] = dp_probe_attnum(hp, dp_probe_key_column(probe, i));
+					get_typlenbyval(dp_probe_atttype(hp, hkey[i]), &typlen[i], &typbyval[i]);
+				}
+			}
+			if (fresh_key_allowed(load, hp, hkey, typlen, typbyval, nkeys, key, &times[nfresh]))
+				fresh[nfresh++] = s;
+			else
+				load->n_newer++;	/* removed later than the snapshot's time */
+		}
 	}
 	dp_probe_end(probe);
+	if (fp)
+		dp_probe_end(fp);
 	if (hp)
 		dp_probe_end(hp);
 

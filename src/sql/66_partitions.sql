@@ -2,9 +2,10 @@
 -- of batch id or of time (src/common/partition.c; docs/operations.md,
 -- "Partitions").
 -- The writer makes the partition its batch lands in when there is none,
--- the worker makes the current and the next one ahead, apply_retention
--- detaches and drops the partitions all of whose batches are past
--- retention, and the event trigger partition_guard refuses dropping or
+-- the worker makes the current and the next one ahead (not for history
+-- tables), apply_retention detaches and drops the partitions all of whose
+-- batches are past retention (history: holding no version that ended
+-- after the dataset's retention cutoff), and the event trigger partition_guard refuses dropping or
 -- detaching one anywhere else.  Partitions are not members of the
 -- extension: pg_dump dumps them, with their rows, as tables of their own.
 
@@ -29,7 +30,7 @@ CREATE TABLE @extschema@.partition_rule (
 				OR EXTRACT(YEAR FROM width_interval) = 0 AND EXTRACT(MONTH FROM width_interval) = 0))
 );
 COMMENT ON TABLE @extschema@.partition_rule IS
-'the tables partitioned by range of batch id (a partition covers width batch ids) or of time (width_interval: whole months, or a fixed length); a new width applies to partitions made from then on; each partition has the indexes listed';
+'the tables partitioned by range of batch id (a partition covers width batch ids) or of time (width_interval: whole months, or a fixed length); a new width applies to partitions made from then on; each partition has the indexes listed; every dataset''s history table (dp_clean.<t>_history, by _closed_by_batch) has a row, made with the dataset';
 INSERT INTO @extschema@.partition_rule (table_schema, table_name, key_column, key_kind, width, width_interval, indexes) VALUES
 	('dp_raw', 'chunk', 'batch_id', 'batch', 100000, NULL, '{"PRIMARY KEY (batch_id, first_ordinal)"}'),
 	('@extschema@', 'issue', 'batch_id', 'batch', 100000, NULL, '{"(batch_id, row_number)"}'),
@@ -39,6 +40,8 @@ INSERT INTO @extschema@.partition_rule (table_schema, table_name, key_column, ke
 	('@extschema@', 'audit_log', 'at', 'time', NULL, interval '1 month',
 	 ARRAY['PRIMARY KEY (id)', 'USING brin (at)',
 		   'USING gin ((detail -> ''agreements'') jsonb_path_ops) WHERE action = ''read''']);
+-- the rows of the datasets' history tables are made with them: pg_dump keeps those
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.partition_rule', 'WHERE table_schema = ''dp_clean''');
 REVOKE ALL ON @extschema@.partition_rule FROM PUBLIC;
 GRANT SELECT ON @extschema@.partition_rule TO dataplatform_admin;
 

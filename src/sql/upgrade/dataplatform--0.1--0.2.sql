@@ -589,6 +589,38 @@ BEGIN
 END
 $hist$;
 
+-- every history table partitioned by range of _closed_by_batch (issue 13,
+-- point 1; src/catalog/clean_table.c, dp_clean_table_partition_history):
+-- the table becomes its partition from MINVALUE, the identity a sequence
+-- of the same name where it stood, the removed keys are filled.  Through
+-- a function made for the time of the update (writers of a dataset
+-- restored from a 0.1 dump call the same code).
+CREATE FUNCTION @extschema@.partition_history_0_2(dataset text) RETURNS void
+AS 'MODULE_PATHNAME', 'dp_partition_history' LANGUAGE C STRICT;
+SELECT @extschema@.partition_history_0_2(d.name) FROM @extschema@.datasets d
+ WHERE pg_catalog.to_regclass(pg_catalog.format('dp_clean.%I', d.table_name || '_history')) IS NOT NULL
+ ORDER BY d.name;
+DROP FUNCTION @extschema@.partition_history_0_2(text);
+-- what it made is the datasets', not the extension's (made during the
+-- update, it became a member): pg_dump dumps it, as it dumps every
+-- dataset's tables
+DO $hist_members$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN SELECT c.oid::regclass AS rel, c.relkind FROM pg_catalog.pg_depend d
+			   JOIN pg_catalog.pg_class c ON c.oid = d.objid
+			  WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.deptype = 'e'
+				AND d.refobjid = (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname = 'dataplatform')
+				AND c.relnamespace = 'dp_clean'::regnamespace
+			  ORDER BY c.relkind, 1
+	LOOP
+		EXECUTE pg_catalog.format('ALTER EXTENSION dataplatform DROP %s %s',
+								  CASE r.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, r.rel);
+	END LOOP;
+END
+$hist_members$;
+
 -- Keep last: wake this database's worker at commit; it waits while the
 -- database holds a version other than its library's, and resumes now.
 SELECT @extschema@.worker_wake();
