@@ -164,6 +164,11 @@ SELECT dp_test.err($$DELETE FROM dp_raw.chunk_1000000$$);
 SELECT dp_test.err($$UPDATE dp_raw.chunk_1000010 SET n = n$$);
 SELECT dp_test.err($$DROP TABLE dp_clean.pt13_item_history_1000010$$);
 SELECT dp_test.err($$ALTER TABLE dp_clean.pt13_item_history DETACH PARTITION dp_clean.pt13_item_history_1000010$$);
+-- no dataset takes the name of a history partition or of removed keys
+SELECT dp_test.err($$SELECT dataplatform.define_dataset('{"dataset": "pt13-item-history-2000000", "product": "pt13",
+  "key": ["id"], "fields": [{"name": "id", "datatype": "integer"}]}')$$);
+SELECT dp_test.err($$SELECT dataplatform.define_dataset('{"dataset": "pt13-item-removed", "product": "pt13",
+  "key": ["id"], "fields": [{"name": "id", "datatype": "integer"}]}')$$);
 -- other tables are none of its business
 CREATE TABLE dp_test.scratch (a int) PARTITION BY RANGE (a);
 CREATE TABLE dp_test.scratch_1 PARTITION OF dp_test.scratch FOR VALUES FROM (1) TO (10);

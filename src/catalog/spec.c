@@ -636,7 +636,8 @@ write_fields(const DpSpec *spec)
 
 /*
  * Refuse a dataset whose table would collide with another dataset's clean
- * or history table, or with a relation someone else put in dp_clean.
+ * or history table (or a partition of it) or removed keys, or with a
+ * relation someone else put in dp_clean.
  */
 static void
 check_table_free(const DpSpec *spec)
@@ -645,10 +646,15 @@ check_table_free(const DpSpec *spec)
 
 	args[0] = spec->dataset;
 	args[1] = spec->table;
+	/* its partitions (<t>_history_<n>, _min) and removed keys too */
 	if (dp_spi_exec_text("SELECT name FROM dataplatform.datasets "
 						 "WHERE name <> $1 AND (table_name = $2::name "
 						 "   OR table_name || '_history' = $2 "
-						 "   OR table_name = $2 || '_history')",
+						 "   OR table_name = $2 || '_history' "
+						 "   OR table_name || '_removed' = $2 "
+						 "   OR table_name = $2 || '_removed' "
+						 "   OR $2 ~ ('^' || table_name || '_history_(m?[0-9]+|min)$') "
+						 "   OR table_name ~ ('^' || $2 || '_history_(m?[0-9]+|min)$'))",
 						 2, args) > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_TABLE),
@@ -659,7 +665,7 @@ check_table_free(const DpSpec *spec)
 	if (dp_spi_exec_text("SELECT 1 FROM pg_catalog.pg_class c "
 						 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 						 "WHERE n.nspname = 'dp_clean' "
-						 "AND c.relname IN ($2::name, ($2 || '_history')::name) "
+						 "AND c.relname IN ($2::name, ($2 || '_history')::name, ($2 || '_removed')::name) "
 						 "AND NOT EXISTS (SELECT 1 FROM dataplatform.datasets d WHERE d.name = $1)",
 						 2, args) > 0)
 		ereport(ERROR,
