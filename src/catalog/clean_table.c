@@ -39,7 +39,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "access.h"
 #include "clean_table.h"
 #include "partition.h"
 #include "util.h"

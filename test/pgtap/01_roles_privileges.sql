@@ -3,7 +3,7 @@ BEGIN;
 SET LOCAL client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION dataplatform;
-SELECT plan(79);
+SELECT plan(87);
 
 -- schemas and group roles
 SELECT has_schema(s) FROM unnest(ARRAY['dataplatform', 'dp_raw', 'dp_clean', 'dp_consumer']) s;
@@ -118,6 +118,26 @@ SELECT lives_ok($$SELECT dataplatform.define_dataset('{"dataset": "tap-items", "
   'an admin (not superuser) can define a dataset');
 SELECT is((SELECT count(*)::int FROM dp_clean.tap_items), 0, 'an admin can read dp_clean');
 SELECT throws_ok($$SELECT * FROM dataplatform.audit_log$$, '42501', NULL, 'an admin cannot read the audit log');
+RESET ROLE;
+
+-- history (partitioned) and the removed keys: admins only; a partition of
+-- history has no grants of its own (read through its parent)
+SELECT lives_ok($$SELECT dataplatform.push('tap-items', '[{"id": 1, "select": "a"}]')$$, 'push a record');
+SELECT lives_ok($$SELECT dataplatform.push('tap-items', '[{"id": 1, "select": "b"}]')$$, 'change it: a version in history');
+SELECT table_privs_are('dp_clean', 'tap_items_history', 'dataplatform_admin', ARRAY['SELECT']);
+SELECT table_privs_are('dp_clean', 'tap_items_history', 'dataplatform_producer', ARRAY[]::text[]);
+SELECT table_privs_are('dp_clean', 'tap_items_removed', 'dataplatform_producer', ARRAY[]::text[]);
+SELECT is((SELECT count(*)::int FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = 'dp_clean.tap_items_history'::regclass AND c.relacl IS NULL), 1,
+          'the history partition carries no grants');
+SELECT set_config('tap.part', (SELECT inhrelid::regclass::text FROM pg_inherits
+                               WHERE inhparent = 'dp_clean.tap_items_history'::regclass), true);
+SET LOCAL ROLE tap_producer;
+SELECT throws_ok(format('SELECT * FROM %s', current_setting('tap.part')), '42501', NULL,
+                 'a producer cannot read a history partition');
+RESET ROLE;
+SET LOCAL ROLE tap_admin;
+SELECT is((SELECT count(*)::int FROM dp_clean.tap_items_history), 1, 'an admin reads history through its parent');
 RESET ROLE;
 
 -- the C functions check the caller even if EXECUTE is granted too widely

@@ -28,7 +28,7 @@ SELECT is(
   ARRAY['agreement', 'agreement_id_seq', 'audit_log', 'audit_log_default', 'audit_log_id_seq', 'batch', 'batch_id_seq', 'chunk', 'collection_log', 'collection_log_id_seq',
         'config_version', 'consumer_replication', 'consumer_source', 'consumer_view', 'datasets', 'endpoint', 'event', 'event_default', 'event_processed', 'fields',
         'issue', 'issue_default', 'job', 'job_id_seq', 'mask_key', 'openlineage_outbox', 'openlineage_outbox_id_seq',
-        'orphan_event', 'producer_grants', 'products', 'quarantine_row',
+        'orphan_event', 'partition_rule', 'producer_grants', 'products', 'quarantine_row',
         'refresh_log', 'refresh_log_id_seq', 'secret', 'spec_version', 'view_column_lineage']::text[],
   'catalog tables are marked for pg_dump');
 SELECT is_empty($$
