@@ -151,6 +151,26 @@ SELECT dp_test.history_scans() - :before AS history_scans;
 COMMIT;
 SELECT count(*) AS current_777 FROM dp_clean.pt13_item WHERE id = 777;
 
+-- a key change: every history partition gets the new key index (the rule
+-- too), and the removed keys are made again by the new key from history
+-- (the keys of delete and resync versions, and every key of a version
+-- with no current row)
+SELECT (dataplatform.define_product('pt13kc')).name;
+SELECT dataplatform.define_dataset('{"dataset": "pt13-kc", "product": "pt13kc", "key": ["a"],
+  "fields": [{"name": "a", "datatype": "integer"}, {"name": "b", "datatype": "integer"}]}');
+SELECT dataplatform.push('pt13-kc', '[{"a": 1, "b": 1}, {"a": 2, "b": 2}]') > 0 AS pushed;
+SELECT dataplatform.push('pt13-kc', '[{"a": 1, "b": 10}]') > 0 AS changed;
+SELECT dataplatform.load_snapshot('pt13-kc', '[{"a": 1, "b": 10}]', now(), 'replace') > 0 AS resynced;
+SELECT a FROM dp_clean.pt13_kc_removed ORDER BY 1;
+SELECT dataplatform.define_dataset('{"dataset": "pt13-kc", "product": "pt13kc", "key": ["a", "b"],
+  "fields": [{"name": "a", "datatype": "integer", "required": true}, {"name": "b", "datatype": "integer", "required": true}]}',
+  allow_breaking => true);
+SELECT indexes[1] AS key_index FROM dataplatform.partition_rule WHERE table_name = 'pt13_kc_history';
+SELECT regexp_replace(pg_get_indexdef(x.indexrelid), 'INDEX \S+ ON \S+', 'INDEX ON <partition>') AS index
+  FROM pg_inherits h JOIN pg_index x ON x.indrelid = h.inhrelid
+ WHERE h.inhparent = 'dp_clean.pt13_kc_history'::regclass ORDER BY 1;
+SELECT a, b FROM dp_clean.pt13_kc_removed ORDER BY 1, 2;
+
 -- the guards: a partition is dropped or detached only by apply_retention,
 -- and is append-only as its parent is, superusers included
 SELECT dp_test.err($$DROP TABLE dp_raw.chunk_1000000$$);
