@@ -229,7 +229,9 @@ SELECT count(*) AS other_issues FROM dataplatform.issue WHERE batch_id < 1000000
 SELECT r -> 'partitions' AS partitions,
 	   (SELECT d - 'cutoff' FROM jsonb_array_elements(r -> 'datasets') d WHERE d ->> 'product' = 'pt13') AS edge
   FROM dataplatform.apply_retention() r;
-SELECT * FROM dp_test.parts(1000000) WHERE partition !~ '_5000000$';
+-- (up to the range of the last batch: the worker may have made the next)
+SELECT * FROM dp_test.parts(1000000) WHERE partition !~ '_5000000$'
+   AND (regexp_match(bound, 'FROM \(''(\d+)''\)'))[1]::bigint < 1000030;
 -- nothing else lost: what is left is exactly the unexpired rows, unchanged
 SELECT count(*) AS missing FROM (
 	SELECT * FROM dp_test.raw_before WHERE batch_id > 1000011
