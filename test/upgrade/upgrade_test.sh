@@ -198,10 +198,10 @@ regress_upgraded() {   # the pg_regress suite, every CREATE EXTENSION made at $1
     local v=$1
     local dir=$WORK/regress-$v
     mkdir -p "$dir/sql" "$dir/expected"
-    # suites read files of the test tree (test/contracts/) from the current directory
+    # suites read files of the test tree from the current directory
+    # (test/contracts/, test/data/, \! test/catalogue/validate.py)
     ln -sfn "$ROOT/test" "$dir/test"
     chmod -R 755 "$dir"
-    ln -sfn "$ROOT/test" "$dir/test"    # the data files suites read (test/data/)
     local create="CREATE EXTENSION dataplatform;"
     local upgraded="CREATE EXTENSION dataplatform VERSION '$v'; ALTER EXTENSION dataplatform UPDATE;"
     for f in "$ROOT"/sql/*.sql; do
@@ -211,8 +211,6 @@ regress_upgraded() {   # the pg_regress suite, every CREATE EXTENSION made at $1
         sed "s/^$create\$/$upgraded/" "$f" >"$dir/expected/$(basename "$f")"
     done
     grep -q -F "$upgraded" "$dir"/sql/01_extension.sql || fail "sql/01_extension.sql has no line '$create' to replace"
-    # what the suites run beside psql (\! test/catalogue/validate.py and its schema)
-    mkdir -p "$dir/test" && cp -r "$ROOT/test/catalogue" "$dir/test/"
     local tests
     tests=$(cd "$ROOT/sql" && ls ./*.sql | sed 's|^\./||; s|\.sql$||' | sort)
     # shellcheck disable=SC2086
