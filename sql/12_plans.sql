@@ -61,6 +61,24 @@ SELECT pg_stat_clear_snapshot();
 SELECT * FROM pg_temp.whole_table_scans() AS scanned;
 EXPLAIN (COSTS OFF) SELECT first_ordinal, n, line_numbers, data, raw FROM dp_raw.chunk
  WHERE batch_id = 1 ORDER BY first_ordinal;
+-- one raw row found by (batch_id, ordinal) for the quarantine and for
+-- lineage reads its own run of dp_raw.chunk, not every run of the batch
+-- (here 21 runs: 20,600 rows, the 20,500th quarantined; reading every run
+-- for each would read 42); counted in this transaction's own statistics
+-- (the worker may read raw meanwhile), the planner's own probes of an
+-- index's extreme values included
+SELECT dataplatform.push('plan-item', (SELECT jsonb_agg(CASE WHEN i = 20500 THEN jsonb_build_object('name', 'no key')
+  ELSE jsonb_build_object('ref', 'Q' || i, 'name', 'q ' || i, 'rent', 1) END ORDER BY i)
+  FROM generate_series(1, 20600) i)) AS many_runs \gset
+BEGIN;
+CREATE TEMP TABLE runs_before AS
+  SELECT coalesce(sum(idx_tup_fetch), 0) AS fetched FROM pg_stat_xact_user_tables WHERE schemaname = 'dp_raw';
+SELECT row_number, data ->> 'name' AS name FROM dataplatform.quarantine WHERE batch_id = :many_runs;
+SELECT dataplatform.lineage('plan-item', '"Q20600"') #>> '{versions,0,raw,data,name}' AS raw_name;
+SELECT coalesce(sum(idx_tup_fetch), 0) - (SELECT fetched FROM runs_before) <= 4 AS own_runs_only
+  FROM pg_stat_xact_user_tables WHERE schemaname = 'dp_raw';
+COMMIT;
+SELECT count(*) AS runs FROM dp_raw.chunk WHERE batch_id = :many_runs;
 
 -- the check sees what it is there for: a query that reads the dataset's
 -- whole batch history (as the queued-batch check did before its partial

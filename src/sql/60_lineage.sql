@@ -182,9 +182,17 @@ BEGIN
 			'values', (SELECT jsonb_object_agg(x.fk, x.fv) FROM jsonb_each(v) AS x(fk, fv) WHERE x.fk !~ '^_'),
 			'batch', @extschema@.lineage_of_batch((v ->> '_batch_id')::bigint),
 			'event', ev,
-			'raw', (SELECT jsonb_build_object('batch_id', w.batch_id, 'ordinal', w.ordinal,
-											  'line_number', w.line_number, 'data', w.data, 'raw', w.raw)
-					  FROM dp_raw.rows w WHERE w.batch_id = b AND w.ordinal = r),
+			-- the row's run through dp_raw.chunk's primary key: runs hold at
+			-- most 1,000 rows, so it starts within the 1,000 ordinals up to
+			-- the row's (dp_raw.rows would read every run of the batch)
+			'raw', (SELECT jsonb_build_object('batch_id', c.batch_id, 'ordinal', r,
+											  'line_number', @extschema@.raw_element(c.line_numbers, (r - c.first_ordinal)::integer),
+											  'data', @extschema@.raw_element(c.data, (r - c.first_ordinal)::integer),
+											  'raw', @extschema@.raw_element(c.raw, (r - c.first_ordinal)::integer))
+					  FROM (SELECT * FROM dp_raw.chunk k WHERE k.batch_id = b AND k.first_ordinal <= r
+								AND k.first_ordinal > r - 1000
+							 ORDER BY k.first_ordinal DESC LIMIT 1) c
+					 WHERE r < c.first_ordinal + c.n),
 			'issues', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
 								'field', i.field, 'issue_type', i.issue_type, 'severity', i.severity,
 								'value', i.value, 'normalised_value', i.normalised_value,

@@ -435,7 +435,16 @@ SELECT q.batch_id, b.dataset, q.row_number, q.line_number, r.data, r.raw,
 		 WHERE i.batch_id = q.batch_id AND i.row_number = q.row_number) AS issues
   FROM @extschema@.quarantine_row q
   JOIN @extschema@.batch b ON b.id = q.batch_id
-  LEFT JOIN dp_raw.rows r ON r.batch_id = q.batch_id AND r.ordinal = q.row_number;
+  -- the row's run of dp_raw.chunk through its primary key: runs hold at
+  -- most 1,000 rows, so it starts within the 1,000 ordinals up to the
+  -- row's (the view dp_raw.rows would read every run of the batch)
+  LEFT JOIN LATERAL (
+	SELECT @extschema@.raw_element(c.data, (q.row_number - c.first_ordinal)::integer) AS data,
+		   @extschema@.raw_element(c.raw, (q.row_number - c.first_ordinal)::integer) AS raw
+	  FROM dp_raw.chunk c
+	 WHERE c.batch_id = q.batch_id AND c.first_ordinal <= q.row_number
+	   AND c.first_ordinal > q.row_number - 1000
+	 ORDER BY c.first_ordinal DESC LIMIT 1) r ON true;
 -- out of the extension first: that also takes it off pg_dump's config
 -- tables (a plain DROP TABLE would leave its OID there)
 ALTER EXTENSION dataplatform DROP TABLE dp_raw.rows_0_1;
