@@ -18,7 +18,11 @@
 #   3. apply_events is held half-way (its raw partition made, its event log
 #      partition waiting on a lock) and the server is killed: after recovery
 #      the event log, the processed ids and the partitions are unchanged,
-#      and the event then applies once and is a duplicate after.
+#      and the event then applies once and is a duplicate after;
+#   4. a push that changes a row is held half-way (its history partition
+#      waiting on a lock) and the server is killed: after recovery history,
+#      the current rows and history's partitions are unchanged, and the
+#      same push then closes the old version into the new partition.
 # Prints "ok - ..." / "not ok - ..." lines; exits non-zero on a failure.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -187,5 +191,43 @@ n=$(q -c "SELECT count(*) FROM dataplatform.event_processed WHERE event_id = 'cr
 [ "$first" = inserted ] && [ "$again" = duplicate ] && [ "$n" = 1 ] \
     && ok "after recovery the event applies once, then is a duplicate" \
     || notok "after recovery the event applies once, then is a duplicate ($first, $again, $n processed)"
+
+# 4. a crash while a push makes its partition of the dataset's history: a
+# changed row's old version goes to the partition of the push's batch,
+# which waits on a lock
+q -c "SELECT setval('dataplatform.batch_id_seq', 3000)" >/dev/null
+hist_state() {
+    q <<'SQL'
+SELECT 'history ' || count(*) || ' ' || md5(coalesce(string_agg(id || ':' || coalesce(size::text, '') || ':' || _closed_by_batch, ',' ORDER BY _history_id), ''))
+  FROM dp_clean.crash_item_history;
+SELECT 'current ' || count(*) || ' ' || md5(coalesce(string_agg(id || ':' || coalesce(size::text, ''), ',' ORDER BY id), ''))
+  FROM dp_clean.crash_item;
+SELECT 'partitions ' || coalesce(string_agg(c.relname || ' ' || pg_get_expr(c.relpartbound, c.oid), ', ' ORDER BY c.relname), '')
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'dp_clean.crash_item_history'::regclass;
+SQL
+}
+before=$(hist_state)
+{ echo "BEGIN; LOCK TABLE dp_clean.crash_item_history IN SHARE UPDATE EXCLUSIVE MODE; SELECT pg_sleep(60);"; } \
+    | tc_psql "$DIR" -d postgres >/dev/null 2>&1 &
+PIDS+=($!)
+sleep 0.5
+echo "SELECT dataplatform.push('crash-item', '[{\"id\": 1, \"size\": \"99\"}]') AS crash_history_1;" \
+    | tc_psql "$DIR" -d postgres >/dev/null 2>&1 &
+PIDS+=($!)
+wait_blocked crash_history_1 && ok "push held half-way through making its history partition" \
+    || notok "push held half-way through making its history partition (it never waited)"
+crash_and_recover
+after=$(hist_state)
+if [ "$before" = "$after" ]; then
+    ok "crash while making a history partition: same history, current rows and partitions after recovery"
+else
+    notok "crash while making a history partition: state changed"; diff <(echo "$before") <(echo "$after")
+fi
+id=$(q -c "SELECT dataplatform.push('crash-item', '[{\"id\": 1, \"size\": \"99\"}]')")
+got=$(q -c "SELECT count(*) || ' ' || min(h.size) || ' ' || bool_and(h.tableoid <> 'dp_clean.crash_item_history'::regclass)
+              FROM dp_clean.crash_item_history h WHERE h._closed_by_batch = $id")
+now=$(q -c "SELECT size FROM dp_clean.crash_item WHERE id = 1")
+[ "$got" = "1 1 true" ] && [ "$now" = 99 ] && ok "a push after recovery closes the version into its new partition" \
+    || notok "a push after recovery closes the version into its new partition (batch $id: $got; now $now)"
 
 exit $((fails > 0))
