@@ -75,19 +75,33 @@ crash_and_recover() {
     tc_start "$DIR" || { notok "server restarts after the crash"; exit 1; }
 }
 
+# in the background: a session that runs $1 (taking a lock) and keeps its
+# transaction open, then the call $2 that is to wait on it; true once a
+# backend running $3 (a tag in $2) waits on a lock
+hold_and_call() {
+    { echo "BEGIN; $1 SELECT pg_sleep(60);"; } | tc_psql "$DIR" -d postgres >/dev/null 2>&1 &
+    PIDS+=($!)
+    sleep 0.5
+    echo "$2" | tc_psql "$DIR" -d postgres >/dev/null 2>&1 &
+    PIDS+=($!)
+    wait_blocked "$3"
+}
+# ok when the state $2 before the crash equals $3 after recovery ($1: what)
+same_after() {
+    if [ "$2" = "$3" ]; then
+        ok "$1"
+    else
+        notok "$1: state changed"; diff <(echo "$2") <(echo "$3")
+    fi
+}
+
 # 1. a crash while a push makes its partitions
 q -c "SELECT setval('dataplatform.batch_id_seq', 1000)" >/dev/null
 before=$(state)
 # a session holds the issue log's SHARE UPDATE EXCLUSIVE lock: the push
 # makes its raw partition, then waits to make its issue partition
-{ echo "BEGIN; LOCK TABLE dataplatform.issue IN SHARE UPDATE EXCLUSIVE MODE; SELECT pg_sleep(60);"; } \
-    | tc_psql "$DIR" -d postgres >/dev/null 2>&1 &
-PIDS+=($!)
-sleep 0.5
-echo "SELECT dataplatform.push('crash-item', '[{\"id\": 5000, \"size\": \"bad\"}]') AS crash_push_1;" \
-    | tc_psql "$DIR" -d postgres >/dev/null 2>&1 &
-PIDS+=($!)
-if wait_blocked crash_push_1; then
+if hold_and_call "LOCK TABLE dataplatform.issue IN SHARE UPDATE EXCLUSIVE MODE;" \
+        "SELECT dataplatform.push('crash-item', '[{\"id\": 5000, \"size\": \"bad\"}]') AS crash_push_1;" crash_push_1; then
     mid=$(q -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
                  WHERE a.query LIKE '%crash_push_1%' AND l.relation = 'dataplatform.issue'::regclass AND NOT l.granted")
     [ "$mid" = 1 ] && ok "push held half-way through making its partitions" \
@@ -96,12 +110,7 @@ else
     notok "push held half-way through making its partitions (it never waited)"
 fi
 crash_and_recover
-after=$(state)
-if [ "$before" = "$after" ]; then
-    ok "crash while making partitions: same rows, checksums and partitions after recovery"
-else
-    notok "crash while making partitions: state changed"; diff <(echo "$before") <(echo "$after")
-fi
+same_after "crash while making partitions: same rows, checksums and partitions after recovery" "$before" "$(state)"
 id=$(q -c "SELECT dataplatform.push('crash-item', '[{\"id\": 5000, \"size\": \"bad\"}]')")
 n=$(q -c "SELECT count(*) FROM dp_raw.rows WHERE batch_id = $id")
 ni=$(q -c "SELECT count(*) FROM dataplatform.issue WHERE batch_id = $id")
@@ -116,13 +125,8 @@ expect_raw=$(q -c "SELECT count(*) || ' ' || md5(coalesce(string_agg(batch_id ||
                    FROM dp_raw.rows WHERE batch_id > 15")
 # a reader of the raw partition [0, 10): retention drops the issue
 # partition first, then waits for it
-{ echo "BEGIN; SELECT count(*) FROM dp_raw.chunk_0; SELECT pg_sleep(60);"; } \
-    | tc_psql "$DIR" -d postgres >/dev/null 2>&1 &
-PIDS+=($!)
-sleep 0.5
-echo "SELECT dataplatform.apply_retention() AS crash_retention_1;" | tc_psql "$DIR" -d postgres >/dev/null 2>&1 &
-PIDS+=($!)
-if wait_blocked crash_retention_1; then
+if hold_and_call "SELECT count(*) FROM dp_raw.chunk_0;" \
+        "SELECT dataplatform.apply_retention() AS crash_retention_1;" crash_retention_1; then
     gone=$(q -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
                  WHERE a.query LIKE '%crash_retention_1%' AND l.locktype = 'relation' AND l.granted
                    AND l.mode = 'AccessExclusiveLock' AND l.relation <> 'dp_raw.chunk_0'::regclass")
@@ -132,12 +136,7 @@ else
     notok "apply_retention held half-way (it never waited)"
 fi
 crash_and_recover
-after=$(state)
-if [ "$before" = "$after" ]; then
-    ok "crash during retention: same rows, checksums and partitions after recovery"
-else
-    notok "crash during retention: state changed"; diff <(echo "$before") <(echo "$after")
-fi
+same_after "crash during retention: same rows, checksums and partitions after recovery" "$before" "$(state)"
 report=$(q -c "SELECT jsonb_path_query_array(dataplatform.apply_retention(), '\$.partitions[*].partition')")
 [ "$report" = '["dataplatform.issue_0", "dp_raw.chunk_0"]' ] && ok "apply_retention then drops the expired partitions" \
     || notok "apply_retention then drops the expired partitions ($report)"
@@ -169,22 +168,12 @@ SQL
 }
 ev='[{"id": "crash-e1", "eventType": "ItemCreatedEvent", "dateTime": "2026-01-01T00:00:00Z", "entityId": "7001", "eventData": {"newData": {"size": 1}}}]'
 before=$(ev_state)
-{ echo "BEGIN; LOCK TABLE dataplatform.event IN SHARE UPDATE EXCLUSIVE MODE; SELECT pg_sleep(60);"; } \
-    | tc_psql "$DIR" -d postgres >/dev/null 2>&1 &
-PIDS+=($!)
-sleep 0.5
-echo "SELECT outcome AS crash_events_1 FROM dataplatform.apply_events('crash-item', '$ev');" \
-    | tc_psql "$DIR" -d postgres >/dev/null 2>&1 &
-PIDS+=($!)
-wait_blocked crash_events_1 && ok "apply_events held half-way through making its event log partition" \
+hold_and_call "LOCK TABLE dataplatform.event IN SHARE UPDATE EXCLUSIVE MODE;" \
+        "SELECT outcome AS crash_events_1 FROM dataplatform.apply_events('crash-item', '$ev');" crash_events_1 && ok "apply_events held half-way through making its event log partition" \
     || notok "apply_events held half-way through making its event log partition (it never waited)"
 crash_and_recover
-after=$(ev_state)
-if [ "$before" = "$after" ]; then
-    ok "crash while making an event log partition: same events, processed ids and partitions after recovery"
-else
-    notok "crash while making an event log partition: state changed"; diff <(echo "$before") <(echo "$after")
-fi
+same_after "crash while making an event log partition: same events, processed ids and partitions after recovery" \
+    "$before" "$(ev_state)"
 first=$(q -c "SELECT string_agg(outcome, ',') FROM dataplatform.apply_events('crash-item', '$ev')")
 again=$(q -c "SELECT string_agg(outcome, ',') FROM dataplatform.apply_events('crash-item', '$ev')")
 n=$(q -c "SELECT count(*) FROM dataplatform.event_processed WHERE event_id = 'crash-e1'")
@@ -207,22 +196,12 @@ SELECT 'partitions ' || coalesce(string_agg(c.relname || ' ' || pg_get_expr(c.re
 SQL
 }
 before=$(hist_state)
-{ echo "BEGIN; LOCK TABLE dp_clean.crash_item_history IN SHARE UPDATE EXCLUSIVE MODE; SELECT pg_sleep(60);"; } \
-    | tc_psql "$DIR" -d postgres >/dev/null 2>&1 &
-PIDS+=($!)
-sleep 0.5
-echo "SELECT dataplatform.push('crash-item', '[{\"id\": 1, \"size\": \"99\"}]') AS crash_history_1;" \
-    | tc_psql "$DIR" -d postgres >/dev/null 2>&1 &
-PIDS+=($!)
-wait_blocked crash_history_1 && ok "push held half-way through making its history partition" \
+hold_and_call "LOCK TABLE dp_clean.crash_item_history IN SHARE UPDATE EXCLUSIVE MODE;" \
+        "SELECT dataplatform.push('crash-item', '[{\"id\": 1, \"size\": \"99\"}]') AS crash_history_1;" crash_history_1 && ok "push held half-way through making its history partition" \
     || notok "push held half-way through making its history partition (it never waited)"
 crash_and_recover
-after=$(hist_state)
-if [ "$before" = "$after" ]; then
-    ok "crash while making a history partition: same history, current rows and partitions after recovery"
-else
-    notok "crash while making a history partition: state changed"; diff <(echo "$before") <(echo "$after")
-fi
+same_after "crash while making a history partition: same history, current rows and partitions after recovery" \
+    "$before" "$(hist_state)"
 id=$(q -c "SELECT dataplatform.push('crash-item', '[{\"id\": 1, \"size\": \"99\"}]')")
 got=$(q -c "SELECT count(*) || ' ' || min(h.size) || ' ' || bool_and(h.tableoid <> 'dp_clean.crash_item_history'::regclass)
               FROM dp_clean.crash_item_history h WHERE h._closed_by_batch = $id")
