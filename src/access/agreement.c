@@ -588,13 +588,9 @@ dp_agreement_expire(void)
 {
 	uint64		n = 0;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	dp_bg_xact_begin("dataplatform: expire access agreements", false);
 	if (agreements_installed())
 	{
-		pgstat_report_activity(STATE_RUNNING, "dataplatform: expire access agreements");
 		n = dp_spi_exec_text("UPDATE dataplatform.agreement SET status = 'expired', closed_at = valid_until, "
 							 "close_reason = 'validity ended' "
 							 "WHERE status = 'active' AND valid_until <= pg_catalog.clock_timestamp() "
@@ -617,9 +613,6 @@ dp_agreement_expire(void)
 			}
 		}
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	dp_bg_xact_end();
 	return (int) n;
 }

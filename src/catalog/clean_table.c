@@ -210,12 +210,10 @@ static void
 history_key_indexes(const DpSpec *spec)
 {
 	const char *args[2];
-	uint64		n;
-	char	  **stmts;
 
 	args[0] = qualified(history_name(spec));
 	args[1] = psprintf("(%s, _valid_from)", key_columns(spec));
-	n = dp_spi_exec_text("SELECT pg_catalog.format('DROP INDEX %s', i.indexrelid::pg_catalog.regclass) "
+	dp_spi_exec_returned("SELECT pg_catalog.format('DROP INDEX %s', i.indexrelid::pg_catalog.regclass) "
 						 "FROM pg_catalog.pg_inherits h JOIN pg_catalog.pg_index i ON i.indrelid = h.inhrelid "
 						 "JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attname = '_valid_from' "
 						 "WHERE h.inhparent = $1::pg_catalog.regclass AND a.attnum = ANY (i.indkey) "
@@ -223,11 +221,6 @@ history_key_indexes(const DpSpec *spec)
 						 "SELECT pg_catalog.format('CREATE INDEX ON %s %s', h.inhrelid::pg_catalog.regclass, $2) "
 						 "FROM pg_catalog.pg_inherits h WHERE h.inhparent = $1::pg_catalog.regclass",
 						 2, args);
-	stmts = palloc(sizeof(char *) * (n + 1));
-	for (uint64 i = 0; i < n; i++)
-		stmts[i] = dp_spi_getvalue(i, 1);
-	for (uint64 i = 0; i < n; i++)
-		exec_sql(stmts[i]);
 }
 
 /*

@@ -93,16 +93,9 @@ dp_freshness_mark(void)
 {
 	int			n;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "dataplatform: check freshness");
+	dp_bg_xact_begin("dataplatform: check freshness", false);
 	n = update_marks();
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	dp_bg_xact_end();
 	return n;
 }
 

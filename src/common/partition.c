@@ -274,8 +274,7 @@ create_partition(const char *schema, const char *table, const Rule *r, int64 lo,
 	char	   *name = partition_name(r, table, lo);
 	char	   *qparent = quote_qualified_identifier(schema, table);
 	char	   *qpart = quote_qualified_identifier(schema, name);
-	const char *args[3];
-	uint64		n;
+	const char *args[4];
 
 	dp_spi_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
 						 "INCLUDING STORAGE INCLUDING COMPRESSION)", qpart, qparent),
@@ -286,44 +285,24 @@ create_partition(const char *schema, const char *table, const Rule *r, int64 lo,
 	/* its indexes (the parent has none: see partition_rule) */
 	args[0] = schema;
 	args[1] = table;
-	dp_spi_exec_text("SELECT pg_catalog.unnest(indexes) FROM dataplatform.partition_rule "
-					 "WHERE table_schema = $1 AND table_name = $2", 2, args);
-	n = SPI_processed;
-	{
-		char	  **defs = palloc(sizeof(char *) * (n + 1));
-
-		for (uint64 i = 0; i < n; i++)
-			defs[i] = dp_spi_getvalue(i, 1);
-		for (uint64 i = 0; i < n; i++)
-		{
-			if (pg_strncasecmp(defs[i], "PRIMARY KEY", 11) == 0)
-				dp_spi_exec(psprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", qpart,
-									 quote_identifier(psprintf("%s_pkey", name)), defs[i]),
-							0, NULL, NULL, NULL);
-			else
-				dp_spi_exec(psprintf("CREATE INDEX ON %s %s", qpart, defs[i]), 0, NULL, NULL, NULL);
-		}
-	}
+	args[2] = qpart;
+	args[3] = psprintf("%s_pkey", name);
+	dp_spi_exec_returned("SELECT CASE WHEN pg_catalog.upper(pg_catalog.left(x.d, 11)) = 'PRIMARY KEY' "
+						 "THEN pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I %s', $3, $4, x.d) "
+						 "ELSE pg_catalog.format('CREATE INDEX ON %s %s', $3, x.d) END "
+						 "FROM dataplatform.partition_rule r, pg_catalog.unnest(r.indexes) WITH ORDINALITY AS x(d, o) "
+						 "WHERE r.table_schema = $1 AND r.table_name = $2 ORDER BY x.o", 4, args);
 	/* the parent's owner and statement-level triggers (the guards) */
 	args[0] = qparent;
 	args[1] = qpart;
-	dp_spi_exec_text("SELECT pg_catalog.format('ALTER TABLE %s OWNER TO %I', $2, "
-					 "c.relowner::pg_catalog.regrole) FROM pg_catalog.pg_class c "
-					 "WHERE c.oid = $1::pg_catalog.regclass "
-					 "UNION ALL "
-					 "SELECT pg_catalog.replace(pg_catalog.pg_get_triggerdef(t.oid), "
-					 "' ON ' || $1 || ' ', ' ON ' || $2 || ' ') "
-					 "FROM pg_catalog.pg_trigger t WHERE t.tgrelid = $1::pg_catalog.regclass "
-					 "AND NOT t.tgisinternal AND (t.tgtype & 1) = 0", 2, args);
-	n = SPI_processed;
-	{
-		char	  **stmts = palloc(sizeof(char *) * (n + 1));
-
-		for (uint64 i = 0; i < n; i++)
-			stmts[i] = dp_spi_getvalue(i, 1);
-		for (uint64 i = 0; i < n; i++)
-			dp_spi_exec(stmts[i], 0, NULL, NULL, NULL);
-	}
+	dp_spi_exec_returned("SELECT pg_catalog.format('ALTER TABLE %s OWNER TO %I', $2, "
+						 "c.relowner::pg_catalog.regrole) FROM pg_catalog.pg_class c "
+						 "WHERE c.oid = $1::pg_catalog.regclass "
+						 "UNION ALL "
+						 "SELECT pg_catalog.replace(pg_catalog.pg_get_triggerdef(t.oid), "
+						 "' ON ' || $1 || ' ', ' ON ' || $2 || ' ') "
+						 "FROM pg_catalog.pg_trigger t WHERE t.tgrelid = $1::pg_catalog.regclass "
+						 "AND NOT t.tgisinternal AND (t.tgtype & 1) = 0", 2, args);
 }
 
 void
@@ -526,16 +505,9 @@ dp_partition_create_ahead(void)
 {
 	int			n;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "dataplatform: create partitions ahead");
+	dp_bg_xact_begin("dataplatform: create partitions ahead", false);
 	n = create_ahead();
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	dp_bg_xact_end();
 	return n;
 }
 

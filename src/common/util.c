@@ -11,8 +11,11 @@
 #include "access/xact.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "pgstat.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/snapmgr.h"
 
 #include "pattern.h"
 #include "util.h"
@@ -185,6 +188,18 @@ dp_spi_exec_text_kept(const char *sql, int nargs, const char **args)
 	return dp_spi_exec_kept(sql, nargs, types, values, nulls);
 }
 
+void
+dp_spi_exec_returned(const char *sql, int nargs, const char **args)
+{
+	uint64		n = dp_spi_exec_text(sql, nargs, args);
+	char	  **stmts = palloc(sizeof(char *) * (n + 1));
+
+	for (uint64 i = 0; i < n; i++)
+		stmts[i] = dp_spi_getvalue(i, 1);
+	for (uint64 i = 0; i < n; i++)
+		dp_spi_exec(stmts[i], 0, NULL, NULL, NULL);
+}
+
 uint64
 dp_spi_exec_text(const char *sql, int nargs, const char **args)
 {
@@ -327,4 +342,27 @@ dp_try_in_subxact(bool (*fn) (void *arg), void *arg)
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
 	return error;
+}
+
+void
+dp_bg_xact_begin(const char *activity, bool bounded)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+	if (bounded)
+		(void) set_config_option("lock_timeout", "200", PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+void
+dp_bg_xact_end(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
 }

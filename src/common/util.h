@@ -62,6 +62,13 @@ extern uint64 dp_spi_exec(const char *sql, int nargs, Oid *types,
 extern uint64 dp_spi_exec_text(const char *sql, int nargs, const char **args);
 
 /*
+ * Run every statement (text, first column) that sql (text parameters)
+ * returns, in order: DDL made by a query.  The statements are read first,
+ * as each one run replaces the query's result.
+ */
+extern void dp_spi_exec_returned(const char *sql, int nargs, const char **args);
+
+/*
  * The same two for a statement the data path runs on every call: its plan
  * is prepared once per backend and kept (SPI_keepplan; the plan cache
  * re-plans it after DDL).  Only for constant SQL text (a literal): a
@@ -102,6 +109,17 @@ extern struct DpPattern *dp_pattern_in_context(const char *regex, bool icase, bo
  * by an error is closed by the rollback).
  */
 extern ErrorData *dp_try_in_subxact(bool (*fn) (void *arg), void *arg);
+
+/*
+ * A transaction of a background process (the worker, outside any
+ * transaction): started, connected to SPI, with a snapshot and activity
+ * shown in pg_stat_activity.  bounded: the worker's own bookkeeping, which
+ * gives up on a lock after 200 ms rather than take part in a deadlock (the
+ * next tick tries again).  dp_bg_xact_end commits it, reports the
+ * process's statistics and shows it idle.
+ */
+extern void dp_bg_xact_begin(const char *activity, bool bounded);
+extern void dp_bg_xact_end(void);
 
 /* Append "schema"."name" quoted. */
 extern void dp_append_qualified(StringInfo buf, const char *schema, const char *name);

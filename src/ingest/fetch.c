@@ -380,11 +380,7 @@ read_endpoint(DpFetch *f)
 	MemoryContext old;
 	int			i = 0;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "dataplatform: read an endpoint");
+	dp_bg_xact_begin("dataplatform: read an endpoint", false);
 
 	if (dp_spi_exec_text("SELECT dataset, url, format, options FROM dataplatform.endpoint WHERE name = $1",
 						 1, args) == 0)

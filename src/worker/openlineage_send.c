@@ -89,27 +89,6 @@ typedef struct Response
 	size_t		len;
 } Response;
 
-static void
-begin_xact(const char *activity)
-{
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, activity);
-	(void) set_config_option("lock_timeout", "200", PGC_SUSET, PGC_S_SESSION,
-							 GUC_ACTION_LOCAL, true, 0, false);
-}
-
-static void
-end_xact(void)
-{
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
-}
-
 /* libcurl write callback: keep the start of the answer; no ereport. */
 static size_t
 keep_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -136,7 +115,7 @@ prune(void)
 		!TimestampDifferenceExceeds(last_prune, GetCurrentTimestamp(), 60 * 1000))
 		return;
 	last_prune = GetCurrentTimestamp();
-	begin_xact("dataplatform: prune the OpenLineage outbox");
+	dp_bg_xact_begin("dataplatform: prune the OpenLineage outbox", true);
 	/*
 	 * ids follow the time of writing: walk the primary key from the oldest
 	 * end to the first event young enough to keep (no index on created_at,
@@ -151,7 +130,7 @@ prune(void)
 				" SELECT pg_catalog.count(*) FILTER (WHERE status = 'pending') FROM gone",
 				1, &type, &days, NULL);
 	dropped = pg_strtoint64(dp_spi_getvalue(0, 1));
-	end_xact();
+	dp_bg_xact_end();
 	if (dropped > 0)
 		ereport(LOG,
 				(errmsg("dataplatform worker: dropped %llu OpenLineage events never delivered in %d days",
@@ -168,7 +147,7 @@ read_pending(Pending *out, long *wait_ms)
 	uint64		n;
 	int			due = 0;
 
-	begin_xact("dataplatform: read the OpenLineage outbox");
+	dp_bg_xact_begin("dataplatform: read the OpenLineage outbox", true);
 	n = dp_spi_exec("SELECT id, attempts, event::text, "
 					" GREATEST(0, pg_catalog.date_part('epoch', next_attempt_at - pg_catalog.clock_timestamp()) * 1000)"
 					" FROM dataplatform.openlineage_outbox WHERE status = 'pending' ORDER BY id LIMIT "
@@ -192,7 +171,7 @@ read_pending(Pending *out, long *wait_ms)
 		MemoryContextSwitchTo(old);
 		due++;
 	}
-	end_xact();
+	dp_bg_xact_end();
 	return due;
 }
 
@@ -209,7 +188,7 @@ record(const Pending *p, const char *status, const char *error)
 	v[2] = error ? CStringGetTextDatum(error) : (Datum) 0;
 	nulls[2] = error ? ' ' : 'n';
 	v[3] = Float8GetDatum(Min(pow(2.0, p->attempts), (double) DP_OL_MAX_BACKOFF_S));
-	begin_xact("dataplatform: record an OpenLineage delivery");
+	dp_bg_xact_begin("dataplatform: record an OpenLineage delivery", true);
 	/* delivered: last_error keeps why the last failed attempt failed */
 	dp_spi_exec("UPDATE dataplatform.openlineage_outbox SET status = $2, attempts = attempts + 1, "
 				"last_error = CASE WHEN $2 = 'delivered' THEN last_error ELSE $3 END, "
@@ -218,7 +197,7 @@ record(const Pending *p, const char *status, const char *error)
 				"  THEN pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $4) "
 				"  ELSE next_attempt_at END "
 				"WHERE id = $1", 4, t, v, nulls);
-	end_xact();
+	dp_bg_xact_end();
 }
 
 /*
@@ -293,9 +272,9 @@ dp_openlineage_deliver(long *sleep_ms)
 	/* the FAIL events of failed SQL calls (openlineage_fail.c) join the outbox */
 	if (dp_ol_fail_waiting())
 	{
-		begin_xact("dataplatform: write the OpenLineage events of failed calls");
+		dp_bg_xact_begin("dataplatform: write the OpenLineage events of failed calls", true);
 		(void) dp_ol_fail_drain();
-		end_xact();
+		dp_bg_xact_end();
 	}
 
 	/*

@@ -68,57 +68,30 @@ static TimestampTz last_prune = 0;
  * ------------------------------------------------------------------------
  */
 
-static void
-begin_xact(const char *activity)
-{
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, activity);
-}
-
 /*
- * A transaction of the worker's own bookkeeping: it gives up on a lock
- * after a short wait rather than take part in a deadlock (DROP EXTENSION
- * locks the job tables in its own order), and the tick tries again later.
- * Job runs themselves are not limited.
+ * The worker's own bookkeeping gives up on a lock after a short wait
+ * (dp_bg_xact_begin's bounded: DROP EXTENSION locks the job tables in its
+ * own order) and the tick tries again later; job runs themselves are not
+ * limited.
  */
-static void
-begin_own_xact(const char *activity)
-{
-	begin_xact(activity);
-	(void) set_config_option("lock_timeout", "200", PGC_SUSET, PGC_S_SESSION,
-							 GUC_ACTION_LOCAL, true, 0, false);
-}
-
-static void
-end_xact(void)
-{
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
-}
 
 /* Runs left "running" by a crash or a kill are failed. */
 void
 dp_jobs_recover(void)
 {
-	begin_own_xact("dataplatform: recover interrupted runs");
+	dp_bg_xact_begin("dataplatform: recover interrupted runs", true);
 	dp_spi_exec("UPDATE dataplatform.job_run SET status = 'failed', "
 				"finished_at = pg_catalog.clock_timestamp(), "
 				"message = 'interrupted: the worker stopped during the run' "
 				"WHERE status = 'running'", 0, NULL, NULL, NULL);
-	end_xact();
+	dp_bg_xact_end();
 }
 
 /* Step 1: queue due scheduled runs, prune history; in one transaction. */
 static void
 queue_due_jobs(void)
 {
-	begin_own_xact("dataplatform: queue due jobs");
+	dp_bg_xact_begin("dataplatform: queue due jobs", true);
 	dp_spi_exec("WITH due AS ("
 				"  SELECT j.id, j.name, j.next_run_at,"
 				"         EXISTS (SELECT 1 FROM dataplatform.job_run r WHERE r.job_id = j.id"
@@ -156,7 +129,7 @@ queue_due_jobs(void)
 					1, &type, &days, NULL);
 		last_prune = GetCurrentTimestamp();
 	}
-	end_xact();
+	dp_bg_xact_end();
 }
 
 typedef struct DpClaimedRun
@@ -181,7 +154,7 @@ claim_run(DpClaimedRun *run)
 	Oid			type = INT4OID;
 	bool		found;
 
-	begin_own_xact("dataplatform: claim a run");
+	dp_bg_xact_begin("dataplatform: claim a run", true);
 	found = dp_spi_exec("UPDATE dataplatform.job_run r"
 						"   SET status = 'running', started_at = pg_catalog.clock_timestamp()"
 						"  FROM dataplatform.job j"
@@ -220,7 +193,7 @@ claim_run(DpClaimedRun *run)
 					" WHERE r.status = 'queued' AND NOT EXISTS"
 					" (SELECT 1 FROM dataplatform.job j WHERE j.id = r.job_id)", 0, NULL, NULL, NULL);
 	}
-	end_xact();
+	dp_bg_xact_end();
 	return found;
 }
 
@@ -296,9 +269,9 @@ job_openlineage_failed(DpClaimedRun *run, DpFetch *fetch, TimestampTz started, c
 		return;
 	PG_TRY();
 	{
-		begin_xact("dataplatform: record a failed run's OpenLineage event");
+		dp_bg_xact_begin("dataplatform: record a failed run's OpenLineage event", false);
 		job_openlineage(run, fetch, started, 0, error, run_id);
-		end_xact();
+		dp_bg_xact_end();
 	}
 	PG_CATCH();
 	{
@@ -347,7 +320,7 @@ execute_run(DpClaimedRun *run)
 			fetch = dp_collect_prepare(run->endpoint, run_cxt);
 			dp_collect_fetch(fetch);
 		}
-		begin_xact(run->command);
+		dp_bg_xact_begin(run->command, false);
 		debug_query_string = run->command;
 		/* the collection's pushes name its run as their parent */
 		if (fetch)
@@ -380,7 +353,7 @@ execute_run(DpClaimedRun *run)
 		 */
 		if (fetch)
 			job_openlineage(run, fetch, started, rows, NULL, ol_run_id);
-		end_xact();
+		dp_bg_xact_end();
 		debug_query_string = NULL;
 		ok = true;
 	}
@@ -426,7 +399,7 @@ execute_run(DpClaimedRun *run)
 		args[3] = BoolGetDatum(retry);
 		args[4] = Float8GetDatum(Min(delay, 86400.0));
 		args[5] = Int32GetDatum(run->attempt + 1);
-		begin_xact("dataplatform: record a failed run");
+		dp_bg_xact_begin("dataplatform: record a failed run", false);
 		dp_spi_exec("UPDATE dataplatform.job_run SET status = $2, message = $3,"
 					" finished_at = pg_catalog.clock_timestamp() WHERE run_id = $1",
 					3, types, args, NULL);
@@ -439,7 +412,7 @@ execute_run(DpClaimedRun *run)
 					6, types, args, NULL);
 		if (fetch)
 			dp_collect_log_failure(fetch, run->run_id, msg.data);
-		end_xact();
+		dp_bg_xact_end();
 		job_openlineage_failed(run, fetch, started, msg.data, ol_run_id);
 	}
 	if (fetch)
@@ -486,7 +459,7 @@ dp_jobs_tick(long *sleep_ms)
 		double		ms;
 		char	   *v;
 
-		begin_own_xact("dataplatform: next wake-up");
+		dp_bg_xact_begin("dataplatform: next wake-up", true);
 		dp_spi_exec("SELECT pg_catalog.date_part('epoch', (LEAST("
 					" (SELECT pg_catalog.min(next_run_at) FROM dataplatform.job"
 					"   WHERE active AND schedule IS NOT NULL),"
@@ -495,7 +468,7 @@ dp_jobs_tick(long *sleep_ms)
 					0, NULL, NULL, NULL);
 		v = dp_spi_getvalue(0, 1);
 		ms = v ? strtod(v, NULL) : (double) dp_worker_naptime_ms;
-		end_xact();
+		dp_bg_xact_end();
 		*sleep_ms = (long) Max(0.0, Min(ms + 1.0, (double) dp_worker_naptime_ms));
 	}
 	return done;
