@@ -384,15 +384,10 @@ dp_clean_table_create(const DpSpec *spec)
 	history_rule(spec);
 
 	/*
-	 * Lineage index, for consumer refreshes: which current rows a batch
-	 * wrote (btree: updates scatter them); the versions a batch closed are
-	 * found through each history partition's index (history_rule).
+	 * No index on _batch_id: which current rows a batch wrote is in the
+	 * change feed (common/change_feed.c), the versions it closed are found
+	 * through each history partition's index (history_rule).
 	 */
-	resetStringInfo(&sql);
-	appendStringInfo(&sql, "CREATE INDEX %s ON %s (_batch_id)",
-					 quote_identifier(psprintf("%s_batch", spec->table)), qualified(spec->table));
-	exec_sql(sql.data);
-
 	spatial_indexes(spec);
 
 	resetStringInfo(&sql);

@@ -46,6 +46,7 @@
 #include "utils/snapmgr.h"
 
 #include "bulk.h"
+#include "change_feed.h"
 
 #define DP_BULK_SLOTS 1000
 
@@ -85,6 +86,10 @@ struct DpBulk
 	int			maxtaken;
 	int		   *taken_tags;
 	ItemPointerData *taken_tids;
+	/* dp_bulk_feed: the TIDs written, for the change feed */
+	DpTids	   *feed;
+	char	   *feed_dataset;
+	int64		feed_batch;
 };
 
 struct DpProbe
@@ -249,6 +254,9 @@ flush_buffer(DpBulk *b)
 		for (int i = 0; i < b->nslots; i++)
 			ExecConstraints(b->rri, b->slots[i], estate);
 	table_multi_insert(b->rel, b->slots, b->nslots, b->cid, 0, b->bis);
+	if (b->feed)
+		for (int i = 0; i < b->nslots; i++)
+			dp_tids_add(b->feed, &b->slots[i]->tts_tid);
 	if (b->rri->ri_NumIndices > 0)
 		for (int i = 0; i < b->nslots; i++)
 		{
@@ -494,6 +502,8 @@ dp_bulk_update(DpBulk *b, ItemPointer tid, const bool *unchanged)
 	if (res != TM_Ok)
 		elog(ERROR, "could not update a row of \"%s\" in place (result %d)",
 			 RelationGetRelationName(b->rel), (int) res);
+	if (b->feed)
+		dp_tids_add(b->feed, &slot->tts_tid);
 	if (update_indexes && b->rri->ri_NumIndices > 0)
 		update_index_entries(b, slot, unchanged);
 	ResetPerTupleExprContext(b->estate);
@@ -571,12 +581,25 @@ dp_bulk_end_taken_back(DpBulk *b, int **tags, int *ntags)
 	return written - n;
 }
 
+void
+dp_bulk_feed(DpBulk *b, const char *dataset, int64 batch_id)
+{
+	MemoryContext old = MemoryContextSwitchTo(b->cxt);
+
+	b->feed = dp_tids_new();
+	b->feed_dataset = pstrdup(dataset);
+	b->feed_batch = batch_id;
+	MemoryContextSwitchTo(old);
+}
+
 uint64
 dp_bulk_end(DpBulk *b)
 {
 	uint64		written;
 
 	flush_buffer(b);
+	if (b->feed)
+		dp_change_feed_write(b->feed_dataset, b->feed_batch, b->feed->tids, b->feed->n);
 	written = b->written;
 	ExecCloseIndices(b->rri);
 	FreeBulkInsertState(b->bis);

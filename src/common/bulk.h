@@ -77,6 +77,13 @@ extern void dp_bulk_default(DpBulk *b, AttrNumber att);
  * triggers.
  */
 extern void dp_bulk_update(DpBulk *b, ItemPointer tid, const bool *unchanged);
+
+/*
+ * Record every row version this DpBulk writes (stores and updates) in the
+ * change feed as written by batch_id of dataset (change_feed.c), when it
+ * ends.  Every writer of a dataset's current table calls it.
+ */
+extern void dp_bulk_feed(DpBulk *b, const char *dataset, int64 batch_id);
 extern void dp_bulk_delete(DpBulk *b, ItemPointer tid);
 
 /*

@@ -557,6 +557,27 @@ range_expired(const char *lo, const char *hi)
 }
 
 /*
+ * A partition [.., hi) of the change feed (dataplatform.clean_change): is
+ * its range handed out and has every view consumed its batches?  (A view
+ * being published or refreshed holds the feed's parent locked, so this
+ * look, repeated under the lock, sees its watermark.)  Otherwise it goes
+ * with its batches' retention, as the raw rows do, and the views that had
+ * not consumed them are made to refresh in full.  Connected to SPI.
+ */
+static bool
+feed_consumed(const char *hi)
+{
+	const char *a[1] = {hi};
+	char	   *v;
+
+	dp_spi_exec_text("SELECT $1::bigint - 1 <= (SELECT s.last_value FROM dataplatform.batch_id_seq s) "
+					 "AND NOT EXISTS (SELECT 1 FROM dataplatform.consumer_source c "
+					 "WHERE c.last_batch < $1::bigint - 1)", 1, a);
+	v = dp_spi_getvalue(0, 1);
+	return v != NULL && strcmp(v, "t") == 0;
+}
+
+/*
  * A history partition (part, schema-qualified and quoted) of
  * dp_clean.table: is its range [.., hi) handed out, does its dataset's
  * product keep versions for a number of days, and has no version in it an
@@ -595,6 +616,17 @@ history_expired(const char *table, const char *part, const char *hi)
 	v = dp_spi_getvalue(0, 1);
 	AtEOXact_GUC(true, nest);
 	return v != NULL && strcmp(v, "t") == 0;
+}
+
+/* may partition part [lo, hi) of parent go (history: of that history table)? */
+static bool
+expired(const char *parent, const char *part, const char *history, const char *lo, const char *hi)
+{
+	if (history)
+		return history_expired(history, part, hi);
+	if (strcmp(parent, "dataplatform.clean_change") == 0 && feed_consumed(hi))
+		return true;
+	return range_expired(lo, hi);
 }
 
 /* detach and drop a partition (its parent and it schema-qualified, quoted) */
@@ -676,13 +708,21 @@ dp_partition_drop_expired(StringInfo report)
 		 * partition, in the order writers and readers take them (locking the
 		 * partition first could deadlock with a reader of the parent)
 		 */
-		if (histories[i] ? !history_expired(histories[i], parts[i], hi) : !range_expired(lo, hi))
+		if (!expired(parents[i], parts[i], histories[i], lo, hi))
 			continue;
 		dp_spi_exec(psprintf("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", parents[i]), 0, NULL, NULL, NULL);
 		dp_spi_exec(psprintf("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", parts[i]), 0, NULL, NULL, NULL);
-		if (histories[i] ? !history_expired(histories[i], parts[i], hi) : !range_expired(lo, hi))
+		if (!expired(parents[i], parts[i], histories[i], lo, hi))
 			continue;
 		retire(parents[i], parts[i]);
+		if (strcmp(parents[i], "dataplatform.clean_change") == 0)
+		{
+			/* a view that had not consumed these batches refreshes in full next */
+			const char *a[1] = {hi};
+
+			dp_spi_exec_text("UPDATE dataplatform.consumer_source SET filenode = NULL "
+							 "WHERE last_batch < $1::bigint - 1", 1, a);
+		}
 		if (dropped > 0)
 			appendStringInfoString(report, ", ");
 		appendStringInfoString(report, "{\"table\": ");

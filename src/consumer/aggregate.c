@@ -19,6 +19,7 @@
 #include "executor/spi.h"
 #include "utils/guc.h"
 
+#include "change_feed.h"
 #include "consumer.h"
 
 static const char *
@@ -509,8 +510,9 @@ dp_aggregate_apply_delta(DpRefresh *r)
 	appendStringInfo(&sql, "%s FROM (SELECT 1 AS _sign", win.data);
 	for (i = 0; i < view->nref; i++)
 		appendStringInfo(&sql, ", c.%s", quote_identifier(view->refcols[i]));
-	appendStringInfo(&sql, " FROM dp_clean.%s c WHERE c._batch_id > " INT64_FORMAT " AND c._batch_id <= " INT64_FORMAT
-					 " UNION ALL SELECT -1", quote_identifier(s->table), r->last[si], r->wm[si]);
+	appendStringInfo(&sql, " FROM dp_clean.%s c WHERE c.ctid = ANY (%s) AND c._batch_id > " INT64_FORMAT
+					 " AND c._batch_id <= " INT64_FORMAT " UNION ALL SELECT -1", quote_identifier(s->table),
+					 dp_change_feed_sql(s->dataset, psprintf(INT64_FORMAT, r->last[si])), r->last[si], r->wm[si]);
 	for (i = 0; i < view->nref; i++)
 		appendStringInfo(&sql, ", h.%s", quote_identifier(view->refcols[i]));
 	appendStringInfo(&sql, " FROM dp_clean.%s h WHERE h._closed_by_batch > " INT64_FORMAT

@@ -13,16 +13,19 @@
  */
 #include "postgres.h"
 
+#include "access/sysattr.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "commands/defrem.h"
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
 
@@ -379,7 +382,8 @@ dp_view_classify_aggregate(DpView *view, Query *q, StringInfo why)
 /*
  * The query limited to the driver's rows written by batches in ($1, $2]:
  * the new rows of a keyed view after changes to the driver only, read
- * through the driver's _batch_id index instead of one probe per key.
+ * where the change feed says those batches wrote ($3, a tid[]: a TID
+ * scan) instead of one probe per key.
  */
 char *
 dp_view_changed_rows_sql(DpView *view, Query *q)
@@ -408,6 +412,28 @@ dp_view_changed_rows_sql(DpView *view, Query *q)
 		quals = make_and_qual(quals, (Node *) make_opclause(i == 1 ? gt : le, BOOLOID, false,
 															 (Expr *) v, (Expr *) p,
 															 InvalidOid, InvalidOid));
+	}
+	/* ... and standing where the change feed says ($3, a tid[]: change_feed.c) */
+	{
+		ScalarArrayOpExpr *saop = makeNode(ScalarArrayOpExpr);
+		Param	   *p = makeNode(Param);
+
+		p->paramkind = PARAM_EXTERN;
+		p->paramid = 3;
+		p->paramtype = TIDARRAYOID;
+		p->paramtypmod = -1;
+		p->paramcollid = InvalidOid;
+		p->location = -1;
+		saop->opno = TIDEqualOperator;
+		saop->opfuncid = F_TIDEQ;
+		saop->hashfuncid = InvalidOid;
+		saop->negfuncid = InvalidOid;
+		saop->useOr = true;
+		saop->inputcollid = InvalidOid;
+		saop->args = list_make2(makeVar(view->driver_rti, SelfItemPointerAttributeNumber, TIDOID, -1,
+										InvalidOid, 0), p);
+		saop->location = -1;
+		quals = make_and_qual(quals, (Node *) saop);
 	}
 	c->jointree->quals = make_and_qual(c->jointree->quals, quals);
 	return pg_get_querydef(c, false);

@@ -104,7 +104,7 @@ typedef struct DpView
 	DpLookup   *lookups;
 	unsigned int driver_rti;	/* range table index of the driver (analysis only) */
 	char	   *changed_sql;	/* the SELECT limited to driver rows with
-								 * $1 < _batch_id <= $2 */
+								 * $1 < _batch_id <= $2 at the TIDs $3 */
 	/* aggregate */
 	char	   *quals;			/* deparsed WHERE over alias s, or NULL */
 	bool		indexable;		/* grouping columns all usable in an index */
@@ -204,6 +204,7 @@ typedef struct DpRefresh
 	int64	   *last;			/* batch consumed before */
 	int64	   *wm;				/* newest batch now */
 	int		   *major;			/* spec major version now */
+	Oid		   *filenode;		/* the clean table's file now (change_feed.c) */
 	bool		full;
 	char	   *full_reason;
 	int64		ins,

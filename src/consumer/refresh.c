@@ -14,10 +14,14 @@
  * id already but writes its rows later, so the watermark stops below the
  * oldest queued batch of each dataset.  A view records, per dataset it reads, the last batch
  * id it has consumed (dataplatform.consumer_source.last_batch); the changes
- * since are the current rows with _batch_id above it and the history rows
- * closed by a batch above it: an invalidation log that costs producers
- * nothing.  A rebuild of a dataset (which restamps its batches) and a
- * breaking change of its specification make the next refresh a full one.
+ * since are the current rows with _batch_id above it, found where the
+ * change feed (common/change_feed.c: the TIDs each batch wrote) says they
+ * stand, and the history rows closed by a batch above it, through
+ * history's index: an invalidation log that costs producers one array per
+ * batch, not an index entry per row.  A rebuild of a dataset (which
+ * restamps its batches), a breaking change of its specification and a
+ * rewrite of its table (the feed's TIDs then stale: the table's filenode
+ * is recorded with the watermark) make the next refresh a full one.
  *
  * One snapshot.  A refresh locks its datasets' tables ACCESS SHARE (which no
  * push conflicts with), then takes one snapshot and runs every statement
@@ -59,6 +63,7 @@
 #include "utils/snapmgr.h"
 
 #include "access.h"
+#include "change_feed.h"
 #include "consumer.h"
 #include "openlineage.h"
 
@@ -154,14 +159,15 @@ apply_keyed(DpRefresh *r)
 	{
 		/*
 		 * Only the driver changed: its rows written since are the new rows
-		 * (read through its _batch_id index), and the keys that may have left
+		 * (found through the change feed), and the keys that may have left
 		 * the view are those of the versions closed since (a key without an
 		 * older version was never in the view).  Carried as an array, whose
 		 * size the planner sees (a subquery over the history would be
 		 * estimated from statistics taken before the change).
 		 */
-		Oid			types[2] = {INT8OID, INT8OID};
-		Datum		values[2];
+		Oid			types[3] = {INT8OID, INT8OID, TIDARRAYOID};
+		Datum		values[3];
+		bool		isnull;
 
 		dp_refresh_exec(r, psprintf("SELECT pg_catalog.array_agg(%s) FROM (SELECT %s FROM dp_clean.%s "
 									"WHERE _closed_by_batch > " INT64_FORMAT " AND _closed_by_batch <= " INT64_FORMAT
@@ -173,7 +179,12 @@ apply_keyed(DpRefresh *r)
 		dp_refresh_keep_array(r, 2, 1);
 		values[0] = Int64GetDatum(r->last[view->driver]);
 		values[1] = Int64GetDatum(r->wm[view->driver]);
-		dp_refresh_exec_args(r, view->changed_sql, true, 2, types, values);
+		/* where the rows written since stand (change_feed.c) */
+		dp_refresh_exec_args(r, psprintf("SELECT %s", dp_change_feed_sql(d->dataset, "$1")), false,
+							 1, types, values);
+		values[2] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		values[2] = PointerGetDatum(DatumGetArrayTypePCopy(values[2]));
+		dp_refresh_exec_args(r, view->changed_sql, true, 3, types, values);
 		dp_refresh_keep_rows(r);
 		dp_refresh_check_keys(r, r->new_from);
 		dp_refresh_apply_diff(r);
@@ -194,11 +205,12 @@ apply_keyed(DpRefresh *r)
 
 		if (r->wm[i] <= r->last[i])
 			continue;
-		changed = psprintf("SELECT %s FROM dp_clean.%s WHERE _batch_id > " INT64_FORMAT
+		changed = psprintf("SELECT %s FROM dp_clean.%s WHERE ctid = ANY (%s) AND _batch_id > " INT64_FORMAT
 						   " AND _batch_id <= " INT64_FORMAT
 						   " UNION ALL SELECT %s FROM dp_clean.%s WHERE _closed_by_batch > " INT64_FORMAT
 						   " AND _closed_by_batch <= " INT64_FORMAT,
-						   source_key_list(s, NULL), quote_identifier(s->table), r->last[i], r->wm[i],
+						   source_key_list(s, NULL), quote_identifier(s->table),
+						   dp_change_feed_sql(s->dataset, psprintf(INT64_FORMAT, r->last[i])), r->last[i], r->wm[i],
 						   source_key_list(s, NULL), quote_identifier(psprintf("%s_history", s->table)),
 						   r->last[i], r->wm[i]);
 		if (i == view->driver)
@@ -266,12 +278,21 @@ refresh_begin(DpRefresh *r)
 	bool		pending = r->publishing || r->full;
 
 	/* the datasets' tables locked by name (as LOCK TABLE does, without a statement) */
+	r->filenode = palloc0(sizeof(Oid) * view->nsources);
 	for (i = 0; i < view->nsources; i++)
 	{
-		(void) RangeVarGetRelid(makeRangeVar("dp_clean", view->sources[i].table, -1), AccessShareLock, false);
+		Oid			relid = RangeVarGetRelid(makeRangeVar("dp_clean", view->sources[i].table, -1),
+											 AccessShareLock, false);
+		Relation	rel = table_open(relid, NoLock);
+
+		/* the change feed's TIDs hold for this file of the table only */
+		r->filenode[i] = rel->rd_node.relNode;
+		table_close(rel, NoLock);
 		(void) RangeVarGetRelid(makeRangeVar("dp_clean", psprintf("%s_history", view->sources[i].table), -1),
 								AccessShareLock, false);
 	}
+	/* the change feed too: apply_retention drops none of its partitions meanwhile */
+	(void) RangeVarGetRelid(makeRangeVar("dataplatform", "clean_change", -1), AccessShareLock, false);
 	CommandCounterIncrement();
 	r->snap = RegisterSnapshot(GetTransactionSnapshot());
 
@@ -304,7 +325,7 @@ refresh_begin(DpRefresh *r)
 										"s.view IS NOT NULL, s.last_batch, s.spec_major, s.batch_stamp, "
 										"(SELECT EXTRACT(epoch FROM b.processed_at)::text FROM dataplatform.batch b "
 										"WHERE b.dataset >= d.name AND b.dataset <= d.name AND b.id <= s.last_batch AND b.status = 'done' "
-										"ORDER BY b.dataset DESC, b.id DESC LIMIT 1) "
+										"ORDER BY b.dataset DESC, b.id DESC LIMIT 1), s.filenode "
 										"FROM dataplatform.datasets d LEFT JOIN dataplatform.consumer_source s "
 										"ON s.dataset = d.name AND s.view = %s WHERE d.name = %s",
 										literal(view->name), ds), false) == 0)
@@ -331,6 +352,19 @@ refresh_begin(DpRefresh *r)
 		{
 			r->full = true;
 			r->full_reason = psprintf("dataset %s was rebuilt", view->sources[i].dataset);
+		}
+		else if (dp_spi_getvalue(0, 8) == NULL)
+		{
+			/* retention dropped feed it had not read, or a view of 0.1 */
+			r->full = true;
+			r->full_reason = psprintf("the change feed of dataset %s does not reach back to the last refresh",
+									  view->sources[i].dataset);
+		}
+		else if (strtoul(dp_spi_getvalue(0, 8), NULL, 10) != r->filenode[i])
+		{
+			/* rewritten (VACUUM FULL, CLUSTER, a restore): the feed's TIDs are stale */
+			r->full = true;
+			r->full_reason = psprintf("the table of dataset %s was rewritten", view->sources[i].dataset);
 		}
 		if (r->wm[i] > r->last[i])
 			pending = true;
@@ -451,12 +485,14 @@ record(DpRefresh *r, const char *status, int64 rows, const char *expectations,
 		args[1] = view->sources[i].dataset;
 		args[2] = psprintf(INT64_FORMAT, r->wm[i]);
 		args[3] = psprintf("%d", r->major[i]);
-		dp_spi_exec_text("INSERT INTO dataplatform.consumer_source (view, dataset, last_batch, batch_stamp, spec_major) "
+		args[4] = psprintf("%u", r->filenode[i]);
+		dp_spi_exec_text("INSERT INTO dataplatform.consumer_source (view, dataset, last_batch, batch_stamp, spec_major, filenode) "
 						 "VALUES ($1, $2, $3::bigint, (SELECT EXTRACT(epoch FROM b.processed_at)::text "
 						 "FROM dataplatform.batch b WHERE b.dataset >= $2 AND b.dataset <= $2 AND b.id <= $3::bigint "
-						 "AND b.status = 'done' ORDER BY b.dataset DESC, b.id DESC LIMIT 1), $4::integer) ON CONFLICT (view, dataset) DO UPDATE "
+						 "AND b.status = 'done' ORDER BY b.dataset DESC, b.id DESC LIMIT 1), $4::integer, $5::oid) "
+						 "ON CONFLICT (view, dataset) DO UPDATE "
 						 "SET last_batch = excluded.last_batch, batch_stamp = excluded.batch_stamp, "
-						 "spec_major = excluded.spec_major", 4, args);
+						 "spec_major = excluded.spec_major, filenode = excluded.filenode", 5, args);
 	}
 }
 

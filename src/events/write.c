@@ -104,6 +104,7 @@ write_current(EventRun *run)
 	if (gone == NIL && upd == NIL && now == NIL)
 		return;
 	b = dp_bulk_begin("dp_clean", spec->table);
+	dp_bulk_feed(b, load->dataset, load->batch_id);
 	a.fields = palloc(sizeof(AttrNumber) * nf);
 	for (int i = 0; i < nf; i++)
 		a.fields[i] = dp_bulk_attnum(b, spec->fields[i].column);

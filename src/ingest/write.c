@@ -39,6 +39,7 @@
 #include "utils/memutils.h"
 
 #include "bulk.h"
+#include "change_feed.h"
 #include "partition.h"
 #include "pipeline.h"
 #include "transform.h"
@@ -170,21 +171,25 @@ build_upsert(DpLoad *load)
 	appendStringInfo(&sql,
 					 "updated AS (UPDATE %s o SET %s_batch_id = $%d, _event_id = NULL, "
 					 "_updated_at = GREATEST($%d, o._updated_at), "
-					 "_watermark = COALESCE($%d, o._watermark), _row = x._r FROM changed x WHERE o.ctid = x._tid), ",
+					 "_watermark = COALESCE($%d, o._watermark), _row = x._r FROM changed x WHERE o.ctid = x._tid "
+					 "RETURNING o.ctid AS t), ",
 					 dp_qualified_clean(spec, false), sets.data, pbatch, ptime, pwm);
 	appendStringInfo(&sql,
 					 "touched AS (UPDATE %s o SET _watermark = $%d FROM keep x WHERE $%d IS NOT NULL "
 					 "AND o.ctid = x._tid AND (%s) IS NOT DISTINCT FROM (%s) "
-					 "AND (o._watermark IS NULL OR o._watermark < $%d)), ",
+					 "AND (o._watermark IS NULL OR o._watermark < $%d) RETURNING o.ctid AS t), ",
 					 dp_qualified_clean(spec, false), pwm, pwm, ocmp.data, icmp.data, pwm);
 	appendStringInfo(&sql,
 					 "added AS (INSERT INTO %s (%s, _batch_id, _updated_at, _watermark, _row) "
-					 "SELECT %s, $%d, $%d, $%d, x._r FROM keep x WHERE x._tid IS NULL RETURNING 1) ",
+					 "SELECT %s, $%d, $%d, $%d, x._r FROM keep x WHERE x._tid IS NULL RETURNING ctid AS t) ",
 					 dp_qualified_clean(spec, false), cols.data, icols.data, pbatch, ptime, pwm);
 	appendStringInfoString(&sql,
 						   "SELECT (SELECT count(*) FROM added), (SELECT count(*) FROM changed), "
 						   "(SELECT count(*) FROM keep WHERE _tid IS NOT NULL) - (SELECT count(*) FROM changed), "
-						   "(SELECT count(*) FROM x) - (SELECT count(*) FROM keep)");
+						   "(SELECT count(*) FROM x) - (SELECT count(*) FROM keep), "
+						   /* where the row versions written stand, for the change feed */
+						   "ARRAY(SELECT t FROM updated UNION ALL SELECT t FROM touched "
+						   "UNION ALL SELECT t FROM added)");
 
 	load->upsert_sql = sql.data;
 	load->upsert_types = palloc(sizeof(Oid) * (spec->nfields + 4));
@@ -252,6 +257,7 @@ insert_new_rows(DpLoad *load, const int *slots, const TimestampTz *times, int n,
 	AttrNumber	a_row = dp_bulk_attnum(b, "_row");
 	Datum		watermark = load->watermark ? CStringGetTextDatum(load->watermark) : (Datum) 0;
 
+	dp_bulk_feed(b, load->dataset, load->batch_id);
 	for (int i = 0; i < nf; i++)
 		atts[i] = dp_bulk_attnum(b, spec->fields[i].column);
 	if (taken)
@@ -313,6 +319,13 @@ upsert_rows(DpLoad *load, const int *slots, int n)
 	load->n_changed += pg_strtoint64(dp_spi_getvalue(0, 2));
 	load->n_unchanged += pg_strtoint64(dp_spi_getvalue(0, 3));
 	load->n_newer += pg_strtoint64(dp_spi_getvalue(0, 4));
+	{
+		bool		isnull;
+		Datum		tids = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull);
+
+		dp_change_feed_write_array(load->dataset, load->batch_id,
+								   isnull ? (Datum) 0 : PointerGetDatum(DatumGetArrayTypePCopy(tids)), isnull);
+	}
 }
 
 DpBulk *
@@ -488,6 +501,7 @@ update_stored_rows(DpLoad *load, const int *slots, int n)
 	key = palloc(sizeof(Datum) * nkeys);
 
 	cur = dp_bulk_begin("dp_clean", spec->table);
+	dp_bulk_feed(cur, load->dataset, load->batch_id);
 	a_batch = dp_bulk_attnum(cur, "_batch_id");
 	a_event = dp_bulk_attnum(cur, "_event_id");
 	a_watermark = dp_bulk_attnum(cur, "_watermark");

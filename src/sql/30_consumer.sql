@@ -98,10 +98,13 @@ CREATE TABLE @extschema@.consumer_source (
 	last_batch		bigint NOT NULL,
 	batch_stamp		text,
 	spec_major		integer NOT NULL,
+	-- the dataset's table file at that watermark: the change feed's TIDs
+	-- (clean_change) hold for it only; another (a rewrite) means a full refresh
+	filenode		oid,
 	PRIMARY KEY (view, dataset)
 );
 COMMENT ON TABLE @extschema@.consumer_source IS
-'per view and dataset it reads: the last batch the view has consumed (its refresh watermark)';
+'per view and dataset it reads: the last batch the view has consumed (its refresh watermark), and the file of the dataset''s table then (another one means a full refresh)';
 
 CREATE TABLE @extschema@.refresh_log (
 	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

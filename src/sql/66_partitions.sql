@@ -33,6 +33,7 @@ COMMENT ON TABLE @extschema@.partition_rule IS
 'the tables partitioned by range of batch id (a partition covers width batch ids) or of time (width_interval: whole months, or a fixed length); a new width applies to partitions made from then on; each partition has the indexes listed; every dataset''s history table (dp_clean.<t>_history, by _closed_by_batch) has a row, made with the dataset';
 INSERT INTO @extschema@.partition_rule (table_schema, table_name, key_column, key_kind, width, width_interval, indexes) VALUES
 	('dp_raw', 'chunk', 'batch_id', 'batch', 100000, NULL, '{"PRIMARY KEY (batch_id, first_ordinal)"}'),
+	('@extschema@', 'clean_change', 'batch_id', 'batch', 100000, NULL, '{"(dataset, batch_id)"}'),
 	('@extschema@', 'issue', 'batch_id', 'batch', 100000, NULL, '{"(batch_id, row_number)"}'),
 	('@extschema@', 'event', 'batch_id', 'batch', 100000, NULL,
 	 ARRAY['USING brin (batch_id) WITH (pages_per_range = 16)',
@@ -40,6 +41,20 @@ INSERT INTO @extschema@.partition_rule (table_schema, table_name, key_column, ke
 	('@extschema@', 'audit_log', 'at', 'time', NULL, interval '1 month',
 	 ARRAY['PRIMARY KEY (id)', 'USING brin (at)',
 		   'USING gin ((detail -> ''agreements'') jsonb_path_ops) WHERE action = ''read''']);
+-- The change feed of the clean tables (src/common/change_feed.c): per batch,
+-- the TIDs of the row versions it wrote into its dataset's current table,
+-- which refresh reads instead of an index on _batch_id.  Its partitions go
+-- (apply_retention) once every view has consumed their batches.
+CREATE TABLE @extschema@.clean_change (
+	dataset			text NOT NULL,
+	batch_id		bigint NOT NULL,
+	tids			tid[] NOT NULL
+) PARTITION BY RANGE (batch_id);
+COMMENT ON TABLE @extschema@.clean_change IS
+'the change feed of the clean tables: per batch, where the row versions it wrote into its dataset''s current table stand (their TIDs), read by refresh; partitioned by batch id';
+REVOKE ALL ON @extschema@.clean_change FROM PUBLIC;
+GRANT SELECT ON @extschema@.clean_change TO dataplatform_admin;
+
 -- the rows of the datasets' history tables are made with them: pg_dump keeps those
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.partition_rule', 'WHERE table_schema = ''dp_clean''');
 REVOKE ALL ON @extschema@.partition_rule FROM PUBLIC;

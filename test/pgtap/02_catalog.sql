@@ -8,7 +8,7 @@ SELECT plan(21);
 SELECT tables_are('dataplatform', ARRAY['products', 'producer_grants', 'datasets',
        'spec_version', 'fields', 'audit_log', 'audit_log_default', 'config_version', 'batch', 'issue', 'issue_default', 'quarantine_row',
        'event', 'event_default', 'event_processed', 'orphan_event', 'job', 'job_run', 'consumer_view', 'consumer_source', 'refresh_log',
-       'secret', 'endpoint', 'collection_log', 'agreement', 'view_column_lineage', 'openlineage_outbox', 'consumer_replication', 'partition_rule']);
+       'secret', 'endpoint', 'collection_log', 'agreement', 'view_column_lineage', 'openlineage_outbox', 'consumer_replication', 'partition_rule', 'clean_change']);
 SELECT tables_are('dp_raw', ARRAY['chunk']);
 SELECT views_are('dp_raw', ARRAY['rows']);
 SELECT views_are('dataplatform', ARRAY['product', 'dataset', 'field', 'issue_type', 'quarantine', 'status',

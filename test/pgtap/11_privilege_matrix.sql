@@ -111,6 +111,7 @@ SELECT set_eq(
   ('dataplatform.audit_log', 'dataplatform_auditor', ''),
   ('dataplatform.audit_log_default', 'dataplatform_auditor', ''),
   ('dataplatform.batch', 'dataplatform_admin', ''),
+  ('dataplatform.clean_change', 'dataplatform_admin', ''),
   ('dataplatform.collection_log', 'dataplatform_admin', ''),
   ('dataplatform.config_version', 'dataplatform_admin', ''),
   ('dataplatform.consumer_source', 'dataplatform_admin', ''),

@@ -630,6 +630,23 @@ BEGIN
 END
 $hist_members$;
 
+-- the change feed replaces the clean tables' index on _batch_id
+-- (src/common/change_feed.c; the table is made by part 66): the index
+-- goes, and each view's first refresh after the update is a full one (its
+-- consumer_source.filenode is unknown)
+ALTER TABLE @extschema@.consumer_source ADD COLUMN filenode oid;
+COMMENT ON TABLE @extschema@.consumer_source IS
+'per view and dataset it reads: the last batch the view has consumed (its refresh watermark), and the file of the dataset''s table then (another one means a full refresh)';
+DO $feed$
+DECLARE
+	t text;
+BEGIN
+	FOR t IN SELECT d.table_name FROM @extschema@.datasets d ORDER BY 1 LOOP
+		EXECUTE pg_catalog.format('DROP INDEX IF EXISTS dp_clean.%I', t || '_batch');
+	END LOOP;
+END
+$feed$;
+
 -- Keep last: wake this database's worker at commit; it waits while the
 -- database holds a version other than its library's, and resumes now.
 SELECT @extschema@.worker_wake();
