@@ -707,12 +707,26 @@ parse_stamp(const unsigned char *s, size_t n, DpStamp *st)
 	return false;
 }
 
+/* dp_days_from_civil of these days (a unit test checks them) */
+#define DP_DAYS_1799_12_31	(-62092)
+#define DP_DAYS_0001_01_01	(-719162)
+#define DP_DAYS_9999_12_31	2932896
+
 /* Far-past / far-future checks on a day number. */
 static DpIssue
 check_date_range(int32_t days, const DpConstraints *c)
 {
-	if (days < dp_days_from_civil(1799, 12, 31))
+	if (days < DP_DAYS_1799_12_31)
 		return DP_ISSUE_FAR_PAST_DATE;
+	/*
+	 * The bound below is at least 50 * 365 + 11 - 1 days after an
+	 * unclamped today (50 years hold at least 11 leap days; the day may
+	 * move back from the 29th of February to the 28th): a day up to 18,250
+	 * days after today needs no calendar arithmetic.
+	 */
+	if (c != NULL && c->has_today && c->today_days >= DP_DAYS_0001_01_01 &&
+		c->today_days <= DP_DAYS_9999_12_31 && days <= c->today_days + 18250)
+		return DP_ISSUE_NONE;
 	if (c != NULL && c->has_today)
 	{
 		int32_t		today = c->today_days;

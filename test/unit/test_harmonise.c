@@ -707,6 +707,123 @@ run_buffers(void)
 	}
 }
 
+/*
+ * The far-future cutoff (50 years after today, the 29th of February
+ * becoming the 28th) for a "today" every 7 days over years 1800..9949: the
+ * cutoff passes and the day after it does not; a day 18,250 days after
+ * today (the check's shortcut) always passes.  Also the far-past limit.
+ */
+static void
+run_far_future(void)
+{
+	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	DpConstraints c;
+	int32_t		today;
+	int			bad = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.has_today = true;
+	for (today = dp_days_from_civil(1800, 1, 1); today <= dp_days_from_civil(9949, 12, 31) && bad < 3;
+		 today += 7)
+	{
+		int			y,
+					m,
+					d,
+					dim;
+		int32_t		cutoff;
+		char		in[16];
+		char		out[32];
+		DpIssue		iss;
+		int			k;
+
+		c.today_days = today;
+		dp_civil_from_days(today, &y, &m, &d);
+		y += 50;
+		dim = mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+		cutoff = dp_days_from_civil(y, m, d < dim ? d : dim);
+		for (k = 0; k < 3; k++)
+		{
+			int32_t		day = k == 0 ? cutoff : k == 1 ? cutoff + 1 : today + 18250;
+			int			yy,
+						mm,
+						dd;
+
+			dp_civil_from_days(day, &yy, &mm, &dd);
+			snprintf(in, sizeof(in), "%04d-%02d-%02d", yy, mm, dd);
+			checks++;
+			dp_harmonise(DP_DT_DATE, in, strlen(in), &c, out, sizeof(out), &iss);
+			if ((k == 1) != (iss == DP_ISSUE_FAR_FUTURE_DATE) ||
+				(k != 1 && strcmp(out, in) != 0))
+			{
+				printf("not ok - far future: today %d, %s -> \"%s\" (%d)\n", (int) today, in, out, (int) iss);
+				failures++;
+				bad++;
+			}
+		}
+	}
+	checks++;
+	if (dp_days_from_civil(1799, 12, 31) != -62092 || dp_days_from_civil(1, 1, 1) != -719162 ||
+		dp_days_from_civil(9999, 12, 31) != 2932896)
+	{
+		printf("not ok - the calendar constants of harmonise_date.c\n");
+		failures++;
+	}
+	c.today_days = dp_days_from_civil(2026, 11, 22);
+	expect("far past", D, "1799-12-31", &c, "1799-12-31", DP_ISSUE_NONE);
+	expect("far past", D, "1799-12-30", &c, "", DP_ISSUE_FAR_PAST_DATE);
+}
+
+/*
+ * Every cap from 0 to past the value's length: the return value is the
+ * whole length and out holds the prefix that fits (the writers' fast
+ * paths copy in one go only what fits whole).
+ */
+static void
+run_truncation(void)
+{
+	static const struct
+	{
+		DpDatatype	dt;
+		const char *in;
+		const char *want;
+	}			cases[] = {
+		{DP_DT_UUID, "{6BA7B810-9DAD-11D1-80B4-00C04FD430C8}", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"},
+		{DP_DT_UUID, "6ba7b8109dad11d180b400c04fd430c8", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"},
+		{DP_DT_STRING, "  Needs   review,\tsee\xc2\xa0" "file 12  ", "Needs review, see file 12"},
+		{DP_DT_TEXT, "line one\r\nline two\n\n\nthree\xe2\x80\xa9" "four", "line one\nline two\n\nthree\n\nfour"},
+		{DP_DT_STRING, "abc\xc3\xa9\xe2\x82\xac def", "abc\xc3\xa9\xe2\x82\xac def"},
+		{DP_DT_INTEGER, "  -00123  ", "-123"},
+		{DP_DT_DATETIME, "2024-01-01 00:00:00+01", "2023-12-31T23:00:00Z"},
+	};
+	size_t		i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		size_t		want = strlen(cases[i].want);
+		size_t		cap;
+
+		for (cap = 0; cap <= want + 2; cap++)
+		{
+			char		out[128];
+			DpIssue		iss;
+			size_t		r;
+
+			memset(out, 'x', sizeof(out));
+			r = dp_harmonise(cases[i].dt, cases[i].in, strlen(cases[i].in), NULL,
+							 cap ? out : NULL, cap, &iss);
+			checks++;
+			if (r != want || iss != DP_ISSUE_NONE ||
+				(cap > 0 && (strlen(out) != (cap - 1 < want ? cap - 1 : want) ||
+							 strncmp(out, cases[i].want, strlen(out)) != 0)) ||
+				(cap > 0 && out[cap] != 'x'))
+			{
+				printf("not ok - truncation of \"%s\" at cap %zu: r=%zu\n", cases[i].in, cap, r);
+				failures++;
+			}
+		}
+	}
+}
+
 /* ---- catalogue and calendar ---- */
 
 static void
@@ -783,6 +900,8 @@ main(void)
 	run_vectors();
 	run_constraints();
 	run_buffers();
+	run_far_future();
+	run_truncation();
 	run_catalogue();
 	printf("%s - %d checks, %d failures\n", failures ? "FAIL" : "ok", checks, failures);
 	return failures ? 1 : 0;
