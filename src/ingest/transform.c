@@ -61,6 +61,7 @@ dp_transform_begin(const DpSpec *spec, const DpConfig *cfg)
 	t->issues = palloc(sizeof(DpIssueRec) * t->maxissues);
 	t->value = palloc(sizeof(char *) * spec->nfields);
 	t->original = palloc(sizeof(char *) * spec->nfields);
+	t->vlen = palloc(sizeof(size_t) * spec->nfields);
 	t->dropped = palloc(sizeof(bool) * spec->nfields);
 	t->mentioned = palloc(sizeof(bool) * spec->nfields);
 	t->deprecated_seen = palloc0(sizeof(bool) * spec->nfields);
@@ -267,10 +268,10 @@ dp_transform_column(DpTransform *t, const char *name, int len)
 /*
  * Cell normalisation: trim whitespace, and treat the usual spellings of
  * "no value" as empty.  Returns the trimmed value (NUL-terminated, in
- * row_cxt) or NULL for empty.
+ * CurrentMemoryContext) or NULL for empty; its length in *outlen.
  */
 static char *
-normalise_cell(const char *v, size_t len)
+normalise_cell_len(const char *v, size_t len, size_t *outlen)
 {
 	size_t		i;
 	bool		all_q = true,
@@ -301,7 +302,24 @@ normalise_cell(const char *v, size_t len)
 		(len == 4 && pg_strncasecmp(v, "#n/a", 4) == 0) ||
 		(len == 2 && pg_strncasecmp(v, "na", 2) == 0))
 		return NULL;
-	return pnstrdup(v, len);
+	{
+		/* pnstrdup's copy (to a NUL byte, if any), keeping its length */
+		size_t		n = strnlen(v, len);
+		char	   *copy = palloc(n + 1);
+
+		memcpy(copy, v, n);
+		copy[n] = '\0';
+		*outlen = n;
+		return copy;
+	}
+}
+
+static char *
+normalise_cell(const char *v, size_t len)
+{
+	size_t		outlen;
+
+	return normalise_cell_len(v, len, &outlen);
 }
 
 char *
@@ -418,6 +436,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 	MemoryContextReset(t->row_cxt);
 	memset(t->value, 0, sizeof(char *) * spec->nfields);
 	memset(t->original, 0, sizeof(char *) * spec->nfields);
+	memset(t->vlen, 0xff, sizeof(size_t) * spec->nfields);	/* DP_VLEN_UNKNOWN */
 	memset(t->dropped, 0, sizeof(bool) * spec->nfields);
 	memset(t->mentioned, 0, sizeof(bool) * spec->nfields);
 
@@ -444,7 +463,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		t->mentioned[f] = true;
 		if (t->value[f] != NULL)
 			continue;
-		t->value[f] = normalise_cell(row->vals[i], row->lens[i]);
+		t->value[f] = normalise_cell_len(row->vals[i], row->lens[i], &t->vlen[f]);
 		t->original[f] = t->value[f];
 	}
 
@@ -486,6 +505,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		{
 			t->mentioned[r->field] = true;
 			t->value[r->field] = buf.data;
+			t->vlen[r->field] = DP_VLEN_UNKNOWN;
 			if (t->original[r->field] == NULL)
 				t->original[r->field] = buf.data;
 		}
@@ -510,6 +530,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 				add_issue(t, row, i, NULL, DP_ISSUE_PATCH, "warning", t->value[i], patched,
 						  psprintf("Patched by pattern \"%s\".", r->pattern));
 			t->value[i] = patched[0] ? patched : NULL;
+			t->vlen[i] = DP_VLEN_UNKNOWN;
 			break;
 		}
 	}
@@ -524,6 +545,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		{
 			add_issue(t, row, r->field, NULL, DP_ISSUE_LOOKUP, "warning", v, r->to, NULL);
 			t->value[r->field] = pstrdup(r->to);
+			t->vlen[r->field] = DP_VLEN_UNKNOWN;
 		}
 	}
 
@@ -542,6 +564,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 			continue;
 		t->mentioned[r->field] = true;
 		t->value[r->field] = dp_spatial_point_text(x, y);
+		t->vlen[r->field] = DP_VLEN_UNKNOWN;
 		t->original[r->field] = psprintf("%s, %s", x ? x : "", y ? y : "");
 		if (t->value[r->field] == NULL)
 		{
@@ -559,6 +582,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		const DpField *f = &spec->fields[i];
 		DpIssue		issue;
 		unsigned	notes = 0;
+		size_t		outlen;
 
 		if (t->value[i] == NULL)
 			continue;
@@ -580,13 +604,15 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 				row_has_error |= error;
 			}
 			t->value[i] = res.value;
+			t->vlen[i] = DP_VLEN_UNKNOWN;
 			if (res.value == NULL)
 				t->dropped[i] = true;
 			continue;
 		}
-		issue = dp_harmonise_value_noted(f->datatype, t->value[i], strlen(t->value[i]),
+		issue = dp_harmonise_value_noted(f->datatype, t->value[i],
+										 t->vlen[i] != DP_VLEN_UNKNOWN ? t->vlen[i] : strlen(t->value[i]),
 										 &t->constraints[i], &t->buf, &t->bufsize,
-										 t->batch_cxt, &notes);
+										 t->batch_cxt, &notes, &outlen);
 		if (issue != DP_ISSUE_NONE)
 		{
 			add_issue(t, row, i, NULL, dp_issue_name(issue), dp_issue_severity(issue),
@@ -597,7 +623,16 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		}
 		else
 		{
-			t->value[i] = t->buf[0] ? pstrdup(t->buf) : NULL;
+			if (t->buf[0] == '\0')
+				t->value[i] = NULL;
+			else
+			{
+				/* pstrdup(t->buf), its length known (no NUL byte inside) */
+				Assert(strlen(t->buf) == outlen);
+				t->value[i] = palloc(outlen + 1);
+				memcpy(t->value[i], t->buf, outlen + 1);
+				t->vlen[i] = outlen;
+			}
 			if (f->deprecated && t->value[i] && !t->deprecated_seen[i])
 			{
 				/* once per batch: the producer should move, not be flooded */
@@ -625,6 +660,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		if (r->value)
 		{
 			t->value[r->field] = r->value;
+			t->vlen[r->field] = DP_VLEN_UNKNOWN;
 			add_issue(t, row, r->field, NULL, DP_ISSUE_DEFAULT_VALUE, "warning", NULL, r->value, NULL);
 		}
 		else if (t->value[r->from_field] != NULL)
@@ -636,6 +672,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 				t->buf[0])
 			{
 				t->value[r->field] = pstrdup(t->buf);
+				t->vlen[r->field] = DP_VLEN_UNKNOWN;
 				add_issue(t, row, r->field, NULL, DP_ISSUE_DEFAULT_FIELD, "warning", NULL,
 						  t->value[r->field],
 						  psprintf("Taken from field \"%s\".", spec->fields[r->from_field].name));
@@ -661,13 +698,16 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 	/* the row's values, copied out in one allocation */
 	{
 		size_t		total = 0;
-		size_t	   *lens;
+		size_t	   *lens = t->vlen;
 		char	   *p;
 
-		lens = palloc(sizeof(size_t) * spec->nfields);
 		for (i = 0; i < spec->nfields; i++)
 			if (t->value[i])
-				total += (lens[i] = strlen(t->value[i])) + 1;
+			{
+				if (lens[i] == DP_VLEN_UNKNOWN)
+					lens[i] = strlen(t->value[i]);
+				total += lens[i] + 1;
+			}
 		MemoryContextSwitchTo(caller);
 		p = total ? palloc(total) : NULL;
 		for (i = 0; i < spec->nfields; i++)

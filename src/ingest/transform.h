@@ -67,6 +67,8 @@ typedef struct DpSourceRow
 	size_t	   *lens;
 } DpSourceRow;
 
+#define DP_VLEN_UNKNOWN ((size_t) -1)
+
 typedef struct DpTransform
 {
 	const DpSpec *spec;
@@ -99,6 +101,8 @@ typedef struct DpTransform
 	/* per-row scratch (row_cxt); after dp_transform_row, for the caller */
 	char	  **value;			/* per field: current value, NULL = empty */
 	char	  **original;		/* per field: value as sent */
+	size_t	   *vlen;			/* per field: strlen(value) when known, else
+								 * DP_VLEN_UNKNOWN */
 	bool	   *dropped;		/* per field: harmonising dropped it */
 	bool	   *mentioned;		/* per field: the row has a column for it */
 	bool	   *deprecated_seen;	/* per field: "deprecated field" reported in this batch */
