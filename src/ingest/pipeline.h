@@ -132,6 +132,9 @@ typedef struct DpRowBuilder
 	int			maxcells;
 	const char **vals;
 	size_t	   *lens;
+	/* JSON objects: the column of the previous object's i-th key (a guess) */
+	int			maxguess;
+	int		   *guess;
 } DpRowBuilder;
 
 /*

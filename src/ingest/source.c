@@ -39,6 +39,126 @@ dp_row_builder_fit(DpRowBuilder *rb, int n)
 		: palloc(sizeof(size_t) * rb->maxcells);
 }
 
+/* Room for column n in rb (new cells absent), in load->cxt. */
+static void
+fit_cells(DpLoad *load, DpRowBuilder *rb, int n)
+{
+	int			before = rb->maxcells;
+	MemoryContext old;
+
+	if (n <= rb->maxcells)
+		return;
+	old = MemoryContextSwitchTo(load->cxt);
+	dp_row_builder_fit(rb, n);
+	MemoryContextSwitchTo(old);
+	for (int i = before; i < rb->maxcells; i++)
+		rb->vals[i] = NULL;
+}
+
+/* A JSON value as a cell's text (see dp_load_json_row), in the current context. */
+static void
+json_cell(const JsonbValue *v, const char **s, size_t *len)
+{
+	switch (v->type)
+	{
+		case jbvString:
+			*s = v->val.string.val;
+			*len = v->val.string.len;
+			break;
+		case jbvNumeric:
+			*s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+			*len = strlen(*s);
+			break;
+		case jbvBool:
+			*s = v->val.boolean ? "true" : "false";
+			*len = strlen(*s);
+			break;
+		case jbvBinary:
+			*s = JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+			*len = strlen(*s);
+			break;
+		default:
+			/* null: present and empty (an update event clears the field) */
+			*s = "";
+			*len = 0;
+			break;
+	}
+}
+
+/*
+ * The pairs of a jsonb object read in place, as JsonbIteratorNext would
+ * give them (keys in stored order; each value as jsonb_util.c's
+ * fillJsonbValue reads it), without the iterator's allocations.  The i-th
+ * key's column is looked for first where the previous object's i-th key
+ * was (rb->guess): a payload's objects mostly have the same keys, which
+ * jsonb stores in one order.
+ */
+static void
+json_object_cells(DpLoad *load, DpRowBuilder *rb, JsonbContainer *obj)
+{
+	int			n = JsonContainerSize(obj);
+	const JEntry *children = obj->children;
+	const char *base = (const char *) &children[n * 2];
+	uint32		koff = 0;
+	uint32		voff = n > 0 ? getJsonbOffset(obj, n) : 0;
+
+	if (n > rb->maxguess)
+	{
+		MemoryContext old = MemoryContextSwitchTo(load->cxt);
+		int			before = rb->maxguess;
+
+		rb->maxguess = Max(n, rb->maxguess * 2);
+		rb->guess = rb->guess ? repalloc(rb->guess, sizeof(int) * rb->maxguess)
+			: palloc(sizeof(int) * rb->maxguess);
+		for (int i = before; i < rb->maxguess; i++)
+			rb->guess[i] = -1;
+		MemoryContextSwitchTo(old);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		JEntry		ke = children[i],
+					ve = children[n + i];
+		uint32		kend = koff,
+					vend = voff;
+		JsonbValue	v;
+		int			col;
+
+		JBE_ADVANCE_OFFSET(kend, ke);
+		JBE_ADVANCE_OFFSET(vend, ve);
+		col = dp_transform_column_guess(load->t, base + koff, (int) (kend - koff), rb->guess[i]);
+		rb->guess[i] = col;
+		fit_cells(load, rb, col + 1);
+		if (JBE_ISSTRING(ve))
+		{
+			v.type = jbvString;
+			v.val.string.val = unconstify(char *, base + voff);
+			v.val.string.len = (int) (vend - voff);
+		}
+		else if (JBE_ISNUMERIC(ve))
+		{
+			v.type = jbvNumeric;
+			v.val.numeric = (Numeric) unconstify(char *, base + INTALIGN(voff));
+		}
+		else if (JBE_ISBOOL_TRUE(ve) || JBE_ISBOOL_FALSE(ve))
+		{
+			v.type = jbvBool;
+			v.val.boolean = JBE_ISBOOL_TRUE(ve);
+		}
+		else if (JBE_ISNULL(ve))
+			v.type = jbvNull;
+		else
+		{
+			Assert(JBE_ISCONTAINER(ve));
+			v.type = jbvBinary;
+			v.val.binary.data = (JsonbContainer *) unconstify(char *, base + INTALIGN(voff));
+			v.val.binary.len = (int) (vend - voff) - (INTALIGN(voff) - voff);
+		}
+		json_cell(&v, &rb->vals[col], &rb->lens[col]);
+		koff = kend;
+		voff = vend;
+	}
+}
+
 /*
  * Feed one JSON object (a jsonb container) as a row.  Values: strings as
  * they are, numbers and booleans as their JSON text, null as absent,
@@ -48,11 +168,7 @@ void
 dp_load_json_row(DpLoad *load, DpRowBuilder *rb, JsonbContainer *obj, int64 ordinal,
 				 DpSourceRow *out)
 {
-	JsonbIterator *it = JsonbIteratorInit(obj);
-	JsonbIteratorToken tok;
-	JsonbValue	v;
 	DpSourceRow row;
-	int			col = -1;
 	int			i;
 	MemoryContext old;
 
@@ -62,55 +178,9 @@ dp_load_json_row(DpLoad *load, DpRowBuilder *rb, JsonbContainer *obj, int64 ordi
 	row.row_number = ordinal;
 	for (i = 0; i < rb->maxcells; i++)
 		rb->vals[i] = NULL;
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		if (tok == WJB_KEY)
-		{
-			col = dp_transform_column(load->t, v.val.string.val, v.val.string.len);
-			if (col >= rb->maxcells)
-			{
-				int			before = rb->maxcells;
-
-				MemoryContextSwitchTo(load->cxt);
-				dp_row_builder_fit(rb, col + 1);
-				MemoryContextSwitchTo(load->src_cxt);
-				for (i = before; i < rb->maxcells; i++)
-					rb->vals[i] = NULL;
-			}
-		}
-		else if (tok == WJB_VALUE)
-		{
-			const char *s = NULL;
-			size_t		len = 0;
-
-			switch (v.type)
-			{
-				case jbvString:
-					s = v.val.string.val;
-					len = v.val.string.len;
-					break;
-				case jbvNumeric:
-					s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
-					len = strlen(s);
-					break;
-				case jbvBool:
-					s = v.val.boolean ? "true" : "false";
-					len = strlen(s);
-					break;
-				case jbvBinary:
-					s = JsonbToCString(NULL, v.val.binary.data, v.val.binary.len);
-					len = strlen(s);
-					break;
-				default:
-					/* null: present and empty (an update event clears the field) */
-					s = "";
-					len = 0;
-					break;
-			}
-			rb->vals[col] = s;
-			rb->lens[col] = len;
-		}
-	}
+	/* anything but an object (a scalar replayed from raw) has no cells */
+	if (JsonContainerIsObject(obj))
+		json_object_cells(load, rb, obj);
 	row.ncells = load->t->ncolumns;
 	row.vals = rb->vals;
 	row.lens = rb->lens;

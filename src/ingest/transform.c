@@ -265,6 +265,15 @@ dp_transform_column(DpTransform *t, const char *name, int len)
 	return t->ncolumns++;
 }
 
+int
+dp_transform_column_guess(DpTransform *t, const char *name, int len, int guess)
+{
+	if (guess >= 0 && guess < t->ncolumns && t->columns[guess].len == len &&
+		memcmp(t->columns[guess].name, name, len) == 0)
+		return guess;
+	return dp_transform_column(t, name, len);
+}
+
 /*
  * Cell normalisation: trim whitespace, and treat the usual spellings of
  * "no value" as empty.  Returns the trimmed value (NUL-terminated, in
@@ -289,13 +298,17 @@ normalise_cell_len(const char *v, size_t len, size_t *outlen)
 		len -= 2;
 	if (len == 0)
 		return NULL;
-	for (i = 0; i < len; i++)
+	/* all "?" or all "-": only a cell that starts so can be */
+	if (v[0] == '?' || v[0] == '-')
 	{
-		all_q &= v[i] == '?';
-		all_dash &= v[i] == '-';
+		for (i = 0; i < len; i++)
+		{
+			all_q &= v[i] == '?';
+			all_dash &= v[i] == '-';
+		}
+		if (all_q || all_dash)
+			return NULL;
 	}
-	if (all_q || all_dash)
-		return NULL;
 	if ((len == 4 && pg_strncasecmp(v, "null", 4) == 0) ||
 		(len == 6 && pg_strncasecmp(v, "<null>", 6) == 0) ||
 		(len == 3 && pg_strncasecmp(v, "n/a", 3) == 0) ||

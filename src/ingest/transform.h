@@ -115,6 +115,8 @@ extern DpTransform *dp_transform_begin(const DpSpec *spec, const DpConfig *cfg);
 
 /* Index of a source column (added and resolved on first sight). */
 extern int	dp_transform_column(DpTransform *t, const char *name, int len);
+/* the same, trying column guess first (-1: no guess) */
+extern int	dp_transform_column_guess(DpTransform *t, const char *name, int len, int guess);
 
 /*
  * The PII field a source column feeds (mapped to it, or a source of its
