@@ -296,7 +296,7 @@ typedef struct DpRawBatch
 
 extern void dp_raw_land_json(int64 batch_id, Jsonb *rows);
 extern void dp_raw_land_records(int64 batch_id, int n, const int64 *ordinal, const int64 *line,
-								char **raw);
+								char **raw, const size_t *len);
 extern void dp_raw_read_batch(int64 batch_id, DpRawBatch *out);
 
 #endif							/* DP_PIPELINE_H */

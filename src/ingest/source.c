@@ -320,7 +320,8 @@ typedef struct CsvRaw
 	int			n;
 	int64	   *ordinal;
 	int64	   *line;
-	char	  **raw;
+	char	  **raw;			/* into the data, or a copy in raw_cxt */
+	size_t	   *len;
 } CsvRaw;
 
 static void
@@ -328,7 +329,7 @@ flush_csv_raw(DpLoad *load, CsvRaw *cr)
 {
 	if (cr->n == 0 || load->dry_run)
 		return;
-	dp_raw_land_records(load->batch_id, cr->n, cr->ordinal, cr->line, cr->raw);
+	dp_raw_land_records(load->batch_id, cr->n, cr->ordinal, cr->line, cr->raw, cr->len);
 	cr->n = 0;
 	MemoryContextReset(load->raw_cxt);
 }
@@ -363,6 +364,7 @@ dp_load_csv(DpLoad *load, const char *data, size_t len, const DpCsvOptions *opt,
 		cr.ordinal = palloc(sizeof(int64) * DP_FLUSH_ROWS);
 		cr.line = palloc(sizeof(int64) * DP_FLUSH_ROWS);
 		cr.raw = palloc(sizeof(char *) * DP_FLUSH_ROWS);
+		cr.len = palloc(sizeof(size_t) * DP_FLUSH_ROWS);
 	}
 	dp_csv_init(&r, data, len, opt, fields, maxfields, scratch, scratch_size);
 	MemoryContextSwitchTo(old);
@@ -506,9 +508,16 @@ dp_load_csv(DpLoad *load, const char *data, size_t len, const DpCsvOptions *opt,
 		{
 			cr.ordinal[cr.n] = row.row_number;
 			cr.line[cr.n] = row.line_number;
-			cr.raw[cr.n] = MemoryContextAlloc(load->raw_cxt, row.raw_len + 1);
-			memcpy(cr.raw[cr.n], row.raw, row.raw_len);
-			cr.raw[cr.n][row.raw_len] = '\0';
+			/* a record's text stays in the data; an obfuscated one is copied */
+			if (row.raw == r.raw)
+				cr.raw[cr.n] = unconstify(char *, row.raw);
+			else
+			{
+				cr.raw[cr.n] = MemoryContextAlloc(load->raw_cxt, row.raw_len + 1);
+				memcpy(cr.raw[cr.n], row.raw, row.raw_len);
+				cr.raw[cr.n][row.raw_len] = '\0';
+			}
+			cr.len[cr.n] = row.raw_len;
 			if (++cr.n == DP_FLUSH_ROWS)
 				flush_csv_raw(load, &cr);
 		}
