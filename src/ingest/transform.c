@@ -6,7 +6,8 @@
  *
  * Memory: the DpTransform, its source columns and its issues live in the
  * context current at dp_transform_begin (the batch); per-row scratch lives
- * in row_cxt, reset at the start of every row; the output values are
+ * in row_cxt and the row arena (DpTransform.arena: cells and harmonised
+ * values), both emptied at the start of every row; the output values are
  * allocated in the caller's context.
  */
 #include "postgres.h"
@@ -76,6 +77,8 @@ dp_transform_begin(const DpSpec *spec, const DpConfig *cfg)
 		}
 	t->bufsize = 256;
 	t->buf = palloc(t->bufsize);
+	t->arena_size = 4096;
+	t->arena = palloc(t->arena_size);
 	return t;
 }
 
@@ -275,12 +278,34 @@ dp_transform_column_guess(DpTransform *t, const char *name, int len, int guess)
 }
 
 /*
+ * n bytes of the row's arena, or NULL when it has not the room (the next
+ * row will).
+ */
+static inline char *
+arena_take(DpTransform *t, size_t n)
+{
+	char	   *p;
+
+	if (t == NULL)
+		return NULL;
+	if (t->arena_size - t->arena_used < n)
+	{
+		t->arena_short = true;
+		return NULL;
+	}
+	p = t->arena + t->arena_used;
+	t->arena_used += n;
+	return p;
+}
+
+/*
  * Cell normalisation: trim whitespace, and treat the usual spellings of
- * "no value" as empty.  Returns the trimmed value (NUL-terminated, in
- * CurrentMemoryContext) or NULL for empty; its length in *outlen.
+ * "no value" as empty.  Returns the trimmed value (NUL-terminated, in t's
+ * row arena, or CurrentMemoryContext when t is NULL or the arena is full)
+ * or NULL for empty; its length in *outlen.
  */
 static char *
-normalise_cell_len(const char *v, size_t len, size_t *outlen)
+normalise_cell_len(DpTransform *t, const char *v, size_t len, size_t *outlen)
 {
 	size_t		i;
 	bool		all_q = true,
@@ -318,7 +343,10 @@ normalise_cell_len(const char *v, size_t len, size_t *outlen)
 	{
 		/* pnstrdup's copy (to a NUL byte, if any), keeping its length */
 		size_t		n = strnlen(v, len);
-		char	   *copy = palloc(n + 1);
+		char	   *copy = arena_take(t, n + 1);
+
+		if (copy == NULL)
+			copy = palloc(n + 1);
 
 		memcpy(copy, v, n);
 		copy[n] = '\0';
@@ -332,7 +360,7 @@ normalise_cell(const char *v, size_t len)
 {
 	size_t		outlen;
 
-	return normalise_cell_len(v, len, &outlen);
+	return normalise_cell_len(NULL, v, len, &outlen);
 }
 
 char *
@@ -447,6 +475,15 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 				j;
 
 	MemoryContextReset(t->row_cxt);
+	if (t->arena_short)
+	{
+		/* the last row did not fit: twice the room */
+		pfree(t->arena);
+		t->arena_size *= 2;
+		t->arena = MemoryContextAlloc(t->batch_cxt, t->arena_size);
+		t->arena_short = false;
+	}
+	t->arena_used = 0;
 	memset(t->value, 0, sizeof(char *) * spec->nfields);
 	memset(t->original, 0, sizeof(char *) * spec->nfields);
 	memset(t->vlen, 0xff, sizeof(size_t) * spec->nfields);	/* DP_VLEN_UNKNOWN */
@@ -476,7 +513,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		t->mentioned[f] = true;
 		if (t->value[f] != NULL)
 			continue;
-		t->value[f] = normalise_cell_len(row->vals[i], row->lens[i], &t->vlen[f]);
+		t->value[f] = normalise_cell_len(t, row->vals[i], row->lens[i], &t->vlen[f]);
 		t->original[f] = t->value[f];
 	}
 
@@ -595,7 +632,10 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		const DpField *f = &spec->fields[i];
 		DpIssue		issue;
 		unsigned	notes = 0;
-		size_t		outlen;
+		size_t		outlen,
+					inlen,
+					room;
+		char	   *harmonised;
 
 		if (t->value[i] == NULL)
 			continue;
@@ -622,10 +662,20 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 				t->dropped[i] = true;
 			continue;
 		}
-		issue = dp_harmonise_value_noted(f->datatype, t->value[i],
-										 t->vlen[i] != DP_VLEN_UNKNOWN ? t->vlen[i] : strlen(t->value[i]),
-										 &t->constraints[i], &t->buf, &t->bufsize,
-										 t->batch_cxt, &notes, &outlen);
+		inlen = t->vlen[i] != DP_VLEN_UNKNOWN ? t->vlen[i] : strlen(t->value[i]);
+		/* straight into the arena when it has the room */
+		room = t->arena_size - t->arena_used;
+		harmonised = t->arena + t->arena_used;
+		outlen = dp_harmonise_noted(f->datatype, t->value[i], inlen, &t->constraints[i],
+									harmonised, room, &issue, &notes);
+		if (outlen >= room)
+		{
+			t->arena_short = true;
+			issue = dp_harmonise_value_noted(f->datatype, t->value[i], inlen,
+											 &t->constraints[i], &t->buf, &t->bufsize,
+											 t->batch_cxt, &notes, &outlen);
+			harmonised = NULL;
+		}
 		if (issue != DP_ISSUE_NONE)
 		{
 			add_issue(t, row, i, NULL, dp_issue_name(issue), dp_issue_severity(issue),
@@ -636,8 +686,16 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		}
 		else
 		{
-			if (t->buf[0] == '\0')
+			if ((harmonised ? harmonised[0] : t->buf[0]) == '\0')
 				t->value[i] = NULL;
+			else if (harmonised)
+			{
+				/* where it was written (no NUL byte inside) */
+				Assert(strlen(harmonised) == outlen);
+				t->arena_used += outlen + 1;
+				t->value[i] = harmonised;
+				t->vlen[i] = outlen;
+			}
 			else
 			{
 				/* pstrdup(t->buf), its length known (no NUL byte inside) */

@@ -108,6 +108,17 @@ typedef struct DpTransform
 	bool	   *deprecated_seen;	/* per field: "deprecated field" reported in this batch */
 	char	   *buf;
 	size_t		bufsize;
+
+	/*
+	 * The row's cells and harmonised values, one after another (batch_cxt;
+	 * emptied at each row): fewer pallocs than one each.  A row that finds
+	 * it full pallocs in row_cxt instead, and the next row has twice the
+	 * room.
+	 */
+	char	   *arena;
+	size_t		arena_size;
+	size_t		arena_used;
+	bool		arena_short;
 } DpTransform;
 
 /* Set up for one batch; everything lives in CurrentMemoryContext. */

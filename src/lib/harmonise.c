@@ -259,6 +259,9 @@ dp_harmonise_trim(const unsigned char **s, size_t *n, bool strays)
 
 	while (p < e)
 	{
+		/* the common case first: a byte that starts neither */
+		if (!ws_first_byte[*p] && !(strays && is_stray(*p)))
+			break;
 		if ((k = ws_len(p, e)) > 0)
 			p += k;
 		else if (strays && is_stray(*p))
@@ -268,6 +271,9 @@ dp_harmonise_trim(const unsigned char **s, size_t *n, bool strays)
 	}
 	while (e > p)
 	{
+		/* an ASCII byte ends white space only if it is white space itself */
+		if (e[-1] < 0x80 && !ws_first_byte[e[-1]] && !(strays && is_stray(e[-1])))
+			break;
 		if ((k = ws_len_back(p, e)) > 0)
 			e -= k;
 		else if (strays && is_stray(e[-1]))

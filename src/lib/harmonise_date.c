@@ -754,6 +754,24 @@ check_date_range(int32_t days, const DpConstraints *c)
 static void
 out_date(DpOut *o, int y, int m, int d)
 {
+	if (y >= 0 && y <= 9999 && m >= 0 && m <= 99 && d >= 0 && d <= 99 && o->len + 10 < o->cap)
+	{
+		/* it fits: the ten characters in place */
+		char	   *w = o->buf + o->len;
+
+		w[0] = (char) ('0' + y / 1000);
+		w[1] = (char) ('0' + y / 100 % 10);
+		w[2] = (char) ('0' + y / 10 % 10);
+		w[3] = (char) ('0' + y % 10);
+		w[4] = '-';
+		w[5] = (char) ('0' + m / 10);
+		w[6] = (char) ('0' + m % 10);
+		w[7] = '-';
+		w[8] = (char) ('0' + d / 10);
+		w[9] = (char) ('0' + d % 10);
+		o->len += 10;
+		return;
+	}
 	out_u(o, (uint64_t) y, 4);
 	out_c(o, '-');
 	out_u(o, (uint64_t) m, 2);

@@ -794,6 +794,9 @@ run_truncation(void)
 		{DP_DT_STRING, "abc\xc3\xa9\xe2\x82\xac def", "abc\xc3\xa9\xe2\x82\xac def"},
 		{DP_DT_INTEGER, "  -00123  ", "-123"},
 		{DP_DT_DATETIME, "2024-01-01 00:00:00+01", "2023-12-31T23:00:00Z"},
+		{DP_DT_DATE, " 2 Jan 2020 \xe3\x80\x80", "2020-01-02"},
+		{DP_DT_DATE, "'\"2020-01-02\",\xc2\x85", "2020-01-02"},
+		{DP_DT_FLAG, "\xef\xbb\xbf yes ,", "true"},
 	};
 	size_t		i;
 
