@@ -434,6 +434,20 @@ norm_uuid(const unsigned char *s, size_t n, DpOut *o)
 		return DP_ISSUE_INVALID_UUID;
 	if (hyphens && (s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-'))
 		return DP_ISSUE_INVALID_UUID;
+	if (hyphens)
+	{
+		/* already canonical (lower-case hex): the output is the input */
+		bool		lower = true;
+
+		for (i = 0; i < 36; i++)
+			lower &= (i == 8 || i == 13 || i == 18 || i == 23) ||
+				(dp_hex_table[s[i]] >= 0 && !(s[i] >= 'A' && s[i] <= 'F'));
+		if (lower)
+		{
+			out_s(o, (const char *) s, 36);
+			return DP_ISSUE_NONE;
+		}
+	}
 	for (i = 0; i < n; i++)
 	{
 		int			h;

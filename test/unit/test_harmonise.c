@@ -379,6 +379,10 @@ static const Vec vectors[] = {
 	OK(ID, "URN:UUID:{6ba7b810-9dad-11d1-80b4-00c04fd430c8}", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"),
 	OK(ID, " \"6ba7b810-9dad-11d1-80b4-00c04fd430c8\" ", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"),
 	OK(ID, "", ""),
+	OK(ID, "6ba7b810-9dad-11d1-80b4-00c04fd430cF", "6ba7b810-9dad-11d1-80b4-00c04fd430cf"),
+	OK(ID, "6Ba7b810-9dad-11d1-80b4-00c04fd430c8", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"),
+	BAD(ID, "6ba7b810-9dad-11d1-80b4-00c04fd430c\xc3\xa9", DP_ISSUE_INVALID_UUID),
+	BAD(ID, "6ba7b810-9dad-11d1-80b4-00c04fd430 8", DP_ISSUE_INVALID_UUID),
 	BAD(ID, "6ba7b810-9dad-11d1-80b4-00c04fd430c", DP_ISSUE_INVALID_UUID),
 	BAD(ID, "6ba7b810-9dad-11d1-80b4-00c04fd430cg", DP_ISSUE_INVALID_UUID),
 	BAD(ID, "6ba7b8109-dad-11d1-80b4-00c04fd430c8", DP_ISSUE_INVALID_UUID),
@@ -789,6 +793,7 @@ run_truncation(void)
 	}			cases[] = {
 		{DP_DT_UUID, "{6BA7B810-9DAD-11D1-80B4-00C04FD430C8}", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"},
 		{DP_DT_UUID, "6ba7b8109dad11d180b400c04fd430c8", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"},
+		{DP_DT_UUID, "6ba7b810-9dad-11d1-80b4-00c04fd430c8", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"},
 		{DP_DT_STRING, "  Needs   review,\tsee\xc2\xa0" "file 12  ", "Needs review, see file 12"},
 		{DP_DT_TEXT, "line one\r\nline two\n\n\nthree\xe2\x80\xa9" "four", "line one\nline two\n\nthree\n\nfour"},
 		{DP_DT_STRING, "abc\xc3\xa9\xe2\x82\xac def", "abc\xc3\xa9\xe2\x82\xac def"},
