@@ -779,6 +779,23 @@ out_date(DpOut *o, int y, int m, int d)
 	out_u(o, (uint64_t) d, 2);
 }
 
+/*
+ * Whether s[0..10) is YYYY-MM-DD with a month of 01..12: the spelling
+ * that parse_stamp reads as exactly that year, month and day (no swap),
+ * and that out_date writes back.
+ */
+static inline bool
+iso_date(const unsigned char *s, int *y, int *m, int *d)
+{
+	if (s[4] != '-' || s[7] != '-' || !is_digit(s[0]) || !is_digit(s[1]) || !is_digit(s[2]) ||
+		!is_digit(s[3]) || !is_digit(s[5]) || !is_digit(s[6]) || !is_digit(s[8]) || !is_digit(s[9]))
+		return false;
+	*y = (int) digits_value(s, 0, 4);
+	*m = (int) digits_value(s, 5, 2);
+	*d = (int) digits_value(s, 8, 2);
+	return *m >= 1 && *m <= 12;
+}
+
 /* date: the calendar date as written (a zone offset does not move it). */
 DpIssue
 dp_harmonise_norm_date(const unsigned char *s, size_t n, const DpConstraints *c,
@@ -786,6 +803,21 @@ dp_harmonise_norm_date(const unsigned char *s, size_t n, const DpConstraints *c,
 {
 	DpStamp		st;
 	DpIssue		iss;
+	int			y,
+				m,
+				d;
+
+	if (n == 10 && iso_date(s, &y, &m, &d))
+	{
+		/* already canonical: checked as below, and written back as it is */
+		if (!dp_valid_date(y, m, d))
+			return DP_ISSUE_INVALID_DATE;
+		iss = check_date_range(dp_days_from_civil(y, m, d), c);
+		if (iss != DP_ISSUE_NONE)
+			return iss;
+		out_s(o, (const char *) s, 10);
+		return DP_ISSUE_NONE;
+	}
 
 	if (!parse_stamp(s, n, &st) || !dp_valid_date(st.year, st.month, st.day))
 		return DP_ISSUE_INVALID_DATE;
@@ -811,6 +843,51 @@ dp_harmonise_norm_datetime(const unsigned char *s, size_t n, const DpConstraints
 	int			y;
 	int			m;
 	int			d;
+	size_t		tail;
+
+	/*
+	 * YYYY-MM-DD(T| )HH:MM:SS[.F{1,6}](Z|+00|+00:00), in UTC already: the
+	 * fields are read here and checked and written as below (no day moves)
+	 */
+	if (n >= 20 && iso_date(s, &y, &m, &d) && (s[10] == 'T' || s[10] == ' ') &&
+		s[13] == ':' && s[16] == ':' && count_digits(s, n, 11) == 2 &&
+		count_digits(s, n, 14) == 2 && count_digits(s, n, 17) == 2)
+	{
+		size_t		nf = 0;
+		int32_t		usec = 0;
+
+		tail = 19;
+		if (s[19] == '.' && (nf = count_digits(s, n, 20)) >= 1 && nf <= 6)
+		{
+			for (size_t k = 0; k < 6; k++)
+				usec = usec * 10 + (k < nf ? s[20 + k] - '0' : 0);
+			tail = 20 + nf;
+		}
+		if ((n == tail + 1 && s[tail] == 'Z') ||
+			(n == tail + 3 && memcmp(s + tail, "+00", 3) == 0) ||
+			(n == tail + 6 && memcmp(s + tail, "+00:00", 6) == 0))
+		{
+			int			hh = (int) digits_value(s, 11, 2),
+						mi = (int) digits_value(s, 14, 2),
+						ss = (int) digits_value(s, 17, 2);
+
+			if (!dp_valid_date(y, m, d) || hh > 23 || mi > 59 || ss > 59)
+				return DP_ISSUE_INVALID_DATETIME;
+			iss = check_date_range(dp_days_from_civil(y, m, d), c);
+			if (iss != DP_ISSUE_NONE)
+				return iss;
+			out_s(o, (const char *) s, 10);
+			out_c(o, 'T');
+			out_s(o, (const char *) s + 11, 8);
+			if (usec > 0)
+			{
+				out_c(o, '.');
+				out_u(o, (uint64_t) usec, 6);
+			}
+			out_c(o, 'Z');
+			return DP_ISSUE_NONE;
+		}
+	}
 
 	if (!parse_stamp(s, n, &st) || !dp_valid_date(st.year, st.month, st.day))
 		return DP_ISSUE_INVALID_DATETIME;

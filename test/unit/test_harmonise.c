@@ -832,6 +832,90 @@ run_truncation(void)
 	}
 }
 
+/* The same output and issue for two spellings (a fast path against the general one). */
+static void
+same_as(const char *what, DpDatatype dt, const char *fast, const char *general,
+		const DpConstraints *c)
+{
+	char		a[64],
+				b[64];
+	DpIssue		ia,
+				ib;
+
+	checks++;
+	dp_harmonise(dt, fast, strlen(fast), c, a, sizeof(a), &ia);
+	dp_harmonise(dt, general, strlen(general), c, b, sizeof(b), &ib);
+	if (ia != ib || strcmp(a, b) != 0)
+	{
+		printf("not ok - %s: \"%s\" -> \"%s\" [%d], \"%s\" -> \"%s\" [%d]\n",
+			   what, fast, a, (int) ia, general, b, (int) ib);
+		failures++;
+	}
+}
+
+/*
+ * The canonical spellings that date, datetime and integer write back
+ * without the general reader (YYYY-MM-DD; YYYY-MM-DD HH:MM:SS[.F] in UTC;
+ * plain digits) give what the general reader gives for another spelling
+ * of the same value, over years, months 0..13, days 0..32, times at and
+ * past their limits, fractions and zones, with today set (far-past and
+ * far-future issues) and without.
+ */
+static void
+run_canonical(void)
+{
+	static const int years[] = {0, 1, 999, 1799, 1800, 1900, 1970, 2000, 2024, 2076, 2077, 9999};
+	static const char *const times[] = {"00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60", "07:08:09"};
+	static const char *const fracs[] = {"", ".5", ".000000", ".123456", ".1234567", ".", ".12a"};
+	static const char *const zones[] = {"Z", "+00", "+00:00", "z", "+01", "-00", "+0000", " Z", ""};
+	static const char *const ints[] = {"0", "7", "42", "-42", "123456789012345678", "-123456789012345678",
+	"999999999999999999", "1234567890123456789", "9223372036854775807", "-9223372036854775808"};
+	DpConstraints today;
+	size_t		yi;
+	int			m,
+				d;
+	char		fast[64],
+				general[64];
+
+	memset(&today, 0, sizeof(today));
+	today.has_today = true;
+	today.today_days = dp_days_from_civil(2026, 11, 22);
+	for (yi = 0; yi < sizeof(years) / sizeof(years[0]); yi++)
+		for (m = 0; m <= 13; m++)
+			for (d = 0; d <= 32; d++)
+			{
+				snprintf(fast, sizeof(fast), "%04d-%02d-%02d", years[yi], m, d);
+				snprintf(general, sizeof(general), "%04d/%02d/%02d", years[yi], m, d);
+				same_as("canonical date", DP_DT_DATE, fast, general, &today);
+				same_as("canonical date", DP_DT_DATE, fast, general, NULL);
+				if (d % 7 == 1 || d >= 28)
+				{
+					size_t		ti,
+								fi,
+								zi;
+
+					for (ti = 0; ti < sizeof(times) / sizeof(times[0]); ti++)
+						for (fi = 0; fi < sizeof(fracs) / sizeof(fracs[0]); fi++)
+							for (zi = 0; zi < sizeof(zones) / sizeof(zones[0]); zi++)
+							{
+								snprintf(fast, sizeof(fast), "%04d-%02d-%02d%c%s%s%s", years[yi], m, d,
+										 (ti + zi) % 2 ? 'T' : ' ', times[ti], fracs[fi], zones[zi]);
+								snprintf(general, sizeof(general), "%04d/%02d/%02d %s%s %s", years[yi], m, d,
+										 times[ti], fracs[fi], zones[zi]);
+								same_as("canonical datetime", DP_DT_DATETIME, fast, general, &today);
+							}
+				}
+			}
+	for (yi = 0; yi < sizeof(ints) / sizeof(ints[0]); yi++)
+	{
+		const char *v = ints[yi];
+
+		snprintf(general, sizeof(general), "%s0%s", v[0] == '-' ? "-" : "+", v + (v[0] == '-'));
+		same_as("canonical integer", DP_DT_INTEGER, v, general, NULL);
+		same_as("canonical integer", DP_DT_INTEGER, v, general, &today);
+	}
+}
+
 /* ---- catalogue and calendar ---- */
 
 static void
@@ -910,6 +994,7 @@ main(void)
 	run_buffers();
 	run_far_future();
 	run_truncation();
+	run_canonical();
 	run_catalogue();
 	printf("%s - %d checks, %d failures\n", failures ? "FAIL" : "ok", checks, failures);
 	return failures ? 1 : 0;
