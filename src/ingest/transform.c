@@ -639,7 +639,8 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 
 		if (t->value[i] == NULL)
 			continue;
-		if (dp_datatype_is_spatial(f->datatype))
+		/* t->spatial is set when a field is spatial */
+		if (t->spatial != NULL && dp_datatype_is_spatial(f->datatype))
 		{
 			DpSpatialResult res;
 			int			k;
