@@ -233,6 +233,8 @@ extern void dp_contract_close(DpLoad *load);
 
 /* source.c: JSON rows and CSV records */
 extern void dp_row_builder_fit(DpRowBuilder *rb, int n);
+extern void dp_jsonb_child_value(const char *base, JEntry je, uint32 start, uint32 end,
+								 JsonbValue *v);
 
 /*
  * Build the source row of one JSON object (values in load->src_cxt, reset

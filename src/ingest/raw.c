@@ -80,40 +80,13 @@ jsonb_array_datum(Datum *elems, int n)
 }
 
 /*
- * The scalar at [start, end) of a container's data (base) with entry je,
- * as jsonb_util.c's fillJsonbValue reads it.
- */
-static void
-scalar_value(const char *base, JEntry je, uint32 start, uint32 end, JsonbValue *v)
-{
-	if (JBE_ISSTRING(je))
-	{
-		v->type = jbvString;
-		v->val.string.val = unconstify(char *, base + start);
-		v->val.string.len = (int) (end - start);
-	}
-	else if (JBE_ISNUMERIC(je))
-	{
-		v->type = jbvNumeric;
-		v->val.numeric = (Numeric) unconstify(char *, base + INTALIGN(start));
-	}
-	else if (JBE_ISBOOL_TRUE(je) || JBE_ISBOOL_FALSE(je))
-	{
-		v->type = jbvBool;
-		v->val.boolean = JBE_ISBOOL_TRUE(je);
-	}
-	else
-		v->type = jbvNull;
-}
-
-/*
  * A run of a JSON array: a jsonb[] of elements first .. first + n - 1 of
  * the array container root, each element as JsonbValueToJsonb makes it
  * (a container's bytes behind a 4-byte header), laid out as construct_array
  * lays them out (no null bitmap, each element int-aligned, padding zero),
  * written once into the array instead of copied per element and again.
- * end_of[k]: the offset at which element first + k ends (0: not a
- * container, made by JsonbValueToJsonb).
+ * start_of[k] / end_of[k]: where the data of element first + k starts
+ * and ends in the container (JBE_ADVANCE_OFFSET).
  */
 static Datum
 json_run_array(JsonbContainer *root, int first, int n, const uint32 *start_of,
@@ -138,7 +111,7 @@ json_run_array(JsonbContainer *root, int first, int n, const uint32 *start_of,
 
 			if (made == NULL)
 				made = palloc0(sizeof(Jsonb *) * n);
-			scalar_value(base, je, start_of[k], end_of[k], &v);
+			dp_jsonb_child_value(base, je, start_of[k], end_of[k], &v);
 			made[k] = JsonbValueToJsonb(&v);
 			nbytes += INTALIGN(VARSIZE(made[k]));
 		}
@@ -231,7 +204,7 @@ dp_raw_land_json(int64 batch_id, Jsonb *rows)
 
 				/* a scalar: measured as made (rare: push refuses such rows) */
 				old = MemoryContextSwitchTo(cxt);
-				scalar_value((const char *) &root->children[count], je, off, end, &v);
+				dp_jsonb_child_value((const char *) &root->children[count], je, off, end, &v);
 				e = JsonbValueToJsonb(&v);
 				bytes += VARSIZE(e);
 				pfree(e);

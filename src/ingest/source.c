@@ -86,6 +86,41 @@ json_cell(const JsonbValue *v, const char **s, size_t *len)
 }
 
 /*
+ * The child of a jsonb container whose data starts at base, with entry je
+ * and data from start to end (JBE_ADVANCE_OFFSET), as jsonb_util.c's
+ * fillJsonbValue reads it: a nested container as jbvBinary.
+ */
+void
+dp_jsonb_child_value(const char *base, JEntry je, uint32 start, uint32 end, JsonbValue *v)
+{
+	if (JBE_ISSTRING(je))
+	{
+		v->type = jbvString;
+		v->val.string.val = unconstify(char *, base + start);
+		v->val.string.len = (int) (end - start);
+	}
+	else if (JBE_ISNUMERIC(je))
+	{
+		v->type = jbvNumeric;
+		v->val.numeric = (Numeric) unconstify(char *, base + INTALIGN(start));
+	}
+	else if (JBE_ISBOOL_TRUE(je) || JBE_ISBOOL_FALSE(je))
+	{
+		v->type = jbvBool;
+		v->val.boolean = JBE_ISBOOL_TRUE(je);
+	}
+	else if (JBE_ISNULL(je))
+		v->type = jbvNull;
+	else
+	{
+		Assert(JBE_ISCONTAINER(je));
+		v->type = jbvBinary;
+		v->val.binary.data = (JsonbContainer *) unconstify(char *, base + INTALIGN(start));
+		v->val.binary.len = (int) (end - start) - (INTALIGN(start) - start);
+	}
+}
+
+/*
  * The pairs of a jsonb object read in place, as JsonbIteratorNext would
  * give them (keys in stored order; each value as jsonb_util.c's
  * fillJsonbValue reads it), without the iterator's allocations.  The i-th
@@ -128,31 +163,7 @@ json_object_cells(DpLoad *load, DpRowBuilder *rb, JsonbContainer *obj)
 		col = dp_transform_column_guess(load->t, base + koff, (int) (kend - koff), rb->guess[i]);
 		rb->guess[i] = col;
 		fit_cells(load, rb, col + 1);
-		if (JBE_ISSTRING(ve))
-		{
-			v.type = jbvString;
-			v.val.string.val = unconstify(char *, base + voff);
-			v.val.string.len = (int) (vend - voff);
-		}
-		else if (JBE_ISNUMERIC(ve))
-		{
-			v.type = jbvNumeric;
-			v.val.numeric = (Numeric) unconstify(char *, base + INTALIGN(voff));
-		}
-		else if (JBE_ISBOOL_TRUE(ve) || JBE_ISBOOL_FALSE(ve))
-		{
-			v.type = jbvBool;
-			v.val.boolean = JBE_ISBOOL_TRUE(ve);
-		}
-		else if (JBE_ISNULL(ve))
-			v.type = jbvNull;
-		else
-		{
-			Assert(JBE_ISCONTAINER(ve));
-			v.type = jbvBinary;
-			v.val.binary.data = (JsonbContainer *) unconstify(char *, base + INTALIGN(voff));
-			v.val.binary.len = (int) (vend - voff) - (INTALIGN(voff) - voff);
-		}
+		dp_jsonb_child_value(base, ve, voff, vend, &v);
 		json_cell(&v, &rb->vals[col], &rb->lens[col]);
 		koff = kend;
 		voff = vend;
