@@ -83,3 +83,29 @@ SELECT (c ->> 'rows_in')::int AS rows_in, (c ->> 'rows_valid')::int AS rows_vali
        (SELECT pg_catalog.array_agg((e ->> 'i')::int ORDER BY (e ->> 'i')::int)
           FROM jsonb_array_elements(c -> 'rows') e WHERE (e ->> 'i')::int > 20000) AS after_first_buffer
   FROM r;
+-- raw: a push's elements are stored as sent, whatever their kind (an
+-- asynchronous dataset keeps them until processed), in runs of at most
+-- 1,000 rows or the first row past 1 MB; a CSV record's text as sent
+SELECT dataplatform.define_dataset('{"dataset": "rawkinds", "product": "values", "key": ["a"],
+  "fields": [{"name": "a", "datatype": "integer"}]}') IS NOT NULL AS defined;
+SELECT dataplatform.configure('rawkinds', '{"processing": "async"}') IS NOT NULL AS configured;
+\set payload '[1, "a", true, false, null, {"a": 1, "b": [1, {"c": null}]}, [2, 3], 1.5e30, -0.000001, "", {}, []]'
+SELECT dataplatform.push('rawkinds', :'payload') AS raw_batch \gset
+SELECT r.ordinal, r.data, r.data = e.v AS same
+  FROM dp_raw.rows r JOIN jsonb_array_elements(:'payload') WITH ORDINALITY e(v, n) ON e.n = r.ordinal
+ WHERE r.batch_id = :raw_batch ORDER BY r.ordinal;
+CREATE TABLE dp_test.raw_big AS
+SELECT i, CASE WHEN i % 3 = 0 THEN to_jsonb(i) WHEN i % 3 = 1 THEN to_jsonb(repeat('x', i % 50))
+       ELSE jsonb_build_object('a', i, 'pad', repeat('y', 2000 + i)) END AS v
+  FROM generate_series(1, 2500) i;
+SELECT dataplatform.push('rawkinds', (SELECT jsonb_agg(v ORDER BY i) FROM dp_test.raw_big)) AS raw_batch2 \gset
+SELECT first_ordinal, n FROM dp_raw.chunk WHERE batch_id = :raw_batch2 ORDER BY first_ordinal;
+SELECT count(*) AS rows, bool_and(r.data = b.v) AS all_same
+  FROM dp_raw.rows r JOIN dp_test.raw_big b ON b.i = r.ordinal WHERE r.batch_id = :raw_batch2;
+SELECT dataplatform.process_queued('rawkinds') IS NOT NULL AS processed;
+SELECT status, rows, rows_loaded, rows_quarantined FROM dataplatform.batch
+ WHERE dataset = 'rawkinds' ORDER BY id;
+SELECT dataplatform.define_dataset('{"dataset": "rawcsv", "product": "values", "key": ["a"],
+  "fields": [{"name": "a", "datatype": "integer"}, {"name": "b", "datatype": "string"}]}') IS NOT NULL AS defined;
+SELECT dataplatform.push_csv('rawcsv', E'a,b\n1,"x, ""quoted"""\r\n\n2,  spaced  \n3,"two\nlines"\n4,\n') AS csv_batch \gset
+SELECT ordinal, line_number, raw FROM dp_raw.rows WHERE batch_id = :csv_batch ORDER BY ordinal;

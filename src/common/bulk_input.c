@@ -23,17 +23,17 @@
 
 #include "bulk.h"
 
-static inline int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+/* a hex digit's value, -1 for any other byte */
+#define HEX_ROW(b) \
+	(b) >= '0' && (b) <= '9' ? (b) - '0' : \
+	(b) >= 'a' && (b) <= 'f' ? (b) - 'a' + 10 : \
+	(b) >= 'A' && (b) <= 'F' ? (b) - 'A' + 10 : -1
+#define HEX_4(b) HEX_ROW(b), HEX_ROW((b) + 1), HEX_ROW((b) + 2), HEX_ROW((b) + 3)
+#define HEX_16(b) HEX_4(b), HEX_4((b) + 4), HEX_4((b) + 8), HEX_4((b) + 12)
+#define HEX_64(b) HEX_16(b), HEX_16((b) + 16), HEX_16((b) + 32), HEX_16((b) + 48)
+static const int8 hex_table[256] = {
+	HEX_64(0), HEX_64(64), HEX_64(128), HEX_64(192)
+};
 
 /* n digits at s as a number, or -1 when one is not a digit */
 static inline int
@@ -99,30 +99,31 @@ dp_bulk_fast_input(Oid typid, int32 typmod, const char *text, Datum *result)
 			return false;
 		case UUIDOID:
 			{
+				/* the byte pairs' offsets in 8-4-4-4-12 */
+				static const uint8 pair_at[UUID_LEN] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
+				unsigned char data[UUID_LEN];
 				pg_uuid_t  *u;
-				int			k = 0;
 
-				if (strlen(text) != 36 || text[8] != '-' || text[13] != '-' ||
-					text[18] != '-' || text[23] != '-')
-					return false;
-				u = palloc(sizeof(pg_uuid_t));
-				for (int i = 0; i < 36; i++)
+				/*
+				 * Left to right, so that nothing past the text's NUL is read
+				 * (the NUL is not a digit): each hyphen once the digits before
+				 * it are, the end last.
+				 */
+				for (int k = 0; k < UUID_LEN; k++)
 				{
-					int			hi,
+					int			hi = hex_table[(unsigned char) text[pair_at[k]]],
 								lo;
 
-					if (i == 8 || i == 13 || i == 18 || i == 23)
-						continue;
-					hi = hex_value(text[i]);
-					lo = hex_value(text[i + 1]);
-					if (hi < 0 || lo < 0)
-					{
-						pfree(u);
+					if (hi < 0 || (lo = hex_table[(unsigned char) text[pair_at[k] + 1]]) < 0)
 						return false;
-					}
-					u->data[k++] = (unsigned char) (hi << 4 | lo);
-					i++;
+					data[k] = (unsigned char) (hi << 4 | lo);
+					if ((k == 3 || k == 5 || k == 7 || k == 9) && text[pair_at[k] + 2] != '-')
+						return false;
 				}
+				if (text[36] != '\0')
+					return false;
+				u = palloc(sizeof(pg_uuid_t));
+				memcpy(u->data, data, UUID_LEN);
 				*result = UUIDPGetDatum(u);
 				return true;
 			}

@@ -164,10 +164,10 @@ dp_load_open(const char *dataset, bool dry_run, const DpLoadOptions *opts)
 /*
  * The key's text (its fields joined by \x1f; a NULL field as empty),
  * allocated to size in CurrentMemoryContext: one per row, so no
- * StringInfo's kilobyte.
+ * StringInfo's kilobyte.  Its strlen in *keylen.
  */
-char *
-dp_load_key_text(const DpSpec *spec, char **out)
+static char *
+key_text_len(const DpSpec *spec, char **out, size_t *keylen)
 {
 	size_t		len = 0;
 	char	   *key,
@@ -175,7 +175,15 @@ dp_load_key_text(const DpSpec *spec, char **out)
 	int			i;
 
 	if (spec->nkey == 1)
-		return pstrdup(out[spec->key[0]] ? out[spec->key[0]] : "");
+	{
+		const char *v = out[spec->key[0]] ? out[spec->key[0]] : "";
+
+		len = strlen(v);
+		key = palloc(len + 1);
+		memcpy(key, v, len + 1);
+		*keylen = len;
+		return key;
+	}
 	for (i = 0; i < spec->nkey; i++)
 		len += (out[spec->key[i]] ? strlen(out[spec->key[i]]) : 0) + 1;
 	key = p = palloc(len);
@@ -190,7 +198,17 @@ dp_load_key_text(const DpSpec *spec, char **out)
 		p += n;
 	}
 	*p = '\0';
+	*keylen = len - 1;
 	return key;
+}
+
+/* key_text_len without the length */
+char *
+dp_load_key_text(const DpSpec *spec, char **out)
+{
+	size_t		len;
+
+	return key_text_len(spec, out, &len);
 }
 
 static void
@@ -247,12 +265,13 @@ remember_key(DpLoad *load, char **out, const DpSourceRow *row)
 	KeyEntry   *e;
 	bool		found;
 	int			i;
+	size_t		keylen;
 
 	for (i = 0; i < spec->nkey; i++)
 		if (out[spec->key[i]] == NULL)
 			return;
-	key = dp_load_key_text(spec, out);
-	h = hash_bytes_extended((const unsigned char *) key, strlen(key), 0);
+	key = key_text_len(spec, out, &keylen);
+	h = hash_bytes_extended((const unsigned char *) key, keylen, 0);
 	for (;;)
 	{
 		e = hash_search(load->keys, &h, HASH_ENTER, &found);
@@ -314,8 +333,9 @@ dp_load_row(DpLoad *load, const DpSourceRow *row)
 			break;
 		case DP_ROW_LOADED:
 			{
-				char	   *key = dp_load_key_text(spec, out);
-				uint64		h = hash_bytes_extended((const unsigned char *) key, strlen(key), 0);
+				size_t		keylen;
+				char	   *key = key_text_len(spec, out, &keylen);
+				uint64		h = hash_bytes_extended((const unsigned char *) key, keylen, 0);
 				KeyEntry   *e;
 				bool		found;
 

@@ -190,12 +190,15 @@ DpIssue
 dp_harmonise_value(DpDatatype dt, const char *in, size_t len, const DpConstraints *c,
 				   char **buf, size_t *bufsize, MemoryContext mcxt)
 {
-	return dp_harmonise_value_noted(dt, in, len, c, buf, bufsize, mcxt, NULL);
+	size_t		outlen;
+
+	return dp_harmonise_value_noted(dt, in, len, c, buf, bufsize, mcxt, NULL, &outlen);
 }
 
 DpIssue
 dp_harmonise_value_noted(DpDatatype dt, const char *in, size_t len, const DpConstraints *c,
-						 char **buf, size_t *bufsize, MemoryContext mcxt, unsigned *notes)
+						 char **buf, size_t *bufsize, MemoryContext mcxt, unsigned *notes,
+						 size_t *outlen)
 {
 	DpIssue		issue;
 	size_t		need;
@@ -204,7 +207,10 @@ dp_harmonise_value_noted(DpDatatype dt, const char *in, size_t len, const DpCons
 	{
 		need = dp_harmonise_noted(dt, in, len, c, *buf, *bufsize, &issue, notes);
 		if (need < *bufsize)
+		{
+			*outlen = need;
 			return issue;
+		}
 		if (need >= MaxAllocSize - 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),

@@ -19,9 +19,10 @@ extern int32 dp_today_days(void);
 extern DpIssue dp_harmonise_value(DpDatatype dt, const char *in, size_t len,
 								  const DpConstraints *c, char **buf,
 								  size_t *bufsize, MemoryContext mcxt);
+/* dp_harmonise_value, also giving the notes and the value's length (*outlen) */
 extern DpIssue dp_harmonise_value_noted(DpDatatype dt, const char *in, size_t len,
 										const DpConstraints *c, char **buf,
 										size_t *bufsize, MemoryContext mcxt,
-										unsigned *notes);
+										unsigned *notes, size_t *outlen);
 
 #endif							/* DP_NORMALISE_H */

@@ -132,6 +132,9 @@ typedef struct DpRowBuilder
 	int			maxcells;
 	const char **vals;
 	size_t	   *lens;
+	/* JSON objects: the column of the previous object's i-th key (a guess) */
+	int			maxguess;
+	int		   *guess;
 } DpRowBuilder;
 
 /*
@@ -230,6 +233,8 @@ extern void dp_contract_close(DpLoad *load);
 
 /* source.c: JSON rows and CSV records */
 extern void dp_row_builder_fit(DpRowBuilder *rb, int n);
+extern void dp_jsonb_child_value(const char *base, JEntry je, uint32 start, uint32 end,
+								 JsonbValue *v);
 
 /*
  * Build the source row of one JSON object (values in load->src_cxt, reset
@@ -293,7 +298,7 @@ typedef struct DpRawBatch
 
 extern void dp_raw_land_json(int64 batch_id, Jsonb *rows);
 extern void dp_raw_land_records(int64 batch_id, int n, const int64 *ordinal, const int64 *line,
-								char **raw);
+								char **raw, const size_t *len);
 extern void dp_raw_read_batch(int64 batch_id, DpRawBatch *out);
 
 #endif							/* DP_PIPELINE_H */

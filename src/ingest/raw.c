@@ -80,9 +80,84 @@ jsonb_array_datum(Datum *elems, int n)
 }
 
 /*
+ * A run of a JSON array: a jsonb[] of elements first .. first + n - 1 of
+ * the array container root, each element as JsonbValueToJsonb makes it
+ * (a container's bytes behind a 4-byte header), laid out as construct_array
+ * lays them out (no null bitmap, each element int-aligned, padding zero),
+ * written once into the array instead of copied per element and again.
+ * start_of[k] / end_of[k]: where the data of element first + k starts
+ * and ends in the container (JBE_ADVANCE_OFFSET).
+ */
+static Datum
+json_run_array(JsonbContainer *root, int first, int n, const uint32 *start_of,
+			   const uint32 *end_of)
+{
+	const char *base = (const char *) &root->children[JsonContainerSize(root)];
+	Size		nbytes = ARR_OVERHEAD_NONULLS(1);
+	Jsonb	  **made = NULL;
+	ArrayType  *a;
+	char	   *p;
+
+	for (int k = 0; k < n; k++)
+	{
+		JEntry		je = root->children[first + k];
+
+		if (JBE_ISCONTAINER(je))
+			nbytes += INTALIGN(VARHDRSZ + end_of[k] - INTALIGN(start_of[k]));
+		else
+		{
+			/* a scalar element: its own jsonb, made as before */
+			JsonbValue	v;
+
+			if (made == NULL)
+				made = palloc0(sizeof(Jsonb *) * n);
+			dp_jsonb_child_value(base, je, start_of[k], end_of[k], &v);
+			made[k] = JsonbValueToJsonb(&v);
+			nbytes += INTALIGN(VARSIZE(made[k]));
+		}
+	}
+	if (!AllocSizeIsValid(nbytes))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("array size exceeds the maximum allowed (%d)",
+						(int) MaxAllocSize)));
+	a = palloc(nbytes);
+	memset(a, 0, ARR_OVERHEAD_NONULLS(1));
+	SET_VARSIZE(a, nbytes);
+	a->ndim = 1;
+	a->dataoffset = 0;
+	a->elemtype = JSONBOID;
+	ARR_DIMS(a)[0] = n;
+	ARR_LBOUND(a)[0] = 1;
+	p = ARR_DATA_PTR(a);
+	for (int k = 0; k < n; k++)
+	{
+		Size		size;
+
+		if (made && made[k])
+		{
+			size = VARSIZE(made[k]);
+			memcpy(p, made[k], size);
+		}
+		else
+		{
+			uint32		at = INTALIGN(start_of[k]);
+
+			size = VARHDRSZ + end_of[k] - at;
+			SET_VARSIZE(p, size);
+			memcpy(p + VARHDRSZ, base + at, size - VARHDRSZ);
+		}
+		memset(p + size, 0, INTALIGN(size) - size);
+		p += INTALIGN(size);
+	}
+	Assert(p == (char *) a + nbytes);
+	return PointerGetDatum(a);
+}
+
+/*
  * Land a JSON payload: an array's elements in runs, from ordinal 1 on, or
  * the one object as row 1.  Each element is copied as it is (a container
- * element is its bytes, not parsed again).
+ * element is its bytes, not parsed again), straight into its run's array.
  */
 void
 dp_raw_land_json(int64 batch_id, Jsonb *rows)
@@ -90,63 +165,125 @@ dp_raw_land_json(int64 batch_id, Jsonb *rows)
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "dataplatform raw run",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old;
-	Datum	   *elems = palloc(sizeof(Datum) * DP_RAW_CHUNK_ROWS);
-	int			n = 0;
-	Size		bytes = 0;
-	int64		next = 1;
 
 	if (JB_ROOT_IS_OBJECT(rows) || JB_ROOT_IS_SCALAR(rows))
 	{
-		elems[0] = JsonbPGetDatum(rows);
+		Datum		elem = JsonbPGetDatum(rows);
+
 		old = MemoryContextSwitchTo(cxt);
-		store_chunk(batch_id, 1, 1, (Datum) 0, jsonb_array_datum(elems, 1), (Datum) 0);
+		store_chunk(batch_id, 1, 1, (Datum) 0, jsonb_array_datum(&elem, 1), (Datum) 0);
 		MemoryContextSwitchTo(old);
 	}
 	else
 	{
-		JsonbIterator *it = JsonbIteratorInit(&rows->root);
-		JsonbValue	v;
-		JsonbIteratorToken tok;
+		JsonbContainer *root = &rows->root;
+		int			count = JsonContainerSize(root);
+		uint32	   *start_of = palloc(sizeof(uint32) * DP_RAW_CHUNK_ROWS);
+		uint32	   *end_of = palloc(sizeof(uint32) * DP_RAW_CHUNK_ROWS);
+		uint32		off = 0;
+		int			first = 0,
+					n = 0;
+		Size		bytes = 0;
 
-		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		for (int i = 0; i < count; i++)
 		{
-			Jsonb	   *e;
+			JEntry		je = root->children[i];
+			uint32		end = off;
 
-			if (tok != WJB_ELEM)
-				continue;
-			old = MemoryContextSwitchTo(cxt);
-			e = JsonbValueToJsonb(&v);
-			elems[n++] = JsonbPGetDatum(e);
-			bytes += VARSIZE(e);
-			if (n == DP_RAW_CHUNK_ROWS || bytes >= DP_RAW_CHUNK_BYTES)
+			JBE_ADVANCE_OFFSET(end, je);
+			start_of[n] = off;
+			end_of[n] = end;
+			n++;
+			/* the element's jsonb size, as JsonbValueToJsonb's VARSIZE */
+			if (JBE_ISCONTAINER(je))
+				bytes += VARHDRSZ + end - INTALIGN(off);
+			else
 			{
-				store_chunk(batch_id, next, n, (Datum) 0, jsonb_array_datum(elems, n), (Datum) 0);
-				next += n;
-				n = 0;
-				bytes = 0;
+				JsonbValue	v;
+				Jsonb	   *e;
+
+				/* a scalar: measured as made (rare: push refuses such rows) */
+				old = MemoryContextSwitchTo(cxt);
+				dp_jsonb_child_value((const char *) &root->children[count], je, off, end, &v);
+				e = JsonbValueToJsonb(&v);
+				bytes += VARSIZE(e);
+				pfree(e);
+				MemoryContextSwitchTo(old);
+			}
+			off = end;
+			if (n == DP_RAW_CHUNK_ROWS || bytes >= DP_RAW_CHUNK_BYTES || i == count - 1)
+			{
+				old = MemoryContextSwitchTo(cxt);
+				store_chunk(batch_id, first + 1, n, (Datum) 0,
+							json_run_array(root, first, n, start_of, end_of), (Datum) 0);
 				MemoryContextSwitchTo(old);
 				MemoryContextReset(cxt);
+				first += n;
+				n = 0;
+				bytes = 0;
 			}
-			else
-				MemoryContextSwitchTo(old);
 		}
-		if (n > 0)
-		{
-			old = MemoryContextSwitchTo(cxt);
-			store_chunk(batch_id, next, n, (Datum) 0, jsonb_array_datum(elems, n), (Datum) 0);
-			MemoryContextSwitchTo(old);
-		}
+		pfree(start_of);
+		pfree(end_of);
 	}
-	pfree(elems);
 	MemoryContextDelete(cxt);
 }
 
 /*
- * Land n CSV records (their text and line numbers, ordinals ascending):
- * runs break where the ordinals do, so a run's rows stay consecutive.
+ * A text[] of n records (raw[k]: len[k] bytes, up to a NUL byte if one
+ * comes first, as CStringGetTextDatum of a NUL-terminated copy would take
+ * it), laid out as construct_array lays out each cstring_to_text (no null
+ * bitmap, int-aligned, padding zero), each record copied once.
+ */
+static Datum
+text_run_array(char **raw, const size_t *len, int n)
+{
+	Size		nbytes = ARR_OVERHEAD_NONULLS(1);
+	size_t	   *size = palloc(sizeof(size_t) * n);
+	ArrayType  *a;
+	char	   *p;
+
+	for (int k = 0; k < n; k++)
+	{
+		size[k] = strnlen(raw[k], len[k]);
+		nbytes += INTALIGN(VARHDRSZ + size[k]);
+	}
+	if (!AllocSizeIsValid(nbytes))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("array size exceeds the maximum allowed (%d)",
+						(int) MaxAllocSize)));
+	a = palloc(nbytes);
+	memset(a, 0, ARR_OVERHEAD_NONULLS(1));
+	SET_VARSIZE(a, nbytes);
+	a->ndim = 1;
+	a->dataoffset = 0;
+	a->elemtype = TEXTOID;
+	ARR_DIMS(a)[0] = n;
+	ARR_LBOUND(a)[0] = 1;
+	p = ARR_DATA_PTR(a);
+	for (int k = 0; k < n; k++)
+	{
+		Size		total = VARHDRSZ + size[k];
+
+		SET_VARSIZE(p, total);
+		memcpy(p + VARHDRSZ, raw[k], size[k]);
+		memset(p + total, 0, INTALIGN(total) - total);
+		p += INTALIGN(total);
+	}
+	Assert(p == (char *) a + nbytes);
+	pfree(size);
+	return PointerGetDatum(a);
+}
+
+/*
+ * Land n CSV records (their text, raw[k] of len[k] bytes, and line
+ * numbers, ordinals ascending): runs break where the ordinals do, so a
+ * run's rows stay consecutive.
  */
 void
-dp_raw_land_records(int64 batch_id, int n, const int64 *ordinal, const int64 *line, char **raw)
+dp_raw_land_records(int64 batch_id, int n, const int64 *ordinal, const int64 *line, char **raw,
+					const size_t *len)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "dataplatform raw run",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -156,15 +293,18 @@ dp_raw_land_records(int64 batch_id, int n, const int64 *ordinal, const int64 *li
 	while (start < n)
 	{
 		int			end = start + 1;
-		Size		bytes = strlen(raw[start]);
+		Size		bytes = strnlen(raw[start], len[start]);
 
 		while (end < n && end - start < DP_RAW_CHUNK_ROWS && bytes < DP_RAW_CHUNK_BYTES &&
 			   ordinal[end] == ordinal[end - 1] + 1)
-			bytes += strlen(raw[end++]);
+		{
+			bytes += strnlen(raw[end], len[end]);
+			end++;
+		}
 		store_chunk(batch_id, ordinal[start], end - start,
 					dp_int8_array((int64 *) line + start, end - start),
 					(Datum) 0,
-					dp_text_array(raw + start, end - start, 1));
+					text_run_array(raw + start, len + start, end - start));
 		MemoryContextReset(cxt);
 		start = end;
 	}

@@ -39,6 +39,137 @@ dp_row_builder_fit(DpRowBuilder *rb, int n)
 		: palloc(sizeof(size_t) * rb->maxcells);
 }
 
+/* Room for column n in rb (new cells absent), in load->cxt. */
+static void
+fit_cells(DpLoad *load, DpRowBuilder *rb, int n)
+{
+	int			before = rb->maxcells;
+	MemoryContext old;
+
+	if (n <= rb->maxcells)
+		return;
+	old = MemoryContextSwitchTo(load->cxt);
+	dp_row_builder_fit(rb, n);
+	MemoryContextSwitchTo(old);
+	for (int i = before; i < rb->maxcells; i++)
+		rb->vals[i] = NULL;
+}
+
+/* A JSON value as a cell's text (see dp_load_json_row), in the current context. */
+static void
+json_cell(const JsonbValue *v, const char **s, size_t *len)
+{
+	switch (v->type)
+	{
+		case jbvString:
+			*s = v->val.string.val;
+			*len = v->val.string.len;
+			break;
+		case jbvNumeric:
+			*s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+			*len = strlen(*s);
+			break;
+		case jbvBool:
+			*s = v->val.boolean ? "true" : "false";
+			*len = strlen(*s);
+			break;
+		case jbvBinary:
+			*s = JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+			*len = strlen(*s);
+			break;
+		default:
+			/* null: present and empty (an update event clears the field) */
+			*s = "";
+			*len = 0;
+			break;
+	}
+}
+
+/*
+ * The child of a jsonb container whose data starts at base, with entry je
+ * and data from start to end (JBE_ADVANCE_OFFSET), as jsonb_util.c's
+ * fillJsonbValue reads it: a nested container as jbvBinary.
+ */
+void
+dp_jsonb_child_value(const char *base, JEntry je, uint32 start, uint32 end, JsonbValue *v)
+{
+	if (JBE_ISSTRING(je))
+	{
+		v->type = jbvString;
+		v->val.string.val = unconstify(char *, base + start);
+		v->val.string.len = (int) (end - start);
+	}
+	else if (JBE_ISNUMERIC(je))
+	{
+		v->type = jbvNumeric;
+		v->val.numeric = (Numeric) unconstify(char *, base + INTALIGN(start));
+	}
+	else if (JBE_ISBOOL_TRUE(je) || JBE_ISBOOL_FALSE(je))
+	{
+		v->type = jbvBool;
+		v->val.boolean = JBE_ISBOOL_TRUE(je);
+	}
+	else if (JBE_ISNULL(je))
+		v->type = jbvNull;
+	else
+	{
+		Assert(JBE_ISCONTAINER(je));
+		v->type = jbvBinary;
+		v->val.binary.data = (JsonbContainer *) unconstify(char *, base + INTALIGN(start));
+		v->val.binary.len = (int) (end - start) - (INTALIGN(start) - start);
+	}
+}
+
+/*
+ * The pairs of a jsonb object read in place, as JsonbIteratorNext would
+ * give them (keys in stored order; each value as jsonb_util.c's
+ * fillJsonbValue reads it), without the iterator's allocations.  The i-th
+ * key's column is looked for first where the previous object's i-th key
+ * was (rb->guess): a payload's objects mostly have the same keys, which
+ * jsonb stores in one order.
+ */
+static void
+json_object_cells(DpLoad *load, DpRowBuilder *rb, JsonbContainer *obj)
+{
+	int			n = JsonContainerSize(obj);
+	const JEntry *children = obj->children;
+	const char *base = (const char *) &children[n * 2];
+	uint32		koff = 0;
+	uint32		voff = n > 0 ? getJsonbOffset(obj, n) : 0;
+
+	if (n > rb->maxguess)
+	{
+		MemoryContext old = MemoryContextSwitchTo(load->cxt);
+		int			before = rb->maxguess;
+
+		rb->maxguess = Max(n, rb->maxguess * 2);
+		rb->guess = rb->guess ? repalloc(rb->guess, sizeof(int) * rb->maxguess)
+			: palloc(sizeof(int) * rb->maxguess);
+		for (int i = before; i < rb->maxguess; i++)
+			rb->guess[i] = -1;
+		MemoryContextSwitchTo(old);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		JEntry		ke = children[i],
+					ve = children[n + i];
+		uint32		kend = koff,
+					vend = voff;
+		JsonbValue	v;
+		int			col;
+
+		JBE_ADVANCE_OFFSET(kend, ke);
+		JBE_ADVANCE_OFFSET(vend, ve);
+		col = dp_transform_column_guess(load->t, base + koff, (int) (kend - koff), rb->guess[i]);
+		rb->guess[i] = col;
+		fit_cells(load, rb, col + 1);
+		dp_jsonb_child_value(base, ve, voff, vend, &v);
+		json_cell(&v, &rb->vals[col], &rb->lens[col]);
+		koff = kend;
+		voff = vend;
+	}
+}
+
 /*
  * Feed one JSON object (a jsonb container) as a row.  Values: strings as
  * they are, numbers and booleans as their JSON text, null as absent,
@@ -48,11 +179,7 @@ void
 dp_load_json_row(DpLoad *load, DpRowBuilder *rb, JsonbContainer *obj, int64 ordinal,
 				 DpSourceRow *out)
 {
-	JsonbIterator *it = JsonbIteratorInit(obj);
-	JsonbIteratorToken tok;
-	JsonbValue	v;
 	DpSourceRow row;
-	int			col = -1;
 	int			i;
 	MemoryContext old;
 
@@ -62,55 +189,9 @@ dp_load_json_row(DpLoad *load, DpRowBuilder *rb, JsonbContainer *obj, int64 ordi
 	row.row_number = ordinal;
 	for (i = 0; i < rb->maxcells; i++)
 		rb->vals[i] = NULL;
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		if (tok == WJB_KEY)
-		{
-			col = dp_transform_column(load->t, v.val.string.val, v.val.string.len);
-			if (col >= rb->maxcells)
-			{
-				int			before = rb->maxcells;
-
-				MemoryContextSwitchTo(load->cxt);
-				dp_row_builder_fit(rb, col + 1);
-				MemoryContextSwitchTo(load->src_cxt);
-				for (i = before; i < rb->maxcells; i++)
-					rb->vals[i] = NULL;
-			}
-		}
-		else if (tok == WJB_VALUE)
-		{
-			const char *s = NULL;
-			size_t		len = 0;
-
-			switch (v.type)
-			{
-				case jbvString:
-					s = v.val.string.val;
-					len = v.val.string.len;
-					break;
-				case jbvNumeric:
-					s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
-					len = strlen(s);
-					break;
-				case jbvBool:
-					s = v.val.boolean ? "true" : "false";
-					len = strlen(s);
-					break;
-				case jbvBinary:
-					s = JsonbToCString(NULL, v.val.binary.data, v.val.binary.len);
-					len = strlen(s);
-					break;
-				default:
-					/* null: present and empty (an update event clears the field) */
-					s = "";
-					len = 0;
-					break;
-			}
-			rb->vals[col] = s;
-			rb->lens[col] = len;
-		}
-	}
+	/* anything but an object (a scalar replayed from raw) has no cells */
+	if (JsonContainerIsObject(obj))
+		json_object_cells(load, rb, obj);
 	row.ncells = load->t->ncolumns;
 	row.vals = rb->vals;
 	row.lens = rb->lens;
@@ -250,7 +331,8 @@ typedef struct CsvRaw
 	int			n;
 	int64	   *ordinal;
 	int64	   *line;
-	char	  **raw;
+	char	  **raw;			/* into the data, or a copy in raw_cxt */
+	size_t	   *len;
 } CsvRaw;
 
 static void
@@ -258,7 +340,7 @@ flush_csv_raw(DpLoad *load, CsvRaw *cr)
 {
 	if (cr->n == 0 || load->dry_run)
 		return;
-	dp_raw_land_records(load->batch_id, cr->n, cr->ordinal, cr->line, cr->raw);
+	dp_raw_land_records(load->batch_id, cr->n, cr->ordinal, cr->line, cr->raw, cr->len);
 	cr->n = 0;
 	MemoryContextReset(load->raw_cxt);
 }
@@ -293,6 +375,7 @@ dp_load_csv(DpLoad *load, const char *data, size_t len, const DpCsvOptions *opt,
 		cr.ordinal = palloc(sizeof(int64) * DP_FLUSH_ROWS);
 		cr.line = palloc(sizeof(int64) * DP_FLUSH_ROWS);
 		cr.raw = palloc(sizeof(char *) * DP_FLUSH_ROWS);
+		cr.len = palloc(sizeof(size_t) * DP_FLUSH_ROWS);
 	}
 	dp_csv_init(&r, data, len, opt, fields, maxfields, scratch, scratch_size);
 	MemoryContextSwitchTo(old);
@@ -436,9 +519,16 @@ dp_load_csv(DpLoad *load, const char *data, size_t len, const DpCsvOptions *opt,
 		{
 			cr.ordinal[cr.n] = row.row_number;
 			cr.line[cr.n] = row.line_number;
-			cr.raw[cr.n] = MemoryContextAlloc(load->raw_cxt, row.raw_len + 1);
-			memcpy(cr.raw[cr.n], row.raw, row.raw_len);
-			cr.raw[cr.n][row.raw_len] = '\0';
+			/* a record's text stays in the data; an obfuscated one is copied */
+			if (row.raw == r.raw)
+				cr.raw[cr.n] = unconstify(char *, row.raw);
+			else
+			{
+				cr.raw[cr.n] = MemoryContextAlloc(load->raw_cxt, row.raw_len + 1);
+				memcpy(cr.raw[cr.n], row.raw, row.raw_len);
+				cr.raw[cr.n][row.raw_len] = '\0';
+			}
+			cr.len[cr.n] = row.raw_len;
 			if (++cr.n == DP_FLUSH_ROWS)
 				flush_csv_raw(load, &cr);
 		}

@@ -6,7 +6,8 @@
  *
  * Memory: the DpTransform, its source columns and its issues live in the
  * context current at dp_transform_begin (the batch); per-row scratch lives
- * in row_cxt, reset at the start of every row; the output values are
+ * in row_cxt and the row arena (DpTransform.arena: cells and harmonised
+ * values), both emptied at the start of every row; the output values are
  * allocated in the caller's context.
  */
 #include "postgres.h"
@@ -61,6 +62,7 @@ dp_transform_begin(const DpSpec *spec, const DpConfig *cfg)
 	t->issues = palloc(sizeof(DpIssueRec) * t->maxissues);
 	t->value = palloc(sizeof(char *) * spec->nfields);
 	t->original = palloc(sizeof(char *) * spec->nfields);
+	t->vlen = palloc(sizeof(size_t) * spec->nfields);
 	t->dropped = palloc(sizeof(bool) * spec->nfields);
 	t->mentioned = palloc(sizeof(bool) * spec->nfields);
 	t->deprecated_seen = palloc0(sizeof(bool) * spec->nfields);
@@ -75,6 +77,8 @@ dp_transform_begin(const DpSpec *spec, const DpConfig *cfg)
 		}
 	t->bufsize = 256;
 	t->buf = palloc(t->bufsize);
+	t->arena_size = 4096;
+	t->arena = palloc(t->arena_size);
 	return t;
 }
 
@@ -264,13 +268,44 @@ dp_transform_column(DpTransform *t, const char *name, int len)
 	return t->ncolumns++;
 }
 
+int
+dp_transform_column_guess(DpTransform *t, const char *name, int len, int guess)
+{
+	if (guess >= 0 && guess < t->ncolumns && t->columns[guess].len == len &&
+		memcmp(t->columns[guess].name, name, len) == 0)
+		return guess;
+	return dp_transform_column(t, name, len);
+}
+
+/*
+ * n bytes of the row's arena, or NULL when it has not the room (the next
+ * row will).
+ */
+static inline char *
+arena_take(DpTransform *t, size_t n)
+{
+	char	   *p;
+
+	if (t == NULL)
+		return NULL;
+	if (t->arena_size - t->arena_used < n)
+	{
+		t->arena_short = true;
+		return NULL;
+	}
+	p = t->arena + t->arena_used;
+	t->arena_used += n;
+	return p;
+}
+
 /*
  * Cell normalisation: trim whitespace, and treat the usual spellings of
- * "no value" as empty.  Returns the trimmed value (NUL-terminated, in
- * row_cxt) or NULL for empty.
+ * "no value" as empty.  Returns the trimmed value (NUL-terminated, in t's
+ * row arena, or CurrentMemoryContext when t is NULL or the arena is full)
+ * or NULL for empty; its length in *outlen.
  */
 static char *
-normalise_cell(const char *v, size_t len)
+normalise_cell_len(DpTransform *t, const char *v, size_t len, size_t *outlen)
 {
 	size_t		i;
 	bool		all_q = true,
@@ -288,20 +323,44 @@ normalise_cell(const char *v, size_t len)
 		len -= 2;
 	if (len == 0)
 		return NULL;
-	for (i = 0; i < len; i++)
+	/* all "?" or all "-": only a cell that starts so can be */
+	if (v[0] == '?' || v[0] == '-')
 	{
-		all_q &= v[i] == '?';
-		all_dash &= v[i] == '-';
+		for (i = 0; i < len; i++)
+		{
+			all_q &= v[i] == '?';
+			all_dash &= v[i] == '-';
+		}
+		if (all_q || all_dash)
+			return NULL;
 	}
-	if (all_q || all_dash)
-		return NULL;
 	if ((len == 4 && pg_strncasecmp(v, "null", 4) == 0) ||
 		(len == 6 && pg_strncasecmp(v, "<null>", 6) == 0) ||
 		(len == 3 && pg_strncasecmp(v, "n/a", 3) == 0) ||
 		(len == 4 && pg_strncasecmp(v, "#n/a", 4) == 0) ||
 		(len == 2 && pg_strncasecmp(v, "na", 2) == 0))
 		return NULL;
-	return pnstrdup(v, len);
+	{
+		/* pnstrdup's copy (to a NUL byte, if any), keeping its length */
+		size_t		n = strnlen(v, len);
+		char	   *copy = arena_take(t, n + 1);
+
+		if (copy == NULL)
+			copy = palloc(n + 1);
+
+		memcpy(copy, v, n);
+		copy[n] = '\0';
+		*outlen = n;
+		return copy;
+	}
+}
+
+static char *
+normalise_cell(const char *v, size_t len)
+{
+	size_t		outlen;
+
+	return normalise_cell_len(NULL, v, len, &outlen);
 }
 
 char *
@@ -416,8 +475,18 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 				j;
 
 	MemoryContextReset(t->row_cxt);
+	if (t->arena_short)
+	{
+		/* the last row did not fit: twice the room */
+		pfree(t->arena);
+		t->arena_size *= 2;
+		t->arena = MemoryContextAlloc(t->batch_cxt, t->arena_size);
+		t->arena_short = false;
+	}
+	t->arena_used = 0;
 	memset(t->value, 0, sizeof(char *) * spec->nfields);
 	memset(t->original, 0, sizeof(char *) * spec->nfields);
+	memset(t->vlen, 0xff, sizeof(size_t) * spec->nfields);	/* DP_VLEN_UNKNOWN */
 	memset(t->dropped, 0, sizeof(bool) * spec->nfields);
 	memset(t->mentioned, 0, sizeof(bool) * spec->nfields);
 
@@ -444,7 +513,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		t->mentioned[f] = true;
 		if (t->value[f] != NULL)
 			continue;
-		t->value[f] = normalise_cell(row->vals[i], row->lens[i]);
+		t->value[f] = normalise_cell_len(t, row->vals[i], row->lens[i], &t->vlen[f]);
 		t->original[f] = t->value[f];
 	}
 
@@ -486,6 +555,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		{
 			t->mentioned[r->field] = true;
 			t->value[r->field] = buf.data;
+			t->vlen[r->field] = DP_VLEN_UNKNOWN;
 			if (t->original[r->field] == NULL)
 				t->original[r->field] = buf.data;
 		}
@@ -510,6 +580,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 				add_issue(t, row, i, NULL, DP_ISSUE_PATCH, "warning", t->value[i], patched,
 						  psprintf("Patched by pattern \"%s\".", r->pattern));
 			t->value[i] = patched[0] ? patched : NULL;
+			t->vlen[i] = DP_VLEN_UNKNOWN;
 			break;
 		}
 	}
@@ -524,6 +595,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		{
 			add_issue(t, row, r->field, NULL, DP_ISSUE_LOOKUP, "warning", v, r->to, NULL);
 			t->value[r->field] = pstrdup(r->to);
+			t->vlen[r->field] = DP_VLEN_UNKNOWN;
 		}
 	}
 
@@ -542,6 +614,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 			continue;
 		t->mentioned[r->field] = true;
 		t->value[r->field] = dp_spatial_point_text(x, y);
+		t->vlen[r->field] = DP_VLEN_UNKNOWN;
 		t->original[r->field] = psprintf("%s, %s", x ? x : "", y ? y : "");
 		if (t->value[r->field] == NULL)
 		{
@@ -559,10 +632,15 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		const DpField *f = &spec->fields[i];
 		DpIssue		issue;
 		unsigned	notes = 0;
+		size_t		outlen,
+					inlen,
+					room;
+		char	   *harmonised;
 
 		if (t->value[i] == NULL)
 			continue;
-		if (dp_datatype_is_spatial(f->datatype))
+		/* t->spatial is set when a field is spatial */
+		if (t->spatial != NULL && dp_datatype_is_spatial(f->datatype))
 		{
 			DpSpatialResult res;
 			int			k;
@@ -580,13 +658,25 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 				row_has_error |= error;
 			}
 			t->value[i] = res.value;
+			t->vlen[i] = DP_VLEN_UNKNOWN;
 			if (res.value == NULL)
 				t->dropped[i] = true;
 			continue;
 		}
-		issue = dp_harmonise_value_noted(f->datatype, t->value[i], strlen(t->value[i]),
-										 &t->constraints[i], &t->buf, &t->bufsize,
-										 t->batch_cxt, &notes);
+		inlen = t->vlen[i] != DP_VLEN_UNKNOWN ? t->vlen[i] : strlen(t->value[i]);
+		/* straight into the arena when it has the room */
+		room = t->arena_size - t->arena_used;
+		harmonised = t->arena + t->arena_used;
+		outlen = dp_harmonise_noted(f->datatype, t->value[i], inlen, &t->constraints[i],
+									harmonised, room, &issue, &notes);
+		if (outlen >= room)
+		{
+			t->arena_short = true;
+			issue = dp_harmonise_value_noted(f->datatype, t->value[i], inlen,
+											 &t->constraints[i], &t->buf, &t->bufsize,
+											 t->batch_cxt, &notes, &outlen);
+			harmonised = NULL;
+		}
 		if (issue != DP_ISSUE_NONE)
 		{
 			add_issue(t, row, i, NULL, dp_issue_name(issue), dp_issue_severity(issue),
@@ -597,7 +687,24 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		}
 		else
 		{
-			t->value[i] = t->buf[0] ? pstrdup(t->buf) : NULL;
+			if ((harmonised ? harmonised[0] : t->buf[0]) == '\0')
+				t->value[i] = NULL;
+			else if (harmonised)
+			{
+				/* where it was written (no NUL byte inside) */
+				Assert(strlen(harmonised) == outlen);
+				t->arena_used += outlen + 1;
+				t->value[i] = harmonised;
+				t->vlen[i] = outlen;
+			}
+			else
+			{
+				/* pstrdup(t->buf), its length known (no NUL byte inside) */
+				Assert(strlen(t->buf) == outlen);
+				t->value[i] = palloc(outlen + 1);
+				memcpy(t->value[i], t->buf, outlen + 1);
+				t->vlen[i] = outlen;
+			}
 			if (f->deprecated && t->value[i] && !t->deprecated_seen[i])
 			{
 				/* once per batch: the producer should move, not be flooded */
@@ -625,6 +732,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 		if (r->value)
 		{
 			t->value[r->field] = r->value;
+			t->vlen[r->field] = DP_VLEN_UNKNOWN;
 			add_issue(t, row, r->field, NULL, DP_ISSUE_DEFAULT_VALUE, "warning", NULL, r->value, NULL);
 		}
 		else if (t->value[r->from_field] != NULL)
@@ -636,6 +744,7 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 				t->buf[0])
 			{
 				t->value[r->field] = pstrdup(t->buf);
+				t->vlen[r->field] = DP_VLEN_UNKNOWN;
 				add_issue(t, row, r->field, NULL, DP_ISSUE_DEFAULT_FIELD, "warning", NULL,
 						  t->value[r->field],
 						  psprintf("Taken from field \"%s\".", spec->fields[r->from_field].name));
@@ -661,13 +770,16 @@ dp_transform_row(DpTransform *t, const DpSourceRow *row, char **out)
 	/* the row's values, copied out in one allocation */
 	{
 		size_t		total = 0;
-		size_t	   *lens;
+		size_t	   *lens = t->vlen;
 		char	   *p;
 
-		lens = palloc(sizeof(size_t) * spec->nfields);
 		for (i = 0; i < spec->nfields; i++)
 			if (t->value[i])
-				total += (lens[i] = strlen(t->value[i])) + 1;
+			{
+				if (lens[i] == DP_VLEN_UNKNOWN)
+					lens[i] = strlen(t->value[i]);
+				total += lens[i] + 1;
+			}
 		MemoryContextSwitchTo(caller);
 		p = total ? palloc(total) : NULL;
 		for (i = 0; i < spec->nfields; i++)

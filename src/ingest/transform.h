@@ -67,6 +67,8 @@ typedef struct DpSourceRow
 	size_t	   *lens;
 } DpSourceRow;
 
+#define DP_VLEN_UNKNOWN ((size_t) -1)
+
 typedef struct DpTransform
 {
 	const DpSpec *spec;
@@ -99,11 +101,24 @@ typedef struct DpTransform
 	/* per-row scratch (row_cxt); after dp_transform_row, for the caller */
 	char	  **value;			/* per field: current value, NULL = empty */
 	char	  **original;		/* per field: value as sent */
+	size_t	   *vlen;			/* per field: strlen(value) when known, else
+								 * DP_VLEN_UNKNOWN */
 	bool	   *dropped;		/* per field: harmonising dropped it */
 	bool	   *mentioned;		/* per field: the row has a column for it */
 	bool	   *deprecated_seen;	/* per field: "deprecated field" reported in this batch */
 	char	   *buf;
 	size_t		bufsize;
+
+	/*
+	 * The row's cells and harmonised values, one after another (batch_cxt;
+	 * emptied at each row): fewer pallocs than one each.  A row that finds
+	 * it full pallocs in row_cxt instead, and the next row has twice the
+	 * room.
+	 */
+	char	   *arena;
+	size_t		arena_size;
+	size_t		arena_used;
+	bool		arena_short;
 } DpTransform;
 
 /* Set up for one batch; everything lives in CurrentMemoryContext. */
@@ -111,6 +126,8 @@ extern DpTransform *dp_transform_begin(const DpSpec *spec, const DpConfig *cfg);
 
 /* Index of a source column (added and resolved on first sight). */
 extern int	dp_transform_column(DpTransform *t, const char *name, int len);
+/* the same, trying column guess first (-1: no guess) */
+extern int	dp_transform_column_guess(DpTransform *t, const char *name, int len, int guess);
 
 /*
  * The PII field a source column feeds (mapped to it, or a source of its

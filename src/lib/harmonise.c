@@ -164,6 +164,13 @@ ws_len(const unsigned char *p, const unsigned char *end)
 	}
 }
 
+/* The bytes that can start a white-space character of ws_len. */
+static const bool ws_first_byte[256] = {
+	[' '] = true, ['\t'] = true, ['\n'] = true, ['\v'] = true, ['\f'] = true,
+	['\r'] = true, ['\0'] = true, [0xC2] = true, [0xE1] = true, [0xE2] = true,
+	[0xE3] = true, [0xEF] = true
+};
+
 /* Length of a white-space character ending just before p (>= start), or 0. */
 static size_t
 ws_len_back(const unsigned char *start, const unsigned char *p)
@@ -252,6 +259,9 @@ dp_harmonise_trim(const unsigned char **s, size_t *n, bool strays)
 
 	while (p < e)
 	{
+		/* the common case first: a byte that starts neither */
+		if (!ws_first_byte[*p] && !(strays && is_stray(*p)))
+			break;
 		if ((k = ws_len(p, e)) > 0)
 			p += k;
 		else if (strays && is_stray(*p))
@@ -261,6 +271,9 @@ dp_harmonise_trim(const unsigned char **s, size_t *n, bool strays)
 	}
 	while (e > p)
 	{
+		/* an ASCII byte ends white space only if it is white space itself */
+		if (e[-1] < 0x80 && !ws_first_byte[e[-1]] && !(strays && is_stray(e[-1])))
+			break;
 		if ((k = ws_len_back(p, e)) > 0)
 			e -= k;
 		else if (strays && is_stray(e[-1]))
@@ -291,8 +304,19 @@ norm_string(const unsigned char *s, size_t n, bool keep_lines, DpOut *o)
 
 	while (p < e)
 	{
-		size_t		k = ws_len(p, e);
+		const unsigned char *q = p;
+		size_t		k;
 
+		/* a run of bytes none of which can start white space: one copy */
+		while (q < e && !ws_first_byte[*q])
+			q++;
+		if (q > p)
+		{
+			out_s(o, (const char *) p, (size_t) (q - p));
+			p = q;
+			continue;
+		}
+		k = ws_len(p, e);
 		if (k == 0)
 		{
 			out_c(o, (char) *p++);
@@ -362,6 +386,22 @@ norm_flag(const unsigned char *s, size_t n, DpOut *o)
  * uuid
  * ---------------------------------------------------------------------- */
 
+/* hex_value as a table lookup: -1 for a byte that is not a hex digit */
+#define DP_HEX_ROW(b) \
+	(b) >= '0' && (b) <= '9' ? (b) - '0' : \
+	(b) >= 'a' && (b) <= 'f' ? (b) - 'a' + 10 : \
+	(b) >= 'A' && (b) <= 'F' ? (b) - 'A' + 10 : -1
+#define DP_HEX_4(b) DP_HEX_ROW(b), DP_HEX_ROW((b) + 1), DP_HEX_ROW((b) + 2), DP_HEX_ROW((b) + 3)
+#define DP_HEX_16(b) DP_HEX_4(b), DP_HEX_4((b) + 4), DP_HEX_4((b) + 8), DP_HEX_4((b) + 12)
+#define DP_HEX_64(b) DP_HEX_16(b), DP_HEX_16((b) + 16), DP_HEX_16((b) + 32), DP_HEX_16((b) + 48)
+static const signed char dp_hex_table[256] = {
+	DP_HEX_64(0), DP_HEX_64(64), DP_HEX_64(128), DP_HEX_64(192)
+};
+#undef DP_HEX_64
+#undef DP_HEX_16
+#undef DP_HEX_4
+#undef DP_HEX_ROW
+
 /*
  * [urn:uuid:] ['{'] 32 hex digits, either bare or hyphenated 8-4-4-4-12
  * ['}'] (braces only as a pair) -> lower-case 8-4-4-4-12.
@@ -392,19 +432,45 @@ norm_uuid(const unsigned char *s, size_t n, DpOut *o)
 		hyphens = true;
 	else
 		return DP_ISSUE_INVALID_UUID;
+	if (hyphens && (s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-'))
+		return DP_ISSUE_INVALID_UUID;
+	if (hyphens)
+	{
+		/* already canonical (lower-case hex): the output is the input */
+		bool		lower = true;
+
+		for (i = 0; i < 36; i++)
+			lower &= (i == 8 || i == 13 || i == 18 || i == 23) ||
+				(dp_hex_table[s[i]] >= 0 && !(s[i] >= 'A' && s[i] <= 'F'));
+		if (lower)
+		{
+			out_s(o, (const char *) s, 36);
+			return DP_ISSUE_NONE;
+		}
+	}
 	for (i = 0; i < n; i++)
 	{
 		int			h;
 
 		if (hyphens && (i == 8 || i == 13 || i == 18 || i == 23))
-		{
-			if (s[i] != '-')
-				return DP_ISSUE_INVALID_UUID;
 			continue;
-		}
-		if ((h = hex_value(s[i])) < 0)
+		if ((h = dp_hex_table[s[i]]) < 0)
 			return DP_ISSUE_INVALID_UUID;
 		hex[nh++] = (unsigned char) h;
+	}
+	if (o->len + 36 < o->cap)
+	{
+		/* it fits: write the 36 characters in place */
+		char	   *w = o->buf + o->len;
+
+		for (k = 0; k < 32; k++)
+		{
+			if (k == 8 || k == 12 || k == 16 || k == 20)
+				*w++ = '-';
+			*w++ = hexdig[hex[k]];
+		}
+		o->len += 36;
+		return DP_ISSUE_NONE;
 	}
 	for (k = 0; k < 32; k++)
 	{

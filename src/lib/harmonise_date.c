@@ -707,12 +707,26 @@ parse_stamp(const unsigned char *s, size_t n, DpStamp *st)
 	return false;
 }
 
+/* dp_days_from_civil of these days (a unit test checks them) */
+#define DP_DAYS_1799_12_31	(-62092)
+#define DP_DAYS_0001_01_01	(-719162)
+#define DP_DAYS_9999_12_31	2932896
+
 /* Far-past / far-future checks on a day number. */
 static DpIssue
 check_date_range(int32_t days, const DpConstraints *c)
 {
-	if (days < dp_days_from_civil(1799, 12, 31))
+	if (days < DP_DAYS_1799_12_31)
 		return DP_ISSUE_FAR_PAST_DATE;
+	/*
+	 * The bound below is at least 50 * 365 + 11 - 1 days after an
+	 * unclamped today (50 years hold at least 11 leap days; the day may
+	 * move back from the 29th of February to the 28th): a day up to 18,250
+	 * days after today needs no calendar arithmetic.
+	 */
+	if (c != NULL && c->has_today && c->today_days >= DP_DAYS_0001_01_01 &&
+		c->today_days <= DP_DAYS_9999_12_31 && days <= c->today_days + 18250)
+		return DP_ISSUE_NONE;
 	if (c != NULL && c->has_today)
 	{
 		int32_t		today = c->today_days;
@@ -740,11 +754,46 @@ check_date_range(int32_t days, const DpConstraints *c)
 static void
 out_date(DpOut *o, int y, int m, int d)
 {
+	if (y >= 0 && y <= 9999 && m >= 0 && m <= 99 && d >= 0 && d <= 99 && o->len + 10 < o->cap)
+	{
+		/* it fits: the ten characters in place */
+		char	   *w = o->buf + o->len;
+
+		w[0] = (char) ('0' + y / 1000);
+		w[1] = (char) ('0' + y / 100 % 10);
+		w[2] = (char) ('0' + y / 10 % 10);
+		w[3] = (char) ('0' + y % 10);
+		w[4] = '-';
+		w[5] = (char) ('0' + m / 10);
+		w[6] = (char) ('0' + m % 10);
+		w[7] = '-';
+		w[8] = (char) ('0' + d / 10);
+		w[9] = (char) ('0' + d % 10);
+		o->len += 10;
+		return;
+	}
 	out_u(o, (uint64_t) y, 4);
 	out_c(o, '-');
 	out_u(o, (uint64_t) m, 2);
 	out_c(o, '-');
 	out_u(o, (uint64_t) d, 2);
+}
+
+/*
+ * Whether s[0..10) is YYYY-MM-DD with a month of 01..12: the spelling
+ * that parse_stamp reads as exactly that year, month and day (no swap),
+ * and that out_date writes back.
+ */
+static inline bool
+iso_date(const unsigned char *s, int *y, int *m, int *d)
+{
+	if (s[4] != '-' || s[7] != '-' || !is_digit(s[0]) || !is_digit(s[1]) || !is_digit(s[2]) ||
+		!is_digit(s[3]) || !is_digit(s[5]) || !is_digit(s[6]) || !is_digit(s[8]) || !is_digit(s[9]))
+		return false;
+	*y = (int) digits_value(s, 0, 4);
+	*m = (int) digits_value(s, 5, 2);
+	*d = (int) digits_value(s, 8, 2);
+	return *m >= 1 && *m <= 12;
 }
 
 /* date: the calendar date as written (a zone offset does not move it). */
@@ -754,6 +803,21 @@ dp_harmonise_norm_date(const unsigned char *s, size_t n, const DpConstraints *c,
 {
 	DpStamp		st;
 	DpIssue		iss;
+	int			y,
+				m,
+				d;
+
+	if (n == 10 && iso_date(s, &y, &m, &d))
+	{
+		/* already canonical: checked as below, and written back as it is */
+		if (!dp_valid_date(y, m, d))
+			return DP_ISSUE_INVALID_DATE;
+		iss = check_date_range(dp_days_from_civil(y, m, d), c);
+		if (iss != DP_ISSUE_NONE)
+			return iss;
+		out_s(o, (const char *) s, 10);
+		return DP_ISSUE_NONE;
+	}
 
 	if (!parse_stamp(s, n, &st) || !dp_valid_date(st.year, st.month, st.day))
 		return DP_ISSUE_INVALID_DATE;
@@ -779,6 +843,51 @@ dp_harmonise_norm_datetime(const unsigned char *s, size_t n, const DpConstraints
 	int			y;
 	int			m;
 	int			d;
+	size_t		tail;
+
+	/*
+	 * YYYY-MM-DD(T| )HH:MM:SS[.F{1,6}](Z|+00|+00:00), in UTC already: the
+	 * fields are read here and checked and written as below (no day moves)
+	 */
+	if (n >= 20 && iso_date(s, &y, &m, &d) && (s[10] == 'T' || s[10] == ' ') &&
+		s[13] == ':' && s[16] == ':' && count_digits(s, n, 11) == 2 &&
+		count_digits(s, n, 14) == 2 && count_digits(s, n, 17) == 2)
+	{
+		size_t		nf = 0;
+		int32_t		usec = 0;
+
+		tail = 19;
+		if (s[19] == '.' && (nf = count_digits(s, n, 20)) >= 1 && nf <= 6)
+		{
+			for (size_t k = 0; k < 6; k++)
+				usec = usec * 10 + (k < nf ? s[20 + k] - '0' : 0);
+			tail = 20 + nf;
+		}
+		if ((n == tail + 1 && s[tail] == 'Z') ||
+			(n == tail + 3 && memcmp(s + tail, "+00", 3) == 0) ||
+			(n == tail + 6 && memcmp(s + tail, "+00:00", 6) == 0))
+		{
+			int			hh = (int) digits_value(s, 11, 2),
+						mi = (int) digits_value(s, 14, 2),
+						ss = (int) digits_value(s, 17, 2);
+
+			if (!dp_valid_date(y, m, d) || hh > 23 || mi > 59 || ss > 59)
+				return DP_ISSUE_INVALID_DATETIME;
+			iss = check_date_range(dp_days_from_civil(y, m, d), c);
+			if (iss != DP_ISSUE_NONE)
+				return iss;
+			out_s(o, (const char *) s, 10);
+			out_c(o, 'T');
+			out_s(o, (const char *) s + 11, 8);
+			if (usec > 0)
+			{
+				out_c(o, '.');
+				out_u(o, (uint64_t) usec, 6);
+			}
+			out_c(o, 'Z');
+			return DP_ISSUE_NONE;
+		}
+	}
 
 	if (!parse_stamp(s, n, &st) || !dp_valid_date(st.year, st.month, st.day))
 		return DP_ISSUE_INVALID_DATETIME;

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "harmonise.h"
 
@@ -48,6 +49,13 @@ out_s(DpOut *o, const char *s, size_t n)
 {
 	size_t		i;
 
+	/* all of it fits: one copy (what out_c would store, byte for byte) */
+	if (o->len + n < o->cap)
+	{
+		memcpy(o->buf + o->len, s, n);
+		o->len += n;
+		return;
+	}
 	for (i = 0; i < n; i++)
 		out_c(o, s[i]);
 }
@@ -117,6 +125,7 @@ hex_value(unsigned char c)
 		return c - 'a' + 10;
 	return -1;
 }
+
 
 /* ----------------------------------------------------------------------
  * Scanning helpers

@@ -428,6 +428,22 @@ dp_harmonise_norm_integer(const unsigned char *s, size_t n, const DpConstraints 
 	size_t		first = 0;
 	size_t		sig;
 
+	/*
+	 * [-]D{1,18} without a leading zero (or "0") and no bounds to check:
+	 * already canonical, written back as it is
+	 */
+	if (n <= 19 && (c == NULL || (c->minimum == NULL && c->maximum == NULL)))
+	{
+		size_t		at = s[0] == '-' ? 1 : 0;
+
+		if (n > at && n - at <= 18 && count_digits(s, n, at) == n - at &&
+			(s[at] != '0' || n == 1))
+		{
+			out_s(o, (const char *) s, n);
+			return DP_ISSUE_NONE;
+		}
+	}
+
 	if (!parse_decimal(s, n, true, &d) || d.nint == 0)
 		return DP_ISSUE_INVALID_INTEGER;
 	while (first < d.nint && s[d.ipos + first] == '0')

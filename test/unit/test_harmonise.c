@@ -379,6 +379,10 @@ static const Vec vectors[] = {
 	OK(ID, "URN:UUID:{6ba7b810-9dad-11d1-80b4-00c04fd430c8}", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"),
 	OK(ID, " \"6ba7b810-9dad-11d1-80b4-00c04fd430c8\" ", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"),
 	OK(ID, "", ""),
+	OK(ID, "6ba7b810-9dad-11d1-80b4-00c04fd430cF", "6ba7b810-9dad-11d1-80b4-00c04fd430cf"),
+	OK(ID, "6Ba7b810-9dad-11d1-80b4-00c04fd430c8", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"),
+	BAD(ID, "6ba7b810-9dad-11d1-80b4-00c04fd430c\xc3\xa9", DP_ISSUE_INVALID_UUID),
+	BAD(ID, "6ba7b810-9dad-11d1-80b4-00c04fd430 8", DP_ISSUE_INVALID_UUID),
 	BAD(ID, "6ba7b810-9dad-11d1-80b4-00c04fd430c", DP_ISSUE_INVALID_UUID),
 	BAD(ID, "6ba7b810-9dad-11d1-80b4-00c04fd430cg", DP_ISSUE_INVALID_UUID),
 	BAD(ID, "6ba7b8109-dad-11d1-80b4-00c04fd430c8", DP_ISSUE_INVALID_UUID),
@@ -707,6 +711,211 @@ run_buffers(void)
 	}
 }
 
+/*
+ * The far-future cutoff (50 years after today, the 29th of February
+ * becoming the 28th) for a "today" every 7 days over years 1800..9949: the
+ * cutoff passes and the day after it does not; a day 18,250 days after
+ * today (the check's shortcut) always passes.  Also the far-past limit.
+ */
+static void
+run_far_future(void)
+{
+	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	DpConstraints c;
+	int32_t		today;
+	int			bad = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.has_today = true;
+	for (today = dp_days_from_civil(1800, 1, 1); today <= dp_days_from_civil(9949, 12, 31) && bad < 3;
+		 today += 7)
+	{
+		int			y,
+					m,
+					d,
+					dim;
+		int32_t		cutoff;
+		char		in[16];
+		char		out[32];
+		DpIssue		iss;
+		int			k;
+
+		c.today_days = today;
+		dp_civil_from_days(today, &y, &m, &d);
+		y += 50;
+		dim = mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+		cutoff = dp_days_from_civil(y, m, d < dim ? d : dim);
+		for (k = 0; k < 3; k++)
+		{
+			int32_t		day = k == 0 ? cutoff : k == 1 ? cutoff + 1 : today + 18250;
+			int			yy,
+						mm,
+						dd;
+
+			dp_civil_from_days(day, &yy, &mm, &dd);
+			snprintf(in, sizeof(in), "%04d-%02d-%02d", yy, mm, dd);
+			checks++;
+			dp_harmonise(DP_DT_DATE, in, strlen(in), &c, out, sizeof(out), &iss);
+			if ((k == 1) != (iss == DP_ISSUE_FAR_FUTURE_DATE) ||
+				(k != 1 && strcmp(out, in) != 0))
+			{
+				printf("not ok - far future: today %d, %s -> \"%s\" (%d)\n", (int) today, in, out, (int) iss);
+				failures++;
+				bad++;
+			}
+		}
+	}
+	checks++;
+	if (dp_days_from_civil(1799, 12, 31) != -62092 || dp_days_from_civil(1, 1, 1) != -719162 ||
+		dp_days_from_civil(9999, 12, 31) != 2932896)
+	{
+		printf("not ok - the calendar constants of harmonise_date.c\n");
+		failures++;
+	}
+	c.today_days = dp_days_from_civil(2026, 11, 22);
+	expect("far past", D, "1799-12-31", &c, "1799-12-31", DP_ISSUE_NONE);
+	expect("far past", D, "1799-12-30", &c, "", DP_ISSUE_FAR_PAST_DATE);
+}
+
+/*
+ * Every cap from 0 to past the value's length: the return value is the
+ * whole length and out holds the prefix that fits (the writers' fast
+ * paths copy in one go only what fits whole).
+ */
+static void
+run_truncation(void)
+{
+	static const struct
+	{
+		DpDatatype	dt;
+		const char *in;
+		const char *want;
+	}			cases[] = {
+		{DP_DT_UUID, "{6BA7B810-9DAD-11D1-80B4-00C04FD430C8}", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"},
+		{DP_DT_UUID, "6ba7b8109dad11d180b400c04fd430c8", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"},
+		{DP_DT_UUID, "6ba7b810-9dad-11d1-80b4-00c04fd430c8", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"},
+		{DP_DT_STRING, "  Needs   review,\tsee\xc2\xa0" "file 12  ", "Needs review, see file 12"},
+		{DP_DT_TEXT, "line one\r\nline two\n\n\nthree\xe2\x80\xa9" "four", "line one\nline two\n\nthree\n\nfour"},
+		{DP_DT_STRING, "abc\xc3\xa9\xe2\x82\xac def", "abc\xc3\xa9\xe2\x82\xac def"},
+		{DP_DT_INTEGER, "  -00123  ", "-123"},
+		{DP_DT_DATETIME, "2024-01-01 00:00:00+01", "2023-12-31T23:00:00Z"},
+		{DP_DT_DATE, " 2 Jan 2020 \xe3\x80\x80", "2020-01-02"},
+		{DP_DT_DATE, "'\"2020-01-02\",\xc2\x85", "2020-01-02"},
+		{DP_DT_FLAG, "\xef\xbb\xbf yes ,", "true"},
+	};
+	size_t		i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		size_t		want = strlen(cases[i].want);
+		size_t		cap;
+
+		for (cap = 0; cap <= want + 2; cap++)
+		{
+			char		out[128];
+			DpIssue		iss;
+			size_t		r;
+
+			memset(out, 'x', sizeof(out));
+			r = dp_harmonise(cases[i].dt, cases[i].in, strlen(cases[i].in), NULL,
+							 cap ? out : NULL, cap, &iss);
+			checks++;
+			if (r != want || iss != DP_ISSUE_NONE ||
+				(cap > 0 && (strlen(out) != (cap - 1 < want ? cap - 1 : want) ||
+							 strncmp(out, cases[i].want, strlen(out)) != 0)) ||
+				(cap > 0 && out[cap] != 'x'))
+			{
+				printf("not ok - truncation of \"%s\" at cap %zu: r=%zu\n", cases[i].in, cap, r);
+				failures++;
+			}
+		}
+	}
+}
+
+/* The same output and issue for two spellings (a fast path against the general one). */
+static void
+same_as(const char *what, DpDatatype dt, const char *fast, const char *general,
+		const DpConstraints *c)
+{
+	char		a[64],
+				b[64];
+	DpIssue		ia,
+				ib;
+
+	checks++;
+	dp_harmonise(dt, fast, strlen(fast), c, a, sizeof(a), &ia);
+	dp_harmonise(dt, general, strlen(general), c, b, sizeof(b), &ib);
+	if (ia != ib || strcmp(a, b) != 0)
+	{
+		printf("not ok - %s: \"%s\" -> \"%s\" [%d], \"%s\" -> \"%s\" [%d]\n",
+			   what, fast, a, (int) ia, general, b, (int) ib);
+		failures++;
+	}
+}
+
+/*
+ * The canonical spellings that date, datetime and integer write back
+ * without the general reader (YYYY-MM-DD; YYYY-MM-DD HH:MM:SS[.F] in UTC;
+ * plain digits) give what the general reader gives for another spelling
+ * of the same value, over years, months 0..13, days 0..32, times at and
+ * past their limits, fractions and zones, with today set (far-past and
+ * far-future issues) and without.
+ */
+static void
+run_canonical(void)
+{
+	static const int years[] = {0, 1, 999, 1799, 1800, 1900, 1970, 2000, 2024, 2076, 2077, 9999};
+	static const char *const times[] = {"00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60", "07:08:09"};
+	static const char *const fracs[] = {"", ".5", ".000000", ".123456", ".1234567", ".", ".12a"};
+	static const char *const zones[] = {"Z", "+00", "+00:00", "z", "+01", "-00", "+0000", " Z", ""};
+	static const char *const ints[] = {"0", "7", "42", "-42", "123456789012345678", "-123456789012345678",
+	"999999999999999999", "1234567890123456789", "9223372036854775807", "-9223372036854775808"};
+	DpConstraints today;
+	size_t		yi;
+	int			m,
+				d;
+	char		fast[64],
+				general[64];
+
+	memset(&today, 0, sizeof(today));
+	today.has_today = true;
+	today.today_days = dp_days_from_civil(2026, 11, 22);
+	for (yi = 0; yi < sizeof(years) / sizeof(years[0]); yi++)
+		for (m = 0; m <= 13; m++)
+			for (d = 0; d <= 32; d++)
+			{
+				snprintf(fast, sizeof(fast), "%04d-%02d-%02d", years[yi], m, d);
+				snprintf(general, sizeof(general), "%04d/%02d/%02d", years[yi], m, d);
+				same_as("canonical date", DP_DT_DATE, fast, general, &today);
+				same_as("canonical date", DP_DT_DATE, fast, general, NULL);
+				if (d % 7 == 1 || d >= 28)
+				{
+					size_t		ti,
+								fi,
+								zi;
+
+					for (ti = 0; ti < sizeof(times) / sizeof(times[0]); ti++)
+						for (fi = 0; fi < sizeof(fracs) / sizeof(fracs[0]); fi++)
+							for (zi = 0; zi < sizeof(zones) / sizeof(zones[0]); zi++)
+							{
+								snprintf(fast, sizeof(fast), "%04d-%02d-%02d%c%s%s%s", years[yi], m, d,
+										 (ti + zi) % 2 ? 'T' : ' ', times[ti], fracs[fi], zones[zi]);
+								snprintf(general, sizeof(general), "%04d/%02d/%02d %s%s %s", years[yi], m, d,
+										 times[ti], fracs[fi], zones[zi]);
+								same_as("canonical datetime", DP_DT_DATETIME, fast, general, &today);
+							}
+				}
+			}
+	for (yi = 0; yi < sizeof(ints) / sizeof(ints[0]); yi++)
+	{
+		const char *v = ints[yi];
+
+		snprintf(general, sizeof(general), "%s0%s", v[0] == '-' ? "-" : "+", v + (v[0] == '-'));
+		same_as("canonical integer", DP_DT_INTEGER, v, general, NULL);
+		same_as("canonical integer", DP_DT_INTEGER, v, general, &today);
+	}
+}
+
 /* ---- catalogue and calendar ---- */
 
 static void
@@ -783,6 +992,9 @@ main(void)
 	run_vectors();
 	run_constraints();
 	run_buffers();
+	run_far_future();
+	run_truncation();
+	run_canonical();
 	run_catalogue();
 	printf("%s - %d checks, %d failures\n", failures ? "FAIL" : "ok", checks, failures);
 	return failures ? 1 : 0;
