@@ -336,9 +336,15 @@ carried_count(DpRefresh *r, int n)
  * ------------------------------------------------------------------------
  */
 
-/* One carried row: its element of the array and its key columns. */
+/*
+ * One carried row: its element of the array and its key columns, the first
+ * in place (the sort compares it without following a pointer), the others
+ * (a key of several columns) in key[1..].
+ */
 typedef struct KeyedElem
 {
+	Datum		key0;
+	bool		null0;
 	Datum		elem;
 	Datum	   *key;
 	bool	   *null;
@@ -350,23 +356,62 @@ typedef struct KeyOrder
 	SortSupport ssup;			/* per key column: its type's default order */
 } KeyOrder;
 
-static int
-keyed_elem_cmp(const void *a, const void *b, void *arg)
+static inline int
+keyed_elem_cmp(const KeyedElem *x, const KeyedElem *y, KeyOrder *o)
 {
-	const KeyedElem *x = a;
-	const KeyedElem *y = b;
-	KeyOrder   *o = arg;
 	int			k,
 				c;
 
-	for (k = 0; k < o->nkey; k++)
-	{
+	c = ApplySortComparator(x->key0, x->null0, y->key0, y->null0, &o->ssup[0]);
+	for (k = 1; c == 0 && k < o->nkey; k++)
 		c = ApplySortComparator(x->key[k], x->null[k], y->key[k], y->null[k], &o->ssup[k]);
-		if (c != 0)
-			return c;
-	}
-	return 0;
+	return c;
 }
+
+/* sort_keyed_elems(KeyedElem *, size_t, KeyOrder *): the comparison inlined */
+#define ST_SORT sort_keyed_elems
+#define ST_ELEMENT_TYPE KeyedElem
+#define ST_COMPARE(a, b, arg) keyed_elem_cmp(a, b, arg)
+#define ST_COMPARE_ARG_TYPE KeyOrder
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/*
+ * The same for a key of one integer column with no null (the common key):
+ * the comparison is two loads, with no call.
+ */
+static inline int
+keyed_elem_cmp_int64(const KeyedElem *x, const KeyedElem *y)
+{
+	int64		a = DatumGetInt64(x->key0);
+	int64		b = DatumGetInt64(y->key0);
+
+	return a < b ? -1 : a > b ? 1 : 0;
+}
+
+static inline int
+keyed_elem_cmp_int32(const KeyedElem *x, const KeyedElem *y)
+{
+	int32		a = DatumGetInt32(x->key0);
+	int32		b = DatumGetInt32(y->key0);
+
+	return a < b ? -1 : a > b ? 1 : 0;
+}
+
+#define ST_SORT sort_keyed_elems_int64
+#define ST_ELEMENT_TYPE KeyedElem
+#define ST_COMPARE(a, b) keyed_elem_cmp_int64(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+#define ST_SORT sort_keyed_elems_int32
+#define ST_ELEMENT_TYPE KeyedElem
+#define ST_COMPARE(a, b) keyed_elem_cmp_int32(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
 
 /*
  * The elements of the array carried as parameter n, with their key columns
@@ -414,14 +459,30 @@ sorted_elems(DpRefresh *r, int n, KeyOrder *order, int *count)
 		t.t_tableOid = InvalidOid;
 		t.t_data = h;
 		out[m].elem = elems[i];
-		out[m].key = palloc(sizeof(Datum) * view->nkey);
-		out[m].null = palloc(sizeof(bool) * view->nkey);
-		for (k = 0; k < view->nkey; k++)
-			out[m].key[k] = heap_getattr(&t, att[k], td, &out[m].null[k]);
+		out[m].key0 = heap_getattr(&t, att[0], td, &out[m].null0);
+		out[m].key = NULL;
+		out[m].null = NULL;
+		if (view->nkey > 1)
+		{
+			out[m].key = palloc(sizeof(Datum) * view->nkey);
+			out[m].null = palloc(sizeof(bool) * view->nkey);
+			out[m].key[0] = out[m].key0;
+			out[m].null[0] = out[m].null0;
+			for (k = 1; k < view->nkey; k++)
+				out[m].key[k] = heap_getattr(&t, att[k], td, &out[m].null[k]);
+		}
 		m++;
 	}
 	ReleaseTupleDesc(td);
-	qsort_arg(out, m, sizeof(KeyedElem), keyed_elem_cmp, order);
+	for (i = 0; i < m && order->nkey == 1; i++)
+		if (out[i].null0)
+			break;
+	if (order->nkey == 1 && i == m && order->ssup[0].comparator == ssup_datum_signed_cmp)
+		sort_keyed_elems_int64(out, m);
+	else if (order->nkey == 1 && i == m && order->ssup[0].comparator == ssup_datum_int32_cmp)
+		sort_keyed_elems_int32(out, m);
+	else
+		sort_keyed_elems(out, m, order);
 	*count = m;
 	return out;
 }
@@ -439,6 +500,8 @@ key_order(DpRefresh *r)
 	int			k,
 				i;
 
+	if (view->nkey < 1)
+		elog(ERROR, "view \"%s\" has no key", view->name);
 	o->nkey = view->nkey;
 	o->ssup = palloc0(sizeof(SortSupportData) * view->nkey);
 	for (k = 0; k < view->nkey; k++)
