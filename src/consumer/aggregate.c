@@ -390,8 +390,10 @@ dp_aggregate_apply_delta(DpRefresh *r)
 				break;
 			case DP_AGG_SUM:
 			case DP_AGG_AVG:
-				appendStringInfo(&sel, ", pg_catalog.sum(s._sign * (%s)::pg_catalog.numeric)%s AS _s%d, "
-								 "pg_catalog.sum(s._sign)%s AS _n%d", c->arg, agg_filter(c, nn), i,
+				/* the value or its negation (no conversion of the sign and multiplication per row) */
+				appendStringInfo(&sel, ", pg_catalog.sum(CASE WHEN s._sign > 0 THEN (%s)::pg_catalog.numeric "
+								 "ELSE OPERATOR(pg_catalog.-) (%s)::pg_catalog.numeric END)%s AS _s%d, "
+								 "pg_catalog.sum(s._sign)%s AS _n%d", c->arg, c->arg, agg_filter(c, nn), i,
 								 agg_filter(c, nn), i);
 				break;
 			case DP_AGG_MIN:

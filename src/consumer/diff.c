@@ -22,8 +22,10 @@
 #include "nodes/params.h"
 #include "utils/plancache.h"
 #include "utils/snapmgr.h"
+#include "utils/sortsupport.h"
 #include "miscadmin.h"
 #include "utils/array.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/typcache.h"
 
@@ -329,28 +331,271 @@ carried_count(DpRefresh *r, int n)
 	return ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
 }
 
-/*
- * Whether no key of the view can have left, read from the carried arrays
- * (so that the DELETE is not even planned): no affected key, or, for an
- * aggregate view, whose new rows ($1) are those of its affected groups ($2,
- * one element per group) that still have rows, a new row for every group.
+/* ------------------------------------------------------------------------
+ * The carried rows in key order, and the keys that left (in C)
+ * ------------------------------------------------------------------------
  */
-static bool
-none_left(DpRefresh *r)
-{
-	int			naff = carried_count(r, 2);
 
-	return naff == 0 || (r->view->method == DP_VIEW_AGGREGATE && carried_count(r, 1) == naff);
+/*
+ * One carried row: its element of the array and its key columns, the first
+ * in place (the sort compares it without following a pointer), the others
+ * (a key of several columns) in key[1..].
+ */
+typedef struct KeyedElem
+{
+	Datum		key0;
+	bool		null0;
+	Datum		elem;
+	Datum	   *key;
+	bool	   *null;
+} KeyedElem;
+
+typedef struct KeyOrder
+{
+	int			nkey;
+	SortSupport ssup;			/* per key column: its type's default order */
+} KeyOrder;
+
+static inline int
+keyed_elem_cmp(const KeyedElem *x, const KeyedElem *y, KeyOrder *o)
+{
+	int			k,
+				c;
+
+	c = ApplySortComparator(x->key0, x->null0, y->key0, y->null0, &o->ssup[0]);
+	for (k = 1; c == 0 && k < o->nkey; k++)
+		c = ApplySortComparator(x->key[k], x->null[k], y->key[k], y->null[k], &o->ssup[k]);
+	return c;
+}
+
+/* sort_keyed_elems(KeyedElem *, size_t, KeyOrder *): the comparison inlined */
+#define ST_SORT sort_keyed_elems
+#define ST_ELEMENT_TYPE KeyedElem
+#define ST_COMPARE(a, b, arg) keyed_elem_cmp(a, b, arg)
+#define ST_COMPARE_ARG_TYPE KeyOrder
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/*
+ * The same for a key of one integer column with no null (the common key):
+ * the comparison is two loads, with no call.
+ */
+static inline int
+keyed_elem_cmp_int64(const KeyedElem *x, const KeyedElem *y)
+{
+	int64		a = DatumGetInt64(x->key0);
+	int64		b = DatumGetInt64(y->key0);
+
+	return a < b ? -1 : a > b ? 1 : 0;
+}
+
+static inline int
+keyed_elem_cmp_int32(const KeyedElem *x, const KeyedElem *y)
+{
+	int32		a = DatumGetInt32(x->key0);
+	int32		b = DatumGetInt32(y->key0);
+
+	return a < b ? -1 : a > b ? 1 : 0;
+}
+
+#define ST_SORT sort_keyed_elems_int64
+#define ST_ELEMENT_TYPE KeyedElem
+#define ST_COMPARE(a, b) keyed_elem_cmp_int64(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+#define ST_SORT sort_keyed_elems_int32
+#define ST_ELEMENT_TYPE KeyedElem
+#define ST_COMPARE(a, b) keyed_elem_cmp_int32(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/*
+ * The elements of the array carried as parameter n, with their key columns
+ * (found by name), sorted by key; *count set.
+ */
+static KeyedElem *
+sorted_elems(DpRefresh *r, int n, KeyOrder *order, int *count)
+{
+	DpView	   *view = r->view;
+	ArrayType  *a = DatumGetArrayTypeP(r->params[n - 1]);
+	Oid			elemtype = ARR_ELEMTYPE(a);
+	TupleDesc	td = lookup_rowtype_tupdesc(elemtype, -1);
+	AttrNumber *att = palloc(sizeof(AttrNumber) * view->nkey);
+	Datum	   *elems;
+	bool	   *enulls;
+	KeyedElem  *out;
+	int			nelems,
+				i,
+				k,
+				m = 0;
+
+	for (k = 0; k < view->nkey; k++)
+	{
+		const char *name = view->cols[view->key[k]].name;
+
+		att[k] = InvalidAttrNumber;
+		for (i = 0; i < td->natts; i++)
+			if (!TupleDescAttr(td, i)->attisdropped && strcmp(NameStr(TupleDescAttr(td, i)->attname), name) == 0)
+				att[k] = i + 1;
+		if (att[k] == InvalidAttrNumber)
+			elog(ERROR, "key column \"%s\" of view \"%s\" not in the carried rows", name, view->name);
+	}
+	deconstruct_array(a, elemtype, -1, false, TYPALIGN_DOUBLE, &elems, &enulls, &nelems);
+	out = palloc(sizeof(KeyedElem) * Max(nelems, 1));
+	for (i = 0; i < nelems; i++)
+	{
+		HeapTupleHeader h;
+		HeapTupleData t;
+
+		if (enulls[i])
+			continue;
+		h = DatumGetHeapTupleHeader(elems[i]);
+		t.t_len = HeapTupleHeaderGetDatumLength(h);
+		ItemPointerSetInvalid(&t.t_self);
+		t.t_tableOid = InvalidOid;
+		t.t_data = h;
+		out[m].elem = elems[i];
+		out[m].key0 = heap_getattr(&t, att[0], td, &out[m].null0);
+		out[m].key = NULL;
+		out[m].null = NULL;
+		if (view->nkey > 1)
+		{
+			out[m].key = palloc(sizeof(Datum) * view->nkey);
+			out[m].null = palloc(sizeof(bool) * view->nkey);
+			out[m].key[0] = out[m].key0;
+			out[m].null[0] = out[m].null0;
+			for (k = 1; k < view->nkey; k++)
+				out[m].key[k] = heap_getattr(&t, att[k], td, &out[m].null[k]);
+		}
+		m++;
+	}
+	ReleaseTupleDesc(td);
+	for (i = 0; i < m && order->nkey == 1; i++)
+		if (out[i].null0)
+			break;
+	if (order->nkey == 1 && i == m && order->ssup[0].comparator == ssup_datum_signed_cmp)
+		sort_keyed_elems_int64(out, m);
+	else if (order->nkey == 1 && i == m && order->ssup[0].comparator == ssup_datum_int32_cmp)
+		sort_keyed_elems_int32(out, m);
+	else
+		sort_keyed_elems(out, m, order);
+	*count = m;
+	return out;
 }
 
 /*
- * Run a MERGE (no RETURNING) with the refresh's snapshot and parameters,
- * as the current user; returns the rows it inserted and updated, read from
- * its ModifyTable node (SPI gives only their sum).  Expects to be connected
- * to SPI; leaves the command counter advanced, as SPI does.
+ * The order of the view's key: each key column's default btree order and
+ * collation, as its unique index (and the diff's "=") compare it.
+ */
+static KeyOrder *
+key_order(DpRefresh *r)
+{
+	DpView	   *view = r->view;
+	TupleDesc	td = lookup_rowtype_tupdesc(get_element_type(r->param_types[0]), -1);
+	KeyOrder   *o = palloc(sizeof(KeyOrder));
+	int			k,
+				i;
+
+	if (view->nkey < 1)
+		elog(ERROR, "view \"%s\" has no key", view->name);
+	o->nkey = view->nkey;
+	o->ssup = palloc0(sizeof(SortSupportData) * view->nkey);
+	for (k = 0; k < view->nkey; k++)
+	{
+		const char *name = view->cols[view->key[k]].name;
+		Form_pg_attribute att = NULL;
+		TypeCacheEntry *tc;
+
+		for (i = 0; i < td->natts; i++)
+			if (!TupleDescAttr(td, i)->attisdropped && strcmp(NameStr(TupleDescAttr(td, i)->attname), name) == 0)
+				att = TupleDescAttr(td, i);
+		if (att == NULL)
+			elog(ERROR, "key column \"%s\" of view \"%s\" not in its table", name, view->name);
+		tc = lookup_type_cache(att->atttypid, TYPECACHE_LT_OPR);
+		if (!OidIsValid(tc->lt_opr))
+			elog(ERROR, "key column \"%s\" of view \"%s\" has no ordering", name, view->name);
+		o->ssup[k].ssup_cxt = CurrentMemoryContext;
+		o->ssup[k].ssup_collation = att->attcollation;
+		o->ssup[k].ssup_nulls_first = false;
+		PrepareSortSupportFromOrderingOp(tc->lt_opr, &o->ssup[k]);
+	}
+	ReleaseTupleDesc(td);
+	return o;
+}
+
+/*
+ * Put the new rows ($1) in key order (the order in which the diff probes the
+ * view's index) and return the affected keys ($2) that have no new row, each
+ * once (a key may be affected by several batches), as an array of $2's
+ * element type: the keys to delete.  Read in C: no anti-join and no sort
+ * in the diff's statements.
+ */
+static ArrayType *
+order_and_find_left(DpRefresh *r)
+{
+	KeyOrder   *order = key_order(r);
+	KeyedElem  *nw,
+			   *af;
+	int			nn,
+				na,
+				i,
+				j = 0,
+				ngone = 0;
+	Datum	   *elems;
+	Datum	   *gone;
+
+	nw = sorted_elems(r, 1, order, &nn);
+	elems = palloc(sizeof(Datum) * Max(nn, 1));
+	for (i = 0; i < nn; i++)
+		elems[i] = nw[i].elem;
+	r->params[0] = PointerGetDatum(construct_array(elems, nn, get_element_type(r->param_types[0]), -1, false,
+												   TYPALIGN_DOUBLE));
+
+	af = sorted_elems(r, 2, order, &na);
+	gone = palloc(sizeof(Datum) * Max(na, 1));
+	for (i = 0; i < na; i++)
+	{
+		if (i > 0 && keyed_elem_cmp(&af[i - 1], &af[i], order) == 0)
+			continue;
+		while (j < nn && keyed_elem_cmp(&nw[j], &af[i], order) < 0)
+			j++;
+		if (j < nn && keyed_elem_cmp(&nw[j], &af[i], order) == 0)
+			continue;
+		gone[ngone++] = af[i].elem;
+	}
+	return construct_array(gone, ngone, get_element_type(r->param_types[1]), -1, false, TYPALIGN_DOUBLE);
+}
+
+/*
+ * Whether the diff should find the view's rows by probing its key index once
+ * per carried row: when they are few against the view (under 1 in 20).  The
+ * planner's alternative, a merge or hash join reading the whole view, costs
+ * about as much by its estimate at a 1% change (its random page cost assumes
+ * the probes read from disk), and measured takes 5 to 7 times longer (0.1 us
+ * a view row against 2 us a probe): without this, which plan a refresh gets
+ * depends on the view's last ANALYZE.
+ */
+static bool
+probe_by_key(DpRefresh *r, int64 carried)
+{
+	return r->rows_before > 0 && carried * 20 < r->rows_before;
+}
+
+/*
+ * Plan one statement of the diff, with hash and merge joins off when by_key
+ * (see probe_by_key; the statements have no other join), and run it with the
+ * refresh's snapshot and the given parameters, as the current user.
+ * Returns the rows it inserted, updated and deleted, read from its
+ * ModifyTable node (SPI gives only their sum of a MERGE).  Expects to be
+ * connected to SPI; leaves the command counter advanced, as SPI does.
  */
 static void
-exec_merge(DpRefresh *r, const char *sql, int64 *inserted, int64 *updated)
+exec_diff(DpRefresh *r, const char *sql, bool by_key, int nparams, Oid *types, Datum *values,
+		  int64 *inserted, int64 *updated, int64 *deleted)
 {
 	SPIPlanPtr	plan;
 	CachedPlan *cplan;
@@ -360,19 +605,31 @@ exec_merge(DpRefresh *r, const char *sql, int64 *inserted, int64 *updated)
 	ModifyTableState *mt;
 	int			i;
 
-	plan = SPI_prepare(sql, r->nparams, r->param_types);
+	plan = SPI_prepare(sql, nparams, types);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed (%s): %s", SPI_result_code_string(SPI_result), sql);
-	params = makeParamList(r->nparams);
-	for (i = 0; i < r->nparams; i++)
+	params = makeParamList(nparams);
+	for (i = 0; i < nparams; i++)
 	{
-		params->params[i].value = r->params[i];
+		params->params[i].value = values[i];
 		params->params[i].isnull = false;
 		params->params[i].pflags = PARAM_FLAG_CONST;
-		params->params[i].ptype = r->param_types[i];
+		params->params[i].ptype = types[i];
 	}
-	cplan = GetCachedPlan((CachedPlanSource *) linitial(SPI_plan_get_plan_sources(plan)), params,
-						  NULL, NULL);
+	if (by_key)
+	{
+		/* restored right after planning, or by the (sub)transaction's abort */
+		int			nest = NewGUCNestLevel();
+
+		(void) set_config_option("enable_hashjoin", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("enable_mergejoin", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		cplan = GetCachedPlan((CachedPlanSource *) linitial(SPI_plan_get_plan_sources(plan)), params,
+							  NULL, NULL);
+		AtEOXact_GUC(true, nest);
+	}
+	else
+		cplan = GetCachedPlan((CachedPlanSource *) linitial(SPI_plan_get_plan_sources(plan)), params,
+							  NULL, NULL);
 	if (list_length(cplan->stmt_list) != 1)
 		elog(ERROR, "refresh of view \"%s\": the diff planned as %d statements",
 			 r->view->name, list_length(cplan->stmt_list));
@@ -386,8 +643,17 @@ exec_merge(DpRefresh *r, const char *sql, int64 *inserted, int64 *updated)
 	ExecutorStart(qd, 0);
 	ExecutorRun(qd, ForwardScanDirection, 0, true);
 	mt = castNode(ModifyTableState, qd->planstate);
-	*inserted = (int64) mt->mt_merge_inserted;
-	*updated = (int64) mt->mt_merge_updated;
+	if (stmt->commandType == CMD_MERGE)
+	{
+		*inserted = (int64) mt->mt_merge_inserted;
+		*updated = (int64) mt->mt_merge_updated;
+		*deleted = (int64) mt->mt_merge_deleted;
+	}
+	else
+	{
+		*inserted = *updated = 0;
+		*deleted = (int64) qd->estate->es_processed;
+	}
 	ExecutorFinish(qd);
 	ExecutorEnd(qd);
 	FreeQueryDesc(qd);
@@ -398,16 +664,21 @@ exec_merge(DpRefresh *r, const char *sql, int64 *inserted, int64 *updated)
 }
 
 /*
- * Apply the new rows (r->new_from) to the view: for the affected keys
- * (r->aff_from, all keys when NULL), delete rows with no new row (one
- * statement, skipped when the carried arrays show that no key left); then one MERGE on the view's key, in key order, that inserts
- * new keys and updates only rows that differ.  MERGE rather than INSERT ...
- * ON CONFLICT: it joins the new rows to the view once and updates the
- * matched rows without the speculative insertion and the row lock (and its
- * WAL record) ON CONFLICT takes per row; measured on a 1% change of a
- * projection of 1M rows, the write of the rows costs about 40% less.
- * Refreshes of one view are serialised by its catalog row lock, so no
- * concurrent insert of a key can meet the MERGE.
+ * Apply the new rows (r->new_from) to the view: delete the rows of the keys
+ * that left (the affected keys, r->aff_from, with no new row; all keys with
+ * no new row when r->aff_from is NULL); then one MERGE on the view's key
+ * that inserts new keys and updates only rows that differ.
+ *
+ * Carried in arrays (an incremental refresh), the keys that left are found
+ * in C, and the new rows put in key order, so that each statement is one
+ * join of the carried rows to the view, by probing its key index when they
+ * are few (probe_by_key); with no key left there is no DELETE.  MERGE
+ * rather than INSERT ... ON CONFLICT: it joins the new rows to the view
+ * once and updates the matched rows without the speculative insertion and
+ * the row lock (and its WAL record) ON CONFLICT takes per row; measured on
+ * a 1% change of a projection of 1M rows, the write of the rows costs about
+ * 40% less.  Refreshes of one view are serialised by its catalog row lock,
+ * so no concurrent insert of a key can meet the MERGE.
  */
 void
 dp_refresh_apply_diff(DpRefresh *r)
@@ -417,8 +688,11 @@ dp_refresh_apply_diff(DpRefresh *r)
 	int			i,
 				k;
 	bool		any = false;
+	bool		carried = r->aff_from != NULL && r->nparams == 2;
+	bool		by_key = false;
 	int64		ins,
-				upd;
+				upd,
+				del;
 
 	if (r->publishing)
 	{
@@ -427,25 +701,35 @@ dp_refresh_apply_diff(DpRefresh *r)
 		return;
 	}
 	initStringInfo(&sql);
-	if (r->aff_from && r->nparams == 2 && none_left(r))
-		;						/* no statement */
-	else if (r->aff_from)
-		appendStringInfo(&sql, "DELETE FROM %s v USING (SELECT %s FROM %s a WHERE NOT EXISTS "
-						 "(SELECT 1 FROM %s n WHERE %s) ORDER BY %s) d WHERE %s",
-						 r->qtable, dp_refresh_key_list(view, "a."), r->aff_from, r->new_from,
-						 dp_refresh_key_match(view, "n", "a"), dp_refresh_key_list(view, "a."),
-						 dp_refresh_key_match(view, "v", "d"));
-	else
-		appendStringInfo(&sql, "DELETE FROM %s v WHERE NOT EXISTS (SELECT 1 FROM %s n WHERE %s)",
-						 r->qtable, r->new_from, dp_refresh_key_match(view, "v", "n"));
-	if (sql.len > 0)
-		r->del += dp_refresh_exec(r, sql.data, false);
+	if (carried)
+	{
+		ArrayType  *left = order_and_find_left(r);
+		int			nleft = ArrayGetNItems(ARR_NDIM(left), ARR_DIMS(left));
+		Datum		value = PointerGetDatum(left);
+		Oid			type = r->param_types[1];
 
+		by_key = probe_by_key(r, (int64) carried_count(r, 1) + nleft);
+		if (nleft > 0)
+		{
+			appendStringInfo(&sql, "DELETE FROM %s v USING pg_catalog.unnest($1) d WHERE %s",
+							 r->qtable, dp_refresh_key_match(view, "v", "d"));
+			exec_diff(r, sql.data, by_key, 1, &type, &value, &ins, &upd, &del);
+			r->del += del;
+		}
+	}
+	else
+		r->del += dp_refresh_exec(r, psprintf("DELETE FROM %s v WHERE NOT EXISTS (SELECT 1 FROM %s n WHERE %s)",
+											  r->qtable, r->new_from, dp_refresh_key_match(view, "v", "n")), false);
+
+	/*
+	 * The source as a subquery: its n.* is a row made of its columns after
+	 * the join, where the table's or function's own whole row would be
+	 * carried through the join (measured on a full refresh of 800k rows: 10
+	 * to 25% slower).
+	 */
 	resetStringInfo(&sql);
-	appendStringInfo(&sql, "MERGE INTO %s v USING (SELECT * FROM %s%s%s) n ON %s",
-					 r->qtable, r->new_from, r->aff_from ? " ORDER BY " : "",
-					 r->aff_from ? dp_refresh_key_list(view, NULL) : "",
-					 dp_refresh_key_match(view, "v", "n"));
+	appendStringInfo(&sql, "MERGE INTO %s v USING (SELECT * FROM %s) n ON %s",
+					 r->qtable, r->new_from, dp_refresh_key_match(view, "v", "n"));
 	for (i = 0; i < view->ncols; i++)
 	{
 		bool		is_key = false;
@@ -463,7 +747,7 @@ dp_refresh_apply_diff(DpRefresh *r)
 	appendStringInfo(&sql, " WHEN NOT MATCHED THEN INSERT (%s) VALUES (%s)",
 					 dp_view_column_list(view, view->ncols, NULL, NULL),
 					 dp_view_column_list(view, view->ncols, NULL, "n."));
-	exec_merge(r, sql.data, &ins, &upd);
+	exec_diff(r, sql.data, by_key, r->nparams, r->param_types, r->params, &ins, &upd, &del);
 	r->ins += ins;
 	r->upd += upd;
 }

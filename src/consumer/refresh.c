@@ -447,13 +447,32 @@ result_json(DpRefresh *r, const char *status, int64 rows, const char *expectatio
 	return buf.data;
 }
 
-/* Record the run: the log, the view's row, and (when published) the watermarks. */
+/*
+ * The rebuild stamp (see refresh_begin) of dataset x.dataset at its new
+ * watermark x.last.
+ */
+#define SOURCE_STAMP "(SELECT EXTRACT(epoch FROM b.processed_at)::text FROM dataplatform.batch b " \
+	"WHERE b.dataset >= x.dataset AND b.dataset <= x.dataset AND b.id <= x.last AND b.status = 'done' " \
+	"ORDER BY b.dataset DESC, b.id DESC LIMIT 1)"
+
+/*
+ * Record the run: the log, the view's row, and (when published) the
+ * watermarks, in one statement (a new session's refresh parses and plans
+ * each).  The watermarks of the sources the view has read before are
+ * updated in place; a source new to the view (publish, a new source) takes
+ * a second statement that inserts its row (whose trigger makes every
+ * session reload its agreements, which an update of the watermarks does not
+ * need).
+ */
 static void
 record(DpRefresh *r, const char *status, int64 rows, const char *expectations,
 	   const char *result, double ms, bool advance)
 {
 	DpView	   *view = r->view;
-	const char *args[11];
+	int			nargs = 13 + 4 * view->nsources;
+	const char **args = palloc(sizeof(char *) * nargs);
+	StringInfoData sql,
+				sources;
 	int			i;
 
 	args[0] = view->name;
@@ -467,33 +486,49 @@ record(DpRefresh *r, const char *status, int64 rows, const char *expectations,
 	args[8] = expectations ? expectations : "[]";
 	args[9] = r->full ? r->full_reason : NULL;
 	args[10] = GetUserNameFromId(dp_caller_id(), false);
-	dp_spi_exec_text("INSERT INTO dataplatform.refresh_log (view, mode, status, inserted, updated, deleted, "
-					 "row_count, ms, expectations, reason, refreshed_by) VALUES ($1, $2, $3, $4::bigint, "
-					 "$5::bigint, $6::bigint, $7::bigint, $8::numeric, $9::jsonb, $10, $11::name)",
-					 11, args);
-	args[1] = status;
-	args[2] = result;
-	args[3] = advance ? psprintf(INT64_FORMAT, rows) : NULL;
-	dp_spi_exec_text("UPDATE dataplatform.consumer_view SET refreshed_at = pg_catalog.now(), "
-					 "last_status = $2, last_result = $3::jsonb, "
-					 "row_count = COALESCE($4::bigint, row_count) WHERE name = $1", 4, args);
-	if (!advance)
-		return;
+	args[11] = result;
+	args[12] = advance ? psprintf(INT64_FORMAT, rows) : NULL;
+	initStringInfo(&sources);
+	appendStringInfoString(&sources, "(VALUES ");
 	for (i = 0; i < view->nsources; i++)
 	{
-		/* the rebuild stamp at the new watermark (see refresh_begin) */
-		args[1] = view->sources[i].dataset;
-		args[2] = psprintf(INT64_FORMAT, r->wm[i]);
-		args[3] = psprintf("%d", r->major[i]);
-		args[4] = psprintf("%u", r->filenode[i]);
-		dp_spi_exec_text("INSERT INTO dataplatform.consumer_source (view, dataset, last_batch, batch_stamp, spec_major, filenode) "
-						 "VALUES ($1, $2, $3::bigint, (SELECT EXTRACT(epoch FROM b.processed_at)::text "
-						 "FROM dataplatform.batch b WHERE b.dataset >= $2 AND b.dataset <= $2 AND b.id <= $3::bigint "
-						 "AND b.status = 'done' ORDER BY b.dataset DESC, b.id DESC LIMIT 1), $4::integer, $5::oid) "
-						 "ON CONFLICT (view, dataset) DO UPDATE "
-						 "SET last_batch = excluded.last_batch, batch_stamp = excluded.batch_stamp, "
-						 "spec_major = excluded.spec_major, filenode = excluded.filenode", 5, args);
+		args[13 + 4 * i] = view->sources[i].dataset;
+		args[14 + 4 * i] = psprintf(INT64_FORMAT, r->wm[i]);
+		args[15 + 4 * i] = psprintf("%d", r->major[i]);
+		args[16 + 4 * i] = psprintf("%u", r->filenode[i]);
+		appendStringInfo(&sources, "%s($%d, $%d::bigint, $%d::integer, $%d::oid)", i ? ", " : "",
+						 14 + 4 * i, 15 + 4 * i, 16 + 4 * i, 17 + 4 * i);
 	}
+	appendStringInfoString(&sources, ") x(dataset, last, major, filenode)");
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "WITH l AS (INSERT INTO dataplatform.refresh_log (view, mode, status, inserted, "
+						   "updated, deleted, row_count, ms, expectations, reason, refreshed_by) VALUES ($1, $2, "
+						   "$3, $4::bigint, $5::bigint, $6::bigint, $7::bigint, $8::numeric, $9::jsonb, $10, "
+						   "$11::name)), v AS (UPDATE dataplatform.consumer_view SET refreshed_at = pg_catalog.now(), "
+						   "last_status = $3, last_result = $12::jsonb, row_count = COALESCE($13::bigint, row_count) "
+						   "WHERE name = $1) ");
+	if (!advance || view->nsources == 0)
+	{
+		appendStringInfoString(&sql, "SELECT");
+		dp_spi_exec_text(sql.data, 13, args);
+		return;
+	}
+	appendStringInfo(&sql, "UPDATE dataplatform.consumer_source s SET last_batch = x.last, spec_major = x.major, "
+					 "filenode = x.filenode, "
+					 "batch_stamp = " SOURCE_STAMP " FROM %s WHERE s.view = $1 AND s.dataset = x.dataset",
+					 sources.data);
+	if (dp_spi_exec_text(sql.data, nargs, args) == (uint64) view->nsources)
+		return;
+
+	/* a source new to the view */
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO dataplatform.consumer_source (view, dataset, last_batch, batch_stamp, "
+					 "spec_major, filenode) SELECT $1, x.dataset, x.last, " SOURCE_STAMP ", x.major, x.filenode FROM %s "
+					 "ON CONFLICT (view, dataset) DO UPDATE SET last_batch = excluded.last_batch, "
+					 "batch_stamp = excluded.batch_stamp, spec_major = excluded.spec_major, "
+					 "filenode = excluded.filenode", sources.data);
+	dp_spi_exec_text(sql.data, nargs, args);
 }
 
 DpRefresh *
