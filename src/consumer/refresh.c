@@ -165,9 +165,8 @@ apply_keyed(DpRefresh *r)
 		 * size the planner sees (a subquery over the history would be
 		 * estimated from statistics taken before the change).
 		 */
-		Oid			types[3] = {INT8OID, INT8OID, TIDARRAYOID};
-		Datum		values[3];
-		bool		isnull;
+		Oid			types[2] = {INT8OID, INT8OID};
+		Datum		values[2];
 
 		dp_refresh_exec(r, psprintf("SELECT pg_catalog.array_agg(%s) FROM (SELECT %s FROM dp_clean.%s "
 									"WHERE _closed_by_batch > " INT64_FORMAT " AND _closed_by_batch <= " INT64_FORMAT
@@ -179,12 +178,21 @@ apply_keyed(DpRefresh *r)
 		dp_refresh_keep_array(r, 2, 1);
 		values[0] = Int64GetDatum(r->last[view->driver]);
 		values[1] = Int64GetDatum(r->wm[view->driver]);
-		/* where the rows written since stand (change_feed.c) */
-		dp_refresh_exec_args(r, psprintf("SELECT %s", dp_change_feed_sql(d->dataset, "$1")), false,
-							 1, types, values);
-		values[2] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		values[2] = PointerGetDatum(DatumGetArrayTypePCopy(values[2]));
-		dp_refresh_exec_args(r, view->changed_sql, true, 3, types, values);
+		/*
+		 * where the rows written since stand (change_feed.c): $3 becomes the
+		 * feed's subquery, an InitPlan the planner takes as a few TIDs (a
+		 * constant array of thousands would be costed into a scan of the
+		 * whole table)
+		 */
+		{
+			char	   *at = strstr(view->changed_sql, "$3");
+
+			if (at == NULL)
+				elog(ERROR, "the changed-rows query of view \"%s\" has no TID parameter", view->name);
+			dp_refresh_exec_args(r, psprintf("%.*s%s%s", (int) (at - view->changed_sql), view->changed_sql,
+											 dp_change_feed_sql(d->dataset, "$1"), at + 2),
+								 true, 2, types, values);
+		}
 		dp_refresh_keep_rows(r);
 		dp_refresh_check_keys(r, r->new_from);
 		dp_refresh_apply_diff(r);
