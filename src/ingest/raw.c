@@ -80,6 +80,32 @@ jsonb_array_datum(Datum *elems, int n)
 }
 
 /*
+ * A one-dimensional array of n elements of elemtype without nulls, nbytes
+ * long in all (construct_array's layout): its header set, its data for
+ * the caller to fill.
+ */
+static ArrayType *
+new_run_array(Size nbytes, Oid elemtype, int n)
+{
+	ArrayType  *a;
+
+	if (!AllocSizeIsValid(nbytes))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("array size exceeds the maximum allowed (%d)",
+						(int) MaxAllocSize)));
+	a = palloc(nbytes);
+	memset(a, 0, ARR_OVERHEAD_NONULLS(1));
+	SET_VARSIZE(a, nbytes);
+	a->ndim = 1;
+	a->dataoffset = 0;
+	a->elemtype = elemtype;
+	ARR_DIMS(a)[0] = n;
+	ARR_LBOUND(a)[0] = 1;
+	return a;
+}
+
+/*
  * A run of a JSON array: a jsonb[] of elements first .. first + n - 1 of
  * the array container root, each element as JsonbValueToJsonb makes it
  * (a container's bytes behind a 4-byte header), laid out as construct_array
@@ -116,19 +142,7 @@ json_run_array(JsonbContainer *root, int first, int n, const uint32 *start_of,
 			nbytes += INTALIGN(VARSIZE(made[k]));
 		}
 	}
-	if (!AllocSizeIsValid(nbytes))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("array size exceeds the maximum allowed (%d)",
-						(int) MaxAllocSize)));
-	a = palloc(nbytes);
-	memset(a, 0, ARR_OVERHEAD_NONULLS(1));
-	SET_VARSIZE(a, nbytes);
-	a->ndim = 1;
-	a->dataoffset = 0;
-	a->elemtype = JSONBOID;
-	ARR_DIMS(a)[0] = n;
-	ARR_LBOUND(a)[0] = 1;
+	a = new_run_array(nbytes, JSONBOID, n);
 	p = ARR_DATA_PTR(a);
 	for (int k = 0; k < n; k++)
 	{
@@ -248,19 +262,7 @@ text_run_array(char **raw, const size_t *len, int n)
 		size[k] = strnlen(raw[k], len[k]);
 		nbytes += INTALIGN(VARHDRSZ + size[k]);
 	}
-	if (!AllocSizeIsValid(nbytes))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("array size exceeds the maximum allowed (%d)",
-						(int) MaxAllocSize)));
-	a = palloc(nbytes);
-	memset(a, 0, ARR_OVERHEAD_NONULLS(1));
-	SET_VARSIZE(a, nbytes);
-	a->ndim = 1;
-	a->dataoffset = 0;
-	a->elemtype = TEXTOID;
-	ARR_DIMS(a)[0] = n;
-	ARR_LBOUND(a)[0] = 1;
+	a = new_run_array(nbytes, TEXTOID, n);
 	p = ARR_DATA_PTR(a);
 	for (int k = 0; k < n; k++)
 	{
