@@ -225,6 +225,26 @@ dp_refresh_key_list(const DpView *view, const char *prefix)
  * ------------------------------------------------------------------------
  */
 
+/* The attribute numbers, in the carried rows' type td, of the view's key columns. */
+static AttrNumber *
+key_attnums(DpView *view, TupleDesc td)
+{
+	AttrNumber *att = palloc(sizeof(AttrNumber) * view->nkey);
+
+	for (int k = 0; k < view->nkey; k++)
+	{
+		const char *name = view->cols[view->key[k]].name;
+
+		att[k] = InvalidAttrNumber;
+		for (int i = 0; i < td->natts; i++)
+			if (!TupleDescAttr(td, i)->attisdropped && strcmp(NameStr(TupleDescAttr(td, i)->attname), name) == 0)
+				att[k] = i + 1;
+		if (att[k] == InvalidAttrNumber)
+			elog(ERROR, "key column \"%s\" of view \"%s\" not in the carried rows", name, view->name);
+	}
+	return att;
+}
+
 /*
  * Whether an element of the array carried as parameter n (see
  * dp_refresh_init_params) has a null in one of the view's key columns:
@@ -237,7 +257,7 @@ array_has_null_key(DpRefresh *r, int n)
 	ArrayType  *a = DatumGetArrayTypeP(r->params[n - 1]);
 	Oid			elemtype = ARR_ELEMTYPE(a);
 	TupleDesc	td = lookup_rowtype_tupdesc(elemtype, -1);
-	AttrNumber *att = palloc(sizeof(AttrNumber) * view->nkey);
+	AttrNumber *att = key_attnums(view, td);
 	Datum	   *elems;
 	bool	   *enulls;
 	int			nelems,
@@ -245,17 +265,6 @@ array_has_null_key(DpRefresh *r, int n)
 				k;
 	bool		found = false;
 
-	for (k = 0; k < view->nkey; k++)
-	{
-		const char *name = view->cols[view->key[k]].name;
-
-		att[k] = InvalidAttrNumber;
-		for (i = 0; i < td->natts; i++)
-			if (!TupleDescAttr(td, i)->attisdropped && strcmp(NameStr(TupleDescAttr(td, i)->attname), name) == 0)
-				att[k] = i + 1;
-		if (att[k] == InvalidAttrNumber)
-			elog(ERROR, "key column \"%s\" of view \"%s\" not in the carried rows", name, view->name);
-	}
 	ReleaseTupleDesc(td);
 	deconstruct_array(a, elemtype, -1, false, TYPALIGN_DOUBLE, &elems, &enulls, &nelems);
 	for (i = 0; i < nelems && !found; i++)
@@ -424,7 +433,7 @@ sorted_elems(DpRefresh *r, int n, KeyOrder *order, int *count)
 	ArrayType  *a = DatumGetArrayTypeP(r->params[n - 1]);
 	Oid			elemtype = ARR_ELEMTYPE(a);
 	TupleDesc	td = lookup_rowtype_tupdesc(elemtype, -1);
-	AttrNumber *att = palloc(sizeof(AttrNumber) * view->nkey);
+	AttrNumber *att = key_attnums(view, td);
 	Datum	   *elems;
 	bool	   *enulls;
 	KeyedElem  *out;
@@ -433,17 +442,6 @@ sorted_elems(DpRefresh *r, int n, KeyOrder *order, int *count)
 				k,
 				m = 0;
 
-	for (k = 0; k < view->nkey; k++)
-	{
-		const char *name = view->cols[view->key[k]].name;
-
-		att[k] = InvalidAttrNumber;
-		for (i = 0; i < td->natts; i++)
-			if (!TupleDescAttr(td, i)->attisdropped && strcmp(NameStr(TupleDescAttr(td, i)->attname), name) == 0)
-				att[k] = i + 1;
-		if (att[k] == InvalidAttrNumber)
-			elog(ERROR, "key column \"%s\" of view \"%s\" not in the carried rows", name, view->name);
-	}
 	deconstruct_array(a, elemtype, -1, false, TYPALIGN_DOUBLE, &elems, &enulls, &nelems);
 	out = palloc(sizeof(KeyedElem) * Max(nelems, 1));
 	for (i = 0; i < nelems; i++)
