@@ -22,18 +22,7 @@
 #include "utils/uuid.h"
 
 #include "bulk.h"
-
-/* a hex digit's value, -1 for any other byte */
-#define HEX_ROW(b) \
-	(b) >= '0' && (b) <= '9' ? (b) - '0' : \
-	(b) >= 'a' && (b) <= 'f' ? (b) - 'a' + 10 : \
-	(b) >= 'A' && (b) <= 'F' ? (b) - 'A' + 10 : -1
-#define HEX_4(b) HEX_ROW(b), HEX_ROW((b) + 1), HEX_ROW((b) + 2), HEX_ROW((b) + 3)
-#define HEX_16(b) HEX_4(b), HEX_4((b) + 4), HEX_4((b) + 8), HEX_4((b) + 12)
-#define HEX_64(b) HEX_16(b), HEX_16((b) + 16), HEX_16((b) + 32), HEX_16((b) + 48)
-static const int8 hex_table[256] = {
-	HEX_64(0), HEX_64(64), HEX_64(128), HEX_64(192)
-};
+#include "harmonise.h"
 
 /* n digits at s as a number, or -1 when one is not a digit */
 static inline int
@@ -111,10 +100,10 @@ dp_bulk_fast_input(Oid typid, int32 typmod, const char *text, Datum *result)
 				 */
 				for (int k = 0; k < UUID_LEN; k++)
 				{
-					int			hi = hex_table[(unsigned char) text[pair_at[k]]],
+					int			hi = dp_hex_table[(unsigned char) text[pair_at[k]]],
 								lo;
 
-					if (hi < 0 || (lo = hex_table[(unsigned char) text[pair_at[k] + 1]]) < 0)
+					if (hi < 0 || (lo = dp_hex_table[(unsigned char) text[pair_at[k] + 1]]) < 0)
 						return false;
 					data[k] = (unsigned char) (hi << 4 | lo);
 					if ((k == 3 || k == 5 || k == 7 || k == 9) && text[pair_at[k] + 2] != '-')

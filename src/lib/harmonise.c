@@ -394,7 +394,7 @@ norm_flag(const unsigned char *s, size_t n, DpOut *o)
 #define DP_HEX_4(b) DP_HEX_ROW(b), DP_HEX_ROW((b) + 1), DP_HEX_ROW((b) + 2), DP_HEX_ROW((b) + 3)
 #define DP_HEX_16(b) DP_HEX_4(b), DP_HEX_4((b) + 4), DP_HEX_4((b) + 8), DP_HEX_4((b) + 12)
 #define DP_HEX_64(b) DP_HEX_16(b), DP_HEX_16((b) + 16), DP_HEX_16((b) + 32), DP_HEX_16((b) + 48)
-static const signed char dp_hex_table[256] = {
+const signed char dp_hex_table[256] = {
 	DP_HEX_64(0), DP_HEX_64(64), DP_HEX_64(128), DP_HEX_64(192)
 };
 #undef DP_HEX_64

@@ -49,6 +49,9 @@ typedef enum DpIssue
  * Catalogue strings for an issue type.  All three return NULL for
  * DP_ISSUE_NONE and for values outside the enum.
  */
+/* a byte's value as a hex digit, -1 for any other byte (index by unsigned char) */
+extern const signed char dp_hex_table[256];
+
 extern const char *dp_issue_name(DpIssue issue);
 extern const char *dp_issue_severity(DpIssue issue);	/* "error" | "warning" | "info" */
 extern const char *dp_issue_description(DpIssue issue);
