@@ -100,6 +100,39 @@ SELECT v AS view, r ->> 'mode' AS mode, r ->> 'reason' AS reason
   FROM unnest(ARRAY['cf_items', 'cf_groups']) v, dataplatform.refresh(v) r ORDER BY 1;
 SELECT * FROM dp_test.cf_differing();
 
+-- the diff of carried rows is written in C (rows that left deleted, rows
+-- that differ updated in place, new keys inserted); a view's table with a
+-- trigger of its own (an operator's audit, say) keeps the SQL diff, and
+-- the trigger fires
+CREATE TABLE dp_test.cf_seen (op text, id int);
+CREATE FUNCTION dp_test.cf_seen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO dp_test.cf_seen VALUES (TG_OP, CASE TG_OP WHEN 'DELETE' THEN OLD.id ELSE NEW.id END); RETURN NULL; END $$;
+SELECT id, rent FROM dp_consumer.cf_items WHERE id IN (13, 14, 15) ORDER BY 1;
+SELECT dataplatform.push('cf-item', '[{"id": 13, "name": "raised", "rent": 38}, {"id": 14, "name": "left", "rent": 2},
+  {"id": 15, "name": "kept", "rent": 15}, {"id": 901, "name": "new", "rent": 20}]') > 0 AS pushed;
+SELECT * FROM dp_test.cf_refresh();
+SELECT * FROM dp_test.cf_differing();
+CREATE TRIGGER cf_seen AFTER INSERT OR UPDATE OR DELETE ON dp_consumer_data.cf_items
+  FOR EACH ROW EXECUTE FUNCTION dp_test.cf_seen();
+SELECT dataplatform.push('cf-item', '[{"id": 13, "name": "raised again", "rent": 39}, {"id": 15, "name": "left too", "rent": 3},
+  {"id": 902, "name": "new too", "rent": 21}]') > 0 AS pushed;
+SELECT * FROM dp_test.cf_refresh();
+SELECT op, id FROM dp_test.cf_seen ORDER BY 2, 1;
+SELECT * FROM dp_test.cf_differing();
+DROP TRIGGER cf_seen ON dp_consumer_data.cf_items;
+-- a publication of updates with no replica identity: the diff refuses to
+-- update, as UPDATE does (a subscriber could not apply it)
+SET client_min_messages = error;  -- wal_level's warning
+CREATE PUBLICATION cf_pub FOR TABLE dp_consumer_data.cf_items;
+SET client_min_messages = warning;
+SELECT dataplatform.push('cf-item', '[{"id": 13, "name": "unpublishable", "rent": 37}]') > 0 AS pushed;
+SELECT r ->> 'status' AS status, r ->> 'error' AS error FROM dataplatform.refresh('cf_items') r;
+ALTER TABLE dp_consumer_data.cf_items REPLICA IDENTITY USING INDEX cf_items_key;
+SELECT r ->> 'status' AS status, r ->> 'updated' AS updated FROM dataplatform.refresh('cf_items') r;
+DROP PUBLICATION cf_pub;
+SELECT * FROM dp_test.cf_refresh();
+SELECT * FROM dp_test.cf_differing();
+
 -- the change feed is read by the platform's roles only
 SELECT has_table_privilege('dataplatform_admin', 'dataplatform.clean_change', 'SELECT') AS admin_reads,
        has_table_privilege('dataplatform_consumer', 'dataplatform.clean_change', 'SELECT') AS consumer_reads,

@@ -490,6 +490,8 @@ dp_bulk_update(DpBulk *b, ItemPointer tid, const bool *unchanged)
 	if (!b->checked_update)
 	{
 		check_no_triggers(b, true);
+		/* as UPDATE refuses it: a publication could not replicate the change */
+		CheckCmdReplicaIdentity(b->rel, CMD_UPDATE);
 		b->checked_update = true;
 	}
 	if (b->ndefaults > 0)
@@ -524,6 +526,7 @@ dp_bulk_delete(DpBulk *b, ItemPointer tid)
 	if (!b->checked_delete)
 	{
 		check_no_triggers(b, false);
+		CheckCmdReplicaIdentity(b->rel, CMD_DELETE);
 		b->checked_delete = true;
 	}
 	res = table_tuple_delete(b->rel, tid, b->cid, current_snapshot(), InvalidSnapshot,
@@ -711,6 +714,41 @@ dp_probe_begin_index(const char *schema, const char *index, int nkeys)
 				 errmsg("index \"%s.%s\" does not exist", schema, index)));
 	rel = table_open(IndexGetRelation(idxid, false), AccessShareLock);
 	return probe_open(rel, index_open(idxid, AccessShareLock), nkeys);
+}
+
+/*
+ * A probe of schema.table through a unique btree index whose key columns
+ * are exactly columns, in that order (valid, not partial, no expressions),
+ * or NULL when it has none.
+ */
+DpProbe *
+dp_probe_begin_unique(const char *schema, const char *table, const char *const *columns, int ncolumns)
+{
+	Relation	rel = open_table(schema, table, AccessShareLock);
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+
+	foreach(lc, indexes)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+		bool		match = idx->rd_rel->relam == BTREE_AM_OID && idx->rd_index->indisvalid &&
+			idx->rd_index->indisunique && idx->rd_index->indimmediate &&
+			IndexRelationGetNumberOfKeyAttributes(idx) == ncolumns &&
+			heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL) &&
+			heap_attisnull(idx->rd_indextuple, Anum_pg_index_indexprs, NULL);
+
+		for (int i = 0; match && i < ncolumns; i++)
+			match = idx->rd_index->indkey.values[i] == attnum_of(RelationGetDescr(rel), columns[i]);
+		if (match)
+		{
+			list_free(indexes);
+			return probe_open(rel, idx, 0);
+		}
+		index_close(idx, AccessShareLock);
+	}
+	list_free(indexes);
+	table_close(rel, AccessShareLock);
+	return NULL;
 }
 
 /* A probe of rel (open) through a btree index that leads with column. */

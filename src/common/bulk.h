@@ -115,10 +115,15 @@ extern uint64 dp_bulk_end_taken_back(DpBulk *b, int **tags, int *ntags);
  * rows and the transaction's own earlier writes (the caller holds a lock
  * that keeps other writers out).  Keys are given in the order of the
  * index's columns, as datums (dp_probe_input: from text).
+ * dp_probe_begin_unique: through a unique btree index on exactly these
+ * columns in this order (not partial, no expressions), or NULL if there
+ * is none.
  */
 extern DpProbe *dp_probe_begin(const char *schema, const char *table);
 extern DpProbe *dp_probe_begin_index(const char *schema, const char *index, int nkeys);
 extern DpProbe *dp_probe_begin_on(const char *schema, const char *table, const char *column);
+extern DpProbe *dp_probe_begin_unique(const char *schema, const char *table, const char *const *columns,
+									  int ncolumns);
 extern int	dp_probe_nkeys(DpProbe *p);
 extern const char *dp_probe_key_column(DpProbe *p, int i);
 extern Datum dp_probe_input(DpProbe *p, int i, const char *text);
