@@ -107,6 +107,18 @@ dp_bulk_attnum_of(TupleDesc desc, const char *column)
 	return InvalidAttrNumber;
 }
 
+/* The attribute number of a column of rel, or an ERROR naming it. */
+AttrNumber
+dp_bulk_column(Relation rel, const char *column)
+{
+	AttrNumber	att = dp_bulk_attnum_of(RelationGetDescr(rel), column);
+
+	if (att == InvalidAttrNumber)
+		elog(ERROR, "column \"%s\" of relation \"%s\" does not exist", column,
+			 RelationGetRelationName(rel));
+	return att;
+}
+
 Datum
 dp_bulk_input_value(DpInput *in, Form_pg_attribute attr, const char *text)
 {
@@ -170,12 +182,7 @@ dp_bulk_begin(const char *schema, const char *table)
 AttrNumber
 dp_bulk_attnum(DpBulk *b, const char *column)
 {
-	AttrNumber	att = dp_bulk_attnum_of(RelationGetDescr(b->rel), column);
-
-	if (att == InvalidAttrNumber)
-		elog(ERROR, "column \"%s\" of relation \"%s\" does not exist", column,
-			 RelationGetRelationName(b->rel));
-	return att;
+	return dp_bulk_column(b->rel, column);
 }
 
 /* Remember buffered row i, stored but holding a stored key (dp_bulk_take_back). */

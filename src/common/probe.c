@@ -369,12 +369,7 @@ dp_probe_next(DpProbe *p)
 AttrNumber
 dp_probe_attnum(DpProbe *p, const char *column)
 {
-	AttrNumber	att = dp_bulk_attnum_of(RelationGetDescr(p->rel), column);
-
-	if (att == InvalidAttrNumber)
-		elog(ERROR, "column \"%s\" of relation \"%s\" does not exist", column,
-			 RelationGetRelationName(p->rel));
-	return att;
+	return dp_bulk_column(p->rel, column);
 }
 
 /*

@@ -92,15 +92,22 @@ dp_refresh_int64(uint64 row, int col)
 	return v ? pg_strtoint64(v) : 0;
 }
 
+/* The view's table (dp_consumer_data.<view>), or an ERROR. */
+static Oid
+view_table(const DpView *view)
+{
+	Oid			relid = get_relname_relid(view->name, get_namespace_oid("dp_consumer_data", false));
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table of view \"%s\" not found", view->name);
+	return relid;
+}
+
 void
 dp_refresh_init_params(DpRefresh *r)
 {
-	Oid			relid = get_relname_relid(r->view->name, get_namespace_oid("dp_consumer_data", false));
-	Oid			type;
+	Oid			type = get_rel_type_id(view_table(r->view));
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "table of view \"%s\" not found", r->view->name);
-	type = get_rel_type_id(relid);
 	r->params[0] = r->params[1] = PointerGetDatum(construct_empty_array(type));
 	r->param_types[0] = r->param_types[1] = get_array_type(type);
 	r->nparams = 2;
@@ -251,6 +258,16 @@ key_attnums(DpView *view, TupleDesc td)
 	return att;
 }
 
+/* A carried element (a composite datum) as a tuple to read attributes from. */
+static void
+elem_tuple(Datum elem, HeapTupleData *t)
+{
+	t->t_data = DatumGetHeapTupleHeader(elem);
+	t->t_len = HeapTupleHeaderGetDatumLength(t->t_data);
+	ItemPointerSetInvalid(&t->t_self);
+	t->t_tableOid = InvalidOid;
+}
+
 /*
  * Whether an element of the array carried as parameter n (see
  * dp_refresh_init_params) has a null in one of the view's key columns:
@@ -275,14 +292,11 @@ array_has_null_key(DpRefresh *r, int n)
 	deconstruct_array(a, elemtype, -1, false, TYPALIGN_DOUBLE, &elems, &enulls, &nelems);
 	for (i = 0; i < nelems && !found; i++)
 	{
-		HeapTupleHeader h;
 		HeapTupleData t;
 
 		if (enulls[i])
 			continue;
-		h = DatumGetHeapTupleHeader(elems[i]);
-		t.t_len = HeapTupleHeaderGetDatumLength(h);
-		t.t_data = h;
+		elem_tuple(elems[i], &t);
 		for (k = 0; k < view->nkey; k++)
 			if (heap_attisnull(&t, att[k], NULL))
 				found = true;
@@ -444,16 +458,11 @@ sorted_elems(DpRefresh *r, int n, KeyOrder *order, int *count)
 	out = palloc(sizeof(KeyedElem) * Max(nelems, 1));
 	for (i = 0; i < nelems; i++)
 	{
-		HeapTupleHeader h;
 		HeapTupleData t;
 
 		if (enulls[i])
 			continue;
-		h = DatumGetHeapTupleHeader(elems[i]);
-		t.t_len = HeapTupleHeaderGetDatumLength(h);
-		ItemPointerSetInvalid(&t.t_self);
-		t.t_tableOid = InvalidOid;
-		t.t_data = h;
+		elem_tuple(elems[i], &t);
 		out[m].elem = elems[i];
 		out[m].key0 = heap_getattr(&t, att[0], td, &out[m].null0);
 		out[m].key = NULL;
@@ -593,7 +602,6 @@ diff_in_c(DpRefresh *r, KeyedElem *nw, int nn, KeyedElem *gone, int ngone)
 {
 	DpView	   *view = r->view;
 	const char **cols = palloc(sizeof(char *) * view->nkey);
-	Oid			relid = get_relname_relid(view->name, get_namespace_oid("dp_consumer_data", false));
 	Relation	rel;
 	bool		plain;
 	DpProbe    *p;
@@ -608,9 +616,7 @@ diff_in_c(DpRefresh *r, KeyedElem *nw, int nn, KeyedElem *gone, int ngone)
 	int			i,
 				a;
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "table of view \"%s\" not found", view->name);
-	rel = table_open(relid, RowExclusiveLock);
+	rel = table_open(view_table(view), RowExclusiveLock);
 	plain = rel->rd_rel->relkind == RELKIND_RELATION && rel->trigdesc == NULL;
 	table_close(rel, NoLock);
 	for (i = 0; i < view->nkey; i++)
@@ -644,10 +650,7 @@ diff_in_c(DpRefresh *r, KeyedElem *nw, int nn, KeyedElem *gone, int ngone)
 		ItemPointerData tid;
 		bool		same = true;
 
-		t.t_data = DatumGetHeapTupleHeader(nw[i].elem);
-		t.t_len = HeapTupleHeaderGetDatumLength(t.t_data);
-		ItemPointerSetInvalid(&t.t_self);
-		t.t_tableOid = InvalidOid;
+		elem_tuple(nw[i].elem, &t);
 		heap_deform_tuple(&t, td, values, nulls);
 		slot = dp_probe_fetch(p, elem_key(&nw[i], keybuf));
 		if (slot != NULL)

@@ -103,6 +103,14 @@ SELECT round(((extract(epoch FROM clock_timestamp()) - :t0) * 1000)::numeric, 1)
 SQL
 }
 ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'{a / b * 100:.1f}%')" "$1" "$2"; }
+# the table of refresh() against REFRESH MATERIALIZED VIEW: projection ms,
+# GROUP BY ms of refresh(), then of REFRESH MATERIALIZED VIEW
+vs_mv() {
+  printf '%-34s %12s %12s\n' "" "projection" "group by"
+  printf '%-34s %10s ms %10s ms\n' "refresh() after a 1% change" "$1" "$2"
+  printf '%-34s %10s ms %10s ms\n' "REFRESH MATERIALIZED VIEW" "$3" "$4"
+  printf '%-34s %13s %13s\n' "ratio refresh() / REFRESH MV" "$(ratio "$1" "$3")" "$(ratio "$2" "$4")"
+}
 
 inc_proj=$(timed "SELECT dataplatform.refresh('bench_proj') ->> 'status'")
 inc_group=$(timed "SELECT dataplatform.refresh('bench_group') ->> 'status'")
@@ -144,21 +152,15 @@ warm_proj=$(w proj); warm_group=$(w group); warm_mv_proj=$(w mv_proj); warm_mv_g
 echo
 echo "rows: $N, changed: $CHANGE, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "warm backend (a long-lived session that ran each statement before):"
-printf '%-34s %12s %12s\n' "" "projection" "group by"
-printf '%-34s %10s ms %10s ms\n' "refresh() after a 1% change" "$warm_proj" "$warm_group"
-printf '%-34s %10s ms %10s ms\n' "REFRESH MATERIALIZED VIEW" "$warm_mv_proj" "$warm_mv_group"
-printf '%-34s %13s %13s\n' "ratio refresh() / REFRESH MV" "$(ratio "$warm_proj" "$warm_mv_proj")" "$(ratio "$warm_group" "$warm_mv_group")"
+vs_mv "$warm_proj" "$warm_group" "$warm_mv_proj" "$warm_mv_group"
 if [ -n "${BENCH_SUMMARY:-}" ]; then
     echo "refresh() after 1% change vs REFRESH MATERIALIZED VIEW, projection (warm backend), $N rows|$(ratio "$warm_proj" "$warm_mv_proj")|<= 6%" >> "$BENCH_SUMMARY"
     echo "refresh() after 1% change vs REFRESH MATERIALIZED VIEW, GROUP BY (warm backend)|$(ratio "$warm_group" "$warm_mv_group")|<= 6%" >> "$BENCH_SUMMARY"
 fi
 echo "a new session, after a read of the catalog (the first change):"
-printf '%-34s %12s %12s\n' "" "projection" "group by"
-printf '%-34s %10s ms %10s ms\n' "refresh() after a 1% change" "$inc_proj" "$inc_group"
-printf '%-34s %10s ms %10s ms\n' "REFRESH MATERIALIZED VIEW" "$mv_proj" "$mv_group"
+vs_mv "$inc_proj" "$inc_group" "$mv_proj" "$mv_group"
 printf '%-34s %10s ms %10s ms\n' "REFRESH ... CONCURRENTLY" "$mvc_proj" "$mvc_group"
 printf '%-34s %10s ms %10s ms\n' "refresh(full => true), no change" "$full_proj" "$full_group"
-printf '%-34s %13s %13s\n' "ratio refresh() / REFRESH MV" "$(ratio "$inc_proj" "$mv_proj")" "$(ratio "$inc_group" "$mv_group")"
 printf '%-34s %13s %13s\n' "ratio refresh() / ... CONCURRENTLY" "$(ratio "$inc_proj" "$mvc_proj")" "$(ratio "$inc_group" "$mvc_group")"
 if [ -n "${BENCH_SUMMARY:-}" ]; then
     echo "the same, a new session after a read of the catalog, projection / GROUP BY|$(ratio "$inc_proj" "$mv_proj") / $(ratio "$inc_group" "$mv_group")|-" >> "$BENCH_SUMMARY"
@@ -233,10 +235,7 @@ cold_proj=$(median "${cp[@]}"); cold_group=$(median "${cg[@]}")
 cold_mv_proj=$(median "${mp[@]}"); cold_mv_group=$(median "${mg[@]}")
 echo
 echo "cold (first call of a new session), rows: $COLD, changed: $((COLD / 100)), median of 3, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-34s %12s %12s\n' "" "projection" "group by"
-printf '%-34s %10s ms %10s ms\n' "refresh() after a 1% change" "$cold_proj" "$cold_group"
-printf '%-34s %10s ms %10s ms\n' "REFRESH MATERIALIZED VIEW" "$cold_mv_proj" "$cold_mv_group"
-printf '%-34s %13s %13s\n' "ratio refresh() / REFRESH MV" "$(ratio "$cold_proj" "$cold_mv_proj")" "$(ratio "$cold_group" "$cold_mv_group")"
+vs_mv "$cold_proj" "$cold_group" "$cold_mv_proj" "$cold_mv_group"
 if [ -n "${BENCH_SUMMARY:-}" ]; then
     echo "refresh() after 1% change vs REFRESH MATERIALIZED VIEW, first call of a new session, $COLD rows, projection / GROUP BY|$(ratio "$cold_proj" "$cold_mv_proj") / $(ratio "$cold_group" "$cold_mv_group")|<= 12%" >> "$BENCH_SUMMARY"
 fi
