@@ -79,6 +79,27 @@ SELECT coalesce(sum(idx_tup_fetch), 0) - (SELECT fetched FROM runs_before) <= 4 
   FROM pg_stat_xact_user_tables WHERE schemaname = 'dp_raw';
 COMMIT;
 SELECT count(*) AS runs FROM dp_raw.chunk WHERE batch_id = :many_runs;
+-- raw_rows: a range of ordinals reads the runs that hold them (here 2 of
+-- the 21: 19,995 to 20,000 and 20,001 to 20,010), and gives what
+-- dp_raw.rows gives, which reads every run of the batch to filter them
+BEGIN;
+CREATE TEMP TABLE runs_before_range AS
+  SELECT coalesce(sum(idx_tup_fetch), 0) AS fetched FROM pg_stat_xact_user_tables WHERE schemaname = 'dp_raw';
+SELECT count(*) AS rows, min(ordinal), max(ordinal), min(data ->> 'ref') AS first_ref
+  FROM dataplatform.raw_rows(:many_runs, 19995, 20010);
+SELECT coalesce(sum(idx_tup_fetch), 0) - (SELECT fetched FROM runs_before_range) <= 3 AS own_runs_only
+  FROM pg_stat_xact_user_tables WHERE schemaname = 'dp_raw';
+COMMIT;
+EXPLAIN (COSTS OFF) SELECT * FROM dataplatform.raw_rows(1, 19995, 20010);
+SELECT (SELECT array_agg(ROW(ordinal, line_number, data, raw) ORDER BY ordinal) FROM dataplatform.raw_rows(:many_runs, 995, 3010))
+     = (SELECT array_agg(ROW(ordinal, line_number, data, raw) ORDER BY ordinal) FROM dp_raw.rows
+         WHERE batch_id = :many_runs AND ordinal BETWEEN 995 AND 3010) AS same_as_view,
+       (SELECT count(*) FROM dataplatform.raw_rows(:many_runs)) AS whole_batch,
+       (SELECT count(*) FROM dataplatform.raw_rows(:many_runs, 20590)) AS to_the_end,
+       (SELECT count(*) FROM dataplatform.raw_rows(:many_runs, NULL, 3)) AS from_the_start,
+       (SELECT count(*) FROM dataplatform.raw_rows(:many_runs, 10, 5)) AS empty_range;
+-- the bound raw_rows relies on: a run holds at most 1,000 rows
+INSERT INTO dp_raw.chunk (batch_id, first_ordinal, n) VALUES (:many_runs, 30001, 1001);
 
 -- the check sees what it is there for: a query that reads the dataset's
 -- whole batch history (as the queued-batch check did before its partial

@@ -13,7 +13,7 @@
 -- on what the step before found: a clean table's primary key, its
 -- history's key index, batch's primary key, the event log's index of
 -- processed ids (one per partition), the primary
--- key of dp_raw.chunk (behind the view dp_raw.rows), issue's (batch_id,
+-- key of dp_raw.chunk (raw_rows), issue's (batch_id,
 -- row_number).
 ------------------------------------------------------------------------------
 
@@ -182,17 +182,13 @@ BEGIN
 			'values', (SELECT jsonb_object_agg(x.fk, x.fv) FROM jsonb_each(v) AS x(fk, fv) WHERE x.fk !~ '^_'),
 			'batch', @extschema@.lineage_of_batch((v ->> '_batch_id')::bigint),
 			'event', ev,
-			-- the row's run through dp_raw.chunk's primary key: runs hold at
-			-- most 1,000 rows, so it starts within the 1,000 ordinals up to
-			-- the row's (dp_raw.rows would read every run of the batch)
-			'raw', (SELECT jsonb_build_object('batch_id', c.batch_id, 'ordinal', r,
-											  'line_number', @extschema@.raw_element(c.line_numbers, (r - c.first_ordinal)::integer),
-											  'data', @extschema@.raw_element(c.data, (r - c.first_ordinal)::integer),
-											  'raw', @extschema@.raw_element(c.raw, (r - c.first_ordinal)::integer))
-					  FROM (SELECT * FROM dp_raw.chunk k WHERE k.batch_id = b AND k.first_ordinal <= r
-								AND k.first_ordinal > r - 1000
-							 ORDER BY k.first_ordinal DESC LIMIT 1) c
-					 WHERE r < c.first_ordinal + c.n),
+			-- the row, through dp_raw.chunk's primary key (raw_rows: only
+			-- the run that holds it; dp_raw.rows would read every run of
+			-- the batch)
+			'raw', CASE WHEN r IS NOT NULL THEN
+					(SELECT jsonb_build_object('batch_id', x.batch_id, 'ordinal', x.ordinal, 'line_number', x.line_number,
+											   'data', x.data, 'raw', x.raw)
+					   FROM @extschema@.raw_rows(b, r, r) x) END,
 			'issues', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
 								'field', i.field, 'issue_type', i.issue_type, 'severity', i.severity,
 								'value', i.value, 'normalised_value', i.normalised_value,

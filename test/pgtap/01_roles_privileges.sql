@@ -17,7 +17,7 @@ SELECT ok(NOT rolcanlogin, rolname || ' is NOLOGIN') FROM pg_roles
 SELECT functions_are('dataplatform', ARRAY['define_product', 'grant_producer', 'revoke_producer',
        'grant_consumer', 'revoke_consumer', 'define_dataset', 'describe', 'normalise', 'issue_types',
        'configure', 'push', 'push_csv', 'push_geojson', 'check', 'check_csv', 'rebuild', 'purge_raw', 'raw_guard',
-       'raw_element', 'raw_insert',
+       'raw_element', 'raw_insert', 'raw_rows',
        'dataset_status', 'load_snapshot', 'apply_events', 'as_of', 'entity_history', 'resync_report',
        'schedule', 'unschedule', 'alter_job', 'run_now', 'wait_for_run', 'next_run', 'worker_wake',
        'process_queued', 'rebuild_changed', 'check_freshness', 'import_contract', 'export_contract',

@@ -71,6 +71,7 @@ SELECT set_eq(
   ('raw_element(anyarray, integer)', 'dataplatform_admin'),
   ('raw_guard()', ''),
   ('raw_insert()', ''),
+  ('raw_rows(batch_id bigint, from_ordinal bigint, to_ordinal bigint)', 'dataplatform_admin'),
   ('rebuild(dataset text)', 'dataplatform_admin'),
   ('rebuild_changed()', 'dataplatform_admin'),
   ('refresh(name text, "full" boolean)', 'dataplatform_admin'),
