@@ -13,6 +13,9 @@
 #include "funcapi.h"
 #include "pgstat.h"
 #include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+#include "utils/fmgroids.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
@@ -66,19 +69,105 @@ dp_json_from_jsonb(Jsonb *jb, const char *what)
 	return value;
 }
 
+/*
+ * Push one jansson value into a jsonb being built: the value of a key
+ * (WJB_VALUE), an element (WJB_ELEM), or a whole object or array.  What
+ * jsonb_in would make of json_dumps' text, without the text: the same
+ * numbers (integers exactly, reals through the 17 digits json_dumps
+ * writes), and a string holding U+0000 refused as jsonb_in refuses
+ * \u0000.
+ */
+static JsonbValue *
+push_json(JsonbParseState **st, json_t *value, JsonbIteratorToken scalar_token)
+{
+	JsonbValue	v;
+
+	check_stack_depth();
+	switch (json_typeof(value))
+	{
+		case JSON_OBJECT:
+			{
+				const char *key;
+				json_t	   *member;
+
+				(void) pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+				json_object_foreach(value, key, member)
+				{
+					v.type = jbvString;
+					v.val.string.val = (char *) key;
+					v.val.string.len = strlen(key);
+					(void) pushJsonbValue(st, WJB_KEY, &v);
+					(void) push_json(st, member, WJB_VALUE);
+				}
+				return pushJsonbValue(st, WJB_END_OBJECT, NULL);
+			}
+		case JSON_ARRAY:
+			{
+				size_t		i;
+				json_t	   *elem;
+
+				(void) pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
+				json_array_foreach(value, i, elem)
+					(void) push_json(st, elem, WJB_ELEM);
+				return pushJsonbValue(st, WJB_END_ARRAY, NULL);
+			}
+		case JSON_STRING:
+			v.type = jbvString;
+			v.val.string.val = (char *) json_string_value(value);
+			v.val.string.len = json_string_length(value);
+			if (memchr(v.val.string.val, '\0', v.val.string.len) != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+						 errmsg("unsupported Unicode escape sequence"),
+						 errdetail("\\u0000 cannot be converted to text.")));
+			break;
+		case JSON_INTEGER:
+			v.type = jbvNumeric;
+			v.val.numeric = int64_to_numeric((int64) json_integer_value(value));
+			break;
+		case JSON_REAL:
+			{
+				char		buf[64];
+
+				snprintf(buf, sizeof(buf), "%.17g", json_real_value(value));
+				v.type = jbvNumeric;
+				v.val.numeric = DatumGetNumeric(OidInputFunctionCall(F_NUMERIC_IN, buf, InvalidOid, -1));
+				break;
+			}
+		case JSON_TRUE:
+		case JSON_FALSE:
+			v.type = jbvBool;
+			v.val.boolean = json_is_true(value);
+			break;
+		case JSON_NULL:
+		default:
+			v.type = jbvNull;
+			break;
+	}
+	return pushJsonbValue(st, scalar_token, &v);
+}
+
 Datum
 dp_json_to_jsonb(json_t *value)
 {
-	char	   *text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
-	Datum		result;
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
 
-	if (text == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("could not encode JSON value")));
-	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(text));
-	pfree(text);
-	return result;
+	if (json_is_object(value) || json_is_array(value))
+		res = push_json(&st, value, WJB_VALUE);
+	else
+	{
+		/* a scalar alone: jsonb's one-element "raw scalar" array */
+		JsonbValue	a;
+
+		a.type = jbvArray;
+		a.val.array.rawScalar = true;
+		a.val.array.nElems = 1;
+		(void) pushJsonbValue(&st, WJB_BEGIN_ARRAY, &a);
+		(void) push_json(&st, value, WJB_ELEM);
+		res = pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+	}
+	return JsonbPGetDatum(JsonbValueToJsonb(res));
 }
 
 const char *

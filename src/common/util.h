@@ -36,7 +36,7 @@ extern void dp_json_init(void);
  */
 extern json_t *dp_json_from_jsonb(Jsonb *jb, const char *what);
 
-/* jansson value -> jsonb Datum (through its text form). */
+/* jansson value -> jsonb Datum, built directly (what jsonb_in makes of its text). */
 extern Datum dp_json_to_jsonb(json_t *value);
 
 /*
