@@ -686,6 +686,9 @@ refresh_view(DpView *view, json_t *expect, bool force_full, int64 rows_before)
  * Lock a published view's row, analyse its stored definition and refresh it.
  * missing_ok: NULL when it is not published.
  */
+/* set by refresh_by_name when the view is not published (refresh_guarded) */
+static bool refresh_view_missing = false;
+
 static char *
 refresh_by_name(const char *name, bool force_full)
 {
@@ -704,12 +707,16 @@ refresh_by_name(const char *name, bool force_full)
 				i;
 
 	args[0] = name;
+	refresh_view_missing = false;
 	if (dp_spi_exec_text("SELECT definition, refresh, method, expect::text, row_count, key "
 						 "FROM dataplatform.consumer_view WHERE name = $1 FOR UPDATE", 1, args) == 0)
+	{
+		refresh_view_missing = true;
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("view \"%s\" is not published", name),
 				 errhint("dataplatform.consumer_status lists the published views.")));
+	}
 	definition = dp_spi_getvalue(0, 1);
 	refresh = dp_spi_getvalue(0, 2);
 	method = dp_spi_getvalue(0, 3);
@@ -863,10 +870,12 @@ refresh_by_name_call(void *arg)
  * Refresh one view in a subtransaction of its own, in the SPI connection
  * and memory context current at the call: a failure that may be logged
  * (not a cancel) is rolled back and recorded (record_failure), and its
- * result returned as a refresh's; any other error is raised again.
+ * result returned as a refresh's; any other error is raised again, and so
+ * is "not published" when missing_is_error (refresh() of an unknown view;
+ * refresh_all records a view unpublished since it listed it).
  */
 static char *
-refresh_guarded(const char *name, bool full, TimestampTz started)
+refresh_guarded(const char *name, bool full, TimestampTz started, bool missing_is_error)
 {
 	GuardedRefresh g = {name, full, NULL};
 	ErrorData  *e;
@@ -875,7 +884,7 @@ refresh_guarded(const char *name, bool full, TimestampTz started)
 	e = dp_try_in_subxact(refresh_by_name_call, &g);
 	if (e == NULL)
 		return g.result;
-	if (!refresh_failure_is_loggable(e))
+	if (!refresh_failure_is_loggable(e) || (missing_is_error && refresh_view_missing))
 		ReThrowError(e);
 	result = record_failure(name, e, started);
 	FreeErrorData(e);
@@ -896,7 +905,6 @@ refresh_call(PG_FUNCTION_ARGS)
 	MemoryContext result_cxt = CurrentMemoryContext;
 	char	   *result;
 	Datum		ret;
-	const char *args[1] = {name};
 	TimestampTz started = GetCurrentTimestamp();
 
 	if (PG_ARGISNULL(1))
@@ -906,12 +914,8 @@ refresh_call(PG_FUNCTION_ARGS)
 	full = PG_GETARG_BOOL(1);
 	dp_require_admin("refresh a view");
 	SPI_connect();
-	if (dp_spi_exec_text("SELECT 1 FROM dataplatform.consumer_view WHERE name = $1", 1, args) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("view \"%s\" is not published", name),
-				 errhint("dataplatform.consumer_status lists the published views.")));
-	result = refresh_guarded(name, full, started);
+	/* an unknown view is an error, not a failed refresh */
+	result = refresh_guarded(name, full, started, true);
 	MemoryContextSwitchTo(result_cxt);
 	ret = DirectFunctionCall1(jsonb_in, CStringGetDatum(result));
 	SPI_finish();
@@ -952,7 +956,7 @@ dp_refresh_all(PG_FUNCTION_ARGS)
 		bool		nulls[2] = {false, false};
 		TimestampTz started = GetCurrentTimestamp();
 
-		result = refresh_guarded(names[i], false, started);
+		result = refresh_guarded(names[i], false, started, false);
 		if (strstr(result, "\"status\": \"unchanged\"") != NULL)
 			continue;
 		values[0] = CStringGetTextDatum(names[i]);
