@@ -596,7 +596,8 @@ CREATE FUNCTION @extschema@.purge_raw(dataset text, older_than interval)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'dp_purge_raw'
 LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+SET search_path = pg_catalog, pg_temp
+SET jit = off;
 COMMENT ON FUNCTION @extschema@.purge_raw(text, interval) IS
 'delete the raw rows of a dataset''s batches received longer ago than older_than (recorded); returns the rows deleted';
 

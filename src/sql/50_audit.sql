@@ -22,7 +22,8 @@ CREATE FUNCTION @extschema@.apply_retention()
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'dp_apply_retention'
 LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+SET search_path = pg_catalog, pg_temp
+SET jit = off;
 COMMENT ON FUNCTION @extschema@.apply_retention() IS
 'purge, for every product with retention_days, raw rows, closed history versions, issues and quarantine marks older than the retention (recorded); never current state';
 
@@ -30,7 +31,8 @@ CREATE FUNCTION @extschema@.purge_audit(older_than interval)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'dp_purge_audit'
 LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+SET search_path = pg_catalog, pg_temp
+SET jit = off;
 COMMENT ON FUNCTION @extschema@.purge_audit(interval) IS
 'remove audit rows older than older_than, whole months by dropping their partitions, the rest by deleting (auditors and superusers; the purge is recorded); returns the rows removed';
 

@@ -675,6 +675,14 @@ BEGIN
 END
 $feed$;
 
+-- no JIT in the purges (issue 11): their statements are index-driven
+-- deletes and lookups whose estimated cost grows with the tables, so past
+-- jit_above_cost each call compiled code it ran once (a third of an
+-- apply_retention with nothing to drop at 50M raw rows)
+ALTER FUNCTION @extschema@.apply_retention() SET jit = off;
+ALTER FUNCTION @extschema@.purge_audit(interval) SET jit = off;
+ALTER FUNCTION @extschema@.purge_raw(text, interval) SET jit = off;
+
 -- Keep last: wake this database's worker at commit; it waits while the
 -- database holds a version other than its library's, and resumes now.
 SELECT @extschema@.worker_wake();
