@@ -65,6 +65,21 @@ SELECT s.run_id = c.run_id AS same_run,
        s.status, s.attempts
   FROM dataplatform.openlineage_outbox s JOIN dataplatform.openlineage_outbox c ON c.run_id = s.run_id
  WHERE s.event_type = 'START' AND c.event_type = 'COMPLETE';
+-- issuesByType (counted as the issues are recorded) is what the issue
+-- table holds for the batch: several types, 30,000 rows (a dataset of
+-- their own)
+SELECT dataplatform.define_dataset('{"dataset": "olr-issues", "product": "olr", "key": ["reference"],
+  "fields": [{"name": "reference", "datatype": "string"}, {"name": "name", "datatype": "string", "required": true},
+             {"name": "size", "datatype": "integer"}]}') IS NOT NULL AS defined;
+SELECT dataplatform.push('olr-issues', (SELECT jsonb_agg(jsonb_build_object('reference', 'M' || i,
+  'name', CASE WHEN i % 5 <> 0 THEN 'm' END, 'size', CASE WHEN i % 3 = 0 THEN 'big' ELSE i::text END,
+  'extra', CASE WHEN i % 7 = 0 THEN 'x' END)) FROM generate_series(1, 30000) i)) AS many_issues \gset
+SELECT (SELECT jsonb_object_agg(issue_type, n) FROM (SELECT issue_type, count(*) AS n FROM dataplatform.issue
+          WHERE batch_id = :many_issues GROUP BY issue_type) s)
+     = (SELECT event #> '{inputs,0,inputFacets,dataplatform_quality,issuesByType}'
+          FROM dataplatform.openlineage_outbox WHERE event_type = 'COMPLETE' ORDER BY id DESC LIMIT 1) AS by_type_as_stored,
+       (SELECT count(DISTINCT issue_type) FROM dataplatform.issue WHERE batch_id = :many_issues) AS types,
+       (SELECT count(*) FROM dataplatform.issue WHERE batch_id = :many_issues) AS issues;
 TRUNCATE dataplatform.openlineage_outbox;
 
 -- push_csv (mapped column: column lineage names the source column)

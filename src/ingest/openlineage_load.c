@@ -56,7 +56,12 @@ load_run(DpLoad *load, json_t **raw)
 	return run;
 }
 
-/* Issues of the batch by type (index on issue (batch_id, row_number)). */
+/*
+ * Issues of the batch by type: as the transform counted them when it
+ * recorded them (as it counts them by severity), else (more types than it
+ * has slots for) from the issue table (index on issue (batch_id,
+ * row_number)).
+ */
 static json_t *
 issues_by_type(DpLoad *load)
 {
@@ -66,6 +71,12 @@ issues_by_type(DpLoad *load)
 
 	if (load->t->issue_counts[0] + load->t->issue_counts[1] + load->t->issue_counts[2] == 0)
 		return o;
+	if (!load->t->types_overflow)
+	{
+		for (int k = 0; k < load->t->ntypes; k++)
+			json_object_set_new(o, load->t->type_names[k], json_integer(load->t->type_counts[k]));
+		return o;
+	}
 	args[0] = psprintf("%lld", (long long) load->batch_id);
 	n = dp_spi_exec_text("SELECT issue_type, pg_catalog.count(*) FROM dataplatform.issue "
 						 "WHERE batch_id = $1::bigint GROUP BY 1 ORDER BY 1", 1, args);

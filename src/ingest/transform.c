@@ -124,6 +124,22 @@ dp_transform_add_issue_named(DpTransform *t, int64 row_number, int64 line_number
 	r->value = value ? pstrdup(value) : NULL;
 	r->normalised = normalised ? pstrdup(normalised) : NULL;
 	r->message = pstrdup(message ? message : dp_issue_type_description(type));
+	{
+		int			k;
+
+		for (k = 0; k < t->ntypes && strcmp(t->type_names[k], type) != 0; k++)
+			;
+		if (k < t->ntypes)
+			t->type_counts[k]++;
+		else if (k < DP_TRANSFORM_ISSUE_TYPES)
+		{
+			t->type_names[k] = pstrdup(type);
+			t->type_counts[k] = 1;
+			t->ntypes++;
+		}
+		else
+			t->types_overflow = true;
+	}
 	if (strcmp(severity, "error") == 0)
 		t->issue_counts[0]++;
 	else if (strcmp(severity, "warning") == 0)

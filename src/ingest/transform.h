@@ -85,6 +85,12 @@ typedef struct DpTransform
 	int			maxissues;
 	DpIssueRec *issues;
 	int64		issue_counts[3];	/* error, warning, info */
+	/* and by type, in the order first met (types: the issue catalogue's) */
+#define DP_TRANSFORM_ISSUE_TYPES 64
+	int			ntypes;
+	const char *type_names[DP_TRANSFORM_ISSUE_TYPES];
+	int64		type_counts[DP_TRANSFORM_ISSUE_TYPES];
+	bool		types_overflow; /* more types than slots: not counted */
 
 	/*
 	 * Partial rows (update events): only the fields the row mentions
