@@ -24,9 +24,9 @@ SELECT function_returns('dataplatform', 'purge_audit', ARRAY['interval'], 'bigin
 SELECT is_definer('dataplatform', 'apply_retention', ARRAY[]::text[], 'apply_retention is SECURITY DEFINER');
 SELECT is_definer('dataplatform', 'purge_audit', ARRAY['interval'], 'purge_audit is SECURITY DEFINER');
 SELECT is((SELECT proconfig FROM pg_proc WHERE oid = 'dataplatform.apply_retention()'::regprocedure),
-          ARRAY['search_path=pg_catalog, pg_temp'], 'apply_retention pins search_path');
+          ARRAY['search_path=pg_catalog, pg_temp', 'jit=off'], 'apply_retention pins search_path (and runs without JIT)');
 SELECT is((SELECT proconfig FROM pg_proc WHERE oid = 'dataplatform.purge_audit(interval)'::regprocedure),
-          ARRAY['search_path=pg_catalog, pg_temp'], 'purge_audit pins search_path');
+          ARRAY['search_path=pg_catalog, pg_temp', 'jit=off'], 'purge_audit pins search_path (and runs without JIT)');
 
 -- who may execute what
 SELECT function_privs_are('dataplatform', 'apply_retention', ARRAY[]::text[], 'dataplatform_admin', ARRAY['EXECUTE']);
