@@ -69,10 +69,11 @@ iso_time(TimestampTz t)
 	return psprintf("%s.%06dZ", buf, usec);
 }
 
-/* A UUIDv7 (time-ordered, as OpenLineage recommends for run ids). */
+/* the generator of run ids' random bits, and the process that seeded it */
 static pg_prng_state rng;
 static int	rng_pid = 0;
 
+/* A UUIDv7 (time-ordered, as OpenLineage recommends for run ids). */
 void
 dp_ol_new_run_id(TimestampTz now, char *out)
 {

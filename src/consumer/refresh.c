@@ -682,13 +682,13 @@ refresh_view(DpView *view, json_t *expect, bool force_full, int64 rows_before)
 	return result;
 }
 
-/*
- * Lock a published view's row, analyse its stored definition and refresh it.
- * missing_ok: NULL when it is not published.
- */
 /* set by refresh_by_name when the view is not published (refresh_guarded) */
 static bool refresh_view_missing = false;
 
+/*
+ * Lock a published view's row, analyse its stored definition and refresh it.
+ * An unpublished view is an ERROR, with refresh_view_missing set.
+ */
 static char *
 refresh_by_name(const char *name, bool force_full)
 {

@@ -133,7 +133,7 @@ dp_transform_add_issue_named(DpTransform *t, int64 row_number, int64 line_number
 			t->type_counts[k]++;
 		else if (k < DP_TRANSFORM_ISSUE_TYPES)
 		{
-			t->type_names[k] = pstrdup(type);
+			t->type_names[k] = type;	/* as r->issue_type: the catalogue's */
 			t->type_counts[k] = 1;
 			t->ntypes++;
 		}
