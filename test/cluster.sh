@@ -27,15 +27,19 @@ PG_CONFIG=/usr/lib/postgresql/$PGVER/bin/pg_config
 # several checkouts can test at once without installing into /usr; the
 # install lock is then the copy's own and the Debian package test, which
 # installs into /usr with dpkg, is skipped.
-if [ -n "${DP_PGROOT:-}" ]; then
-    if [ ! -x "$DP_PGROOT/usr/lib/postgresql/$PGVER/bin/pg_config" ]; then
-        mkdir -p "$DP_PGROOT/usr/lib/postgresql" "$DP_PGROOT/usr/share/postgresql" "$DP_PGROOT/usr/include"
-        cp -a /usr/lib/postgresql/$PGVER "$DP_PGROOT/usr/lib/postgresql/"
-        cp -a /usr/share/postgresql/$PGVER "$DP_PGROOT/usr/share/postgresql/"
-        cp -a /usr/include/postgresql "$DP_PGROOT/usr/include/"
-    fi
-    PG_CONFIG=$DP_PGROOT/usr/lib/postgresql/$PGVER/bin/pg_config
-fi
+# The copy is made after deps() has installed the server's packages (on a
+# fresh machine they are not there yet), and again if an earlier copy
+# lacks the server headers.
+if [ -n "${DP_PGROOT:-}" ]; then PG_CONFIG=$DP_PGROOT/usr/lib/postgresql/$PGVER/bin/pg_config; fi
+private_root() {
+    [ -n "${DP_PGROOT:-}" ] || return 0
+    [ -f "$DP_PGROOT/usr/include/postgresql/$PGVER/server/postgres.h" ] && [ -x "$PG_CONFIG" ] && return 0
+    rm -rf "$DP_PGROOT/usr"
+    mkdir -p "$DP_PGROOT/usr/lib/postgresql" "$DP_PGROOT/usr/share/postgresql" "$DP_PGROOT/usr/include"
+    cp -a /usr/lib/postgresql/$PGVER "$DP_PGROOT/usr/lib/postgresql/"
+    cp -a /usr/share/postgresql/$PGVER "$DP_PGROOT/usr/share/postgresql/"
+    cp -a /usr/include/postgresql "$DP_PGROOT/usr/include/"
+}
 export PG_CONFIG TC_PG_CONFIG=$PG_CONFIG
 # the clusters' set-up (tc_init, tc_start, tc_stop), shared with the suites
 source test/throwaway_cluster.sh
@@ -53,7 +57,7 @@ deps() {
     for p in "${PACKAGES[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
-    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ ${#missing[@]} -eq 0 ]; then private_root; return 0; fi
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing packages: ${missing[*]}" >&2
         echo "install them (as root: apt-get install ${missing[*]}) and run again" >&2
@@ -63,6 +67,7 @@ deps() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    private_root
 }
 
 build_install() {
