@@ -137,3 +137,24 @@ SELECT * FROM dp_test.cf_differing();
 SELECT has_table_privilege('dataplatform_admin', 'dataplatform.clean_change', 'SELECT') AS admin_reads,
        has_table_privilege('dataplatform_consumer', 'dataplatform.clean_change', 'SELECT') AS consumer_reads,
        has_table_privilege('dataplatform_admin', 'dataplatform.clean_change', 'INSERT') AS admin_writes;
+
+-- the statements every refresh runs on the catalog (the watermarks, the
+-- view's row, the log) keep their plans in the backend across calls, one
+-- per statement however many refreshes run; DDL on a table they read (as
+-- ALTER EXTENSION UPDATE does under a long-lived worker) makes them be
+-- planned again, with the same results
+SELECT r ->> 'status' AS status FROM dataplatform.refresh('cf_items') r;
+SELECT dataplatform.push('cf-item', '[{"id": 14, "name": "kept", "rent": 40}]') > 0 AS pushed;
+SELECT r ->> 'status' AS status, r ->> 'inserted' AS inserted FROM dataplatform.refresh('cf_items') r;
+SELECT count(*) AS kept_watermark_plans FROM pg_backend_memory_contexts
+ WHERE name = 'CachedPlanSource' AND ident LIKE 'SELECT COALESCE(LEAST(%';
+ALTER TABLE dataplatform.consumer_source ADD COLUMN kept_probe integer;
+SELECT dataplatform.push('cf-item', '[{"id": 15, "name": "replanned", "rent": 41}]') > 0 AS pushed;
+SELECT r ->> 'status' AS status, r ->> 'inserted' AS inserted FROM dataplatform.refresh('cf_items') r;
+ALTER TABLE dataplatform.consumer_source DROP COLUMN kept_probe;
+SELECT dataplatform.push('cf-item', '[{"id": 14, "name": "kept again", "rent": 42}]') > 0 AS pushed;
+SELECT r ->> 'status' AS status, r ->> 'updated' AS updated FROM dataplatform.refresh('cf_items') r;
+SELECT count(*) AS kept_watermark_plans FROM pg_backend_memory_contexts
+ WHERE name = 'CachedPlanSource' AND ident LIKE 'SELECT COALESCE(LEAST(%';
+SELECT * FROM dp_test.cf_refresh();
+SELECT * FROM dp_test.cf_differing();

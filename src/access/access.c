@@ -87,11 +87,11 @@ dp_audit(const char *action, const char *object, const char *detail_json)
 	 * this row should have gone to (the DEFAULT partition would refuse it).
 	 */
 	dp_partition_ensure("dataplatform", "audit_log", at);
-	dp_spi_exec_text("INSERT INTO dataplatform.audit_log "
-					 "(role_name, session_role, client_addr, action, object, detail, statement_id, at) "
-					 "VALUES ($1::name, $2::name, pg_catalog.inet_client_addr(), "
-					 "$3, $4, $5::jsonb, $6, $7::timestamptz)",
-					 7, args);
+	dp_spi_exec_text_kept("INSERT INTO dataplatform.audit_log "
+						  "(role_name, session_role, client_addr, action, object, detail, statement_id, at) "
+						  "VALUES ($1::name, $2::name, pg_catalog.inet_client_addr(), "
+						  "$3, $4, $5::jsonb, $6, $7::timestamptz)",
+						  7, args);
 }
 
 /*

@@ -220,40 +220,43 @@ typedef struct KeptPlan
 static KeptPlan kept_plans[DP_KEPT_PLANS];
 static int	nkept_plans = 0;
 
-uint64
-dp_spi_exec_kept(const char *sql, int nargs, Oid *types, Datum *values,
-				 const char *nulls)
+SPIPlanPtr
+dp_spi_kept_plan(const char *sql, int nargs, Oid *types)
 {
-	KeptPlan   *k = NULL;
-	int			rc;
+	KeptPlan   *k;
+	SPIPlanPtr	plan;
 
 	for (int i = 0; i < nkept_plans; i++)
 		if (kept_plans[i].nargs == nargs && strcmp(kept_plans[i].sql, sql) == 0 &&
 			memcmp(kept_plans[i].types, types, sizeof(Oid) * nargs) == 0)
-		{
-			k = &kept_plans[i];
-			break;
-		}
-	if (k == NULL)
-	{
-		SPIPlanPtr	plan;
+			return kept_plans[i].plan;
+	if (nkept_plans == DP_KEPT_PLANS)
+		return NULL;
+	plan = SPI_prepare(sql, nargs, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed (%s): %s", SPI_result_code_string(SPI_result), sql);
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed: %s", sql);
+	k = &kept_plans[nkept_plans];
+	k->sql = MemoryContextStrdup(TopMemoryContext, sql);
+	k->nargs = nargs;
+	k->types = MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * Max(nargs, 1));
+	memcpy(k->types, types, sizeof(Oid) * nargs);
+	k->plan = plan;
+	nkept_plans++;
+	return plan;
+}
 
-		if (nkept_plans == DP_KEPT_PLANS)
-			return dp_spi_exec(sql, nargs, types, values, nulls);
-		plan = SPI_prepare(sql, nargs, types);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed (%s): %s", SPI_result_code_string(SPI_result), sql);
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed: %s", sql);
-		k = &kept_plans[nkept_plans];
-		k->sql = MemoryContextStrdup(TopMemoryContext, sql);
-		k->nargs = nargs;
-		k->types = MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * Max(nargs, 1));
-		memcpy(k->types, types, sizeof(Oid) * nargs);
-		k->plan = plan;
-		nkept_plans++;
-	}
-	rc = SPI_execute_plan(k->plan, values, nulls, false, 0);
+uint64
+dp_spi_exec_kept(const char *sql, int nargs, Oid *types, Datum *values,
+				 const char *nulls)
+{
+	SPIPlanPtr	plan = dp_spi_kept_plan(sql, nargs, types);
+	int			rc;
+
+	if (plan == NULL)
+		return dp_spi_exec(sql, nargs, types, values, nulls);
+	rc = SPI_execute_plan(plan, values, nulls, false, 0);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed (%s): %s", SPI_result_code_string(rc), sql);
 	return SPI_processed;

@@ -8,6 +8,7 @@
 
 #include "postgres.h"
 
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/json.h"
@@ -77,6 +78,13 @@ extern void dp_spi_exec_returned(const char *sql, int nargs, const char **args);
 extern uint64 dp_spi_exec_kept(const char *sql, int nargs, Oid *types,
 							   Datum *values, const char *nulls);
 extern uint64 dp_spi_exec_text_kept(const char *sql, int nargs, const char **args);
+
+/*
+ * The kept plan of such a statement, prepared on first use; NULL when the
+ * backend keeps as many as it may (run the text unkept then).  For callers
+ * that execute it themselves (e.g. under a snapshot of their own).
+ */
+extern SPIPlanPtr dp_spi_kept_plan(const char *sql, int nargs, Oid *types);
 
 /* Text value of column col (1-based) of result row row; NULL if SQL NULL. */
 extern char *dp_spi_getvalue(uint64 row, int col);

@@ -252,6 +252,7 @@ extern char *dp_refresh_publish_done(DpRefresh *r, json_t *expect);
 extern uint64 dp_refresh_exec(DpRefresh *r, const char *sql, bool as_reader);
 extern uint64 dp_refresh_exec_args(DpRefresh *r, const char *sql, bool as_reader, int nargs,
 								   Oid *types, Datum *values);
+extern uint64 dp_refresh_exec_kept(DpRefresh *r, const char *sql, int nargs, Oid *types, Datum *values);
 
 /* A value of the last SPI result as int64 (0 when null). */
 extern int64 dp_refresh_int64(uint64 row, int col);

@@ -54,8 +54,8 @@ dp_refresh_exec(DpRefresh *r, const char *sql, bool as_reader)
 	return dp_refresh_exec_args(r, sql, as_reader, r->nparams, r->param_types, r->params);
 }
 
-uint64
-dp_refresh_exec_args(DpRefresh *r, const char *sql, bool as_reader, int nargs, Oid *types, Datum *values)
+static uint64
+refresh_exec(DpRefresh *r, const char *sql, bool as_reader, bool keep, int nargs, Oid *types, Datum *values)
 {
 	Oid			save_user;
 	int			save_sec;
@@ -68,13 +68,16 @@ dp_refresh_exec_args(DpRefresh *r, const char *sql, bool as_reader, int nargs, O
 							   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
 	{
-		plan = SPI_prepare(sql, nargs, types);
+		SPIPlanPtr	kept = keep ? dp_spi_kept_plan(sql, nargs, types) : NULL;
+
+		plan = kept ? kept : SPI_prepare(sql, nargs, types);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed (%s): %s", SPI_result_code_string(SPI_result), sql);
 		rc = SPI_execute_snapshot(plan, values, NULL, r->snap, InvalidSnapshot, false, true, 0);
 		if (rc < 0)
 			elog(ERROR, "SPI_execute_snapshot failed (%s): %s", SPI_result_code_string(rc), sql);
-		SPI_freeplan(plan);
+		if (kept == NULL)
+			SPI_freeplan(plan);
 	}
 	PG_FINALLY();
 	{
@@ -82,6 +85,25 @@ dp_refresh_exec_args(DpRefresh *r, const char *sql, bool as_reader, int nargs, O
 	}
 	PG_END_TRY();
 	return SPI_processed;
+}
+
+uint64
+dp_refresh_exec_args(DpRefresh *r, const char *sql, bool as_reader, int nargs, Oid *types, Datum *values)
+{
+	return refresh_exec(r, sql, as_reader, false, nargs, types, values);
+}
+
+/*
+ * A statement of constant text that every refresh runs (the watermarks and
+ * the like), with its plan kept by the backend (dp_spi_kept_plan), as the
+ * current user.  Not for statements that carry the refresh's rows or batch
+ * ids: their plans depend on those values (how many rows, which range), so
+ * each is planned for its call.
+ */
+uint64
+dp_refresh_exec_kept(DpRefresh *r, const char *sql, int nargs, Oid *types, Datum *values)
+{
+	return refresh_exec(r, sql, false, true, nargs, types, values);
 }
 
 int64

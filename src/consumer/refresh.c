@@ -268,12 +268,6 @@ expect_exec(void *arg, const char *sql, bool as_reader)
 	return dp_refresh_exec((DpRefresh *) arg, sql, as_reader);
 }
 
-static char *
-literal(const char *s)
-{
-	return quote_literal_cstr(s);
-}
-
 /*
  * Lock the datasets, take the snapshot, read the watermarks and decide
  * whether the refresh must be full.  Returns whether anything is pending.
@@ -309,10 +303,12 @@ refresh_begin(DpRefresh *r)
 	r->major = palloc0(sizeof(int) * view->nsources);
 	for (i = 0; i < view->nsources; i++)
 	{
-		const char *ds = literal(view->sources[i].dataset);
+		Oid			types[2] = {TEXTOID, TEXTOID};
+		Datum		values[2] = {CStringGetTextDatum(view->name),
+		CStringGetTextDatum(view->sources[i].dataset)};
 
 		/*
-		 * One statement per dataset, every batch read through the (dataset,
+		 * One statement per dataset (its plan kept by the backend), every batch read through the (dataset,
 		 * id) indexes, newest first, never the dataset's whole batch log:
 		 * the newest batch (never past a batch still queued for asynchronous
 		 * processing), the spec major, what the view consumed before, and
@@ -325,7 +321,7 @@ refresh_begin(DpRefresh *r)
 		 * walk the primary key down through other datasets' newer batches
 		 * (as freshness.c explains).
 		 */
-		if (dp_refresh_exec(r, psprintf("SELECT COALESCE(LEAST("
+		if (dp_refresh_exec_kept(r, "SELECT COALESCE(LEAST("
 										"(SELECT b.id FROM dataplatform.batch b WHERE b.dataset >= d.name AND b.dataset <= d.name "
 										"ORDER BY b.dataset DESC, b.id DESC LIMIT 1), "
 										"(SELECT b.id FROM dataplatform.batch b WHERE b.dataset = d.name "
@@ -335,8 +331,8 @@ refresh_begin(DpRefresh *r)
 										"WHERE b.dataset >= d.name AND b.dataset <= d.name AND b.id <= s.last_batch AND b.status = 'done' "
 										"ORDER BY b.dataset DESC, b.id DESC LIMIT 1), s.filenode "
 										"FROM dataplatform.datasets d LEFT JOIN dataplatform.consumer_source s "
-										"ON s.dataset = d.name AND s.view = %s WHERE d.name = %s",
-										literal(view->name), ds), false) == 0)
+										"ON s.dataset = d.name AND s.view = $1 WHERE d.name = $2",
+								2, types, values) == 0)
 			elog(ERROR, "dataset \"%s\" of view \"%s\" not found", view->sources[i].dataset, view->name);
 		r->wm[i] = dp_refresh_int64(0, 1);
 		r->major[i] = (int) dp_refresh_int64(0, 2);
@@ -519,14 +515,14 @@ record(DpRefresh *r, const char *status, int64 rows, const char *expectations,
 	if (!advance || view->nsources == 0)
 	{
 		appendStringInfoString(&sql, "SELECT");
-		dp_spi_exec_text(sql.data, 13, args);
+		dp_spi_exec_text_kept(sql.data, 13, args);
 		return;
 	}
 	appendStringInfo(&sql, "UPDATE dataplatform.consumer_source s SET last_batch = x.last, spec_major = x.major, "
 					 "filenode = x.filenode, "
 					 "batch_stamp = " SOURCE_STAMP " FROM %s WHERE s.view = $1 AND s.dataset = x.dataset",
 					 sources.data);
-	if (dp_spi_exec_text(sql.data, nargs, args) == (uint64) view->nsources)
+	if (dp_spi_exec_text_kept(sql.data, nargs, args) == (uint64) view->nsources)
 		return;
 
 	/* a source new to the view */
@@ -708,7 +704,7 @@ refresh_by_name(const char *name, bool force_full)
 
 	args[0] = name;
 	refresh_view_missing = false;
-	if (dp_spi_exec_text("SELECT definition, refresh, method, expect::text, row_count, key "
+	if (dp_spi_exec_text_kept("SELECT definition, refresh, method, expect::text, row_count, key "
 						 "FROM dataplatform.consumer_view WHERE name = $1 FOR UPDATE", 1, args) == 0)
 	{
 		refresh_view_missing = true;

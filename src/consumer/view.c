@@ -201,10 +201,10 @@ dp_view_source(DpView *view, Oid relid, bool *is_history, const char *what, bool
 		}
 	}
 	args[0] = relname;
-	if (dp_spi_exec_text("SELECT d.name, d.table_name::text = $1, d.table_name::text "
-						 "FROM dataplatform.datasets d "
-						 "WHERE d.table_name::text = $1 OR d.table_name::text || '_history' = $1",
-						 1, args) == 0 || get_rel_relkind(relid) != RELKIND_RELATION)
+	if (dp_spi_exec_text_kept("SELECT d.name, d.table_name::text = $1, d.table_name::text "
+							  "FROM dataplatform.datasets d "
+							  "WHERE d.table_name::text = $1 OR d.table_name::text || '_history' = $1",
+							  1, args) == 0 || get_rel_relkind(relid) != RELKIND_RELATION)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("%s reads dp_clean.%s, which is not a dataset's table",
