@@ -305,14 +305,15 @@ refresh_begin(DpRefresh *r)
 	{
 		Oid			types[2] = {TEXTOID, TEXTOID};
 		Datum		values[2] = {CStringGetTextDatum(view->name),
-		CStringGetTextDatum(view->sources[i].dataset)};
+			CStringGetTextDatum(view->sources[i].dataset)};
 
 		/*
-		 * One statement per dataset (its plan kept by the backend), every batch read through the (dataset,
-		 * id) indexes, newest first, never the dataset's whole batch log:
-		 * the newest batch (never past a batch still queued for asynchronous
-		 * processing), the spec major, what the view consumed before, and
-		 * the rebuild stamp now and at that watermark.  The stamp is when the
+		 * One statement per dataset (its plan kept by the backend), every
+		 * batch read through the (dataset, id) indexes, newest first, never
+		 * the dataset's whole batch log: the newest batch (never past a batch
+		 * still queued for asynchronous processing), the spec major, what the
+		 * view consumed before, and the rebuild stamp now and at that
+		 * watermark.  The stamp is when the
 		 * newest done batch up to the watermark was processed: rebuild
 		 * replays every done batch, so it changes exactly when the dataset
 		 * was rebuilt since (a later batch never changes it).  The dataset is
@@ -322,17 +323,17 @@ refresh_begin(DpRefresh *r)
 		 * (as freshness.c explains).
 		 */
 		if (dp_refresh_exec_kept(r, "SELECT COALESCE(LEAST("
-										"(SELECT b.id FROM dataplatform.batch b WHERE b.dataset >= d.name AND b.dataset <= d.name "
-										"ORDER BY b.dataset DESC, b.id DESC LIMIT 1), "
-										"(SELECT b.id FROM dataplatform.batch b WHERE b.dataset = d.name "
-										"AND b.status IN ('queued', 'processing') ORDER BY b.id LIMIT 1) - 1), 0), d.major, "
-										"s.view IS NOT NULL, s.last_batch, s.spec_major, s.batch_stamp, "
-										"(SELECT EXTRACT(epoch FROM b.processed_at)::text FROM dataplatform.batch b "
-										"WHERE b.dataset >= d.name AND b.dataset <= d.name AND b.id <= s.last_batch AND b.status = 'done' "
-										"ORDER BY b.dataset DESC, b.id DESC LIMIT 1), s.filenode "
-										"FROM dataplatform.datasets d LEFT JOIN dataplatform.consumer_source s "
-										"ON s.dataset = d.name AND s.view = $1 WHERE d.name = $2",
-								2, types, values) == 0)
+								 "(SELECT b.id FROM dataplatform.batch b WHERE b.dataset >= d.name AND b.dataset <= d.name "
+								 "ORDER BY b.dataset DESC, b.id DESC LIMIT 1), "
+								 "(SELECT b.id FROM dataplatform.batch b WHERE b.dataset = d.name "
+								 "AND b.status IN ('queued', 'processing') ORDER BY b.id LIMIT 1) - 1), 0), d.major, "
+								 "s.view IS NOT NULL, s.last_batch, s.spec_major, s.batch_stamp, "
+								 "(SELECT EXTRACT(epoch FROM b.processed_at)::text FROM dataplatform.batch b "
+								 "WHERE b.dataset >= d.name AND b.dataset <= d.name AND b.id <= s.last_batch AND b.status = 'done' "
+								 "ORDER BY b.dataset DESC, b.id DESC LIMIT 1), s.filenode "
+								 "FROM dataplatform.datasets d LEFT JOIN dataplatform.consumer_source s "
+								 "ON s.dataset = d.name AND s.view = $1 WHERE d.name = $2",
+								 2, types, values) == 0)
 			elog(ERROR, "dataset \"%s\" of view \"%s\" not found", view->sources[i].dataset, view->name);
 		r->wm[i] = dp_refresh_int64(0, 1);
 		r->major[i] = (int) dp_refresh_int64(0, 2);
@@ -705,7 +706,7 @@ refresh_by_name(const char *name, bool force_full)
 	args[0] = name;
 	refresh_view_missing = false;
 	if (dp_spi_exec_text_kept("SELECT definition, refresh, method, expect::text, row_count, key "
-						 "FROM dataplatform.consumer_view WHERE name = $1 FOR UPDATE", 1, args) == 0)
+							  "FROM dataplatform.consumer_view WHERE name = $1 FOR UPDATE", 1, args) == 0)
 	{
 		refresh_view_missing = true;
 		ereport(ERROR,
