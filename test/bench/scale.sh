@@ -194,35 +194,34 @@ names = {"push": "push, 10,000 new rows", "push1": "push, 1 row",
          "retention": "apply_retention, dropping a month", "retention_again": "apply_retention, nothing to drop",
          "drop_month": "detaching and dropping the month", "delete_month": "plain DELETE of that month's rows"}
 print(f"{'job':40s} {'base':>12s} {'large':>12s}   large/base   ({size}; partitions of raw {s['partitions']} / {g['partitions']}, of history {s['history_partitions']} / {g['history_partitions']})")
+def summarise(path, ratio, target):
+    if summary:
+        with open(summary, "a") as f:
+            f.write(f"{path}|{ratio}|{target}\n")
 for k, label in names.items():
     r = float(g[k]) / max(float(s[k]), 0.001)
     print(f"{label:40s} {float(s[k]):9.1f} ms {float(g[k]):9.1f} ms   {r:6.2f}x")
-    if summary and k not in ("plain", "delete_month", "retention_again", "raw_view"):
-        with open(summary, "a") as f:
-            if k == "retention":
-                # the whole call: its edge grows with the rows past
-                # retention, so it is judged per row of that edge below
-                f.write(f"scale: {label}, whole call, removing {int(s['edge_rows']):,} / "
-                        f"{int(g['edge_rows']):,} rows one by one ({size})|{r:.2f}x|-\n")
-            else:
-                f.write(f"scale: {label} ({size})|{r:.2f}x|<= 1.3x\n")
+    if k == "retention":
+        # the whole call: its edge grows with the rows past retention, so
+        # it is judged per row of that edge below
+        summarise(f"scale: {label}, whole call, removing {int(s['edge_rows']):,} / "
+                  f"{int(g['edge_rows']):,} rows one by one ({size})", f"{r:.2f}x", "-")
+    elif k not in ("plain", "delete_month", "retention_again", "raw_view"):
+        summarise(f"scale: {label} ({size})", f"{r:.2f}x", "<= 1.3x")
 # the rest of apply_retention's first call, per row it removed one by one
 edge = [(float(x['retention']) - float(x['drop_month'])) / max(int(x['edge_rows']), 1) for x in (s, g)]
+edge_ratio = edge[1] / max(edge[0], 1e-9)
 print(f"{'apply_retention, per row of the edge':40s} {edge[0] * 1000:9.2f} us {edge[1] * 1000:9.2f} us   "
-      f"{edge[1] / max(edge[0], 1e-9):6.2f}x   (the call less the drop, over the {int(s['edge_rows']):,} / "
+      f"{edge_ratio:6.2f}x   (the call less the drop, over the {int(s['edge_rows']):,} / "
       f"{int(g['edge_rows']):,} rows it removed one by one)")
-if summary:
-    with open(summary, "a") as f:
-        f.write(f"scale: apply_retention, the rest of the call per row it removed one by one ({size})|"
-                f"{edge[1] / max(edge[0], 1e-9):.2f}x|<= 1.3x\n")
+summarise(f"scale: apply_retention, the rest of the call per row it removed one by one ({size})",
+          f"{edge_ratio:.2f}x", "<= 1.3x")
 print(f"a month: {int(s['month_rows']):,} / {int(g['month_rows']):,} raw rows; "
       f"apply_retention {float(s['retention']):.1f} / {float(g['retention']):.1f} ms "
       f"(detaching and dropping the month {float(s['drop_month']):.1f} / {float(g['drop_month']):.1f} ms), "
       f"a plain DELETE of them {float(s['delete_month']):.1f} / {float(g['delete_month']):.1f} ms; "
       f"history rows left after retention {int(s['history_rows_left']):,} / {int(g['history_rows_left']):,} "
       f"of {int(bhist):,} / {int(lhist):,}")
-if summary:
-    with open(summary, "a") as f:
-        f.write(f"scale: apply_retention dropping a month of {int(g['month_rows']):,} raw rows vs DELETE of them|"
-                f"{float(g['drop_month']) / max(float(g['delete_month']), 0.001):.3f}x|ms, not minutes\n")
+summarise(f"scale: apply_retention dropping a month of {int(g['month_rows']):,} raw rows vs DELETE of them",
+          f"{float(g['drop_month']) / max(float(g['delete_month']), 0.001):.3f}x", "ms, not minutes")
 PY
