@@ -109,3 +109,16 @@ SELECT dataplatform.define_dataset('{"dataset": "rawcsv", "product": "values", "
   "fields": [{"name": "a", "datatype": "integer"}, {"name": "b", "datatype": "string"}]}') IS NOT NULL AS defined;
 SELECT dataplatform.push_csv('rawcsv', E'a,b\n1,"x, ""quoted"""\r\n\n2,  spaced  \n3,"two\nlines"\n4,\n') AS csv_batch \gset
 SELECT ordinal, line_number, raw FROM dp_raw.rows WHERE batch_id = :csv_batch ORDER BY ordinal;
+-- a push parses its dataset's specification once per session, kept by the
+-- stored specification's bytes: a new version defined in the same session
+-- is the one the next push uses
+SELECT dataplatform.define_dataset('{"dataset": "specnew", "product": "values", "key": ["a"],
+  "fields": [{"name": "a", "datatype": "integer"}]}') AS version;
+SELECT dataplatform.push('specnew', '[{"a": 1, "c": "first"}]') IS NOT NULL AS pushed;
+SELECT dataplatform.define_dataset('{"dataset": "specnew", "product": "values", "key": ["a"],
+  "fields": [{"name": "a", "datatype": "integer"}, {"name": "c", "datatype": "string"}]}') AS version;
+SELECT dataplatform.push('specnew', '[{"a": 2, "c": "second"}]') IS NOT NULL AS pushed;
+SELECT a, c FROM dp_clean.specnew ORDER BY a;
+SELECT b.spec_version, count(i.*) AS issues
+  FROM dataplatform.batch b LEFT JOIN dataplatform.issue i ON i.batch_id = b.id
+ WHERE b.dataset = 'specnew' GROUP BY b.id, b.spec_version ORDER BY b.id;

@@ -14,7 +14,9 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "common/hashfn.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 
 #include "access.h"
 #include "clean_table.h"
@@ -247,6 +249,72 @@ DpSpec *
 dp_spec_parse(Jsonb *jb)
 {
 	return dp_spec_parse_new(jb, true);
+}
+
+/*
+ * Stored specifications parsed before in this backend, found by their
+ * bytes (so a new version, or a dataset dropped and defined again, is
+ * simply another entry): a 1-row push spent a twentieth of its time
+ * parsing the same specification again.  Each entry's memory is its own
+ * context under CacheMemoryContext; when the cache is full the oldest
+ * entry goes, its memory freed at the end of the transaction (a load of
+ * this transaction may still read it; none outlives it).
+ */
+#define SPEC_CACHE_SIZE 16
+
+typedef struct SpecCacheEntry
+{
+	MemoryContext cxt;			/* holds jb and spec; NULL: empty */
+	uint32		hash;
+	Jsonb	   *jb;
+	DpSpec	   *spec;
+} SpecCacheEntry;
+
+static SpecCacheEntry spec_cache[SPEC_CACHE_SIZE];
+static int	spec_cache_next;
+
+const DpSpec *
+dp_spec_parse_cached(Jsonb *jb)
+{
+	Size		size = VARSIZE(jb);
+	uint32		hash = hash_bytes((const unsigned char *) jb, (int) size);
+	SpecCacheEntry *e;
+	MemoryContext cxt,
+				old;
+	int			i;
+
+	for (i = 0; i < SPEC_CACHE_SIZE; i++)
+	{
+		e = &spec_cache[i];
+		if (e->cxt && e->hash == hash && VARSIZE(e->jb) == size && memcmp(e->jb, jb, size) == 0)
+			return e->spec;
+	}
+
+	/*
+	 * Parsed in a context under the caller's, moved under CacheMemoryContext
+	 * once the parse succeeded: an ERROR leaves nothing behind.
+	 */
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "dataplatform parsed specification",
+								ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	e = &spec_cache[spec_cache_next];
+	{
+		Jsonb	   *copy = palloc(size);
+		DpSpec	   *spec;
+
+		memcpy(copy, jb, size);
+		spec = dp_spec_parse(copy);
+		MemoryContextSwitchTo(old);
+		if (e->cxt)
+			MemoryContextSetParent(e->cxt, TopTransactionContext);
+		MemoryContextSetParent(cxt, CacheMemoryContext);
+		e->cxt = cxt;
+		e->hash = hash;
+		e->jb = copy;
+		e->spec = spec;
+	}
+	spec_cache_next = (spec_cache_next + 1) % SPEC_CACHE_SIZE;
+	return e->spec;
 }
 
 DpSpec *

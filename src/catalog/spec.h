@@ -81,6 +81,11 @@ typedef struct DpSpec
  */
 extern DpSpec *dp_spec_parse(Jsonb *spec);
 extern DpSpec *dp_spec_parse_new(Jsonb *spec, bool allow_unknown);
+/*
+ * dp_spec_parse of a stored specification, parsed once per backend and
+ * shared: read-only, valid for the backend's life.
+ */
+extern const DpSpec *dp_spec_parse_cached(Jsonb *spec);
 
 /*
  * The stored specification of a dataset, parsed (dp_spec_parse); an ERROR

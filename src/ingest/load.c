@@ -132,7 +132,7 @@ dp_load_open(const char *dataset, bool dry_run, const DpLoadOptions *opts)
 	load->minor = atoi(dp_spi_getvalue(0, 5));
 	load->config_version = atoi(dp_spi_getvalue(0, 6));
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-	load->spec = dp_spec_parse(DatumGetJsonbP(d));
+	load->spec = dp_spec_parse_cached(DatumGetJsonbP(d));
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
 	load->cfg = dp_config_parse(load->spec, isnull ? NULL : DatumGetJsonbP(d));
 	/* last: it runs a query of its own, replacing SPI_tuptable */

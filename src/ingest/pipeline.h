@@ -60,7 +60,7 @@ typedef struct DpLoad
 {
 	char	   *dataset;
 	char	   *product;
-	DpSpec	   *spec;
+	const DpSpec *spec;
 	DpConfig   *cfg;
 	DpTransform *t;
 	int			major,

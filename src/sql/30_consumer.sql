@@ -69,14 +69,28 @@ REVOKE ALL ON FUNCTION @extschema@.sees_pii(), @extschema@.mask(anyelement, text
 GRANT EXECUTE ON FUNCTION @extschema@.sees_pii(), @extschema@.mask(anyelement, text)
 	TO dataplatform_admin, dataplatform_consumer;
 
+-- words as domains, not CHECK constraints (see batch_kind in 00_core.sql)
+CREATE DOMAIN @extschema@.view_refresh AS text
+	CONSTRAINT consumer_view_refresh_check CHECK (VALUE IN ('incremental', 'full'));
+COMMENT ON DOMAIN @extschema@.view_refresh IS 'how a published view is refreshed when asked: incremental or full';
+CREATE DOMAIN @extschema@.view_method AS text
+	CONSTRAINT consumer_view_method_check CHECK (VALUE IN ('keyed', 'aggregate', 'full'));
+COMMENT ON DOMAIN @extschema@.view_method IS 'how a published view''s changes are found: keyed, aggregate or full';
+CREATE DOMAIN @extschema@.refresh_status AS text
+	CONSTRAINT refresh_status_check CHECK (VALUE IN ('ok', 'rejected', 'failed'));
+COMMENT ON DOMAIN @extschema@.refresh_status IS 'how a refresh ended: ok, rejected (by an expectation) or failed';
+CREATE DOMAIN @extschema@.refresh_mode AS text
+	CONSTRAINT refresh_log_mode_check CHECK (VALUE IN ('publish', 'incremental', 'full', 'none'));
+COMMENT ON DOMAIN @extschema@.refresh_mode IS 'what a refresh did: publish, incremental, full or none';
+
 CREATE TABLE @extschema@.consumer_view (
 	name			text PRIMARY KEY,
 	source			text NOT NULL,
 	dataset			text REFERENCES @extschema@.datasets (name),
 	definition		text NOT NULL,
 	key				text[] NOT NULL,
-	refresh			text CHECK (refresh IN ('incremental', 'full')),
-	method			text NOT NULL CHECK (method IN ('keyed', 'aggregate', 'full')),
+	refresh			@extschema@.view_refresh,
+	method			@extschema@.view_method NOT NULL,
 	method_reason	text,
 	description		text,
 	expect			jsonb NOT NULL DEFAULT '[]',
@@ -86,7 +100,7 @@ CREATE TABLE @extschema@.consumer_view (
 	published_by	name NOT NULL,
 	published_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	refreshed_at	timestamptz,
-	last_status		text CHECK (last_status IN ('ok', 'rejected', 'failed')),
+	last_status		@extschema@.refresh_status,
 	last_result		jsonb
 );
 COMMENT ON TABLE @extschema@.consumer_view IS
@@ -110,8 +124,8 @@ CREATE TABLE @extschema@.refresh_log (
 	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	view			text NOT NULL,
 	at				timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-	mode			text NOT NULL CHECK (mode IN ('publish', 'incremental', 'full', 'none')),
-	status			text NOT NULL CHECK (status IN ('ok', 'rejected', 'failed')),
+	mode			@extschema@.refresh_mode NOT NULL,
+	status			@extschema@.refresh_status NOT NULL,
 	inserted		bigint,
 	updated			bigint,
 	deleted			bigint,

@@ -7,15 +7,22 @@
 -- the background worker posts them to that URL, oldest first, and prunes
 -- them after dataplatform.history_days.
 
+-- words as domains, not CHECK constraints (see batch_kind in 00_core.sql)
+CREATE DOMAIN @extschema@.openlineage_event_type AS text
+	CONSTRAINT openlineage_outbox_event_type_check CHECK (VALUE IN ('START', 'COMPLETE', 'FAIL'));
+COMMENT ON DOMAIN @extschema@.openlineage_event_type IS 'an OpenLineage run event''s type: START, COMPLETE or FAIL';
+CREATE DOMAIN @extschema@.openlineage_delivery AS text
+	CONSTRAINT openlineage_outbox_status_check CHECK (VALUE IN ('pending', 'delivered', 'rejected'));
+COMMENT ON DOMAIN @extschema@.openlineage_delivery IS 'where an OpenLineage event stands: pending, delivered or rejected (by the receiver)';
+
 CREATE TABLE @extschema@.openlineage_outbox (
 	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	run_id			uuid NOT NULL,
-	event_type		text NOT NULL CHECK (event_type IN ('START', 'COMPLETE', 'FAIL')),
+	event_type		@extschema@.openlineage_event_type NOT NULL,
 	job_name		text NOT NULL,
 	event			jsonb COMPRESSION lz4 NOT NULL,
 	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	status			text NOT NULL DEFAULT 'pending'
-					CHECK (status IN ('pending', 'delivered', 'rejected')),
+	status			@extschema@.openlineage_delivery NOT NULL DEFAULT 'pending',
 	attempts		integer NOT NULL DEFAULT 0,
 	next_attempt_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	delivered_at	timestamptz,

@@ -26,6 +26,43 @@
 
 \echo Use "ALTER EXTENSION dataplatform UPDATE TO '0.2'" to load this file. \quit
 
+-- The words of the catalog tables written on every push and refresh become
+-- domains instead of CHECK constraints of the tables (issue 11): PostgreSQL
+-- prepares a table's CHECK constraints again for every statement that
+-- writes it, a domain's once per session.  Same values allowed, same
+-- constraint names but for the two status columns of refresh, which share
+-- one domain.  The columns keep their rows: a domain over the same type
+-- needs a check of the rows, not a rewrite.
+CREATE DOMAIN @extschema@.batch_kind AS text
+	CONSTRAINT batch_kind_check CHECK (VALUE IN ('push', 'push_csv', 'snapshot', 'events'));
+COMMENT ON DOMAIN @extschema@.batch_kind IS 'how a batch came: push, push_csv, snapshot or events';
+CREATE DOMAIN @extschema@.batch_status AS text
+	CONSTRAINT batch_status_check CHECK (VALUE IN ('queued', 'processing', 'done', 'failed'));
+COMMENT ON DOMAIN @extschema@.batch_status IS 'where a batch stands: queued, processing, done or failed';
+ALTER TABLE @extschema@.batch
+	DROP CONSTRAINT batch_kind_check, DROP CONSTRAINT batch_status_check,
+	ALTER COLUMN kind TYPE @extschema@.batch_kind, ALTER COLUMN status TYPE @extschema@.batch_status;
+CREATE DOMAIN @extschema@.view_refresh AS text
+	CONSTRAINT consumer_view_refresh_check CHECK (VALUE IN ('incremental', 'full'));
+COMMENT ON DOMAIN @extschema@.view_refresh IS 'how a published view is refreshed when asked: incremental or full';
+CREATE DOMAIN @extschema@.view_method AS text
+	CONSTRAINT consumer_view_method_check CHECK (VALUE IN ('keyed', 'aggregate', 'full'));
+COMMENT ON DOMAIN @extschema@.view_method IS 'how a published view''s changes are found: keyed, aggregate or full';
+CREATE DOMAIN @extschema@.refresh_status AS text
+	CONSTRAINT refresh_status_check CHECK (VALUE IN ('ok', 'rejected', 'failed'));
+COMMENT ON DOMAIN @extschema@.refresh_status IS 'how a refresh ended: ok, rejected (by an expectation) or failed';
+CREATE DOMAIN @extschema@.refresh_mode AS text
+	CONSTRAINT refresh_log_mode_check CHECK (VALUE IN ('publish', 'incremental', 'full', 'none'));
+COMMENT ON DOMAIN @extschema@.refresh_mode IS 'what a refresh did: publish, incremental, full or none';
+ALTER TABLE @extschema@.consumer_view
+	DROP CONSTRAINT consumer_view_refresh_check, DROP CONSTRAINT consumer_view_method_check,
+	DROP CONSTRAINT consumer_view_last_status_check,
+	ALTER COLUMN refresh TYPE @extschema@.view_refresh, ALTER COLUMN method TYPE @extschema@.view_method,
+	ALTER COLUMN last_status TYPE @extschema@.refresh_status;
+ALTER TABLE @extschema@.refresh_log
+	DROP CONSTRAINT refresh_log_mode_check, DROP CONSTRAINT refresh_log_status_check,
+	ALTER COLUMN mode TYPE @extschema@.refresh_mode, ALTER COLUMN status TYPE @extschema@.refresh_status;
+
 -- batches waiting for asynchronous processing, found without reading a
 -- dataset's whole batch history (issue 11)
 CREATE INDEX batch_pending ON @extschema@.batch (dataset, id) WHERE status IN ('queued', 'processing');
@@ -347,10 +384,13 @@ ALTER TABLE @extschema@.issue_default RENAME CONSTRAINT issue_default_severity_c
 ALTER TABLE dp_raw.rows RENAME TO rows_0_1;
 DROP TRIGGER raw_append_only ON dp_raw.rows_0_1;
 DROP TRIGGER raw_no_truncate ON dp_raw.rows_0_1;
+CREATE DOMAIN @extschema@.raw_run_length AS integer
+	CONSTRAINT chunk_n_check CHECK (VALUE > 0 AND VALUE <= 1000);
+COMMENT ON DOMAIN @extschema@.raw_run_length IS 'the number of raw rows in one of dp_raw.chunk''s runs: 1 to 1,000';
 CREATE TABLE dp_raw.chunk (
 	batch_id		bigint NOT NULL,
 	first_ordinal	bigint NOT NULL,
-	n				integer NOT NULL CHECK (n > 0 AND n <= 1000),
+	n				@extschema@.raw_run_length NOT NULL,
 	line_numbers	bigint[] COMPRESSION lz4,
 	data			jsonb[] COMPRESSION lz4,
 	raw				text[] COMPRESSION lz4
