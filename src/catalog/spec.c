@@ -11,10 +11,10 @@
  */
 #include "postgres.h"
 
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "common/hashfn.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
