@@ -87,4 +87,12 @@ BEGIN
 				   EXCEPT ALL SELECT j FROM dp_upgrade_snapshot."@as_of");
 END
 $$;
+-- updated in place (not restored from a dump), the tables that grow with
+-- every push and refresh keep their files: the update changes their
+-- columns' types without rewriting them
+INSERT INTO problem
+SELECT format('%s was rewritten by the update (file %s, was %s)', f.rel,
+			  pg_relation_filenode(f.rel::regclass), f.filenode)
+  FROM dp_upgrade_snapshot."@files" f
+ WHERE NOT :'restored'::boolean AND pg_relation_filenode(f.rel::regclass) IS DISTINCT FROM f.filenode;
 SELECT line FROM problem ORDER BY line;

@@ -29,6 +29,12 @@ BEGIN
 	END LOOP;
 END
 $$;
+-- the files of the catalog tables that grow with every push and refresh:
+-- the update must not rewrite them (check_data.sql)
+CREATE TABLE dp_upgrade_snapshot."@files" AS
+SELECT c.oid::regclass::text AS rel, pg_relation_filenode(c.oid) AS filenode
+  FROM pg_class c JOIN pg_extension e ON e.extnamespace = c.relnamespace
+ WHERE e.extname = 'dataplatform' AND c.relname IN ('batch', 'refresh_log', 'consumer_view');
 CREATE TABLE dp_upgrade_snapshot."@sequences" AS
 SELECT schemaname, sequencename, last_value
   FROM pg_sequences

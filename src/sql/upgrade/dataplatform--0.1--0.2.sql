@@ -31,29 +31,26 @@
 -- prepares a table's CHECK constraints again for every statement that
 -- writes it, a domain's once per session.  Same values allowed, same
 -- constraint names but for the two status columns of refresh, which share
--- one domain.  The columns keep their rows: a domain over the same type
--- needs a check of the rows, not a rewrite.
-CREATE DOMAIN @extschema@.batch_kind AS text
-	CONSTRAINT batch_kind_check CHECK (VALUE IN ('push', 'push_csv', 'snapshot', 'events'));
+-- one domain.  The tables keep their files: a column moved to a domain
+-- with a constraint would be rewritten (batch and refresh_log hold a row
+-- per push and per refresh), so each domain is made bare, the columns
+-- become of it (no rewrite, their indexes kept), and then the domain gains
+-- its constraint, which checks the rows with a scan.
+CREATE DOMAIN @extschema@.batch_kind AS text;
 COMMENT ON DOMAIN @extschema@.batch_kind IS 'how a batch came: push, push_csv, snapshot or events';
-CREATE DOMAIN @extschema@.batch_status AS text
-	CONSTRAINT batch_status_check CHECK (VALUE IN ('queued', 'processing', 'done', 'failed'));
+CREATE DOMAIN @extschema@.batch_status AS text;
 COMMENT ON DOMAIN @extschema@.batch_status IS 'where a batch stands: queued, processing, done or failed';
+CREATE DOMAIN @extschema@.view_refresh AS text;
+COMMENT ON DOMAIN @extschema@.view_refresh IS 'how a published view is refreshed when asked: incremental or full';
+CREATE DOMAIN @extschema@.view_method AS text;
+COMMENT ON DOMAIN @extschema@.view_method IS 'how a published view''s changes are found: keyed, aggregate or full';
+CREATE DOMAIN @extschema@.refresh_status AS text;
+COMMENT ON DOMAIN @extschema@.refresh_status IS 'how a refresh ended: ok, rejected (by an expectation) or failed';
+CREATE DOMAIN @extschema@.refresh_mode AS text;
+COMMENT ON DOMAIN @extschema@.refresh_mode IS 'what a refresh did: publish, incremental, full or none';
 ALTER TABLE @extschema@.batch
 	DROP CONSTRAINT batch_kind_check, DROP CONSTRAINT batch_status_check,
 	ALTER COLUMN kind TYPE @extschema@.batch_kind, ALTER COLUMN status TYPE @extschema@.batch_status;
-CREATE DOMAIN @extschema@.view_refresh AS text
-	CONSTRAINT consumer_view_refresh_check CHECK (VALUE IN ('incremental', 'full'));
-COMMENT ON DOMAIN @extschema@.view_refresh IS 'how a published view is refreshed when asked: incremental or full';
-CREATE DOMAIN @extschema@.view_method AS text
-	CONSTRAINT consumer_view_method_check CHECK (VALUE IN ('keyed', 'aggregate', 'full'));
-COMMENT ON DOMAIN @extschema@.view_method IS 'how a published view''s changes are found: keyed, aggregate or full';
-CREATE DOMAIN @extschema@.refresh_status AS text
-	CONSTRAINT refresh_status_check CHECK (VALUE IN ('ok', 'rejected', 'failed'));
-COMMENT ON DOMAIN @extschema@.refresh_status IS 'how a refresh ended: ok, rejected (by an expectation) or failed';
-CREATE DOMAIN @extschema@.refresh_mode AS text
-	CONSTRAINT refresh_log_mode_check CHECK (VALUE IN ('publish', 'incremental', 'full', 'none'));
-COMMENT ON DOMAIN @extschema@.refresh_mode IS 'what a refresh did: publish, incremental, full or none';
 ALTER TABLE @extschema@.consumer_view
 	DROP CONSTRAINT consumer_view_refresh_check, DROP CONSTRAINT consumer_view_method_check,
 	DROP CONSTRAINT consumer_view_last_status_check,
@@ -62,6 +59,18 @@ ALTER TABLE @extschema@.consumer_view
 ALTER TABLE @extschema@.refresh_log
 	DROP CONSTRAINT refresh_log_mode_check, DROP CONSTRAINT refresh_log_status_check,
 	ALTER COLUMN mode TYPE @extschema@.refresh_mode, ALTER COLUMN status TYPE @extschema@.refresh_status;
+ALTER DOMAIN @extschema@.batch_kind
+	ADD CONSTRAINT batch_kind_check CHECK (VALUE IN ('push', 'push_csv', 'snapshot', 'events'));
+ALTER DOMAIN @extschema@.batch_status
+	ADD CONSTRAINT batch_status_check CHECK (VALUE IN ('queued', 'processing', 'done', 'failed'));
+ALTER DOMAIN @extschema@.view_refresh
+	ADD CONSTRAINT consumer_view_refresh_check CHECK (VALUE IN ('incremental', 'full'));
+ALTER DOMAIN @extschema@.view_method
+	ADD CONSTRAINT consumer_view_method_check CHECK (VALUE IN ('keyed', 'aggregate', 'full'));
+ALTER DOMAIN @extschema@.refresh_status
+	ADD CONSTRAINT refresh_status_check CHECK (VALUE IN ('ok', 'rejected', 'failed'));
+ALTER DOMAIN @extschema@.refresh_mode
+	ADD CONSTRAINT refresh_log_mode_check CHECK (VALUE IN ('publish', 'incremental', 'full', 'none'));
 
 -- batches waiting for asynchronous processing, found without reading a
 -- dataset's whole batch history (issue 11)
